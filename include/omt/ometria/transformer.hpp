@@ -1,0 +1,68 @@
+// The Ometria mappers: one RudderStack message (identify / track) -> one Ometria record (contact, order with
+// line items, custom_event), as compact JSON in rudder-transformer's key order. Pure and thread-safe:
+// a Transformer is built once from the mapping tables and shared by every thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "omt/error.hpp"
+
+namespace simdjson::dom {
+class element;
+}
+
+namespace omt::mapping {
+class TableSet;
+}
+
+namespace omt::ometria {
+
+// The destination settings (RudderStack's destination.Config, or a source's delivery settings).
+struct DestinationConfig {
+  std::string api_key;
+  std::optional<std::string> marketing_optin;  // sent as given (Ometria: EXPLICITLY_OPTEDIN|..._OPTEDOUT|NOT_SPECIFIED)
+  std::optional<bool> allow_marketing;
+  std::optional<bool> allow_transactional;
+  std::optional<std::string> collection;  // "@collection" for contacts that do not name one
+};
+
+// Reads destination.Config: apiKey, marketingOptin, allowMarketing, allowTransactional (booleans or
+// "true"/"false"). Unknown keys are ignored; a missing or non-object Config gives empty settings.
+DestinationConfig destination_config_from(const simdjson::dom::element& config);
+
+enum class RecordType : std::uint8_t { contact, order, custom_event };
+std::string_view to_string(RecordType type);  // the Ometria "@type"
+
+struct Record {
+  RecordType type = RecordType::contact;
+  std::string json;  // one compact JSON object
+};
+
+// Ometria refuses records over 60 KB ("Payload invalid: Record is too large.").
+inline constexpr std::size_t max_record_bytes = 60 * 1024;
+
+class Transformer {
+ public:
+  // Loads and validates mappings/*.json from a directory; the error names the file and the entry.
+  static Expected<Transformer> load(const std::filesystem::path& mappings_dir);
+  // The project's own mappings directory (compiled-in default, overridable with OMT_MAPPINGS_DIR).
+  static std::filesystem::path default_mappings_dir();
+
+  // Checks in the contract's order: event type, apiKey, then identify/track mapping.
+  Expected<Record> transform(const simdjson::dom::element& message, const DestinationConfig& config) const;
+
+  Transformer(Transformer&&) noexcept;
+  Transformer& operator=(Transformer&&) noexcept;
+  ~Transformer();
+
+ private:
+  explicit Transformer(std::shared_ptr<const mapping::TableSet> tables);
+  std::shared_ptr<const mapping::TableSet> tables_;
+};
+
+}  // namespace omt::ometria

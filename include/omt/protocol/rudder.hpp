@@ -1,0 +1,45 @@
+// rudder-transformer's HTTP contract for the Ometria destination, without HTTP types: a request body in,
+// a status and a JSON body out. The server (net/) and the CLI call these; they never throw.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "omt/error.hpp"
+
+namespace omt::ometria {
+class Transformer;
+}
+
+namespace omt::protocol {
+
+// What each request did to its events, for /metrics.
+struct EventTally {
+  // [kind][outcome]: kind 0 identify, 1 track order, 2 track custom event, 3 other/unknown; outcome 0 ok, 1 failed.
+  std::array<std::array<std::uint32_t, 2>, 4> events{};
+  // Errors by class: index = static_cast<int>(errc) (0 unused).
+  std::array<std::uint32_t, 16> errors{};
+};
+
+struct Reply {
+  int status = 200;
+  std::string body;              // JSON
+  bool api_version_header = true;  // send "apiVersion: 2" (every transform and proxy reply)
+};
+
+// "ometria", "OMETRIA", " Ometria " -> true (trimmed, case-insensitive).
+bool is_known_destination(std::string_view name);
+// 404 {"error":"Unknown destination: <name>"}
+Reply unknown_destination(std::string_view name);
+
+// POST /v0/destinations/ometria: a JSON array of {message, destination, metadata?}.
+Reply processor_transform(std::string_view body, const ometria::Transformer& transformer, EventTally* tally = nullptr);
+// POST /routerTransform: {"input":[...], "destType":"ometria"}.
+Reply router_transform(std::string_view body, const ometria::Transformer& transformer, EventTally* tally = nullptr);
+
+// GET /features.
+std::string features_json();
+
+}  // namespace omt::protocol

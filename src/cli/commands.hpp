@@ -1,0 +1,14 @@
+// The subcommands of the ometria-transformer executable, one file each in src/cli/.
+// Each add_*_command registers its subcommand on the app; when it runs, it stores its exit code in exit_code.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace omt::cli {
+
+void add_transform_command(CLI::App& app, int& exit_code);
+void add_serve_command(CLI::App& app, int& exit_code);
+
+}  // namespace omt::cli

@@ -1,0 +1,28 @@
+// ometria-transformer: thin entry point. Parses the command line and hands over to one subcommand.
+#include <CLI/CLI.hpp>
+
+#include <exception>
+#include <iostream>
+
+#include "cli/commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ometria-transformer: RudderStack identify/track events -> Ometria push API records"};
+  app.set_version_flag("--version", std::string("ometria-transformer ") + OMT_VERSION);
+  app.require_subcommand(1);
+
+  int exit_code = 0;
+  omt::cli::add_transform_command(app, exit_code);
+  omt::cli::add_serve_command(app, exit_code);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;  // usage errors exit 2, as every command documents
+  } catch (const std::exception& e) {
+    std::cerr << "ometria-transformer: " << e.what() << "\n";
+    return 2;
+  }
+  return exit_code;
+}
