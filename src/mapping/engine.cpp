@@ -151,13 +151,10 @@ Expected<Rule> compile_rule(const njson& j, const std::string& where,
   return rule;
 }
 
-Expected<njson> read_json_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return fail(errc::invalid_config, "cannot read mapping file " + file.string(), file.string());
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  njson j = njson::parse(buffer.str(), nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
-  if (j.is_discarded()) return fail(errc::invalid_config, "mapping file " + file.string() + " is not valid JSON", file.string());
+Expected<njson> parse_json_text(const std::string& name, const Expected<std::string>& text) {
+  if (!text) return tl::unexpected(text.error());
+  njson j = njson::parse(*text, nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
+  if (j.is_discarded()) return fail(errc::invalid_config, "mapping file " + name + " is not valid JSON", name);
   return j;
 }
 
@@ -167,9 +164,9 @@ struct FileShape {
   bool statuses = false;
 };
 
-Expected<MappingFile> load_file(const std::filesystem::path& dir, const std::string& name, const FileShape& shape,
+Expected<MappingFile> load_file(const TableSet::FileReader& read, const std::string& name, const FileShape& shape,
                                 const std::map<std::string, std::vector<SourcePath>, std::less<>>& generic) {
-  auto j = read_json_file(dir / name);
+  auto j = parse_json_text(name, read(name));
   if (!j) return tl::unexpected(j.error());
   if (!j->is_object()) return tl::unexpected(load_error(name, "the file must hold a JSON object"));
   MappingFile file;
@@ -238,8 +235,24 @@ Expected<MappingFile> load_file(const std::filesystem::path& dir, const std::str
 }  // namespace
 
 Expected<TableSet> TableSet::load(const std::filesystem::path& dir) {
+  return parse([&dir](const std::string& name) -> Expected<std::string> {
+    constexpr std::uintmax_t max_file_bytes = 1 << 20;
+    const auto path = dir / name;
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) return fail(errc::invalid_config, "cannot read mapping file " + path.string() + ": " + ec.message(), path.string());
+    if (size > max_file_bytes) return fail(errc::invalid_config, "mapping file " + path.string() + " is over 1 MiB", path.string());
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    if (!in) return fail(errc::invalid_config, "cannot read mapping file " + path.string(), path.string());
+    return buffer.str();
+  });
+}
+
+Expected<TableSet> TableSet::parse(const FileReader& read) {
   TableSet set;
-  auto generic = read_json_file(dir / "generic.json");
+  auto generic = parse_json_text("generic.json", read("generic.json"));
   if (!generic) return tl::unexpected(generic.error());
   if (!generic->is_object()) return tl::unexpected(load_error("generic.json", "must be an object of name -> paths"));
   for (const auto& [name, paths] : generic->items()) {
@@ -267,7 +280,7 @@ Expected<TableSet> TableSet::load(const std::filesystem::path& dir) {
       {&set.variant, "variant.json", {{"fields"}, false, false}},
   };
   for (const auto& entry : entries) {
-    auto file = load_file(dir, entry.name, entry.shape, set.generic);
+    auto file = load_file(read, entry.name, entry.shape, set.generic);
     if (!file) return tl::unexpected(file.error());
     *entry.file = std::move(*file);
   }

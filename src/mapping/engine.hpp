@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -67,6 +68,9 @@ struct MappingFile {
 class TableSet {
  public:
   static Expected<TableSet> load(const std::filesystem::path& dir);
+  // The same from any source of file texts (tests and fuzzing): read("contact.json") -> its text.
+  using FileReader = std::function<Expected<std::string>(const std::string& name)>;
+  static Expected<TableSet> parse(const FileReader& read);
 
   MappingFile contact, custom_event, order, lineitems, variant;
   std::map<std::string, std::vector<SourcePath>, std::less<>> generic;  // userId, firstName, ...
