@@ -95,8 +95,11 @@ TEST_P(GoldenCase, TransformsAsSpecified) {
     // dump() of ordered_json keeps key order, so this comparison is order-sensitive.
     EXPECT_EQ(actual.dump(), expected.dump()) << "\n  expected: " << expected.dump()
                                               << "\n  actual:   " << result->json;
-    // The record is compact JSON, byte for byte (rudder-transformer's batch strings are compared as strings).
-    EXPECT_EQ(result->json, expected.dump());
+    // Same content and order: the record must also be compact JSON, byte for byte (rudder-transformer's batch
+    // strings are compared as strings). Only checked then, so that a content mismatch is reported once.
+    if (actual.dump() == expected.dump()) {
+      EXPECT_EQ(result->json, expected.dump());
+    }
     ASSERT_TRUE(expected.contains("@type"));
     EXPECT_EQ(omt::ometria::to_string(result->type), expected["@type"].get<std::string>());
     return;
