@@ -37,19 +37,28 @@ struct OutValue {
   // monostate: JSON null. string_view: a string to escape. element: a source value copied verbatim.
   std::variant<std::monostate, bool, std::string_view, simdjson::dom::element, OutObject, OutArray> v;
 
-  OutValue() = default;
-  OutValue(bool b) : v(b) {}                                    // NOLINT(google-explicit-constructor)
-  OutValue(std::string_view s) : v(s) {}                        // NOLINT
-  OutValue(simdjson::dom::element e) : v(e) {}                  // NOLINT
-  OutValue(OutObject o) : v(std::move(o)) {}                    // NOLINT
-  OutValue(OutArray a) : v(std::move(a)) {}                     // NOLINT
-  OutValue(const char*) = delete;  // a literal must be passed as std::string_view explicitly
+  // Implicit on purpose: the mappers assign bools, strings, elements and objects alike.
+  // Defined below, once OutMember is complete (clang needs it to instantiate the variant's destructor).
+  OutValue();
+  OutValue(bool b);                    // NOLINT(google-explicit-constructor)
+  OutValue(std::string_view s);        // NOLINT
+  OutValue(simdjson::dom::element e);  // NOLINT
+  OutValue(OutObject o);               // NOLINT
+  OutValue(OutArray a);                // NOLINT
+  OutValue(const char*) = delete;      // a literal must be passed as std::string_view explicitly
 };
 
 struct OutMember {
   std::string_view key;
   OutValue value;
 };
+
+inline OutValue::OutValue() = default;
+inline OutValue::OutValue(bool b) : v(b) {}
+inline OutValue::OutValue(std::string_view s) : v(s) {}
+inline OutValue::OutValue(simdjson::dom::element e) : v(e) {}
+inline OutValue::OutValue(OutObject o) : v(std::move(o)) {}
+inline OutValue::OutValue(OutArray a) : v(std::move(a)) {}
 
 // Strings the mappers make (normalised phone numbers, lower-cased event names) live here for one transform.
 // A deque never moves its elements, so string_views into it stay valid.

@@ -1,0 +1,24 @@
+// libFuzzer: any bytes as a request body for every body-taking route (processor, router). Must never crash; the
+// reply is always a JSON body with a status.
+#include <simdjson.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "omt/ometria/transformer.hpp"
+#include "omt/protocol/rudder.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const auto transformer = omt::ometria::Transformer::load(omt::ometria::Transformer::default_mappings_dir());
+  if (!transformer) std::abort();
+  const std::string_view body(reinterpret_cast<const char*>(data), size);
+  omt::protocol::EventTally tally;
+  for (const auto& reply : {omt::protocol::processor_transform(body, *transformer, &tally),
+                            omt::protocol::router_transform(body, *transformer, &tally)}) {
+    if (reply.status < 200 || reply.status > 599) std::abort();
+    simdjson::dom::parser check;
+    if (check.parse(reply.body).error() != simdjson::SUCCESS) std::abort();
+  }
+  return 0;
+}

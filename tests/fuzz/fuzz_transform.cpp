@@ -1,0 +1,27 @@
+// libFuzzer: any bytes as one event. Must never crash, leak or trip a sanitizer; the result is either a record of
+// valid JSON or an error with a message.
+#include <simdjson.h>
+
+#include <cstdint>
+#include <cstdlib>
+
+#include "omt/ometria/transformer.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const auto transformer = omt::ometria::Transformer::load(omt::ometria::Transformer::default_mappings_dir());
+  if (!transformer) std::abort();
+  static simdjson::dom::parser parser;
+  simdjson::dom::element message;
+  if (parser.parse(reinterpret_cast<const char*>(data), size).get(message) != simdjson::SUCCESS) return 0;
+  omt::ometria::DestinationConfig config{"fuzz-key", "EXPLICITLY_OPTEDIN", true, false, std::nullopt};
+  auto record = transformer->transform(message, config);
+  if (record) {
+    // The record must itself be valid JSON.
+    simdjson::dom::parser check;
+    if (check.parse(record->json).error() != simdjson::SUCCESS) std::abort();
+  } else if (record.error().message.empty()) {
+    std::abort();
+  }
+  (void)transformer->record_type_of(message);
+  return 0;
+}
