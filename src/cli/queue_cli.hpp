@@ -16,13 +16,12 @@ namespace omt::cli {
 
 inline constexpr const char* default_queue_path = "./data/queue.db";
 
-// Opens an existing queue beside a possibly running service: never creates one and never releases the
-// service's leases.
+// Opens an existing queue (never creates one). Safe beside a running service: WAL lets both work on the file,
+// and leases live in the service's memory.
 inline Expected<std::unique_ptr<queue::SqliteQueue>> open_queue_for_operator(const std::string& path) {
   queue::SqliteQueueOptions options;
   options.path = path;
   options.create_if_missing = false;
-  options.release_leases_on_open = false;
   return queue::SqliteQueue::open(std::move(options));
 }
 

@@ -2,10 +2,15 @@
 // its prepared statements are reused without contention, and every operation that arrives while a commit is
 // being synced joins the next transaction (group commit), so one fsync answers many callers. Each operation
 // runs inside its own SAVEPOINT, so one failing operation does not undo the others that share the transaction.
+// Only enqueues need a durable commit (an ack, lease or reschedule lost to a power cut merely repeats a push,
+// which at-least-once allows), so with Durability::power_loss only transactions holding an enqueue are fsynced.
+// Leases live in memory: they matter only to the running process, and a restart must hand every unacked
+// record out again anyway.
 #include "omt/queue/sqlite_queue.hpp"
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -13,6 +18,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -57,6 +63,7 @@ struct SqliteQueue::Impl {
   // changes the number of waiting records; finish() is called after the commit, with the error if any.
   struct Task {
     std::size_t records = 1;
+    bool durable = false;  // the caller is told "stored": commit with the configured durability
     std::function<Expected<void>(std::int64_t& depth_delta)> run;
     std::function<void(const Error*)> finish;
   };
@@ -226,7 +233,8 @@ struct SqliteQueue::Impl {
   sqlite3_stmt* rollback_to_stmt = nullptr;
   sqlite3_stmt* insert_stmt = nullptr;
   sqlite3_stmt* select_ready_stmt = nullptr;
-  sqlite3_stmt* lease_stmt = nullptr;
+  sqlite3_stmt* sync_full_stmt = nullptr;
+  sqlite3_stmt* sync_normal_stmt = nullptr;
   sqlite3_stmt* delete_stmt = nullptr;
   sqlite3_stmt* reschedule_stmt = nullptr;
   sqlite3_stmt* to_dead_stmt = nullptr;
@@ -241,6 +249,28 @@ struct SqliteQueue::Impl {
   sqlite3_stmt* select_dead_stmt = nullptr;
   sqlite3_stmt* replay_stmt = nullptr;
   sqlite3_stmt* delete_dead_stmt = nullptr;
+
+  // Writer thread only: which records are leased, until when, and from which partition.
+  struct Lease {
+    UnixMillis until = 0;
+    std::string partition;  // partition_name(api_key, type)
+  };
+  std::unordered_map<RecordId, Lease> leases;
+  bool synchronous_full = false;  // the connection's current PRAGMA synchronous
+
+  static std::string partition_name(std::string_view api_key, std::string_view type) {
+    std::string name(type);
+    name.push_back('\n');  // cannot occur in a type name
+    name.append(api_key);
+    return name;
+  }
+  bool leased(RecordId id, UnixMillis now) const {
+    auto it = leases.find(id);
+    return it != leases.end() && it->second.until > now;
+  }
+  void release(const std::vector<RecordId>& ids) {
+    for (RecordId id : ids) leases.erase(id);
+  }
 
   std::mutex mutex;
   std::condition_variable wake;
@@ -289,8 +319,7 @@ Expected<void> SqliteQueue::Impl::open_database() {
       "CREATE TABLE IF NOT EXISTS records("
       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"  // AUTOINCREMENT: an id is never reused, even after an ack
       "  api_key TEXT NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL,"
-      "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, created_at INTEGER NOT NULL,"
-      "  leased INTEGER NOT NULL DEFAULT 0);"
+      "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, created_at INTEGER NOT NULL);"
       "CREATE INDEX IF NOT EXISTS records_ready ON records(api_key, type, next_attempt_at);"
       "CREATE TABLE IF NOT EXISTS dead_letters("
       "  id INTEGER PRIMARY KEY, api_key TEXT NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL,"
@@ -305,8 +334,6 @@ Expected<void> SqliteQueue::Impl::prepare_statements() {
     sqlite3_stmt** slot;
     const char* sql;
   };
-  // A lease pushes next_attempt_at to the lease's end, so leased records drop out of the ready range of the
-  // index, and come back by themselves if the lease runs out.
   const Entry entries[] = {
       {&begin_stmt, "BEGIN IMMEDIATE"},
       {&commit_stmt, "COMMIT"},
@@ -318,10 +345,11 @@ Expected<void> SqliteQueue::Impl::prepare_statements() {
        "INSERT INTO records(api_key, type, json, attempts, next_attempt_at, created_at) VALUES(?, ?, ?, 0, ?, ?)"},
       {&select_ready_stmt,
        "SELECT id, json, attempts, next_attempt_at, created_at FROM records"
-       " WHERE api_key = ? AND type = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"},
-      {&lease_stmt, "UPDATE records SET leased = 1, next_attempt_at = ? WHERE id = ?"},
+       " WHERE api_key = ? AND type = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id"},
+      {&sync_full_stmt, "PRAGMA synchronous=FULL"},
+      {&sync_normal_stmt, "PRAGMA synchronous=NORMAL"},
       {&delete_stmt, "DELETE FROM records WHERE id = ?"},
-      {&reschedule_stmt, "UPDATE records SET leased = 0, attempts = attempts + 1, next_attempt_at = ? WHERE id = ?"},
+      {&reschedule_stmt, "UPDATE records SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?"},
       {&to_dead_stmt,
        "INSERT INTO dead_letters(id, api_key, type, json, attempts, created_at, reason, dead_at)"
        " SELECT id, api_key, type, json, attempts + 1, created_at, ?, ? FROM records WHERE id = ?"},
@@ -363,7 +391,18 @@ void SqliteQueue::Impl::run_group(std::vector<Task>& tasks) {
     return {};
   };
 
-  if (auto begun = step_control(begin_stmt, "begin transaction"); !begun) {
+  const bool want_full = options.durability == Durability::power_loss &&
+                         std::any_of(tasks.begin(), tasks.end(), [](const Task& t) { return t.durable; });
+  if (want_full != synchronous_full) {
+    if (auto set = step_control(want_full ? sync_full_stmt : sync_normal_stmt, "set synchronous"); !set) {
+      group_failure = set.error();
+    } else {
+      synchronous_full = want_full;
+    }
+  }
+  if (group_failure) {
+    // nothing was begun
+  } else if (auto begun = step_control(begin_stmt, "begin transaction"); !begun) {
     group_failure = begun.error();
   } else {
     for (std::size_t i = 0; i < tasks.size(); ++i) {
@@ -453,12 +492,6 @@ Expected<std::unique_ptr<SqliteQueue>> SqliteQueue::open(SqliteQueueOptions opti
   auto impl = std::make_unique<Impl>(std::move(options));
   if (auto r = impl->open_database(); !r) return tl::unexpected(r.error());
   if (auto r = impl->prepare_statements(); !r) return tl::unexpected(r.error());
-  if (impl->options.release_leases_on_open) {
-    // Records leased by a run that died were never acked: they are due again now (at-least-once).
-    if (auto r = impl->exec("UPDATE records SET leased = 0, next_attempt_at = 0 WHERE leased = 1", "release leases"); !r) {
-      return tl::unexpected(r.error());
-    }
-  }
   auto depth = impl->count_records();
   if (!depth) return tl::unexpected(depth.error());
   impl->depth = *depth;
@@ -498,6 +531,7 @@ void SqliteQueue::enqueue(std::vector<NewRecord> records, EnqueueDone done) {
   auto shared_done = std::make_shared<EnqueueDone>(std::move(done));
   Impl::Task task;
   task.records = records.size();
+  task.durable = true;
   task.run = [impl = impl_.get(), ids, records = std::move(records)](std::int64_t& delta) -> Expected<void> {
     const UnixMillis now = impl->now();
     ids->clear();
@@ -524,36 +558,37 @@ Expected<std::vector<QueuedRecord>> SqliteQueue::lease(const std::string& api_ke
   return impl_->call<std::vector<QueuedRecord>>("lease", [impl = impl_.get(), &api_key, type, max, lease_for](std::int64_t&)
                                                            -> Expected<std::vector<QueuedRecord>> {
     const UnixMillis now = impl->now();
+    const std::string type_name(record_type_name(type));
+    const std::string partition = Impl::partition_name(api_key, type_name);
     std::vector<QueuedRecord> leased;
-    {
-      Impl::Query q(*impl, impl->select_ready_stmt, "select ready records");
-      q.bind(api_key).bind(record_type_name(type)).bind(now).bind(static_cast<std::int64_t>(max));
-      for (;;) {
-        auto row = q.step();
-        if (!row) return tl::unexpected(row.error());
-        if (!*row) break;
-        QueuedRecord r;
-        r.id = q.integer(0);
-        r.api_key = api_key;
-        r.type = type;
-        r.json = q.text(1);
-        r.attempts = static_cast<std::uint32_t>(q.integer(2));
-        r.next_attempt_at = q.integer(3);
-        r.created_at = q.integer(4);
-        leased.push_back(std::move(r));
-      }
+    // Due records come oldest first; those leased already are skipped (at most the pushes in flight).
+    Impl::Query q(*impl, impl->select_ready_stmt, "select ready records");
+    q.bind(api_key).bind(type_name).bind(now);
+    while (leased.size() < max) {
+      auto row = q.step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      const RecordId id = q.integer(0);
+      if (impl->leased(id, now)) continue;
+      QueuedRecord r;
+      r.id = id;
+      r.api_key = api_key;
+      r.type = type;
+      r.json = q.text(1);
+      r.attempts = static_cast<std::uint32_t>(q.integer(2));
+      r.next_attempt_at = q.integer(3);
+      r.created_at = q.integer(4);
+      leased.push_back(std::move(r));
     }
     const UnixMillis lease_end = now + std::max<std::int64_t>(lease_for.count(), 1);
-    for (const auto& record : leased) {
-      Impl::Query q(*impl, impl->lease_stmt, "lease record");
-      if (auto r = q.bind(lease_end).bind(record.id).run(); !r) return tl::unexpected(r.error());
-    }
+    for (const auto& record : leased) impl->leases.insert_or_assign(record.id, Impl::Lease{lease_end, partition});
     return leased;
   });
 }
 
 Expected<std::size_t> SqliteQueue::ack(const std::vector<RecordId>& ids) {
   return impl_->call<std::size_t>("ack", [impl = impl_.get(), &ids](std::int64_t& delta) -> Expected<std::size_t> {
+    impl->release(ids);
     std::size_t removed = 0;
     for (RecordId id : ids) {
       Impl::Query q(*impl, impl->delete_stmt, "delete record");
@@ -568,6 +603,7 @@ Expected<std::size_t> SqliteQueue::ack(const std::vector<RecordId>& ids) {
 
 Expected<std::size_t> SqliteQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) {
   return impl_->call<std::size_t>("reschedule", [impl = impl_.get(), &ids, delay](std::int64_t&) -> Expected<std::size_t> {
+    impl->release(ids);
     const UnixMillis due = impl->now() + std::max<std::int64_t>(delay.count(), 0);
     std::size_t changed = 0;
     for (RecordId id : ids) {
@@ -582,6 +618,7 @@ Expected<std::size_t> SqliteQueue::reschedule(const std::vector<RecordId>& ids, 
 
 Expected<std::size_t> SqliteQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason) {
   return impl_->call<std::size_t>("dead_letter", [impl = impl_.get(), &ids, &reason](std::int64_t& delta) -> Expected<std::size_t> {
+    impl->release(ids);
     const UnixMillis now = impl->now();
     std::size_t moved = 0;
     for (RecordId id : ids) {
@@ -642,16 +679,29 @@ Expected<std::vector<HeldKey>> SqliteQueue::held_keys() {
 Expected<std::vector<ReadyPartition>> SqliteQueue::ready_partitions() {
   return impl_->call<std::vector<ReadyPartition>>(
       "ready_partitions", [impl = impl_.get()](std::int64_t&) -> Expected<std::vector<ReadyPartition>> {
+        const UnixMillis now = impl->now();
+        std::unordered_map<std::string, std::uint64_t> leased_per_partition;
+        for (auto it = impl->leases.begin(); it != impl->leases.end();) {
+          if (it->second.until <= now) {
+            it = impl->leases.erase(it);  // expired: the record is due again
+          } else {
+            ++leased_per_partition[it->second.partition];
+            ++it;
+          }
+        }
         std::vector<ReadyPartition> ready;
         Impl::Query q(*impl, impl->ready_partitions_stmt, "list ready partitions");
-        q.bind(impl->now());
+        q.bind(now);
         for (;;) {
           auto row = q.step();
           if (!row) return tl::unexpected(row.error());
           if (!*row) break;
           auto type = parse_record_type(q.text(1));
           if (!type) return fail(errc::io, "queue: a record has an unknown type \"" + q.text(1) + "\"", impl->options.path.string());
-          ready.push_back(ReadyPartition{q.text(0), *type, static_cast<std::uint64_t>(q.integer(2))});
+          const auto due = static_cast<std::uint64_t>(q.integer(2));
+          const auto leased = leased_per_partition[Impl::partition_name(q.text(0), q.text(1))];
+          // A leased record may have been rescheduled into the future meanwhile; never count below zero.
+          if (due > leased) ready.push_back(ReadyPartition{q.text(0), *type, due - leased});
         }
         return ready;
       });

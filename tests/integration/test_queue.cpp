@@ -250,14 +250,6 @@ TEST_F(QueueTest, LeasedButUnackedRecordsAreDeliveredAgainAfterARestart) {
     ASSERT_EQ(leased->size(), 4u);
     ASSERT_EQ(*q->ack({ids[0]}), 1u);
   }  // "crash" with three records leased and not acked
-  {
-    // The CLI opens beside a running service: it must not release the service's leases.
-    auto o = options();
-    o.release_leases_on_open = false;
-    auto cli = open(o);
-    ASSERT_TRUE(cli);
-    EXPECT_TRUE(cli->lease("a", RecordType::contact, 10, 1s)->empty());
-  }
   auto q = open();
   ASSERT_TRUE(q);
   auto again = q->lease("a", RecordType::contact, 10, 30s);

@@ -93,7 +93,8 @@ class Queue {
   std::future<Expected<std::vector<RecordId>>> enqueue(std::vector<NewRecord> records);
 
   // Up to max records of (api_key, type) that are due and not leased, oldest first; they stay invisible to
-  // other leases for lease_for, or until acked / rescheduled / dead-lettered, or the queue is reopened.
+  // other leases of this queue object for lease_for, or until acked / rescheduled / dead-lettered. Leases do
+  // not outlive the process: after a restart every record not acked is handed out again (at-least-once).
   virtual Expected<std::vector<QueuedRecord>> lease(const std::string& api_key, RecordType type, std::size_t max,
                                                     std::chrono::milliseconds lease_for) = 0;
   // Deletes delivered records. Returns how many existed.

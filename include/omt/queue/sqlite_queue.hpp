@@ -29,9 +29,7 @@ struct SqliteQueueOptions {
   std::size_t max_records_per_transaction = 20'000;  // group commit stops gathering here
   std::chrono::milliseconds busy_timeout{5000};      // waiting for another process's lock (e.g. the CLI)
   bool create_if_missing = true;                     // false: opening a missing file fails (the CLI)
-  // true: leases left by a previous run are released at open so their records go out again at once. Only the
-  // process that delivers should do this (not the CLI, which may run beside it).
-  bool release_leases_on_open = true;
+  // Leases are kept in this process's memory only: a restart hands every unacked record out again at once.
   std::function<UnixMillis()> clock;  // wall clock in ms; empty = std::chrono::system_clock (tests pass a fake)
 };
 
