@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   omt::cli::add_transform_command(app, exit_code);
   omt::cli::add_serve_command(app, exit_code);
+  omt::cli::add_queue_command(app, exit_code);
+  omt::cli::add_dead_letter_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -10,5 +10,7 @@ namespace omt::cli {
 
 void add_transform_command(CLI::App& app, int& exit_code);
 void add_serve_command(CLI::App& app, int& exit_code);
+void add_queue_command(CLI::App& app, int& exit_code);        // queue stats
+void add_dead_letter_command(CLI::App& app, int& exit_code);  // dead-letter list|replay|purge
 
 }  // namespace omt::cli

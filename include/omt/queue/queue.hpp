@@ -1,0 +1,127 @@
+// The durable queue between ingest and delivery, as an interface so that another backend can be added without
+// touching delivery. Promises of every implementation: an enqueue is acknowledged only once its records are
+// durable (they survive the process being killed); a record leaves the queue only by ack (after a 2xx) or by
+// moving to the dead-letter store with its reason; leased records not acked before a crash are leased again.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "omt/error.hpp"
+#include "omt/ometria/transformer.hpp"
+
+namespace omt::queue {
+
+using RecordId = std::int64_t;
+using ometria::RecordType;
+// Wall-clock milliseconds since the Unix epoch (times survive restarts, so no steady clock here).
+using UnixMillis = std::int64_t;
+
+struct NewRecord {
+  std::string api_key;
+  RecordType type = RecordType::contact;
+  std::string json;  // one compact JSON object
+};
+
+struct QueuedRecord {
+  RecordId id = 0;
+  std::string api_key;
+  RecordType type = RecordType::contact;
+  std::string json;
+  std::uint32_t attempts = 0;  // failed pushes so far
+  UnixMillis next_attempt_at = 0;
+  UnixMillis created_at = 0;
+};
+
+struct DeadRecord {
+  QueuedRecord record;
+  std::string reason;
+  UnixMillis dead_at = 0;
+};
+
+// One (api key, type) with records that are due and not leased, on a key that is not held.
+struct ReadyPartition {
+  std::string api_key;
+  RecordType type = RecordType::contact;
+  std::uint64_t ready = 0;
+};
+
+struct PartitionStats {
+  std::string api_key;
+  RecordType type = RecordType::contact;
+  std::uint64_t depth = 0;
+  UnixMillis oldest_created_at = 0;
+};
+
+struct HeldKey {
+  std::string api_key;
+  std::string reason;
+  UnixMillis held_at = 0;
+};
+
+struct QueueStats {
+  std::vector<PartitionStats> partitions;
+  std::uint64_t depth = 0;  // records waiting (leased ones included)
+  std::uint64_t dead_letters = 0;
+  std::optional<UnixMillis> oldest_created_at;  // of the waiting records
+  std::vector<HeldKey> held_keys;
+};
+
+// Which dead letters an operation applies to: the given ids, or (ids empty) all of them up to limit (0 = no limit),
+// oldest first.
+struct DeadLetterSelection {
+  std::vector<RecordId> ids;
+  std::size_t limit = 0;
+};
+
+class Queue {
+ public:
+  using EnqueueDone = std::function<void(Expected<std::vector<RecordId>>)>;
+
+  virtual ~Queue() = default;
+
+  // Stores the records and calls done (on a queue thread: be quick, and do not call back into the queue from
+  // it) once they are durable, with their ids in order; or with the error, in which case none was stored.
+  // A request refused before it is queued (too large, queue closed or too busy) is answered at once, on the
+  // caller's thread.
+  virtual void enqueue(std::vector<NewRecord> records, EnqueueDone done) = 0;
+  std::future<Expected<std::vector<RecordId>>> enqueue(std::vector<NewRecord> records);
+
+  // Up to max records of (api_key, type) that are due and not leased, oldest first; they stay invisible to
+  // other leases of this queue object for lease_for, or until acked / rescheduled / dead-lettered. Leases do
+  // not outlive the process: after a restart every record not acked is handed out again (at-least-once).
+  virtual Expected<std::vector<QueuedRecord>> lease(const std::string& api_key, RecordType type, std::size_t max,
+                                                    std::chrono::milliseconds lease_for) = 0;
+  // Deletes delivered records. Returns how many existed.
+  virtual Expected<std::size_t> ack(const std::vector<RecordId>& ids) = 0;
+  // attempts + 1, next attempt after delay, lease released.
+  virtual Expected<std::size_t> reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) = 0;
+  // Moves records to the dead-letter store with the reason.
+  virtual Expected<std::size_t> dead_letter(const std::vector<RecordId>& ids, const std::string& reason) = 0;
+
+  // A held key's records stay stored; ready_partitions leaves them out until unhold.
+  virtual Expected<void> hold_key(const std::string& api_key, const std::string& reason) = 0;
+  virtual Expected<void> unhold_key(const std::string& api_key) = 0;
+  virtual Expected<std::vector<HeldKey>> held_keys() = 0;
+
+  virtual Expected<std::vector<ReadyPartition>> ready_partitions() = 0;
+  virtual Expected<QueueStats> stats() = 0;
+
+  // Records waiting (cheap: no database read). Over the high-water mark, ingest answers 429 and stores nothing.
+  virtual std::uint64_t depth() const = 0;
+  virtual std::uint64_t high_water_mark() const = 0;
+  bool over_high_water() const { return depth() >= high_water_mark(); }
+
+  virtual Expected<std::vector<DeadRecord>> dead_letters(const DeadLetterSelection& which) = 0;
+  // Puts dead letters back in the queue (same ids, attempts 0, due now). Returns how many.
+  virtual Expected<std::size_t> replay(const DeadLetterSelection& which) = 0;
+  // Deletes dead letters for good. Returns how many.
+  virtual Expected<std::size_t> purge(const DeadLetterSelection& which) = 0;
+};
+
+}  // namespace omt::queue

@@ -1,0 +1,72 @@
+// The embedded durable queue: SQLite in WAL mode with group commit. One writer thread owns the connection and
+// runs every operation; concurrent enqueues that arrive while a transaction is being written are gathered
+// into the next one, so one fsync serves many callers. Each caller is answered only after that commit.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+
+#include "omt/queue/queue.hpp"
+
+namespace omt::queue {
+
+enum class Durability {
+  process_crash,  // PRAGMA synchronous=NORMAL: in WAL, a commit survives the process being killed (SIGKILL),
+                  // but the last commits can be lost if the machine loses power before the WAL is synced.
+  power_loss,     // PRAGMA synchronous=FULL: the WAL is fsynced at every commit; survives power loss too.
+};
+
+struct SqliteQueueOptions {
+  std::filesystem::path path = "./data/queue.db";  // its directory is created when missing
+  Durability durability = Durability::power_loss;
+  std::uint64_t high_water_mark = 1'000'000;         // records waiting
+  std::size_t max_record_bytes = 60 * 1024;          // larger records are refused (errc::too_large)
+  std::size_t max_records_per_enqueue = 10'000;
+  std::size_t max_pending_operations = 10'000;       // beyond this, operations fail fast (errc::unavailable)
+  std::size_t max_records_per_transaction = 20'000;  // group commit stops gathering here
+  std::chrono::milliseconds busy_timeout{5000};      // waiting for another process's lock (e.g. the CLI)
+  bool create_if_missing = true;                     // false: opening a missing file fails (the CLI)
+  // Leases are kept in this process's memory only: a restart hands every unacked record out again at once.
+  std::function<UnixMillis()> clock;  // wall clock in ms; empty = std::chrono::system_clock (tests pass a fake)
+};
+
+class SqliteQueue final : public Queue {
+ public:
+  static Expected<std::unique_ptr<SqliteQueue>> open(SqliteQueueOptions options);
+  ~SqliteQueue() override;  // finishes every pending operation, then closes
+
+  SqliteQueue(const SqliteQueue&) = delete;
+  SqliteQueue& operator=(const SqliteQueue&) = delete;
+
+  using Queue::enqueue;
+  void enqueue(std::vector<NewRecord> records, EnqueueDone done) override;
+  Expected<std::vector<QueuedRecord>> lease(const std::string& api_key, RecordType type, std::size_t max,
+                                            std::chrono::milliseconds lease_for) override;
+  Expected<std::size_t> ack(const std::vector<RecordId>& ids) override;
+  Expected<std::size_t> reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) override;
+  Expected<std::size_t> dead_letter(const std::vector<RecordId>& ids, const std::string& reason) override;
+  Expected<void> hold_key(const std::string& api_key, const std::string& reason) override;
+  Expected<void> unhold_key(const std::string& api_key) override;
+  Expected<std::vector<HeldKey>> held_keys() override;
+  Expected<std::vector<ReadyPartition>> ready_partitions() override;
+  Expected<QueueStats> stats() override;
+  std::uint64_t depth() const override;
+  std::uint64_t high_water_mark() const override;
+  Expected<std::vector<DeadRecord>> dead_letters(const DeadLetterSelection& which) override;
+  Expected<std::size_t> replay(const DeadLetterSelection& which) override;
+  Expected<std::size_t> purge(const DeadLetterSelection& which) override;
+
+  // How many transactions the writer has committed (group commit makes this far smaller than the enqueues).
+  std::uint64_t commits() const;
+
+  struct Impl;
+
+ private:
+  explicit SqliteQueue(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace omt::queue

@@ -1,0 +1,100 @@
+// `ometria-transformer dead-letter list|replay|purge [--queue PATH] [--limit N] [--id ID...]`: inspect the
+// records Ometria refused (with why), put them back in the queue, or delete them. Output is JSON.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/queue_cli.hpp"
+#include "omt/delivery/batcher.hpp"
+#include "omt/obs/log.hpp"
+
+namespace omt::cli {
+
+namespace {
+
+struct DeadLetterArgs {
+  std::string path = default_queue_path;
+  std::int64_t limit = 0;
+  std::vector<queue::RecordId> ids;
+  bool all = false;
+};
+
+queue::DeadLetterSelection selection(const DeadLetterArgs& args) { return queue::DeadLetterSelection{args.ids, static_cast<std::size_t>(args.limit)}; }
+
+int run_list(const DeadLetterArgs& args) {
+  auto q = open_queue_for_operator(args.path);
+  if (!q) return report_error("dead-letter list", q.error());
+  auto dead = (*q)->dead_letters(selection(args));
+  if (!dead) return report_error("dead-letter list", dead.error());
+  nlohmann::json out;
+  out["queue"] = args.path;
+  out["count"] = dead->size();
+  out["dead_letters"] = nlohmann::json::array();
+  for (const auto& d : *dead) {
+    // Records were compact JSON when stored; show them as JSON, or as text if the database holds something else.
+    auto record = nlohmann::json::parse(d.record.json, nullptr, /*allow_exceptions=*/false);
+    out["dead_letters"].push_back({{"id", d.record.id},
+                                   {"key", obs::key_fingerprint(d.record.api_key)},
+                                   {"type", delivery::record_type_name(d.record.type)},
+                                   {"attempts", d.record.attempts},
+                                   {"reason", d.reason},
+                                   {"created_at", iso8601_utc(d.record.created_at)},
+                                   {"dead_at", iso8601_utc(d.dead_at)},
+                                   {"record", record.is_discarded() ? nlohmann::json(d.record.json) : record}});
+  }
+  print_json(out);
+  return 0;
+}
+
+int run_replay(const DeadLetterArgs& args) {
+  auto q = open_queue_for_operator(args.path);
+  if (!q) return report_error("dead-letter replay", q.error());
+  auto replayed = (*q)->replay(selection(args));
+  if (!replayed) return report_error("dead-letter replay", replayed.error());
+  print_json({{"queue", args.path}, {"replayed", *replayed}});
+  return 0;
+}
+
+int run_purge(const DeadLetterArgs& args) {
+  if (args.ids.empty() && !args.all) {
+    std::cerr << "ometria-transformer dead-letter purge: name the records with --id ID... or pass --all\n";
+    return 2;
+  }
+  auto q = open_queue_for_operator(args.path);
+  if (!q) return report_error("dead-letter purge", q.error());
+  auto purged = (*q)->purge(selection(args));
+  if (!purged) return report_error("dead-letter purge", purged.error());
+  print_json({{"queue", args.path}, {"purged", *purged}});
+  return 0;
+}
+
+void add_common_options(CLI::App& cmd, DeadLetterArgs& args, const char* limit_help) {
+  cmd.add_option("--queue", args.path, "Path of the queue database")->capture_default_str();
+  cmd.add_option("--limit", args.limit, limit_help)->check(CLI::Range(std::int64_t{0}, std::int64_t{1'000'000'000}));
+  cmd.add_option("--id", args.ids, "Only these dead-letter ids (see `dead-letter list`)");
+}
+
+}  // namespace
+
+void add_dead_letter_command(CLI::App& app, int& exit_code) {
+  auto* dead = app.add_subcommand("dead-letter", "List, replay or purge the records Ometria refused");
+  dead->require_subcommand(1);
+
+  auto list_args = std::make_shared<DeadLetterArgs>();
+  list_args->limit = 100;
+  auto* list = dead->add_subcommand("list", "Print dead letters with their reasons (JSON), oldest first");
+  add_common_options(*list, *list_args, "At most this many (default 100; 0 = all)");
+  list->callback([list_args, &exit_code] { exit_code = run_list(*list_args); });
+
+  auto replay_args = std::make_shared<DeadLetterArgs>();
+  auto* replay = dead->add_subcommand("replay", "Put dead letters back in the queue (all, or --id ...), oldest first");
+  add_common_options(*replay, *replay_args, "At most this many (default 0 = all)");
+  replay->callback([replay_args, &exit_code] { exit_code = run_replay(*replay_args); });
+
+  auto purge_args = std::make_shared<DeadLetterArgs>();
+  auto* purge = dead->add_subcommand("purge", "Delete dead letters for good (--id ... or --all)");
+  add_common_options(*purge, *purge_args, "At most this many (default 0 = all)");
+  purge->add_flag("--all", purge_args->all, "Purge every dead letter (or the oldest --limit N)");
+  purge->callback([purge_args, &exit_code] { exit_code = run_purge(*purge_args); });
+}
+
+}  // namespace omt::cli

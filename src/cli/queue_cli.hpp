@@ -1,0 +1,53 @@
+// Helpers shared by the operator subcommands that open the durable queue (queue stats, dead-letter ...).
+#pragma once
+
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "omt/queue/sqlite_queue.hpp"
+
+namespace omt::cli {
+
+inline constexpr const char* default_queue_path = "./data/queue.db";
+
+// Opens an existing queue (never creates one). Safe beside a running service: WAL lets both work on the file,
+// and leases live in the service's memory.
+inline Expected<std::unique_ptr<queue::SqliteQueue>> open_queue_for_operator(const std::string& path) {
+  queue::SqliteQueueOptions options;
+  options.path = path;
+  options.create_if_missing = false;
+  return queue::SqliteQueue::open(std::move(options));
+}
+
+// "2024-05-01T12:00:00.123Z"
+inline std::string iso8601_utc(queue::UnixMillis millis) {
+  const std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  const std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+  char ms[8];
+  std::snprintf(ms, sizeof ms, ".%03dZ", static_cast<int>(millis % 1000));
+  return std::string(text, n) + ms;
+}
+
+inline queue::UnixMillis unix_millis_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Prints the error on stderr and returns the exit code for a runtime failure.
+inline int report_error(std::string_view command, const Error& error) {
+  std::cerr << "ometria-transformer " << command << ": " << error.message << "\n";
+  return 1;
+}
+
+inline void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << "\n"; }
+
+}  // namespace omt::cli

@@ -1,0 +1,80 @@
+#include "omt/delivery/rate_limiter.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace omt::delivery {
+namespace {
+
+RateLimit sanitized(RateLimit limit) {
+  if (!std::isfinite(limit.requests_per_second)) limit.requests_per_second = 0;
+  if (!std::isfinite(limit.burst) || limit.burst < 1.0) limit.burst = 1.0;
+  return limit;
+}
+
+}  // namespace
+
+TokenBucket::TokenBucket(RateLimit limit, SteadyTime now)
+    : limit_(sanitized(limit)), tokens_(limit_.burst), updated_(now) {}
+
+double TokenBucket::refilled(SteadyTime now) const {
+  if (limit_.requests_per_second <= 0) return limit_.burst;
+  // A time before the last update (a caller's clocks disagree) refills nothing rather than draining.
+  const auto elapsed = std::max(now - updated_, SteadyTime::duration::zero());
+  const double seconds = std::chrono::duration<double>(elapsed).count();
+  return std::min(limit_.burst, tokens_ + seconds * limit_.requests_per_second);
+}
+
+bool TokenBucket::try_acquire(SteadyTime now) {
+  if (limit_.requests_per_second <= 0) return true;
+  tokens_ = refilled(now);
+  updated_ = std::max(updated_, now);
+  if (tokens_ < 1.0) return false;
+  tokens_ -= 1.0;
+  return true;
+}
+
+std::chrono::nanoseconds TokenBucket::wait_time(SteadyTime now) const {
+  if (limit_.requests_per_second <= 0) return std::chrono::nanoseconds{0};
+  const double missing = 1.0 - refilled(now);
+  if (missing <= 0) return std::chrono::nanoseconds{0};
+  return std::chrono::nanoseconds{
+      static_cast<std::int64_t>(std::ceil(missing / limit_.requests_per_second * 1e9))};
+}
+
+double TokenBucket::tokens(SteadyTime now) const { return refilled(now); }
+
+TokenBucket& KeyedRateLimiter::bucket(std::string_view api_key, SteadyTime now) {
+  auto it = buckets_.find(std::string(api_key));
+  if (it == buckets_.end()) it = buckets_.emplace(std::string(api_key), TokenBucket(default_limit_, now)).first;
+  return it->second;
+}
+
+bool KeyedRateLimiter::try_acquire(std::string_view api_key, SteadyTime now) {
+  return bucket(api_key, now).try_acquire(now);
+}
+
+std::chrono::nanoseconds KeyedRateLimiter::wait_time(std::string_view api_key, SteadyTime now) {
+  return bucket(api_key, now).wait_time(now);
+}
+
+void KeyedRateLimiter::set_limit(std::string_view api_key, RateLimit limit, SteadyTime now) {
+  buckets_.insert_or_assign(std::string(api_key), TokenBucket(limit, now));
+}
+
+bool InFlightLimiter::try_acquire() {
+  std::size_t current = in_flight_.load(std::memory_order_relaxed);
+  while (current < max_) {
+    if (in_flight_.compare_exchange_weak(current, current + 1, std::memory_order_acq_rel)) return true;
+  }
+  return false;
+}
+
+void InFlightLimiter::release() {
+  std::size_t current = in_flight_.load(std::memory_order_relaxed);
+  // Never wraps below zero, even if a caller releases more than it acquired.
+  while (current > 0 && !in_flight_.compare_exchange_weak(current, current - 1, std::memory_order_acq_rel)) {
+  }
+}
+
+}  // namespace omt::delivery

@@ -1,0 +1,810 @@
+// SQLite queue. Why one writer thread for everything: a single connection then needs no locking of its own,
+// its prepared statements are reused without contention, and every operation that arrives while a commit is
+// being synced joins the next transaction (group commit), so one fsync answers many callers. Each operation
+// runs inside its own SAVEPOINT, so one failing operation does not undo the others that share the transaction.
+// Only enqueues need a durable commit (an ack, lease or reschedule lost to a power cut merely repeats a push,
+// which at-least-once allows), so with Durability::power_loss only transactions holding an enqueue are fsynced.
+// Leases live in memory: they matter only to the running process, and a restart must hand every unacked
+// record out again anyway.
+#include "omt/queue/sqlite_queue.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "omt/delivery/batcher.hpp"
+
+namespace omt::queue {
+namespace {
+
+using delivery::parse_record_type;
+using delivery::record_type_name;
+
+Error sqlite_error(sqlite3* db, int rc, std::string_view what, const std::filesystem::path& path) {
+  std::string message = "queue: " + std::string(what) + ": ";
+  message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  message += " (SQLite code " + std::to_string(rc) + ")";
+  return Error{errc::io, std::move(message), path.string()};
+}
+
+class Statement {
+ public:
+  Statement() = default;
+  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  Statement(Statement&& other) noexcept : stmt_(std::exchange(other.stmt_, nullptr)) {}
+  Statement& operator=(Statement&& other) noexcept {
+    std::swap(stmt_, other.stmt_);
+    return *this;
+  }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement() { sqlite3_finalize(stmt_); }
+  sqlite3_stmt* get() const { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+}  // namespace
+
+struct SqliteQueue::Impl {
+  // One unit of work for the writer thread. run() executes inside the shared transaction and reports how it
+  // changes the number of waiting records; finish() is called after the commit, with the error if any.
+  struct Task {
+    std::size_t records = 1;
+    bool durable = false;  // the caller is told "stored": commit with the configured durability
+    std::function<Expected<void>(std::int64_t& depth_delta)> run;
+    std::function<void(const Error*)> finish;
+  };
+
+  // A reused prepared statement, bound and stepped; reset (and its bindings cleared) when it goes out of scope.
+  class Query {
+   public:
+    Query(Impl& impl, sqlite3_stmt* stmt, std::string_view what) : impl_(impl), stmt_(stmt), what_(what) {}
+    Query(const Query&) = delete;
+    Query& operator=(const Query&) = delete;
+    ~Query() {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+    Query& bind(std::int64_t value) {
+      keep(sqlite3_bind_int64(stmt_, ++index_, value));
+      return *this;
+    }
+    Query& bind(std::string_view value) {
+      // SQLITE_STATIC: the caller's string outlives the step; SQLite need not copy it.
+      keep(sqlite3_bind_text(stmt_, ++index_, value.data(), static_cast<int>(value.size()), SQLITE_STATIC));
+      return *this;
+    }
+    // true: a row is ready; false: done.
+    Expected<bool> step() {
+      if (bind_rc_ != SQLITE_OK) return tl::unexpected(impl_.error(bind_rc_, what_));
+      const int rc = sqlite3_step(stmt_);
+      if (rc == SQLITE_ROW) return true;
+      if (rc == SQLITE_DONE) return false;
+      return tl::unexpected(impl_.error(rc, what_));
+    }
+    // Steps a statement that returns no rows; the number of rows it changed.
+    Expected<std::size_t> run() {
+      auto stepped = step();
+      if (!stepped) return tl::unexpected(stepped.error());
+      return static_cast<std::size_t>(sqlite3_changes(impl_.db_));
+    }
+    std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+    std::string text(int column) const {
+      const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+      return data == nullptr ? std::string{} : std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+    }
+
+   private:
+    void keep(int rc) {
+      if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+    }
+    Impl& impl_;
+    sqlite3_stmt* stmt_;
+    std::string_view what_;
+    int index_ = 0;
+    int bind_rc_ = SQLITE_OK;
+  };
+
+  explicit Impl(SqliteQueueOptions opts) : options(std::move(opts)) {}
+  ~Impl() {
+    statements.clear();
+    if (db_ != nullptr) sqlite3_close_v2(db_);
+  }
+
+  Error error(int rc, std::string_view what) const { return sqlite_error(db_, rc, what, options.path); }
+
+  UnixMillis now() const {
+    if (options.clock) return options.clock();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  Expected<void> exec(const char* sql, std::string_view what) {
+    char* message = nullptr;
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &message);
+    sqlite3_free(message);  // sqlite3_errmsg below says the same
+    if (rc != SQLITE_OK) return tl::unexpected(error(rc, what));
+    return {};
+  }
+
+  Expected<sqlite3_stmt*> prepare(const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return tl::unexpected(error(rc, std::string("prepare ") + sql));
+    }
+    statements.emplace_back(stmt);
+    return stmt;
+  }
+
+  Expected<void> open_database();
+  Expected<void> prepare_statements();
+  void writer_loop();
+  void run_group(std::vector<Task>& tasks);
+
+  // Queues a task for the writer; false when the queue is closed or too busy (error set).
+  bool submit(Task task, Error& refused) {
+    {
+      std::lock_guard lock(mutex);
+      if (stopping) {
+        refused = Error{errc::io, "queue: closed", options.path.string()};
+        return false;
+      }
+      if (pending.size() >= options.max_pending_operations) {
+        refused = Error{errc::unavailable, "queue: too many operations waiting", options.path.string()};
+        return false;
+      }
+      pending.push_back(std::move(task));
+    }
+    wake.notify_one();
+    return true;
+  }
+
+  // Runs body on the writer thread inside a transaction and waits for the commit.
+  template <class T, class Body>
+  Expected<T> call(std::string_view what, Body body) {
+    if (std::this_thread::get_id() == writer.get_id()) {
+      return fail(errc::io, "queue: " + std::string(what) + " called from a queue callback (it would deadlock)");
+    }
+    // Shared: the writer may still be inside set_value when this thread wakes and returns.
+    auto promise = std::make_shared<std::promise<Expected<T>>>();
+    auto future = promise->get_future();
+    auto result = std::make_shared<std::optional<T>>();
+    Task task;
+    task.run = [result, body = std::move(body)](std::int64_t& delta) -> Expected<void> {
+      auto value = body(delta);
+      if (!value) return tl::unexpected(value.error());
+      result->emplace(std::move(*value));
+      return {};
+    };
+    task.finish = [result, promise](const Error* err) {
+      if (err != nullptr) promise->set_value(tl::unexpected(*err));
+      else promise->set_value(std::move(**result));
+    };
+    Error refused;
+    if (!submit(std::move(task), refused)) return tl::unexpected(refused);
+    return future.get();
+  }
+
+  Expected<std::vector<RecordId>> select_dead_ids(const DeadLetterSelection& which) {
+    if (!which.ids.empty()) return which.ids;
+    std::vector<RecordId> ids;
+    Query q(*this, select_dead_ids_stmt, "select dead letters");
+    q.bind(which.limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(which.limit));
+    for (;;) {
+      auto row = q.step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      ids.push_back(q.integer(0));
+    }
+    return ids;
+  }
+
+  Expected<std::uint64_t> count_records() {
+    Query q(*this, count_records_stmt, "count records");
+    auto row = q.step();
+    if (!row) return tl::unexpected(row.error());
+    return static_cast<std::uint64_t>(q.integer(0));
+  }
+
+  SqliteQueueOptions options;
+  sqlite3* db_ = nullptr;
+  std::vector<Statement> statements;  // owns every prepared statement below
+  sqlite3_stmt* begin_stmt = nullptr;
+  sqlite3_stmt* commit_stmt = nullptr;
+  sqlite3_stmt* rollback_stmt = nullptr;
+  sqlite3_stmt* savepoint_stmt = nullptr;
+  sqlite3_stmt* release_stmt = nullptr;
+  sqlite3_stmt* rollback_to_stmt = nullptr;
+  sqlite3_stmt* insert_stmt = nullptr;
+  sqlite3_stmt* select_ready_stmt = nullptr;
+  sqlite3_stmt* sync_full_stmt = nullptr;
+  sqlite3_stmt* sync_normal_stmt = nullptr;
+  sqlite3_stmt* delete_stmt = nullptr;
+  sqlite3_stmt* reschedule_stmt = nullptr;
+  sqlite3_stmt* to_dead_stmt = nullptr;
+  sqlite3_stmt* hold_stmt = nullptr;
+  sqlite3_stmt* unhold_stmt = nullptr;
+  sqlite3_stmt* held_stmt = nullptr;
+  sqlite3_stmt* ready_partitions_stmt = nullptr;
+  sqlite3_stmt* partition_stats_stmt = nullptr;
+  sqlite3_stmt* count_records_stmt = nullptr;
+  sqlite3_stmt* count_dead_stmt = nullptr;
+  sqlite3_stmt* select_dead_ids_stmt = nullptr;
+  sqlite3_stmt* select_dead_stmt = nullptr;
+  sqlite3_stmt* replay_stmt = nullptr;
+  sqlite3_stmt* delete_dead_stmt = nullptr;
+
+  // Writer thread only: which records are leased, until when, and from which partition.
+  struct Lease {
+    UnixMillis until = 0;
+    std::string partition;  // partition_name(api_key, type)
+  };
+  std::unordered_map<RecordId, Lease> leases;
+  bool synchronous_full = false;  // the connection's current PRAGMA synchronous
+
+  static std::string partition_name(std::string_view api_key, std::string_view type) {
+    std::string name(type);
+    name.push_back('\n');  // cannot occur in a type name
+    name.append(api_key);
+    return name;
+  }
+  bool leased(RecordId id, UnixMillis now) const {
+    auto it = leases.find(id);
+    return it != leases.end() && it->second.until > now;
+  }
+  void release(const std::vector<RecordId>& ids) {
+    for (RecordId id : ids) leases.erase(id);
+  }
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<Task> pending;
+  bool stopping = false;
+  std::thread writer;
+  std::atomic<std::uint64_t> depth{0};
+  std::atomic<std::uint64_t> commits{0};
+};
+
+Expected<void> SqliteQueue::Impl::open_database() {
+  const auto& path = options.path;
+  if (options.create_if_missing && path.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec) return fail(errc::io, "queue: cannot create directory " + path.parent_path().string() + ": " + ec.message(), path.string());
+  }
+  if (!options.create_if_missing) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return fail(errc::io, "queue: no queue database at " + path.string(), path.string());
+  }
+  // NOMUTEX: only the writer thread uses the connection once it is open.
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (options.create_if_missing ? SQLITE_OPEN_CREATE : 0);
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) return tl::unexpected(error(rc, "open " + path.string()));
+  sqlite3_extended_result_codes(db_, 1);
+  rc = sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
+  if (rc != SQLITE_OK) return tl::unexpected(error(rc, "set busy timeout"));
+
+  // journal_mode answers with the mode in force: a file system without shared memory may refuse WAL.
+  {
+    auto stmt = prepare("PRAGMA journal_mode=WAL");
+    if (!stmt) return tl::unexpected(stmt.error());
+    Query q(*this, *stmt, "set WAL mode");
+    auto row = q.step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row || q.text(0) != "wal") return fail(errc::io, "queue: the database refused WAL mode", path.string());
+  }
+  // Both settings keep a commit through SIGKILL in WAL mode; FULL also syncs the WAL for power loss.
+  if (auto r = exec(options.durability == Durability::power_loss ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                    "set synchronous");
+      !r) {
+    return r;
+  }
+  return exec(
+      "CREATE TABLE IF NOT EXISTS records("
+      "  id INTEGER PRIMARY KEY AUTOINCREMENT,"  // AUTOINCREMENT: an id is never reused, even after an ack
+      "  api_key TEXT NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL,"
+      "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS records_ready ON records(api_key, type, next_attempt_at);"
+      "CREATE TABLE IF NOT EXISTS dead_letters("
+      "  id INTEGER PRIMARY KEY, api_key TEXT NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL,"
+      "  attempts INTEGER NOT NULL, created_at INTEGER NOT NULL, reason TEXT NOT NULL, dead_at INTEGER NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS held_keys("
+      "  api_key TEXT PRIMARY KEY, reason TEXT NOT NULL, held_at INTEGER NOT NULL);",
+      "create tables");
+}
+
+Expected<void> SqliteQueue::Impl::prepare_statements() {
+  struct Entry {
+    sqlite3_stmt** slot;
+    const char* sql;
+  };
+  const Entry entries[] = {
+      {&begin_stmt, "BEGIN IMMEDIATE"},
+      {&commit_stmt, "COMMIT"},
+      {&rollback_stmt, "ROLLBACK"},
+      {&savepoint_stmt, "SAVEPOINT operation"},
+      {&release_stmt, "RELEASE operation"},
+      {&rollback_to_stmt, "ROLLBACK TO operation"},
+      {&insert_stmt,
+       "INSERT INTO records(api_key, type, json, attempts, next_attempt_at, created_at) VALUES(?, ?, ?, 0, ?, ?)"},
+      {&select_ready_stmt,
+       "SELECT id, json, attempts, next_attempt_at, created_at FROM records"
+       " WHERE api_key = ? AND type = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id"},
+      {&sync_full_stmt, "PRAGMA synchronous=FULL"},
+      {&sync_normal_stmt, "PRAGMA synchronous=NORMAL"},
+      {&delete_stmt, "DELETE FROM records WHERE id = ?"},
+      {&reschedule_stmt, "UPDATE records SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?"},
+      {&to_dead_stmt,
+       "INSERT INTO dead_letters(id, api_key, type, json, attempts, created_at, reason, dead_at)"
+       " SELECT id, api_key, type, json, attempts + 1, created_at, ?, ? FROM records WHERE id = ?"},
+      {&hold_stmt, "INSERT OR REPLACE INTO held_keys(api_key, reason, held_at) VALUES(?, ?, ?)"},
+      {&unhold_stmt, "DELETE FROM held_keys WHERE api_key = ?"},
+      {&held_stmt, "SELECT api_key, reason, held_at FROM held_keys ORDER BY held_at, api_key"},
+      {&ready_partitions_stmt,
+       "SELECT api_key, type, COUNT(*) FROM records WHERE next_attempt_at <= ?"
+       " AND api_key NOT IN (SELECT api_key FROM held_keys) GROUP BY api_key, type ORDER BY MIN(created_at)"},
+      {&partition_stats_stmt,
+       "SELECT api_key, type, COUNT(*), MIN(created_at) FROM records GROUP BY api_key, type ORDER BY api_key, type"},
+      {&count_records_stmt, "SELECT COUNT(*) FROM records"},
+      {&count_dead_stmt, "SELECT COUNT(*) FROM dead_letters"},
+      {&select_dead_ids_stmt, "SELECT id FROM dead_letters ORDER BY id LIMIT ?"},
+      {&select_dead_stmt,
+       "SELECT id, api_key, type, json, attempts, created_at, reason, dead_at FROM dead_letters WHERE id = ?"},
+      {&replay_stmt,
+       "INSERT INTO records(id, api_key, type, json, attempts, next_attempt_at, created_at)"
+       " SELECT id, api_key, type, json, 0, ?, created_at FROM dead_letters WHERE id = ?"},
+      {&delete_dead_stmt, "DELETE FROM dead_letters WHERE id = ?"},
+  };
+  for (const auto& entry : entries) {
+    auto stmt = prepare(entry.sql);
+    if (!stmt) return tl::unexpected(stmt.error());
+    *entry.slot = *stmt;
+  }
+  return {};
+}
+
+void SqliteQueue::Impl::run_group(std::vector<Task>& tasks) {
+  std::vector<std::optional<Error>> failures(tasks.size());
+  std::optional<Error> group_failure;
+  std::int64_t depth_delta = 0;
+
+  auto step_control = [this](sqlite3_stmt* stmt, std::string_view what) -> Expected<void> {
+    Query q(*this, stmt, what);
+    auto r = q.step();
+    if (!r) return tl::unexpected(r.error());
+    return {};
+  };
+
+  const bool want_full = options.durability == Durability::power_loss &&
+                         std::any_of(tasks.begin(), tasks.end(), [](const Task& t) { return t.durable; });
+  if (want_full != synchronous_full) {
+    if (auto set = step_control(want_full ? sync_full_stmt : sync_normal_stmt, "set synchronous"); !set) {
+      group_failure = set.error();
+    } else {
+      synchronous_full = want_full;
+    }
+  }
+  if (group_failure) {
+    // nothing was begun
+  } else if (auto begun = step_control(begin_stmt, "begin transaction"); !begun) {
+    group_failure = begun.error();
+  } else {
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      if (auto sp = step_control(savepoint_stmt, "savepoint"); !sp) {
+        group_failure = sp.error();
+        break;
+      }
+      std::int64_t delta = 0;
+      auto ran = tasks[i].run(delta);
+      if (ran) {
+        depth_delta += delta;
+        if (auto released = step_control(release_stmt, "release savepoint"); !released) {
+          group_failure = released.error();
+          break;
+        }
+        continue;
+      }
+      failures[i] = ran.error();
+      // Some errors (disk full, I/O) make SQLite roll the whole transaction back: then nothing is committed.
+      if (sqlite3_get_autocommit(db_) != 0) {
+        group_failure = ran.error();
+        break;
+      }
+      auto undone = step_control(rollback_to_stmt, "roll back savepoint");
+      auto released = undone ? step_control(release_stmt, "release savepoint") : undone;
+      if (!released) {
+        group_failure = released.error();
+        break;
+      }
+    }
+    if (!group_failure) {
+      if (auto committed = step_control(commit_stmt, "commit"); !committed) group_failure = committed.error();
+    }
+    if (group_failure && sqlite3_get_autocommit(db_) == 0) {
+      if (auto rolled = step_control(rollback_stmt, "roll back"); !rolled) {
+        spdlog::error("{}", rolled.error().message);
+      }
+    }
+  }
+
+  if (group_failure) {
+    spdlog::error("{}", group_failure->message);
+  } else {
+    commits.fetch_add(1, std::memory_order_relaxed);
+    if (depth_delta >= 0) {
+      depth.fetch_add(static_cast<std::uint64_t>(depth_delta), std::memory_order_relaxed);
+    } else {
+      const auto drop = static_cast<std::uint64_t>(-depth_delta);
+      std::uint64_t current = depth.load(std::memory_order_relaxed);
+      while (!depth.compare_exchange_weak(current, current >= drop ? current - drop : 0, std::memory_order_relaxed)) {
+      }
+    }
+  }
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const Error* err = group_failure ? &*group_failure : (failures[i] ? &*failures[i] : nullptr);
+    try {
+      tasks[i].finish(err);
+    } catch (const std::exception& e) {
+      spdlog::error("queue: a completion callback threw: {}", e.what());
+    } catch (...) {
+      spdlog::error("queue: a completion callback threw");
+    }
+  }
+}
+
+void SqliteQueue::Impl::writer_loop() {
+  std::vector<Task> group;
+  for (;;) {
+    group.clear();
+    {
+      std::unique_lock lock(mutex);
+      wake.wait(lock, [this] { return stopping || !pending.empty(); });
+      if (pending.empty()) return;  // stopping, and everything has been done
+      // Group commit: take everything that queued up while the last transaction was being synced.
+      std::size_t records = 0;
+      while (!pending.empty() && (group.empty() || records + pending.front().records <= options.max_records_per_transaction)) {
+        records += pending.front().records;
+        group.push_back(std::move(pending.front()));
+        pending.pop_front();
+      }
+    }
+    run_group(group);
+  }
+}
+
+Expected<std::unique_ptr<SqliteQueue>> SqliteQueue::open(SqliteQueueOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  if (auto r = impl->open_database(); !r) return tl::unexpected(r.error());
+  if (auto r = impl->prepare_statements(); !r) return tl::unexpected(r.error());
+  auto depth = impl->count_records();
+  if (!depth) return tl::unexpected(depth.error());
+  impl->depth = *depth;
+  Impl* raw = impl.get();
+  impl->writer = std::thread([raw] { raw->writer_loop(); });
+  return std::unique_ptr<SqliteQueue>(new SqliteQueue(std::move(impl)));
+}
+
+SqliteQueue::SqliteQueue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SqliteQueue::~SqliteQueue() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_all();
+  if (impl_->writer.joinable()) impl_->writer.join();
+}
+
+void SqliteQueue::enqueue(std::vector<NewRecord> records, EnqueueDone done) {
+  if (records.empty()) {
+    done(std::vector<RecordId>{});
+    return;
+  }
+  if (records.size() > impl_->options.max_records_per_enqueue) {
+    done(fail(errc::too_large, "queue: " + std::to_string(records.size()) + " records in one enqueue, at most " +
+                                   std::to_string(impl_->options.max_records_per_enqueue)));
+    return;
+  }
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (records[i].json.size() > impl_->options.max_record_bytes) {
+      done(tl::unexpected(delivery::record_too_large(records[i].json.size(), impl_->options.max_record_bytes)));
+      return;
+    }
+  }
+  auto ids = std::make_shared<std::vector<RecordId>>();
+  auto shared_done = std::make_shared<EnqueueDone>(std::move(done));
+  Impl::Task task;
+  task.records = records.size();
+  task.durable = true;
+  task.run = [impl = impl_.get(), ids, records = std::move(records)](std::int64_t& delta) -> Expected<void> {
+    const UnixMillis now = impl->now();
+    ids->clear();
+    ids->reserve(records.size());
+    for (const auto& record : records) {
+      Impl::Query q(*impl, impl->insert_stmt, "insert record");
+      q.bind(record.api_key).bind(record_type_name(record.type)).bind(record.json).bind(now).bind(now);
+      if (auto r = q.run(); !r) return tl::unexpected(r.error());
+      ids->push_back(sqlite3_last_insert_rowid(impl->db_));
+    }
+    delta = static_cast<std::int64_t>(records.size());
+    return {};
+  };
+  task.finish = [ids, shared_done](const Error* err) {
+    if (err != nullptr) (*shared_done)(tl::unexpected(*err));
+    else (*shared_done)(std::move(*ids));
+  };
+  Error refused;
+  if (!impl_->submit(std::move(task), refused)) (*shared_done)(tl::unexpected(refused));
+}
+
+Expected<std::vector<QueuedRecord>> SqliteQueue::lease(const std::string& api_key, RecordType type, std::size_t max,
+                                                       std::chrono::milliseconds lease_for) {
+  return impl_->call<std::vector<QueuedRecord>>("lease", [impl = impl_.get(), &api_key, type, max, lease_for](std::int64_t&)
+                                                           -> Expected<std::vector<QueuedRecord>> {
+    const UnixMillis now = impl->now();
+    const std::string type_name(record_type_name(type));
+    const std::string partition = Impl::partition_name(api_key, type_name);
+    std::vector<QueuedRecord> leased;
+    // Due records come oldest first; those leased already are skipped (at most the pushes in flight).
+    Impl::Query q(*impl, impl->select_ready_stmt, "select ready records");
+    q.bind(api_key).bind(type_name).bind(now);
+    while (leased.size() < max) {
+      auto row = q.step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      const RecordId id = q.integer(0);
+      if (impl->leased(id, now)) continue;
+      QueuedRecord r;
+      r.id = id;
+      r.api_key = api_key;
+      r.type = type;
+      r.json = q.text(1);
+      r.attempts = static_cast<std::uint32_t>(q.integer(2));
+      r.next_attempt_at = q.integer(3);
+      r.created_at = q.integer(4);
+      leased.push_back(std::move(r));
+    }
+    const UnixMillis lease_end = now + std::max<std::int64_t>(lease_for.count(), 1);
+    for (const auto& record : leased) impl->leases.insert_or_assign(record.id, Impl::Lease{lease_end, partition});
+    return leased;
+  });
+}
+
+Expected<std::size_t> SqliteQueue::ack(const std::vector<RecordId>& ids) {
+  return impl_->call<std::size_t>("ack", [impl = impl_.get(), &ids](std::int64_t& delta) -> Expected<std::size_t> {
+    impl->release(ids);
+    std::size_t removed = 0;
+    for (RecordId id : ids) {
+      Impl::Query q(*impl, impl->delete_stmt, "delete record");
+      auto r = q.bind(id).run();
+      if (!r) return tl::unexpected(r.error());
+      removed += *r;
+    }
+    delta = -static_cast<std::int64_t>(removed);
+    return removed;
+  });
+}
+
+Expected<std::size_t> SqliteQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) {
+  return impl_->call<std::size_t>("reschedule", [impl = impl_.get(), &ids, delay](std::int64_t&) -> Expected<std::size_t> {
+    impl->release(ids);
+    const UnixMillis due = impl->now() + std::max<std::int64_t>(delay.count(), 0);
+    std::size_t changed = 0;
+    for (RecordId id : ids) {
+      Impl::Query q(*impl, impl->reschedule_stmt, "reschedule record");
+      auto r = q.bind(due).bind(id).run();
+      if (!r) return tl::unexpected(r.error());
+      changed += *r;
+    }
+    return changed;
+  });
+}
+
+Expected<std::size_t> SqliteQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason) {
+  return impl_->call<std::size_t>("dead_letter", [impl = impl_.get(), &ids, &reason](std::int64_t& delta) -> Expected<std::size_t> {
+    impl->release(ids);
+    const UnixMillis now = impl->now();
+    std::size_t moved = 0;
+    for (RecordId id : ids) {
+      Impl::Query copy(*impl, impl->to_dead_stmt, "copy record to dead letters");
+      auto copied = copy.bind(reason).bind(now).bind(id).run();
+      if (!copied) return tl::unexpected(copied.error());
+      if (*copied == 0) continue;  // not (or no longer) in the queue
+      Impl::Query remove(*impl, impl->delete_stmt, "delete dead-lettered record");
+      if (auto r = remove.bind(id).run(); !r) return tl::unexpected(r.error());
+      ++moved;
+    }
+    delta = -static_cast<std::int64_t>(moved);
+    return moved;
+  });
+}
+
+Expected<void> SqliteQueue::hold_key(const std::string& api_key, const std::string& reason) {
+  auto r = impl_->call<bool>("hold_key", [impl = impl_.get(), &api_key, &reason](std::int64_t&) -> Expected<bool> {
+    Impl::Query q(*impl, impl->hold_stmt, "hold key");
+    if (auto ran = q.bind(api_key).bind(reason).bind(impl->now()).run(); !ran) return tl::unexpected(ran.error());
+    return true;
+  });
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Expected<void> SqliteQueue::unhold_key(const std::string& api_key) {
+  auto r = impl_->call<bool>("unhold_key", [impl = impl_.get(), &api_key](std::int64_t&) -> Expected<bool> {
+    Impl::Query q(*impl, impl->unhold_stmt, "unhold key");
+    if (auto ran = q.bind(api_key).run(); !ran) return tl::unexpected(ran.error());
+    return true;
+  });
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+namespace {
+
+template <class Impl>
+Expected<std::vector<HeldKey>> read_held_keys(Impl& impl) {
+  std::vector<HeldKey> held;
+  typename Impl::Query q(impl, impl.held_stmt, "list held keys");
+  for (;;) {
+    auto row = q.step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    held.push_back(HeldKey{q.text(0), q.text(1), q.integer(2)});
+  }
+  return held;
+}
+
+}  // namespace
+
+Expected<std::vector<HeldKey>> SqliteQueue::held_keys() {
+  return impl_->call<std::vector<HeldKey>>("held_keys", [impl = impl_.get()](std::int64_t&) { return read_held_keys(*impl); });
+}
+
+Expected<std::vector<ReadyPartition>> SqliteQueue::ready_partitions() {
+  return impl_->call<std::vector<ReadyPartition>>(
+      "ready_partitions", [impl = impl_.get()](std::int64_t&) -> Expected<std::vector<ReadyPartition>> {
+        const UnixMillis now = impl->now();
+        std::unordered_map<std::string, std::uint64_t> leased_per_partition;
+        for (auto it = impl->leases.begin(); it != impl->leases.end();) {
+          if (it->second.until <= now) {
+            it = impl->leases.erase(it);  // expired: the record is due again
+          } else {
+            ++leased_per_partition[it->second.partition];
+            ++it;
+          }
+        }
+        std::vector<ReadyPartition> ready;
+        Impl::Query q(*impl, impl->ready_partitions_stmt, "list ready partitions");
+        q.bind(now);
+        for (;;) {
+          auto row = q.step();
+          if (!row) return tl::unexpected(row.error());
+          if (!*row) break;
+          auto type = parse_record_type(q.text(1));
+          if (!type) return fail(errc::io, "queue: a record has an unknown type \"" + q.text(1) + "\"", impl->options.path.string());
+          const auto due = static_cast<std::uint64_t>(q.integer(2));
+          const auto leased = leased_per_partition[Impl::partition_name(q.text(0), q.text(1))];
+          // A leased record may have been rescheduled into the future meanwhile; never count below zero.
+          if (due > leased) ready.push_back(ReadyPartition{q.text(0), *type, due - leased});
+        }
+        return ready;
+      });
+}
+
+Expected<QueueStats> SqliteQueue::stats() {
+  auto stats = impl_->call<QueueStats>("stats", [impl = impl_.get()](std::int64_t&) -> Expected<QueueStats> {
+    QueueStats s;
+    {
+      Impl::Query q(*impl, impl->partition_stats_stmt, "queue stats");
+      for (;;) {
+        auto row = q.step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) break;
+        auto type = parse_record_type(q.text(1));
+        if (!type) return fail(errc::io, "queue: a record has an unknown type \"" + q.text(1) + "\"", impl->options.path.string());
+        PartitionStats p{q.text(0), *type, static_cast<std::uint64_t>(q.integer(2)), q.integer(3)};
+        s.depth += p.depth;
+        if (!s.oldest_created_at || p.oldest_created_at < *s.oldest_created_at) s.oldest_created_at = p.oldest_created_at;
+        s.partitions.push_back(std::move(p));
+      }
+    }
+    {
+      Impl::Query q(*impl, impl->count_dead_stmt, "count dead letters");
+      auto row = q.step();
+      if (!row) return tl::unexpected(row.error());
+      s.dead_letters = static_cast<std::uint64_t>(q.integer(0));
+    }
+    auto held = read_held_keys(*impl);
+    if (!held) return tl::unexpected(held.error());
+    s.held_keys = std::move(*held);
+    return s;
+  });
+  // Another process (the CLI) may have replayed records: the exact count re-syncs the cheap counter.
+  if (stats) impl_->depth.store(stats->depth, std::memory_order_relaxed);
+  return stats;
+}
+
+std::uint64_t SqliteQueue::depth() const { return impl_->depth.load(std::memory_order_relaxed); }
+std::uint64_t SqliteQueue::high_water_mark() const { return impl_->options.high_water_mark; }
+std::uint64_t SqliteQueue::commits() const { return impl_->commits.load(std::memory_order_relaxed); }
+
+Expected<std::vector<DeadRecord>> SqliteQueue::dead_letters(const DeadLetterSelection& which) {
+  return impl_->call<std::vector<DeadRecord>>(
+      "dead_letters", [impl = impl_.get(), &which](std::int64_t&) -> Expected<std::vector<DeadRecord>> {
+        auto ids = impl->select_dead_ids(which);
+        if (!ids) return tl::unexpected(ids.error());
+        std::vector<DeadRecord> dead;
+        for (RecordId id : *ids) {
+          Impl::Query q(*impl, impl->select_dead_stmt, "read dead letter");
+          auto row = q.bind(id).step();
+          if (!row) return tl::unexpected(row.error());
+          if (!*row) continue;
+          auto type = parse_record_type(q.text(2));
+          if (!type) return fail(errc::io, "queue: a dead letter has an unknown type \"" + q.text(2) + "\"", impl->options.path.string());
+          DeadRecord d;
+          d.record.id = q.integer(0);
+          d.record.api_key = q.text(1);
+          d.record.type = *type;
+          d.record.json = q.text(3);
+          d.record.attempts = static_cast<std::uint32_t>(q.integer(4));
+          d.record.created_at = q.integer(5);
+          d.reason = q.text(6);
+          d.dead_at = q.integer(7);
+          dead.push_back(std::move(d));
+        }
+        return dead;
+      });
+}
+
+Expected<std::size_t> SqliteQueue::replay(const DeadLetterSelection& which) {
+  return impl_->call<std::size_t>("replay", [impl = impl_.get(), &which](std::int64_t& delta) -> Expected<std::size_t> {
+    auto ids = impl->select_dead_ids(which);
+    if (!ids) return tl::unexpected(ids.error());
+    const UnixMillis now = impl->now();
+    std::size_t replayed = 0;
+    for (RecordId id : *ids) {
+      Impl::Query copy(*impl, impl->replay_stmt, "copy dead letter to the queue");
+      auto copied = copy.bind(now).bind(id).run();
+      if (!copied) return tl::unexpected(copied.error());
+      if (*copied == 0) continue;
+      Impl::Query remove(*impl, impl->delete_dead_stmt, "delete replayed dead letter");
+      if (auto r = remove.bind(id).run(); !r) return tl::unexpected(r.error());
+      ++replayed;
+    }
+    delta = static_cast<std::int64_t>(replayed);
+    return replayed;
+  });
+}
+
+Expected<std::size_t> SqliteQueue::purge(const DeadLetterSelection& which) {
+  return impl_->call<std::size_t>("purge", [impl = impl_.get(), &which](std::int64_t&) -> Expected<std::size_t> {
+    auto ids = impl->select_dead_ids(which);
+    if (!ids) return tl::unexpected(ids.error());
+    std::size_t purged = 0;
+    for (RecordId id : *ids) {
+      Impl::Query q(*impl, impl->delete_dead_stmt, "purge dead letter");
+      auto r = q.bind(id).run();
+      if (!r) return tl::unexpected(r.error());
+      purged += *r;
+    }
+    return purged;
+  });
+}
+
+}  // namespace omt::queue

@@ -1,0 +1,133 @@
+// The operator subcommands (queue stats, dead-letter list|replay|purge) run as the real binary on a real queue.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "omt/obs/log.hpp"
+#include "omt/queue/sqlite_queue.hpp"
+
+namespace {
+
+using omt::queue::NewRecord;
+using omt::queue::RecordType;
+using omt::queue::SqliteQueue;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+};
+
+RunResult run(const std::string& args) {
+  RunResult result;
+  const std::string command = std::string(OMT_BINARY) + " " + args + " 2>/dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  std::size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+class QueueCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "omt-cli-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    db_ = dir_ / "queue.db";
+    omt::queue::SqliteQueueOptions options;
+    options.path = db_;
+    auto q = SqliteQueue::open(options);
+    ASSERT_TRUE(q) << q.error().message;
+    auto ids = (*q)->enqueue({NewRecord{"secret-key-1", RecordType::contact, R"({"@type":"contact","id":"a"})"},
+                              NewRecord{"secret-key-1", RecordType::contact, R"({"@type":"contact","id":"b"})"},
+                              NewRecord{"secret-key-1", RecordType::order, R"({"@type":"order","id":"o"})"},
+                              NewRecord{"secret-key-2", RecordType::custom_event, R"({"@type":"custom_event","id":"e"})"}})
+                   .get();
+    ASSERT_TRUE(ids);
+    ids_ = *ids;
+    ASSERT_EQ(*(*q)->dead_letter({ids_[0], ids_[1]}, "HTTP 400 Bad Request: Ometria refused the payload"), 2u);
+    ASSERT_TRUE((*q)->hold_key("secret-key-2", "HTTP 401 Unauthorized: Ometria refused the API key"));
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string queue_arg() const { return "--queue '" + db_.string() + "'"; }
+
+  std::filesystem::path dir_, db_;
+  std::vector<omt::queue::RecordId> ids_;
+};
+
+TEST_F(QueueCliTest, StatsShowsDepthPerKeyAndTypeWithKeysFingerprinted) {
+  auto r = run("queue stats " + queue_arg());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out.find("secret-key"), std::string::npos) << "an API key was printed: " << r.out;
+  auto stats = nlohmann::json::parse(r.out);
+  EXPECT_EQ(stats["depth"], 2);
+  EXPECT_EQ(stats["dead_letters"], 2);
+  EXPECT_TRUE(stats["oldest_age_seconds"].is_number());
+  ASSERT_EQ(stats["partitions"].size(), 2u);
+  EXPECT_EQ(stats["partitions"][0]["key"], omt::obs::key_fingerprint("secret-key-1"));
+  EXPECT_EQ(stats["partitions"][0]["type"], "order");
+  EXPECT_EQ(stats["partitions"][0]["depth"], 1);
+  EXPECT_EQ(stats["partitions"][1]["type"], "custom_event");
+  ASSERT_EQ(stats["held_keys"].size(), 1u);
+  EXPECT_EQ(stats["held_keys"][0]["key"], omt::obs::key_fingerprint("secret-key-2"));
+  EXPECT_EQ(stats["held_keys"][0]["reason"], "HTTP 401 Unauthorized: Ometria refused the API key");
+}
+
+TEST_F(QueueCliTest, DeadLetterListReplayPurge) {
+  auto listed = run("dead-letter list " + queue_arg());
+  ASSERT_EQ(listed.exit_code, 0) << listed.out;
+  EXPECT_EQ(listed.out.find("secret-key"), std::string::npos);
+  auto list = nlohmann::json::parse(listed.out);
+  ASSERT_EQ(list["count"], 2);
+  EXPECT_EQ(list["dead_letters"][0]["id"], ids_[0]);
+  EXPECT_EQ(list["dead_letters"][0]["reason"], "HTTP 400 Bad Request: Ometria refused the payload");
+  EXPECT_EQ(list["dead_letters"][0]["type"], "contact");
+  EXPECT_EQ(list["dead_letters"][0]["attempts"], 1);
+  EXPECT_EQ(list["dead_letters"][0]["record"]["id"], "a");
+  EXPECT_EQ(nlohmann::json::parse(run("dead-letter list --limit 1 " + queue_arg()).out)["count"], 1);
+
+  auto replayed = run("dead-letter replay --id " + std::to_string(ids_[1]) + " " + queue_arg());
+  ASSERT_EQ(replayed.exit_code, 0) << replayed.out;
+  EXPECT_EQ(nlohmann::json::parse(replayed.out)["replayed"], 1);
+  EXPECT_EQ(nlohmann::json::parse(run("queue stats " + queue_arg()).out)["depth"], 3);
+
+  EXPECT_EQ(run("dead-letter purge " + queue_arg()).exit_code, 2);  // neither --id nor --all
+  auto purged = run("dead-letter purge --all " + queue_arg());
+  ASSERT_EQ(purged.exit_code, 0) << purged.out;
+  EXPECT_EQ(nlohmann::json::parse(purged.out)["purged"], 1);
+  EXPECT_EQ(nlohmann::json::parse(run("dead-letter list " + queue_arg()).out)["count"], 0);
+
+  // The replayed record is back, with its id, for the delivering service.
+  omt::queue::SqliteQueueOptions options;
+  options.path = db_;
+  auto q = SqliteQueue::open(options);
+  ASSERT_TRUE(q);
+  auto leased = (*q)->lease("secret-key-1", RecordType::contact, 10, std::chrono::seconds(30));
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(leased->size(), 1u);
+  EXPECT_EQ((*leased)[0].id, ids_[1]);
+}
+
+TEST_F(QueueCliTest, ClearErrors) {
+  auto missing = run("queue stats --queue '" + (dir_ / "nowhere.db").string() + "'");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "nowhere.db"));  // an operator command never creates a queue
+  EXPECT_EQ(run("dead-letter list --limit -3 " + queue_arg()).exit_code, 2);
+  EXPECT_EQ(run("dead-letter " + queue_arg()).exit_code, 2);
+  EXPECT_EQ(run("queue").exit_code, 2);
+}
+
+}  // namespace

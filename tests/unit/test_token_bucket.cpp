@@ -1,0 +1,126 @@
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "omt/delivery/rate_limiter.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using omt::delivery::InFlightLimiter;
+using omt::delivery::KeyedRateLimiter;
+using omt::delivery::RateLimit;
+using omt::delivery::SteadyTime;
+using omt::delivery::TokenBucket;
+
+const SteadyTime kStart{std::chrono::seconds{1000}};
+
+TEST(TokenBucket, StartsFullAndAllowsTheBurst) {
+  TokenBucket bucket(RateLimit{8, 8}, kStart);
+  for (int i = 0; i < 8; ++i) EXPECT_TRUE(bucket.try_acquire(kStart)) << i;
+  EXPECT_FALSE(bucket.try_acquire(kStart));
+  EXPECT_EQ(bucket.wait_time(kStart), 125ms);
+}
+
+TEST(TokenBucket, RefillsAtTheRate) {
+  TokenBucket bucket(RateLimit{8, 8}, kStart);
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(bucket.try_acquire(kStart));
+  EXPECT_FALSE(bucket.try_acquire(kStart + 124ms));
+  EXPECT_TRUE(bucket.try_acquire(kStart + 125ms));
+  EXPECT_FALSE(bucket.try_acquire(kStart + 125ms));
+  EXPECT_EQ(bucket.wait_time(kStart + 200ms), 50ms);
+  // Polled every millisecond for 10 more seconds, the empty bucket lets rate * time requests through.
+  int passed = 0;
+  for (auto t = kStart + 126ms; t <= kStart + 10'125ms; t += 1ms) passed += bucket.try_acquire(t) ? 1 : 0;
+  EXPECT_NEAR(passed, 80, 1);  // +-1: the refill is summed in floating point at 1 ms steps
+}
+
+TEST(TokenBucket, NeverHoldsMoreThanTheBurst) {
+  TokenBucket bucket(RateLimit{8, 3}, kStart);
+  const auto later = kStart + 1h;
+  EXPECT_DOUBLE_EQ(bucket.tokens(later), 3.0);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(bucket.try_acquire(later));
+  EXPECT_FALSE(bucket.try_acquire(later));
+}
+
+TEST(TokenBucket, TimeGoingBackwardsNeitherRefillsNorDrains) {
+  TokenBucket bucket(RateLimit{1, 1}, kStart);
+  EXPECT_TRUE(bucket.try_acquire(kStart));
+  EXPECT_FALSE(bucket.try_acquire(kStart - 10s));
+  EXPECT_TRUE(bucket.try_acquire(kStart + 1s));
+}
+
+TEST(TokenBucket, ZeroRateIsUnlimitedAndTinyBurstIsOne) {
+  TokenBucket unlimited(RateLimit{0, 1}, kStart);
+  for (int i = 0; i < 1000; ++i) EXPECT_TRUE(unlimited.try_acquire(kStart));
+  EXPECT_EQ(unlimited.wait_time(kStart), 0ns);
+  TokenBucket one(RateLimit{2, 0}, kStart);
+  EXPECT_TRUE(one.try_acquire(kStart));
+  EXPECT_FALSE(one.try_acquire(kStart));
+  EXPECT_EQ(one.wait_time(kStart), 500ms);
+}
+
+TEST(KeyedRateLimiter, EachKeyHasItsOwnBucket) {
+  KeyedRateLimiter limiter(RateLimit{8, 2});
+  EXPECT_TRUE(limiter.try_acquire("key-a", kStart));
+  EXPECT_TRUE(limiter.try_acquire("key-a", kStart));
+  EXPECT_FALSE(limiter.try_acquire("key-a", kStart));
+  // An exhausted key does not slow another.
+  EXPECT_TRUE(limiter.try_acquire("key-b", kStart));
+  EXPECT_TRUE(limiter.try_acquire("key-b", kStart));
+  EXPECT_EQ(limiter.wait_time("key-a", kStart), 125ms);
+  EXPECT_EQ(limiter.keys(), 2u);
+}
+
+TEST(KeyedRateLimiter, PerKeyOverride) {
+  KeyedRateLimiter limiter(RateLimit{8, 1});
+  limiter.set_limit("fast", RateLimit{100, 10}, kStart);
+  int fast = 0, slow = 0;
+  for (int i = 0; i < 20; ++i) {
+    fast += limiter.try_acquire("fast", kStart) ? 1 : 0;
+    slow += limiter.try_acquire("slow", kStart) ? 1 : 0;
+  }
+  EXPECT_EQ(fast, 10);
+  EXPECT_EQ(slow, 1);
+}
+
+TEST(InFlightLimiter, CapsAndReleases) {
+  InFlightLimiter limiter(2);
+  EXPECT_TRUE(limiter.try_acquire());
+  EXPECT_TRUE(limiter.try_acquire());
+  EXPECT_FALSE(limiter.try_acquire());
+  EXPECT_EQ(limiter.in_flight(), 2u);
+  limiter.release();
+  EXPECT_TRUE(limiter.try_acquire());
+  limiter.release();
+  limiter.release();
+  limiter.release();  // one too many: stays at zero
+  EXPECT_EQ(limiter.in_flight(), 0u);
+}
+
+TEST(InFlightLimiter, NeverExceedsTheCapUnderContention) {
+  InFlightLimiter limiter(3);
+  std::atomic<int> granted{0};
+  std::atomic<std::size_t> max_seen{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        if (!limiter.try_acquire()) continue;
+        ++granted;
+        auto now = limiter.in_flight();
+        auto seen = max_seen.load();
+        while (now > seen && !max_seen.compare_exchange_weak(seen, now)) {
+        }
+        limiter.release();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GT(granted.load(), 0);
+  EXPECT_LE(max_seen.load(), 3u);
+  EXPECT_EQ(limiter.in_flight(), 0u);
+}
+
+}  // namespace
