@@ -34,7 +34,7 @@ int run_list(const DeadLetterArgs& args) {
     auto record = nlohmann::json::parse(d.record.json, nullptr, /*allow_exceptions=*/false);
     out["dead_letters"].push_back({{"id", d.record.id},
                                    {"key", obs::key_fingerprint(d.record.api_key)},
-                                   {"type", delivery::record_type_name(d.record.type)},
+                                   {"type", ometria::to_string(d.record.type)},
                                    {"attempts", d.record.attempts},
                                    {"reason", d.reason},
                                    {"created_at", iso8601_utc(d.record.created_at)},

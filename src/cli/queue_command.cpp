@@ -27,7 +27,7 @@ int run_queue_stats(const std::string& path) {
   out["partitions"] = nlohmann::json::array();
   for (const auto& p : stats->partitions) {
     out["partitions"].push_back({{"key", obs::key_fingerprint(p.api_key)},
-                                 {"type", delivery::record_type_name(p.type)},
+                                 {"type", ometria::to_string(p.type)},
                                  {"depth", p.depth},
                                  {"oldest_age_seconds", age_seconds(p.oldest_created_at)}});
   }

@@ -6,22 +6,6 @@
 
 namespace omt::delivery {
 
-std::string_view record_type_name(RecordType type) {
-  switch (type) {
-    case RecordType::contact: return "contact";
-    case RecordType::order: return "order";
-    case RecordType::custom_event: return "custom_event";
-  }
-  return "contact";
-}
-
-std::optional<RecordType> parse_record_type(std::string_view name) {
-  if (name == "contact") return RecordType::contact;
-  if (name == "order") return RecordType::order;
-  if (name == "custom_event") return RecordType::custom_event;
-  return std::nullopt;
-}
-
 Error record_too_large(std::size_t bytes, std::size_t limit) {
   return Error{errc::too_large,
                "Record is too large: " + std::to_string(bytes) + " bytes, Ometria accepts at most " +

@@ -344,6 +344,12 @@ std::string_view to_string(RecordType type) {
   return "contact";
 }
 
+std::optional<RecordType> record_type_from(std::string_view name) {
+  for (auto type : {RecordType::contact, RecordType::order, RecordType::custom_event})
+    if (to_string(type) == name) return type;
+  return std::nullopt;
+}
+
 Expected<Transformer> Transformer::load(const std::filesystem::path& mappings_dir) {
   auto tables = mapping::TableSet::load(mappings_dir);
   if (!tables) return tl::unexpected(tables.error());

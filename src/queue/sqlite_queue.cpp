@@ -28,8 +28,6 @@
 namespace omt::queue {
 namespace {
 
-using delivery::parse_record_type;
-using delivery::record_type_name;
 
 Error sqlite_error(sqlite3* db, int rc, std::string_view what, const std::filesystem::path& path) {
   std::string message = "queue: " + std::string(what) + ": ";
@@ -538,7 +536,7 @@ void SqliteQueue::enqueue(std::vector<NewRecord> records, EnqueueDone done) {
     ids->reserve(records.size());
     for (const auto& record : records) {
       Impl::Query q(*impl, impl->insert_stmt, "insert record");
-      q.bind(record.api_key).bind(record_type_name(record.type)).bind(record.json).bind(now).bind(now);
+      q.bind(record.api_key).bind(ometria::to_string(record.type)).bind(record.json).bind(now).bind(now);
       if (auto r = q.run(); !r) return tl::unexpected(r.error());
       ids->push_back(sqlite3_last_insert_rowid(impl->db_));
     }
@@ -558,7 +556,7 @@ Expected<std::vector<QueuedRecord>> SqliteQueue::lease(const std::string& api_ke
   return impl_->call<std::vector<QueuedRecord>>("lease", [impl = impl_.get(), &api_key, type, max, lease_for](std::int64_t&)
                                                            -> Expected<std::vector<QueuedRecord>> {
     const UnixMillis now = impl->now();
-    const std::string type_name(record_type_name(type));
+    const std::string type_name(ometria::to_string(type));
     const std::string partition = Impl::partition_name(api_key, type_name);
     std::vector<QueuedRecord> leased;
     // Due records come oldest first; those leased already are skipped (at most the pushes in flight).
@@ -696,7 +694,7 @@ Expected<std::vector<ReadyPartition>> SqliteQueue::ready_partitions() {
           auto row = q.step();
           if (!row) return tl::unexpected(row.error());
           if (!*row) break;
-          auto type = parse_record_type(q.text(1));
+          auto type = ometria::record_type_from(q.text(1));
           if (!type) return fail(errc::io, "queue: a record has an unknown type \"" + q.text(1) + "\"", impl->options.path.string());
           const auto due = static_cast<std::uint64_t>(q.integer(2));
           const auto leased = leased_per_partition[Impl::partition_name(q.text(0), q.text(1))];
@@ -716,7 +714,7 @@ Expected<QueueStats> SqliteQueue::stats() {
         auto row = q.step();
         if (!row) return tl::unexpected(row.error());
         if (!*row) break;
-        auto type = parse_record_type(q.text(1));
+        auto type = ometria::record_type_from(q.text(1));
         if (!type) return fail(errc::io, "queue: a record has an unknown type \"" + q.text(1) + "\"", impl->options.path.string());
         PartitionStats p{q.text(0), *type, static_cast<std::uint64_t>(q.integer(2)), q.integer(3)};
         s.depth += p.depth;
@@ -755,7 +753,7 @@ Expected<std::vector<DeadRecord>> SqliteQueue::dead_letters(const DeadLetterSele
           auto row = q.bind(id).step();
           if (!row) return tl::unexpected(row.error());
           if (!*row) continue;
-          auto type = parse_record_type(q.text(2));
+          auto type = ometria::record_type_from(q.text(2));
           if (!type) return fail(errc::io, "queue: a dead letter has an unknown type \"" + q.text(2) + "\"", impl->options.path.string());
           DeadRecord d;
           d.record.id = q.integer(0);

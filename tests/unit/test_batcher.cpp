@@ -23,11 +23,11 @@ BatchRecord record(std::int64_t id) {
 
 TEST(RecordTypeNames, RoundTrip) {
   for (auto type : {RecordType::contact, RecordType::order, RecordType::custom_event}) {
-    EXPECT_EQ(omt::delivery::parse_record_type(omt::delivery::record_type_name(type)), type);
+    EXPECT_EQ(omt::ometria::record_type_from(omt::ometria::to_string(type)), type);
   }
-  EXPECT_EQ(omt::delivery::record_type_name(RecordType::custom_event), "custom_event");
-  EXPECT_FALSE(omt::delivery::parse_record_type("product").has_value());
-  EXPECT_FALSE(omt::delivery::parse_record_type("Contact").has_value());
+  EXPECT_EQ(omt::ometria::to_string(RecordType::custom_event), "custom_event");
+  EXPECT_FALSE(omt::ometria::record_type_from("product").has_value());
+  EXPECT_FALSE(omt::ometria::record_type_from("Contact").has_value());
 }
 
 TEST(Batcher, EmitsAFullBatchAtOneHundredRecords) {

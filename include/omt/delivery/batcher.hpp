@@ -24,9 +24,6 @@ namespace omt::delivery {
 using SteadyTime = std::chrono::steady_clock::time_point;
 using ometria::RecordType;
 
-// The Ometria "@type" of a record type, and back ("contact", "order", "custom_event").
-std::string_view record_type_name(RecordType type);
-std::optional<RecordType> parse_record_type(std::string_view name);
 
 struct BatchKey {
   std::string api_key;

@@ -36,7 +36,8 @@ struct DestinationConfig {
 DestinationConfig destination_config_from(const simdjson::dom::element& config);
 
 enum class RecordType : std::uint8_t { contact, order, custom_event };
-std::string_view to_string(RecordType type);  // the Ometria "@type"
+std::string_view to_string(RecordType type);                     // the Ometria "@type"
+std::optional<RecordType> record_type_from(std::string_view name);  // its inverse
 
 struct Record {
   RecordType type = RecordType::contact;
