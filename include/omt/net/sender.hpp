@@ -98,7 +98,7 @@ struct SenderOptions {
   std::chrono::milliseconds response_timeout{30000};  // writing the request and reading the whole answer
   std::size_t max_in_flight = 16;   // pushes on the wire at once; more wait in order
   std::size_t max_waiting = 4096;   // pushes waiting for a slot; beyond: NetworkError::overloaded
-  std::size_t max_idle_per_host = 8;  // keep-alive connections kept per scheme://host:port
+  std::size_t max_idle_per_host = 16;  // keep-alive connections kept per scheme://host:port
   std::chrono::milliseconds idle_timeout{30000};  // an idle connection older than this is not reused
   std::size_t max_response_body = 64 * 1024;
   std::size_t max_response_header = 16 * 1024;
