@@ -1,0 +1,117 @@
+// fake-ometria: the fake Ometria push API as a program, for benchmarks and docker compose.
+//   fake-ometria --listen 127.0.0.1:0 --keys k1,k2 [--tls-dir DIR [--tls-name NAME,...]] [--out FILE]
+//                [--port-file FILE] [--threads N] [--max-records N]
+// Prints the bound port on the first line of stdout, then (without --out) one JSON line per accepted record:
+//   {"api_key":"k1","push":7,"record":{...}}
+// With --tls-dir, serves HTTPS with DIR/cert.pem and DIR/key.pem, made (with DIR/ca.pem to trust) if absent.
+// Runs until SIGINT or SIGTERM, then prints its counts on stderr.
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fake_ometria.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"fake-ometria: a fake Ometria push API (POST /v2/push) for tests and benchmarks"};
+  std::string listen = "127.0.0.1:0";
+  std::vector<std::string> keys;
+  std::string tls_dir, out_path, port_file;
+  std::vector<std::string> tls_names;
+  int threads = 1;
+  std::size_t max_records = 100;
+  app.add_option("--listen", listen, "address:port to listen on (port 0: any free port)");
+  app.add_option("--keys", keys, "accepted X-Ometria-Auth keys")->delimiter(',')->required();
+  app.add_option("--tls-dir", tls_dir, "serve HTTPS with DIR/cert.pem + DIR/key.pem (made with DIR/ca.pem if absent)");
+  app.add_option("--tls-name", tls_names, "extra host names for a made certificate (e.g. a compose service name)")
+      ->delimiter(',');
+  app.add_option("--out", out_path, "write received records as JSON lines to this file instead of stdout");
+  app.add_option("--port-file", port_file, "also write the bound port to this file");
+  app.add_option("--threads", threads, "server threads")->check(CLI::Range(1, 64));
+  app.add_option("--max-records", max_records, "records allowed per push (413 above)");
+  CLI11_PARSE(app, argc, argv);
+
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    std::cerr << "fake-ometria: --listen must be address:port\n";
+    return 2;
+  }
+
+  // SIGINT/SIGTERM are taken synchronously by sigwait below; block them before any thread starts.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::FILE* out = stdout;
+  if (!out_path.empty()) {
+    out = std::fopen(out_path.c_str(), "w");
+    if (!out) {
+      std::cerr << "fake-ometria: cannot open " << out_path << "\n";
+      return 2;
+    }
+  }
+  std::mutex out_mutex;
+
+  omt::testing::FakeOmetriaOptions options;
+  options.address = listen.substr(0, colon);
+  options.port = static_cast<unsigned short>(std::stoi(listen.substr(colon + 1)));
+  options.keys = keys;
+  options.threads = threads;
+  options.max_records = max_records;
+  options.keep_records = false;
+  options.on_push = [&](const omt::testing::ReceivedPush& push, const std::vector<omt::testing::ReceivedRecord>& records) {
+    std::string lines;
+    for (const auto& r : records) {
+      // api_key is a configured test key; the record is already compact JSON.
+      lines += R"({"api_key":")" + r.api_key + R"(","push":)" + std::to_string(push.number) + R"(,"record":)" + r.json + "}\n";
+    }
+    std::lock_guard lock(out_mutex);
+    std::fwrite(lines.data(), 1, lines.size(), out);
+    std::fflush(out);
+  };
+  try {
+    if (!tls_dir.empty()) {
+      namespace fs = std::filesystem;
+      fs::create_directories(tls_dir);
+      if (!fs::exists(tls_dir + "/cert.pem") || !fs::exists(tls_dir + "/key.pem")) {
+        omt::testing::make_test_pki(tls_dir, tls_names);
+        std::cerr << "fake-ometria: made a test CA; trust " << tls_dir << "/ca.pem\n";
+      }
+      options.tls = true;
+      options.cert_file = tls_dir + "/cert.pem";
+      options.key_file = tls_dir + "/key.pem";
+    }
+    omt::testing::FakeOmetria fake(options);
+    {
+      std::lock_guard lock(out_mutex);
+      std::fprintf(stdout, "%u\n", static_cast<unsigned>(fake.port()));
+      std::fflush(stdout);
+    }
+    if (!port_file.empty()) {
+      const std::string tmp = port_file + ".tmp";
+      if (std::FILE* f = std::fopen(tmp.c_str(), "w")) {
+        std::fprintf(f, "%u\n", static_cast<unsigned>(fake.port()));
+        std::fclose(f);
+        std::filesystem::rename(tmp, port_file);  // readers never see a half-written file
+      }
+    }
+    std::cerr << "fake-ometria: listening on " << fake.url() << "\n";
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    fake.stop();
+    std::cerr << "fake-ometria: " << fake.request_count() << " requests, " << fake.record_count() << " records, "
+              << fake.connections_accepted() << " connections\n";
+  } catch (const std::exception& e) {
+    std::cerr << "fake-ometria: " << e.what() << "\n";
+    return 1;
+  }
+  if (out != stdout) std::fclose(out);
+  return 0;
+}
