@@ -1,6 +1,7 @@
 #include "mapping/engine.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <unordered_set>
@@ -232,6 +233,31 @@ Expected<MappingFile> load_file(const TableSet::FileReader& read, const std::str
   return file;
 }
 
+// Gives every source path with a parent ("context.traits" for "context.traits.email") the id of that parent,
+// shared by all paths with the same parent, so Source can cache it per event.
+void intern_parents(TableSet& set) {
+  std::vector<std::string> parents;
+  auto intern = [&](SourcePath& path) {
+    if (path.segments.size() < 2) return;
+    const std::string parent = path.text.substr(0, path.text.size() - path.segments.back().size() - 1);
+    auto it = std::find(parents.begin(), parents.end(), parent);
+    if (it == parents.end()) {
+      if (parents.size() >= static_cast<std::size_t>(Source::max_cached_parents)) return;
+      it = parents.insert(parents.end(), parent);
+    }
+    path.parent_id = static_cast<int>(it - parents.begin());
+  };
+  for (auto* file : {&set.contact, &set.custom_event, &set.order, &set.lineitems, &set.variant}) {
+    for (auto& [name, list] : file->lists)
+      for (auto& rule : list.rules)
+        for (auto& path : rule.from) intern(path);
+    if (file->custom_fields)
+      for (auto& path : file->custom_fields->from) intern(path);
+  }
+  for (auto& [name, paths] : set.generic)
+    for (auto& path : paths) intern(path);
+}
+
 }  // namespace
 
 Expected<TableSet> TableSet::load(const std::filesystem::path& dir) {
@@ -284,34 +310,65 @@ Expected<TableSet> TableSet::parse(const FileReader& read) {
     if (!file) return tl::unexpected(file.error());
     *entry.file = std::move(*file);
   }
+  intern_parents(set);
   return set;
 }
 
 // ---- applying -------------------------------------------------------------------------------------------------
 
-std::optional<dom::element> lookup(dom::element root, const SourcePath& path) {
-  dom::element current = root;
-  for (const auto& segment : path.segments) {
-    if (current.is_object()) {
-      std::optional<dom::element> found;
-      for (auto field : json::as_object(current))
-        if (std::string_view(field.key) == segment) found = field.value;  // the last duplicate wins
-      if (!found) return std::nullopt;
-      current = *found;
-    } else if (current.is_array()) {
-      std::size_t index = 0;
-      for (char c : segment) {
-        if (c < '0' || c > '9' || index > 100000000) return std::nullopt;
-        index = index * 10 + static_cast<std::size_t>(c - '0');
-      }
-      auto item = current.get_array().value_unsafe().at(index);
-      if (item.error()) return std::nullopt;
-      current = item.value_unsafe();
-    } else {
-      return std::nullopt;
+namespace {
+
+bool same_key(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && (a.empty() || (a[0] == b[0] && std::memcmp(a.data(), b.data(), a.size()) == 0));
+}
+
+// One step of a path: a key of an object (the last duplicate wins, as JSON.parse) or an index of an array.
+std::optional<dom::element> step(dom::element current, std::string_view segment) {
+  if (current.is_object()) {
+    std::optional<dom::element> found;
+    for (auto field : json::as_object(current))
+      if (same_key(field.key, segment)) found = field.value;
+    return found;
+  }
+  if (current.is_array()) {
+    std::size_t index = 0;
+    for (char c : segment) {
+      if (c < '0' || c > '9' || index > 100000000) return std::nullopt;
+      index = index * 10 + static_cast<std::size_t>(c - '0');
     }
+    auto item = json::as_array(current).at(index);
+    if (item.error()) return std::nullopt;
+    return item.value_unsafe();
+  }
+  return std::nullopt;
+}
+
+std::optional<dom::element> walk(dom::element current, const std::vector<std::string>& segments, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) {
+    auto next = step(current, segments[i]);
+    if (!next) return std::nullopt;
+    current = *next;
   }
   return current;
+}
+
+}  // namespace
+
+std::optional<dom::element> Source::get(const SourcePath& path) {
+  const int id = path.parent_id;
+  if (id < 0 || id >= max_cached_parents) return walk(root_, path.segments, path.segments.size());
+  const auto slot = static_cast<std::size_t>(id);
+  if (state_[slot] == 0) {
+    auto parent = walk(root_, path.segments, path.segments.size() - 1);
+    state_[slot] = parent ? 1 : 2;
+    if (parent) parents_[slot] = *parent;
+  }
+  if (state_[slot] == 2) return std::nullopt;
+  return step(parents_[slot], path.segments.back());
+}
+
+std::optional<dom::element> lookup(dom::element root, const SourcePath& path) {
+  return walk(root, path.segments, path.segments.size());
 }
 
 std::optional<dom::element> first_qualifying(dom::element root, const std::vector<SourcePath>& paths) {
@@ -350,7 +407,7 @@ std::string apply_transforms(std::string_view s, const std::vector<Transform>& t
 
 }  // namespace
 
-Expected<json::OutObject> apply(const RuleList& rules, dom::element source, json::Arena& arena) {
+Expected<json::OutObject> apply(const RuleList& rules, Source& source, json::Arena& arena) {
   json::OutObject payload;
   payload.members.reserve(rules.rules.size() + 6);
   // Which source path each mapped value came from, for type errors that name the field.
@@ -361,7 +418,7 @@ Expected<json::OutObject> apply(const RuleList& rules, dom::element source, json
     const Rule& rule = rules.rules[i];
     std::optional<dom::element> value;
     if (rule.keep_empty) {
-      value = lookup(source, rule.from.front());
+      value = source.get(rule.from.front());
       if (value) {
         payload.set(rule.to, *value);
         origin[i] = &rule.from.front();
@@ -369,7 +426,7 @@ Expected<json::OutObject> apply(const RuleList& rules, dom::element source, json
       }
     } else {
       for (const auto& path : rule.from)
-        if (auto v = lookup(source, path); v && json::qualifies(*v)) {
+        if (auto v = source.get(path); v && json::qualifies(*v)) {
           value = v;
           origin[i] = &path;
           break;
@@ -483,14 +540,14 @@ void copy_fields(json::OutObject& out, dom::object from, const CustomFields& spe
 
 }  // namespace
 
-json::OutObject extract_custom_fields(const CustomFields& spec, dom::element source) {
+json::OutObject extract_custom_fields(const CustomFields& spec, Source& source) {
   json::OutObject out;
   if (spec.root) {
-    if (source.is_object()) copy_fields(out, source.get_object().value_unsafe(), spec);
+    if (source.root().is_object()) copy_fields(out, json::as_object(source.root()), spec);
     return out;
   }
   for (const auto& path : spec.from)
-    if (auto obj = lookup(source, path); obj && obj->is_object()) copy_fields(out, obj->get_object().value_unsafe(), spec);
+    if (auto obj = source.get(path); obj && obj->is_object()) copy_fields(out, json::as_object(*obj), spec);
   return out;
 }
 

@@ -3,6 +3,8 @@
 // constructPayload semantics, then runs the rules' type checks, transforms and validators in table order.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -19,6 +21,7 @@ namespace omt::mapping {
 struct SourcePath {
   std::string text;                   // "context.traits.email"
   std::vector<std::string> segments;  // {"context", "traits", "email"}
+  int parent_id = -1;                 // the interned parent path ("context.traits"), for Source's cache; -1: none
 };
 
 enum class Validator { none, e164, iso8601, iso4217, boolean };
@@ -78,6 +81,21 @@ class TableSet {
 
 // ---- applying tables to one event (pure) --------------------------------------------------------------------
 
+// One event (or line item) being mapped. Remembers the objects that source paths pass through (context,
+// context.traits, properties...) so that each is found once per event rather than once per path.
+class Source {
+ public:
+  static constexpr int max_cached_parents = 32;
+  explicit Source(simdjson::dom::element root) : root_(root) {}
+  simdjson::dom::element root() const { return root_; }
+  std::optional<simdjson::dom::element> get(const SourcePath& path);
+
+ private:
+  simdjson::dom::element root_;
+  std::array<std::uint8_t, max_cached_parents> state_{};  // 0 unknown, 1 found, 2 missing
+  std::array<simdjson::dom::element, max_cached_parents> parents_{};
+};
+
 // get-value: walks objects (last duplicate key wins, as JSON.parse) and arrays (numeric segments).
 std::optional<simdjson::dom::element> lookup(simdjson::dom::element root, const SourcePath& path);
 // getValueFromMessage with a list: the first value that is not null and not "".
@@ -85,9 +103,17 @@ std::optional<simdjson::dom::element> first_qualifying(simdjson::dom::element ro
                                                         const std::vector<SourcePath>& paths);
 
 // constructPayload + validation. Errors are the contract's messages.
-Expected<json::OutObject> apply(const RuleList& rules, simdjson::dom::element source, json::Arena& arena);
+Expected<json::OutObject> apply(const RuleList& rules, Source& source, json::Arena& arena);
+inline Expected<json::OutObject> apply(const RuleList& rules, simdjson::dom::element root, json::Arena& arena) {
+  Source source(root);
+  return apply(rules, source, arena);
+}
 
 // extractCustomFields into a new object.
-json::OutObject extract_custom_fields(const CustomFields& spec, simdjson::dom::element source);
+json::OutObject extract_custom_fields(const CustomFields& spec, Source& source);
+inline json::OutObject extract_custom_fields(const CustomFields& spec, simdjson::dom::element root) {
+  Source source(root);
+  return extract_custom_fields(spec, source);
+}
 
 }  // namespace omt::mapping

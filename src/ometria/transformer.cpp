@@ -84,7 +84,7 @@ bool is_marketing_optin(std::string_view v) {
 class Mapper {
  public:
   Mapper(const mapping::TableSet& tables, dom::element message, const DestinationConfig& config)
-      : t_(tables), message_(message), config_(config) {}
+      : t_(tables), message_(message), source_(message), config_(config) {}
 
   Expected<Record> run() {
     if (!message_.is_object()) return tl::unexpected(wrong_type("message", "an object", message_));
@@ -117,12 +117,12 @@ class Mapper {
  private:
   // ---- identify -> contact ------------------------------------------------------------------------------------
   Expected<OutObject> identify() {
-    auto mapped = mapping::apply(t_.contact.list("fields"), message_, arena_);
+    auto mapped = mapping::apply(t_.contact.list("fields"), source_, arena_);
     if (!mapped) return mapped;
     OutObject p = std::move(*mapped);
     p.set("@type", std::string_view("contact"));
     if (!is_truthy(p, "properties")) {
-      OutObject custom = mapping::extract_custom_fields(*t_.contact.custom_fields, message_);
+      OutObject custom = mapping::extract_custom_fields(*t_.contact.custom_fields, source_);
       if (!custom.empty()) p.set("properties", std::move(custom));
     }
 
@@ -235,10 +235,10 @@ class Mapper {
   }
 
   Expected<OutObject> order(std::string_view status) {
-    auto mapped = mapping::apply(t_.order.list("fields"), message_, arena_);
+    auto mapped = mapping::apply(t_.order.list("fields"), source_, arena_);
     if (!mapped) return mapped;
     OutObject p = std::move(*mapped);
-    auto customer = mapping::apply(t_.order.list("customer"), message_, arena_);
+    auto customer = mapping::apply(t_.order.list("customer"), source_, arena_);
     if (!customer) return customer;
     if (!is_truthy(*customer, "id") || !is_truthy(*customer, "email"))
       return fail(errc::instrumentation, "customer_id and email is required for order related event", "userId");
@@ -247,7 +247,7 @@ class Mapper {
     p.set("status", status);
     p.set("is_valid", true);
     if (!is_truthy(p, "properties")) {
-      OutObject custom = mapping::extract_custom_fields(*t_.order.custom_fields, message_);
+      OutObject custom = mapping::extract_custom_fields(*t_.order.custom_fields, source_);
       if (!custom.empty()) p.set("properties", std::move(custom));
     }
     if (const auto products = get(message_, paths().products); products && json::truthy(*products)) {
@@ -302,7 +302,7 @@ class Mapper {
   }
 
   Expected<OutObject> custom_event(std::string_view event_type) {
-    auto mapped = mapping::apply(t_.custom_event.list("fields"), message_, arena_);
+    auto mapped = mapping::apply(t_.custom_event.list("fields"), source_, arena_);
     if (!mapped) return mapped;
     OutObject p = std::move(*mapped);
     if (!is_truthy(p, "id")) {
@@ -312,12 +312,13 @@ class Mapper {
     }
     p.set("@type", std::string_view("custom_event"));
     p.set("event_type", event_type);
-    if (!is_truthy(p, "properties")) p.set("properties", mapping::extract_custom_fields(*t_.custom_event.custom_fields, message_));
+    if (!is_truthy(p, "properties")) p.set("properties", mapping::extract_custom_fields(*t_.custom_event.custom_fields, source_));
     return p;
   }
 
   const mapping::TableSet& t_;
   dom::element message_;
+  mapping::Source source_;  // the message, with the objects its paths pass through cached
   const DestinationConfig& config_;
   json::Arena arena_;
 };
