@@ -1,22 +1,386 @@
-// Placeholder until the mappers land.
+// The Ometria mappers (contract sections 7-8, with COMPATIBILITY.md's deliberate improvements).
+// Field mappings come from the tables (mapping/engine); this file holds only the steps between them.
 #include "omt/ometria/transformer.hpp"
 
-namespace omt::mapping {
-class TableSet {};
-}
+#include <array>
+#include <cstdlib>
+
+#include "json/out_value.hpp"
+#include "mapping/engine.hpp"
+#include "ometria/js_string.hpp"
+#include "omt/validate/validators.hpp"
 
 namespace omt::ometria {
-DestinationConfig destination_config_from(const simdjson::dom::element&) { return {}; }
-std::string_view to_string(RecordType) { return "contact"; }
-Expected<Transformer> Transformer::load(const std::filesystem::path&) {
-  return Transformer(std::make_shared<const mapping::TableSet>());
+namespace dom = simdjson::dom;
+using json::OutArray;
+using json::OutObject;
+using json::OutValue;
+using mapping::SourcePath;
+
+namespace {
+
+SourcePath path_of(std::string_view dotted) {
+  SourcePath p{std::string(dotted), {}};
+  std::size_t start = 0;
+  while (true) {
+    const auto dot = dotted.find('.', start);
+    p.segments.emplace_back(dotted.substr(start, dot == std::string_view::npos ? dotted.npos : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return p;
 }
-std::filesystem::path Transformer::default_mappings_dir() { return OMT_DEFAULT_MAPPINGS_DIR; }
-Expected<Record> Transformer::transform(const simdjson::dom::element&, const DestinationConfig&) const {
-  return fail(errc::transformation, "not implemented");
+
+// Paths the steps between the tables read, compiled once.
+struct FixedPaths {
+  SourcePath type = path_of("type"), event = path_of("event"), message_id = path_of("messageId");
+  SourcePath products = path_of("properties.products"), variant_options = path_of("variant_options");
+  std::vector<SourcePath> integrations = {path_of("integrations.Ometria"), path_of("integrations.ometria"),
+                                          path_of("integrations.OMETRIA")};
+  std::vector<SourcePath> name = {path_of("traits.name"), path_of("context.traits.name")};
+};
+const FixedPaths& paths() {
+  static const FixedPaths p;
+  return p;
 }
+
+std::optional<dom::element> get(dom::element root, const SourcePath& path) { return mapping::lookup(root, path); }
+
+std::optional<dom::element> get_key(dom::element obj, std::string_view key) {
+  if (!obj.is_object()) return std::nullopt;
+  std::optional<dom::element> found;
+  for (auto field : json::as_object(obj))
+    if (std::string_view(field.key) == key) found = field.value;
+  return found;
+}
+
+Error wrong_type(std::string_view where, std::string_view expected, dom::element got) {
+  return Error{errc::instrumentation,
+               std::string(where) + " must be " + std::string(expected) + ", got " + std::string(json::type_name(got)),
+               std::string(where)};
+}
+
+bool is_truthy(const OutObject& obj, std::string_view key) {
+  const OutValue* v = obj.find(key);
+  return v && json::truthy(*v);
+}
+
+// Booleans, or the strings "true" / "false" (the seed's own example sends strings).
+std::optional<bool> read_bool(std::optional<dom::element> e) {
+  if (!e) return std::nullopt;
+  if (e->is_bool()) return bool(e->get_bool().value_unsafe());
+  if (e->is_string()) {
+    const std::string lowered = js_to_lower(js_trim(e->get_string().value_unsafe()));
+    if (lowered == "true") return true;
+    if (lowered == "false") return false;
+  }
+  return std::nullopt;
+}
+
+bool is_marketing_optin(std::string_view v) {
+  return v == "EXPLICITLY_OPTEDIN" || v == "EXPLICITLY_OPTEDOUT" || v == "NOT_SPECIFIED";
+}
+
+class Mapper {
+ public:
+  Mapper(const mapping::TableSet& tables, dom::element message, const DestinationConfig& config)
+      : t_(tables), message_(message), config_(config) {}
+
+  Expected<Record> run() {
+    if (!message_.is_object()) return tl::unexpected(wrong_type("message", "an object", message_));
+    const auto type = get(message_, paths().type);
+    if (!type || !json::truthy(*type)) return fail(errc::instrumentation, "Event type is required", "type");
+    if (!type->is_string()) return tl::unexpected(wrong_type("type", "a string", *type));
+    if (config_.api_key.empty()) return fail(errc::configuration, "Invalid Api Key", "destination.Config.apiKey");
+
+    const std::string lowered = js_to_lower(type->get_string().value_unsafe());
+    Expected<OutObject> payload;
+    RecordType record_type = RecordType::contact;
+    if (lowered == "identify") {
+      payload = identify();
+    } else if (lowered == "track") {
+      payload = track(record_type);
+    } else {
+      return fail(errc::instrumentation, "message type " + lowered + " is not supported", "type");
+    }
+    if (!payload) return tl::unexpected(payload.error());
+
+    Record record{record_type, {}};
+    record.json.reserve(1024);
+    json::write(record.json, OutValue(std::move(*payload)));
+    if (record.json.size() > max_record_bytes)
+      return fail(errc::instrumentation,
+                  "Record is larger than Ometria's 60 KB limit (" + std::to_string(record.json.size()) + " bytes)");
+    return record;
+  }
+
+ private:
+  // ---- identify -> contact ------------------------------------------------------------------------------------
+  Expected<OutObject> identify() {
+    auto mapped = mapping::apply(t_.contact.list("fields"), message_, arena_);
+    if (!mapped) return mapped;
+    OutObject p = std::move(*mapped);
+    p.set("@type", std::string_view("contact"));
+    if (!is_truthy(p, "properties")) {
+      OutObject custom = mapping::extract_custom_fields(*t_.contact.custom_fields, message_);
+      if (!custom.empty()) p.set("properties", std::move(custom));
+    }
+
+    std::optional<std::string_view> optin;
+    if (config_.marketing_optin) optin = *config_.marketing_optin;
+    std::optional<bool> allow_marketing = config_.allow_marketing, allow_transactional = config_.allow_transactional;
+    std::optional<dom::element> dt_marketing, dt_transactional;
+
+    if (const auto integ = mapping::first_qualifying(message_, paths().integrations);
+        integ && json::truthy(*integ) && integ->is_object()) {
+      if (auto v = get_key(*integ, "marketingOptin"); v && v->is_string() && is_marketing_optin(v->get_string().value_unsafe()))
+        optin = v->get_string().value_unsafe();
+      if (auto v = get_key(*integ, "listingId"); v && json::truthy(*v)) p.set("id", *v);
+      // An explicit value here wins over the destination setting, false included (COMPATIBILITY 5).
+      auto pick = [&](const char* camel, const char* snake) {
+        auto v = read_bool(get_key(*integ, camel));
+        return v ? v : read_bool(get_key(*integ, snake));
+      };
+      if (auto v = pick("allowMarketing", "allow_marketing")) allow_marketing = v;
+      if (auto v = pick("allowTransactional", "allow_transactional")) allow_transactional = v;
+      auto timestamp = [&](const char* key) -> std::optional<dom::element> {
+        auto v = get_key(*integ, key);
+        if (v && v->is_string() && validate::is_iso8601_datetime(v->get_string().value_unsafe())) return v;
+        return std::nullopt;
+      };
+      dt_marketing = timestamp("dt_updated_marketing");
+      dt_transactional = timestamp("dt_updated_transactional");
+    }
+
+    if (!is_truthy(p, "id")) return fail(errc::instrumentation, "Parameter listingId is required for identify", "traits.listingId");
+    if (optin) p.set("marketing_optin", *optin);
+    OutObject sms;
+    if (dt_marketing) sms.set("dt_updated_marketing", *dt_marketing);
+    if (dt_transactional) sms.set("dt_updated_transactional", *dt_transactional);
+    if (allow_marketing) sms.set("allow_marketing", *allow_marketing);
+    if (allow_transactional) sms.set("allow_transactional", *allow_transactional);
+    OutObject channels;
+    channels.set("sms", std::move(sms));
+    p.set("channels", std::move(channels));
+
+    if (auto err = split_name(p)) return tl::unexpected(*err);
+    return p;
+  }
+
+  // One word: first name only; two: first and last; more: first, middle (the words between), last (COMPATIBILITY 6).
+  std::optional<Error> split_name(OutObject& p) {
+    const auto& name_paths = paths().name;
+    const SourcePath* origin = nullptr;
+    std::optional<dom::element> name;
+    for (const auto& path : name_paths)
+      if (auto v = get(message_, path); v && json::qualifies(*v)) {
+        name = v;
+        origin = &path;
+        break;
+      }
+    if (!name || !json::truthy(*name)) return std::nullopt;
+    if (!name->is_string()) return wrong_type(origin->text, "a string", *name);
+    const std::string_view text = name->get_string().value_unsafe();
+    std::vector<std::string_view> words;
+    std::size_t i = 0;
+    while (i < text.size()) {
+      while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+      const std::size_t start = i;
+      while (i < text.size() && text[i] != ' ' && text[i] != '\t') ++i;
+      if (i > start) words.push_back(text.substr(start, i - start));
+    }
+    if (words.empty()) return std::nullopt;
+    p.set("firstname", words.front());
+    if (words.size() == 2) p.set("lastname", words.back());
+    if (words.size() >= 3) {
+      const std::string_view middle =
+          words.size() == 3 ? words[1]
+                            : text.substr(static_cast<std::size_t>(words[1].data() - text.data()),
+                                          static_cast<std::size_t>(words[words.size() - 2].data() +
+                                                                   words[words.size() - 2].size() - words[1].data()));
+      p.set("middlename", words.size() == 3 ? middle : arena_.keep(collapse_spaces(middle)));
+      p.set("lastname", words.back());
+    }
+    return std::nullopt;
+  }
+
+  static std::string collapse_spaces(std::string_view s) {
+    std::string out;
+    bool space = false;
+    for (char c : s) {
+      if (c == ' ' || c == '\t') {
+        space = true;
+        continue;
+      }
+      if (space && !out.empty()) out.push_back(' ');
+      space = false;
+      out.push_back(c);
+    }
+    return out;
+  }
+
+  // ---- track -> order | custom_event --------------------------------------------------------------------------
+  Expected<OutObject> track(RecordType& record_type) {
+    const auto event = get(message_, paths().event);
+    if (!event || !json::truthy(*event)) return fail(errc::instrumentation, "Event name is required for track call", "event");
+    if (!event->is_string()) return tl::unexpected(wrong_type("event", "a string", *event));
+    const std::string_view name = arena_.keep(js_to_lower(js_trim(event->get_string().value_unsafe())));
+    for (const auto& [order_event, status] : t_.order.statuses)
+      if (order_event == name) {
+        record_type = RecordType::order;
+        return order(status);
+      }
+    record_type = RecordType::custom_event;
+    return custom_event(name);
+  }
+
+  Expected<OutObject> order(std::string_view status) {
+    auto mapped = mapping::apply(t_.order.list("fields"), message_, arena_);
+    if (!mapped) return mapped;
+    OutObject p = std::move(*mapped);
+    auto customer = mapping::apply(t_.order.list("customer"), message_, arena_);
+    if (!customer) return customer;
+    if (!is_truthy(*customer, "id") || !is_truthy(*customer, "email"))
+      return fail(errc::instrumentation, "customer_id and email is required for order related event", "userId");
+    p.set("customer", std::move(*customer));
+    p.set("@type", std::string_view("order"));
+    p.set("status", status);
+    p.set("is_valid", true);
+    if (!is_truthy(p, "properties")) {
+      OutObject custom = mapping::extract_custom_fields(*t_.order.custom_fields, message_);
+      if (!custom.empty()) p.set("properties", std::move(custom));
+    }
+    if (const auto products = get(message_, paths().products); products && json::truthy(*products)) {
+      if (products->is_string()) return tl::unexpected(wrong_type("properties.products", "an array", *products));
+      if (products->is_array()) {
+        OutArray items = line_items(products->get_array().value_unsafe());
+        if (!items.items.empty()) p.set("lineitems", std::move(items));
+      }
+    }
+    for (std::string_view key : {std::string_view("billing_address"), std::string_view("shipping_address")}) {
+      OutValue* slot = p.find(key);
+      if (!slot || !json::truthy(*slot)) continue;
+      const auto* el = std::get_if<dom::element>(&slot->v);
+      if (!el || !el->is_object()) {
+        p.erase(key);  // an address must be an object
+        continue;
+      }
+      auto address = mapping::apply(t_.order.list("address"), *el, arena_);
+      if (!address) return tl::unexpected(address.error());
+      *slot = OutValue(std::move(*address));
+    }
+    return p;
+  }
+
+  OutArray line_items(dom::array products) {
+    OutArray items;
+    for (dom::element product : products) {
+      if (!product.is_object()) continue;
+      auto mapped = mapping::apply(t_.lineitems.list("fields"), product, arena_);
+      if (!mapped) continue;  // the line item table has no required fields; nothing to report
+      OutObject item = std::move(*mapped);
+      // Kept only with product_id, a quantity other than 0, and unit_price or subtotal (0 allowed).
+      if (!is_truthy(item, "product_id") || !is_truthy(item, "quantity") ||
+          (!item.find("unit_price") && !item.find("subtotal")))
+        continue;
+      if (auto variants = get(product, paths().variant_options); variants && variants->is_array()) {
+        OutArray options;
+        for (dom::element variant : json::as_array(*variants)) {
+          if (!variant.is_object()) continue;
+          auto v = mapping::apply(t_.variant.list("fields"), variant, arena_);
+          if (v && is_truthy(*v, "id") && is_truthy(*v, "type") && is_truthy(*v, "label")) options.items.emplace_back(std::move(*v));
+        }
+        if (!options.items.empty()) item.set("variant_options", std::move(options));
+      }
+      if (!is_truthy(item, "properties")) {
+        OutObject custom = mapping::extract_custom_fields(*t_.lineitems.custom_fields, product);
+        if (!custom.empty()) item.set("properties", std::move(custom));
+      }
+      items.items.emplace_back(std::move(item));
+    }
+    return items;
+  }
+
+  Expected<OutObject> custom_event(std::string_view event_type) {
+    auto mapped = mapping::apply(t_.custom_event.list("fields"), message_, arena_);
+    if (!mapped) return mapped;
+    OutObject p = std::move(*mapped);
+    if (!is_truthy(p, "id")) {
+      // Filled from messageId, appended after identity_account_id (contract quirk 8).
+      if (auto id = get(message_, paths().message_id); id && !id->is_null()) p.set("id", *id);
+      else p.erase("id");
+    }
+    p.set("@type", std::string_view("custom_event"));
+    p.set("event_type", event_type);
+    if (!is_truthy(p, "properties")) p.set("properties", mapping::extract_custom_fields(*t_.custom_event.custom_fields, message_));
+    return p;
+  }
+
+  const mapping::TableSet& t_;
+  dom::element message_;
+  const DestinationConfig& config_;
+  json::Arena arena_;
+};
+
+}  // namespace
+
+DestinationConfig destination_config_from(const dom::element& config) {
+  DestinationConfig out;
+  if (!config.is_object()) return out;
+  if (auto v = get_key(config, "apiKey"); v && v->is_string()) out.api_key = std::string(v->get_string().value_unsafe());
+  if (auto v = get_key(config, "marketingOptin"); v && v->is_string() && !std::string_view(v->get_string().value_unsafe()).empty())
+    out.marketing_optin = std::string(v->get_string().value_unsafe());
+  out.allow_marketing = read_bool(get_key(config, "allowMarketing"));
+  out.allow_transactional = read_bool(get_key(config, "allowTransactional"));
+  return out;
+}
+
+std::string_view to_string(RecordType type) {
+  switch (type) {
+    case RecordType::contact: return "contact";
+    case RecordType::order: return "order";
+    case RecordType::custom_event: return "custom_event";
+  }
+  return "contact";
+}
+
+Expected<Transformer> Transformer::load(const std::filesystem::path& mappings_dir) {
+  auto tables = mapping::TableSet::load(mappings_dir);
+  if (!tables) return tl::unexpected(tables.error());
+  return Transformer(std::make_shared<const mapping::TableSet>(std::move(*tables)));
+}
+
+std::filesystem::path Transformer::default_mappings_dir() {
+  if (const char* env = std::getenv("OMT_MAPPINGS_DIR"); env && *env) return env;
+  return OMT_DEFAULT_MAPPINGS_DIR;
+}
+
+Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config) const {
+  try {
+    return Mapper(*tables_, message, config).run();
+  } catch (const std::exception& e) {
+    // Nothing above is expected to throw; a bad_alloc on a hostile event must still fail only that event.
+    return fail(errc::transformation, std::string("internal error: ") + e.what());
+  }
+}
+
+std::optional<RecordType> Transformer::record_type_of(const dom::element& message) const {
+  const auto type = get(message, paths().type);
+  if (!type || !type->is_string()) return std::nullopt;
+  const std::string lowered = js_to_lower(type->get_string().value_unsafe());
+  if (lowered == "identify") return RecordType::contact;
+  if (lowered != "track") return std::nullopt;
+  const auto event = get(message, paths().event);
+  if (!event || !event->is_string()) return RecordType::custom_event;
+  const std::string name = js_to_lower(js_trim(event->get_string().value_unsafe()));
+  for (const auto& entry : tables_->order.statuses)
+    if (entry.first == name) return RecordType::order;
+  return RecordType::custom_event;
+}
+
 Transformer::Transformer(std::shared_ptr<const mapping::TableSet> tables) : tables_(std::move(tables)) {}
 Transformer::Transformer(Transformer&&) noexcept = default;
 Transformer& Transformer::operator=(Transformer&&) noexcept = default;
 Transformer::~Transformer() = default;
+
 }  // namespace omt::ometria

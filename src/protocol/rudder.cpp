@@ -1,12 +1,353 @@
-// Placeholder until the protocol layer lands.
+// rudder-transformer's processor and router contract for the Ometria destination (contract sections 1-5).
 #include "omt/protocol/rudder.hpp"
 
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "json/out_value.hpp"
+#include "omt/ometria/transformer.hpp"
+#include "protocol/json_body.hpp"
+#include "protocol/request_object.hpp"
+
 namespace omt::protocol {
-bool is_known_destination(std::string_view name) { return name == "ometria"; }
-Reply unknown_destination(std::string_view name) {
-  return Reply{404, "{\"error\":\"Unknown destination: " + std::string(name) + "\"}", false};
+namespace dom = simdjson::dom;
+using json::write;
+using json::write_string;
+
+namespace {
+
+std::optional<dom::element> member(dom::element obj, std::string_view key) {
+  if (!obj.is_object()) return std::nullopt;
+  std::optional<dom::element> found;
+  for (auto field : json::as_object(obj))
+    if (std::string_view(field.key) == key) found = field.value;
+  return found;
 }
-Reply processor_transform(std::string_view, const ometria::Transformer&, EventTally*) { return Reply{501, "{}", true}; }
-Reply router_transform(std::string_view, const ometria::Transformer&, EventTally*) { return Reply{501, "{}", true}; }
-std::string features_json() { return "{}"; }
+
+std::string lower_trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+Reply error_reply(int status, std::string_view message) {
+  Reply r;
+  r.status = status;
+  r.body = "{\"error\":";
+  write_string(r.body, message);
+  r.body += '}';
+  return r;
+}
+
+void tally_event(EventTally* tally, const ometria::Transformer& transformer, dom::element message,
+                 const Expected<ometria::Record>& result) {
+  if (!tally) return;
+  std::size_t kind = 3;
+  std::optional<ometria::RecordType> type;
+  if (result) type = result->type;
+  else if (message.is_object()) type = transformer.record_type_of(message);
+  if (type) kind = *type == ometria::RecordType::contact ? 0 : *type == ometria::RecordType::order ? 1 : 2;
+  tally->events[kind][result ? 0 : 1]++;
+  if (!result) tally->errors[static_cast<std::size_t>(result.error().code) % tally->errors.size()]++;
+}
+
+// statTags of an error (contract section 5).
+void write_stat_tags(std::string& out, errc code, std::string_view feature, std::optional<dom::element> metadata) {
+  if (code == errc::transformation && feature == "processor") {
+    out += R"({"errorCategory":"transformation"})";
+    return;
+  }
+  if (code == errc::transformation) out += R"({"errorCategory":"transformation")";
+  else if (code == errc::configuration) out += R"({"errorCategory":"dataValidation","errorType":"configuration")";
+  else out += R"({"errorCategory":"dataValidation","errorType":"instrumentation")";
+  out += R"(,"destType":"OMETRIA","module":"destination","implementation":"native","feature":)";
+  write_string(out, feature);
+  if (metadata) {
+    if (auto id = member(*metadata, "destinationId")) {
+      out += R"(,"destinationId":)";
+      write(out, *id);
+    }
+    if (auto id = member(*metadata, "workspaceId")) {
+      out += R"(,"workspaceId":)";
+      write(out, *id);
+    }
+  }
+  out += '}';
+}
+
+int status_of(errc code) { return code == errc::transformation ? 500 : 400; }
+
+ometria::DestinationConfig config_of(std::optional<dom::element> destination) {
+  if (!destination) return {};
+  auto config = member(*destination, "Config");
+  if (!config) return {};
+  return ometria::destination_config_from(*config);
+}
+
+// Stable stringify (sorted keys), for the router's grouping key.
+void write_sorted(std::string& out, dom::element e) {
+  if (e.is_object()) {
+    std::vector<std::pair<std::string_view, dom::element>> members;
+    for (auto field : json::as_object(e)) members.emplace_back(field.key, field.value);
+    std::stable_sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    out += '{';
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      if (i) out += ',';
+      write_string(out, members[i].first);
+      out += ':';
+      write_sorted(out, members[i].second);
+    }
+    out += '}';
+  } else if (e.is_array()) {
+    out += '[';
+    bool first = true;
+    for (auto item : json::as_array(e)) {
+      if (!first) out += ',';
+      first = false;
+      write_sorted(out, item);
+    }
+    out += ']';
+  } else {
+    write(out, e);
+  }
+}
+
+}  // namespace
+
+bool is_known_destination(std::string_view name) { return lower_trim(name) == "ometria"; }
+
+Reply unknown_destination(std::string_view name) {
+  Reply r = error_reply(404, "Unknown destination: " + std::string(name));
+  r.api_version_header = false;
+  return r;
+}
+
+std::string features_json() {
+  return R"({"routerTransform":{"OMETRIA":true},"regulations":[],"supportSourceTransformV1":true,)"
+         R"("upgradedToSourceTransformV2":true,"supportDestTransformCompactedPayloadV1":false,)"
+         R"("supportTransformerProxyV1":true})";
+}
+
+// ---- processor ------------------------------------------------------------------------------------------------
+
+Reply processor_transform(std::string_view body, const ometria::Transformer& transformer, EventTally* tally) {
+  BodyParser parser;
+  auto root = parser.parse(body);
+  if (!root) return error_reply(400, root.error().message);
+  if (!root->is_array())
+    return error_reply(400, std::string("Expected a JSON array of {message, destination, metadata} objects, got ") +
+                                std::string(json::type_name(*root)));
+  const dom::array events = json::as_array(*root);
+  if (events.size() == 0) return error_reply(400, "Expected a non-empty JSON array of {message, destination, metadata} objects");
+
+  Reply reply;
+  reply.body.reserve(body.size() + 256 * events.size());
+  std::string& out = reply.body;
+  out += '[';
+  bool first = true;
+  for (dom::element event : events) {
+    if (!first) out += ',';
+    first = false;
+    const auto metadata = member(event, "metadata");
+    Expected<ometria::Record> result = fail(errc::instrumentation, "Expected an object {message, destination, metadata}");
+    std::optional<dom::element> message;
+    if (event.is_object()) {
+      message = member(event, "message");
+      if (!message) result = fail(errc::instrumentation, "message is required", "message");
+      else result = transformer.transform(*message, config_of(member(event, "destination")));
+    }
+    if (message) tally_event(tally, transformer, *message, result);
+    else if (tally) {
+      tally->events[3][1]++;
+      tally->errors[static_cast<std::size_t>(errc::instrumentation)]++;
+    }
+
+    out += '{';
+    if (result) {
+      out += "\"output\":";
+      const auto config = config_of(member(event, "destination"));
+      std::string batch;
+      batch.reserve(result->json.size() + 2);
+      batch += '[';
+      batch += result->json;
+      batch += ']';
+      write_request_object(out, config.api_key, batch, /*processor=*/true);
+      if (metadata) {
+        out += ",\"metadata\":";
+        write(out, *metadata);
+      }
+      out += ",\"statusCode\":200}";
+    } else {
+      if (metadata) {
+        out += "\"metadata\":";
+        write(out, *metadata);
+        out += ',';
+      }
+      out += "\"statusCode\":" + std::to_string(status_of(result.error().code)) + ",\"error\":";
+      write_string(out, result.error().message);
+      out += ",\"statTags\":";
+      write_stat_tags(out, result.error().code, "processor", metadata);
+      out += '}';
+    }
+  }
+  out += ']';
+  return reply;
+}
+
+// ---- router ---------------------------------------------------------------------------------------------------
+
+namespace {
+
+struct Success {
+  std::string api_key;
+  ometria::RecordType type;
+  std::string record;
+  std::optional<dom::element> metadata;
+  std::optional<dom::element> destination;
+};
+
+struct Group {
+  std::string key;
+  std::optional<dom::element> first_metadata;
+  std::string errors;  // serialised error entries, comma-separated
+  std::vector<Success> successes;
+};
+
+}  // namespace
+
+Reply router_transform(std::string_view body, const ometria::Transformer& transformer, EventTally* tally) {
+  BodyParser parser;
+  auto root = parser.parse(body);
+  if (!root) return error_reply(400, root.error().message);
+  if (!root->is_object())
+    return error_reply(400, std::string("Expected a JSON object {\"input\":[...],\"destType\":\"ometria\"}, got ") +
+                                std::string(json::type_name(*root)));
+  const auto dest_type = member(*root, "destType");
+  if (!dest_type || !dest_type->is_string())
+    return error_reply(400, "destType is required: {\"input\":[...],\"destType\":\"ometria\"}");
+  const std::string_view dest_name = dest_type->get_string().value_unsafe();
+  if (!is_known_destination(dest_name)) return unknown_destination(dest_name);
+
+  Reply reply;
+  const auto input = member(*root, "input");
+  if (!input || !input->is_array() || json::as_array(*input).size() == 0) {
+    reply.body = R"({"output":[{"metadata":[{"destType":)";
+    write_string(reply.body, lower_trim(dest_name));
+    reply.body += R"(}],"batched":false,"statusCode":400,"error":"Invalid event array"}]})";
+    return reply;
+  }
+
+  // Group by destination ID and Config (contract section 3), in order of first appearance.
+  std::vector<Group> groups;
+  for (dom::element event : json::as_array(*input)) {
+    const auto destination = member(event, "destination");
+    const auto metadata = member(event, "metadata");
+    std::string key;
+    if (destination) {
+      if (auto id = member(*destination, "ID")) write(key, *id);
+      key += '|';
+      const auto dynamic = member(*destination, "hasDynamicConfig");
+      const bool static_config = dynamic && dynamic->is_bool() && !bool(dynamic->get_bool().value_unsafe());
+      if (!static_config)
+        if (auto config = member(*destination, "Config")) write_sorted(key, *config);
+    }
+    auto group = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.key == key; });
+    if (group == groups.end()) {
+      groups.push_back(Group{std::move(key), metadata, {}, {}});
+      group = groups.end() - 1;
+    }
+
+    std::optional<dom::element> message = member(event, "message");
+    Expected<ometria::Record> result = fail(errc::instrumentation, "message is required", "message");
+    const auto config = config_of(destination);
+    if (!event.is_object()) result = fail(errc::instrumentation, "Expected an object {message, destination, metadata}");
+    else if (message) result = transformer.transform(*message, config);
+    if (message) tally_event(tally, transformer, *message, result);
+    else if (tally) {
+      tally->events[3][1]++;
+      tally->errors[static_cast<std::size_t>(errc::instrumentation)]++;
+    }
+
+    if (result) {
+      group->successes.push_back(Success{config.api_key, result->type, std::move(result->json), metadata, destination});
+      continue;
+    }
+    std::string& out = group->errors;
+    if (!out.empty()) out += ',';
+    out += "{\"metadata\":[";
+    if (metadata) write(out, *metadata);
+    else out += "null";
+    out += "],\"batched\":false,\"statusCode\":" + std::to_string(status_of(result.error().code)) + ",\"error\":";
+    write_string(out, result.error().message);
+    out += ",\"statTags\":";
+    write_stat_tags(out, result.error().code, "router", group->first_metadata);
+    if (destination) {
+      out += ",\"destination\":";
+      write(out, *destination);
+    }
+    out += '}';
+  }
+
+  // Per group: its error entries first, then one batch per (apiKey, @type) and per 100 records.
+  std::string& out = reply.body;
+  out.reserve(body.size() + 1024);
+  out += "{\"output\":[";
+  bool first_entry = true;
+  auto separate = [&] {
+    if (!first_entry) out += ',';
+    first_entry = false;
+  };
+  constexpr std::size_t max_batch_records = 100;
+  for (auto& group : groups) {
+    if (!group.errors.empty()) {
+      separate();
+      out += group.errors;
+    }
+    std::vector<bool> taken(group.successes.size(), false);
+    for (std::size_t i = 0; i < group.successes.size(); ++i) {
+      if (taken[i]) continue;
+      // Collect this (apiKey, type) bucket in input order, then emit it in chunks.
+      std::vector<std::size_t> bucket;
+      for (std::size_t j = i; j < group.successes.size(); ++j)
+        if (!taken[j] && group.successes[j].api_key == group.successes[i].api_key &&
+            group.successes[j].type == group.successes[i].type) {
+          taken[j] = true;
+          bucket.push_back(j);
+        }
+      for (std::size_t start = 0; start < bucket.size(); start += max_batch_records) {
+        const std::size_t end = std::min(bucket.size(), start + max_batch_records);
+        const Success& head = group.successes[bucket[start]];
+        std::string batch = "[";
+        for (std::size_t k = start; k < end; ++k) {
+          if (k > start) batch += ',';
+          batch += group.successes[bucket[k]].record;
+        }
+        batch += ']';
+        separate();
+        out += "{\"batchedRequest\":";
+        write_request_object(out, head.api_key, batch, /*processor=*/false);
+        out += ",\"metadata\":[";
+        for (std::size_t k = start; k < end; ++k) {
+          if (k > start) out += ',';
+          const auto& m = group.successes[bucket[k]].metadata;
+          if (m) write(out, *m);
+          else out += "null";
+        }
+        out += "],\"batched\":true,\"statusCode\":200";
+        if (head.destination) {
+          out += ",\"destination\":";
+          write(out, *head.destination);
+        }
+        out += '}';
+      }
+    }
+  }
+  out += "]}";
+  return reply;
+}
+
 }  // namespace omt::protocol

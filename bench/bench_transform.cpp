@@ -1,0 +1,60 @@
+// Events/s of the pure stages on one thread: parse one 3-4 KB event with simdjson, map it, serialise it.
+// Run: ./build/bench/omt_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+#include <simdjson.h>
+
+#include "omt/ometria/transformer.hpp"
+#include "omt/protocol/rudder.hpp"
+#include "sample_events.hpp"
+
+namespace {
+
+const omt::ometria::Transformer& transformer() {
+  static const auto t = omt::ometria::Transformer::load(omt::ometria::Transformer::default_mappings_dir());
+  if (!t) std::abort();
+  return *t;
+}
+
+void run_events(benchmark::State& state, std::string (*make)(int)) {
+  std::vector<std::string> events;
+  for (int i = 0; i < 64; ++i) events.push_back(make(i));
+  omt::ometria::DestinationConfig config{"bench-api-key", "EXPLICITLY_OPTEDOUT", false, false, std::nullopt};
+  simdjson::dom::parser parser;
+  std::size_t i = 0, bytes = 0;
+  for (auto _ : state) {
+    const std::string& event = events[i++ % events.size()];
+    simdjson::dom::element message;
+    if (parser.parse(event).get(message) != simdjson::SUCCESS) state.SkipWithError("parse");
+    auto record = transformer().transform(message, config);
+    if (!record) state.SkipWithError(record.error().message.c_str());
+    benchmark::DoNotOptimize(record);
+    bytes += event.size();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  state.counters["event_bytes"] = static_cast<double>(events[0].size());
+}
+
+void BM_Identify(benchmark::State& state) { run_events(state, &omt::bench::identify_event); }
+void BM_CustomEvent(benchmark::State& state) { run_events(state, &omt::bench::custom_event); }
+void BM_Order3LineItems(benchmark::State& state) { run_events(state, &omt::bench::order_event); }
+
+// The whole processor request: 100 mixed events in, the rudder-transformer response out.
+void BM_ProcessorBody100(benchmark::State& state) {
+  const std::string body = omt::bench::processor_body(100);
+  for (auto _ : state) {
+    auto reply = omt::protocol::processor_transform(body, transformer());
+    if (reply.status != 200) state.SkipWithError("status");
+    benchmark::DoNotOptimize(reply);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 100);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+
+}  // namespace
+
+BENCHMARK(BM_Identify);
+BENCHMARK(BM_CustomEvent);
+BENCHMARK(BM_Order3LineItems);
+BENCHMARK(BM_ProcessorBody100);
+BENCHMARK_MAIN();

@@ -1,0 +1,288 @@
+#include "json/out_value.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+namespace omt::json {
+namespace dom = simdjson::dom;
+
+// ---- OutObject --------------------------------------------------------------------------------------------
+OutValue* OutObject::find(std::string_view key) {
+  for (auto& m : members)
+    if (m.key == key) return &m.value;
+  return nullptr;
+}
+const OutValue* OutObject::find(std::string_view key) const {
+  for (const auto& m : members)
+    if (m.key == key) return &m.value;
+  return nullptr;
+}
+void OutObject::set(std::string_view key, OutValue value) {
+  if (auto* existing = find(key)) {
+    *existing = std::move(value);
+    return;
+  }
+  members.push_back(OutMember{key, std::move(value)});
+}
+void OutObject::erase(std::string_view key) {
+  members.erase(std::remove_if(members.begin(), members.end(), [&](const OutMember& m) { return m.key == key; }),
+                members.end());
+}
+
+// ---- truthiness --------------------------------------------------------------------------------------------
+bool truthy(dom::element e) {
+  switch (e.type()) {
+    case dom::element_type::NULL_VALUE: return false;
+    case dom::element_type::BOOL: return bool(e.get_bool().value_unsafe());
+    case dom::element_type::INT64: return int64_t(e.get_int64().value_unsafe()) != 0;
+    case dom::element_type::UINT64: return uint64_t(e.get_uint64().value_unsafe()) != 0;
+    case dom::element_type::DOUBLE: return double(e.get_double().value_unsafe()) != 0.0;
+    case dom::element_type::STRING: return !std::string_view(e.get_string().value_unsafe()).empty();
+    default: return true;  // objects and arrays, even empty ones
+  }
+}
+
+bool qualifies(dom::element e) {
+  if (e.is_null()) return false;
+  if (e.is_string()) return !std::string_view(e.get_string().value_unsafe()).empty();
+  return true;
+}
+
+bool truthy(const OutValue& value) {
+  return std::visit(
+      [](const auto& x) -> bool {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::monostate>) return false;
+        else if constexpr (std::is_same_v<T, bool>) return x;
+        else if constexpr (std::is_same_v<T, std::string_view>) return !x.empty();
+        else if constexpr (std::is_same_v<T, dom::element>) return truthy(x);
+        else return true;
+      },
+      value.v);
+}
+
+std::string_view type_name(dom::element e) {
+  switch (e.type()) {
+    case dom::element_type::ARRAY: return "array";
+    case dom::element_type::OBJECT: return "object";
+    case dom::element_type::STRING: return "string";
+    case dom::element_type::BOOL: return "boolean";
+    case dom::element_type::NULL_VALUE: return "null";
+    default: return "number";
+  }
+}
+
+// ---- strings and numbers -----------------------------------------------------------------------------------
+void write_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t run_start = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run_start, i - run_start);
+    run_start = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 0xF]);
+    }
+  }
+  out.append(s.data() + run_start, s.size() - run_start);
+  out.push_back('"');
+}
+
+void write_number(std::string& out, double d) {
+  if (!std::isfinite(d)) {
+    out += "null";  // JSON.stringify(Infinity)
+    return;
+  }
+  if (d == 0) {
+    out.push_back('0');  // also -0
+    return;
+  }
+  if (d < 0) {
+    out.push_back('-');
+    d = -d;
+  }
+  // Shortest round-trip digits, then ECMAScript's Number::toString layout.
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<std::size_t>(res.ptr - buf));
+  const auto e_pos = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e_pos))
+    if (c != '.') digits.push_back(c);
+  const int exponent = std::atoi(std::string(sci.substr(e_pos + 1)).c_str());
+  const int k = static_cast<int>(digits.size());
+  const int n = exponent + 1;
+  if (k <= n && n <= 21) {
+    out += digits;
+    out.append(static_cast<std::size_t>(n - k), '0');
+  } else if (0 < n && n <= 21) {
+    out.append(digits, 0, static_cast<std::size_t>(n));
+    out.push_back('.');
+    out.append(digits, static_cast<std::size_t>(n));
+  } else if (-6 < n && n <= 0) {
+    out += "0.";
+    out.append(static_cast<std::size_t>(-n), '0');
+    out += digits;
+  } else {
+    out.push_back(digits[0]);
+    if (k > 1) {
+      out.push_back('.');
+      out.append(digits, 1);
+    }
+    out.push_back('e');
+    out.push_back(n - 1 >= 0 ? '+' : '-');
+    out += std::to_string(std::abs(n - 1));
+  }
+}
+
+namespace {
+constexpr std::int64_t max_safe_integer = (std::int64_t{1} << 53);
+
+// V8 puts "array index" keys (canonical decimal below 2^32 - 1) first, in ascending numeric order.
+bool array_index(std::string_view key, std::uint32_t& index) {
+  if (key.empty() || key.size() > 10) return false;
+  if (key.size() > 1 && key[0] == '0') return false;
+  std::uint64_t v = 0;
+  for (char c : key) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (v >= 4294967295ULL) return false;
+  index = static_cast<std::uint32_t>(v);
+  return true;
+}
+
+template <class Member, class KeyOf, class WriteValue>
+void write_members(std::string& out, std::vector<Member>& members, KeyOf key_of, WriteValue write_value) {
+  bool any_index = false;
+  std::uint32_t ignored;
+  for (const auto& m : members)
+    if (array_index(key_of(m), ignored)) {
+      any_index = true;
+      break;
+    }
+  if (any_index) {
+    std::stable_sort(members.begin(), members.end(), [&](const Member& a, const Member& b) {
+      std::uint32_t ia = 0, ib = 0;
+      const bool xa = array_index(key_of(a), ia), xb = array_index(key_of(b), ib);
+      if (xa != xb) return xa;
+      return xa && ia < ib;
+    });
+  }
+  out.push_back('{');
+  bool first = true;
+  for (const auto& m : members) {
+    if (!first) out.push_back(',');
+    first = false;
+    write_string(out, key_of(m));
+    out.push_back(':');
+    write_value(m);
+  }
+  out.push_back('}');
+}
+
+struct ElementMember {
+  std::string_view key;
+  dom::element value;
+};
+
+void write_object(std::string& out, dom::object obj) {
+  // JSON.parse keeps the last value of a duplicated key, at the position of its first occurrence.
+  std::vector<ElementMember> members;
+  members.reserve(obj.size());
+  for (auto field : obj) {
+    const std::string_view key = field.key;
+    bool duplicate = false;
+    for (auto& m : members)
+      if (m.key == key) {
+        m.value = field.value;
+        duplicate = true;
+        break;
+      }
+    if (!duplicate) members.push_back(ElementMember{key, field.value});
+  }
+  write_members(
+      out, members, [](const ElementMember& m) { return m.key; },
+      [&](const ElementMember& m) { write(out, m.value); });
+}
+}  // namespace
+
+void write(std::string& out, dom::element e) {
+  switch (e.type()) {
+    case dom::element_type::OBJECT: write_object(out, e.get_object().value_unsafe()); return;
+    case dom::element_type::ARRAY: {
+      out.push_back('[');
+      bool first = true;
+      for (auto item : json::as_array(e)) {
+        if (!first) out.push_back(',');
+        first = false;
+        write(out, item);
+      }
+      out.push_back(']');
+      return;
+    }
+    case dom::element_type::STRING: write_string(out, e.get_string().value_unsafe()); return;
+    case dom::element_type::INT64: {
+      const std::int64_t v = e.get_int64().value_unsafe();
+      if (v > -max_safe_integer && v < max_safe_integer) out += std::to_string(v);
+      else write_number(out, static_cast<double>(v));  // JSON.parse reads it as a double
+      return;
+    }
+    case dom::element_type::UINT64: {
+      const std::uint64_t v = e.get_uint64().value_unsafe();
+      if (v < static_cast<std::uint64_t>(max_safe_integer)) out += std::to_string(v);
+      else write_number(out, static_cast<double>(v));
+      return;
+    }
+    case dom::element_type::DOUBLE: write_number(out, e.get_double().value_unsafe()); return;
+    case dom::element_type::BOOL: out += e.get_bool().value_unsafe() ? "true" : "false"; return;
+    case dom::element_type::NULL_VALUE: out += "null"; return;
+  }
+}
+
+void write(std::string& out, const OutValue& value) {
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::monostate>) out += "null";
+        else if constexpr (std::is_same_v<T, bool>) out += x ? "true" : "false";
+        else if constexpr (std::is_same_v<T, std::string_view>) write_string(out, x);
+        else if constexpr (std::is_same_v<T, dom::element>) write(out, x);
+        else if constexpr (std::is_same_v<T, OutArray>) {
+          out.push_back('[');
+          bool first = true;
+          for (const auto& item : x.items) {
+            if (!first) out.push_back(',');
+            first = false;
+            write(out, item);
+          }
+          out.push_back(']');
+        } else {
+          // Sorting index keys must not reorder the caller's object: sort a view of it.
+          std::vector<const OutMember*> members;
+          members.reserve(x.members.size());
+          for (const auto& m : x.members) members.push_back(&m);
+          write_members(
+              out, members, [](const OutMember* m) { return m->key; }, [&](const OutMember* m) { write(out, m->value); });
+        }
+      },
+      value.v);
+}
+
+}  // namespace omt::json

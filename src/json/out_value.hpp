@@ -1,0 +1,93 @@
+// Internal: the ordered output tree the mappers build, and its serialiser.
+// Values borrow: strings and source elements point into the parsed event (simdjson document) or into the
+// mapping tables, and live as long as one transform. Serialisation follows JavaScript's JSON.stringify, so
+// that records are byte-identical to rudder-transformer's: insertion order with array-index keys first in
+// ascending order, JS number formatting, JSON.stringify string escaping.
+#pragma once
+
+#include <deque>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <simdjson.h>
+
+namespace omt::json {
+
+struct OutValue;
+struct OutMember;
+
+struct OutObject {
+  std::vector<OutMember> members;
+
+  OutValue* find(std::string_view key);
+  const OutValue* find(std::string_view key) const;
+  // JS assignment: an existing key keeps its position, a new key is appended.
+  void set(std::string_view key, OutValue value);
+  void erase(std::string_view key);
+  bool empty() const { return members.empty(); }
+};
+
+struct OutArray {
+  std::vector<OutValue> items;
+};
+
+struct OutValue {
+  // monostate: JSON null. string_view: a string to escape. element: a source value copied verbatim.
+  std::variant<std::monostate, bool, std::string_view, simdjson::dom::element, OutObject, OutArray> v;
+
+  OutValue() = default;
+  OutValue(bool b) : v(b) {}                                    // NOLINT(google-explicit-constructor)
+  OutValue(std::string_view s) : v(s) {}                        // NOLINT
+  OutValue(simdjson::dom::element e) : v(e) {}                  // NOLINT
+  OutValue(OutObject o) : v(std::move(o)) {}                    // NOLINT
+  OutValue(OutArray a) : v(std::move(a)) {}                     // NOLINT
+  OutValue(const char*) = delete;  // a literal must be passed as std::string_view explicitly
+};
+
+struct OutMember {
+  std::string_view key;
+  OutValue value;
+};
+
+// Strings the mappers make (normalised phone numbers, lower-cased event names) live here for one transform.
+// A deque never moves its elements, so string_views into it stay valid.
+class Arena {
+ public:
+  std::string_view keep(std::string s) { return strings_.emplace_back(std::move(s)); }
+
+ private:
+  std::deque<std::string> strings_;
+};
+
+// Checked views of an element already known to be an object / array. (Never range-for over
+// get_object().value_unsafe(): that binds a reference into a temporary.)
+inline simdjson::dom::object as_object(simdjson::dom::element e) {
+  simdjson::dom::object o;
+  if (e.get(o) != simdjson::SUCCESS) return {};
+  return o;
+}
+inline simdjson::dom::array as_array(simdjson::dom::element e) {
+  simdjson::dom::array a;
+  if (e.get(a) != simdjson::SUCCESS) return {};
+  return a;
+}
+
+// JavaScript truthiness of a value, and getValueFromMessage's "qualifies" test (anything but null and "").
+bool truthy(const OutValue& value);
+bool truthy(simdjson::dom::element e);
+bool qualifies(simdjson::dom::element e);
+// "string", "number", "boolean", "object", "array", "null": for error messages.
+std::string_view type_name(simdjson::dom::element e);
+
+// Appends compact JSON, as JSON.stringify would write it.
+void write(std::string& out, const OutValue& value);
+void write(std::string& out, simdjson::dom::element e);
+void write_string(std::string& out, std::string_view s);  // quoted and escaped
+void write_number(std::string& out, double d);             // Number.prototype.toString
+
+// A JSON string literal of already-serialised JSON (e.g. the "batch" field): quoted and escaped.
+inline void write_json_as_string(std::string& out, std::string_view json) { write_string(out, json); }
+
+}  // namespace omt::json

@@ -1,0 +1,27 @@
+// Internal: rudder-transformer's request object (contract section 4), the envelope around one push.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "json/out_value.hpp"
+
+namespace omt::protocol {
+
+inline constexpr std::string_view ometria_push_endpoint = "https://api.ometria.com/v2/push";
+
+// {"version":"1","type":"REST","method":"POST","endpoint":...,"headers":{"X-Ometria-Auth":key},"params":{},
+//  "body":{"JSON":{},"JSON_ARRAY":{"batch":"<batch>"},"XML":{},"FORM":{}},"files":{}[,"userId":""]}
+inline void write_request_object(std::string& out, std::string_view api_key, std::string_view batch, bool processor) {
+  out += R"({"version":"1","type":"REST","method":"POST","endpoint":")";
+  out += ometria_push_endpoint;
+  out += R"(","headers":{"X-Ometria-Auth":)";
+  json::write_string(out, api_key);
+  out += R"(},"params":{},"body":{"JSON":{},"JSON_ARRAY":{"batch":)";
+  json::write_json_as_string(out, batch);
+  out += R"(},"XML":{},"FORM":{}},"files":{})";
+  if (processor) out += R"(,"userId":"")";
+  out += '}';
+}
+
+}  // namespace omt::protocol
