@@ -76,6 +76,63 @@ TEST_F(HttpRoutes, ProcessorRouteAnswersWhatTheProtocolAnswersWithApiVersion2) {
   EXPECT_EQ(r.header("content-type"), "application/json");
 }
 
+TEST_F(HttpRoutes, FeaturesAdvertiseWhatRudderServerLooksFor) {
+  const json features = json::parse(client.get("/features").body);
+  EXPECT_EQ(features.at("routerTransform").at("OMETRIA"), true);
+  EXPECT_EQ(features.at("supportSourceTransformV1"), true);
+  EXPECT_EQ(features.at("upgradedToSourceTransformV2"), true);
+}
+
+TEST_F(HttpRoutes, ProcessorTransformsAnIdentifyIntoAnOmetriaContact) {
+  for (const char* path : {"/v0/destinations/ometria", "/v0/destinations/OMETRIA", "/v0/destinations/%20Ometria%20"}) {
+    const HttpResponse r = client.post(path, processor_body("ann@example.com"));
+    ASSERT_EQ(r.status, 200) << path << " " << r.body;
+    EXPECT_EQ(r.header("apiVersion"), "2");
+    const json out = json::parse(r.body);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].at("statusCode"), 200);
+    EXPECT_EQ(out[0].at("metadata"), json({{"jobId", 1}}));
+    const json& request = out[0].at("output");
+    EXPECT_EQ(request.at("endpoint"), "https://api.ometria.com/v2/push");
+    EXPECT_EQ(request.at("headers").at("X-Ometria-Auth"), "key-1");
+    const json batch = json::parse(request.at("body").at("JSON_ARRAY").at("batch").get<std::string>());
+    EXPECT_EQ(batch[0].at("@type"), "contact");
+    EXPECT_EQ(batch[0].at("email"), "ann@example.com");
+  }
+}
+
+TEST_F(HttpRoutes, RouterBatchesEventsOfOneDestination) {
+  const HttpResponse r = client.post("/routerTransform", router_body());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("apiVersion"), "2");
+  const json out = json::parse(r.body).at("output");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].at("batched"), true);
+  EXPECT_EQ(out[0].at("metadata"), json::parse(R"([{"jobId":1},{"jobId":2}])"));
+  EXPECT_EQ(json::parse(out[0].at("batchedRequest").at("body").at("JSON_ARRAY").at("batch").get<std::string>()).size(), 2u);
+}
+
+TEST_F(HttpRoutes, BadBodiesGetJsonErrorsNotCrashes) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"/v0/destinations/ometria", "[{"},
+      {"/v0/destinations/ometria", "{}"},
+      {"/v0/destinations/ometria", ""},
+      {"/routerTransform", "not json"},
+      {"/routerTransform", R"({"input":[],"destType":"ometria"})"},
+  };
+  for (const auto& [path, body] : cases) {
+    const HttpResponse r = client.post(path, body);
+    EXPECT_TRUE(r.status == 200 || r.status == 400) << path << " " << body << " -> " << r.status;
+    EXPECT_NO_THROW((void)json::parse(r.body)) << r.body;
+    EXPECT_TRUE(r.keep_alive);
+  }
+  const HttpResponse empty_router = client.post("/routerTransform", R"({"input":[],"destType":"ometria"})");
+  EXPECT_NE(empty_router.body.find("Invalid event array"), std::string::npos) << empty_router.body;
+  const HttpResponse bad_json = client.post("/v0/destinations/ometria", "[{");
+  EXPECT_EQ(bad_json.status, 400);
+  EXPECT_NE(bad_json.body.find("byte"), std::string::npos) << bad_json.body;
+}
+
 TEST_F(HttpRoutes, ProcessorRouteIgnoresTheContentType) {
   const std::string body = processor_body();
   const HttpResponse as_json = client.post("/v0/destinations/ometria", body);
