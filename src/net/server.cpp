@@ -183,9 +183,11 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
   // Posted by Server::shutdown: an idle connection closes now; a busy one closes after its answer.
   void notify_shutdown() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
-      // Bytes already in the socket but not yet read are a request in flight, not an idle connection.
+      // A request whose first bytes arrived is in flight, not idle: they may still be in the socket
+      // (available() > 0) or already read with the completion queued (cancel() then changes nothing). Only a
+      // connection with neither is idle: its read ends with operation_aborted and it closes.
       beast::error_code ec;
-      if (self->state_ == State::idle && self->stream_.socket().available(ec) == 0) self->close_now();
+      if (self->state_ == State::idle && self->stream_.socket().available(ec) == 0) self->stream_.socket().cancel(ec);
     });
   }
 
@@ -207,8 +209,12 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
   const config::ServerConfig& config() const { return server_->config; }
 
   void do_idle_wait() {
-    if (server_->stopping.load()) return close_now();
     if (buffer_.size() > 0) return begin_request();  // a pipelined request is already here
+    if (server_->stopping.load()) {
+      // Shutting down: only a request whose bytes have already arrived is still served.
+      beast::error_code ec;
+      if (stream_.socket().available(ec) == 0) return close_now();
+    }
     state_ = State::idle;
     stream_.expires_after(config().timeouts.idle);
     // Small for a fresh connection (thousands may sit idle), whatever capacity is already there afterwards.
@@ -375,15 +381,16 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
   void on_written(beast::error_code ec, bool keep_alive) {
     response_.reset();
     if (ec || state_ == State::closed) return close_now();
-    if (!keep_alive) return linger_and_close();
+    // Only an error answer can leave request bytes unread (a 413 body still arriving): linger for those.
+    if (!keep_alive) return close_after_write_ ? linger_and_close() : close_now();
     close_after_write_ = false;
     if (buffer_.size() == 0 && buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
     do_idle_wait();
   }
 
-  // After an answer with "Connection: close" the client may still be sending (a 413 body): closing with unread
-  // data would reset the connection and could destroy our answer in flight. So: half-close, then read and drop
-  // what still comes, for a short bounded time.
+  // After an error answer the client may still be sending (a 413 body): closing with unread data would reset
+  // the connection and could destroy our answer in flight. So: half-close, then read and drop what still comes,
+  // for a short bounded time.
   void linger_and_close() {
     state_ = State::lingering;
     beast::error_code ignored;

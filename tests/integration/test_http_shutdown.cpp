@@ -163,6 +163,10 @@ TEST(ServeBinary, SigtermFinishesTheRequestInFlightAndExits0) {
   const std::string head = "POST /v0/destinations/ometria HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   RawConnection in_flight("127.0.0.1", server.port);
+  // One whole request first, so the server has surely accepted this connection (a connection still in the
+  // kernel's accept queue when the listener closes is reset, as with any server).
+  ASSERT_TRUE(in_flight.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_EQ(parse_response(in_flight.read_response(5s).data).status, 200);
   ASSERT_TRUE(in_flight.send(head + body.substr(0, body.size() / 2)));
 
   server.child.signal(SIGTERM);
@@ -170,7 +174,7 @@ TEST(ServeBinary, SigtermFinishesTheRequestInFlightAndExits0) {
   EXPECT_TRUE(connection_refused(server.port));
   EXPECT_TRUE(idle.read_until_closed(5s).closed);  // the idle keep-alive connection was closed
 
-  ASSERT_TRUE(in_flight.send(body.substr(body.size() / 2)));
+  ASSERT_TRUE(in_flight.send(body.substr(body.size() / 2))) << server.child.output();
   const auto got = in_flight.read_until_closed(10s);
   EXPECT_TRUE(got.closed);
   const HttpResponse r = parse_response(got.data);
