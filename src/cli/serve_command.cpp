@@ -1,18 +1,114 @@
-// `ometria-transformer serve`: placeholder until the HTTP server lands (src/net/).
+// `ometria-transformer serve`: the HTTP service. Reads the configuration (file, then flags), loads the mappings,
+// starts the server and waits for SIGTERM/SIGINT; then stops accepting, lets requests in flight finish within
+// server.shutdown_deadline and exits 0. Start-up errors (config, mappings, address in use) exit 2.
 #include <CLI/CLI.hpp>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <iostream>
+#include <memory>
+#include <string>
 
 #include "cli/commands.hpp"
+#include "omt/config/config.hpp"
+#include "omt/net/routes.hpp"
+#include "omt/net/server.hpp"
+#include "omt/obs/log.hpp"
+#include "omt/obs/metrics.hpp"
+#include "omt/ometria/transformer.hpp"
 
 namespace omt::cli {
 
+namespace {
+
+struct ServeFlags {
+  std::string config_file;
+  std::string listen;
+  unsigned threads = 0;
+  std::string mappings_dir;
+  std::string log_level;
+  std::string log_format;
+  CLI::Option* threads_option = nullptr;
+};
+
+int start_up_error(std::string_view message) {
+  std::cerr << "ometria-transformer serve: " << message << "\n";
+  return 2;
+}
+
+int run_serve(const ServeFlags& flags) {
+  config::RawConfig raw;
+  if (!flags.config_file.empty()) {
+    auto loaded = config::RawConfig::from_file(flags.config_file);
+    if (!loaded) return start_up_error(loaded.error().message);
+    raw = std::move(*loaded);
+  }
+  // Flags win over the file.
+  if (!flags.listen.empty()) raw.set("server.listen", flags.listen);
+  if (flags.threads_option->count() > 0) raw.set("server.threads", static_cast<std::int64_t>(flags.threads));
+  if (!flags.mappings_dir.empty()) raw.set("mappings_dir", flags.mappings_dir);
+  if (!flags.log_level.empty()) raw.set("log.level", flags.log_level);
+  if (!flags.log_format.empty()) raw.set("log.format", flags.log_format);
+  auto cfg = config::validate(raw);
+  if (!cfg) return start_up_error(cfg.error().message);
+
+  obs::init_logging(obs::LogOptions{cfg->log.level,
+                                    cfg->log.format == "json" ? obs::LogFormat::json : obs::LogFormat::text,
+                                    cfg->log.log_pii});
+  const std::uint64_t fd_limit = net::raise_open_file_limit();
+  spdlog::info("ometria-transformer {} starting; open file limit {}", OMT_VERSION, fd_limit);
+
+  const auto mappings_dir = cfg->mappings_dir.empty() ? ometria::Transformer::default_mappings_dir() : cfg->mappings_dir;
+  auto transformer = ometria::Transformer::load(mappings_dir);
+  if (!transformer) {
+    spdlog::critical("cannot load the mappings from {}: {}", mappings_dir.string(), transformer.error().message);
+    return 2;
+  }
+  auto shared_transformer = std::make_shared<const ometria::Transformer>(std::move(*transformer));
+
+  // Signals are taken synchronously by this thread (sigwait), so block them before any server thread exists:
+  // threads inherit the mask, and no handler ever runs in the middle of a request.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  obs::Registry metrics;
+  net::Router router;
+  net::add_transformer_routes(router, shared_transformer, metrics);
+  net::add_operational_routes(router, metrics, net::ServiceInfo{"ometria-transformer", OMT_VERSION});
+
+  auto server = net::Server::start(cfg->server, std::move(router), metrics);
+  if (!server) {
+    spdlog::critical("{}", server.error().message);
+    return 2;
+  }
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("received {}; shutting down (deadline {} ms)", signal_number == SIGINT ? "SIGINT" : "SIGTERM",
+               cfg->server.shutdown_deadline.count());
+  const bool drained = (*server)->shutdown(cfg->server.shutdown_deadline);
+  if (!drained) spdlog::warn("some requests were cut off at the shutdown deadline");
+  return 0;
+}
+
+}  // namespace
+
 void add_serve_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("serve", "Run the HTTP service");
-  cmd->callback([&exit_code] {
-    std::cerr << "serve: not built yet\n";
-    exit_code = 2;
-  });
+  auto flags = std::make_shared<ServeFlags>();
+  auto* cmd = app.add_subcommand("serve", "Run the HTTP service (a drop-in rudder-transformer for Ometria)");
+  cmd->add_option("--config", flags->config_file, "JSON configuration file")->check(CLI::ExistingFile);
+  cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (default 0.0.0.0:9090; port 0 picks one)");
+  flags->threads_option = cmd->add_option("--threads", flags->threads, "Worker threads (default: the number of cores)")
+                              ->check(CLI::Range(1u, 1024u));
+  cmd->add_option("--mappings", flags->mappings_dir, "Directory of the mapping tables (default: built in)");
+  cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error, critical or off");
+  cmd->add_option("--log-format", flags->log_format, "text or json");
+  cmd->callback([flags, &exit_code] { exit_code = run_serve(*flags); });
 }
 
 }  // namespace omt::cli

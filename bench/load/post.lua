@@ -1,0 +1,13 @@
+-- wrk script: POSTs the body in $OMT_BODY_FILE and prints one machine-readable result line at the end.
+local f = assert(io.open(os.getenv("OMT_BODY_FILE"), "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+
+function done(summary, latency, requests)
+  local non_2xx = summary.errors.status
+  local socket_errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d non2xx=%d socket_errors=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), non_2xx, socket_errors))
+end

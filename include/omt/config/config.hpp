@@ -1,0 +1,93 @@
+// Start-up configuration: a JSON file (--config) plus command-line overrides, read once and validated into a
+// Config that cannot be invalid. RawConfig is the unvalidated tree (file values with overrides applied at dotted
+// keys); validate() turns it into Config or names the first bad or unknown key ("server.limits.max_body_bytes").
+// Adding a section: a struct and a field in Config, a reader in src/config/, one row in its section table.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "omt/error.hpp"
+
+namespace omt::config {
+
+struct ServerLimits {
+  std::size_t max_body_bytes = 32u << 20;    // 413 past it
+  std::size_t max_header_bytes = 8u << 10;   // request line + header fields; 431 past it
+  std::size_t max_connections = 10'000;      // concurrent; over it a new connection gets 503 and is closed
+};
+
+struct ServerTimeouts {
+  std::chrono::milliseconds read{30'000};   // whole request, from its first byte to its last
+  std::chrono::milliseconds idle{60'000};   // keep-alive: waiting for the first byte of the next request
+  std::chrono::milliseconds write{30'000};  // whole response
+};
+
+struct ServerConfig {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 9090;     // 0 picks a free port
+  unsigned threads = 0;          // 0: the number of cores
+  ServerLimits limits;
+  ServerTimeouts timeouts;
+  std::chrono::milliseconds shutdown_deadline{10'000};  // SIGTERM: time left to requests in flight
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off
+  std::string format = "text";  // text | json
+  bool log_pii = false;
+};
+
+struct Config {
+  ServerConfig server;
+  LogConfig log;
+  std::filesystem::path mappings_dir;  // empty: the built-in default
+};
+
+// "HOST:PORT", "[v6]:PORT" or ":PORT" (all interfaces).
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+Expected<HostPort> parse_host_port(std::string_view text);
+// "250ms", "30s", "2m" (a bare number is milliseconds).
+Expected<std::chrono::milliseconds> parse_duration(std::string_view text);
+// "1024", "8KiB", "32MiB", "1GiB" (also KB/MB/GB as powers of 1000).
+Expected<std::size_t> parse_size(std::string_view text);
+
+class RawConfig {
+ public:
+  RawConfig();  // empty: every value at its default
+  // Parses a JSON object; `source` names it in error messages (a file name).
+  static Expected<RawConfig> parse(std::string_view json_text, std::string_view source = "config");
+  static Expected<RawConfig> from_file(const std::filesystem::path& file);
+
+  // Command-line overrides at a dotted key ("server.listen"); they win over the file.
+  void set(std::string_view dotted_key, std::string value);
+  void set(std::string_view dotted_key, std::int64_t value);
+  void set(std::string_view dotted_key, bool value);
+
+  RawConfig(const RawConfig&);
+  RawConfig& operator=(const RawConfig&);
+  RawConfig(RawConfig&&) noexcept;
+  RawConfig& operator=(RawConfig&&) noexcept;
+  ~RawConfig();
+
+  struct Tree;  // the JSON document (nlohmann), kept out of this header
+  const Tree& tree() const { return *tree_; }
+  const std::string& source() const { return source_; }
+
+ private:
+  std::unique_ptr<Tree> tree_;
+  std::string source_ = "config";
+};
+
+// The error (errc::invalid_config) names the key: "config.json: server.threads: expected an integer 1..1024".
+Expected<Config> validate(const RawConfig& raw);
+
+}  // namespace omt::config

@@ -1,0 +1,43 @@
+// The routes of `ometria-transformer serve`. Operational routes (/health, /version, /metrics) are separate from
+// the transformer routes (/v0/destinations/{name}, /routerTransform, /features) so later services can reuse them.
+// Handlers are thin: the HTTP-free protocol functions do the work; these add metrics and the apiVersion header.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "omt/net/router.hpp"
+
+namespace omt::ometria {
+class Transformer;
+}
+namespace omt::obs {
+class Registry;
+}
+
+namespace omt::net {
+
+struct ServiceInfo {
+  std::string name = "ometria-transformer";
+  std::string version;
+};
+
+// A named check for /health. It returns true when healthy and may fill `detail`; it must be quick and thread-safe.
+struct HealthCheck {
+  std::string name;
+  std::function<bool(std::string& detail)> check;
+};
+
+// GET /health: {"status":"ok"} (200), or with checks {"status":"ok"|"unavailable","checks":{name:{"ok":..}}},
+// 503 when one fails. GET /version: {"name":..,"version":..}. GET /metrics: the Prometheus text format.
+void add_operational_routes(Router& router, obs::Registry& metrics, ServiceInfo info,
+                            std::vector<HealthCheck> health_checks = {});
+
+// POST /v0/destinations/{name}, POST /routerTransform, GET /features. Counts events by type and outcome and
+// errors by class in `metrics` (omt_events_total, omt_event_errors_total).
+void add_transformer_routes(Router& router, std::shared_ptr<const ometria::Transformer> transformer,
+                            obs::Registry& metrics);
+
+}  // namespace omt::net

@@ -1,0 +1,190 @@
+#include "omt/net/router.hpp"
+
+#include <atomic>
+#include <mutex>
+
+namespace omt::net {
+
+std::string_view to_string(Method method) {
+  switch (method) {
+    case Method::get: return "GET";
+    case Method::head: return "HEAD";
+    case Method::post: return "POST";
+    case Method::put: return "PUT";
+    case Method::patch: return "PATCH";
+    case Method::del: return "DELETE";
+    case Method::options: return "OPTIONS";
+    case Method::other: return "OTHER";
+  }
+  return "OTHER";
+}
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  if (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  while (true) {
+    const auto slash = path.find('/');
+    parts.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+
+bool is_param(std::string_view segment) {
+  return segment.size() >= 3 && segment.front() == '{' && segment.back() == '}';
+}
+
+}  // namespace
+
+std::string_view Request::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (iequals(k, name)) return v;
+  }
+  return {};
+}
+
+std::string_view Request::param(std::string_view name) const {
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+Response Response::json_error(int status, std::string_view message) {
+  Response r;
+  r.status = status;
+  r.body.reserve(message.size() + 16);
+  r.body += "{\"error\":\"";
+  for (char c : message) {
+    switch (c) {
+      case '"': r.body += "\\\""; break;
+      case '\\': r.body += "\\\\"; break;
+      case '\n': r.body += "\\n"; break;
+      case '\r': r.body += "\\r"; break;
+      case '\t': r.body += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char hex[] = "0123456789abcdef";
+          r.body += "\\u00";
+          r.body += hex[(c >> 4) & 0xF];
+          r.body += hex[c & 0xF];
+        } else {
+          r.body += c;
+        }
+    }
+  }
+  r.body += "\"}";
+  return r;
+}
+
+// The sink is released when the first answer goes out; if the last Responder dies first, a 500 goes out instead.
+struct Responder::State {
+  std::mutex mutex;
+  std::shared_ptr<ResponseSink> sink;
+
+  std::shared_ptr<ResponseSink> take() {
+    std::lock_guard lock(mutex);
+    return std::move(sink);
+  }
+  ~State() {
+    if (sink) sink->deliver(Response::json_error(500, "Internal Server Error: the handler did not answer"));
+  }
+};
+
+Responder::Responder(std::shared_ptr<ResponseSink> sink) : state_(std::make_shared<State>()) {
+  state_->sink = std::move(sink);
+}
+
+void Responder::operator()(Response response) const {
+  if (auto sink = state_->take()) sink->deliver(std::move(response));
+}
+
+bool Responder::answered() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->sink == nullptr;
+}
+
+void Router::add(Method method, std::string_view pattern, Handler handler) {
+  std::size_t index = 0;
+  while (index < patterns_.size() && patterns_[index] != pattern) ++index;
+  if (index == patterns_.size()) patterns_.emplace_back(pattern);
+  Route route{method, index, {}, std::move(handler)};
+  for (auto part : split_path(pattern)) route.segments.emplace_back(part);
+  routes_.push_back(std::move(route));
+}
+
+Router::Match Router::match(Request& request) const {
+  Match result;
+  const std::vector<std::string_view> parts = split_path(request.path);
+  for (const Route& route : routes_) {
+    if (route.segments.size() != parts.size()) continue;
+    bool ok = true;
+    for (std::size_t i = 0; i < parts.size() && ok; ++i) {
+      ok = is_param(route.segments[i]) ? !parts[i].empty() : route.segments[i] == parts[i];
+    }
+    if (!ok) continue;
+    if (!result.path_matched) {
+      result.path_matched = true;
+      result.route_index = route.pattern_index;
+    }
+    if (route.method == request.method) {
+      result.handler = &route.handler;
+      result.route_index = route.pattern_index;
+      request.params.clear();
+      for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (is_param(route.segments[i])) {
+          const std::string_view seg = route.segments[i];
+          request.params.emplace_back(std::string(seg.substr(1, seg.size() - 2)), percent_decode(parts[i]));
+        }
+      }
+      return result;
+    }
+    const std::string_view name = to_string(route.method);
+    if (result.allow.find(name) == std::string::npos) {
+      if (!result.allow.empty()) result.allow += ", ";
+      result.allow += name;
+    }
+  }
+  return result;
+}
+
+}  // namespace omt::net

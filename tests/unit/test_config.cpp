@@ -1,0 +1,116 @@
+#include <gtest/gtest.h>
+
+#include "omt/config/config.hpp"
+
+namespace omt::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+Expected<Config> validate_text(std::string_view text) {
+  auto raw = RawConfig::parse(text, "test.json");
+  if (!raw) return tl::unexpected(raw.error());
+  return validate(*raw);
+}
+
+TEST(Config, EmptyConfigHasTheDefaults) {
+  auto c = validate(RawConfig());
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->server.host, "0.0.0.0");
+  EXPECT_EQ(c->server.port, 9090);
+  EXPECT_EQ(c->server.threads, 0u);
+  EXPECT_EQ(c->server.limits.max_body_bytes, 32u << 20);
+  EXPECT_EQ(c->server.limits.max_header_bytes, 8u << 10);
+  EXPECT_EQ(c->log.level, "info");
+  EXPECT_TRUE(c->mappings_dir.empty());
+}
+
+TEST(Config, ReadsEverySetting) {
+  auto c = validate_text(R"({
+    "server": {"listen": "127.0.0.1:8080", "threads": 3,
+               "limits": {"max_body_bytes": "1MiB", "max_header_bytes": 4096, "max_connections": 50},
+               "timeouts": {"read": "2s", "idle": 250, "write": "1m"},
+               "shutdown_deadline": "500ms"},
+    "log": {"level": "debug", "format": "json", "log_pii": true},
+    "mappings_dir": "/etc/omt/mappings"})");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->server.host, "127.0.0.1");
+  EXPECT_EQ(c->server.port, 8080);
+  EXPECT_EQ(c->server.threads, 3u);
+  EXPECT_EQ(c->server.limits.max_body_bytes, 1u << 20);
+  EXPECT_EQ(c->server.limits.max_header_bytes, 4096u);
+  EXPECT_EQ(c->server.limits.max_connections, 50u);
+  EXPECT_EQ(c->server.timeouts.read, 2s);
+  EXPECT_EQ(c->server.timeouts.idle, 250ms);
+  EXPECT_EQ(c->server.timeouts.write, 60s);
+  EXPECT_EQ(c->server.shutdown_deadline, 500ms);
+  EXPECT_EQ(c->log.level, "debug");
+  EXPECT_EQ(c->log.format, "json");
+  EXPECT_TRUE(c->log.log_pii);
+  EXPECT_EQ(c->mappings_dir, "/etc/omt/mappings");
+}
+
+TEST(Config, ErrorsNameTheKey) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"server": {"listen": "nowhere"}})", "test.json: server.listen: expected HOST:PORT"},
+      {R"({"server": {"listen": "1.2.3.4:70000"}})", "server.listen: expected a port 0..65535"},
+      {R"({"server": {"threads": -1}})", "server.threads: expected an integer 0..1024, got -1"},
+      {R"({"server": {"threads": 1.5}})", "server.threads: expected an integer"},
+      {R"({"server": {"limits": {"max_body_bytes": "12 parsecs"}}})", "server.limits.max_body_bytes: unknown size unit"},
+      {R"({"server": {"limits": {"max_body_bytes": 0}}})", "server.limits.max_body_bytes: expected a size from 1"},
+      {R"({"server": {"limits": {"max_bodybytes": 10}}})", "server.limits.max_bodybytes: unknown key"},
+      {R"({"server": {"timeouts": {"read": "soon"}}})", "server.timeouts.read: expected a duration"},
+      {R"({"server": {"timeouts": {"read": 0}}})", "server.timeouts.read: expected a duration from 1ms"},
+      {R"({"server": {"timeouts": []}})", "server.timeouts: expected an object"},
+      {R"({"server": 5})", "server: expected an object"},
+      {R"({"log": {"format": "xml"}})", "log.format: expected one of text, json, got \"xml\""},
+      {R"({"log": {"log_pii": "yes"}})", "log.log_pii: expected true or false"},
+      {R"({"mappings_dir": ""})", "mappings_dir: expected a non-empty path"},
+      {R"({"queue": {}})", "queue: unknown key"},
+  };
+  for (const auto& [text, message] : cases) {
+    auto c = validate_text(text);
+    ASSERT_FALSE(c) << text;
+    EXPECT_EQ(c.error().code, errc::invalid_config);
+    EXPECT_NE(c.error().message.find(message), std::string::npos) << text << " -> " << c.error().message;
+  }
+}
+
+TEST(Config, InvalidJsonIsAnError) {
+  auto raw = RawConfig::parse("{\"server\": ", "bad.json");
+  ASSERT_FALSE(raw);
+  EXPECT_NE(raw.error().message.find("bad.json: invalid JSON"), std::string::npos);
+  EXPECT_FALSE(RawConfig::parse("[1]", "a.json"));
+  EXPECT_FALSE(RawConfig::from_file("/nonexistent/omt.json"));
+}
+
+TEST(Config, OverridesWinOverTheFile) {
+  auto raw = RawConfig::parse(R"({"server": {"listen": "0.0.0.0:1", "threads": 4}, "log": {"level": "warn"}})");
+  ASSERT_TRUE(raw);
+  raw->set("server.listen", std::string("127.0.0.1:0"));
+  raw->set("server.threads", std::int64_t{2});
+  raw->set("mappings_dir", std::string("/m"));
+  auto c = validate(*raw);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->server.host, "127.0.0.1");
+  EXPECT_EQ(c->server.port, 0);
+  EXPECT_EQ(c->server.threads, 2u);
+  EXPECT_EQ(c->log.level, "warn");
+  EXPECT_EQ(c->mappings_dir, "/m");
+}
+
+TEST(Config, ParsesHostPortDurationsAndSizes) {
+  EXPECT_EQ(parse_host_port("[::1]:9090")->host, "::1");
+  EXPECT_EQ(parse_host_port(":9090")->host, "0.0.0.0");
+  EXPECT_FALSE(parse_host_port("::1:9090"));
+  EXPECT_EQ(*parse_duration("250ms"), 250ms);
+  EXPECT_EQ(*parse_duration("2m"), 120s);
+  EXPECT_EQ(*parse_duration("15"), 15ms);
+  EXPECT_FALSE(parse_duration("-1s"));
+  EXPECT_EQ(*parse_size("8KiB"), 8192u);
+  EXPECT_EQ(*parse_size("2MB"), 2000000u);
+  EXPECT_FALSE(parse_size("99999999999999GiB"));
+}
+
+}  // namespace
+}  // namespace omt::config
