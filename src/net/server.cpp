@@ -384,7 +384,8 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
     // Only an error answer can leave request bytes unread (a 413 body still arriving): linger for those.
     if (!keep_alive) return close_after_write_ ? linger_and_close() : close_now();
     close_after_write_ = false;
-    if (buffer_.size() == 0 && buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
+    // Thousands of idle connections must not each keep a large read buffer from one big chunked request.
+    if (buffer_.size() == 0 && buffer_.capacity() > 16 * 1024) buffer_.shrink_to_fit();
     do_idle_wait();
   }
 

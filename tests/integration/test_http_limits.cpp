@@ -201,6 +201,27 @@ TEST(HttpLimits, IdleTimeoutIsSeparateFromTheReadTimeout) {
   EXPECT_LT(Clock::now() - start, 2s);
 }
 
+TEST(HttpLimits, WriteTimeoutCutsOffAClientThatDoesNotRead) {
+  config::ServerConfig c = test_server_config();
+  c.timeouts.write = 200ms;
+  net::Router router;
+  router.add(net::Method::get, "/huge", [](net::Request&, net::Responder respond) {
+    net::Response r;
+    r.body.assign(64u << 20, 'x');  // far more than the socket buffers hold
+    respond(std::move(r));
+  });
+  router.add(net::Method::get, "/health", [](net::Request&, net::Responder respond) { respond(net::Response{}); });
+  TestServer server(c, std::move(router));
+  RawConnection reader_that_never_reads("127.0.0.1", server.port());
+  ASSERT_TRUE(reader_that_never_reads.send("GET /huge HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(wait_until([&] { return server.server->open_connections() == 1; }));
+  const auto start = Clock::now();
+  EXPECT_TRUE(wait_until([&] { return server.server->open_connections() == 0; }, 5s));
+  EXPECT_LT(Clock::now() - start, 3s);
+  HttpClient probe = server.client(5s);
+  EXPECT_EQ(probe.get("/health").status, 200);
+}
+
 TEST(HttpLimits, ConnectionsOverTheMaximumGet503AtOnce) {
   config::ServerConfig c = test_server_config();
   c.limits.max_connections = 4;

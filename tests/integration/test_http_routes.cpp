@@ -123,7 +123,7 @@ TEST_F(HttpRoutes, BadBodiesGetJsonErrorsNotCrashes) {
   for (const auto& [path, body] : cases) {
     const HttpResponse r = client.post(path, body);
     EXPECT_TRUE(r.status == 200 || r.status == 400) << path << " " << body << " -> " << r.status;
-    EXPECT_NO_THROW((void)json::parse(r.body)) << r.body;
+    EXPECT_TRUE(json::accept(r.body)) << r.body;
     EXPECT_TRUE(r.keep_alive);
   }
   const HttpResponse empty_router = client.post("/routerTransform", R"({"input":[],"destType":"ometria"})");
