@@ -51,10 +51,24 @@ void BM_ProcessorBody100(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
 }
 
+// The same 100 events as a router body.
+void BM_RouterBody100(benchmark::State& state) {
+  const std::string processor = omt::bench::processor_body(100);
+  const std::string body = R"({"input":)" + processor + R"(,"destType":"ometria"})";
+  for (auto _ : state) {
+    auto reply = omt::protocol::router_transform(body, transformer());
+    if (reply.status != 200) state.SkipWithError("status");
+    benchmark::DoNotOptimize(reply);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 100);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+
 }  // namespace
 
 BENCHMARK(BM_Identify);
 BENCHMARK(BM_CustomEvent);
 BENCHMARK(BM_Order3LineItems);
 BENCHMARK(BM_ProcessorBody100);
+BENCHMARK(BM_RouterBody100);
 BENCHMARK_MAIN();

@@ -103,14 +103,14 @@ void add_transformer_routes(Router& router, std::shared_ptr<const ometria::Trans
     const std::string_view name = request.param("name");
     if (!protocol::is_known_destination(name)) return respond(to_response(protocol::unknown_destination(name)));
     protocol::EventTally tally;
-    protocol::Reply reply = protocol::processor_transform(request.body, *transformer, &tally);
+    protocol::Reply reply = protocol::processor_transform(request.body, *transformer, &tally, request.body.capacity());
     counts->add(tally);
     respond(to_response(std::move(reply)));
   });
 
   router.add(Method::post, "/routerTransform", [transformer, counts](Request& request, Responder respond) {
     protocol::EventTally tally;
-    protocol::Reply reply = protocol::router_transform(request.body, *transformer, &tally);
+    protocol::Reply reply = protocol::router_transform(request.body, *transformer, &tally, request.body.capacity());
     counts->add(tally);
     respond(to_response(std::move(reply)));
   });

@@ -49,7 +49,7 @@ std::string describe_json_error(std::string_view body, simdjson::error_code code
   return "Invalid JSON at byte " + std::to_string(offset) + ": " + what;
 }
 
-Expected<simdjson::dom::element> BodyParser::parse(std::string_view body) {
+Expected<simdjson::dom::element> BodyParser::parse(std::string_view body, std::size_t readable_bytes) {
   static thread_local simdjson::dom::parser small;
   simdjson::dom::parser* parser = &small;
   if (body.size() > large_body_bytes) {
@@ -57,7 +57,8 @@ Expected<simdjson::dom::element> BodyParser::parse(std::string_view body) {
     parser = large_.get();
   }
   simdjson::dom::element root;
-  const auto code = parser->parse(body.data(), body.size(), true).get(root);
+  const bool padded = readable_bytes >= body.size() + simdjson::SIMDJSON_PADDING;
+  const auto code = parser->parse(body.data(), body.size(), /*realloc_if_needed=*/!padded).get(root);
   if (code != simdjson::SUCCESS) return fail(errc::invalid_json, describe_json_error(body, code));
   return root;
 }

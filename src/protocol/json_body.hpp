@@ -16,7 +16,8 @@ namespace omt::protocol {
 // 4 MiB get a parser of their own, freed afterwards, so a single huge request does not pin memory per thread.
 class BodyParser {
  public:
-  Expected<simdjson::dom::element> parse(std::string_view body);
+  // readable_bytes >= body.size() + SIMDJSON_PADDING: parsed in place, without a copy.
+  Expected<simdjson::dom::element> parse(std::string_view body, std::size_t readable_bytes = 0);
 
  private:
   std::unique_ptr<simdjson::dom::parser> large_;

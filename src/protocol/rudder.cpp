@@ -134,9 +134,10 @@ std::string features_json() {
 
 // ---- processor ------------------------------------------------------------------------------------------------
 
-Reply processor_transform(std::string_view body, const ometria::Transformer& transformer, EventTally* tally) {
+Reply processor_transform(std::string_view body, const ometria::Transformer& transformer, EventTally* tally,
+                          std::size_t readable_bytes) {
   BodyParser parser;
-  auto root = parser.parse(body);
+  auto root = parser.parse(body, readable_bytes);
   if (!root) return error_reply(400, root.error().message);
   if (!root->is_array())
     return error_reply(400, std::string("Expected a JSON array of {message, destination, metadata} objects, got ") +
@@ -219,9 +220,10 @@ struct Group {
 
 }  // namespace
 
-Reply router_transform(std::string_view body, const ometria::Transformer& transformer, EventTally* tally) {
+Reply router_transform(std::string_view body, const ometria::Transformer& transformer, EventTally* tally,
+                       std::size_t readable_bytes) {
   BodyParser parser;
-  auto root = parser.parse(body);
+  auto root = parser.parse(body, readable_bytes);
   if (!root) return error_reply(400, root.error().message);
   if (!root->is_object())
     return error_reply(400, std::string("Expected a JSON object {\"input\":[...],\"destType\":\"ometria\"}, got ") +

@@ -34,10 +34,15 @@ bool is_known_destination(std::string_view name);
 // 404 {"error":"Unknown destination: <name>"}
 Reply unknown_destination(std::string_view name);
 
+// readable_bytes: how many bytes from body.data() may be read. When it is at least body.size() + 64 (the
+// server reserves that much), the JSON parser reads the body in place instead of copying it.
+
 // POST /v0/destinations/ometria: a JSON array of {message, destination, metadata?}.
-Reply processor_transform(std::string_view body, const ometria::Transformer& transformer, EventTally* tally = nullptr);
+Reply processor_transform(std::string_view body, const ometria::Transformer& transformer, EventTally* tally = nullptr,
+                          std::size_t readable_bytes = 0);
 // POST /routerTransform: {"input":[...], "destType":"ometria"}.
-Reply router_transform(std::string_view body, const ometria::Transformer& transformer, EventTally* tally = nullptr);
+Reply router_transform(std::string_view body, const ometria::Transformer& transformer, EventTally* tally = nullptr,
+                       std::size_t readable_bytes = 0);
 
 // GET /features.
 std::string features_json();
