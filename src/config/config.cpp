@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -154,6 +155,7 @@ ObjectReader::ObjectReader(ReadContext& context, const nlohmann::json* object, s
     : context_(context), object_(object), path_(std::move(path)) {}
 
 std::string ObjectReader::key_path(std::string_view key) const {
+  if (key.empty()) return path_;
   return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
 }
 
@@ -267,6 +269,32 @@ void ObjectReader::path(std::string_view key, std::filesystem::path& out) {
   out = v->get<std::string>();
 }
 
+void ObjectReader::number(std::string_view key, double& out, double min, double max) {
+  const nlohmann::json* v = find(key);
+  if (!v) return;
+  if (!v->is_number()) return error(key, "expected a number");
+  const double d = v->get<double>();
+  if (!(d >= min && d <= max)) return error(key, "expected a number " + std::to_string(min) + ".." + std::to_string(max));
+  out = d;
+}
+
+void ObjectReader::secret(std::string_view key, std::string& out) {
+  const nlohmann::json* v = find(key);
+  if (!v) return;
+  if (v->is_string()) {
+    out = v->get<std::string>();
+    return;
+  }
+  if (v->is_object() && v->size() == 1 && v->contains("env") && (*v)["env"].is_string()) {
+    const std::string name = (*v)["env"].get<std::string>();
+    const char* value = std::getenv(name.c_str());
+    if (!value || !*value) return error(key, "environment variable " + name + " is not set");
+    out = value;
+    return;
+  }
+  error(key, "expected a string or {\"env\": \"VARIABLE\"}");
+}
+
 ObjectReader ObjectReader::object(std::string_view key) {
   const nlohmann::json* v = find(key);
   if (v && !v->is_object()) {
@@ -316,6 +344,88 @@ void read_log_section(ObjectReader& log, Config& config) {
   log.boolean("log_pii", config.log.log_pii);
 }
 
+void read_queue_section(ObjectReader& queue, Config& config) {
+  QueueConfig& q = config.queue;
+  queue.path("path", q.path);
+  queue.string_in("durability", q.durability, {"full", "normal"});
+  queue.unsigned_integer("high_water_mark", q.high_water_mark, 1, std::int64_t{1} << 40);
+}
+
+void read_ometria_section(ObjectReader& ometria, Config& config) {
+  using std::chrono::milliseconds;
+  OmetriaConfig& o = config.ometria;
+  ometria.string("endpoint", o.endpoint);
+  ometria.boolean("allow_plain_http", o.allow_plain_http);
+  ometria.path("extra_ca_file", o.extra_ca_file);
+  ometria.duration("connect_timeout", o.connect_timeout, milliseconds(1), std::chrono::minutes(10));
+  ometria.duration("handshake_timeout", o.handshake_timeout, milliseconds(1), std::chrono::minutes(10));
+  ometria.duration("response_timeout", o.response_timeout, milliseconds(1), std::chrono::minutes(10));
+  ometria.unsigned_integer("max_in_flight", o.max_in_flight, 1, 1024);
+  const bool https = o.endpoint.rfind("https://", 0) == 0, http = o.endpoint.rfind("http://", 0) == 0;
+  if (!https && !http) ometria.error("endpoint", "expected an https:// URL, got \"" + o.endpoint + "\"");
+  else if (http && !o.allow_plain_http)
+    ometria.error("endpoint", "plain http:// is refused unless ometria.allow_plain_http is true (tests only)");
+}
+
+void read_delivery_section(ObjectReader& delivery, Config& config) {
+  using std::chrono::milliseconds;
+  DeliveryConfig& d = config.delivery;
+  delivery.number("requests_per_second", d.rate_limit.requests_per_second, 0, 100'000);
+  delivery.number("burst", d.rate_limit.burst, 1, 100'000);
+  delivery.duration("linger", d.linger, milliseconds(0), std::chrono::minutes(1));
+  ObjectReader retry = delivery.object("retry");
+  retry.duration("base_delay", d.retry.base_delay, milliseconds(1), std::chrono::hours(1));
+  retry.duration("max_delay", d.retry.max_delay, milliseconds(1), std::chrono::hours(24));
+  retry.duration("max_retry_after", d.retry.max_retry_after, milliseconds(1), std::chrono::hours(24));
+  retry.duration("auth_probe_interval", d.retry.hold_probe_interval, milliseconds(1), std::chrono::hours(24));
+  retry.unsigned_integer("max_attempts", d.retry.max_attempts, 0, 1'000'000);
+  retry.done();
+}
+
+// "sources": [{"name", "write_key", "webhook_token", "api_key", "marketing_optin", "allow_marketing",
+// "allow_transactional", "collection"}]
+void read_sources(ObjectReader& root, Config& config) {
+  const nlohmann::json* list = root.find("sources");
+  if (!list) return;
+  if (!list->is_array()) return root.error("sources", "expected a list of sources");
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    ObjectReader source(root.context(), &(*list)[i], "sources[" + std::to_string(i) + "]");
+    if (!(*list)[i].is_object()) return source.error("", "expected an object");
+    SourceConfig s;
+    s.name = "source-" + std::to_string(i);
+    source.string("name", s.name);
+    source.secret("write_key", s.write_key);
+    source.secret("webhook_token", s.webhook_token);
+    source.secret("api_key", s.destination.api_key);
+    std::string optin;
+    source.string_in("marketing_optin", optin, {"", "EXPLICITLY_OPTEDIN", "EXPLICITLY_OPTEDOUT", "NOT_SPECIFIED"});
+    if (!optin.empty()) s.destination.marketing_optin = optin;
+    if (source.find("allow_marketing")) {
+      bool v = false;
+      source.boolean("allow_marketing", v);
+      s.destination.allow_marketing = v;
+    }
+    if (source.find("allow_transactional")) {
+      bool v = false;
+      source.boolean("allow_transactional", v);
+      s.destination.allow_transactional = v;
+    }
+    std::string collection;
+    source.string("collection", collection);
+    if (!collection.empty()) s.destination.collection = collection;
+    source.done();
+    if (s.destination.api_key.empty()) return source.error("api_key", "is required (the Ometria API key)");
+    if (s.write_key.empty() && s.webhook_token.empty())
+      return source.error("", "needs a write_key or a webhook_token (or both)");
+    for (const auto& other : config.sources) {
+      if (!s.write_key.empty() && other.write_key == s.write_key) return source.error("write_key", "is used by another source");
+      if (!s.webhook_token.empty() && other.webhook_token == s.webhook_token)
+        return source.error("webhook_token", "is used by another source");
+    }
+    config.sources.push_back(std::move(s));
+  }
+}
+
 }  // namespace detail
 
 namespace {
@@ -327,6 +437,9 @@ struct Section {
 constexpr Section sections[] = {
     {"server", detail::read_server_section},
     {"log", detail::read_log_section},
+    {"queue", detail::read_queue_section},
+    {"ometria", detail::read_ometria_section},
+    {"delivery", detail::read_delivery_section},
 };
 }  // namespace
 
@@ -340,6 +453,7 @@ Expected<Config> validate(const RawConfig& raw) {
     reader.done();
   }
   root.path("mappings_dir", config.mappings_dir);
+  detail::read_sources(root, config);
   root.done();
   if (context.first_error) return tl::unexpected(*context.first_error);
   return config;

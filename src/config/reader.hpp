@@ -46,6 +46,9 @@ class ObjectReader {
   void size(std::string_view key, std::size_t& out, std::size_t min, std::size_t max);
   void host_port(std::string_view key, std::string& host, std::uint16_t& port);
   void path(std::string_view key, std::filesystem::path& out);
+  void number(std::string_view key, double& out, double min, double max);
+  // A string, or {"env": "NAME"}: the value of that environment variable (which must be set and non-empty).
+  void secret(std::string_view key, std::string& out);
 
   // A nested object (absent: a reader over nothing). Its own done() must be called.
   ObjectReader object(std::string_view key);
@@ -55,6 +58,7 @@ class ObjectReader {
   void error(std::string_view key, std::string message);
   std::string key_path(std::string_view key) const;
   const nlohmann::json* find(std::string_view key);  // marks the key as known
+  ReadContext& context() { return context_; }
 
  private:
   ReadContext& context_;
@@ -66,5 +70,9 @@ class ObjectReader {
 // One reader per top-level section; validate() calls them in table order.
 void read_server_section(ObjectReader& section, Config& config);
 void read_log_section(ObjectReader& section, Config& config);
+void read_queue_section(ObjectReader& section, Config& config);
+void read_ometria_section(ObjectReader& section, Config& config);
+void read_delivery_section(ObjectReader& section, Config& config);
+void read_sources(ObjectReader& root, Config& config);
 
 }  // namespace omt::config::detail

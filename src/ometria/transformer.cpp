@@ -120,6 +120,8 @@ class Mapper {
     auto mapped = mapping::apply(t_.contact.list("fields"), source_, arena_);
     if (!mapped) return mapped;
     OutObject p = std::move(*mapped);
+    // A source's configured collection, for contacts that do not name their own.
+    if (config_.collection && !p.find("@collection")) p.set("@collection", std::string_view(*config_.collection));
     p.set("@type", std::string_view("contact"));
     if (!is_truthy(p, "properties")) {
       OutObject custom = mapping::extract_custom_fields(*t_.contact.custom_fields, source_);

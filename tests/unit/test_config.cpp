@@ -66,7 +66,20 @@ TEST(Config, ErrorsNameTheKey) {
       {R"({"log": {"format": "xml"}})", "log.format: expected one of text, json, got \"xml\""},
       {R"({"log": {"log_pii": "yes"}})", "log.log_pii: expected true or false"},
       {R"({"mappings_dir": ""})", "mappings_dir: expected a non-empty path"},
-      {R"({"queue": {}})", "queue: unknown key"},
+      {R"({"queues": {}})", "queues: unknown key"},
+      {R"({"queue": {"durability": "maybe"}})", "queue.durability: expected one of full, normal, got \"maybe\""},
+      {R"({"ometria": {"endpoint": "http://127.0.0.1:1/v2/push"}})", "ometria.endpoint: plain http:// is refused"},
+      {R"({"ometria": {"endpoint": "ftp://x"}})", "ometria.endpoint: expected an https:// URL"},
+      {R"({"delivery": {"requests_per_second": "fast"}})", "delivery.requests_per_second: expected a number"},
+      {R"({"delivery": {"retry": {"max_attempts": -1}}})", "delivery.retry.max_attempts: expected an integer"},
+      {R"({"sources": {}})", "sources: expected a list of sources"},
+      {R"({"sources": [{"write_key": "w"}]})", "sources[0].api_key: is required (the Ometria API key)"},
+      {R"({"sources": [{"api_key": "k"}]})", "sources[0]: needs a write_key or a webhook_token"},
+      {R"({"sources": [{"api_key": "k", "write_key": "w", "colour": 1}]})", "sources[0].colour: unknown key"},
+      {R"({"sources": [{"api_key": {"env": "OMT_TEST_SURELY_UNSET"}, "write_key": "w"}]})",
+       "sources[0].api_key: environment variable OMT_TEST_SURELY_UNSET is not set"},
+      {R"({"sources": [{"api_key": "k", "write_key": "w"}, {"api_key": "k2", "write_key": "w"}]})",
+       "sources[1].write_key: is used by another source"},
   };
   for (const auto& [text, message] : cases) {
     auto c = validate_text(text);
@@ -74,6 +87,25 @@ TEST(Config, ErrorsNameTheKey) {
     EXPECT_EQ(c.error().code, errc::invalid_config);
     EXPECT_NE(c.error().message.find(message), std::string::npos) << text << " -> " << c.error().message;
   }
+}
+
+TEST(Config, SourcesAndSecretsFromTheEnvironment) {
+  ::setenv("OMT_TEST_OMETRIA_KEY", "key-from-env", 1);
+  auto c = validate_text(R"({"sources": [{"name": "web", "write_key": "wk", "api_key": {"env": "OMT_TEST_OMETRIA_KEY"},
+                                          "marketing_optin": "NOT_SPECIFIED", "allow_marketing": true, "collection": "web"}],
+                             "ometria": {"endpoint": "http://127.0.0.1:9/v2/push", "allow_plain_http": true},
+                             "delivery": {"requests_per_second": 2.5, "linger": "50ms"}})");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->sources.size(), 1u);
+  EXPECT_EQ(c->sources[0].name, "web");
+  EXPECT_EQ(c->sources[0].destination.api_key, "key-from-env");
+  EXPECT_EQ(c->sources[0].destination.marketing_optin, "NOT_SPECIFIED");
+  EXPECT_EQ(c->sources[0].destination.allow_marketing, true);
+  EXPECT_FALSE(c->sources[0].destination.allow_transactional);
+  EXPECT_EQ(c->sources[0].destination.collection, "web");
+  EXPECT_EQ(c->delivery.rate_limit.requests_per_second, 2.5);
+  EXPECT_EQ(c->delivery.linger, std::chrono::milliseconds(50));
+  ::unsetenv("OMT_TEST_OMETRIA_KEY");
 }
 
 TEST(Config, InvalidJsonIsAnError) {

@@ -12,7 +12,12 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
+#include "omt/delivery/rate_limiter.hpp"
+#include "omt/delivery/retry_policy.hpp"
 #include "omt/error.hpp"
+#include "omt/ometria/transformer.hpp"
 
 namespace omt::config {
 
@@ -43,10 +48,48 @@ struct LogConfig {
   bool log_pii = false;
 };
 
+// The durable queue between ingest and delivery (SQLite).
+struct QueueConfig {
+  std::filesystem::path path = "./data/queue.db";
+  std::string durability = "full";         // full: survives power loss; normal: survives a killed process (WAL)
+  std::uint64_t high_water_mark = 1'000'000;  // records waiting; over it ingest answers 429 and stores nothing
+};
+
+// Where and how records are pushed.
+struct OmetriaConfig {
+  std::string endpoint = "https://api.ometria.com/v2/push";
+  bool allow_plain_http = false;             // only for tests against a local fake
+  std::filesystem::path extra_ca_file;       // trusted in addition to the system store (tests)
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds handshake_timeout{5000};
+  std::chrono::milliseconds response_timeout{30000};
+  std::size_t max_in_flight = 16;            // pushes on the wire at once, all keys together
+};
+
+struct DeliveryConfig {
+  delivery::RateLimit rate_limit;            // per API key: 8 requests/s, burst 8
+  std::chrono::milliseconds linger{200};     // how long a partial batch waits for more records
+  delivery::RetryConfig retry;               // backoff, Retry-After cap, 401/403 probe interval, max attempts
+};
+
+// A secret value is written in the file as a string, or as {"env": "NAME"} to read it from the environment.
+// One source of events: who may send (write key for /v1/identify|track|batch, token for /v1/webhook) and the
+// Ometria destination its events go to.
+struct SourceConfig {
+  std::string name;
+  std::string write_key;      // secret; HTTP Basic user name (RudderStack / Segment HTTP API)
+  std::string webhook_token;  // secret; "Authorization: Bearer <token>" or ?token=
+  ometria::DestinationConfig destination;  // api_key (secret), marketing_optin, allow_marketing, ...
+};
+
 struct Config {
   ServerConfig server;
   LogConfig log;
   std::filesystem::path mappings_dir;  // empty: the built-in default
+  QueueConfig queue;
+  OmetriaConfig ometria;
+  DeliveryConfig delivery;
+  std::vector<SourceConfig> sources;
 };
 
 // "HOST:PORT", "[v6]:PORT" or ":PORT" (all interfaces).
