@@ -77,6 +77,7 @@ int run_check_config(const std::string& file) {
     }
     raw = std::move(*loaded);
   }
+  raw.apply_environment();
   auto cfg = config::validate(raw);
   if (!cfg) {
     std::cerr << "check-config: " << cfg.error().message << "\n";
