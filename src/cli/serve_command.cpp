@@ -44,7 +44,7 @@ int run_serve(const ServeFlags& flags) {
     if (!loaded) return start_up_error(loaded.error().message);
     raw = std::move(*loaded);
   }
-  // Flags win over the file.
+  raw.apply_environment();  // OMT_<KEY> variables win over the file; flags win over both
   if (!flags.listen.empty()) raw.set("server.listen", flags.listen);
   if (flags.threads_option->count() > 0) raw.set("server.threads", static_cast<std::int64_t>(flags.threads));
   if (!flags.mappings_dir.empty()) raw.set("mappings_dir", flags.mappings_dir);
