@@ -62,11 +62,11 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
   auto result = protocol::ingest_events(route, request.body, *state->transformer, destination, state->limits,
                                         request.body.capacity());
   if (!result) return respond(to_response(protocol::ingest_error(result.error())));
-  if (state->rejected_events && !result->rejected.empty()) state->rejected_events->inc(result->rejected.size());
 
   if (dry_run)
     return respond(to_response(protocol::dry_run_answer(*result, destination.api_key, state->limits,
                                                          [](std::string_view key) { return obs::key_fingerprint(key); })));
+  if (state->rejected_events && !result->rejected.empty()) state->rejected_events->inc(result->rejected.size());
 
   protocol::Reply answer = protocol::ingest_answer(*result);
   if (!protocol::has_records(*result)) return respond(to_response(std::move(answer)));

@@ -37,7 +37,7 @@ struct IngestContext {
   // Called once per request whose records became durable, right after its 200 is handed to the connection,
   // on the queue's writer thread: it must be quick and must not call back into the queue (wake a loop instead).
   std::function<void()> notify;
-  // Optional: omt_ingest_events_total{outcome="accepted"|"rejected"} (accepted counted once durable).
+  // Optional: omt_ingest_events_total{outcome="accepted"|"rejected"} (accepted counted once durable; dry runs not counted).
   obs::Registry* metrics = nullptr;
 };
 
