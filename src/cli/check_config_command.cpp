@@ -52,6 +52,8 @@ nlohmann::ordered_json effective(const config::Config& c) {
                      {"max_retry_after", duration(c.delivery.retry.max_retry_after)},
                      {"auth_probe_interval", duration(c.delivery.retry.hold_probe_interval)},
                      {"max_attempts", c.delivery.retry.max_attempts}}}};
+  j["ingest"] = {{"max_events_per_request", c.ingest.max_events_per_request},
+                 {"retry_after", duration(c.ingest.retry_after)}};
   j["sources"] = ordered_json::array();
   for (const auto& s : c.sources) {
     ordered_json source = {{"name", s.name},

@@ -384,6 +384,15 @@ void read_delivery_section(ObjectReader& delivery, Config& config) {
   retry.done();
 }
 
+void read_ingest_section(ObjectReader& ingest, Config& config) {
+  IngestConfig& i = config.ingest;
+  // The SQLite queue takes at most 10,000 records an enqueue, and a request is stored in one enqueue.
+  ingest.unsigned_integer("max_events_per_request", i.max_events_per_request, 1, 10'000);
+  std::chrono::milliseconds retry_after = i.retry_after;
+  ingest.duration("retry_after", retry_after, std::chrono::seconds(1), std::chrono::hours(1));
+  i.retry_after = std::chrono::duration_cast<std::chrono::seconds>(retry_after);
+}
+
 // "sources": [{"name", "write_key", "webhook_token", "api_key", "marketing_optin", "allow_marketing",
 // "allow_transactional", "collection"}]
 void read_sources(ObjectReader& root, Config& config) {
@@ -442,6 +451,7 @@ constexpr Section sections[] = {
     {"queue", detail::read_queue_section},
     {"ometria", detail::read_ometria_section},
     {"delivery", detail::read_delivery_section},
+    {"ingest", detail::read_ingest_section},
 };
 }  // namespace
 

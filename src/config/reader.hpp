@@ -74,6 +74,7 @@ void read_log_section(ObjectReader& section, Config& config);
 void read_queue_section(ObjectReader& section, Config& config);
 void read_ometria_section(ObjectReader& section, Config& config);
 void read_delivery_section(ObjectReader& section, Config& config);
+void read_ingest_section(ObjectReader& section, Config& config);
 void read_sources(ObjectReader& root, Config& config);
 
 }  // namespace omt::config::detail

@@ -74,6 +74,8 @@ TEST(Config, ErrorsNameTheKey) {
       {R"({"ometria": {"endpoint": "ftp://x"}})", "ometria.endpoint: expected an https:// URL"},
       {R"({"delivery": {"requests_per_second": "fast"}})", "delivery.requests_per_second: expected a number"},
       {R"({"delivery": {"retry": {"max_attempts": -1}}})", "delivery.retry.max_attempts: expected an integer"},
+      {R"({"ingest": {"max_events_per_request": 10001}})", "ingest.max_events_per_request: expected an integer 1..10000"},
+      {R"({"ingest": {"retry_after": "0s"}})", "ingest.retry_after: expected a duration from 1000ms"},
       {R"({"sources": {}})", "sources: expected a list of sources"},
       {R"({"sources": [{"write_key": "w"}]})", "sources[0].api_key: is required (the Ometria API key)"},
       {R"({"sources": [{"api_key": "k"}]})", "sources[0]: needs a write_key or a webhook_token"},
@@ -108,6 +110,17 @@ TEST(Config, SourcesAndSecretsFromTheEnvironment) {
   EXPECT_EQ(c->delivery.rate_limit.requests_per_second, 2.5);
   EXPECT_EQ(c->delivery.linger, std::chrono::milliseconds(50));
   ::unsetenv("OMT_TEST_OMETRIA_KEY");
+}
+
+TEST(Config, IngestLimits) {
+  auto c = validate_text("{}");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->ingest.max_events_per_request, 10'000u);
+  EXPECT_EQ(c->ingest.retry_after, std::chrono::seconds(5));
+  c = validate_text(R"({"ingest": {"max_events_per_request": 500, "retry_after": "30s"}})");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->ingest.max_events_per_request, 500u);
+  EXPECT_EQ(c->ingest.retry_after, std::chrono::seconds(30));
 }
 
 TEST(Config, EveryKeyHasAnEnvironmentVariable) {

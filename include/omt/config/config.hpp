@@ -72,6 +72,12 @@ struct DeliveryConfig {
   delivery::RetryConfig retry;               // backoff, Retry-After cap, 401/403 probe interval, max attempts
 };
 
+// The ingest endpoints (/v1/webhook, /v1/identify, /v1/track, /v1/batch).
+struct IngestConfig {
+  std::size_t max_events_per_request = 10'000;  // more: 413 (also the SQLite queue's limit per enqueue)
+  std::chrono::seconds retry_after{5};          // Retry-After of a 429 (queue over its high-water mark) or 503
+};
+
 // A secret value is written in the file as a string, or as {"env": "NAME"} to read it from the environment.
 // One source of events: who may send (write key for /v1/identify|track|batch, token for /v1/webhook) and the
 // Ometria destination its events go to.
@@ -89,6 +95,7 @@ struct Config {
   QueueConfig queue;
   OmetriaConfig ometria;
   DeliveryConfig delivery;
+  IngestConfig ingest;
   std::vector<SourceConfig> sources;
 };
 

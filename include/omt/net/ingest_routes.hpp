@@ -1,0 +1,58 @@
+// The routes that take events in (/v1/webhook, /v1/identify, /v1/track, /v1/batch) and the delivery proxy for
+// rudder-server (/v0|v1/destinations/{name}/proxy). An ingest answer 200 is sent only once the accepted records
+// are durable in the queue; the pure parts (auth, body shapes, answers) are in omt/protocol/ingest.hpp and
+// omt/protocol/proxy.hpp. docs/ingest.md describes every status code and why.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "omt/config/config.hpp"
+#include "omt/net/router.hpp"
+#include "omt/protocol/ingest.hpp"
+
+namespace omt::ometria {
+class Transformer;
+}
+namespace omt::queue {
+class Queue;
+}
+namespace omt::obs {
+class Registry;
+}
+
+namespace omt::net {
+
+class Sender;
+
+struct IngestContext {
+  std::shared_ptr<const ometria::Transformer> transformer;
+  // Where accepted records go. Null: every ingest request but a dry run answers 503. Not owned: it must outlive
+  // the server (shut the server down before destroying the queue).
+  queue::Queue* queue = nullptr;
+  std::vector<config::SourceConfig> sources;
+  protocol::IngestLimits limits;
+  // Called once per request whose records became durable, right after its 200 is handed to the connection,
+  // on the queue's writer thread: it must be quick and must not call back into the queue (wake a loop instead).
+  std::function<void()> notify;
+  // Optional: omt_ingest_events_total{outcome="accepted"|"rejected"} (accepted counted once durable; dry runs not counted).
+  obs::Registry* metrics = nullptr;
+};
+
+// POST /v1/webhook, /v1/identify, /v1/track, /v1/batch.
+void register_ingest_routes(Router& router, IngestContext context);
+
+struct ProxyContext {
+  // The push client (make_https_sender with config.ometria's timeouts, CA and allow_plain_http). Shared: the
+  // routes keep it alive; its io_context must run for as long as the server does.
+  std::shared_ptr<Sender> sender;
+  // config.ometria.endpoint: every proxied push goes here and nowhere else.
+  std::string endpoint;
+};
+
+// POST /v0/destinations/{name}/proxy and /v1/destinations/{name}/proxy (contract section 6).
+void register_proxy_routes(Router& router, ProxyContext context);
+
+}  // namespace omt::net

@@ -1,0 +1,170 @@
+// Ingest and proxy route glue: authentication, backpressure and the queue / sender around the pure protocol parts.
+#include "omt/net/ingest_routes.hpp"
+
+#include <utility>
+
+#include "omt/net/sender.hpp"
+#include "omt/obs/log.hpp"
+#include "omt/obs/metrics.hpp"
+#include "omt/ometria/transformer.hpp"
+#include "omt/protocol/proxy.hpp"
+#include "omt/queue/queue.hpp"
+
+namespace omt::net {
+
+namespace {
+
+Response to_response(protocol::Reply reply) {
+  Response r;
+  r.status = reply.status;
+  r.body = std::move(reply.body);
+  if (reply.api_version_header) r.headers.emplace_back("apiVersion", "2");
+  return r;
+}
+
+struct IngestState {
+  std::shared_ptr<const ometria::Transformer> transformer;
+  queue::Queue* queue = nullptr;
+  protocol::SourceDirectory sources;
+  protocol::IngestLimits limits;
+  std::function<void()> notify;
+  obs::Counter* accepted_events = nullptr;
+  obs::Counter* rejected_events = nullptr;
+
+  Response unavailable(int status, std::string_view message) const {
+    Response r = Response::json_error(status, message);
+    r.headers.emplace_back("Retry-After", std::to_string(limits.retry_after_seconds));
+    return r;
+  }
+};
+
+void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::IngestRoute route, Request& request,
+                   const Responder& respond) {
+  // Who is sending comes first: an unauthenticated body is never parsed.
+  auto source = protocol::authenticate(route, state->sources, request.header("Authorization"), request.target);
+  if (!source) {
+    Response r = to_response(protocol::ingest_error(source.error()));
+    if (protocol::uses_write_key(route)) r.headers.emplace_back("WWW-Authenticate", R"(Basic realm="ometria-transformer")");
+    else r.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="ometria-transformer")");
+    return respond(std::move(r));
+  }
+  const ometria::DestinationConfig& destination = (*source)->destination;
+  const bool dry_run = protocol::is_dry_run(request.target);
+
+  // Backpressure before any work: RudderStack and the SDKs retry 429 and 503.
+  if (!dry_run) {
+    if (state->queue == nullptr)
+      return respond(state->unavailable(503, "No queue is configured: events cannot be stored (dry runs still work)"));
+    if (state->queue->over_high_water())
+      return respond(state->unavailable(429, "The queue is over its high-water mark: retry later"));
+  }
+
+  auto result = protocol::ingest_events(route, request.body, *state->transformer, destination, state->limits,
+                                        request.body.capacity());
+  if (!result) return respond(to_response(protocol::ingest_error(result.error())));
+
+  if (dry_run)
+    return respond(to_response(protocol::dry_run_answer(*result, destination.api_key, state->limits,
+                                                         [](std::string_view key) { return obs::key_fingerprint(key); })));
+  if (state->rejected_events && !result->rejected.empty()) state->rejected_events->inc(result->rejected.size());
+
+  protocol::Reply answer = protocol::ingest_answer(*result);
+  if (!protocol::has_records(*result)) return respond(to_response(std::move(answer)));
+
+  std::vector<queue::NewRecord> records;
+  records.reserve(result->accepted.size());
+  for (auto& accepted : result->accepted)
+    records.push_back(queue::NewRecord{destination.api_key, accepted.record.type, std::move(accepted.record.json)});
+  const std::size_t count = records.size();
+
+  // One enqueue per request: all of its accepted records become durable together, or none does.
+  state->queue->enqueue(std::move(records), [state, respond, count, answer = std::move(answer)](
+                                                Expected<std::vector<queue::RecordId>> stored) {
+    if (!stored) {
+      spdlog::warn("ingest: the queue refused {} records: {}", count, stored.error().message);
+      const int status = stored.error().code == errc::too_large ? 413 : 503;
+      if (status == 413) return respond(to_response(protocol::ingest_error(stored.error())));
+      return respond(state->unavailable(status, "The queue could not store the events: retry later"));
+    }
+    if (state->accepted_events) state->accepted_events->inc(count);
+    respond(to_response(answer));
+    if (state->notify) state->notify();
+  });
+}
+
+// ---- proxy ------------------------------------------------------------------------------------------------------
+
+protocol::ProxyOutcome outcome_of(const PushResult& result) {
+  protocol::ProxyOutcome outcome;
+  if (!result.has_answer()) {
+    // No answer: rudder-transformer reports a network failure as a retryable 500; a local overload as 429.
+    outcome.status = *result.network_error == NetworkError::overloaded ? 429 : 500;
+    outcome.body = std::string(to_string(*result.network_error));
+    if (!result.error_detail.empty()) outcome.body += ": " + result.error_detail;
+    return outcome;
+  }
+  const HttpAnswer& answer = result.answer;
+  outcome.answered = true;
+  outcome.status = answer.status;
+  outcome.body = answer.body;
+  if (answer.retry_after) outcome.headers.emplace_back("retry-after", *answer.retry_after);
+  if (answer.queue_size_limit) outcome.headers.emplace_back("x-queuesize-limit", *answer.queue_size_limit);
+  if (answer.queue_size_remaining) outcome.headers.emplace_back("x-queuesize-remaining", *answer.queue_size_remaining);
+  return outcome;
+}
+
+void handle_proxy(const std::shared_ptr<const ProxyContext>& context, protocol::ProxyVersion version, Request& request,
+                  const Responder& respond) {
+  const std::string_view name = request.param("name");
+  if (!protocol::is_known_destination(name)) return respond(to_response(protocol::unknown_destination(name)));
+  auto parsed = protocol::parse_proxy_request(request.body, version, request.body.capacity());
+  if (!parsed) return respond(to_response(protocol::proxy_error(parsed.error())));
+  if (!protocol::proxy_endpoint_allowed(parsed->endpoint, context->endpoint))
+    return respond(to_response(protocol::proxy_error(
+        Error{errc::invalid_request,
+              "endpoint " + parsed->endpoint + " is not the configured Ometria endpoint: the proxy sends only there",
+              "endpoint"})));
+
+  PushRequest push{context->endpoint, parsed->api_key, std::move(parsed->body)};
+  auto pending = std::make_shared<protocol::ProxyRequest>(std::move(*parsed));
+  context->sender->send(std::move(push), [pending, version, respond](PushResult result) {
+    const protocol::ProxyOutcome outcome = outcome_of(result);
+    spdlog::info("proxy: push for {} answered {}{}", obs::key_fingerprint(pending->api_key), outcome.status,
+                 outcome.answered ? "" : " (no answer: " + obs::redact_pii(outcome.body) + ")");
+    respond(to_response(protocol::proxy_reply(*pending, outcome, version)));
+  });
+}
+
+}  // namespace
+
+void register_ingest_routes(Router& router, IngestContext context) {
+  auto state = std::make_shared<IngestState>(IngestState{.transformer = std::move(context.transformer),
+                                                         .queue = context.queue,
+                                                         .sources = protocol::SourceDirectory(std::move(context.sources)),
+                                                         .limits = context.limits,
+                                                         .notify = std::move(context.notify)});
+  if (context.metrics) {
+    state->accepted_events = &context.metrics->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
+                                                       {{"outcome", "accepted"}});
+    state->rejected_events = &context.metrics->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
+                                                       {{"outcome", "rejected"}});
+  }
+  std::shared_ptr<const IngestState> shared = std::move(state);
+  for (auto route : {protocol::IngestRoute::webhook, protocol::IngestRoute::identify, protocol::IngestRoute::track,
+                     protocol::IngestRoute::batch}) {
+    router.add(Method::post, protocol::path_of(route),
+               [shared, route](Request& request, Responder respond) { handle_ingest(shared, route, request, respond); });
+  }
+}
+
+void register_proxy_routes(Router& router, ProxyContext context) {
+  auto shared = std::make_shared<const ProxyContext>(std::move(context));
+  router.add(Method::post, "/v0/destinations/{name}/proxy", [shared](Request& request, Responder respond) {
+    handle_proxy(shared, protocol::ProxyVersion::v0, request, respond);
+  });
+  router.add(Method::post, "/v1/destinations/{name}/proxy", [shared](Request& request, Responder respond) {
+    handle_proxy(shared, protocol::ProxyVersion::v1, request, respond);
+  });
+}
+
+}  // namespace omt::net

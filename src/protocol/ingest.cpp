@@ -1,0 +1,405 @@
+// The ingest endpoints' pure parts: credentials, body shapes, per-event transformation and the answers.
+#include "omt/protocol/ingest.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <utility>
+
+#include "json/out_value.hpp"
+#include "omt/delivery/batcher.hpp"
+#include "protocol/json_body.hpp"
+
+namespace omt::protocol {
+namespace dom = simdjson::dom;
+
+namespace {
+
+using Digest = std::array<unsigned char, 32>;
+
+Digest sha256(std::string_view text) {
+  Digest digest{};
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
+  return digest;
+}
+
+// CRYPTO_memcmp over fixed-length digests: no early exit, no dependence on the secret's length.
+bool digests_equal(const Digest& a, const Digest& b) { return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// "<scheme> <credentials>" -> credentials when the scheme matches (case-insensitively).
+std::optional<std::string_view> credentials_of(std::string_view header, std::string_view scheme) {
+  header = trim(header);
+  const auto space = header.find(' ');
+  if (space == std::string_view::npos || !iequals(header.substr(0, space), scheme)) return std::nullopt;
+  return trim(header.substr(space + 1));
+}
+
+int base64_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;  // standard and URL-safe alphabets
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+// Standard base64; padding optional. nullopt on any other character.
+std::optional<std::string> base64_decode(std::string_view in) {
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  if (in.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(in.size() * 3 / 4);
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (char c : in) {
+    const int v = base64_value(c);
+    if (v < 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<std::uint32_t>(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out.push_back(static_cast<char>((bits >> count) & 0xFF));
+    }
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out.push_back(' ');
+    } else if (in[i] == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+std::optional<dom::element> member(dom::element obj, std::string_view key) {
+  dom::element value;
+  if (!obj.is_object() || obj.at_key(key).get(value) != simdjson::SUCCESS) return std::nullopt;
+  return value;
+}
+
+std::string_view default_type(IngestRoute route) {
+  return route == IngestRoute::identify ? "identify" : route == IngestRoute::track ? "track" : "";
+}
+
+// {"a":1} -> {"type":"track","a":1}; {} -> {"type":"track"}. The body is known to be a JSON object.
+std::string with_type(std::string_view body, std::string_view type, bool empty_object) {
+  const auto brace = body.find('{');
+  std::string out;
+  out.reserve(body.size() + type.size() + 12);
+  out += "{\"type\":\"";
+  out += type;
+  out += '"';
+  if (empty_object) {
+    out += '}';
+    return out;
+  }
+  out += ',';
+  out.append(body.substr(brace + 1));
+  return out;
+}
+
+std::string expected_shape(IngestRoute route) {
+  switch (route) {
+    case IngestRoute::webhook: return "an event object or a non-empty JSON array of event objects";
+    case IngestRoute::identify: return "one identify event object";
+    case IngestRoute::track: return "one track event object";
+    case IngestRoute::batch: return R"(an object {"batch":[event objects]} with a non-empty batch)";
+  }
+  return "";
+}
+
+Error wrong_shape(IngestRoute route, std::string_view got) {
+  return Error{errc::invalid_request, "Expected " + expected_shape(route) + ", got " + std::string(got), ""};
+}
+
+void write_rejected(std::string& out, const std::vector<RejectedEvent>& rejected) {
+  out += "\"rejected\":[";
+  for (std::size_t i = 0; i < rejected.size(); ++i) {
+    if (i) out += ',';
+    out += "{\"index\":" + std::to_string(rejected[i].index) + ",\"error\":";
+    json::write_string(out, rejected[i].error);
+    out += '}';
+  }
+  out += ']';
+}
+
+// Every event can never succeed: 400, so the sender aborts instead of counting them delivered.
+int status_of(const IngestResult& result) { return result.accepted.empty() ? 400 : 200; }
+
+}  // namespace
+
+std::string_view path_of(IngestRoute route) {
+  switch (route) {
+    case IngestRoute::webhook: return "/v1/webhook";
+    case IngestRoute::identify: return "/v1/identify";
+    case IngestRoute::track: return "/v1/track";
+    case IngestRoute::batch: return "/v1/batch";
+  }
+  return "";
+}
+
+IngestLimits ingest_limits(const config::IngestConfig& config) {
+  IngestLimits limits;
+  limits.max_events_per_request = config.max_events_per_request;
+  limits.retry_after_seconds = static_cast<std::uint32_t>(config.retry_after.count());
+  return limits;
+}
+
+// ---- credentials ------------------------------------------------------------------------------------------------
+
+bool constant_time_equal(std::string_view a, std::string_view b) { return digests_equal(sha256(a), sha256(b)); }
+
+std::optional<std::string> basic_auth_user(std::string_view authorization_header) {
+  const auto encoded = credentials_of(authorization_header, "Basic");
+  if (!encoded) return std::nullopt;
+  auto decoded = base64_decode(*encoded);
+  if (!decoded) return std::nullopt;
+  // "user:password"; a colon-less value is taken as the user name alone.
+  if (const auto colon = decoded->find(':'); colon != std::string::npos) decoded->resize(colon);
+  return decoded;
+}
+
+std::optional<std::string_view> bearer_token(std::string_view authorization_header) {
+  return credentials_of(authorization_header, "Bearer");
+}
+
+std::optional<std::string> query_parameter(std::string_view target, std::string_view name) {
+  const auto question = target.find('?');
+  if (question == std::string_view::npos) return std::nullopt;
+  std::string_view query = target.substr(question + 1);
+  if (const auto hash = query.find('#'); hash != std::string_view::npos) query = query.substr(0, hash);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (percent_decode(pair.substr(0, eq)) != name) continue;
+    return eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+bool is_dry_run(std::string_view target) {
+  const auto value = query_parameter(target, "dry_run");
+  return value && (value->empty() || iequals(*value, "true") || *value == "1" || iequals(*value, "yes"));
+}
+
+SourceDirectory::SourceDirectory(std::vector<config::SourceConfig> sources) {
+  entries_.reserve(sources.size());
+  for (auto& source : sources) {
+    Entry entry;
+    if (!source.write_key.empty()) entry.write_key = sha256(source.write_key);
+    if (!source.webhook_token.empty()) entry.webhook_token = sha256(source.webhook_token);
+    entry.source = std::move(source);
+    entries_.push_back(std::move(entry));
+  }
+}
+
+const config::SourceConfig* SourceDirectory::find(std::string_view secret,
+                                                  std::optional<Digest> Entry::*which) const {
+  if (secret.empty()) return nullptr;
+  const Digest presented = sha256(secret);
+  const config::SourceConfig* found = nullptr;
+  // No early exit: every source is compared, whichever matches.
+  for (const auto& entry : entries_) {
+    const auto& stored = entry.*which;
+    if (stored && digests_equal(*stored, presented)) found = &entry.source;
+  }
+  return found;
+}
+
+const config::SourceConfig* SourceDirectory::by_write_key(std::string_view write_key) const {
+  return find(write_key, &Entry::write_key);
+}
+
+const config::SourceConfig* SourceDirectory::by_webhook_token(std::string_view token) const {
+  return find(token, &Entry::webhook_token);
+}
+
+Expected<const config::SourceConfig*> authenticate(IngestRoute route, const SourceDirectory& sources,
+                                                   std::string_view authorization_header, std::string_view target) {
+  if (uses_write_key(route)) {
+    const auto user = basic_auth_user(authorization_header);
+    if (!user || user->empty())
+      return fail(errc::unauthorized, "Authentication required: HTTP Basic with the source's write key as user name");
+    if (const auto* source = sources.by_write_key(*user)) return source;
+    return fail(errc::unauthorized, "Unknown write key");
+  }
+  std::optional<std::string> token;
+  if (const auto bearer = bearer_token(authorization_header)) token = std::string(*bearer);
+  else token = query_parameter(target, "token");
+  if (!token || token->empty())
+    return fail(errc::unauthorized,
+                "Authentication required: \"Authorization: Bearer <webhook token>\" or ?token=<webhook token>");
+  if (const auto* source = sources.by_webhook_token(*token)) return source;
+  return fail(errc::unauthorized, "Unknown webhook token");
+}
+
+// ---- events -----------------------------------------------------------------------------------------------------
+
+Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, const ometria::Transformer& transformer,
+                                     const ometria::DestinationConfig& destination, const IngestLimits& limits,
+                                     std::size_t readable_bytes) {
+  BodyParser parser;
+  auto root = parser.parse(body, readable_bytes);
+  if (!root) return tl::unexpected(root.error());
+
+  // The events to transform, and whether the body was one event (a single object) or a list.
+  std::string typed_body;  // keeps a rewritten single event alive while it is parsed
+  std::vector<dom::element> events;
+  switch (route) {
+    case IngestRoute::identify:
+    case IngestRoute::track: {
+      if (!root->is_object()) return tl::unexpected(wrong_shape(route, json::type_name(*root)));
+      if (!member(*root, "type")) {
+        // The path names the type when the event does not: add it in front and parse the event again.
+        typed_body = with_type(body, default_type(route), json::as_object(*root).size() == 0);
+        root = parser.parse(typed_body);
+        if (!root) return tl::unexpected(root.error());
+      }
+      events.push_back(*root);
+      break;
+    }
+    case IngestRoute::webhook: {
+      if (root->is_object()) {
+        events.push_back(*root);
+      } else if (root->is_array()) {
+        const dom::array list = json::as_array(*root);
+        if (list.size() == 0) return tl::unexpected(wrong_shape(route, "an empty array"));
+        if (list.size() > limits.max_events_per_request)
+          return fail(errc::too_large, "Too many events in one request: " + std::to_string(list.size()) +
+                                           " (at most " + std::to_string(limits.max_events_per_request) + ")");
+        for (dom::element e : list) events.push_back(e);
+      } else {
+        return tl::unexpected(wrong_shape(route, json::type_name(*root)));
+      }
+      break;
+    }
+    case IngestRoute::batch: {
+      if (!root->is_object()) return tl::unexpected(wrong_shape(route, json::type_name(*root)));
+      const auto batch = member(*root, "batch");
+      if (!batch) return tl::unexpected(wrong_shape(route, "an object without \"batch\""));
+      if (!batch->is_array()) return tl::unexpected(wrong_shape(route, "\"batch\" of type " + std::string(json::type_name(*batch))));
+      const dom::array list = json::as_array(*batch);
+      if (list.size() == 0) return tl::unexpected(wrong_shape(route, "an empty batch"));
+      if (list.size() > limits.max_events_per_request)
+        return fail(errc::too_large, "Too many events in one request: " + std::to_string(list.size()) +
+                                         " (at most " + std::to_string(limits.max_events_per_request) + ")");
+      for (dom::element e : list) events.push_back(e);
+      break;
+    }
+  }
+
+  IngestResult result;
+  result.events = events.size();
+  result.accepted.reserve(events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const dom::element event = events[i];
+    if (!event.is_object()) {
+      result.rejected.push_back({i, "Expected an event object, got " + std::string(json::type_name(event))});
+      continue;
+    }
+    auto record = transformer.transform(event, destination);
+    if (!record) {
+      result.rejected.push_back({i, std::move(record.error().message)});
+    } else if (record->json.size() > limits.max_record_bytes) {
+      result.rejected.push_back({i, delivery::record_too_large(record->json.size(), limits.max_record_bytes).message});
+    } else {
+      result.accepted.push_back({i, std::move(*record)});
+    }
+  }
+  return result;
+}
+
+// ---- answers ----------------------------------------------------------------------------------------------------
+
+Reply ingest_answer(const IngestResult& result) {
+  Reply reply;
+  reply.api_version_header = false;
+  reply.status = status_of(result);
+  reply.body = "{\"accepted\":" + std::to_string(result.accepted.size()) + ',';
+  write_rejected(reply.body, result.rejected);
+  reply.body += '}';
+  return reply;
+}
+
+Reply dry_run_answer(const IngestResult& result, std::string_view api_key, const IngestLimits& limits,
+                     const std::function<std::string(std::string_view)>& key_name) {
+  std::vector<std::pair<delivery::BatchKey, std::string>> keyed;
+  keyed.reserve(result.accepted.size());
+  for (const auto& accepted : result.accepted)
+    keyed.emplace_back(delivery::BatchKey{std::string(api_key), accepted.record.type}, accepted.record.json);
+  delivery::BatcherOptions options;
+  options.max_records = limits.max_batch_records;
+  options.max_record_bytes = limits.max_record_bytes;
+  const auto grouped = delivery::group_into_batches(keyed, options);
+
+  Reply reply;
+  reply.api_version_header = false;
+  reply.status = status_of(result);
+  std::string& out = reply.body;
+  out = "{\"dry_run\":true,\"accepted\":" + std::to_string(result.accepted.size()) + ",\"batches\":[";
+  for (std::size_t b = 0; b < grouped.batches.size(); ++b) {
+    const auto& batch = grouped.batches[b];
+    if (b) out += ',';
+    out += "{\"api_key\":";
+    json::write_string(out, key_name(batch.key.api_key));
+    out += ",\"type\":";
+    json::write_string(out, ometria::to_string(batch.key.type));
+    out += ",\"records\":[";
+    for (std::size_t r = 0; r < batch.records.size(); ++r) {
+      if (r) out += ',';
+      out += batch.records[r].json;
+    }
+    out += "]}";
+  }
+  out += "],";
+  write_rejected(out, result.rejected);
+  out += '}';
+  return reply;
+}
+
+Reply ingest_error(const Error& error) {
+  Reply reply;
+  reply.api_version_header = false;
+  reply.status = http_status(error.code);
+  reply.body = "{\"error\":";
+  json::write_string(reply.body, error.message);
+  reply.body += '}';
+  return reply;
+}
+
+}  // namespace omt::protocol

@@ -1,0 +1,412 @@
+// The ingest routes through the real server on 127.0.0.1:0 into a real SqliteQueue in a temporary directory:
+// what a 200 promises (the records are in the queue file), what is refused (401, 400, 413, 429, 503), dry runs.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <set>
+
+#include "fake_ometria.hpp"
+#include "omt/net/ingest_routes.hpp"
+#include "omt/obs/log.hpp"
+#include "omt/queue/sqlite_queue.hpp"
+#include "test_server.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using omt::queue::QueuedRecord;
+using omt::queue::RecordType;
+using omt::test::Headers;
+using omt::test::HttpResponse;
+
+// "Basic base64(user:)" for the write key.
+std::string basic_auth(const std::string& user) {
+  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const std::string in = user + ":";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], table[v & 63]};
+  }
+  if (in.size() - i == 1) {
+    const unsigned v = (unsigned char)in[i] << 16;
+    out += {table[v >> 18], table[(v >> 12) & 63], '=', '='};
+  } else if (in.size() - i == 2) {
+    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
+    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], '='};
+  }
+  return "Basic " + out;
+}
+
+const Headers kWebBasic = {{"Authorization", basic_auth("wk-web")}, {"Content-Type", "application/json"}};
+const Headers kWebBearer = {{"Authorization", "Bearer tok-web"}, {"Content-Type", "application/json"}};
+
+json identify(int n) {
+  return {{"type", "identify"},
+          {"userId", "u" + std::to_string(n)},
+          {"context", {{"traits", {{"email", "user" + std::to_string(n) + "@example.com"}, {"listingId", "l" + std::to_string(n)}}}}}};
+}
+
+json custom_event(int n) {
+  return {{"type", "track"},
+          {"event", "Viewed Thing"},
+          {"userId", "u" + std::to_string(n)},
+          {"messageId", "m" + std::to_string(n)},
+          {"originalTimestamp", "2024-05-01T10:00:00Z"},
+          {"context", {{"traits", {{"email", "user@example.com"}}}}}};
+}
+
+std::vector<omt::config::SourceConfig> sources() {
+  omt::config::SourceConfig web;
+  web.name = "web";
+  web.write_key = "wk-web";
+  web.webhook_token = "tok-web";
+  web.destination.api_key = "key-web";
+  web.destination.collection = "web-shop";
+  omt::config::SourceConfig app;
+  app.name = "app";
+  app.write_key = "wk-app";
+  app.destination.api_key = "key-app";
+  return {web, app};
+}
+
+// A server with the ingest routes and, unless told otherwise, a SqliteQueue in a temporary directory.
+class IngestTest : public ::testing::Test {
+ protected:
+  void start(bool with_queue = true, std::uint64_t high_water_mark = 1'000'000, omt::protocol::IngestLimits limits = {},
+             omt::queue::Queue* queue_override = nullptr) {
+    if (with_queue && queue_override == nullptr) open_queue(high_water_mark);
+    omt::net::Router router;
+    omt::net::register_ingest_routes(
+        router, omt::net::IngestContext{.transformer = omt::test::load_transformer(),
+                                        .queue = queue_override ? queue_override : queue_.get(),
+                                        .sources = sources(),
+                                        .limits = limits,
+                                        .notify = [this] { notified_.fetch_add(1); },
+                                        .metrics = &metrics_});
+    server_ = std::make_unique<omt::test::TestServer>(omt::test::test_server_config(), std::move(router));
+  }
+
+  void open_queue(std::uint64_t high_water_mark, bool create = true) {
+    omt::queue::SqliteQueueOptions options;
+    options.path = queue_path();
+    options.durability = omt::queue::Durability::process_crash;
+    options.high_water_mark = high_water_mark;
+    options.create_if_missing = create;
+    auto opened = omt::queue::SqliteQueue::open(options);
+    ASSERT_TRUE(opened) << opened.error().message;
+    queue_ = std::move(*opened);
+  }
+
+  // Stops the server, closes the queue and opens its file afresh: what a 200 promised must be in it.
+  std::vector<QueuedRecord> records_in_queue_file() {
+    server_.reset();
+    queue_.reset();
+    open_queue(1'000'000, /*create=*/false);
+    std::vector<QueuedRecord> all;
+    auto partitions = queue_->ready_partitions();
+    EXPECT_TRUE(partitions);
+    for (const auto& p : *partitions) {
+      auto leased = queue_->lease(p.api_key, p.type, 100'000, 60s);
+      EXPECT_TRUE(leased);
+      all.insert(all.end(), leased->begin(), leased->end());
+    }
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return all;
+  }
+
+  HttpResponse post(const std::string& target, const std::string& body, const Headers& headers) {
+    return server_->client().post(target, body, headers);
+  }
+
+  std::string queue_path() const { return dir_.file("queue.db"); }
+
+  omt::testing::TempDir dir_;
+  omt::obs::Registry metrics_;
+  std::unique_ptr<omt::queue::SqliteQueue> queue_;
+  std::unique_ptr<omt::test::TestServer> server_;
+  std::atomic<int> notified_{0};
+};
+
+TEST_F(IngestTest, IdentifyWithBasicAuthIsInTheQueueAfterThe200) {
+  start();
+  json event = identify(1);
+  event.erase("type");  // the path says what it is
+  const auto response = post("/v1/identify", event.dump(), kWebBasic);
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.body, R"({"accepted":1,"rejected":[]})");
+  EXPECT_EQ(response.header("Content-Type"), "application/json");
+  EXPECT_TRUE(omt::test::wait_until([&] { return notified_.load() == 1; }));
+
+  const auto stored = records_in_queue_file();
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].api_key, "key-web");
+  EXPECT_EQ(stored[0].type, RecordType::contact);
+  const json record = json::parse(stored[0].json);
+  EXPECT_EQ(record["email"], "user1@example.com");
+  EXPECT_EQ(record["@collection"], "web-shop");
+}
+
+TEST_F(IngestTest, BatchStoresTheAcceptedAndNeverTheRejected) {
+  start();
+  json bad = identify(2);
+  bad["context"]["traits"].erase("email");
+  const json batch = {{"batch", json::array({identify(0), custom_event(1), bad, json{{"type", "page"}}, identify(4)})}};
+  const auto response = post("/v1/batch", batch.dump(), {{"Authorization", basic_auth("wk-app")}});
+  ASSERT_EQ(response.status, 200) << response.body;
+  const json body = json::parse(response.body);
+  EXPECT_EQ(body["accepted"], 3);
+  ASSERT_EQ(body["rejected"].size(), 2u);
+  EXPECT_EQ(body["rejected"][0], json({{"index", 2}, {"error", R"(Missing required value from ["traits.email","context.traits.email"])"}}));
+  EXPECT_EQ(body["rejected"][1], json({{"index", 3}, {"error", "message type page is not supported"}}));
+  EXPECT_NE(metrics_.render_prometheus().find(R"(omt_ingest_events_total{outcome="accepted"} 3)"), std::string::npos);
+
+  const auto stored = records_in_queue_file();
+  ASSERT_EQ(stored.size(), 3u);
+  std::vector<std::string> ids;
+  for (const auto& r : stored) {
+    EXPECT_EQ(r.api_key, "key-app");
+    ids.push_back(json::parse(r.json)["id"].get<std::string>());
+  }
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"l0", "l4", "m1"}));
+}
+
+TEST_F(IngestTest, TrackSetsTheTypeFromThePath) {
+  start();
+  json event = custom_event(5);
+  event.erase("type");
+  const auto response = post("/v1/track", event.dump(), kWebBasic);
+  ASSERT_EQ(response.status, 200) << response.body;
+  const auto stored = records_in_queue_file();
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].type, RecordType::custom_event);
+}
+
+TEST_F(IngestTest, WebhookTakesBearerOrTokenParameterAndOneEventOrAnArray) {
+  start();
+  auto response = post("/v1/webhook", identify(1).dump(), kWebBearer);
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.body, R"({"accepted":1,"rejected":[]})");
+  response = post("/v1/webhook?token=tok-web", json::array({identify(2), custom_event(3)}).dump(), {});
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.body, R"({"accepted":2,"rejected":[]})");
+  EXPECT_EQ(records_in_queue_file().size(), 3u);
+}
+
+TEST_F(IngestTest, MissingOrUnknownCredentialsAre401AndStoreNothing) {
+  start();
+  struct Case {
+    std::string target;
+    Headers headers;
+    std::string challenge;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"/v1/identify", {}, "Basic"},
+           {"/v1/track", {{"Authorization", basic_auth("wk-wrong")}}, "Basic"},
+           {"/v1/batch", {{"Authorization", "Bearer wk-web"}}, "Basic"},
+           {"/v1/batch?token=tok-web", {}, "Basic"},
+           {"/v1/webhook", {}, "Bearer"},
+           {"/v1/webhook", {{"Authorization", "Bearer tok-wrong"}}, "Bearer"},
+           {"/v1/webhook?token=wk-web", {}, "Bearer"},
+           {"/v1/webhook", {{"Authorization", basic_auth("wk-web")}}, "Bearer"},
+           {"/v1/identify?dry_run=true", {}, "Basic"},  // a dry run needs credentials too
+       }) {
+    const auto response = post(c.target, identify(1).dump(), c.headers);
+    EXPECT_EQ(response.status, 401) << c.target;
+    EXPECT_EQ(response.header("WWW-Authenticate").rfind(c.challenge, 0), 0u) << response.header("WWW-Authenticate");
+    EXPECT_TRUE(json::parse(response.body).contains("error"));
+    EXPECT_EQ(response.body.find("wrong"), std::string::npos);
+  }
+  EXPECT_TRUE(records_in_queue_file().empty());
+}
+
+TEST_F(IngestTest, EveryEventRejectedIs400AndTouchesNoQueue) {
+  start();
+  const auto response = post("/v1/webhook", json::array({json{{"type", "page"}}, 3}).dump(), kWebBearer);
+  ASSERT_EQ(response.status, 400);
+  EXPECT_EQ(response.body,
+            R"({"accepted":0,"rejected":[{"index":0,"error":"message type page is not supported"},)"
+            R"({"index":1,"error":"Expected an event object, got number"}]})");
+  EXPECT_EQ(notified_.load(), 0);
+  EXPECT_TRUE(records_in_queue_file().empty());
+}
+
+TEST_F(IngestTest, BadBodiesAre400WithTheReasonAndTooManyEvents413) {
+  omt::protocol::IngestLimits limits;
+  limits.max_events_per_request = 2;
+  start(true, 1'000'000, limits);
+  auto response = post("/v1/batch", R"({"batch":[{"type":"identify",]})", kWebBasic);
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(json::parse(response.body)["error"].get<std::string>().find("Invalid JSON at byte 29"), std::string::npos)
+      << response.body;
+  response = post("/v1/batch", R"({"events":[]})", kWebBasic);
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(json::parse(response.body)["error"],
+            R"(Expected an object {"batch":[event objects]} with a non-empty batch, got an object without "batch")");
+  response = post("/v1/batch", json{{"batch", json::array({identify(1), identify(2), identify(3)})}}.dump(), kWebBasic);
+  EXPECT_EQ(response.status, 413);
+  EXPECT_EQ(json::parse(response.body)["error"], "Too many events in one request: 3 (at most 2)");
+  EXPECT_TRUE(records_in_queue_file().empty());
+}
+
+TEST_F(IngestTest, OverTheHighWaterMarkIs429WithRetryAfterAndStoresNothing) {
+  start(true, /*high_water_mark=*/2);
+  auto response = post("/v1/webhook", json::array({identify(1), identify(2)}).dump(), kWebBearer);
+  ASSERT_EQ(response.status, 200) << response.body;
+  ASSERT_TRUE(queue_->over_high_water());
+  response = post("/v1/identify", identify(3).dump(), kWebBasic);
+  EXPECT_EQ(response.status, 429);
+  EXPECT_EQ(response.header("Retry-After"), "5");
+  EXPECT_TRUE(json::parse(response.body).contains("error"));
+  // A dry run still answers: it stores nothing.
+  response = post("/v1/identify?dry_run=true", identify(3).dump(), kWebBasic);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(records_in_queue_file().size(), 2u);
+}
+
+TEST_F(IngestTest, DryRunAnswersTheRecordsAsBatchedAndStoresNothing) {
+  start();
+  const json batch = {{"batch", json::array({identify(0), custom_event(1), identify(2), json{{"type", "page"}}})}};
+  const auto response = post("/v1/batch?dry_run=true", batch.dump(), kWebBasic);
+  ASSERT_EQ(response.status, 200) << response.body;
+  const json body = json::parse(response.body);
+  EXPECT_EQ(body["dry_run"], true);
+  ASSERT_EQ(body["batches"].size(), 2u);
+  EXPECT_EQ(body["batches"][0]["type"], "contact");
+  EXPECT_EQ(body["batches"][0]["api_key"], omt::obs::key_fingerprint("key-web"));
+  ASSERT_EQ(body["batches"][0]["records"].size(), 2u);
+  EXPECT_EQ(body["batches"][0]["records"][1]["id"], "l2");
+  EXPECT_EQ(body["batches"][1]["type"], "custom_event");
+  EXPECT_EQ(body["rejected"], json::array({json{{"index", 3}, {"error", "message type page is not supported"}}}));
+  EXPECT_EQ(response.body.find("key-web"), std::string::npos);
+  EXPECT_EQ(notified_.load(), 0);
+  EXPECT_TRUE(records_in_queue_file().empty());
+}
+
+TEST_F(IngestTest, WithoutAQueueOnlyDryRunsWork) {
+  start(/*with_queue=*/false);
+  auto response = post("/v1/track", custom_event(1).dump(), kWebBasic);
+  EXPECT_EQ(response.status, 503);
+  EXPECT_EQ(response.header("Retry-After"), "5");
+  response = post("/v1/track?dry_run=1", custom_event(1).dump(), kWebBasic);
+  EXPECT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(json::parse(response.body)["batches"][0]["records"][0]["id"], "m1");
+}
+
+// A queue that hands enqueues to the test instead of storing them: shows when the answer is sent.
+class ManualQueue final : public omt::queue::Queue {
+ public:
+  using Queue::enqueue;
+  void enqueue(std::vector<omt::queue::NewRecord> records, EnqueueDone done) override {
+    std::lock_guard lock(mutex_);
+    pending_.emplace_back(std::move(records), std::move(done));
+  }
+  std::size_t pending() const {
+    std::lock_guard lock(mutex_);
+    return pending_.size();
+  }
+  std::pair<std::vector<omt::queue::NewRecord>, EnqueueDone> take() {
+    std::lock_guard lock(mutex_);
+    auto first = std::move(pending_.front());
+    pending_.erase(pending_.begin());
+    return first;
+  }
+
+  omt::Expected<std::vector<QueuedRecord>> lease(const std::string&, RecordType, std::size_t,
+                                                 std::chrono::milliseconds) override { return unused(); }
+  omt::Expected<std::size_t> ack(const std::vector<omt::queue::RecordId>&) override { return unused(); }
+  omt::Expected<std::size_t> reschedule(const std::vector<omt::queue::RecordId>&, std::chrono::milliseconds) override {
+    return unused();
+  }
+  omt::Expected<std::size_t> dead_letter(const std::vector<omt::queue::RecordId>&, const std::string&) override {
+    return unused();
+  }
+  omt::Expected<void> hold_key(const std::string&, const std::string&) override { return unused(); }
+  omt::Expected<void> unhold_key(const std::string&) override { return unused(); }
+  omt::Expected<std::vector<omt::queue::HeldKey>> held_keys() override { return unused(); }
+  omt::Expected<std::vector<omt::queue::ReadyPartition>> ready_partitions() override { return unused(); }
+  omt::Expected<omt::queue::QueueStats> stats() override { return unused(); }
+  std::uint64_t depth() const override { return 0; }
+  std::uint64_t high_water_mark() const override { return 1000; }
+  omt::Expected<std::vector<omt::queue::DeadRecord>> dead_letters(const omt::queue::DeadLetterSelection&) override {
+    return unused();
+  }
+  omt::Expected<std::size_t> replay(const omt::queue::DeadLetterSelection&) override { return unused(); }
+  omt::Expected<std::size_t> purge(const omt::queue::DeadLetterSelection&) override { return unused(); }
+
+ private:
+  static tl::unexpected<omt::Error> unused() { return omt::fail(omt::errc::io, "not used by ingest"); }
+  mutable std::mutex mutex_;
+  std::vector<std::pair<std::vector<omt::queue::NewRecord>, EnqueueDone>> pending_;
+};
+
+TEST_F(IngestTest, TheAnswerWaitsForTheDurableAckAndAllRecordsGoInOneEnqueue) {
+  ManualQueue queue;
+  start(true, 1'000'000, {}, &queue);
+  auto answer = std::async(std::launch::async, [&] {
+    return post("/v1/batch", json{{"batch", json::array({identify(1), custom_event(2), identify(3)})}}.dump(), kWebBasic);
+  });
+  ASSERT_TRUE(omt::test::wait_until([&] { return queue.pending() == 1; }));
+  // Not durable yet: no answer may have been sent.
+  EXPECT_EQ(answer.wait_for(100ms), std::future_status::timeout);
+  auto [records, done] = queue.take();
+  ASSERT_EQ(records.size(), 3u);  // one enqueue for the whole request
+  EXPECT_EQ(records[1].type, RecordType::custom_event);
+  EXPECT_EQ(records[2].api_key, "key-web");
+  EXPECT_EQ(notified_.load(), 0);
+  done(std::vector<omt::queue::RecordId>{1, 2, 3});
+  ASSERT_EQ(answer.wait_for(10s), std::future_status::ready);
+  const auto response = answer.get();
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, R"({"accepted":3,"rejected":[]})");
+  EXPECT_TRUE(omt::test::wait_until([&] { return notified_.load() == 1; }));
+}
+
+TEST_F(IngestTest, AQueueErrorIs503AndNothingIsAcknowledged) {
+  ManualQueue queue;
+  start(true, 1'000'000, {}, &queue);
+  auto answer = std::async(std::launch::async, [&] { return post("/v1/identify", identify(1).dump(), kWebBasic); });
+  ASSERT_TRUE(omt::test::wait_until([&] { return queue.pending() == 1; }));
+  auto [records, done] = queue.take();
+  done(omt::fail(omt::errc::io, "disk I/O error"));
+  ASSERT_EQ(answer.wait_for(10s), std::future_status::ready);
+  const auto response = answer.get();
+  EXPECT_EQ(response.status, 503);
+  EXPECT_EQ(response.header("Retry-After"), "5");
+  EXPECT_EQ(response.body.find("accepted"), std::string::npos);
+  EXPECT_EQ(notified_.load(), 0);
+}
+
+TEST_F(IngestTest, ConcurrentRequestsAreEachStoredOnce) {
+  start();
+  constexpr int kClients = 4;
+  constexpr int kRequests = 10;
+  std::vector<std::future<int>> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.push_back(std::async(std::launch::async, [&, c] {
+      auto client = server_->client();
+      int ok = 0;
+      for (int r = 0; r < kRequests; ++r) {
+        const int n = c * 1000 + r;
+        const auto response = client.post("/v1/batch", json{{"batch", json::array({identify(n), custom_event(n)})}}.dump(), kWebBasic);
+        ok += response.status == 200 ? 1 : 0;
+      }
+      return ok;
+    }));
+  }
+  for (auto& c : clients) EXPECT_EQ(c.get(), kRequests);
+  const auto stored = records_in_queue_file();
+  EXPECT_EQ(stored.size(), static_cast<std::size_t>(2 * kClients * kRequests));
+  std::set<std::string> ids;
+  for (const auto& r : stored) ids.insert(json::parse(r.json)["id"].get<std::string>());
+  EXPECT_EQ(ids.size(), stored.size());
+}
+
+}  // namespace

@@ -1,0 +1,408 @@
+// The ingest endpoints' pure parts: credentials, body shapes, per-event results, answers and dry-run grouping.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "omt/ometria/transformer.hpp"
+#include "omt/protocol/ingest.hpp"
+
+namespace {
+using nlohmann::json;
+using namespace omt::protocol;
+using omt::errc;
+
+const omt::ometria::Transformer& transformer() {
+  static const auto t = omt::ometria::Transformer::load(omt::ometria::Transformer::default_mappings_dir());
+  return *t;
+}
+
+omt::ometria::DestinationConfig destination(const std::string& key = "key-1") {
+  omt::ometria::DestinationConfig d;
+  d.api_key = key;
+  return d;
+}
+
+json identify(int n, bool with_type = true) {
+  json e = {{"userId", "u" + std::to_string(n)},
+            {"context", {{"traits", {{"email", "user" + std::to_string(n) + "@example.com"}, {"listingId", "l" + std::to_string(n)}}}}}};
+  if (with_type) e["type"] = "identify";
+  return e;
+}
+
+json custom_event(int n, bool with_type = true) {
+  json e = {{"event", "Viewed Thing"},
+            {"userId", "u" + std::to_string(n)},
+            {"messageId", "m" + std::to_string(n)},
+            {"originalTimestamp", "2024-05-01T10:00:00Z"},
+            {"context", {{"traits", {{"email", "user@example.com"}}}}}};
+  if (with_type) e["type"] = "track";
+  return e;
+}
+
+json order(int n) {
+  json e = custom_event(n);
+  e["event"] = "Order Completed";
+  e["properties"] = {{"order_id", "o" + std::to_string(n)}, {"grand_total", 10}, {"currency", "gbp"}};
+  return e;
+}
+
+IngestResult ingest(IngestRoute route, const std::string& body, IngestLimits limits = {}) {
+  auto result = ingest_events(route, body, transformer(), destination(), limits);
+  EXPECT_TRUE(result) << (result ? "" : result.error().message);
+  return result ? std::move(*result) : IngestResult{};
+}
+
+omt::Error ingest_failure(IngestRoute route, const std::string& body, IngestLimits limits = {}) {
+  auto result = ingest_events(route, body, transformer(), destination(), limits);
+  EXPECT_FALSE(result);
+  return result ? omt::Error{} : result.error();
+}
+
+std::string basic(const std::string& user_colon_password) {
+  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  const auto& in = user_colon_password;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], table[v & 63]};
+  }
+  if (in.size() - i == 1) {
+    const unsigned v = (unsigned char)in[i] << 16;
+    out += {table[v >> 18], table[(v >> 12) & 63], '=', '='};
+  } else if (in.size() - i == 2) {
+    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
+    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], '='};
+  }
+  return "Basic " + out;
+}
+
+// ---- credentials ------------------------------------------------------------------------------------------------
+
+TEST(IngestAuth, ConstantTimeEqualComparesWholeValues) {
+  EXPECT_TRUE(constant_time_equal("secret-key", "secret-key"));
+  EXPECT_TRUE(constant_time_equal("", ""));
+  EXPECT_FALSE(constant_time_equal("secret-key", "secret-kex"));
+  EXPECT_FALSE(constant_time_equal("secret-key", "secret-key "));
+  EXPECT_FALSE(constant_time_equal("secret", "secret-key"));  // a prefix is not equal
+  EXPECT_FALSE(constant_time_equal("", "x"));
+  EXPECT_FALSE(constant_time_equal(std::string("a\0b", 3), std::string("a\0c", 3)));
+}
+
+TEST(IngestAuth, BasicAuthUserIsTheWriteKey) {
+  EXPECT_EQ(basic_auth_user(basic("wk-1:")), "wk-1");
+  EXPECT_EQ(basic_auth_user(basic("wk-1:anything")), "wk-1");
+  EXPECT_EQ(basic_auth_user(basic("wk-1")), "wk-1");  // no colon: the whole value is the user
+  EXPECT_EQ(basic_auth_user(basic("ab:")), "ab");      // padding "="
+  EXPECT_EQ(basic_auth_user("basic   " + basic("wk-2:").substr(6)), "wk-2");  // scheme case, extra spaces
+  EXPECT_EQ(basic_auth_user("Basic d2stMTo"), "wk-1");  // unpadded
+  EXPECT_FALSE(basic_auth_user("Bearer d2stMTo="));
+  EXPECT_FALSE(basic_auth_user("Basic !!!"));
+  EXPECT_FALSE(basic_auth_user("Basic"));
+  EXPECT_FALSE(basic_auth_user(""));
+}
+
+TEST(IngestAuth, BearerTokenAndQueryParameters) {
+  EXPECT_EQ(bearer_token("Bearer tok-1"), "tok-1");
+  EXPECT_EQ(bearer_token("bearer  tok-1 "), "tok-1");
+  EXPECT_FALSE(bearer_token("Basic tok-1"));
+  EXPECT_FALSE(bearer_token("tok-1"));
+
+  EXPECT_EQ(query_parameter("/v1/webhook?token=a%2Bb%20c+d", "token"), "a+b c d");
+  EXPECT_EQ(query_parameter("/v1/webhook?x=1&token=t&token=u", "token"), "t");  // the first wins
+  EXPECT_EQ(query_parameter("/v1/webhook?token", "token"), "");
+  EXPECT_FALSE(query_parameter("/v1/webhook?tokens=t", "token"));
+  EXPECT_FALSE(query_parameter("/v1/webhook", "token"));
+  EXPECT_EQ(query_parameter("/v1/webhook?token=%zz", "token"), "%zz");  // bad escapes stay as they are
+
+  EXPECT_TRUE(is_dry_run("/v1/track?dry_run=true"));
+  EXPECT_TRUE(is_dry_run("/v1/track?token=x&dry_run=1"));
+  EXPECT_TRUE(is_dry_run("/v1/track?dry_run"));
+  EXPECT_TRUE(is_dry_run("/v1/track?dry_run=TRUE"));
+  EXPECT_FALSE(is_dry_run("/v1/track?dry_run=false"));
+  EXPECT_FALSE(is_dry_run("/v1/track?dry_run=0"));
+  EXPECT_FALSE(is_dry_run("/v1/track"));
+}
+
+std::vector<omt::config::SourceConfig> two_sources() {
+  omt::config::SourceConfig a;
+  a.name = "web";
+  a.write_key = "wk-web";
+  a.webhook_token = "tok-web";
+  a.destination.api_key = "key-web";
+  omt::config::SourceConfig b;
+  b.name = "app";
+  b.write_key = "wk-app";  // no webhook token
+  b.destination.api_key = "key-app";
+  return {a, b};
+}
+
+TEST(IngestAuth, SourceDirectoryFindsEachSecretOnlyInItsOwnRole) {
+  const SourceDirectory sources(two_sources());
+  ASSERT_EQ(sources.size(), 2u);
+  ASSERT_NE(sources.by_write_key("wk-app"), nullptr);
+  EXPECT_EQ(sources.by_write_key("wk-app")->name, "app");
+  EXPECT_EQ(sources.by_webhook_token("tok-web")->name, "web");
+  EXPECT_EQ(sources.by_write_key("tok-web"), nullptr);     // a token is not a write key
+  EXPECT_EQ(sources.by_webhook_token("wk-web"), nullptr);  // nor the other way round
+  EXPECT_EQ(sources.by_webhook_token(""), nullptr);        // "app" has no token: empty never matches
+  EXPECT_EQ(sources.by_write_key("wk-ap"), nullptr);
+  EXPECT_EQ(sources.by_write_key("wk-appp"), nullptr);
+}
+
+TEST(IngestAuth, AuthenticateByRoute) {
+  const SourceDirectory sources(two_sources());
+  auto ok = authenticate(IngestRoute::track, sources, basic("wk-app:"), "/v1/track");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ((*ok)->destination.api_key, "key-app");
+
+  ok = authenticate(IngestRoute::webhook, sources, "Bearer tok-web", "/v1/webhook");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ((*ok)->name, "web");
+  ok = authenticate(IngestRoute::webhook, sources, "", "/v1/webhook?token=tok-web");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ((*ok)->name, "web");
+
+  struct Case {
+    IngestRoute route;
+    std::string header;
+    std::string target;
+    std::string message_part;
+  };
+  for (const auto& c : std::vector<Case>{
+           {IngestRoute::identify, "", "/v1/identify", "HTTP Basic"},
+           {IngestRoute::batch, basic(":password"), "/v1/batch", "HTTP Basic"},
+           {IngestRoute::track, basic("wk-nope:"), "/v1/track", "Unknown write key"},
+           {IngestRoute::track, "Bearer wk-app", "/v1/track", "HTTP Basic"},           // wrong scheme
+           {IngestRoute::track, "", "/v1/track?token=tok-web", "HTTP Basic"},           // no ?token= for Basic routes
+           {IngestRoute::webhook, "", "/v1/webhook", "Bearer"},
+           {IngestRoute::webhook, "Bearer nope", "/v1/webhook", "Unknown webhook token"},
+           {IngestRoute::webhook, basic("wk-web:"), "/v1/webhook", "Bearer"},          // write key not accepted
+           {IngestRoute::webhook, "Bearer nope", "/v1/webhook?token=tok-web", "Unknown webhook token"},  // header wins
+       }) {
+    auto failed = authenticate(c.route, sources, c.header, c.target);
+    ASSERT_FALSE(failed) << c.header << " " << c.target;
+    EXPECT_EQ(failed.error().code, errc::unauthorized);
+    EXPECT_NE(failed.error().message.find(c.message_part), std::string::npos) << failed.error().message;
+    EXPECT_EQ(failed.error().message.find("nope"), std::string::npos);  // never echoes the credential
+  }
+}
+
+// ---- body shapes ------------------------------------------------------------------------------------------------
+
+TEST(IngestShapes, SingleEventRoutesSetTheTypeFromThePath) {
+  auto r = ingest(IngestRoute::identify, identify(1, false).dump());
+  ASSERT_EQ(r.accepted.size(), 1u);
+  EXPECT_EQ(r.accepted[0].record.type, omt::ometria::RecordType::contact);
+  EXPECT_EQ(json::parse(r.accepted[0].record.json)["email"], "user1@example.com");
+
+  r = ingest(IngestRoute::track, "  \n" + custom_event(2, false).dump());
+  ASSERT_EQ(r.accepted.size(), 1u) << (r.rejected.empty() ? "" : r.rejected[0].error);
+  EXPECT_EQ(r.accepted[0].record.type, omt::ometria::RecordType::custom_event);
+
+  // A type given in the event is kept: this identify sent to /v1/track is still an identify.
+  r = ingest(IngestRoute::track, identify(3).dump());
+  ASSERT_EQ(r.accepted.size(), 1u);
+  EXPECT_EQ(r.accepted[0].record.type, omt::ometria::RecordType::contact);
+
+  // {} gets a type but still lacks everything else.
+  r = ingest(IngestRoute::identify, "{}");
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.events, 1u);
+  EXPECT_EQ(r.rejected[0].index, 0u);
+}
+
+TEST(IngestShapes, WebhookTakesAnObjectOrAnArray) {
+  auto r = ingest(IngestRoute::webhook, identify(1).dump());
+  EXPECT_EQ(r.events, 1u);
+  EXPECT_EQ(r.accepted.size(), 1u);
+
+  json list = json::array({identify(1), custom_event(2), order(3)});
+  r = ingest(IngestRoute::webhook, list.dump());
+  EXPECT_EQ(r.events, 3u);
+  ASSERT_EQ(r.accepted.size(), 3u);
+  EXPECT_EQ(r.accepted[2].index, 2u);
+  EXPECT_EQ(r.accepted[2].record.type, omt::ometria::RecordType::order);
+
+  // The webhook does not guess a type: RudderStack always sends one.
+  r = ingest(IngestRoute::webhook, identify(1, false).dump());
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].error, "Event type is required");
+}
+
+TEST(IngestShapes, BatchKeepsIndexesOfRejectedEvents) {
+  json events = json::array({identify(0), "not an event", custom_event(2), json{{"type", "page"}}, identify(4)});
+  events[4]["context"]["traits"].erase("email");
+  auto r = ingest(IngestRoute::batch, json{{"batch", events}, {"sentAt", "2024-05-01T10:00:00Z"}}.dump());
+  EXPECT_EQ(r.events, 5u);
+  ASSERT_EQ(r.accepted.size(), 2u);
+  EXPECT_EQ(r.accepted[0].index, 0u);
+  EXPECT_EQ(r.accepted[1].index, 2u);
+  ASSERT_EQ(r.rejected.size(), 3u);
+  EXPECT_EQ(r.rejected[0].index, 1u);
+  EXPECT_EQ(r.rejected[0].error, "Expected an event object, got string");
+  EXPECT_EQ(r.rejected[1].index, 3u);
+  EXPECT_EQ(r.rejected[1].error, "message type page is not supported");
+  EXPECT_EQ(r.rejected[2].index, 4u);
+  EXPECT_EQ(r.rejected[2].error, R"(Missing required value from ["traits.email","context.traits.email"])");
+}
+
+TEST(IngestShapes, WrongShapesSayWhatWasExpected) {
+  struct Case {
+    IngestRoute route;
+    std::string body;
+    std::string message;
+  };
+  for (const auto& c : std::vector<Case>{
+           {IngestRoute::identify, "[]", "Expected one identify event object, got array"},
+           {IngestRoute::track, "\"x\"", "Expected one track event object, got string"},
+           {IngestRoute::webhook, "42", "Expected an event object or a non-empty JSON array of event objects, got number"},
+           {IngestRoute::webhook, "[]", "Expected an event object or a non-empty JSON array of event objects, got an empty array"},
+           {IngestRoute::batch, "[]", R"(Expected an object {"batch":[event objects]} with a non-empty batch, got array)"},
+           {IngestRoute::batch, "{}", R"(Expected an object {"batch":[event objects]} with a non-empty batch, got an object without "batch")"},
+           {IngestRoute::batch, R"({"batch":{}})", R"(Expected an object {"batch":[event objects]} with a non-empty batch, got "batch" of type object)"},
+           {IngestRoute::batch, R"({"batch":[]})", R"(Expected an object {"batch":[event objects]} with a non-empty batch, got an empty batch)"},
+       }) {
+    const auto error = ingest_failure(c.route, c.body);
+    EXPECT_EQ(error.code, errc::invalid_request) << c.body;
+    EXPECT_EQ(error.message, c.message);
+    EXPECT_EQ(ingest_error(error).status, 400);
+  }
+}
+
+TEST(IngestShapes, InvalidJsonNamesTheByteOffset) {
+  const auto error = ingest_failure(IngestRoute::batch, R"({"batch":[{"type":"identify",}]})");
+  EXPECT_EQ(error.code, errc::invalid_json);
+  EXPECT_EQ(error.message.rfind("Invalid JSON at byte 29", 0), 0u) << error.message;
+  const Reply reply = ingest_error(error);
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_FALSE(reply.api_version_header);
+  EXPECT_EQ(json::parse(reply.body)["error"], error.message);
+
+  EXPECT_EQ(ingest_failure(IngestRoute::track, "").code, errc::invalid_json);
+}
+
+TEST(IngestShapes, TooManyEventsIs413) {
+  IngestLimits limits;
+  limits.max_events_per_request = 3;
+  json events = json::array({identify(0), identify(1), identify(2)});
+  EXPECT_EQ(ingest(IngestRoute::batch, json{{"batch", events}}.dump(), limits).accepted.size(), 3u);
+  events.push_back(identify(3));
+  auto error = ingest_failure(IngestRoute::batch, json{{"batch", events}}.dump(), limits);
+  EXPECT_EQ(error.code, errc::too_large);
+  EXPECT_EQ(error.message, "Too many events in one request: 4 (at most 3)");
+  EXPECT_EQ(ingest_error(error).status, 413);
+  error = ingest_failure(IngestRoute::webhook, events.dump(), limits);
+  EXPECT_EQ(error.code, errc::too_large);
+}
+
+TEST(IngestShapes, RecordsOverTheSizeLimitAreRejected) {
+  IngestLimits limits;
+  limits.max_record_bytes = 150;
+  json small = identify(1);
+  json big = identify(2);
+  big["context"]["traits"]["listingId"] = std::string(200, 'x');
+  auto r = ingest(IngestRoute::webhook, json::array({small, big}).dump(), limits);
+  ASSERT_EQ(r.accepted.size(), 1u);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].index, 1u);
+  EXPECT_NE(r.rejected[0].error.find("150"), std::string::npos) << r.rejected[0].error;
+
+  // Ometria's own 60 KB limit holds whatever the configuration says.
+  json huge = identify(3);
+  huge["traits"]["notes"] = std::string(70 * 1024, 'y');
+  r = ingest(IngestRoute::identify, huge.dump());
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_NE(r.rejected[0].error.find("60 KB"), std::string::npos) << r.rejected[0].error;
+}
+
+TEST(IngestShapes, TheSourcesDestinationSettingsApply) {
+  auto d = destination("key-collection");
+  d.collection = "web-shop";
+  d.marketing_optin = "EXPLICITLY_OPTEDIN";
+  auto r = ingest_events(IngestRoute::identify, identify(1).dump(), transformer(), d, {});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->accepted.size(), 1u);
+  const json record = json::parse(r->accepted[0].record.json);
+  EXPECT_EQ(record["@collection"], "web-shop");
+  EXPECT_EQ(record["marketing_optin"], "EXPLICITLY_OPTEDIN");
+
+  // No API key: every event fails the contract's check.
+  r = ingest_events(IngestRoute::identify, identify(1).dump(), transformer(), destination(""), {});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->rejected.size(), 1u);
+  EXPECT_EQ(r->rejected[0].error, "Invalid Api Key");
+}
+
+// ---- answers ----------------------------------------------------------------------------------------------------
+
+TEST(IngestAnswers, AcceptedAndRejected) {
+  auto r = ingest(IngestRoute::batch, json{{"batch", json::array({identify(0), 7, identify(2)})}}.dump());
+  Reply reply = ingest_answer(r);
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_FALSE(reply.api_version_header);
+  EXPECT_EQ(reply.body, R"({"accepted":2,"rejected":[{"index":1,"error":"Expected an event object, got number"}]})");
+  EXPECT_TRUE(has_records(r));
+
+  r = ingest(IngestRoute::batch, json{{"batch", json::array({identify(0), identify(1)})}}.dump());
+  EXPECT_EQ(ingest_answer(r).body, R"({"accepted":2,"rejected":[]})");
+}
+
+TEST(IngestAnswers, NothingAcceptedIs400WithTheReasons) {
+  auto r = ingest(IngestRoute::webhook, json::array({json{{"type", "page"}}, json{{"type", "alias"}}}).dump());
+  EXPECT_FALSE(has_records(r));
+  const Reply reply = ingest_answer(r);
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_EQ(reply.body,
+            R"({"accepted":0,"rejected":[{"index":0,"error":"message type page is not supported"},)"
+            R"({"index":1,"error":"message type alias is not supported"}]})");
+}
+
+TEST(IngestAnswers, DryRunGroupsAsDeliveryWouldBatch) {
+  IngestLimits limits;
+  limits.max_batch_records = 2;
+  // contacts 0, 1, 3 -> two contact batches (2 + 1); custom events 2, 5 -> one batch; order 4 -> one batch.
+  json events = json::array({identify(0), identify(1), custom_event(2), identify(3), order(4), custom_event(5), 1});
+  auto r = ingest(IngestRoute::batch, json{{"batch", events}}.dump(), limits);
+  std::vector<std::string> named;
+  const Reply reply = dry_run_answer(r, "key-1", limits, [&](std::string_view key) {
+    named.emplace_back(key);
+    return "key:" + std::to_string(key.size());
+  });
+  EXPECT_EQ(reply.status, 200);
+  const json body = json::parse(reply.body);
+  EXPECT_EQ(body["dry_run"], true);
+  EXPECT_EQ(body["accepted"], 6);
+  ASSERT_EQ(body["batches"].size(), 4u);
+  EXPECT_EQ(body["batches"][0]["type"], "contact");
+  EXPECT_EQ(body["batches"][0]["records"].size(), 2u);
+  EXPECT_EQ(body["batches"][0]["records"][1]["id"], json::parse(r.accepted[1].record.json)["id"]);
+  EXPECT_EQ(body["batches"][1]["type"], "custom_event");
+  EXPECT_EQ(body["batches"][1]["records"].size(), 2u);
+  EXPECT_EQ(body["batches"][2]["type"], "contact");
+  EXPECT_EQ(body["batches"][2]["records"].size(), 1u);
+  EXPECT_EQ(body["batches"][3]["type"], "order");
+  for (const auto& batch : body["batches"]) EXPECT_EQ(batch["api_key"], "key:5");
+  EXPECT_EQ(reply.body.find("key-1"), std::string::npos);  // the key itself is never echoed
+  ASSERT_FALSE(named.empty());
+  EXPECT_EQ(named[0], "key-1");
+  ASSERT_EQ(body["rejected"].size(), 1u);
+  EXPECT_EQ(body["rejected"][0]["index"], 6);
+
+  // A dry run where nothing would be accepted answers as the real request would: 400.
+  r = ingest(IngestRoute::track, R"({"event":"x"})");
+  const Reply none = dry_run_answer(r, "key-1", limits, [](std::string_view) { return std::string("k"); });
+  EXPECT_EQ(none.status, 400);
+  EXPECT_EQ(json::parse(none.body)["batches"], json::array());
+}
+
+TEST(IngestAnswers, PathsOfRoutes) {
+  EXPECT_EQ(path_of(IngestRoute::webhook), "/v1/webhook");
+  EXPECT_EQ(path_of(IngestRoute::identify), "/v1/identify");
+  EXPECT_EQ(path_of(IngestRoute::track), "/v1/track");
+  EXPECT_EQ(path_of(IngestRoute::batch), "/v1/batch");
+  EXPECT_FALSE(uses_write_key(IngestRoute::webhook));
+  EXPECT_TRUE(uses_write_key(IngestRoute::batch));
+}
+
+}  // namespace
