@@ -17,6 +17,10 @@
 #include "omt/obs/log.hpp"
 #include "omt/obs/metrics.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "omt/net/ingest_routes.hpp"
+#include "omt/net/sender.hpp"
+#include "omt/protocol/ingest.hpp"
+#include "omt/service/delivery_service.hpp"
 #include "omt/service/delivery_stack.hpp"
 
 namespace omt::cli {
@@ -96,6 +100,22 @@ int run_serve(const ServeFlags& flags) {
   net::add_transformer_routes(router, shared_transformer, metrics);
   net::add_operational_routes(router, metrics, net::ServiceInfo{"ometria-transformer", OMT_VERSION},
                               std::move(health_checks));
+
+  // ---- ingest (/v1/...) into the queue, and the delivery proxy (rudder-server's transformerProxy) ----
+  net::IngestContext ingest{shared_transformer, nullptr, cfg->sources, protocol::ingest_limits(cfg->ingest), {}, &metrics};
+  if (delivery) {
+    const service::ServiceContext context = delivery->context();
+    ingest.queue = &context.queue;
+    ingest.notify = [service = &context.delivery] { service->notify(); };
+  }
+  net::register_ingest_routes(router, std::move(ingest));
+  std::shared_ptr<net::Sender> proxy_sender;
+  try {
+    proxy_sender = net::make_threaded_https_sender(net::sender_options_from(cfg->ometria));
+  } catch (const std::exception& e) {
+    return start_up_error(std::string("ometria: ") + e.what());
+  }
+  net::register_proxy_routes(router, net::ProxyContext{std::move(proxy_sender), cfg->ometria.endpoint});
 
   auto server = net::Server::start(cfg->server, std::move(router), metrics);
   if (!server) {

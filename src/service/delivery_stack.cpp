@@ -30,17 +30,6 @@ queue::SqliteQueueOptions queue_options(const config::Config& config) {
   return o;
 }
 
-net::SenderOptions sender_options(const config::Config& config) {
-  net::SenderOptions o;
-  o.connect_timeout = config.ometria.connect_timeout;
-  o.handshake_timeout = config.ometria.handshake_timeout;
-  o.response_timeout = config.ometria.response_timeout;
-  o.max_in_flight = config.ometria.max_in_flight;
-  o.max_idle_per_host = config.ometria.max_in_flight;
-  o.allow_plain_http = config.ometria.allow_plain_http;
-  o.extra_ca_file = config.ometria.extra_ca_file.string();
-  return o;
-}
 
 }  // namespace
 
@@ -98,7 +87,7 @@ Expected<std::unique_ptr<DeliveryStack>> DeliveryStack::start(const config::Conf
   if (!opened) return tl::unexpected(opened.error());
   impl->queue = std::move(*opened);
   try {
-    impl->sender = net::make_https_sender(impl->io, sender_options(impl->config));
+    impl->sender = net::make_https_sender(impl->io, net::sender_options_from(impl->config.ometria));
   } catch (const std::exception& e) {
     return fail(errc::invalid_config, std::string("ometria: ") + e.what());
   }

@@ -16,6 +16,10 @@ namespace boost::asio {
 class io_context;
 }
 
+namespace omt::config {
+struct OmetriaConfig;
+}
+
 namespace omt::net {
 
 struct PushRequest {
@@ -112,6 +116,13 @@ struct SenderOptions {
 // Destroying it closes idle connections, fails waiting pushes with `shutdown` and aborts those in flight;
 // their completions still run on the io_context.
 std::unique_ptr<Sender> make_https_sender(boost::asio::io_context& io, SenderOptions options = {});
+
+// The same client with an io_context and a thread of its own, for callers without one (the delivery proxy).
+// Destroying it shuts the client down and joins its thread. Errors as make_https_sender.
+std::shared_ptr<Sender> make_threaded_https_sender(SenderOptions options = {});
+
+// SenderOptions from the configuration's ometria section (timeouts, in-flight cap, CA file, plain http).
+SenderOptions sender_options_from(const config::OmetriaConfig& ometria);
 
 std::string default_user_agent();
 
