@@ -75,6 +75,9 @@ struct RouteMetrics {
   std::array<std::atomic<obs::Counter*>, max_status> by_status{};
 };
 
+// The first read of a Content-Length body; the body doubles from there as it fills.
+constexpr std::size_t first_body_read = 16 * 1024;
+
 // Linux answers a send() with EPIPE, not SIGPIPE, only when asked; a peer that vanished must not kill us.
 constexpr int send_flags = MSG_NOSIGNAL;
 
@@ -264,21 +267,15 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
 
   void read_body() {
     if (const auto length = parser_->content_length(); length && !parser_->chunked()) {
-      // Read straight into a body sized from Content-Length (plus simdjson's padding): one allocation, reads as
-      // large as the socket gives, no parser in the loop.
-      const auto total = static_cast<std::size_t>(*length);
-      body_.reserve(total + body_padding);
-      body_.resize(total);
-      const std::size_t from_buffer = std::min(total, buffer_.size());
+      // Read straight into the body (no parser in the loop), which grows with the bytes that arrive, not with
+      // the length announced: a client that announces 32 MiB and sends one byte costs a few KiB, not 32 MiB.
+      body_expected_ = static_cast<std::size_t>(*length);
+      const std::size_t from_buffer = std::min(body_expected_, buffer_.size());
+      size_body(std::max(from_buffer, std::min(body_expected_, first_body_read)));
       asio::buffer_copy(asio::buffer(body_.data(), from_buffer), buffer_.data());
       buffer_.consume(from_buffer);
-      if (from_buffer == total) return on_request_read();
-      asio::async_read(stream_, asio::buffer(body_.data() + from_buffer, total - from_buffer),
-                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                         if (ec) return self->on_read_error(ec);
-                         self->on_request_read();
-                       });
-      return;
+      body_received_ = from_buffer;
+      return read_more_body();
     }
     // Chunked: the parser decodes; a larger read buffer keeps it from reading 512 bytes at a time.
     buffer_.reserve(64 * 1024);
@@ -287,6 +284,24 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
       self->body_ = std::move(self->parser_->get().body());
       self->on_request_read();
     });
+  }
+
+  // Doubles the body when it is full (at most to Content-Length), so each byte is zeroed and copied O(1) times.
+  void read_more_body() {
+    if (body_received_ == body_expected_) return on_request_read();
+    if (body_received_ == body_.size()) size_body(std::min(body_expected_, 2 * body_.size()));
+    stream_.async_read_some(asio::buffer(body_.data() + body_received_, body_.size() - body_received_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->body_received_ += n;
+                              if (ec) return self->on_read_error(ec);
+                              self->read_more_body();
+                            });
+  }
+
+  // simdjson's padding stays reserved past the end so that the body can be parsed in place.
+  void size_body(std::size_t size) {
+    body_.reserve(size + body_padding);
+    body_.resize(size);
   }
 
   void on_read_error(beast::error_code ec) {
@@ -423,6 +438,8 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> response_;
   std::string body_;
+  std::size_t body_expected_ = 0;  // Content-Length
+  std::size_t body_received_ = 0;  // bytes of it in body_ so far
   std::uint64_t id_;
   State state_ = State::idle;
   Clock::time_point request_start_{};
