@@ -78,6 +78,17 @@ struct RouteMetrics {
 // The first read of a Content-Length body; the body doubles from there as it fills.
 constexpr std::size_t first_body_read = 16 * 1024;
 
+// A body for a trace line: redacted first (a cut must not leave part of a phone number), then cut to 4 KiB.
+std::string loggable_body(std::string_view body) {
+  constexpr std::size_t max_logged = 4096;
+  std::string text = obs::redact_pii(body);
+  if (text.size() > max_logged) {
+    text.resize(max_logged);
+    text += "... (" + std::to_string(body.size()) + " bytes)";
+  }
+  return text;
+}
+
 // Linux answers a send() with EPIPE, not SIGPIPE, only when asked; a peer that vanished must not kill us.
 constexpr int send_flags = MSG_NOSIGNAL;
 
@@ -343,6 +354,12 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
     version_ = req.version();
     const std::string method_name(req.method_string());
     parser_.reset();
+    if (spdlog::should_log(spdlog::level::debug)) {
+      log_request_ = method_name + " " + obs::redact_pii(request.target);
+      if (spdlog::should_log(spdlog::level::trace) && !request.body.empty()) {
+        spdlog::trace("connection {}: {} body: {}", id_, log_request_, loggable_body(request.body));
+      }
+    }
 
     const Router::Match match = server_->router.match(request);
     if (!match.path_matched) {
@@ -360,10 +377,10 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
     try {
       (*match.handler)(request, respond);
     } catch (const std::exception& e) {
-      spdlog::error("handler for {} threw: {}", request.path, obs::redact_pii(e.what()));
+      spdlog::error("handler for {} threw: {}", obs::redact_pii(request.path), obs::redact_pii(e.what()));
       respond(Response::json_error(500, "Internal Server Error"));
     } catch (...) {
-      spdlog::error("handler for {} threw a non-exception", request.path);
+      spdlog::error("handler for {} threw a non-exception", obs::redact_pii(request.path));
       respond(Response::json_error(500, "Internal Server Error"));
     }
     // The handler may already have answered (write_response ran inline): touch nothing here.
@@ -378,7 +395,16 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
   void write_response(Response r) {
     if (state_ != State::handling) return;  // closed meanwhile (deadline passed)
     state_ = State::writing;
-    server_->count_request(route_index_, r.status, Clock::now() - request_start_);
+    const auto elapsed = Clock::now() - request_start_;
+    server_->count_request(route_index_, r.status, elapsed);
+    if (spdlog::should_log(spdlog::level::debug)) {
+      spdlog::debug("connection {}: {} -> {} in {:.1f} ms", id_, log_request_.empty() ? "-" : log_request_, r.status,
+                    std::chrono::duration<double, std::milli>(elapsed).count());
+      if (spdlog::should_log(spdlog::level::trace) && !r.body.empty()) {
+        spdlog::trace("connection {}: answer body: {}", id_, loggable_body(r.body));
+      }
+      log_request_.clear();
+    }
 
     const bool keep_alive = keep_alive_ && !close_after_write_ && !server_->stopping.load();
     response_.emplace(static_cast<http::status>(r.status), version_ ? version_ : 11);
@@ -448,6 +474,7 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
   bool keep_alive_ = true;
   bool close_after_write_ = false;
   std::size_t lingered_ = 0;
+  std::string log_request_;  // "METHOD target" (redacted) for the debug access line; empty unless debug is on
 };
 
 void Server::Impl::register_session(const std::shared_ptr<Session>& session) {

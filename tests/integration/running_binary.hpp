@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -32,7 +33,7 @@ struct TempConfig {
   TempConfig& operator=(const TempConfig&) = delete;
 };
 
-// `serve --listen 127.0.0.1:0 --threads 2 --log-level info` followed by `extra_args` (later flags win).
+// `serve --listen 127.0.0.1:0 --threads 2 --log-level info` with `extra_args` (each replaces its default).
 struct RunningBinary {
   ChildProcess child;
   std::uint16_t port = 0;
@@ -42,9 +43,15 @@ struct RunningBinary {
     if (!line) throw std::runtime_error("the server did not start: " + child.output());
     port = port_from_listening_line(*line);
   }
-  static std::vector<std::string> with_defaults(std::vector<std::string> args) {
-    args.insert(args.begin(), {"serve", "--listen", "127.0.0.1:0", "--threads", "2", "--log-level", "info"});
-    return args;
+  static std::vector<std::string> with_defaults(const std::vector<std::string>& args) {
+    std::vector<std::string> out = {"serve"};
+    const std::pair<const char*, const char*> defaults[] = {
+        {"--listen", "127.0.0.1:0"}, {"--threads", "2"}, {"--log-level", "info"}};
+    for (const auto& [flag, value] : defaults) {
+      if (std::find(args.begin(), args.end(), flag) == args.end()) out.insert(out.end(), {flag, value});
+    }
+    out.insert(out.end(), args.begin(), args.end());
+    return out;
   }
 };
 

@@ -284,7 +284,9 @@ TEST(Abuse, TenThousandIdleConnectionsAndHealthStillAnswers) {
     PlainSocket s(server.port());
     ASSERT_TRUE(s.ok()) << "connection " << idle.size() << ": " << s.error();
     idle.push_back(std::move(s));
-    if (idle.size() % 1000 == 0) EXPECT_EQ(server.health_status(), 200) << "with " << idle.size() << " idle";
+    if (idle.size() % 1000 == 0) {
+      EXPECT_EQ(server.health_status(), 200) << "with " << idle.size() << " idle";
+    }
   }
   ASSERT_EQ(idle.size(), idle_count);
 
