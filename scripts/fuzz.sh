@@ -18,7 +18,7 @@ for target in transform request_body mapping_load; do
   cp -n "$root/tests/fuzz/corpus/$target/"* "$corpus/" 2>/dev/null || true
   echo "fuzz_$target: ${limit[*]}"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    "$build/tests/fuzz/fuzz_$target" "${limit[@]}" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+    "$build/tests/fuzz/fuzz_$target" "${limit[@]}" -max_len=${FUZZ_MAX_LEN:-16384} -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$build/" "$corpus" 2>&1 | grep -E "^(stat::number_of_executed_units|#[0-9]+ +DONE|==|SUMMARY)|ERROR" || true
   test "${PIPESTATUS[0]}" -eq 0
 done

@@ -12,7 +12,8 @@ namespace omt::cli {
 namespace {
 
 struct DeadLetterArgs {
-  std::string path = default_queue_path;
+  std::string path = default_queue_path;  // resolved from `where` before a command runs
+  QueueLocation where;
   std::int64_t limit = 0;
   std::vector<queue::RecordId> ids;
   bool all = false;
@@ -67,8 +68,19 @@ int run_purge(const DeadLetterArgs& args) {
   return 0;
 }
 
+// Resolves --queue / --config into args.path, then runs the command (exit 2 if the location is unusable).
+int with_queue_path(DeadLetterArgs& args, const char* command, int (*run)(const DeadLetterArgs&)) {
+  auto path = resolve_queue_path(args.where);
+  if (!path) {
+    std::cerr << "ometria-transformer " << command << ": " << path.error().message << "\n";
+    return 2;
+  }
+  args.path = *path;
+  return run(args);
+}
+
 void add_common_options(CLI::App& cmd, DeadLetterArgs& args, const char* limit_help) {
-  cmd.add_option("--queue", args.path, "Path of the queue database")->capture_default_str();
+  add_queue_location_options(cmd, args.where);
   cmd.add_option("--limit", args.limit, limit_help)->check(CLI::Range(std::int64_t{0}, std::int64_t{1'000'000'000}));
   cmd.add_option("--id", args.ids, "Only these dead-letter ids (see `dead-letter list`)");
 }
@@ -83,18 +95,18 @@ void add_dead_letter_command(CLI::App& app, int& exit_code) {
   list_args->limit = 100;
   auto* list = dead->add_subcommand("list", "Print dead letters with their reasons (JSON), oldest first");
   add_common_options(*list, *list_args, "At most this many (default 100; 0 = all)");
-  list->callback([list_args, &exit_code] { exit_code = run_list(*list_args); });
+  list->callback([list_args, &exit_code] { exit_code = with_queue_path(*list_args, "dead-letter list", run_list); });
 
   auto replay_args = std::make_shared<DeadLetterArgs>();
   auto* replay = dead->add_subcommand("replay", "Put dead letters back in the queue (all, or --id ...), oldest first");
   add_common_options(*replay, *replay_args, "At most this many (default 0 = all)");
-  replay->callback([replay_args, &exit_code] { exit_code = run_replay(*replay_args); });
+  replay->callback([replay_args, &exit_code] { exit_code = with_queue_path(*replay_args, "dead-letter replay", run_replay); });
 
   auto purge_args = std::make_shared<DeadLetterArgs>();
   auto* purge = dead->add_subcommand("purge", "Delete dead letters for good (--id ... or --all)");
   add_common_options(*purge, *purge_args, "At most this many (default 0 = all)");
   purge->add_flag("--all", purge_args->all, "Purge every dead letter (or the oldest --limit N)");
-  purge->callback([purge_args, &exit_code] { exit_code = run_purge(*purge_args); });
+  purge->callback([purge_args, &exit_code] { exit_code = with_queue_path(*purge_args, "dead-letter purge", run_purge); });
 }
 
 }  // namespace omt::cli

@@ -8,13 +8,41 @@
 #include <string>
 #include <string_view>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "omt/config/config.hpp"
 #include "omt/queue/sqlite_queue.hpp"
 
 namespace omt::cli {
 
 inline constexpr const char* default_queue_path = "./data/queue.db";
+
+// Where the operator commands find the queue: --queue PATH if given; else queue.path of --config FILE (with
+// OMT_QUEUE_PATH and the other OMT_ variables applied, as serve does); else ./data/queue.db.
+struct QueueLocation {
+  std::string queue_flag;
+  std::string config_file;
+};
+
+inline Expected<std::string> resolve_queue_path(const QueueLocation& where) {
+  if (!where.queue_flag.empty()) return where.queue_flag;
+  config::RawConfig raw;
+  if (!where.config_file.empty()) {
+    auto loaded = config::RawConfig::from_file(where.config_file);
+    if (!loaded) return tl::unexpected(loaded.error());
+    raw = std::move(*loaded);
+  }
+  raw.apply_environment();
+  auto cfg = config::validate(raw);
+  if (!cfg) return tl::unexpected(cfg.error());
+  return cfg->queue.path.string();
+}
+
+inline void add_queue_location_options(CLI::App& cmd, QueueLocation& where) {
+  cmd.add_option("--queue", where.queue_flag, "Path of the queue database (default: queue.path of --config, else ./data/queue.db)");
+  cmd.add_option("--config", where.config_file, "The service's configuration file, to find the queue from");
+}
 
 // Opens an existing queue (never creates one). Safe beside a running service: WAL lets both work on the file,
 // and leases live in the service's memory.

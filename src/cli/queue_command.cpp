@@ -46,9 +46,17 @@ void add_queue_command(CLI::App& app, int& exit_code) {
   auto* queue_cmd = app.add_subcommand("queue", "Inspect the durable delivery queue");
   queue_cmd->require_subcommand(1);
   auto* stats = queue_cmd->add_subcommand("stats", "Print the queue's depth per key and type, dead letters and held keys (JSON)");
-  auto path = std::make_shared<std::string>(default_queue_path);
-  stats->add_option("--queue", *path, "Path of the queue database")->capture_default_str();
-  stats->callback([path, &exit_code] { exit_code = run_queue_stats(*path); });
+  auto where = std::make_shared<QueueLocation>();
+  add_queue_location_options(*stats, *where);
+  stats->callback([where, &exit_code] {
+    auto path = resolve_queue_path(*where);
+    if (!path) {
+      std::cerr << "ometria-transformer queue stats: " << path.error().message << "\n";
+      exit_code = 2;
+      return;
+    }
+    exit_code = run_queue_stats(*path);
+  });
 }
 
 }  // namespace omt::cli

@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -18,6 +17,7 @@
 #include "omt/obs/log.hpp"
 #include "omt/obs/metrics.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "omt/service/delivery_stack.hpp"
 
 namespace omt::cli {
 
@@ -46,8 +46,7 @@ int run_serve(const ServeFlags& flags) {
     if (!loaded) return start_up_error(loaded.error().message);
     raw = std::move(*loaded);
   }
-  // The environment wins over the file, and flags win over both.
-  if (const char* level = std::getenv("OMT_LOG_LEVEL"); level && *level) raw.set("log.level", std::string(level));
+  raw.apply_environment();  // OMT_<KEY> variables win over the file; flags win over both
   if (!flags.listen.empty()) raw.set("server.listen", flags.listen);
   if (flags.threads_option->count() > 0) raw.set("server.threads", static_cast<std::int64_t>(flags.threads));
   if (!flags.mappings_dir.empty()) raw.set("mappings_dir", flags.mappings_dir);
@@ -81,9 +80,24 @@ int run_serve(const ServeFlags& flags) {
   signal(SIGPIPE, SIG_IGN);
 
   obs::Registry metrics;
+
+  // ---- delivery (queue -> Ometria): only when sources are configured or the queue still holds records ----
+  std::unique_ptr<service::DeliveryStack> delivery;
+  std::vector<net::HealthCheck> health_checks;
+  auto delivery_wanted = service::DeliveryStack::wanted(*cfg);
+  if (!delivery_wanted) return start_up_error(delivery_wanted.error().message);
+  if (*delivery_wanted) {
+    auto started = service::DeliveryStack::start(*cfg, metrics);
+    if (!started) return start_up_error(started.error().message);
+    delivery = std::move(*started);
+    health_checks = delivery->health_checks();
+  }
+  // ---- end delivery ----
+
   net::Router router;
   net::add_transformer_routes(router, shared_transformer, metrics);
-  net::add_operational_routes(router, metrics, net::ServiceInfo{"ometria-transformer", OMT_VERSION});
+  net::add_operational_routes(router, metrics, net::ServiceInfo{"ometria-transformer", OMT_VERSION},
+                              std::move(health_checks));
 
   auto server = net::Server::start(cfg->server, std::move(router), metrics);
   if (!server) {
@@ -97,6 +111,8 @@ int run_serve(const ServeFlags& flags) {
                cfg->server.shutdown_deadline.count());
   const bool drained = (*server)->shutdown(cfg->server.shutdown_deadline);
   if (!drained) spdlog::warn("some requests were cut off at the shutdown deadline");
+  // After the server: ingest has stopped enqueueing. Pushes in flight get the same deadline; the rest stays queued.
+  if (delivery) delivery->stop(cfg->server.shutdown_deadline);
   return 0;
 }
 

@@ -1,6 +1,7 @@
 #include "omt/config/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -167,6 +168,7 @@ void ObjectReader::error(std::string_view key, std::string message) {
 
 const nlohmann::json* ObjectReader::find(std::string_view key) {
   known_.emplace_back(key);
+  if (context_.asked) context_.asked->push_back(key_path(key));
   if (object_ == nullptr) return nullptr;
   auto it = object_->find(key);
   if (it == object_->end()) return nullptr;
@@ -442,6 +444,46 @@ constexpr Section sections[] = {
     {"delivery", detail::read_delivery_section},
 };
 }  // namespace
+
+std::string environment_name(std::string_view dotted_key) {
+  std::string name = "OMT_";
+  for (char c : dotted_key) name += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
+std::vector<std::string> known_keys() {
+  std::vector<std::string> asked;
+  detail::ReadContext context{"defaults", std::nullopt, &asked};
+  Config config;
+  RawConfig empty;
+  detail::ObjectReader root(context, &empty.tree().json, "");
+  for (const Section& section : sections) {
+    detail::ObjectReader reader = root.object(section.key);
+    section.read(reader, config);
+  }
+  root.path("mappings_dir", config.mappings_dir);
+  std::vector<std::string> keys;
+  for (auto& key : asked)
+    if (key.find('.') != std::string::npos || key == "mappings_dir") keys.push_back(std::move(key));  // leaves only
+  return keys;
+}
+
+std::vector<std::string> RawConfig::apply_environment() {
+  std::vector<std::string> applied;
+  for (const auto& key : known_keys()) {
+    const std::string name = environment_name(key);
+    const char* value = std::getenv(name.c_str());
+    if (!value) continue;
+    const std::string text(value);
+    std::int64_t number = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (text == "true" || text == "false") set(key, text == "true");
+    else if (ec == std::errc() && end == text.data() + text.size() && !text.empty()) set(key, number);
+    else set(key, text);
+    applied.push_back(name);
+  }
+  return applied;
+}
 
 Expected<Config> validate(const RawConfig& raw) {
   detail::ReadContext context{raw.source(), std::nullopt};

@@ -23,6 +23,7 @@ namespace omt::config::detail {
 struct ReadContext {
   std::string source;
   std::optional<Error> first_error;
+  std::vector<std::string>* asked = nullptr;  // when set, every dotted key a reader asks for is recorded
 };
 
 class ObjectReader {

@@ -260,6 +260,39 @@ void intern_parents(TableSet& set) {
 
 }  // namespace
 
+Expected<GenericLookups> parse_generic_file(const Expected<std::string>& text) {
+  auto generic = parse_json_text("generic.json", text);
+  if (!generic) return tl::unexpected(generic.error());
+  if (!generic->is_object()) return tl::unexpected(load_error("generic.json", "must be an object of name -> paths"));
+  GenericLookups out;
+  for (const auto& [name, paths] : generic->items()) {
+    if (name == "description" || name == "comment") continue;
+    if (!paths.is_array() || paths.empty())
+      return tl::unexpected(load_error("generic.json " + name, "must be a non-empty list of paths"));
+    std::vector<SourcePath> compiled;
+    for (const auto& p : paths) {
+      auto path = compile_path(p, "generic.json " + name);
+      if (!path) return tl::unexpected(path.error());
+      compiled.push_back(std::move(*path));
+    }
+    out.emplace(name, std::move(compiled));
+  }
+  return out;
+}
+
+Expected<MappingFile> parse_mapping_file(const std::string& name, const std::string& text, const GenericLookups& generic) {
+  static const std::map<std::string, FileShape, std::less<>> shapes = {
+      {"contact.json", {{"fields"}, true, false}},
+      {"custom_event.json", {{"fields"}, true, false}},
+      {"order.json", {{"fields", "customer", "address"}, true, true}},
+      {"lineitems.json", {{"fields"}, true, false}},
+      {"variant.json", {{"fields"}, false, false}},
+  };
+  const auto shape = shapes.find(name);
+  if (shape == shapes.end()) return fail(errc::invalid_config, "unknown mapping file " + name, name);
+  return load_file([&text](const std::string&) -> Expected<std::string> { return text; }, name, shape->second, generic);
+}
+
 Expected<TableSet> TableSet::load(const std::filesystem::path& dir) {
   return parse([&dir](const std::string& name) -> Expected<std::string> {
     constexpr std::uintmax_t max_file_bytes = 1 << 20;
@@ -278,37 +311,20 @@ Expected<TableSet> TableSet::load(const std::filesystem::path& dir) {
 
 Expected<TableSet> TableSet::parse(const FileReader& read) {
   TableSet set;
-  auto generic = parse_json_text("generic.json", read("generic.json"));
+  auto generic = parse_generic_file(read("generic.json"));
   if (!generic) return tl::unexpected(generic.error());
-  if (!generic->is_object()) return tl::unexpected(load_error("generic.json", "must be an object of name -> paths"));
-  for (const auto& [name, paths] : generic->items()) {
-    if (name == "description" || name == "comment") continue;
-    if (!paths.is_array() || paths.empty())
-      return tl::unexpected(load_error("generic.json " + name, "must be a non-empty list of paths"));
-    std::vector<SourcePath> compiled;
-    for (const auto& p : paths) {
-      auto path = compile_path(p, "generic.json " + name);
-      if (!path) return tl::unexpected(path.error());
-      compiled.push_back(std::move(*path));
-    }
-    set.generic.emplace(name, std::move(compiled));
-  }
-  struct Entry {
-    MappingFile* file;
-    const char* name;
-    FileShape shape;
-  };
-  const Entry entries[] = {
-      {&set.contact, "contact.json", {{"fields"}, true, false}},
-      {&set.custom_event, "custom_event.json", {{"fields"}, true, false}},
-      {&set.order, "order.json", {{"fields", "customer", "address"}, true, true}},
-      {&set.lineitems, "lineitems.json", {{"fields"}, true, false}},
-      {&set.variant, "variant.json", {{"fields"}, false, false}},
-  };
-  for (const auto& entry : entries) {
-    auto file = load_file(read, entry.name, entry.shape, set.generic);
+  set.generic = std::move(*generic);
+  const std::pair<MappingFile*, const char*> files[] = {{&set.contact, "contact.json"},
+                                                        {&set.custom_event, "custom_event.json"},
+                                                        {&set.order, "order.json"},
+                                                        {&set.lineitems, "lineitems.json"},
+                                                        {&set.variant, "variant.json"}};
+  for (const auto& [target, name] : files) {
+    auto text = read(name);
+    if (!text) return tl::unexpected(text.error());
+    auto file = parse_mapping_file(name, *text, set.generic);
     if (!file) return tl::unexpected(file.error());
-    *entry.file = std::move(*file);
+    *target = std::move(*file);
   }
   intern_parents(set);
   return set;

@@ -68,6 +68,9 @@ struct MappingFile {
   const RuleList& list(std::string_view list_name) const { return lists.find(list_name)->second; }
 };
 
+// userId, firstName, ... -> their source paths (generic.json).
+using GenericLookups = std::map<std::string, std::vector<SourcePath>, std::less<>>;
+
 class TableSet {
  public:
   static Expected<TableSet> load(const std::filesystem::path& dir);
@@ -76,8 +79,13 @@ class TableSet {
   static Expected<TableSet> parse(const FileReader& read);
 
   MappingFile contact, custom_event, order, lineitems, variant;
-  std::map<std::string, std::vector<SourcePath>, std::less<>> generic;  // userId, firstName, ...
+  GenericLookups generic;
 };
+
+// The pieces TableSet::parse is made of, for fuzzing one file at a time.
+Expected<GenericLookups> parse_generic_file(const Expected<std::string>& text);
+// name is one of contact.json, custom_event.json, order.json, lineitems.json, variant.json (it sets the shape).
+Expected<MappingFile> parse_mapping_file(const std::string& name, const std::string& text, const GenericLookups& generic);
 
 // ---- applying tables to one event (pure) --------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "omt/config/config.hpp"
 
 namespace omt::config {
@@ -106,6 +108,32 @@ TEST(Config, SourcesAndSecretsFromTheEnvironment) {
   EXPECT_EQ(c->delivery.rate_limit.requests_per_second, 2.5);
   EXPECT_EQ(c->delivery.linger, std::chrono::milliseconds(50));
   ::unsetenv("OMT_TEST_OMETRIA_KEY");
+}
+
+TEST(Config, EveryKeyHasAnEnvironmentVariable) {
+  const auto keys = omt::config::known_keys();
+  EXPECT_NE(std::find(keys.begin(), keys.end(), "server.limits.max_body_bytes"), keys.end());
+  EXPECT_NE(std::find(keys.begin(), keys.end(), "delivery.retry.max_attempts"), keys.end());
+  EXPECT_EQ(omt::config::environment_name("server.limits.max_body_bytes"), "OMT_SERVER_LIMITS_MAX_BODY_BYTES");
+  ::setenv("OMT_SERVER_THREADS", "3", 1);
+  ::setenv("OMT_LOG_FORMAT", "json", 1);
+  ::setenv("OMT_OMETRIA_ALLOW_PLAIN_HTTP", "true", 1);
+  ::setenv("OMT_SERVER_TIMEOUTS_READ", "5s", 1);
+  auto raw = RawConfig::parse(R"({"server": {"threads": 1}, "log": {"format": "text"}})", "test.json");
+  ASSERT_TRUE(raw);
+  const auto applied = raw->apply_environment();
+  raw->set("log.format", std::string("text"));  // a flag still wins over the environment
+  ::unsetenv("OMT_SERVER_THREADS");
+  ::unsetenv("OMT_LOG_FORMAT");
+  ::unsetenv("OMT_OMETRIA_ALLOW_PLAIN_HTTP");
+  ::unsetenv("OMT_SERVER_TIMEOUTS_READ");
+  EXPECT_EQ(applied.size(), 4u);
+  auto c = validate(*raw);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->server.threads, 3u);
+  EXPECT_EQ(c->log.format, "text");
+  EXPECT_TRUE(c->ometria.allow_plain_http);
+  EXPECT_EQ(c->server.timeouts.read, std::chrono::seconds(5));
 }
 
 TEST(Config, InvalidJsonIsAnError) {

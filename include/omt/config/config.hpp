@@ -110,6 +110,11 @@ class RawConfig {
   static Expected<RawConfig> parse(std::string_view json_text, std::string_view source = "config");
   static Expected<RawConfig> from_file(const std::filesystem::path& file);
 
+  // Environment overrides: every key can be set as OMT_<KEY> with dots as underscores, upper-cased
+  // (server.limits.max_body_bytes -> OMT_SERVER_LIMITS_MAX_BODY_BYTES). They win over the file; apply them
+  // before command-line flags, which win over both. Returns the names of the variables applied.
+  std::vector<std::string> apply_environment();
+
   // Command-line overrides at a dotted key ("server.listen"); they win over the file.
   void set(std::string_view dotted_key, std::string value);
   void set(std::string_view dotted_key, std::int64_t value);
@@ -129,6 +134,11 @@ class RawConfig {
   std::unique_ptr<Tree> tree_;
   std::string source_ = "config";
 };
+
+// The environment variable of a dotted key: "log.level" -> "OMT_LOG_LEVEL".
+std::string environment_name(std::string_view dotted_key);
+// Every settable dotted key (sources excepted: they are lists), in reading order.
+std::vector<std::string> known_keys();
 
 // The error (errc::invalid_config) names the key: "config.json: server.threads: expected an integer 1..1024".
 Expected<Config> validate(const RawConfig& raw);

@@ -1,0 +1,105 @@
+// The delivery engine: moves records from the durable queue to Ometria's push API. Partitions (api key, type)
+// are leased up to 100 records at a time, sent when full or once their oldest record has lingered, within a
+// token bucket per key and a global cap on pushes in flight; each answer goes through delivery::decide() and ends
+// in ack, reschedule, dead-letter or a held key (401/403, probed again later). Records leave the queue only by
+// ack or dead-letter, so a stop or a crash at any moment leaves every unacked record queued (at-least-once).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "omt/delivery/rate_limiter.hpp"
+#include "omt/delivery/retry_policy.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+namespace omt::config {
+struct Config;
+}
+namespace omt::net {
+class Sender;
+}
+namespace omt::obs {
+class Registry;
+}
+namespace omt::queue {
+class Queue;
+}
+
+namespace omt::service {
+
+struct DeliveryOptions {
+  std::string endpoint = "https://api.ometria.com/v2/push";
+  std::size_t max_records_per_push = 100;   // Ometria's limit
+  std::chrono::milliseconds linger{200};    // a partial batch waits this long after its oldest record was stored
+  delivery::RateLimit rate_limit;           // per API key; requests_per_second <= 0: unlimited
+  delivery::RetryConfig retry;
+  std::size_t max_in_flight = 16;           // pushes on the wire at once, all keys together
+  // How long leased records stay invisible to further leases: far longer than a push can take (the sender times
+  // out first); leases live in memory, so after a restart every unacked record is due again at once.
+  std::chrono::milliseconds lease_for{std::chrono::minutes(5)};
+  // Look for ready partitions at least this often even without notify() (records whose retry fell due are
+  // also woken by a timer of their own; this is the safety net).
+  std::chrono::milliseconds poll_interval{1000};
+  std::size_t queue_threads = 4;  // threads running the (blocking) queue calls; concurrent acks share a commit
+  // Tests may pin these; empty: std::chrono::system_clock and a seeded std::mt19937_64.
+  std::function<std::chrono::system_clock::time_point()> wall_clock;
+  std::function<double()> random01;
+
+  // endpoint, linger, rate limit, retry and max_in_flight from the configuration.
+  static DeliveryOptions from_config(const config::Config& config);
+};
+
+// A key Ometria refused (401/403): its records stay queued, untouched, until a probe push succeeds.
+struct HeldKeyStatus {
+  std::string key_fingerprint;  // obs::key_fingerprint, never the key
+  std::string reason;           // "HTTP 401"
+  std::int64_t held_at_unix_ms = 0;
+  bool probing = false;         // the probe push is under way (or waiting for records)
+};
+
+struct DeliveryCounters {
+  std::uint64_t pushes = 0;
+  std::uint64_t records_delivered = 0;
+  std::uint64_t records_retried = 0;
+  std::uint64_t records_dead_lettered = 0;
+  std::size_t in_flight = 0;
+};
+
+class DeliveryService {
+ public:
+  // Runs on `io` (any number of threads may run it: the engine's state lives on a strand). The sender's
+  // completions may arrive on any thread. Metrics are registered in `metrics` (omt_delivery_*, omt_queue_depth).
+  // Nothing happens before start().
+  DeliveryService(boost::asio::io_context& io, queue::Queue& queue, net::Sender& sender, DeliveryOptions options,
+                  obs::Registry& metrics);
+  // stop(0) if still running. Stop order for the owner: stop(), destroy this, destroy the sender, stop the io.
+  ~DeliveryService();
+  DeliveryService(const DeliveryService&) = delete;
+  DeliveryService& operator=(const DeliveryService&) = delete;
+
+  // Loads the held keys (probes them again after hold_probe_interval) and starts looking for ready partitions.
+  void start();
+  // New records are durable: look for ready partitions soon. Cheap and thread-safe (ingest calls it per enqueue).
+  void notify();
+  // Stops leasing, waits up to `deadline` for pushes in flight and their queue updates, then lets go: records
+  // not acked stay in the queue. True when nothing was cut off. Thread-safe; later calls return at once.
+  bool stop(std::chrono::milliseconds deadline);
+
+  // Thread-safe snapshots (for /health and tests).
+  std::vector<HeldKeyStatus> held_keys() const;
+  DeliveryCounters counters() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace omt::service

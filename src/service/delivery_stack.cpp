@@ -1,0 +1,153 @@
+#include "omt/service/delivery_stack.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+#include "omt/net/sender.hpp"
+#include "omt/obs/log.hpp"
+#include "omt/queue/sqlite_queue.hpp"
+#include "omt/service/delivery_service.hpp"
+
+namespace omt::service {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+namespace {
+
+queue::SqliteQueueOptions queue_options(const config::Config& config) {
+  queue::SqliteQueueOptions o;
+  o.path = config.queue.path;
+  o.durability = config.queue.durability == "normal" ? queue::Durability::process_crash : queue::Durability::power_loss;
+  o.high_water_mark = config.queue.high_water_mark;
+  return o;
+}
+
+net::SenderOptions sender_options(const config::Config& config) {
+  net::SenderOptions o;
+  o.connect_timeout = config.ometria.connect_timeout;
+  o.handshake_timeout = config.ometria.handshake_timeout;
+  o.response_timeout = config.ometria.response_timeout;
+  o.max_in_flight = config.ometria.max_in_flight;
+  o.max_idle_per_host = config.ometria.max_in_flight;
+  o.allow_plain_http = config.ometria.allow_plain_http;
+  o.extra_ca_file = config.ometria.extra_ca_file.string();
+  return o;
+}
+
+}  // namespace
+
+// Members are destroyed in reverse: the thread is joined (by stop) before the service, the sender and the
+// io_context go, and the queue closes last, finishing its pending operations.
+struct DeliveryStack::Impl {
+  config::Config config;
+  std::unique_ptr<queue::SqliteQueue> queue;
+  asio::io_context io{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::unique_ptr<net::Sender> sender;
+  std::unique_ptr<DeliveryService> delivery;
+  std::thread thread;
+  std::future<void> thread_done;
+  std::mutex stop_mutex;
+  bool stopped = false;
+  bool drained = true;
+
+  bool stop(milliseconds deadline) {
+    std::lock_guard lock(stop_mutex);
+    if (stopped) return drained;
+    stopped = true;
+    if (delivery) drained = delivery->stop(deadline);
+    // Destroying the sender aborts what is left in flight; the completions run on the io thread, which then
+    // runs out of work and returns. The bounded wait guards against anything left armed by mistake.
+    sender.reset();
+    work.reset();
+    if (thread.joinable()) {
+      if (thread_done.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+        spdlog::warn("delivery: the delivery thread did not finish; stopping it");
+        io.stop();
+      }
+      thread.join();
+    }
+    // The queue and the stopped service stay until destruction (after the server): /health may still read them.
+    return drained;
+  }
+};
+
+Expected<bool> DeliveryStack::wanted(const config::Config& config) {
+  if (!config.sources.empty()) return true;
+  std::error_code ec;
+  if (!std::filesystem::exists(config.queue.path, ec)) return false;
+  auto options = queue_options(config);
+  options.create_if_missing = false;
+  auto existing = queue::SqliteQueue::open(std::move(options));
+  if (!existing) return tl::unexpected(existing.error());
+  return (*existing)->depth() > 0;
+}
+
+Expected<std::unique_ptr<DeliveryStack>> DeliveryStack::start(const config::Config& config, obs::Registry& metrics) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  auto opened = queue::SqliteQueue::open(queue_options(impl->config));
+  if (!opened) return tl::unexpected(opened.error());
+  impl->queue = std::move(*opened);
+  try {
+    impl->sender = net::make_https_sender(impl->io, sender_options(impl->config));
+  } catch (const std::exception& e) {
+    return fail(errc::invalid_config, std::string("ometria: ") + e.what());
+  }
+  impl->work.emplace(impl->io.get_executor());
+  impl->delivery = std::make_unique<DeliveryService>(impl->io, *impl->queue, *impl->sender,
+                                                     DeliveryOptions::from_config(impl->config), metrics);
+  std::promise<void> done;
+  impl->thread_done = done.get_future();
+  impl->thread = std::thread([io = &impl->io, done = std::move(done)]() mutable {
+    io->run();
+    done.set_value();
+  });
+  impl->delivery->start();
+  spdlog::info("delivery: queue {} ({} records waiting), pushing to {}", impl->config.queue.path.string(),
+               impl->queue->depth(), impl->config.ometria.endpoint);
+  return std::unique_ptr<DeliveryStack>(new DeliveryStack(std::move(impl)));
+}
+
+DeliveryStack::DeliveryStack(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DeliveryStack::~DeliveryStack() { impl_->stop(milliseconds(0)); }
+
+ServiceContext DeliveryStack::context() { return ServiceContext{*impl_->queue, *impl_->delivery, impl_->config}; }
+
+std::vector<net::HealthCheck> DeliveryStack::health_checks() {
+  Impl* impl = impl_.get();
+  std::vector<net::HealthCheck> checks;
+  checks.push_back(net::HealthCheck{"queue", [impl](std::string& detail) {
+                                      const auto depth = impl->queue->depth();
+                                      const auto high = impl->queue->high_water_mark();
+                                      detail = "depth " + std::to_string(depth) + " of high-water mark " +
+                                               std::to_string(high);
+                                      return true;
+                                    }});
+  checks.push_back(net::HealthCheck{"delivery", [impl](std::string& detail) {
+                                      const auto held = impl->delivery->held_keys();
+                                      if (held.empty()) {
+                                        detail = "no held keys";
+                                        return true;
+                                      }
+                                      detail = "held keys (Ometria refused them; records kept):";
+                                      for (const auto& k : held) {
+                                        detail += " " + k.key_fingerprint + " (" + k.reason +
+                                                  (k.probing ? ", probing" : "") + ")";
+                                      }
+                                      return true;
+                                    }});
+  return checks;
+}
+
+bool DeliveryStack::stop(milliseconds deadline) { return impl_->stop(deadline); }
+
+}  // namespace omt::service

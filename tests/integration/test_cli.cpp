@@ -1,0 +1,162 @@
+// The transform and check-config subcommands, run as the real binary the way a person would.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "omt-cli-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    write("destination.json", R"({"apiKey":"cli-key","marketingOptin":"NOT_SPECIFIED","allowMarketing":false,"allowTransactional":false})");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name, std::ios::binary) << text;
+    return dir_ / name;
+  }
+  std::string read(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  // Runs the binary with args in a shell (so "< file" works); stdout and stderr are captured.
+  RunResult run(const std::string& args) {
+    const std::string command = std::string(OMT_BINARY) + " " + args + " >" + (dir_ / "out").string() + " 2>" +
+                                (dir_ / "err").string();
+    const int status = std::system(command.c_str());
+    return RunResult{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read(dir_ / "out"), read(dir_ / "err")};
+  }
+  std::string destination() const { return (dir_ / "destination.json").string(); }
+
+  fs::path dir_;
+};
+
+const std::string identify =
+    R"({"type":"identify","userId":"u1","traits":{"email":"ada@example.com","listingId":"L1","name":"Ada Lovelace"}})";
+const std::string custom =
+    R"({"type":"track","event":"Viewed","userId":"u1","messageId":"m1","originalTimestamp":"2024-05-01T10:00:00Z","context":{"traits":{"email":"ada@example.com"}}})";
+
+TEST_F(CliTest, OneObjectGivesOneRecord) {
+  const auto in = write("one.json", "{\n  \"type\": \"identify\",\n  \"userId\": \"u1\",\n  \"traits\": {\"email\": \"a@b.c\", \"listingId\": \"L\"}\n}\n");
+  auto r = run("transform " + in.string() + " --destination-config " + destination());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            R"({"email":"a@b.c","id":"L","customer_id":"u1","@type":"contact","marketing_optin":"NOT_SPECIFIED","channels":{"sms":{"allow_marketing":false,"allow_transactional":false}}})"
+            "\n");
+}
+
+TEST_F(CliTest, ArrayAndJsonLinesGiveOneLinePerEventAndExit1WhenSomeFail) {
+  const std::string events[] = {identify, R"({"type":"page"})", custom};
+  const auto array = write("events.json", "[" + events[0] + "," + events[1] + "," + events[2] + "]");
+  const auto lines = write("events.jsonl", events[0] + "\n\n" + events[1] + "\n" + events[2] + "\nnot json\n");
+  auto a = run("transform " + array.string() + " --destination-config " + destination());
+  EXPECT_EQ(a.exit_code, 1);
+  std::istringstream out(a.out);
+  std::string line;
+  std::vector<json> parsed;
+  while (std::getline(out, line)) parsed.push_back(json::parse(line));
+  ASSERT_EQ(parsed.size(), 3u);
+  EXPECT_EQ(parsed[0]["@type"], "contact");
+  EXPECT_EQ(parsed[1], json::parse(R"({"index":1,"error":"message type page is not supported"})"));
+  EXPECT_EQ(parsed[2]["@type"], "custom_event");
+
+  auto l = run("transform - --destination-config " + destination() + " < " + lines.string());
+  EXPECT_EQ(l.exit_code, 1);
+  std::istringstream lout(l.out);
+  parsed.clear();
+  while (std::getline(lout, line)) parsed.push_back(json::parse(line));
+  ASSERT_EQ(parsed.size(), 4u);
+  EXPECT_EQ(parsed[1]["index"], 1);
+  EXPECT_EQ(parsed[3]["index"], 3);
+  EXPECT_EQ(parsed[3]["error"].get<std::string>().rfind("Invalid JSON at byte 1: ", 0), 0u) << parsed[3];
+}
+
+TEST_F(CliTest, AllGoodJsonLinesExit0) {
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += identify + "\n";
+  const auto in = write("many.jsonl", text);
+  auto r = run("transform " + in.string() + " --destination-config " + destination());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1000);
+}
+
+TEST_F(CliTest, RudderFormatWritesTheProcessorResponse) {
+  const auto in = write("body.json", R"([{"message":)" + identify + R"(,"destination":{"Config":{"apiKey":"k"}},"metadata":{"jobId":7}}])");
+  auto r = run("transform --format rudder " + in.string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const json out = json::parse(r.out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]["statusCode"], 200);
+  EXPECT_EQ(out[0]["metadata"]["jobId"], 7);
+  EXPECT_EQ(out[0]["output"]["headers"]["X-Ometria-Auth"], "k");
+}
+
+TEST_F(CliTest, UnusableInputOrOptionsExit2) {
+  EXPECT_EQ(run("transform " + write("x.txt", "hello").string() + " --destination-config " + destination()).exit_code, 2);
+  EXPECT_EQ(run("transform /nonexistent/file --destination-config " + destination()).exit_code, 2);
+  auto no_config = run("transform " + write("e.json", identify).string());
+  EXPECT_EQ(no_config.exit_code, 2);
+  EXPECT_NE(no_config.err.find("--destination-config FILE is required"), std::string::npos);
+  EXPECT_EQ(run("transform --format xml -").exit_code, 2);
+  EXPECT_EQ(run("transform " + write("e.json", identify).string() + " --destination-config " +
+                write("bad.json", "[1]").string()).exit_code, 2);
+  auto bad_mappings = run("transform " + write("e.json", identify).string() + " --destination-config " + destination() +
+                          " --mappings " + dir_.string());
+  EXPECT_EQ(bad_mappings.exit_code, 2);
+  EXPECT_NE(bad_mappings.err.find("generic.json"), std::string::npos) << bad_mappings.err;
+}
+
+TEST_F(CliTest, CheckConfigMasksSecretsAndNamesBadKeys) {
+  const auto good = write("config.json", R"({"sources":[{"name":"web","write_key":"write-key-secret-1",
+      "webhook_token":"hook-token-secret-2","api_key":{"env":"OMT_CLI_TEST_KEY"},"collection":"web"}]})");
+  auto r = run("check-config --config " + good.string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("sources[0].api_key: environment variable OMT_CLI_TEST_KEY is not set"), std::string::npos) << r.err;
+
+  // With the variable set for the child only:
+  const std::string command = "OMT_CLI_TEST_KEY=ometria-api-key-secret-3 " + std::string(OMT_BINARY) +
+                              " check-config --config " + good.string() + " >" + (dir_ / "out").string();
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  const std::string out = read(dir_ / "out");
+  const json effective = json::parse(out);
+  EXPECT_EQ(effective["sources"][0]["name"], "web");
+  EXPECT_EQ(effective["sources"][0]["write_key"], "<set>");
+  EXPECT_EQ(effective["sources"][0]["api_key"].get<std::string>().rfind("key:", 0), 0u);
+  EXPECT_EQ(effective["ometria"]["endpoint"], "https://api.ometria.com/v2/push");
+  EXPECT_EQ(effective["queue"]["path"], "./data/queue.db");
+  for (const char* secret : {"write-key-secret-1", "hook-token-secret-2", "ometria-api-key-secret-3"})
+    EXPECT_EQ(out.find(secret), std::string::npos) << secret;
+
+  auto bad = run("check-config --config " + write("bad.json", R"({"server":{"threads":"many"}})").string());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("server.threads"), std::string::npos) << bad.err;
+}
+
+}  // namespace
