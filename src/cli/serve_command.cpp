@@ -34,6 +34,7 @@ struct ServeFlags {
   std::string mappings_dir;
   std::string log_level;
   std::string log_format;
+  bool log_pii = false;
   CLI::Option* threads_option = nullptr;
 };
 
@@ -55,6 +56,7 @@ int run_serve(const ServeFlags& flags) {
   if (!flags.mappings_dir.empty()) raw.set("mappings_dir", flags.mappings_dir);
   if (!flags.log_level.empty()) raw.set("log.level", flags.log_level);
   if (!flags.log_format.empty()) raw.set("log.format", flags.log_format);
+  if (flags.log_pii) raw.set("log.log_pii", true);
   auto cfg = config::validate(raw);
   if (!cfg) return start_up_error(cfg.error().message);
 
@@ -144,8 +146,11 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   flags->threads_option = cmd->add_option("--threads", flags->threads, "Worker threads (default: the number of cores)")
                               ->check(CLI::Range(1u, 1024u));
   cmd->add_option("--mappings", flags->mappings_dir, "Directory of the mapping tables (default: built in)");
-  cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error, critical or off");
+  cmd->add_option("--log-level", flags->log_level,
+                  "trace, debug, info, warn, error, critical or off (default info; OMT_LOG_LEVEL sets it too)");
   cmd->add_option("--log-format", flags->log_format, "text or json");
+  cmd->add_flag("--log-pii", flags->log_pii,
+                "Debugging only: leave e-mail addresses and phone numbers in log lines (API keys stay masked)");
   cmd->callback([flags, &exit_code] { exit_code = run_serve(*flags); });
 }
 

@@ -75,6 +75,20 @@ struct RouteMetrics {
   std::array<std::atomic<obs::Counter*>, max_status> by_status{};
 };
 
+// The first read of a Content-Length body; the body doubles from there as it fills.
+constexpr std::size_t first_body_read = 16 * 1024;
+
+// A body for a trace line: redacted first (a cut must not leave part of a phone number), then cut to 4 KiB.
+std::string loggable_body(std::string_view body) {
+  constexpr std::size_t max_logged = 4096;
+  std::string text = obs::redact_pii(body);
+  if (text.size() > max_logged) {
+    text.resize(max_logged);
+    text += "... (" + std::to_string(body.size()) + " bytes)";
+  }
+  return text;
+}
+
 // Linux answers a send() with EPIPE, not SIGPIPE, only when asked; a peer that vanished must not kill us.
 constexpr int send_flags = MSG_NOSIGNAL;
 
@@ -264,21 +278,15 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
 
   void read_body() {
     if (const auto length = parser_->content_length(); length && !parser_->chunked()) {
-      // Read straight into a body sized from Content-Length (plus simdjson's padding): one allocation, reads as
-      // large as the socket gives, no parser in the loop.
-      const auto total = static_cast<std::size_t>(*length);
-      body_.reserve(total + body_padding);
-      body_.resize(total);
-      const std::size_t from_buffer = std::min(total, buffer_.size());
+      // Read straight into the body (no parser in the loop), which grows with the bytes that arrive, not with
+      // the length announced: a client that announces 32 MiB and sends one byte costs a few KiB, not 32 MiB.
+      body_expected_ = static_cast<std::size_t>(*length);
+      const std::size_t from_buffer = std::min(body_expected_, buffer_.size());
+      size_body(std::max(from_buffer, std::min(body_expected_, first_body_read)));
       asio::buffer_copy(asio::buffer(body_.data(), from_buffer), buffer_.data());
       buffer_.consume(from_buffer);
-      if (from_buffer == total) return on_request_read();
-      asio::async_read(stream_, asio::buffer(body_.data() + from_buffer, total - from_buffer),
-                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                         if (ec) return self->on_read_error(ec);
-                         self->on_request_read();
-                       });
-      return;
+      body_received_ = from_buffer;
+      return read_more_body();
     }
     // Chunked: the parser decodes; a larger read buffer keeps it from reading 512 bytes at a time.
     buffer_.reserve(64 * 1024);
@@ -287,6 +295,24 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
       self->body_ = std::move(self->parser_->get().body());
       self->on_request_read();
     });
+  }
+
+  // Doubles the body when it is full (at most to Content-Length), so each byte is zeroed and copied O(1) times.
+  void read_more_body() {
+    if (body_received_ == body_expected_) return on_request_read();
+    if (body_received_ == body_.size()) size_body(std::min(body_expected_, 2 * body_.size()));
+    stream_.async_read_some(asio::buffer(body_.data() + body_received_, body_.size() - body_received_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->body_received_ += n;
+                              if (ec) return self->on_read_error(ec);
+                              self->read_more_body();
+                            });
+  }
+
+  // simdjson's padding stays reserved past the end so that the body can be parsed in place.
+  void size_body(std::size_t size) {
+    body_.reserve(size + body_padding);
+    body_.resize(size);
   }
 
   void on_read_error(beast::error_code ec) {
@@ -328,6 +354,12 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
     version_ = req.version();
     const std::string method_name(req.method_string());
     parser_.reset();
+    if (spdlog::should_log(spdlog::level::debug)) {
+      log_request_ = method_name + " " + obs::redact_pii(request.target);
+      if (spdlog::should_log(spdlog::level::trace) && !request.body.empty()) {
+        spdlog::trace("connection {}: {} body: {}", id_, log_request_, loggable_body(request.body));
+      }
+    }
 
     const Router::Match match = server_->router.match(request);
     if (!match.path_matched) {
@@ -345,10 +377,10 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
     try {
       (*match.handler)(request, respond);
     } catch (const std::exception& e) {
-      spdlog::error("handler for {} threw: {}", request.path, obs::redact_pii(e.what()));
+      spdlog::error("handler for {} threw: {}", obs::redact_pii(request.path), obs::redact_pii(e.what()));
       respond(Response::json_error(500, "Internal Server Error"));
     } catch (...) {
-      spdlog::error("handler for {} threw a non-exception", request.path);
+      spdlog::error("handler for {} threw a non-exception", obs::redact_pii(request.path));
       respond(Response::json_error(500, "Internal Server Error"));
     }
     // The handler may already have answered (write_response ran inline): touch nothing here.
@@ -363,7 +395,16 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
   void write_response(Response r) {
     if (state_ != State::handling) return;  // closed meanwhile (deadline passed)
     state_ = State::writing;
-    server_->count_request(route_index_, r.status, Clock::now() - request_start_);
+    const auto elapsed = Clock::now() - request_start_;
+    server_->count_request(route_index_, r.status, elapsed);
+    if (spdlog::should_log(spdlog::level::debug)) {
+      spdlog::debug("connection {}: {} -> {} in {:.1f} ms", id_, log_request_.empty() ? "-" : log_request_, r.status,
+                    std::chrono::duration<double, std::milli>(elapsed).count());
+      if (spdlog::should_log(spdlog::level::trace) && !r.body.empty()) {
+        spdlog::trace("connection {}: answer body: {}", id_, loggable_body(r.body));
+      }
+      log_request_.clear();
+    }
 
     const bool keep_alive = keep_alive_ && !close_after_write_ && !server_->stopping.load();
     response_.emplace(static_cast<http::status>(r.status), version_ ? version_ : 11);
@@ -423,6 +464,8 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> response_;
   std::string body_;
+  std::size_t body_expected_ = 0;  // Content-Length
+  std::size_t body_received_ = 0;  // bytes of it in body_ so far
   std::uint64_t id_;
   State state_ = State::idle;
   Clock::time_point request_start_{};
@@ -431,6 +474,7 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
   bool keep_alive_ = true;
   bool close_after_write_ = false;
   std::size_t lingered_ = 0;
+  std::string log_request_;  // "METHOD target" (redacted) for the debug access line; empty unless debug is on
 };
 
 void Server::Impl::register_session(const std::shared_ptr<Session>& session) {

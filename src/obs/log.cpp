@@ -3,32 +3,169 @@
 #include <openssl/sha.h>
 
 #include <atomic>
-#include <cctype>
-#include <cstdlib>
+#include <chrono>
+#include <ctime>
 
 #include <spdlog/sinks/stdout_sinks.h>
 
 namespace omt::obs {
-namespace {
-std::atomic<bool> g_log_pii{false};
 
-bool is_email_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == '+' || c == '%';
+namespace detail {
+extern std::atomic<bool> g_log_pii;  // redact.cpp
 }
+
+namespace {
+
+using Buffer = spdlog::memory_buf_t;
+
+void append(Buffer& out, std::string_view s) { out.append(s.data(), s.data() + s.size()); }
+
+void append_hex_escape(Buffer& out, std::string_view prefix, unsigned value, int digits) {
+  static constexpr char hex[] = "0123456789abcdef";
+  append(out, prefix);
+  for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) out.push_back(hex[(value >> shift) & 0xF]);
+}
+
+// Length of the well-formed UTF-8 sequence at text[i], 0 if it is not one.
+std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char c = byte(i);
+  std::size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) length = 2;
+  else if (c >= 0xE0 && c <= 0xEF) length = 3, low = c == 0xE0 ? 0xA0 : 0x80, high = c == 0xED ? 0x9F : 0xBF;
+  else if (c >= 0xF0 && c <= 0xF4) length = 4, low = c == 0xF0 ? 0x90 : 0x80, high = c == 0xF4 ? 0x8F : 0xBF;
+  else return 0;
+  if (text.size() - i < length) return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (std::size_t k = 2; k < length; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return length;
+}
+
+// A JSON string's contents: quotes, backslashes and control characters escaped, and invalid UTF-8 replaced by
+// U+FFFD, so that every line parses whatever the message holds.
+void append_json_escaped(Buffer& out, std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      const std::size_t n = utf8_sequence_length(text, i);
+      if (n == 0) {
+        append(out, "\\ufffd");
+        ++i;
+      } else {
+        append(out, text.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': append(out, "\\\""); break;
+      case '\\': append(out, "\\\\"); break;
+      case '\n': append(out, "\\n"); break;
+      case '\r': append(out, "\\r"); break;
+      case '\t': append(out, "\\t"); break;
+      case '\b': append(out, "\\b"); break;
+      case '\f': append(out, "\\f"); break;
+      default:
+        if (c < 0x20) append_hex_escape(out, "\\u", c, 4);
+        else out.push_back(static_cast<char>(c));
+    }
+    ++i;
+  }
+}
+
+// A text line stays one line: control characters are written as \n, \t, \xNN (a message cannot forge a line).
+void append_text_escaped(Buffer& out, std::string_view text) {
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7F) {
+      out.push_back(ch);
+    } else if (c == '\n') {
+      append(out, "\\n");
+    } else if (c == '\r') {
+      append(out, "\\r");
+    } else if (c == '\t') {
+      append(out, "\\t");
+    } else {
+      append_hex_escape(out, "\\x", c, 2);
+    }
+  }
+}
+
+void append_utc_timestamp(Buffer& out, std::chrono::system_clock::time_point time) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  const int n = std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+  append(out, std::string_view(text, static_cast<std::size_t>(std::max(n, 0))));
+}
+
+// spdlog's pattern formatter cannot escape the message, so the lines are written here:
+//   text: 2024-01-02T03:04:05.678Z info message
+//   json: {"ts":"2024-01-02T03:04:05.678Z","level":"info","msg":"message"}
+class LineFormatter final : public spdlog::formatter {
+ public:
+  explicit LineFormatter(LogFormat format) : format_(format) {}
+
+  void format(const spdlog::details::log_msg& msg, Buffer& dest) override {
+    const std::string_view level(spdlog::level::to_string_view(msg.level).data(),
+                                 spdlog::level::to_string_view(msg.level).size());
+    const std::string_view text(msg.payload.data(), msg.payload.size());
+    if (format_ == LogFormat::json) {
+      append(dest, "{\"ts\":\"");
+      append_utc_timestamp(dest, msg.time);
+      append(dest, "\",\"level\":\"");
+      append(dest, level);
+      append(dest, "\",\"msg\":\"");
+      append_json_escaped(dest, text);
+      append(dest, "\"}\n");
+    } else {
+      append_utc_timestamp(dest, msg.time);
+      dest.push_back(' ');
+      append(dest, level);
+      dest.push_back(' ');
+      append_text_escaped(dest, text);
+      dest.push_back('\n');
+    }
+  }
+
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<LineFormatter>(format_); }
+
+ private:
+  LogFormat format_;
+};
+
 }  // namespace
 
-void init_logging(const LogOptions& options) {
-  auto logger = spdlog::stderr_logger_mt("omt-" + std::to_string(reinterpret_cast<std::uintptr_t>(&options)));
-  std::string level = options.level;
-  if (const char* env = std::getenv("OMT_LOG_LEVEL"); env && *env) level = env;
-  logger->set_level(spdlog::level::from_str(level));
-  if (options.format == LogFormat::json) {
-    logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%v"})", spdlog::pattern_time_type::utc);
-  } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name) {
+  using spdlog::level::level_enum;
+  static constexpr std::pair<std::string_view, level_enum> levels[] = {
+      {"trace", level_enum::trace}, {"debug", level_enum::debug}, {"info", level_enum::info},
+      {"warn", level_enum::warn},   {"error", level_enum::err},   {"critical", level_enum::critical},
+      {"off", level_enum::off}};
+  for (const auto& [text, level] : levels) {
+    if (text == name) return level;
   }
-  g_log_pii.store(options.log_pii);
-  spdlog::set_default_logger(logger);
+  return std::nullopt;
+}
+
+std::unique_ptr<spdlog::formatter> make_line_formatter(LogFormat format) {
+  return std::make_unique<LineFormatter>(format);
+}
+
+void init_logging(const LogOptions& options, spdlog::sink_ptr sink) {
+  if (!sink) sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>("omt", std::move(sink));
+  logger->set_formatter(make_line_formatter(options.format));
+  logger->set_level(parse_log_level(options.level).value_or(spdlog::level::info));
+  detail::g_log_pii.store(options.log_pii);
+  spdlog::set_default_logger(std::move(logger));
 }
 
 std::string key_fingerprint(std::string_view api_key) {
@@ -39,51 +176,6 @@ std::string key_fingerprint(std::string_view api_key) {
   for (int i = 0; i < 4; ++i) {
     out += hex[digest[i] >> 4];
     out += hex[digest[i] & 0xF];
-  }
-  return out;
-}
-
-std::string redact_pii(std::string_view text) {
-  if (g_log_pii.load(std::memory_order_relaxed)) return std::string(text);
-  std::string out;
-  out.reserve(text.size());
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const char c = text[i];
-    if (c == '@') {
-      // Mask the local part already copied and the domain that follows.
-      std::size_t start = out.size();
-      while (start > 0 && is_email_char(out[start - 1])) --start;
-      std::size_t end = i + 1;
-      while (end < text.size() && is_email_char(text[end])) ++end;
-      if (start < out.size() && end > i + 1) {
-        out.resize(start);
-        out += "<email>";
-        i = end;
-        continue;
-      }
-    }
-    if (std::isdigit(static_cast<unsigned char>(c)) || (c == '+' && i + 1 < text.size() &&
-                                                        std::isdigit(static_cast<unsigned char>(text[i + 1])))) {
-      // A run of 7+ digits (spaces, dashes, brackets and dots allowed between) looks like a phone number.
-      std::size_t end = i, digits = 0;
-      while (end < text.size()) {
-        const char d = text[end];
-        if (std::isdigit(static_cast<unsigned char>(d))) ++digits;
-        else if (!(d == ' ' || d == '-' || d == '(' || d == ')' || d == '.' || (d == '+' && end == i))) break;
-        ++end;
-      }
-      if (digits >= 7) {
-        out += "<phone>";
-        i = end;
-        continue;
-      }
-      out.append(text.substr(i, end - i > 0 ? end - i : 1));
-      i = end > i ? end : i + 1;
-      continue;
-    }
-    out += c;
-    ++i;
   }
   return out;
 }

@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "omt/delivery/batcher.hpp"
+#include "omt/obs/log.hpp"
 
 namespace omt::queue {
 namespace {
@@ -459,7 +460,7 @@ void SqliteQueue::Impl::run_group(std::vector<Task>& tasks) {
     try {
       tasks[i].finish(err);
     } catch (const std::exception& e) {
-      spdlog::error("queue: a completion callback threw: {}", e.what());
+      spdlog::error("queue: a completion callback threw: {}", obs::redact_pii(e.what()));
     } catch (...) {
       spdlog::error("queue: a completion callback threw");
     }

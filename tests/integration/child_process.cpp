@@ -15,7 +15,8 @@ extern char** environ;
 
 namespace omt::test {
 
-ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args) {
+ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args,
+                           const std::vector<std::string>& extra_env) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t actions;
@@ -30,6 +31,7 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
   for (char** e = environ; *e; ++e) {
     if (std::strncmp(*e, "OMT_LOG_LEVEL=", 14) != 0) env_storage.emplace_back(*e);
   }
+  env_storage.insert(env_storage.end(), extra_env.begin(), extra_env.end());
   std::vector<char*> envp;
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);

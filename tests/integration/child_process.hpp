@@ -14,7 +14,9 @@ namespace omt::test {
 
 class ChildProcess {
  public:
-  ChildProcess(const std::string& program, const std::vector<std::string>& args);
+  // `extra_env` ("NAME=value") is added to the test's environment (OMT_LOG_LEVEL is never inherited).
+  ChildProcess(const std::string& program, const std::vector<std::string>& args,
+               const std::vector<std::string>& extra_env = {});
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -22,6 +24,7 @@ class ChildProcess {
   // Waits for a stderr line containing `needle` and returns it; nullopt on timeout or end of output.
   std::optional<std::string> wait_for_line(const std::string& needle, std::chrono::milliseconds timeout);
   const std::string& output() const { return output_; }  // all stderr read so far
+  pid_t pid() const { return pid_; }
 
   void signal(int signal_number);
   // The exit status (or 128 + signal), nullopt if the child is still running after `timeout`.

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "child_process.hpp"
+#include "running_binary.hpp"
 #include "omt/protocol/rudder.hpp"
 #include "test_server.hpp"
 
@@ -114,32 +115,6 @@ TEST(HttpShutdown, DeadlineClosesWhatIsStillBusy) {
 }
 
 // ---- the real binary ----
-
-struct TempConfig {
-  std::filesystem::path path;
-  explicit TempConfig(const json& content) {
-    static int counter = 0;
-    path = std::filesystem::temp_directory_path() /
-           ("omt-test-config-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".json");
-    std::ofstream(path) << content.dump(2);
-  }
-  ~TempConfig() { std::filesystem::remove(path); }
-};
-
-struct RunningBinary {
-  ChildProcess child;
-  std::uint16_t port = 0;
-  explicit RunningBinary(const std::vector<std::string>& extra_args)
-      : child(OMT_BINARY, with_defaults(extra_args)) {
-    const auto line = child.wait_for_line("listening on", 10s);
-    if (!line) throw std::runtime_error("the server did not start: " + child.output());
-    port = port_from_listening_line(*line);
-  }
-  static std::vector<std::string> with_defaults(std::vector<std::string> args) {
-    args.insert(args.begin(), {"serve", "--listen", "127.0.0.1:0", "--threads", "2", "--log-level", "info"});
-    return args;
-  }
-};
 
 std::string processor_body() {
   json event = {{"message",

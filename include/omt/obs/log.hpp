@@ -1,8 +1,10 @@
-// The one logger: spdlog's default logger, set up once at start-up (text or JSON lines).
-// Rules for every log line in the project: an API key is never logged (use key_fingerprint), and any text that
-// may carry user data (emails, phone numbers) goes through redact_pii first.
+// The one logger: spdlog's default logger, set up once at start-up, writing text or JSON lines (ts, level, msg;
+// valid JSON whatever the message holds). Rules for every log line in the project: an API key is never logged
+// (use key_fingerprint), and any text that may carry user data goes through redact_pii first, which masks
+// e-mail addresses and phone numbers (unless log_pii is on) and the values of secret-named fields (always).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,18 +15,31 @@ namespace omt::obs {
 enum class LogFormat { text, json };
 
 struct LogOptions {
-  std::string level = "info";  // trace, debug, info, warn, error, critical, off (OMT_LOG_LEVEL overrides)
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off
   LogFormat format = LogFormat::text;
-  bool log_pii = false;  // when true, redact_pii returns its input unchanged (debugging only)
+  bool log_pii = false;  // debugging only: redact_pii leaves e-mail addresses and phone numbers in place
 };
 
-// Installs the default logger on stderr. Safe to call more than once (the last call wins).
-void init_logging(const LogOptions& options);
+// "trace" ... "off" -> the spdlog level; nullopt for anything else.
+std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name);
+
+// Installs the default logger, on stderr unless `sink` is given (tests capture with an ostream_sink). Safe to
+// call more than once (the last call wins). An unknown level name means "info".
+void init_logging(const LogOptions& options, spdlog::sink_ptr sink = nullptr);
+
+// The formatter init_logging installs, for a logger of one's own.
+std::unique_ptr<spdlog::formatter> make_line_formatter(LogFormat format);
 
 // A stable, non-reversible name for an API key in logs and metrics: "key:" + 8 hex digits of its SHA-256.
 std::string key_fingerprint(std::string_view api_key);
 
-// Masks e-mail addresses and phone-number-like digit runs unless LogOptions::log_pii is on.
+// Text that may carry user data, made fit for a log line: e-mail addresses become "<email>" and phone numbers
+// (7 or more digits, in any common layout) "<phone>" unless LogOptions::log_pii is on; the value after a
+// secret-looking name (apiKey, X-Ometria-Auth, Authorization, token, password, secret, write key) becomes
+// "<secret>" always.
 std::string redact_pii(std::string_view text);
+
+// The same, with the PII switch given rather than read from the logger's options.
+std::string redact(std::string_view text, bool keep_pii);
 
 }  // namespace omt::obs
