@@ -24,7 +24,7 @@ namespace omt::config {
 struct ServerLimits {
   std::size_t max_body_bytes = 32u << 20;    // 413 past it
   std::size_t max_header_bytes = 8u << 10;   // request line + header fields; 431 past it
-  std::size_t max_connections = 10'000;      // concurrent; over it a new connection gets 503 and is closed
+  std::size_t max_connections = 16'384;      // concurrent; over it a new connection gets 503 and is closed
 };
 
 struct ServerTimeouts {
