@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -43,6 +44,7 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
     throw std::runtime_error("cannot start " + program + ": " + std::strerror(rc));
   }
   stderr_fd_ = fds[0];
+  reader_ = std::thread([this] { read_stderr(); });
 }
 
 ChildProcess::~ChildProcess() {
@@ -50,26 +52,42 @@ ChildProcess::~ChildProcess() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+  // A grandchild could hold the pipe open: the reader also stops on this flag, not only at end of output.
+  stop_reading_ = true;
+  if (reader_.joinable()) reader_.join();
   if (stderr_fd_ >= 0) close(stderr_fd_);
 }
 
-bool ChildProcess::read_more(std::chrono::milliseconds timeout) {
-  pollfd p{stderr_fd_, POLLIN, 0};
-  const int ready = poll(&p, 1, static_cast<int>(timeout.count()));
-  if (ready <= 0) return false;
-  char buf[4096];
-  const ssize_t n = read(stderr_fd_, buf, sizeof buf);
-  if (n == 0) eof_ = true;
-  if (n <= 0) return false;
-  output_.append(buf, static_cast<std::size_t>(n));
-  return true;
+void ChildProcess::read_stderr() {
+  char buf[16384];
+  while (!stop_reading_) {
+    pollfd p{stderr_fd_, POLLIN, 0};
+    const int ready = poll(&p, 1, 100);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) continue;
+    const ssize_t n = ready > 0 ? read(stderr_fd_, buf, sizeof buf) : -1;
+    if (n < 0 && errno == EINTR) continue;
+    std::lock_guard lock(mutex_);
+    if (n <= 0) {
+      eof_ = true;
+      output_changed_.notify_all();
+      return;
+    }
+    output_.append(buf, static_cast<std::size_t>(n));
+    output_changed_.notify_all();
+  }
+}
+
+std::string ChildProcess::output() const {
+  std::lock_guard lock(mutex_);
+  return output_;
 }
 
 std::optional<std::string> ChildProcess::wait_for_line(const std::string& needle, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lock(mutex_);
+  std::size_t start = scanned_;  // lines before `start` were looked at by this call already
   while (true) {
-    // Look at complete lines not yet returned.
-    std::size_t start = scanned_;
     while (true) {
       const auto end = output_.find('\n', start);
       if (end == std::string::npos) break;
@@ -80,14 +98,19 @@ std::optional<std::string> ChildProcess::wait_for_line(const std::string& needle
         return line;
       }
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    if (!read_more(left) && eof_) return std::nullopt;  // the child exited without that line
+    if (eof_) return std::nullopt;  // the child exited without that line
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    output_changed_.wait_until(lock, deadline);  // then look at what came in (once more after a timeout)
   }
 }
 
 void ChildProcess::signal(int signal_number) {
   if (pid_ > 0 && !exit_status_) kill(pid_, signal_number);
+}
+
+void ChildProcess::wait_for_eof(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  output_changed_.wait_for(lock, timeout, [this] { return eof_; });
 }
 
 std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
@@ -98,14 +121,12 @@ std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
     const pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      // Collect the rest of its output.
-      while (!eof_ && read_more(std::chrono::milliseconds(0))) {
-      }
+      wait_for_eof(std::chrono::seconds(5));  // the rest of its output
       return exit_status_;
     }
     if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
-    // Keep the pipe drained so a chatty child never blocks on a full pipe while we wait for it.
-    if (eof_ || !read_more(std::chrono::milliseconds(5))) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    // No descriptor to wait on for a child's exit (short of pidfd): poll waitpid.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
 

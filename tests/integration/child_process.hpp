@@ -1,11 +1,16 @@
 // Runs a program (the real ometria-transformer binary) as a child process for tests: its stderr is captured so
-// a test can wait for a log line, it can be signalled, and waiting for it is bounded. The destructor kills a
-// child that is still running.
+// a test can wait for a log line, it can be signalled, and waiting for it is bounded. A reader thread drains
+// stderr all the time, so a child logging a line per push never blocks on a full pipe while the test is busy
+// elsewhere. The destructor kills a child that is still running.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/types.h>
@@ -23,7 +28,7 @@ class ChildProcess {
 
   // Waits for a stderr line containing `needle` and returns it; nullopt on timeout or end of output.
   std::optional<std::string> wait_for_line(const std::string& needle, std::chrono::milliseconds timeout);
-  const std::string& output() const { return output_; }  // all stderr read so far
+  std::string output() const;  // all stderr read so far
   pid_t pid() const { return pid_; }
 
   void signal(int signal_number);
@@ -31,13 +36,20 @@ class ChildProcess {
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
  private:
-  bool read_more(std::chrono::milliseconds timeout);
+  void read_stderr();  // the reader thread
+  // Waits (bounded) until the reader has seen the end of the child's stderr.
+  void wait_for_eof(std::chrono::milliseconds timeout);
+
   pid_t pid_ = -1;
   int stderr_fd_ = -1;
-  std::string output_;
-  bool eof_ = false;
+  mutable std::mutex mutex_;
+  std::condition_variable output_changed_;
+  std::string output_;       // guarded by mutex_
+  bool eof_ = false;         // guarded by mutex_
   std::size_t scanned_ = 0;  // lines before this offset were already returned
   std::optional<int> exit_status_;
+  std::atomic<bool> stop_reading_{false};
+  std::thread reader_;
 };
 
 // "listening on 127.0.0.1:PORT" -> PORT (0 if absent).

@@ -269,4 +269,24 @@ RawConnection::ReadResult RawConnection::read_response(std::chrono::milliseconds
   return read_loop(impl_->ioc, impl_->socket, timeout, true);
 }
 
+std::string basic_auth(std::string_view user) {
+  static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const std::string in = std::string(user) + ":";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = unsigned(static_cast<unsigned char>(in[i])) << 16 |
+                       unsigned(static_cast<unsigned char>(in[i + 1])) << 8 | static_cast<unsigned char>(in[i + 2]);
+    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], table[v & 63]};
+  }
+  if (in.size() - i == 1) {
+    const unsigned v = unsigned(static_cast<unsigned char>(in[i])) << 16;
+    out += {table[v >> 18], table[(v >> 12) & 63], '=', '='};
+  } else if (in.size() - i == 2) {
+    const unsigned v = unsigned(static_cast<unsigned char>(in[i])) << 16 | unsigned(static_cast<unsigned char>(in[i + 1])) << 8;
+    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], '='};
+  }
+  return "Basic " + out;
+}
+
 }  // namespace omt::test

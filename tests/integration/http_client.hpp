@@ -82,6 +82,9 @@ class RawConnection {
   std::unique_ptr<Impl> impl_;
 };
 
+// "Basic base64(user:)": HTTP Basic with an empty password, as the RudderStack / Segment SDKs send a write key.
+std::string basic_auth(std::string_view user);
+
 // Parses the first HTTP response in `raw` (status 0 if there is none).
 HttpResponse parse_response(std::string_view raw);
 

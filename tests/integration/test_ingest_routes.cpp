@@ -21,28 +21,9 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using omt::queue::QueuedRecord;
 using omt::queue::RecordType;
+using omt::test::basic_auth;
 using omt::test::Headers;
 using omt::test::HttpResponse;
-
-// "Basic base64(user:)" for the write key.
-std::string basic_auth(const std::string& user) {
-  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const std::string in = user + ":";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], table[v & 63]};
-  }
-  if (in.size() - i == 1) {
-    const unsigned v = (unsigned char)in[i] << 16;
-    out += {table[v >> 18], table[(v >> 12) & 63], '=', '='};
-  } else if (in.size() - i == 2) {
-    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
-    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], '='};
-  }
-  return "Basic " + out;
-}
 
 const Headers kWebBasic = {{"Authorization", basic_auth("wk-web")}, {"Content-Type", "application/json"}};
 const Headers kWebBearer = {{"Authorization", "Bearer tok-web"}, {"Content-Type", "application/json"}};
