@@ -5,6 +5,7 @@
   processor100.json  processor body with 100 mixed events (a third orders with 3 line items, a third identify,
                      a third custom events)
   router100.json     the same 100 events as a router body ({"input": [...], "destType": "ometria"})
+  batch100.json      the same 100 messages as an ingest body for POST /v1/batch ({"batch": [...]})
 
 Each event is 3-4 KB with the full context a RudderStack JavaScript SDK sends (app, library, os, screen, page,
 userAgent, campaign, device, network, traits...).
@@ -151,6 +152,7 @@ def main():
     dump(os.path.join(out, "identify.json"), [wrapped(1, identify(1))])
     dump(os.path.join(out, "processor100.json"), events)
     dump(os.path.join(out, "router100.json"), {"input": events, "destType": "ometria"})
+    dump(os.path.join(out, "batch100.json"), {"batch": [e["message"] for e in events]})
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
+-- $OMT_AUTHORIZATION, when set, is sent as the Authorization header (e.g. "Basic ..." for /v1/batch).
+local authorization = os.getenv("OMT_AUTHORIZATION")
+if authorization and authorization ~= "" then wrk.headers["Authorization"] = authorization end
 
 function done(summary, latency, requests)
   local non_2xx = summary.errors.status
