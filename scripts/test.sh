@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the whole test suite: first a normal build, then the same suite
-# under AddressSanitizer + UndefinedBehaviorSanitizer (skip that second pass with OMT_TEST_SANITIZERS=0).
+# Installs what is missing, builds, and runs the whole test suite:
+#   1. the normal build and every test (ctest: unit, golden cases, integration);
+#   2. every command of README.md (tests/readme/run_readme_commands.py) and `scripts/run.sh --version`;
+#   3. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer (skip: OMT_TEST_SANITIZERS=0);
+#   4. each libFuzzer target for ${FUZZ_SECONDS:-20} s under ASan + UBSan (skip: OMT_TEST_FUZZ=0).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/install-deps.sh"
+OMT_WITH_FUZZ=1 "$root/scripts/install-deps.sh"
 
 OMT_BUILD_DIR="$root/build" "$root/scripts/build.sh" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ctest --test-dir "$root/build" --output-on-failure -j "$(nproc)"
+
+"$root/scripts/run.sh" --version
+python3 "$root/tests/readme/run_readme_commands.py" "$root"
 
 if [[ "${OMT_TEST_SANITIZERS:-1}" == 1 ]]; then
   OMT_BUILD_DIR="$root/build-asan" "$root/scripts/build.sh" -DCMAKE_BUILD_TYPE=Debug \
     -DOMT_SANITIZE=address,undefined -DOMT_BUILD_BENCH=OFF
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$root/build-asan" --output-on-failure -j "$(nproc)"
+fi
+
+if [[ "${OMT_TEST_FUZZ:-1}" == 1 ]]; then
+  FUZZ_SECONDS="${FUZZ_SECONDS:-20}" "$root/scripts/fuzz.sh"
 fi

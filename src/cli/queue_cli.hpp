@@ -33,6 +33,7 @@ inline Expected<std::string> resolve_queue_path(const QueueLocation& where) {
     if (!loaded) return tl::unexpected(loaded.error());
     raw = std::move(*loaded);
   }
+  raw.erase("sources");  // the queue's location needs none of the sources' secrets
   raw.apply_environment();
   auto cfg = config::validate(raw);
   if (!cfg) return tl::unexpected(cfg.error());

@@ -147,6 +147,7 @@ nlohmann::json& slot_for(nlohmann::json& root, std::string_view dotted_key) {
 void RawConfig::set(std::string_view dotted_key, std::string value) { slot_for(tree_->json, dotted_key) = std::move(value); }
 void RawConfig::set(std::string_view dotted_key, std::int64_t value) { slot_for(tree_->json, dotted_key) = value; }
 void RawConfig::set(std::string_view dotted_key, bool value) { slot_for(tree_->json, dotted_key) = value; }
+void RawConfig::erase(std::string_view top_level_key) { tree_->json.erase(std::string(top_level_key)); }
 
 // ---- ObjectReader ----
 

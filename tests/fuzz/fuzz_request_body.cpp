@@ -1,5 +1,6 @@
 // libFuzzer: any bytes as a request body for every body-taking route (processor, router). Must never crash; the
 // reply is always a JSON body with a status.
+#include <nlohmann/json.hpp>
 #include <simdjson.h>
 
 #include <cstdint>
@@ -17,8 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auto& reply : {omt::protocol::processor_transform(body, *transformer, &tally),
                             omt::protocol::router_transform(body, *transformer, &tally)}) {
     if (reply.status < 200 || reply.status > 599) std::abort();
-    simdjson::dom::parser check;
-    if (check.parse(reply.body).error() != simdjson::SUCCESS) std::abort();
+    if (!nlohmann::json::accept(reply.body)) std::abort();  // nlohmann: see fuzz_transform.cpp on big integers
   }
   return 0;
 }

@@ -126,6 +126,8 @@ class RawConfig {
   void set(std::string_view dotted_key, std::string value);
   void set(std::string_view dotted_key, std::int64_t value);
   void set(std::string_view dotted_key, bool value);
+  // Drops a top-level key (the operator commands ignore "sources", whose secrets they do not need).
+  void erase(std::string_view top_level_key);
 
   RawConfig(const RawConfig&);
   RawConfig& operator=(const RawConfig&);

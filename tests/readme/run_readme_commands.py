@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Runs every ```sh block of README.md, in order, from the repository root, so the README cannot drift from the
+code. A block fails when bash exits non-zero. Blocks that start a server (`serve ... &`, or a `serve` line run in
+the foreground) leave it running for the next blocks; it is stopped when another block starts a server, and at
+the end. The two quick-start scripts are skipped here: CI runs scripts/test.sh itself, and scripts/test.sh runs
+`scripts/run.sh --version`.
+
+Usage: run_readme_commands.py [REPO_ROOT]   (prints "N passed, M failed")
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", ".."))
+SKIP = ("scripts/run.sh", "scripts/test.sh")
+
+
+def blocks(text):
+    return re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+
+
+def wait_port(port, seconds=15.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def stop(server):
+    if server and server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def main():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
+        readme = fh.read()
+    passed = failed = 0
+    server = None
+    for number, block in enumerate(blocks(readme), 1):
+        if any(s in block for s in SKIP):
+            continue
+        starts_server = re.search(r"ometria-transformer serve", block) is not None
+        script = block
+        if starts_server:
+            stop(server)
+            # A foreground `serve` line would block: run it in the background like the ones ending in '&'.
+            script = re.sub(r"^(\s*\./build/ometria-transformer serve[^&\n]*)$", r"\1 &", script, flags=re.M)
+        proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script + "\nwait_for_nothing=1\n"], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        if starts_server and "&" in script and not re.search(r"curl", block):
+            # Only starts a server: give it time to listen, then leave it running.
+            ok = wait_port(9090)
+            out = b""
+            server = proc
+        else:
+            out, _ = proc.communicate(timeout=120)
+            ok = proc.returncode == 0 and (b"curl" not in block.encode() or len(out.strip()) > 0)
+            if starts_server:
+                server = proc  # its background server lives on in the block's process group
+        label = block.strip().splitlines()[0][:70]
+        if ok:
+            passed += 1
+            print("ok   block %d: %s" % (number, label))
+        else:
+            failed += 1
+            print("FAIL block %d: %s\n%s" % (number, label, out.decode(errors="replace")[-2000:]))
+    stop(server)
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
