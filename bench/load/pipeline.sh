@@ -4,6 +4,7 @@
 #
 #   bench/load/pipeline.sh [--build DIR] [--runs N] [--duration 15s] [--connections 16] [--wrk-threads 1]
 #                          [--server-threads 2] [--durability full|normal] [--tls] [--drain-timeout 60]
+#                          [--lanes N]   (delivery.pushes_per_partition, default 4)
 #
 # Each run starts a fresh fake Ometria (its --out file counts the records it accepted) and a fresh server on a new
 # queue file, checks that the body is accepted, runs wrk, then reports:
@@ -24,6 +25,7 @@ server_threads=2
 durability=full
 tls=0
 drain_timeout=60
+lanes=4
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -35,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --durability) durability=$2; shift 2 ;;
     --tls) tls=1; shift ;;
     --drain-timeout) drain_timeout=$2; shift 2 ;;
+    --lanes) lanes=$2; shift 2 ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -103,7 +106,7 @@ write_config() {
   "server": {"listen": "127.0.0.1:0", "threads": $server_threads},
   "queue": {"path": "$work/queue.db", "durability": "$durability"},
   "ometria": {"endpoint": "$scheme://127.0.0.1:$fake_port/v2/push", "allow_plain_http": true$extra},
-  "delivery": {"requests_per_second": 0},
+  "delivery": {"requests_per_second": 0, "pushes_per_partition": $lanes},
   "sources": [{"name": "bench", "write_key": "$write_key", "api_key": "$api_key"}]
 }
 EOF

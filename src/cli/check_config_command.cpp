@@ -46,6 +46,7 @@ nlohmann::ordered_json effective(const config::Config& c) {
   j["delivery"] = {{"requests_per_second", c.delivery.rate_limit.requests_per_second},
                    {"burst", c.delivery.rate_limit.burst},
                    {"linger", duration(c.delivery.linger)},
+                   {"pushes_per_partition", c.delivery.pushes_per_partition},
                    {"retry",
                     {{"base_delay", duration(c.delivery.retry.base_delay)},
                      {"max_delay", duration(c.delivery.retry.max_delay)},

@@ -45,6 +45,14 @@ using std::chrono::milliseconds;
 using delivery::BatchKey;
 using Action = delivery::Decision::Action;
 
+// A lane of one (API key, type): each lane pushes one batch at a time; several lanes of a busy partition push
+// at once (DeliveryOptions::pushes_per_partition). Lanes lease disjoint records from the queue.
+struct PartitionKey : BatchKey {
+  unsigned lane = 0;
+  auto operator<=>(const PartitionKey&) const = default;
+  bool operator==(const PartitionKey&) const = default;
+};
+
 DeliveryOptions DeliveryOptions::from_config(const config::Config& config) {
   DeliveryOptions o;
   o.endpoint = config.ometria.endpoint;
@@ -52,6 +60,7 @@ DeliveryOptions DeliveryOptions::from_config(const config::Config& config) {
   o.rate_limit = config.delivery.rate_limit;
   o.retry = config.delivery.retry;
   o.max_in_flight = config.ometria.max_in_flight;
+  o.pushes_per_partition = config.delivery.pushes_per_partition;
   // A lease must outlive every push of its records: all of the sender's timeouts, with room to spare.
   const auto push_bound = config.ometria.connect_timeout + config.ometria.handshake_timeout +
                           config.ometria.response_timeout + config.delivery.linger;
@@ -100,8 +109,8 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
 
   struct Partition {
     enum class Phase { idle, leasing, collecting, waiting, sending };
-    Partition(BatchKey k, const Strand& strand) : key(std::move(k)), timer(strand) {}
-    BatchKey key;
+    Partition(PartitionKey k, const Strand& strand) : key(std::move(k)), timer(strand) {}
+    PartitionKey key;
     Phase phase = Phase::idle;
     std::vector<delivery::BatchRecord> batch;  // leased, in order
     std::unordered_set<queue::RecordId> ids;   // of batch: a top-up lease never adds a record twice
@@ -117,7 +126,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
     std::string reason;
     queue::UnixMillis held_at = 0;
     bool probing = false;                 // unheld in the queue; one partition may push as the probe
-    std::optional<BatchKey> probe;        // the partition carrying the probe
+    std::optional<PartitionKey> probe;    // the partition (lane) carrying the probe
     std::shared_ptr<asio::steady_timer> timer;
   };
 
@@ -195,7 +204,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
     busy_cv_.notify_all();
   }
 
-  Partition& partition(const BatchKey& key) {
+  Partition& partition(const PartitionKey& key) {
     auto it = partitions_.find(key);
     if (it == partitions_.end()) it = partitions_.emplace(key, std::make_unique<Partition>(key, strand_)).first;
     return *it->second;
@@ -258,7 +267,12 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
       spdlog::error("delivery: cannot list ready partitions: {}", ready.error().message);
     } else {
       deferred_ = false;
-      for (const auto& r : *ready) consider(partition(BatchKey{r.api_key, r.type}), now);
+      for (const auto& r : *ready) {
+        // One lane per full push's worth of due records, up to pushes_per_partition.
+        const auto pushes = (r.ready + options_.max_records_per_push - 1) / options_.max_records_per_push;
+        const auto lanes = std::clamp<std::uint64_t>(pushes, 1, std::max<std::size_t>(1, options_.pushes_per_partition));
+        for (unsigned lane = 0; lane < lanes; ++lane) consider(partition(PartitionKey{{r.api_key, r.type}, lane}), now);
+      }
     }
     if (rescan_) {
       rescan_ = false;
@@ -721,10 +735,10 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   delivery::KeyedRateLimiter limiter_;
 
   // Strand only.
-  std::map<BatchKey, std::unique_ptr<Partition>> partitions_;
+  std::map<PartitionKey, std::unique_ptr<Partition>> partitions_;
   std::map<std::string, Hold> holds_;
   std::unordered_map<std::string, Steady::time_point> key_pause_;  // 429 / backlog pressure: the whole key waits
-  std::deque<BatchKey> waiting_for_slot_;
+  std::deque<PartitionKey> waiting_for_slot_;
   std::size_t sending_ = 0;
   std::size_t active_ = 0;  // partitions not idle
   bool deferred_ = false;   // a scan left partitions out (too many active)

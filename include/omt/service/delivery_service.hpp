@@ -37,6 +37,9 @@ namespace omt::service {
 struct DeliveryOptions {
   std::string endpoint = "https://api.ometria.com/v2/push";
   std::size_t max_records_per_push = 100;   // Ometria's limit
+  // Pushes of one (API key, type) on the wire at once. 1 keeps that partition's records in order; more lets a
+  // backlog drain faster when the rate limit allows (bulk imports, catching up after an outage).
+  std::size_t pushes_per_partition = 1;
   std::chrono::milliseconds linger{200};    // a partial batch waits this long after its oldest record was stored
   delivery::RateLimit rate_limit;           // per API key; requests_per_second <= 0: unlimited
   delivery::RetryConfig retry;
