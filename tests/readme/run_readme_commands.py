@@ -34,18 +34,38 @@ def wait_port(port, seconds=15.0):
     return False
 
 
+def group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
 def stop(server):
-    if server and server.poll() is None:
+    """Stops every process of the block's group: the block's bash may be gone while its background server runs."""
+    if not server:
+        return
+    try:
         os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 15
+    while group_alive(server.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if group_alive(server.pid):
+        os.killpg(server.pid, signal.SIGKILL)
+    if server.poll() is None:
+        server.wait(timeout=5)
 
 
 def main():
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
         readme = fh.read()
+    if wait_port(9090, seconds=0.5):
+        print("port 9090 is already in use: the README's examples need it free")
+        print("0 passed, 1 failed")
+        return 1
     passed = failed = 0
     server = None
     for number, block in enumerate(blocks(readme), 1):
@@ -57,18 +77,30 @@ def main():
             stop(server)
             # A foreground `serve` line would block: run it in the background like the ones ending in '&'.
             script = re.sub(r"^(\s*\./build/ometria-transformer serve[^&\n]*)$", r"\1 &", script, flags=re.M)
-        proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script + "\nwait_for_nothing=1\n"], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        if starts_server and "&" in script and not re.search(r"curl", block):
-            # Only starts a server: give it time to listen, then leave it running.
-            ok = wait_port(9090)
-            out = b""
-            server = proc
-        else:
-            out, _ = proc.communicate(timeout=120)
-            ok = proc.returncode == 0 and (b"curl" not in block.encode() or len(out.strip()) > 0)
-            if starts_server:
-                server = proc  # its background server lives on in the block's process group
+        # Output goes to a file, not a pipe: a server the block leaves running must not hold our reading end open.
+        log_path = os.path.join("/tmp", "omt-readme-block-%d-%d.log" % (os.getpid(), number))
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            if starts_server and "&" in script and not re.search(r"curl", block):
+                # Only starts a server: wait until it listens, then leave it running.
+                ok = wait_port(9090)
+                server = proc
+            else:
+                try:
+                    proc.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                if starts_server:
+                    server = proc  # its background server lives on in the block's process group
+                ok = proc.returncode == 0
+        with open(log_path, "rb") as fh:
+            out = fh.read()
+        os.unlink(log_path)
+        if ok and "curl" in block:
+            # curl -s exits 0 on HTTP errors: an answer must be there and must not be an error object.
+            ok = len(out.strip()) > 0 and b'{"error":' not in out
         label = block.strip().splitlines()[0][:70]
         if ok:
             passed += 1
