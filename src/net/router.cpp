@@ -1,3 +1,4 @@
+#include "omt/core/text.hpp"
 #include "omt/net/router.hpp"
 
 #include <atomic>
@@ -21,41 +22,6 @@ std::string_view to_string(Method method) {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      const int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-        continue;
-      }
-    }
-    out += s[i];
-  }
-  return out;
-}
-
 std::vector<std::string_view> split_path(std::string_view path) {
   std::vector<std::string_view> parts;
   if (!path.empty() && path.front() == '/') path.remove_prefix(1);
@@ -77,7 +43,7 @@ bool is_param(std::string_view segment) {
 
 std::string_view Request::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (iequals(k, name)) return v;
+    if (text::iequals(k, name)) return v;
   }
   return {};
 }
@@ -173,7 +139,7 @@ Router::Match Router::match(Request& request) const {
       for (std::size_t i = 0; i < parts.size(); ++i) {
         if (is_param(route.segments[i])) {
           const std::string_view seg = route.segments[i];
-          request.params.emplace_back(std::string(seg.substr(1, seg.size() - 2)), percent_decode(parts[i]));
+          request.params.emplace_back(std::string(seg.substr(1, seg.size() - 2)), text::percent_decode(parts[i], /*plus_is_space=*/false));
         }
       }
       return result;

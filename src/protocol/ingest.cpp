@@ -1,4 +1,5 @@
 // The ingest endpoints' pure parts: credentials, body shapes, per-event transformation and the answers.
+#include "omt/core/text.hpp"
 #include "omt/protocol/ingest.hpp"
 
 #include <openssl/crypto.h>
@@ -26,17 +27,6 @@ Digest sha256(std::string_view text) {
 // CRYPTO_memcmp over fixed-length digests: no early exit, no dependence on the secret's length.
 bool digests_equal(const Digest& a, const Digest& b) { return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0; }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -47,7 +37,7 @@ std::string_view trim(std::string_view s) {
 std::optional<std::string_view> credentials_of(std::string_view header, std::string_view scheme) {
   header = trim(header);
   const auto space = header.find(' ');
-  if (space == std::string_view::npos || !iequals(header.substr(0, space), scheme)) return std::nullopt;
+  if (space == std::string_view::npos || !text::iequals(header.substr(0, space), scheme)) return std::nullopt;
   return trim(header.substr(space + 1));
 }
 
@@ -76,29 +66,6 @@ std::optional<std::string> base64_decode(std::string_view in) {
     if (count >= 8) {
       count -= 8;
       out.push_back(static_cast<char>((bits >> count) & 0xFF));
-    }
-  }
-  return out;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out.push_back(' ');
-    } else if (in[i] == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(in[i]);
     }
   }
   return out;
@@ -206,15 +173,15 @@ std::optional<std::string> query_parameter(std::string_view target, std::string_
     const std::string_view pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     const auto eq = pair.find('=');
-    if (percent_decode(pair.substr(0, eq)) != name) continue;
-    return eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1));
+    if (text::percent_decode(pair.substr(0, eq), true) != name) continue;
+    return eq == std::string_view::npos ? std::string{} : text::percent_decode(pair.substr(eq + 1), true);
   }
   return std::nullopt;
 }
 
 bool is_dry_run(std::string_view target) {
   const auto value = query_parameter(target, "dry_run");
-  return value && (value->empty() || iequals(*value, "true") || *value == "1" || iequals(*value, "yes"));
+  return value && (value->empty() || text::iequals(*value, "true") || *value == "1" || text::iequals(*value, "yes"));
 }
 
 SourceDirectory::SourceDirectory(std::vector<config::SourceConfig> sources) {

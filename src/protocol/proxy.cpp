@@ -1,4 +1,5 @@
 // The delivery proxy (contract section 6), reading Ometria's real success body.
+#include "omt/core/text.hpp"
 #include "omt/protocol/proxy.hpp"
 
 #include "json/out_value.hpp"
@@ -14,17 +15,6 @@ std::optional<dom::element> member(dom::element obj, std::string_view key) {
   dom::element value;
   if (!obj.is_object() || obj.at_key(key).get(value) != simdjson::SUCCESS) return std::nullopt;
   return value;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 std::string compact(dom::element e) {
@@ -106,7 +96,7 @@ Expected<ProxyRequest> parse_proxy_request(std::string_view body, ProxyVersion v
   }
   if (const auto headers = member(*root, "headers"); headers && headers->is_object()) {
     for (auto field : json::as_object(*headers)) {
-      if (!iequals(field.key, "X-Ometria-Auth")) continue;
+      if (!text::iequals(field.key, "X-Ometria-Auth")) continue;
       if (!field.value.is_string()) return tl::unexpected(bad_request("headers.X-Ometria-Auth must be a string"));
       request.api_key = std::string(field.value.get_string().value_unsafe());
     }
