@@ -5,6 +5,7 @@
 #   bench/load/pipeline.sh [--build DIR] [--runs N] [--duration 15s] [--connections 16] [--wrk-threads 1]
 #                          [--server-threads 2] [--durability full|normal] [--tls] [--drain-timeout 60]
 #                          [--lanes N]   (delivery.pushes_per_partition, default 4)
+#                          [--keep-logs DIR]   (copies each run's server and fake logs there)
 #
 # Each run starts a fresh fake Ometria (its --out file counts the records it accepted) and a fresh server on a new
 # queue file, checks that the body is accepted, runs wrk, then reports:
@@ -26,6 +27,7 @@ durability=full
 tls=0
 drain_timeout=60
 lanes=4
+keep_logs=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -38,7 +40,8 @@ while [[ $# -gt 0 ]]; do
     --tls) tls=1; shift ;;
     --drain-timeout) drain_timeout=$2; shift 2 ;;
     --lanes) lanes=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --keep-logs) keep_logs=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -183,6 +186,11 @@ for run in $(seq 1 "$runs"); do
 
   stop_pid "$server_pid"; server_pid=""
   stop_pid "$fake_pid"; fake_pid=""
+  if [[ -n "$keep_logs" ]]; then
+    mkdir -p "$keep_logs"
+    cp "$work/server.log" "$keep_logs/server.$run.log"
+    cp "$work/fake.log" "$keep_logs/fake.$run.log"
+  fi
 done
 printf '%-4s %10s %12d %12d %10d\n' median "" "$(cut -d' ' -f1 "$work/summary" | median)" \
   "$(cut -d' ' -f2 "$work/summary" | median)" "$(cut -d' ' -f3 "$work/summary" | median)"
