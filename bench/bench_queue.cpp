@@ -107,8 +107,8 @@ void BM_LeaseAck(benchmark::State& state) {
       break;
     }
     std::vector<omt::queue::RecordId> ids;
-    ids.reserve(leased->size());
-    for (const auto& r : *leased) ids.push_back(r.id);
+    ids.reserve(leased->records.size());
+    for (const auto& r : leased->records) ids.push_back(r.id);
     auto acked = tq.queue().ack(ids);
     if (!acked) {
       state.SkipWithError(acked.error().message.c_str());

@@ -4,6 +4,9 @@
 // runs inside its own SAVEPOINT, so one failing operation does not undo the others that share the transaction.
 // Only enqueues need a durable commit (an ack, lease or reschedule lost to a power cut merely repeats a push,
 // which at-least-once allows), so with Durability::power_loss only transactions holding an enqueue are fsynced.
+// Records are stored in chunks (record_chunk.hpp): one row per enqueue and (api key, type), so a push's worth
+// of records is stored, leased and deleted with a few B-tree operations; the writer thread is the pipeline's
+// narrowest point, and per-record rows made it spend most of its time walking B-trees.
 // Leases live in memory: they matter only to the running process, and a restart must hand every unacked
 // record out again anyway.
 #include "omt/queue/sqlite_queue.hpp"
@@ -15,6 +18,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -25,6 +29,7 @@
 
 #include "omt/delivery/batcher.hpp"
 #include "omt/obs/log.hpp"
+#include "record_chunk.hpp"
 
 namespace omt::queue {
 namespace {
@@ -86,6 +91,10 @@ struct SqliteQueue::Impl {
       keep(sqlite3_bind_text(stmt_, ++index_, value.data(), static_cast<int>(value.size()), SQLITE_STATIC));
       return *this;
     }
+    Query& bind_blob(std::string_view value) {
+      keep(sqlite3_bind_blob64(stmt_, ++index_, value.data(), value.size(), SQLITE_STATIC));
+      return *this;
+    }
     // true: a row is ready; false: done.
     Expected<bool> step() {
       if (bind_rc_ != SQLITE_OK) return tl::unexpected(impl_.error(bind_rc_, what_));
@@ -103,6 +112,10 @@ struct SqliteQueue::Impl {
     std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
     std::string text(int column) const {
       const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+      return data == nullptr ? std::string{} : std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+    }
+    std::string blob(int column) const {
+      const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
       return data == nullptr ? std::string{} : std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
     }
 
@@ -153,6 +166,7 @@ struct SqliteQueue::Impl {
 
   Expected<void> open_database();
   Expected<void> prepare_statements();
+  Expected<void> migrate_record_rows();
   void writer_loop();
   void run_group(std::vector<Task>& tasks);
 
@@ -230,13 +244,16 @@ struct SqliteQueue::Impl {
   sqlite3_stmt* savepoint_stmt = nullptr;
   sqlite3_stmt* release_stmt = nullptr;
   sqlite3_stmt* rollback_to_stmt = nullptr;
-  sqlite3_stmt* insert_stmt = nullptr;
-  sqlite3_stmt* select_ready_stmt = nullptr;
+  sqlite3_stmt* insert_chunk_stmt = nullptr;
+  sqlite3_stmt* insert_chunk_with_id_stmt = nullptr;
+  sqlite3_stmt* select_due_chunks_stmt = nullptr;
+  sqlite3_stmt* select_chunk_stmt = nullptr;
+  sqlite3_stmt* update_chunk_stmt = nullptr;
+  sqlite3_stmt* delete_whole_chunk_stmt = nullptr;
+  sqlite3_stmt* delete_chunk_stmt = nullptr;
   sqlite3_stmt* sync_full_stmt = nullptr;
   sqlite3_stmt* sync_normal_stmt = nullptr;
-  sqlite3_stmt* delete_stmt = nullptr;
-  sqlite3_stmt* reschedule_stmt = nullptr;
-  sqlite3_stmt* to_dead_stmt = nullptr;
+  sqlite3_stmt* insert_dead_stmt = nullptr;
   sqlite3_stmt* hold_stmt = nullptr;
   sqlite3_stmt* unhold_stmt = nullptr;
   sqlite3_stmt* held_stmt = nullptr;
@@ -246,15 +263,127 @@ struct SqliteQueue::Impl {
   sqlite3_stmt* count_dead_stmt = nullptr;
   sqlite3_stmt* select_dead_ids_stmt = nullptr;
   sqlite3_stmt* select_dead_stmt = nullptr;
-  sqlite3_stmt* replay_stmt = nullptr;
   sqlite3_stmt* delete_dead_stmt = nullptr;
 
-  // Writer thread only: which records are leased, until when, and from which partition.
+  // ---- chunks ----
+
+  // One stored chunk, its entries pointing into blob.
+  struct StoredChunk {
+    chunk::ChunkId id = 0;
+    std::string api_key;
+    std::string type;
+    std::string blob;
+    std::vector<chunk::Entry> entries;
+  };
+
+  // The chunk with this id, if stored.
+  Expected<std::optional<StoredChunk>> read_chunk(chunk::ChunkId id) {
+    Query q(*this, select_chunk_stmt, "read chunk");
+    auto row = q.bind(id).step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return std::optional<StoredChunk>{};
+    StoredChunk c;
+    c.id = id;
+    c.api_key = q.text(0);
+    c.type = q.text(1);
+    c.blob = q.blob(2);
+    auto entries = chunk::decode(c.blob);
+    if (!entries) return tl::unexpected(Error{entries.error().code, entries.error().message + " (chunk " + std::to_string(id) + ")", options.path.string()});
+    c.entries = std::move(*entries);
+    return std::optional<StoredChunk>(std::move(c));
+  }
+
+  // A chunk's summary columns: the earliest next attempt and the oldest creation of its (non-empty) entries.
+  static std::pair<std::int64_t, std::int64_t> earliest_times(const std::vector<chunk::Entry>& entries) {
+    std::int64_t next = entries.front().next_attempt_at;
+    std::int64_t created = entries.front().created_at;
+    for (const auto& e : entries) {
+      next = std::min(next, e.next_attempt_at);
+      created = std::min(created, e.created_at);
+    }
+    return {next, created};
+  }
+
+  // Stores what is left of a chunk: deleted when nothing is, else its entries and summary columns rewritten.
+  Expected<void> rewrite_chunk(chunk::ChunkId id, const std::vector<chunk::Entry>& entries) {
+    if (entries.empty()) {
+      Query q(*this, delete_chunk_stmt, "delete chunk");
+      if (auto r = q.bind(id).run(); !r) return tl::unexpected(r.error());
+      return {};
+    }
+    const auto [next, created] = earliest_times(entries);
+    const std::string blob = chunk::encode(entries);
+    Query q(*this, update_chunk_stmt, "rewrite chunk");
+    q.bind(static_cast<std::int64_t>(entries.size())).bind(next).bind(created).bind_blob(blob).bind(id);
+    if (auto r = q.run(); !r) return tl::unexpected(r.error());
+    return {};
+  }
+
+  // Inserts a chunk of entries (slots as given); with an id, only if that id is free. The new chunk's id, or
+  // nullopt when the id was taken.
+  Expected<std::optional<chunk::ChunkId>> insert_chunk(std::string_view api_key, std::string_view type,
+                                                       const std::vector<chunk::Entry>& entries,
+                                                       std::optional<chunk::ChunkId> id = std::nullopt) {
+    const auto [next, created] = earliest_times(entries);
+    const std::string blob = chunk::encode(entries);
+    Query q(*this, id ? insert_chunk_with_id_stmt : insert_chunk_stmt, "insert chunk");
+    if (id) q.bind(*id);
+    q.bind(api_key).bind(type).bind(static_cast<std::int64_t>(entries.size())).bind(next).bind(created).bind_blob(blob);
+    auto changed = q.run();
+    if (!changed) return tl::unexpected(changed.error());
+    if (*changed == 0) return std::optional<chunk::ChunkId>{};
+    return std::optional<chunk::ChunkId>(sqlite3_last_insert_rowid(db_));
+  }
+
+  // Puts a record back under its own id: into its chunk if that is still stored (other records of it wait),
+  // else as a chunk of its own with that chunk's id; a new id only if that id is taken by another partition.
+  Expected<void> put_back(RecordId id, std::string_view api_key, std::string_view type, chunk::Entry entry) {
+    const chunk::ChunkId chunk_id = chunk::chunk_of(id);
+    auto stored = read_chunk(chunk_id);
+    if (!stored) return tl::unexpected(stored.error());
+    if (*stored && (*stored)->api_key == api_key && (*stored)->type == type) {
+      auto entries = (*stored)->entries;
+      auto at = std::lower_bound(entries.begin(), entries.end(), entry.slot,
+                                 [](const chunk::Entry& e, unsigned slot) { return e.slot < slot; });
+      if (at == entries.end() || at->slot != entry.slot) {
+        entries.insert(at, entry);
+        return rewrite_chunk(chunk_id, entries);
+      }
+    } else if (!*stored) {
+      auto inserted = insert_chunk(api_key, type, {entry}, chunk_id);
+      if (!inserted) return tl::unexpected(inserted.error());
+      if (*inserted) return {};
+    }
+    entry.slot = 0;
+    auto inserted = insert_chunk(api_key, type, {entry});
+    if (!inserted) return tl::unexpected(inserted.error());
+    return {};
+  }
+
+  // Record ids grouped by chunk, each group's slots ascending and without repeats.
+  static std::map<chunk::ChunkId, std::vector<RecordId>> by_chunk(const std::vector<RecordId>& ids) {
+    std::map<chunk::ChunkId, std::vector<RecordId>> groups;
+    for (RecordId id : ids) {
+      if (id < 0) continue;  // never handed out
+      groups[chunk::chunk_of(id)].push_back(id);
+    }
+    for (auto& [chunk_id, group] : groups) {
+      std::sort(group.begin(), group.end());
+      group.erase(std::unique(group.begin(), group.end()), group.end());
+    }
+    return groups;
+  }
+
+  // ---- leases (writer thread only) ----
+
   struct Lease {
     UnixMillis until = 0;
-    std::string partition;  // partition_name(api_key, type)
+    std::uint32_t partition = 0;  // index into partition_names
   };
   std::unordered_map<RecordId, Lease> leases;
+  std::unordered_map<chunk::ChunkId, std::uint32_t> leased_in_chunk;  // live leases per chunk
+  std::unordered_map<std::string, std::uint32_t> partition_ids;
+  std::vector<std::string> partition_names;
   bool synchronous_full = false;  // the connection's current PRAGMA synchronous
 
   static std::string partition_name(std::string_view api_key, std::string_view type) {
@@ -263,12 +392,32 @@ struct SqliteQueue::Impl {
     name.append(api_key);
     return name;
   }
-  bool leased(RecordId id, UnixMillis now) const {
-    auto it = leases.find(id);
-    return it != leases.end() && it->second.until > now;
+  std::uint32_t partition_id(const std::string& name) {
+    auto [it, added] = partition_ids.try_emplace(name, static_cast<std::uint32_t>(partition_names.size()));
+    if (added) partition_names.push_back(name);
+    return it->second;
   }
-  void release(const std::vector<RecordId>& ids) {
-    for (RecordId id : ids) leases.erase(id);
+  void add_lease(RecordId id, Lease lease) {
+    if (leases.insert_or_assign(id, lease).second) ++leased_in_chunk[chunk::chunk_of(id)];
+  }
+  // True when the record was leased.
+  bool drop_lease(RecordId id) {
+    if (leases.erase(id) == 0) return false;
+    auto it = leased_in_chunk.find(chunk::chunk_of(id));
+    if (it != leased_in_chunk.end() && --it->second == 0) leased_in_chunk.erase(it);
+    return true;
+  }
+  // Ends the leases that ran out: their records are due again. Leases are at most the records in flight.
+  void expire_leases(UnixMillis now) {
+    for (auto it = leases.begin(); it != leases.end();) {
+      if (it->second.until > now) {
+        ++it;
+        continue;
+      }
+      auto counter = leased_in_chunk.find(chunk::chunk_of(it->first));
+      if (counter != leased_in_chunk.end() && --counter->second == 0) leased_in_chunk.erase(counter);
+      it = leases.erase(it);
+    }
   }
 
   std::mutex mutex;
@@ -315,17 +464,60 @@ Expected<void> SqliteQueue::Impl::open_database() {
     return r;
   }
   return exec(
-      "CREATE TABLE IF NOT EXISTS records("
-      "  id INTEGER PRIMARY KEY AUTOINCREMENT,"  // AUTOINCREMENT: an id is never reused, even after an ack
-      "  api_key TEXT NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL,"
-      "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, created_at INTEGER NOT NULL);"
-      "CREATE INDEX IF NOT EXISTS records_ready ON records(api_key, type, next_attempt_at);"
+      "CREATE TABLE IF NOT EXISTS chunks("
+      "  id INTEGER PRIMARY KEY AUTOINCREMENT,"  // AUTOINCREMENT: a chunk id (so a record id) is never reused
+      "  api_key TEXT NOT NULL, type TEXT NOT NULL,"
+      "  count INTEGER NOT NULL,"            // records in the chunk
+      "  next_attempt_at INTEGER NOT NULL,"  // the earliest of its records'
+      "  created_at INTEGER NOT NULL,"       // the oldest of its records'
+      "  records BLOB NOT NULL);"            // last: reading the columns before it never reads its overflow pages
+      // Covers both the lease scan (in order) and the ready-partition count without touching the table.
+      "CREATE INDEX IF NOT EXISTS chunks_due ON chunks(api_key, type, next_attempt_at, id, count, created_at);"
       "CREATE TABLE IF NOT EXISTS dead_letters("
       "  id INTEGER PRIMARY KEY, api_key TEXT NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL,"
       "  attempts INTEGER NOT NULL, created_at INTEGER NOT NULL, reason TEXT NOT NULL, dead_at INTEGER NOT NULL);"
       "CREATE TABLE IF NOT EXISTS held_keys("
       "  api_key TEXT PRIMARY KEY, reason TEXT NOT NULL, held_at INTEGER NOT NULL);",
       "create tables");
+}
+
+// Databases written before chunks kept one row per record in a table "records": each becomes a chunk of its
+// own (new ids, same attempts and times), in one transaction, so an upgrade loses nothing that was queued.
+Expected<void> SqliteQueue::Impl::migrate_record_rows() {
+  {
+    auto probe = prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'");
+    if (!probe) return tl::unexpected(probe.error());
+    Query q(*this, *probe, "look for a records table");
+    auto row = q.step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return {};
+  }
+  auto select = prepare("SELECT api_key, type, json, attempts, next_attempt_at, created_at FROM records ORDER BY id");
+  if (!select) return tl::unexpected(select.error());
+  if (auto r = exec("BEGIN IMMEDIATE", "begin migration"); !r) return r;
+  std::uint64_t moved = 0;
+  auto copy = [&]() -> Expected<void> {
+    Query q(*this, *select, "read records to migrate");
+    for (;;) {
+      auto row = q.step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return {};
+      const std::string json = q.text(2);
+      const chunk::Entry entry{0, static_cast<std::uint32_t>(q.integer(3)), q.integer(4), q.integer(5), json};
+      auto inserted = insert_chunk(q.text(0), q.text(1), {entry});
+      if (!inserted) return tl::unexpected(inserted.error());
+      ++moved;
+    }
+  };
+  auto copied = copy();
+  if (copied) copied = exec("DROP TABLE records", "drop the records table");
+  if (copied) copied = exec("COMMIT", "commit migration");
+  if (!copied) {
+    (void)exec("ROLLBACK", "roll back migration");
+    return copied;
+  }
+  spdlog::info("queue: moved {} records into chunks (the queue's new layout)", moved);
+  return {};
 }
 
 Expected<void> SqliteQueue::Impl::prepare_statements() {
@@ -340,34 +532,36 @@ Expected<void> SqliteQueue::Impl::prepare_statements() {
       {&savepoint_stmt, "SAVEPOINT operation"},
       {&release_stmt, "RELEASE operation"},
       {&rollback_to_stmt, "ROLLBACK TO operation"},
-      {&insert_stmt,
-       "INSERT INTO records(api_key, type, json, attempts, next_attempt_at, created_at) VALUES(?, ?, ?, 0, ?, ?)"},
-      {&select_ready_stmt,
-       "SELECT id, json, attempts, next_attempt_at, created_at FROM records"
-       " WHERE api_key = ? AND type = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id"},
+      {&insert_chunk_stmt,
+       "INSERT INTO chunks(api_key, type, count, next_attempt_at, created_at, records) VALUES(?, ?, ?, ?, ?, ?)"},
+      {&insert_chunk_with_id_stmt,
+       "INSERT OR IGNORE INTO chunks(id, api_key, type, count, next_attempt_at, created_at, records)"
+       " VALUES(?, ?, ?, ?, ?, ?, ?)"},
+      {&select_due_chunks_stmt,
+       "SELECT id, count FROM chunks WHERE api_key = ? AND type = ? AND next_attempt_at <= ?"
+       " ORDER BY next_attempt_at, id"},
+      {&select_chunk_stmt, "SELECT api_key, type, records FROM chunks WHERE id = ?"},
+      {&update_chunk_stmt, "UPDATE chunks SET count = ?, next_attempt_at = ?, created_at = ?, records = ? WHERE id = ?"},
+      {&delete_whole_chunk_stmt, "DELETE FROM chunks WHERE id = ? AND count = ?"},
+      {&delete_chunk_stmt, "DELETE FROM chunks WHERE id = ?"},
       {&sync_full_stmt, "PRAGMA synchronous=FULL"},
       {&sync_normal_stmt, "PRAGMA synchronous=NORMAL"},
-      {&delete_stmt, "DELETE FROM records WHERE id = ?"},
-      {&reschedule_stmt, "UPDATE records SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?"},
-      {&to_dead_stmt,
-       "INSERT INTO dead_letters(id, api_key, type, json, attempts, created_at, reason, dead_at)"
-       " SELECT id, api_key, type, json, attempts + 1, created_at, ?, ? FROM records WHERE id = ?"},
+      {&insert_dead_stmt,
+       "INSERT OR REPLACE INTO dead_letters(id, api_key, type, json, attempts, created_at, reason, dead_at)"
+       " VALUES(?, ?, ?, ?, ?, ?, ?, ?)"},
       {&hold_stmt, "INSERT OR REPLACE INTO held_keys(api_key, reason, held_at) VALUES(?, ?, ?)"},
       {&unhold_stmt, "DELETE FROM held_keys WHERE api_key = ?"},
       {&held_stmt, "SELECT api_key, reason, held_at FROM held_keys ORDER BY held_at, api_key"},
       {&ready_partitions_stmt,
-       "SELECT api_key, type, COUNT(*) FROM records WHERE next_attempt_at <= ?"
+       "SELECT api_key, type, SUM(count) FROM chunks WHERE next_attempt_at <= ?"
        " AND api_key NOT IN (SELECT api_key FROM held_keys) GROUP BY api_key, type ORDER BY MIN(created_at)"},
       {&partition_stats_stmt,
-       "SELECT api_key, type, COUNT(*), MIN(created_at) FROM records GROUP BY api_key, type ORDER BY api_key, type"},
-      {&count_records_stmt, "SELECT COUNT(*) FROM records"},
+       "SELECT api_key, type, SUM(count), MIN(created_at) FROM chunks GROUP BY api_key, type ORDER BY api_key, type"},
+      {&count_records_stmt, "SELECT COALESCE(SUM(count), 0) FROM chunks"},
       {&count_dead_stmt, "SELECT COUNT(*) FROM dead_letters"},
       {&select_dead_ids_stmt, "SELECT id FROM dead_letters ORDER BY id LIMIT ?"},
       {&select_dead_stmt,
        "SELECT id, api_key, type, json, attempts, created_at, reason, dead_at FROM dead_letters WHERE id = ?"},
-      {&replay_stmt,
-       "INSERT INTO records(id, api_key, type, json, attempts, next_attempt_at, created_at)"
-       " SELECT id, api_key, type, json, 0, ?, created_at FROM dead_letters WHERE id = ?"},
       {&delete_dead_stmt, "DELETE FROM dead_letters WHERE id = ?"},
   };
   for (const auto& entry : entries) {
@@ -491,6 +685,7 @@ Expected<std::unique_ptr<SqliteQueue>> SqliteQueue::open(SqliteQueueOptions opti
   auto impl = std::make_unique<Impl>(std::move(options));
   if (auto r = impl->open_database(); !r) return tl::unexpected(r.error());
   if (auto r = impl->prepare_statements(); !r) return tl::unexpected(r.error());
+  if (auto r = impl->migrate_record_rows(); !r) return tl::unexpected(r.error());
   auto depth = impl->count_records();
   if (!depth) return tl::unexpected(depth.error());
   impl->depth = *depth;
@@ -533,13 +728,29 @@ void SqliteQueue::enqueue(std::vector<NewRecord> records, EnqueueDone done) {
   task.durable = true;
   task.run = [impl = impl_.get(), ids, records = std::move(records)](std::int64_t& delta) -> Expected<void> {
     const UnixMillis now = impl->now();
-    ids->clear();
-    ids->reserve(records.size());
-    for (const auto& record : records) {
-      Impl::Query q(*impl, impl->insert_stmt, "insert record");
-      q.bind(record.api_key).bind(ometria::to_string(record.type)).bind(record.json).bind(now).bind(now);
-      if (auto r = q.run(); !r) return tl::unexpected(r.error());
-      ids->push_back(sqlite3_last_insert_rowid(impl->db_));
+    ids->assign(records.size(), 0);
+    // The records of each (api key, type), in the order given, cut into chunks.
+    std::vector<std::vector<std::size_t>> partitions;
+    std::unordered_map<std::string, std::size_t> partition_of;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      auto name = Impl::partition_name(records[i].api_key, ometria::to_string(records[i].type));
+      auto [it, added] = partition_of.try_emplace(std::move(name), partitions.size());
+      if (added) partitions.emplace_back();
+      partitions[it->second].push_back(i);
+    }
+    std::vector<chunk::Entry> entries;
+    for (const auto& members : partitions) {
+      const auto& first = records[members.front()];
+      for (std::size_t from = 0; from < members.size(); from += chunk::kRecordsPerChunk) {
+        const std::size_t to = std::min(members.size(), from + chunk::kRecordsPerChunk);
+        entries.clear();
+        for (std::size_t m = from; m < to; ++m) {
+          entries.push_back(chunk::Entry{static_cast<unsigned>(m - from), 0, now, now, records[members[m]].json});
+        }
+        auto chunk_id = impl->insert_chunk(first.api_key, ometria::to_string(first.type), entries);
+        if (!chunk_id) return tl::unexpected(chunk_id.error());
+        for (std::size_t m = from; m < to; ++m) (*ids)[members[m]] = chunk::record_id(**chunk_id, static_cast<unsigned>(m - from));
+      }
     }
     delta = static_cast<std::int64_t>(records.size());
     return {};
@@ -552,48 +763,89 @@ void SqliteQueue::enqueue(std::vector<NewRecord> records, EnqueueDone done) {
   if (!impl_->submit(std::move(task), refused)) (*shared_done)(tl::unexpected(refused));
 }
 
-Expected<std::vector<QueuedRecord>> SqliteQueue::lease(const std::string& api_key, RecordType type, std::size_t max,
+Expected<Leased> SqliteQueue::lease(const std::string& api_key, RecordType type, std::size_t max,
                                                        std::chrono::milliseconds lease_for) {
-  return impl_->call<std::vector<QueuedRecord>>("lease", [impl = impl_.get(), &api_key, type, max, lease_for](std::int64_t&)
-                                                           -> Expected<std::vector<QueuedRecord>> {
+  return impl_->call<Leased>("lease", [impl = impl_.get(), &api_key, type, max, lease_for](std::int64_t&)
+                                                           -> Expected<Leased> {
     const UnixMillis now = impl->now();
+    impl->expire_leases(now);
     const std::string type_name(ometria::to_string(type));
-    const std::string partition = Impl::partition_name(api_key, type_name);
-    std::vector<QueuedRecord> leased;
-    // Due records come oldest first; those leased already are skipped (at most the pushes in flight).
-    Impl::Query q(*impl, impl->select_ready_stmt, "select ready records");
-    q.bind(api_key).bind(type_name).bind(now);
+    const Impl::Lease lease{now + std::max<std::int64_t>(lease_for.count(), 1),
+                            impl->partition_id(Impl::partition_name(api_key, type_name))};
+    Leased result;
+    auto& leased = result.records;
+    // Chunks with due records come oldest first; those whose records are all leased are skipped unread.
+    Impl::Query due(*impl, impl->select_due_chunks_stmt, "select due chunks");
+    due.bind(api_key).bind(type_name).bind(now);
     while (leased.size() < max) {
-      auto row = q.step();
+      auto row = due.step();
       if (!row) return tl::unexpected(row.error());
       if (!*row) break;
-      const RecordId id = q.integer(0);
-      if (impl->leased(id, now)) continue;
-      QueuedRecord r;
-      r.id = id;
-      r.api_key = api_key;
-      r.type = type;
-      r.json = q.text(1);
-      r.attempts = static_cast<std::uint32_t>(q.integer(2));
-      r.next_attempt_at = q.integer(3);
-      r.created_at = q.integer(4);
-      leased.push_back(std::move(r));
+      const chunk::ChunkId chunk_id = due.integer(0);
+      const auto count = static_cast<std::uint64_t>(due.integer(1));
+      auto in_chunk = impl->leased_in_chunk.find(chunk_id);
+      if (in_chunk != impl->leased_in_chunk.end() && in_chunk->second >= count) continue;
+      auto stored = impl->read_chunk(chunk_id);
+      if (!stored) return tl::unexpected(stored.error());
+      if (!*stored) continue;
+      std::vector<const chunk::Entry*> free;
+      for (const auto& e : (*stored)->entries) {
+        if (e.next_attempt_at <= now && !impl->leases.contains(chunk::record_id(chunk_id, e.slot))) free.push_back(&e);
+      }
+      if (free.empty()) continue;
+      // Whole chunks, so that the push's acknowledgement deletes whole rows; a chunk is split only when it
+      // alone is more than was asked for.
+      if (!leased.empty() && leased.size() + free.size() > max) {
+        result.more_due = true;
+        break;
+      }
+      for (const chunk::Entry* e : free) {
+        if (leased.size() >= max) {
+          result.more_due = true;
+          break;
+        }
+        QueuedRecord r;
+        r.id = chunk::record_id(chunk_id, e->slot);
+        r.api_key = api_key;
+        r.type = type;
+        r.json = std::string(e->json);
+        r.attempts = e->attempts;
+        r.next_attempt_at = e->next_attempt_at;
+        r.created_at = e->created_at;
+        impl->add_lease(r.id, lease);
+        leased.push_back(std::move(r));
+      }
     }
-    const UnixMillis lease_end = now + std::max<std::int64_t>(lease_for.count(), 1);
-    for (const auto& record : leased) impl->leases.insert_or_assign(record.id, Impl::Lease{lease_end, partition});
-    return leased;
+    return result;
   });
 }
 
 Expected<std::size_t> SqliteQueue::ack(const std::vector<RecordId>& ids) {
   return impl_->call<std::size_t>("ack", [impl = impl_.get(), &ids](std::int64_t& delta) -> Expected<std::size_t> {
-    impl->release(ids);
     std::size_t removed = 0;
-    for (RecordId id : ids) {
-      Impl::Query q(*impl, impl->delete_stmt, "delete record");
-      auto r = q.bind(id).run();
-      if (!r) return tl::unexpected(r.error());
-      removed += *r;
+    for (const auto& [chunk_id, group] : Impl::by_chunk(ids)) {
+      bool all_leased = true;
+      for (RecordId id : group) all_leased = impl->drop_lease(id) && all_leased;
+      // Leased records are stored ones: when they are as many as the chunk holds, they are all of it.
+      if (all_leased) {
+        Impl::Query whole(*impl, impl->delete_whole_chunk_stmt, "delete chunk");
+        auto deleted = whole.bind(chunk_id).bind(static_cast<std::int64_t>(group.size())).run();
+        if (!deleted) return tl::unexpected(deleted.error());
+        if (*deleted == 1) {
+          removed += group.size();
+          continue;
+        }
+      }
+      auto stored = impl->read_chunk(chunk_id);
+      if (!stored) return tl::unexpected(stored.error());
+      if (!*stored) continue;
+      std::vector<chunk::Entry> kept;
+      for (const auto& e : (*stored)->entries) {
+        if (!std::binary_search(group.begin(), group.end(), chunk::record_id(chunk_id, e.slot))) kept.push_back(e);
+      }
+      if (kept.size() == (*stored)->entries.size()) continue;
+      removed += (*stored)->entries.size() - kept.size();
+      if (auto r = impl->rewrite_chunk(chunk_id, kept); !r) return tl::unexpected(r.error());
     }
     delta = -static_cast<std::int64_t>(removed);
     return removed;
@@ -602,14 +854,24 @@ Expected<std::size_t> SqliteQueue::ack(const std::vector<RecordId>& ids) {
 
 Expected<std::size_t> SqliteQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) {
   return impl_->call<std::size_t>("reschedule", [impl = impl_.get(), &ids, delay](std::int64_t&) -> Expected<std::size_t> {
-    impl->release(ids);
     const UnixMillis due = impl->now() + std::max<std::int64_t>(delay.count(), 0);
     std::size_t changed = 0;
-    for (RecordId id : ids) {
-      Impl::Query q(*impl, impl->reschedule_stmt, "reschedule record");
-      auto r = q.bind(due).bind(id).run();
-      if (!r) return tl::unexpected(r.error());
-      changed += *r;
+    for (const auto& [chunk_id, group] : Impl::by_chunk(ids)) {
+      for (RecordId id : group) impl->drop_lease(id);
+      auto stored = impl->read_chunk(chunk_id);
+      if (!stored) return tl::unexpected(stored.error());
+      if (!*stored) continue;
+      auto entries = (*stored)->entries;
+      std::size_t here = 0;
+      for (auto& e : entries) {
+        if (!std::binary_search(group.begin(), group.end(), chunk::record_id(chunk_id, e.slot))) continue;
+        ++e.attempts;
+        e.next_attempt_at = due;
+        ++here;
+      }
+      if (here == 0) continue;
+      changed += here;
+      if (auto r = impl->rewrite_chunk(chunk_id, entries); !r) return tl::unexpected(r.error());
     }
     return changed;
   });
@@ -617,17 +879,28 @@ Expected<std::size_t> SqliteQueue::reschedule(const std::vector<RecordId>& ids, 
 
 Expected<std::size_t> SqliteQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason) {
   return impl_->call<std::size_t>("dead_letter", [impl = impl_.get(), &ids, &reason](std::int64_t& delta) -> Expected<std::size_t> {
-    impl->release(ids);
     const UnixMillis now = impl->now();
     std::size_t moved = 0;
-    for (RecordId id : ids) {
-      Impl::Query copy(*impl, impl->to_dead_stmt, "copy record to dead letters");
-      auto copied = copy.bind(reason).bind(now).bind(id).run();
-      if (!copied) return tl::unexpected(copied.error());
-      if (*copied == 0) continue;  // not (or no longer) in the queue
-      Impl::Query remove(*impl, impl->delete_stmt, "delete dead-lettered record");
-      if (auto r = remove.bind(id).run(); !r) return tl::unexpected(r.error());
-      ++moved;
+    for (const auto& [chunk_id, group] : Impl::by_chunk(ids)) {
+      for (RecordId id : group) impl->drop_lease(id);
+      auto stored = impl->read_chunk(chunk_id);
+      if (!stored) return tl::unexpected(stored.error());
+      if (!*stored) continue;
+      std::vector<chunk::Entry> kept;
+      for (const auto& e : (*stored)->entries) {
+        const RecordId id = chunk::record_id(chunk_id, e.slot);
+        if (!std::binary_search(group.begin(), group.end(), id)) {
+          kept.push_back(e);
+          continue;
+        }
+        Impl::Query q(*impl, impl->insert_dead_stmt, "store dead letter");
+        q.bind(id).bind((*stored)->api_key).bind((*stored)->type).bind(e.json);
+        q.bind(static_cast<std::int64_t>(e.attempts) + 1).bind(e.created_at).bind(reason).bind(now);
+        if (auto r = q.run(); !r) return tl::unexpected(r.error());
+        ++moved;
+      }
+      if (kept.size() == (*stored)->entries.size()) continue;
+      if (auto r = impl->rewrite_chunk(chunk_id, kept); !r) return tl::unexpected(r.error());
     }
     delta = -static_cast<std::int64_t>(moved);
     return moved;
@@ -679,15 +952,9 @@ Expected<std::vector<ReadyPartition>> SqliteQueue::ready_partitions() {
   return impl_->call<std::vector<ReadyPartition>>(
       "ready_partitions", [impl = impl_.get()](std::int64_t&) -> Expected<std::vector<ReadyPartition>> {
         const UnixMillis now = impl->now();
-        std::unordered_map<std::string, std::uint64_t> leased_per_partition;
-        for (auto it = impl->leases.begin(); it != impl->leases.end();) {
-          if (it->second.until <= now) {
-            it = impl->leases.erase(it);  // expired: the record is due again
-          } else {
-            ++leased_per_partition[it->second.partition];
-            ++it;
-          }
-        }
+        impl->expire_leases(now);
+        std::vector<std::uint64_t> leased_per_partition(impl->partition_names.size(), 0);
+        for (const auto& [id, lease] : impl->leases) ++leased_per_partition[lease.partition];
         std::vector<ReadyPartition> ready;
         Impl::Query q(*impl, impl->ready_partitions_stmt, "list ready partitions");
         q.bind(now);
@@ -698,7 +965,8 @@ Expected<std::vector<ReadyPartition>> SqliteQueue::ready_partitions() {
           auto type = ometria::record_type_from(q.text(1));
           if (!type) return fail(errc::io, "queue: a record has an unknown type \"" + q.text(1) + "\"", impl->options.path.string());
           const auto due = static_cast<std::uint64_t>(q.integer(2));
-          const auto leased = leased_per_partition[Impl::partition_name(q.text(0), q.text(1))];
+          auto known = impl->partition_ids.find(Impl::partition_name(q.text(0), q.text(1)));
+          const auto leased = known == impl->partition_ids.end() ? 0 : leased_per_partition[known->second];
           // A leased record may have been rescheduled into the future meanwhile; never count below zero.
           if (due > leased) ready.push_back(ReadyPartition{q.text(0), *type, due - leased});
         }
@@ -778,10 +1046,15 @@ Expected<std::size_t> SqliteQueue::replay(const DeadLetterSelection& which) {
     const UnixMillis now = impl->now();
     std::size_t replayed = 0;
     for (RecordId id : *ids) {
-      Impl::Query copy(*impl, impl->replay_stmt, "copy dead letter to the queue");
-      auto copied = copy.bind(now).bind(id).run();
-      if (!copied) return tl::unexpected(copied.error());
-      if (*copied == 0) continue;
+      Impl::Query dead(*impl, impl->select_dead_stmt, "read dead letter");
+      auto row = dead.bind(id).step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) continue;
+      const std::string api_key = dead.text(1);
+      const std::string type = dead.text(2);
+      const std::string json = dead.text(3);
+      const chunk::Entry entry{chunk::slot_of(id), 0, now, dead.integer(5), json};
+      if (auto r = impl->put_back(id, api_key, type, entry); !r) return tl::unexpected(r.error());
       Impl::Query remove(*impl, impl->delete_dead_stmt, "delete replayed dead letter");
       if (auto r = remove.bind(id).run(); !r) return tl::unexpected(r.error());
       ++replayed;

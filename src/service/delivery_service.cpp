@@ -115,6 +115,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
     std::vector<delivery::BatchRecord> batch;  // leased, in order
     std::unordered_set<queue::RecordId> ids;   // of batch: a top-up lease never adds a record twice
     std::uint32_t max_attempts = 0;            // the most failed pushes any record of batch has had
+    bool more_due = false;                     // the last lease left due records behind: batch is as full as it gets
     queue::UnixMillis oldest_created_at = 0;
     asio::steady_timer timer;                  // linger, or waiting for a token
     std::uint64_t timer_generation = 0;        // a fire from an older arming is ignored
@@ -328,17 +329,18 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
         [key = p.key, want, lease_for = options_.lease_for](queue::Queue& q) {
           return q.lease(key.api_key, key.type, want, lease_for);
         },
-        [self = shared_from_this(), key = p.key](Expected<std::vector<queue::QueuedRecord>> leased) {
+        [self = shared_from_this(), key = p.key](Expected<queue::Leased> leased) {
           self->on_leased(self->partition(key), std::move(leased));
         });
   }
 
-  void on_leased(Partition& p, Expected<std::vector<queue::QueuedRecord>> leased) {
+  void on_leased(Partition& p, Expected<queue::Leased> leased) {
     if (!leased) {
       spdlog::error("delivery: cannot lease records of {} {}: {}", obs::key_fingerprint(p.key.api_key),
                     ometria::to_string(p.key.type), leased.error().message);
     } else {
-      for (auto& r : *leased) {
+      p.more_due = leased->more_due;
+      for (auto& r : leased->records) {
         if (!p.ids.insert(r.id).second) continue;
         if (p.batch.empty() || r.created_at < p.oldest_created_at) p.oldest_created_at = r.created_at;
         p.max_attempts = std::max(p.max_attempts, r.attempts);
@@ -354,7 +356,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
     }
     // Clamped: the queue's clock and this one may disagree by a little.
     const auto lingered = std::clamp(milliseconds(wall_now_ms() - p.oldest_created_at), milliseconds(0), options_.linger);
-    if (p.batch.size() >= options_.max_records_per_push || lingered >= options_.linger) {
+    if (is_full(p) || lingered >= options_.linger) {
       p.phase = Partition::Phase::waiting;
       return try_dispatch(p);
     }
@@ -364,6 +366,8 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
       if (q.phase == Partition::Phase::collecting) self.start_lease(q);
     });
   }
+
+  bool is_full(const Partition& p) const { return p.batch.size() >= options_.max_records_per_push || p.more_due; }
 
   // ---- pushing ----
 
@@ -418,7 +422,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
     const std::string fingerprint = obs::key_fingerprint(p.key.api_key);
     const auto type = ometria::to_string(p.key.type);
     const std::size_t count = p.batch.size();
-    const bool full = count >= options_.max_records_per_push;
+    const bool full = is_full(p);
     const auto took_ms = std::chrono::duration_cast<milliseconds>(now - started).count();
     const bool was_probe = is_probe(p);
     std::vector<queue::RecordId> ids;
@@ -508,19 +512,27 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
     return *it->second;
   }
 
-  // Applies the queue update of a finished push, then frees the partition (or leases again at once).
+  // Applies the queue update of a finished push, then frees the partition or leases again. A partition that
+  // leases again does so at once, beside its update: the pushed records stay leased until the update is done,
+  // so the new lease cannot hand them out again, and the partition need not wait for a commit between pushes.
   template <class Update>
   void finish(Partition& p, Update update, bool lease_again, const char* what) {
-    on_queue(std::move(update), [self = shared_from_this(), key = p.key, lease_again, what](Expected<std::size_t> done) {
-      Partition& q = self->partition(key);
+    const bool overlapped = lease_again && !stopping_.load() && may_push(p);
+    if (overlapped) {
+      clear_batch(p);
+      start_lease(p);
+    }
+    on_queue(std::move(update), [self = shared_from_this(), key = p.key, lease_again, overlapped, what](Expected<std::size_t> done) {
       if (!done) {
         // The records stay leased until their lease ends, then they are pushed again (at-least-once).
         spdlog::error("delivery: queue {} failed for {} {}: {}", what, obs::key_fingerprint(key.api_key),
                       ometria::to_string(key.type), done.error().message);
       }
       self->depth_gauge_.set(static_cast<std::int64_t>(self->queue_.depth()));
-      self->clear_batch(q);
       self->end_busy();
+      if (overlapped) return;
+      Partition& q = self->partition(key);
+      self->clear_batch(q);
       if (self->stopping_.load()) return;
       if (lease_again && self->may_push(q)) return self->start_lease(q);
       self->go_idle(q);
@@ -540,6 +552,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
     p.batch.clear();
     p.ids.clear();
     p.max_attempts = 0;
+    p.more_due = false;
     p.oldest_created_at = 0;
   }
 

@@ -96,7 +96,7 @@ class IngestTest : public ::testing::Test {
     for (const auto& p : *partitions) {
       auto leased = queue_->lease(p.api_key, p.type, 100'000, 60s);
       EXPECT_TRUE(leased);
-      all.insert(all.end(), leased->begin(), leased->end());
+      all.insert(all.end(), leased->records.begin(), leased->records.end());
     }
     std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return all;
@@ -300,7 +300,7 @@ class ManualQueue final : public omt::queue::Queue {
     return first;
   }
 
-  omt::Expected<std::vector<QueuedRecord>> lease(const std::string&, RecordType, std::size_t,
+  omt::Expected<omt::queue::Leased> lease(const std::string&, RecordType, std::size_t,
                                                  std::chrono::milliseconds) override { return unused(); }
   omt::Expected<std::size_t> ack(const std::vector<omt::queue::RecordId>&) override { return unused(); }
   omt::Expected<std::size_t> reschedule(const std::vector<omt::queue::RecordId>&, std::chrono::milliseconds) override {

@@ -111,17 +111,17 @@ TEST_F(QueueTest, EnqueuedRecordsSurviveCloseAndReopen) {
   EXPECT_EQ(q->depth(), 3u);
   auto leased = q->lease("key-a", RecordType::contact, 10, 30s);
   ASSERT_TRUE(leased) << leased.error().message;
-  ASSERT_EQ(leased->size(), 2u);
-  EXPECT_EQ((*leased)[0].id, ids[0]);
-  EXPECT_EQ((*leased)[0].json, R"({"@type":"contact","id":"c1"})");
-  EXPECT_EQ((*leased)[0].api_key, "key-a");
-  EXPECT_EQ((*leased)[0].attempts, 0u);
-  EXPECT_EQ((*leased)[0].created_at, now_.load());
+  ASSERT_EQ(leased->records.size(), 2u);
+  EXPECT_EQ(leased->records[0].id, ids[0]);
+  EXPECT_EQ(leased->records[0].json, R"({"@type":"contact","id":"c1"})");
+  EXPECT_EQ(leased->records[0].api_key, "key-a");
+  EXPECT_EQ(leased->records[0].attempts, 0u);
+  EXPECT_EQ(leased->records[0].created_at, now_.load());
   auto orders = q->lease("key-a", RecordType::order, 10, 30s);
   ASSERT_TRUE(orders);
-  ASSERT_EQ(orders->size(), 1u);
-  EXPECT_EQ((*orders)[0].json, R"({"@type":"order","id":"o1"})");
-  EXPECT_EQ((*orders)[0].type, RecordType::order);
+  ASSERT_EQ(orders->records.size(), 1u);
+  EXPECT_EQ(orders->records[0].json, R"({"@type":"order","id":"o1"})");
+  EXPECT_EQ(orders->records[0].type, RecordType::order);
 }
 
 TEST_F(QueueTest, GroupCommitGathersConcurrentProducersIntoOneTransaction) {
@@ -208,12 +208,12 @@ TEST_F(QueueTest, LeaseAckRescheduleAndLeaseExpiry) {
 
   auto first = q->lease("a", RecordType::contact, 3, 30s);
   ASSERT_TRUE(first);
-  EXPECT_EQ(ids_of(*first), (std::vector<RecordId>{ids[0], ids[1], ids[2]}));
+  EXPECT_EQ(ids_of(first->records), (std::vector<RecordId>{ids[0], ids[1], ids[2]}));
   auto second = q->lease("a", RecordType::contact, 3, 30s);
   ASSERT_TRUE(second);
-  EXPECT_EQ(ids_of(*second), (std::vector<RecordId>{ids[3], ids[4]}));  // leased ones are not handed out twice
-  EXPECT_TRUE(q->lease("a", RecordType::contact, 3, 30s)->empty());
-  EXPECT_TRUE(q->lease("a", RecordType::order, 3, 30s)->empty());
+  EXPECT_EQ(ids_of(second->records), (std::vector<RecordId>{ids[3], ids[4]}));  // leased ones are not handed out twice
+  EXPECT_TRUE(q->lease("a", RecordType::contact, 3, 30s)->records.empty());
+  EXPECT_TRUE(q->lease("a", RecordType::order, 3, 30s)->records.empty());
 
   auto acked = q->ack({ids[0], ids[1], 999'999});
   ASSERT_TRUE(acked);
@@ -223,19 +223,19 @@ TEST_F(QueueTest, LeaseAckRescheduleAndLeaseExpiry) {
 
   ASSERT_EQ(*q->reschedule({ids[2]}, 10s), 1u);
   now_ += 9'999;
-  EXPECT_TRUE(q->lease("a", RecordType::contact, 10, 30s)->empty());
+  EXPECT_TRUE(q->lease("a", RecordType::contact, 10, 30s)->records.empty());
   now_ += 1;
   auto retried = q->lease("a", RecordType::contact, 10, 30s);
   ASSERT_TRUE(retried);
-  ASSERT_EQ(retried->size(), 1u);
-  EXPECT_EQ((*retried)[0].id, ids[2]);
-  EXPECT_EQ((*retried)[0].attempts, 1u);
+  ASSERT_EQ(retried->records.size(), 1u);
+  EXPECT_EQ(retried->records[0].id, ids[2]);
+  EXPECT_EQ(retried->records[0].attempts, 1u);
 
   // The second lease (taken 10 s ago for 30 s) runs out: its records come back by themselves.
   now_ += 20'000;
   auto expired = q->lease("a", RecordType::contact, 10, 30s);
   ASSERT_TRUE(expired);
-  EXPECT_EQ(ids_of(*expired), (std::vector<RecordId>{ids[3], ids[4]}));
+  EXPECT_EQ(ids_of(expired->records), (std::vector<RecordId>{ids[3], ids[4]}));
   EXPECT_EQ(q->depth(), 4u);
 }
 
@@ -247,14 +247,14 @@ TEST_F(QueueTest, LeasedButUnackedRecordsAreDeliveredAgainAfterARestart) {
     ids = enqueue(*q, contacts("a", 0, 4));
     auto leased = q->lease("a", RecordType::contact, 4, 1h);
     ASSERT_TRUE(leased);
-    ASSERT_EQ(leased->size(), 4u);
+    ASSERT_EQ(leased->records.size(), 4u);
     ASSERT_EQ(*q->ack({ids[0]}), 1u);
   }  // "crash" with three records leased and not acked
   auto q = open();
   ASSERT_TRUE(q);
   auto again = q->lease("a", RecordType::contact, 10, 30s);
   ASSERT_TRUE(again);
-  EXPECT_EQ(ids_of(*again), (std::vector<RecordId>{ids[1], ids[2], ids[3]}));
+  EXPECT_EQ(ids_of(again->records), (std::vector<RecordId>{ids[1], ids[2], ids[3]}));
 }
 
 TEST_F(QueueTest, DeadLetterListReplayAndPurge) {
@@ -292,9 +292,9 @@ TEST_F(QueueTest, DeadLetterListReplayAndPurge) {
   EXPECT_EQ(q->depth(), 2u);
   auto back = q->lease("a", RecordType::contact, 10, 30s);
   ASSERT_TRUE(back);
-  ASSERT_EQ(back->size(), 1u);
-  EXPECT_EQ((*back)[0].id, ids[1]);  // same id, fresh attempts
-  EXPECT_EQ((*back)[0].attempts, 0u);
+  ASSERT_EQ(back->records.size(), 1u);
+  EXPECT_EQ(back->records[0].id, ids[1]);  // same id, fresh attempts
+  EXPECT_EQ(back->records[0].attempts, 0u);
 
   auto stats = q->stats();
   ASSERT_TRUE(stats);
@@ -331,7 +331,7 @@ TEST_F(QueueTest, HeldKeysStayStoredAndLeaveReadyPartitionsUntilReleased) {
   // A probe can still lease from a held key.
   auto probe = q->lease("bad", RecordType::contact, 1, 30s);
   ASSERT_TRUE(probe);
-  EXPECT_EQ(probe->size(), 1u);
+  EXPECT_EQ(probe->records.size(), 1u);
   ASSERT_TRUE(q->unhold_key("bad"));
   ready = q->ready_partitions();
   ASSERT_TRUE(ready);
@@ -503,7 +503,7 @@ TEST_P(QueueKillTest, NoAcknowledgedRecordIsLostWhenTheProcessIsKilled) {
   for (int p = 0; p < 4; ++p) {
     auto leased = (*q)->lease("k" + std::to_string(p), RecordType::contact, 1'000'000, 1min);
     ASSERT_TRUE(leased) << leased.error().message;
-    for (const auto& r : *leased) stored.insert(r.id);
+    for (const auto& r : leased->records) stored.insert(r.id);
   }
   EXPECT_GE(acknowledged.size(), 3000u);
   std::size_t missing = 0;

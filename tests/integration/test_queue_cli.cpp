@@ -117,8 +117,8 @@ TEST_F(QueueCliTest, DeadLetterListReplayPurge) {
   ASSERT_TRUE(q);
   auto leased = (*q)->lease("secret-key-1", RecordType::contact, 10, std::chrono::seconds(30));
   ASSERT_TRUE(leased);
-  ASSERT_EQ(leased->size(), 1u);
-  EXPECT_EQ((*leased)[0].id, ids_[1]);
+  ASSERT_EQ(leased->records.size(), 1u);
+  EXPECT_EQ(leased->records[0].id, ids_[1]);
 }
 
 TEST_F(QueueCliTest, ClearErrors) {

@@ -44,6 +44,13 @@ struct DeadRecord {
   UnixMillis dead_at = 0;
 };
 
+// What a lease hands out: records of one (api key, type), oldest first, and whether due records were left
+// behind because they did not fit in the number asked for (the caller's batch is as full as it gets for now).
+struct Leased {
+  std::vector<QueuedRecord> records;
+  bool more_due = false;
+};
+
 // One (api key, type) with records that are due and not leased, on a key that is not held.
 struct ReadyPartition {
   std::string api_key;
@@ -95,7 +102,9 @@ class Queue {
   // Up to max records of (api_key, type) that are due and not leased, oldest first; they stay invisible to
   // other leases of this queue object for lease_for, or until acked / rescheduled / dead-lettered. Leases do
   // not outlive the process: after a restart every record not acked is handed out again (at-least-once).
-  virtual Expected<std::vector<QueuedRecord>> lease(const std::string& api_key, RecordType type, std::size_t max,
+  // An implementation may hand out fewer than max while more are due (records stored together are leased
+  // together); it then says so in more_due.
+  virtual Expected<Leased> lease(const std::string& api_key, RecordType type, std::size_t max,
                                                     std::chrono::milliseconds lease_for) = 0;
   // Deletes delivered records. Returns how many existed.
   virtual Expected<std::size_t> ack(const std::vector<RecordId>& ids) = 0;

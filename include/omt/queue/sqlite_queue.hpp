@@ -43,7 +43,7 @@ class SqliteQueue final : public Queue {
 
   using Queue::enqueue;
   void enqueue(std::vector<NewRecord> records, EnqueueDone done) override;
-  Expected<std::vector<QueuedRecord>> lease(const std::string& api_key, RecordType type, std::size_t max,
+  Expected<Leased> lease(const std::string& api_key, RecordType type, std::size_t max,
                                             std::chrono::milliseconds lease_for) override;
   Expected<std::size_t> ack(const std::vector<RecordId>& ids) override;
   Expected<std::size_t> reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) override;

@@ -1,0 +1,200 @@
+// The SQLite queue's chunked layout (records of one enqueue and partition stored together): leases hand out
+// whole chunks and say when more were left behind; every operation still works record by record with stable
+// ids; a database written in the old one-row-per-record layout is moved over on open; a damaged chunk is an
+// error that names it, never a crash.
+#include <gtest/gtest.h>
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "omt/queue/sqlite_queue.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using omt::queue::NewRecord;
+using omt::queue::RecordId;
+using omt::queue::RecordType;
+using omt::queue::SqliteQueue;
+using omt::queue::SqliteQueueOptions;
+
+class QueueChunksTest : public ::testing::Test {
+ protected:
+  QueueChunksTest() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "omt-chunks-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = pattern;
+  }
+  ~QueueChunksTest() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::filesystem::path db_path() const { return dir_ / "queue.db"; }
+  std::unique_ptr<SqliteQueue> open() {
+    SqliteQueueOptions o;
+    o.path = db_path();
+    o.clock = [this] { return now_.load(); };
+    auto q = SqliteQueue::open(std::move(o));
+    if (!q) ADD_FAILURE() << q.error().message;
+    return q ? std::move(*q) : nullptr;
+  }
+  static std::vector<NewRecord> contacts(const std::string& key, int from, int count) {
+    std::vector<NewRecord> records;
+    for (int i = from; i < from + count; ++i) {
+      records.push_back(NewRecord{key, RecordType::contact, R"({"@type":"contact","id":"c)" + std::to_string(i) + "\"}"});
+    }
+    return records;
+  }
+  static std::vector<RecordId> enqueue(SqliteQueue& q, std::vector<NewRecord> records) {
+    auto ids = q.enqueue(std::move(records)).get();
+    if (!ids) ADD_FAILURE() << ids.error().message;
+    return ids ? *ids : std::vector<RecordId>{};
+  }
+  static std::vector<std::string> ids_in_json(const std::vector<omt::queue::QueuedRecord>& records) {
+    std::vector<std::string> out;
+    for (const auto& r : records) out.push_back(r.json.substr(r.json.find("\"id\":") + 6, r.json.size() - r.json.find("\"id\":") - 8));
+    return out;
+  }
+  // Runs SQL on the database file directly (another connection), as an old version or a damaged disk would.
+  void sql(const std::string& statement) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
+    char* message = nullptr;
+    const int rc = sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &message);
+    EXPECT_EQ(rc, SQLITE_OK) << (message ? message : "");
+    sqlite3_free(message);
+    sqlite3_close(db);
+  }
+
+  std::filesystem::path dir_;
+  std::atomic<omt::queue::UnixMillis> now_{1'700'000'000'000};
+};
+
+TEST_F(QueueChunksTest, LeasesStopAtAChunkThatDoesNotFitAndSaySoMoreAreDue) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  for (int request = 0; request < 3; ++request) enqueue(*q, contacts("k", request * 40, 40));
+
+  auto first = q->lease("k", RecordType::contact, 100, 30s);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->records.size(), 80u);  // two whole chunks; the third would not fit
+  EXPECT_TRUE(first->more_due);
+  auto second = q->lease("k", RecordType::contact, 100, 30s);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->records.size(), 40u);
+  EXPECT_FALSE(second->more_due);
+  EXPECT_EQ(ids_in_json(second->records).front(), "c80");  // oldest first, in order
+}
+
+TEST_F(QueueChunksTest, AChunkLargerThanAskedIsSplitAndTheRestKeepsItsIds) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  const auto ids = enqueue(*q, contacts("k", 0, 250));  // chunks of 100, 100, 50
+  ASSERT_EQ(ids.size(), 250u);
+  EXPECT_EQ(std::set<RecordId>(ids.begin(), ids.end()).size(), 250u);
+
+  auto part = q->lease("k", RecordType::contact, 30, 30s);
+  ASSERT_TRUE(part);
+  ASSERT_EQ(part->records.size(), 30u);
+  EXPECT_TRUE(part->more_due);
+  EXPECT_EQ(part->records.front().id, ids[0]);
+  // Ack a few, reschedule one, leave the others leased: the chunk's remaining records are untouched.
+  EXPECT_EQ(*q->ack({ids[0], ids[1], ids[2]}), 3u);
+  EXPECT_EQ(*q->reschedule({ids[3]}, 1s), 1u);
+  EXPECT_EQ(q->depth(), 247u);
+
+  auto rest = q->lease("k", RecordType::contact, 100, 30s);
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest->records.size(), 70u);  // ids[30..99]: the rest of the first chunk
+  EXPECT_EQ(rest->records.front().id, ids[30]);
+  EXPECT_EQ(rest->records.back().id, ids[99]);
+
+  now_ += 1000;
+  auto retried = q->lease("k", RecordType::contact, 1, 30s);
+  ASSERT_TRUE(retried);
+  ASSERT_EQ(retried->records.size(), 1u);
+  EXPECT_EQ(retried->records[0].id, ids[3]);
+  EXPECT_EQ(retried->records[0].attempts, 1u);
+
+  // Dead-lettering part of a chunk moves exactly those records.
+  EXPECT_EQ(*q->dead_letter({ids[30], ids[31]}, "HTTP 400"), 2u);
+  auto dead = q->dead_letters({});
+  ASSERT_TRUE(dead);
+  ASSERT_EQ(dead->size(), 2u);
+  EXPECT_EQ((*dead)[0].record.json, R"({"@type":"contact","id":"c30"})");
+  EXPECT_EQ(q->depth(), 245u);
+  // Back under the same id, into the chunk it came from.
+  EXPECT_EQ(*q->replay(omt::queue::DeadLetterSelection{{ids[31]}, 0}), 1u);
+  EXPECT_EQ(q->depth(), 246u);
+  EXPECT_EQ(*q->ack({ids[31]}), 1u);
+}
+
+TEST_F(QueueChunksTest, RecordsOfOneEnqueueAreChunkedPerKeyAndType) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  std::vector<NewRecord> mixed;
+  for (int i = 0; i < 6; ++i) {
+    mixed.push_back(NewRecord{i % 2 ? "a" : "b", i % 3 ? RecordType::contact : RecordType::order,
+                              R"({"id":")" + std::to_string(i) + "\"}"});
+  }
+  const auto ids = enqueue(*q, mixed);
+  ASSERT_EQ(ids.size(), 6u);
+  auto stats = q->stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->depth, 6u);
+  EXPECT_EQ(stats->partitions.size(), 4u);
+  auto b_contacts = q->lease("b", RecordType::contact, 100, 30s);
+  ASSERT_TRUE(b_contacts);
+  ASSERT_EQ(b_contacts->records.size(), 2u);  // records 2 and 4, in order, with the ids enqueue gave them
+  EXPECT_EQ(b_contacts->records[0].id, ids[2]);
+  EXPECT_EQ(b_contacts->records[1].id, ids[4]);
+  EXPECT_EQ(b_contacts->records[1].json, R"({"id":"4"})");
+}
+
+TEST_F(QueueChunksTest, ADatabaseInTheOldOneRowPerRecordLayoutIsMovedOverOnOpen) {
+  sql("CREATE TABLE records(id INTEGER PRIMARY KEY AUTOINCREMENT, api_key TEXT NOT NULL, type TEXT NOT NULL,"
+      " json TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,"
+      " created_at INTEGER NOT NULL);"
+      "INSERT INTO records(api_key, type, json, attempts, next_attempt_at, created_at) VALUES"
+      " ('k', 'contact', '{\"id\":\"old1\"}', 0, 1, 100),"
+      " ('k', 'contact', '{\"id\":\"old2\"}', 3, 2, 101),"
+      " ('k', 'order', '{\"id\":\"old3\"}', 0, 3, 102);");
+  auto q = open();
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->depth(), 3u);
+  auto contacts = q->lease("k", RecordType::contact, 100, 30s);
+  ASSERT_TRUE(contacts);
+  ASSERT_EQ(contacts->records.size(), 2u);
+  EXPECT_EQ(contacts->records[0].json, R"({"id":"old1"})");
+  EXPECT_EQ(contacts->records[1].json, R"({"id":"old2"})");
+  EXPECT_EQ(contacts->records[1].attempts, 3u);
+  EXPECT_EQ(contacts->records[1].created_at, 101);
+  q.reset();
+  auto reopened = open();  // the old table is gone: nothing is moved twice
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ(reopened->depth(), 3u);
+}
+
+TEST_F(QueueChunksTest, ADamagedChunkIsAnErrorNamingItNotACrash) {
+  {
+    auto q = open();
+    ASSERT_TRUE(q);
+    enqueue(*q, contacts("k", 0, 3));
+  }
+  sql("UPDATE chunks SET records = x'0001'");
+  auto q = open();
+  ASSERT_TRUE(q);
+  auto leased = q->lease("k", RecordType::contact, 100, 30s);
+  ASSERT_FALSE(leased);
+  EXPECT_NE(leased.error().message.find("cut short"), std::string::npos) << leased.error().message;
+  EXPECT_NE(leased.error().message.find("chunk"), std::string::npos) << leased.error().message;
+}
+
+}  // namespace
