@@ -7,7 +7,7 @@
 #                          [--lanes N]   (delivery.pushes_per_partition, default 4)
 #                          [--keep-logs DIR]   (copies each run's server and fake logs there)
 #
-# Each run starts a fresh fake Ometria (its --out file counts the records it accepted) and a fresh server on a new
+# Each run starts a fresh fake Ometria (GET /_fake/stats counts the records it accepted) and a fresh server on a new
 # queue file, checks that the body is accepted, runs wrk, then reports:
 #   acked/s      events acknowledged per second (wrk's 2xx requests x 100 / wrk's duration)
 #   delivered/s  records the fake accepted per second during the same window
@@ -84,14 +84,18 @@ wait_for_file() {
   done
   return 1
 }
-lines() { if [[ -f "$1" ]]; then wc -l <"$1"; else echo 0; fi; }
+# Records the fake has accepted so far (asking it is cheap; counting a growing output file is not).
+delivered() {
+  if [[ $tls == 1 ]]; then curl -s --cacert "$work/tls/ca.pem" "https://127.0.0.1:$fake_port/_fake/stats"
+  else curl -s "http://127.0.0.1:$fake_port/_fake/stats"; fi | sed -E 's/.*"records":([0-9]+).*/\1/'
+}
 now() { date +%s.%N; }
 
 start_fake() {
   local tls_args=()
   [[ $tls == 1 ]] && tls_args=(--tls-dir "$work/tls")
-  rm -f "$work/fake.port" "$work/received.jsonl"
-  "$fake" --listen 127.0.0.1:0 --keys "$api_key" --out "$work/received.jsonl" --port-file "$work/fake.port" \
+  rm -f "$work/fake.port"
+  "$fake" --listen 127.0.0.1:0 --keys "$api_key" --port-file "$work/fake.port" \
     "${tls_args[@]}" >/dev/null 2>"$work/fake.log" &
   fake_pid=$!
   wait_for_file "$work/fake.port" || { echo "fake-ometria did not start:" >&2; cat "$work/fake.log" >&2; exit 1; }
@@ -151,14 +155,14 @@ for run in $(seq 1 "$runs"); do
     exit 1
   fi
   # Let the check request's records through first, so the window below starts from a quiet pipeline.
-  for _ in $(seq 1 100); do [[ $(lines "$work/received.jsonl") -ge 100 ]] && break; sleep 0.05; done
+  for _ in $(seq 1 100); do [[ $(delivered) -ge 100 ]] && break; sleep 0.05; done
 
-  delivered_before=$(lines "$work/received.jsonl")
+  delivered_before=$(delivered)
   t0=$(now)
   OMT_BODY_FILE="$body" OMT_AUTHORIZATION="$authorization" wrk -t"$wrk_threads" -c"$connections" -d"$duration" \
     -s "$root/bench/load/post.lua" "http://127.0.0.1:$port/v1/batch" >"$work/wrk.out"
   t1=$(now)
-  delivered_after=$(lines "$work/received.jsonl")
+  delivered_after=$(delivered)
   depth_end=$(queue_depth)
   result=$(grep '^RESULT' "$work/wrk.out")
   field() { sed -E "s/.* $1=([0-9]+).*/\\1/" <<<"$result"; }
@@ -171,11 +175,11 @@ for run in $(seq 1 "$runs"); do
   drain_start=$(now)
   drained=0
   for _ in $(seq 1 $(( drain_timeout * 10 ))); do
-    if [[ $(lines "$work/received.jsonl") -ge $want ]]; then drained=1; break; fi
+    if [[ $(delivered) -ge $want ]]; then drained=1; break; fi
     sleep 0.1
   done
   drain_s=$(awk -v a="$drain_start" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}')
-  [[ $drained == 1 ]] || { echo "run $run: only $(lines "$work/received.jsonl") of $want records arrived within ${drain_timeout}s" >&2; drain_s="timeout"; }
+  [[ $drained == 1 ]] || { echo "run $run: only $(delivered) of $want records arrived within ${drain_timeout}s" >&2; drain_s="timeout"; }
 
   acked_rate=$(awk -v e="$acked_events" -v d="$duration_us" 'BEGIN {printf "%.0f", e / (d / 1e6)}')
   delivered_rate=$(awk -v n="$((delivered_after - delivered_before))" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}')

@@ -4,6 +4,7 @@
 // Prints the bound port on the first line of stdout, then (without --out) one JSON line per accepted record:
 //   {"api_key":"k1","push":7,"record":{...}}
 // With --tls-dir, serves HTTPS with DIR/cert.pem and DIR/key.pem, made (with DIR/ca.pem to trust) if absent.
+// GET /_fake/stats answers {"records":N,"pushes":N,"requests":N} (records accepted so far).
 // Runs until SIGINT or SIGTERM, then prints its counts on stderr.
 #include <CLI/CLI.hpp>
 
