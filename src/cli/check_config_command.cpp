@@ -54,7 +54,9 @@ nlohmann::ordered_json effective(const config::Config& c) {
                      {"auth_probe_interval", duration(c.delivery.retry.hold_probe_interval)},
                      {"max_attempts", c.delivery.retry.max_attempts}}}};
   j["ingest"] = {{"max_events_per_request", c.ingest.max_events_per_request},
-                 {"retry_after", duration(c.ingest.retry_after)}};
+                 {"retry_after", duration(c.ingest.retry_after)},
+                 {"slow_down_from", c.ingest.slow_down_from},
+                 {"max_slow_down", duration(c.ingest.max_slow_down)}};
   j["sources"] = ordered_json::array();
   for (const auto& s : c.sources) {
     ordered_json source = {{"name", s.name},

@@ -17,6 +17,7 @@
 #include "omt/obs/log.hpp"
 #include "omt/obs/metrics.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "omt/net/delayed_calls.hpp"
 #include "omt/net/ingest_routes.hpp"
 #include "omt/net/sender.hpp"
 #include "omt/protocol/ingest.hpp"
@@ -84,6 +85,8 @@ int run_serve(const ServeFlags& flags) {
   signal(SIGPIPE, SIG_IGN);
 
   obs::Registry metrics;
+  // Before the delivery stack, so destroyed after it: the queue's last enqueue answers may still be held back.
+  net::DelayedCalls delayed_calls;
 
   // ---- delivery (queue -> Ometria): only when sources are configured or the queue still holds records ----
   std::unique_ptr<service::DeliveryStack> delivery;
@@ -109,6 +112,9 @@ int run_serve(const ServeFlags& flags) {
     const service::ServiceContext context = delivery->context();
     ingest.queue = &context.queue;
     ingest.notify = [service = &context.delivery] { service->notify(); };
+    ingest.run_later = [&delayed_calls](std::chrono::milliseconds delay, std::function<void()> call) {
+      delayed_calls.after(delay, std::move(call));
+    };
   }
   net::register_ingest_routes(router, std::move(ingest));
   std::shared_ptr<net::Sender> proxy_sender;
@@ -129,6 +135,7 @@ int run_serve(const ServeFlags& flags) {
   sigwait(&stop_signals, &signal_number);
   spdlog::info("received {}; shutting down (deadline {} ms)", signal_number == SIGINT ? "SIGINT" : "SIGTERM",
                cfg->server.shutdown_deadline.count());
+  delayed_calls.close();  // held-back ingest answers go out now
   const bool drained = (*server)->shutdown(cfg->server.shutdown_deadline);
   if (!drained) spdlog::warn("some requests were cut off at the shutdown deadline");
   // After the server: ingest has stopped enqueueing. Pushes in flight get the same deadline; the rest stays queued.

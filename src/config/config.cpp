@@ -393,6 +393,8 @@ void read_ingest_section(ObjectReader& ingest, Config& config) {
   std::chrono::milliseconds retry_after = i.retry_after;
   ingest.duration("retry_after", retry_after, std::chrono::seconds(1), std::chrono::hours(1));
   i.retry_after = std::chrono::duration_cast<std::chrono::seconds>(retry_after);
+  ingest.unsigned_integer("slow_down_from", i.slow_down_from, 0, std::int64_t{1} << 40);
+  ingest.duration("max_slow_down", i.max_slow_down, std::chrono::milliseconds(0), std::chrono::seconds(30));
 }
 
 // "sources": [{"name", "write_key", "webhook_token", "api_key", "marketing_optin", "allow_marketing",

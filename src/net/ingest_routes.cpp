@@ -28,7 +28,9 @@ struct IngestState {
   protocol::SourceDirectory sources;
   protocol::IngestLimits limits;
   std::function<void()> notify;
+  std::function<void(std::chrono::milliseconds, std::function<void()>)> run_later;
   obs::Counter* accepted_events = nullptr;
+  obs::Counter* slowed_answers = nullptr;
   obs::Counter* rejected_events = nullptr;
 
   Response unavailable(int status, std::string_view message) const {
@@ -87,8 +89,13 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
       return respond(state->unavailable(status, "The queue could not store the events: retry later"));
     }
     if (state->accepted_events) state->accepted_events->inc(count);
-    respond(to_response(answer));
     if (state->notify) state->notify();
+    const auto hold = state->run_later ? protocol::ingest_slow_down(state->queue->depth(), state->queue->high_water_mark(), state->limits)
+                                       : std::chrono::milliseconds(0);
+    if (hold.count() == 0) return respond(to_response(answer));
+    // The records are stored; only the answer waits, so that this sender's next request comes later.
+    if (state->slowed_answers) state->slowed_answers->inc();
+    state->run_later(hold, [respond, reply = to_response(answer)]() mutable { respond(std::move(reply)); });
   });
 }
 
@@ -142,12 +149,15 @@ void register_ingest_routes(Router& router, IngestContext context) {
                                                          .queue = context.queue,
                                                          .sources = protocol::SourceDirectory(std::move(context.sources)),
                                                          .limits = context.limits,
-                                                         .notify = std::move(context.notify)});
+                                                         .notify = std::move(context.notify),
+                                                         .run_later = std::move(context.run_later)});
   if (context.metrics) {
     state->accepted_events = &context.metrics->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
                                                        {{"outcome", "accepted"}});
     state->rejected_events = &context.metrics->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
                                                        {{"outcome", "rejected"}});
+    state->slowed_answers = &context.metrics->counter(
+        "omt_ingest_slowed_answers_total", "Ingest answers held back because the queue is over ingest.slow_down_from");
   }
   std::shared_ptr<const IngestState> shared = std::move(state);
   for (auto route : {protocol::IngestRoute::webhook, protocol::IngestRoute::identify, protocol::IngestRoute::track,

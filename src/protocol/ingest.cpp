@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "json/out_value.hpp"
@@ -142,7 +143,19 @@ IngestLimits ingest_limits(const config::IngestConfig& config) {
   IngestLimits limits;
   limits.max_events_per_request = config.max_events_per_request;
   limits.retry_after_seconds = static_cast<std::uint32_t>(config.retry_after.count());
+  limits.slow_down_from = config.slow_down_from;
+  limits.max_slow_down = config.max_slow_down;
   return limits;
+}
+
+std::chrono::milliseconds ingest_slow_down(std::uint64_t depth, std::uint64_t high_water_mark, const IngestLimits& limits) {
+  const std::uint64_t from = limits.slow_down_from;
+  if (from == 0 || depth < from || limits.max_slow_down.count() <= 0) return std::chrono::milliseconds(0);
+  if (high_water_mark <= from || depth >= high_water_mark) return limits.max_slow_down;
+  // At least 1 ms once over the threshold, so that the first step already yields to delivery.
+  const double share = static_cast<double>(depth - from) / static_cast<double>(high_water_mark - from);
+  const auto held = static_cast<std::int64_t>(share * static_cast<double>(limits.max_slow_down.count()));
+  return std::chrono::milliseconds(std::clamp<std::int64_t>(held, 1, limits.max_slow_down.count()));
 }
 
 // ---- credentials ------------------------------------------------------------------------------------------------

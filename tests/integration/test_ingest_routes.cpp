@@ -10,6 +10,7 @@
 #include <set>
 
 #include "fake_ometria.hpp"
+#include "omt/net/delayed_calls.hpp"
 #include "omt/net/ingest_routes.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/queue/sqlite_queue.hpp"
@@ -70,7 +71,10 @@ class IngestTest : public ::testing::Test {
                                         .sources = sources(),
                                         .limits = limits,
                                         .notify = [this] { notified_.fetch_add(1); },
-                                        .metrics = &metrics_});
+                                        .metrics = &metrics_,
+                                        .run_later = [this](std::chrono::milliseconds delay, std::function<void()> call) {
+                                          delayed_calls_.after(delay, std::move(call));
+                                        }});
     server_ = std::make_unique<omt::test::TestServer>(omt::test::test_server_config(), std::move(router));
   }
 
@@ -110,6 +114,7 @@ class IngestTest : public ::testing::Test {
 
   omt::testing::TempDir dir_;
   omt::obs::Registry metrics_;
+  omt::net::DelayedCalls delayed_calls_;  // outlives the queue and the server below
   std::unique_ptr<omt::queue::SqliteQueue> queue_;
   std::unique_ptr<omt::test::TestServer> server_;
   std::atomic<int> notified_{0};
@@ -250,6 +255,28 @@ TEST_F(IngestTest, OverTheHighWaterMarkIs429WithRetryAfterAndStoresNothing) {
   response = post("/v1/identify?dry_run=true", identify(3).dump(), kWebBasic);
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(records_in_queue_file().size(), 2u);
+}
+
+TEST_F(IngestTest, OverSlowDownFromTheAnswerIsHeldBackLongerAsTheQueueGrows) {
+  omt::protocol::IngestLimits limits;
+  limits.slow_down_from = 2;
+  limits.max_slow_down = 800ms;
+  start(true, /*high_water_mark=*/10, limits);
+  const auto timed_post = [&](int n) {
+    const auto started = std::chrono::steady_clock::now();
+    auto response = post("/v1/identify", identify(n).dump(), kWebBasic);
+    EXPECT_EQ(response.status, 200) << response.body;
+    return std::chrono::steady_clock::now() - started;
+  };
+  timed_post(1);  // 1 record queued: under the threshold, not held back
+  EXPECT_NE(metrics_.render_prometheus().find("omt_ingest_slowed_answers_total 0"), std::string::npos);
+  for (int n = 2; n <= 5; ++n) timed_post(n);
+  // 6 records queued once stored: (6 - 2) / (10 - 2) of 800 ms. Only the lower bound is checked (a slow
+  // machine answers later, never sooner).
+  EXPECT_GE(timed_post(6), 400ms);
+  EXPECT_NE(metrics_.render_prometheus().find("omt_ingest_slowed_answers_total 5"), std::string::npos)
+      << metrics_.render_prometheus();
+  EXPECT_EQ(records_in_queue_file().size(), 6u);  // held back, never refused: everything was stored
 }
 
 TEST_F(IngestTest, DryRunAnswersTheRecordsAsBatchedAndStoresNothing) {

@@ -76,6 +76,8 @@ TEST(Config, ErrorsNameTheKey) {
       {R"({"delivery": {"retry": {"max_attempts": -1}}})", "delivery.retry.max_attempts: expected an integer"},
       {R"({"ingest": {"max_events_per_request": 10001}})", "ingest.max_events_per_request: expected an integer 1..10000"},
       {R"({"ingest": {"retry_after": "0s"}})", "ingest.retry_after: expected a duration from 1000ms"},
+      {R"({"ingest": {"max_slow_down": "1m"}})", "ingest.max_slow_down: expected a duration from 0ms"},
+      {R"({"ingest": {"slow_down_from": -1}})", "ingest.slow_down_from: expected an integer"},
       {R"({"sources": {}})", "sources: expected a list of sources"},
       {R"({"sources": [{"write_key": "w"}]})", "sources[0].api_key: is required (the Ometria API key)"},
       {R"({"sources": [{"api_key": "k"}]})", "sources[0]: needs a write_key or a webhook_token"},
@@ -121,6 +123,12 @@ TEST(Config, IngestLimits) {
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->ingest.max_events_per_request, 500u);
   EXPECT_EQ(c->ingest.retry_after, std::chrono::seconds(30));
+  EXPECT_EQ(c->ingest.slow_down_from, 100'000u);
+  EXPECT_EQ(c->ingest.max_slow_down, std::chrono::seconds(1));
+  c = validate_text(R"({"ingest": {"slow_down_from": 0, "max_slow_down": "250ms"}})");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->ingest.slow_down_from, 0u);
+  EXPECT_EQ(c->ingest.max_slow_down, std::chrono::milliseconds(250));
 }
 
 TEST(Config, EveryKeyHasAnEnvironmentVariable) {

@@ -406,3 +406,36 @@ TEST(IngestAnswers, PathsOfRoutes) {
 }
 
 }  // namespace
+
+TEST(IngestSlowDown, NothingBelowTheThresholdThenInProportionUpToTheMaximumAtTheHighWaterMark) {
+  using std::chrono::milliseconds;
+  omt::protocol::IngestLimits limits;
+  limits.slow_down_from = 100'000;
+  limits.max_slow_down = milliseconds(1000);
+  const std::uint64_t high_water = 1'100'000;
+  EXPECT_EQ(omt::protocol::ingest_slow_down(0, high_water, limits), milliseconds(0));
+  EXPECT_EQ(omt::protocol::ingest_slow_down(99'999, high_water, limits), milliseconds(0));
+  EXPECT_EQ(omt::protocol::ingest_slow_down(100'000, high_water, limits), milliseconds(1));  // held from the first record over
+  EXPECT_EQ(omt::protocol::ingest_slow_down(600'000, high_water, limits), milliseconds(500));
+  EXPECT_EQ(omt::protocol::ingest_slow_down(1'100'000, high_water, limits), milliseconds(1000));
+  EXPECT_EQ(omt::protocol::ingest_slow_down(5'000'000, high_water, limits), milliseconds(1000));
+  // A threshold at or over the high-water mark holds back fully from the threshold on.
+  EXPECT_EQ(omt::protocol::ingest_slow_down(2'000'000, 1'000'000, {.slow_down_from = 2'000'000}), milliseconds(1000));
+  EXPECT_EQ(omt::protocol::ingest_slow_down(1'999'999, 1'000'000, {.slow_down_from = 2'000'000}), milliseconds(0));
+}
+
+TEST(IngestSlowDown, OffWhenTheThresholdOrTheMaximumIsZero) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(omt::protocol::ingest_slow_down(900'000, 1'000'000, {.slow_down_from = 0}), milliseconds(0));
+  EXPECT_EQ(omt::protocol::ingest_slow_down(900'000, 1'000'000, {.slow_down_from = 10, .max_slow_down = milliseconds(0)}),
+            milliseconds(0));
+}
+
+TEST(IngestSlowDown, LimitsComeFromTheIngestSection) {
+  omt::config::IngestConfig config;
+  config.slow_down_from = 42;
+  config.max_slow_down = std::chrono::milliseconds(250);
+  const auto limits = omt::protocol::ingest_limits(config);
+  EXPECT_EQ(limits.slow_down_from, 42u);
+  EXPECT_EQ(limits.max_slow_down, std::chrono::milliseconds(250));
+}

@@ -77,6 +77,10 @@ struct DeliveryConfig {
 struct IngestConfig {
   std::size_t max_events_per_request = 10'000;  // more: 413 (also the SQLite queue's limit per enqueue)
   std::chrono::seconds retry_after{5};          // Retry-After of a 429 (queue over its high-water mark) or 503
+  // Backpressure before the 429: from this many queued records (0: never) each answer is held back, longer
+  // as the queue grows, up to max_slow_down at the high-water mark.
+  std::uint64_t slow_down_from = 100'000;
+  std::chrono::milliseconds max_slow_down{1000};
 };
 
 // A secret value is written in the file as a string, or as {"env": "NAME"} to read it from the environment.

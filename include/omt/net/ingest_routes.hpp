@@ -4,6 +4,7 @@
 // omt/protocol/proxy.hpp. docs/ingest.md describes every status code and why.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -34,11 +35,14 @@ struct IngestContext {
   queue::Queue* queue = nullptr;
   std::vector<config::SourceConfig> sources;
   protocol::IngestLimits limits;
-  // Called once per request whose records became durable, right after its 200 is handed to the connection,
+  // Called once per request whose records became durable, just before its 200 is handed to the connection,
   // on the queue's writer thread: it must be quick and must not call back into the queue (wake a loop instead).
   std::function<void()> notify;
   // Optional: omt_ingest_events_total{outcome="accepted"|"rejected"} (accepted counted once durable; dry runs not counted).
   obs::Registry* metrics = nullptr;
+  // Runs a call after a delay, off the server's threads (DelayedCalls::after); used to hold answers back while
+  // the queue is over limits.slow_down_from. Null: answers are never held back.
+  std::function<void(std::chrono::milliseconds, std::function<void()>)> run_later;
 };
 
 // POST /v1/webhook, /v1/identify, /v1/track, /v1/batch.

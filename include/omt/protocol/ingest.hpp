@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -35,7 +36,15 @@ struct IngestLimits {
   std::size_t max_record_bytes = ometria::max_record_bytes;  // Ometria refuses larger records
   std::size_t max_batch_records = 100;                       // a push's size, for dry-run grouping
   std::uint32_t retry_after_seconds = 5;                     // Retry-After of a 429 / 503
+  std::uint64_t slow_down_from = 100'000;                    // see ingest_slow_down (0: never)
+  std::chrono::milliseconds max_slow_down{1000};
 };
+
+// How long to hold back an ingest answer while the queue holds `depth` records: 0 below slow_down_from (or
+// when it is 0), then rising in proportion to depth, to max_slow_down at the high-water mark. Senders that
+// wait for answers (SDKs, rudder-server) so slow down to the pace delivery keeps, well before they get 429s;
+// the more the backlog grows, the harder they are held back, so it settles where ingest and delivery match.
+std::chrono::milliseconds ingest_slow_down(std::uint64_t depth, std::uint64_t high_water_mark, const IngestLimits& limits);
 
 // The limits from the configuration's "ingest" section.
 IngestLimits ingest_limits(const config::IngestConfig& config);
