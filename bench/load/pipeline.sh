@@ -11,8 +11,11 @@
 # queue file, checks that the body is accepted, runs wrk, then reports:
 #   acked/s      events acknowledged per second (wrk's 2xx requests x 100 / wrk's duration)
 #   delivered/s  records the fake accepted per second during the same window
+#   depth_mid    records queued half-way through (omt_queue_depth, sampled each second): alike to depth_end when
+#                delivery keeps pace (ingest is held back past ingest.slow_down_from, see docs/ingest.md)
 #   depth_end    records still queued when wrk stopped (`ometria-transformer queue stats`)
 #   drain_s      seconds after wrk stopped until every acknowledged record had reached the fake
+#   server_cpu   cores the server used while wrk ran (1.00 = one core all the time); fake_cpu: the same for the fake
 # and the medians over the runs. Needs wrk (apt-get install wrk) and a build with tests (for fake-ometria).
 set -euo pipefail
 
@@ -41,7 +44,7 @@ while [[ $# -gt 0 ]]; do
     --drain-timeout) drain_timeout=$2; shift 2 ;;
     --lanes) lanes=$2; shift 2 ;;
     --keep-logs) keep_logs=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -140,10 +143,14 @@ queue_depth() {
   "$binary" queue stats --config "$work/config.json" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["depth"])'
 }
 
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 median() { sort -n | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
 : >"$work/summary"
-printf '%-4s %10s %12s %12s %10s %9s %9s %9s\n' run requests acked/s delivered/s depth_end drain_s p50_ms p99_ms
+printf '%-4s %10s %12s %12s %10s %10s %9s %9s %9s %11s %9s\n' run requests acked/s delivered/s depth_mid depth_end drain_s \
+  p50_ms p99_ms server_cpu fake_cpu
 for run in $(seq 1 "$runs"); do
   start_fake
   write_config
@@ -159,9 +166,20 @@ for run in $(seq 1 "$runs"); do
 
   delivered_before=$(delivered)
   t0=$(now)
+  server_cpu0=$(cpu_seconds "$server_pid"); fake_cpu0=$(cpu_seconds "$fake_pid")
+  # The queue's depth once a second while wrk runs: flat in the second half means delivery keeps pace.
+  : >"$work/depth.log"
+  ( while sleep 1; do
+      curl -s "http://127.0.0.1:$port/metrics" | awk '/^omt_queue_depth /{print $2}' >>"$work/depth.log"
+    done ) &
+  sampler_pid=$!
   OMT_BODY_FILE="$body" OMT_AUTHORIZATION="$authorization" wrk -t"$wrk_threads" -c"$connections" -d"$duration" \
     -s "$root/bench/load/post.lua" "http://127.0.0.1:$port/v1/batch" >"$work/wrk.out"
   t1=$(now)
+  kill "$sampler_pid" 2>/dev/null; wait "$sampler_pid" 2>/dev/null || true
+  samples=$(wc -l <"$work/depth.log")
+  depth_mid=$(sed -n "$(( (samples + 1) / 2 ))p" "$work/depth.log"); depth_mid=${depth_mid:-0}
+  server_cpu1=$(cpu_seconds "$server_pid"); fake_cpu1=$(cpu_seconds "$fake_pid")
   delivered_after=$(delivered)
   depth_end=$(queue_depth)
   result=$(grep '^RESULT' "$work/wrk.out")
@@ -185,7 +203,11 @@ for run in $(seq 1 "$runs"); do
   delivered_rate=$(awk -v n="$((delivered_after - delivered_before))" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}')
   p50=$(awk -v v="$(field p50_us)" 'BEGIN {printf "%.1f", v / 1000}')
   p99=$(awk -v v="$(field p99_us)" 'BEGIN {printf "%.1f", v / 1000}')
-  printf '%-4s %10d %12d %12d %10d %9s %9s %9s\n' "$run" "$requests" "$acked_rate" "$delivered_rate" "$depth_end" "$drain_s" "$p50" "$p99"
+  # Cores used while wrk ran (1.00 = one core busy all the time).
+  server_cores=$(awk -v a="$server_cpu0" -v b="$server_cpu1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (b - a) / (t1 - t0)}')
+  fake_cores=$(awk -v a="$fake_cpu0" -v b="$fake_cpu1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (b - a) / (t1 - t0)}')
+  printf '%-4s %10d %12d %12d %10d %10d %9s %9s %9s %11s %9s\n' "$run" "$requests" "$acked_rate" "$delivered_rate" \
+    "$depth_mid" "$depth_end" "$drain_s" "$p50" "$p99" "$server_cores" "$fake_cores"
   echo "$acked_rate $delivered_rate $depth_end" >>"$work/summary"
 
   stop_pid "$server_pid"; server_pid=""
@@ -196,7 +218,7 @@ for run in $(seq 1 "$runs"); do
     cp "$work/fake.log" "$keep_logs/fake.$run.log"
   fi
 done
-printf '%-4s %10s %12d %12d %10d\n' median "" "$(cut -d' ' -f1 "$work/summary" | median)" \
-  "$(cut -d' ' -f2 "$work/summary" | median)" "$(cut -d' ' -f3 "$work/summary" | median)"
+printf '%-4s %10s %12d %12d %10s %10d\n' median "" "$(cut -d' ' -f1 "$work/summary" | median)" \
+  "$(cut -d' ' -f2 "$work/summary" | median)" "" "$(cut -d' ' -f3 "$work/summary" | median)"
 echo "(wrk -t$wrk_threads -c$connections -d$duration, POST /v1/batch with 100 events; server --threads $server_threads," \
      "queue durability $durability, $([[ $tls == 1 ]] && echo HTTPS || echo plain HTTP) to fake-ometria; $(nproc) cores)"

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -382,6 +383,7 @@ struct SqliteQueue::Impl {
   };
   std::unordered_map<RecordId, Lease> leases;
   std::unordered_map<chunk::ChunkId, std::uint32_t> leased_in_chunk;  // live leases per chunk
+  UnixMillis earliest_lease_end = std::numeric_limits<UnixMillis>::max();  // no lease ends sooner
   std::unordered_map<std::string, std::uint32_t> partition_ids;
   std::vector<std::string> partition_names;
   bool synchronous_full = false;  // the connection's current PRAGMA synchronous
@@ -399,6 +401,7 @@ struct SqliteQueue::Impl {
   }
   void add_lease(RecordId id, Lease lease) {
     if (leases.insert_or_assign(id, lease).second) ++leased_in_chunk[chunk::chunk_of(id)];
+    earliest_lease_end = std::min(earliest_lease_end, lease.until);
   }
   // True when the record was leased.
   bool drop_lease(RecordId id) {
@@ -407,10 +410,14 @@ struct SqliteQueue::Impl {
     if (it != leased_in_chunk.end() && --it->second == 0) leased_in_chunk.erase(it);
     return true;
   }
-  // Ends the leases that ran out: their records are due again. Leases are at most the records in flight.
+  // Ends the leases that ran out: their records are due again. Leases last minutes, so the walk over them
+  // (at most the records in flight) is taken only once the earliest may have ended.
   void expire_leases(UnixMillis now) {
+    if (now < earliest_lease_end) return;
+    earliest_lease_end = std::numeric_limits<UnixMillis>::max();
     for (auto it = leases.begin(); it != leases.end();) {
       if (it->second.until > now) {
+        earliest_lease_end = std::min(earliest_lease_end, it->second.until);
         ++it;
         continue;
       }
