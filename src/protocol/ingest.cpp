@@ -138,10 +138,11 @@ std::string_view path_of(IngestRoute route) {
   return "";
 }
 
-IngestLimits ingest_limits(const config::IngestConfig& config) {
+IngestLimits ingest_limits(const config::Config& config) {
   IngestLimits limits;
-  limits.max_events_per_request = config.max_events_per_request;
-  limits.retry_after_seconds = static_cast<std::uint32_t>(config.retry_after.count());
+  limits.max_events_per_request = config.ingest.max_events_per_request;
+  limits.retry_after_seconds = static_cast<std::uint32_t>(config.ingest.retry_after.count());
+  limits.max_decoded_body_bytes = config.server.limits.max_body_bytes;
   return limits;
 }
 

@@ -35,10 +35,13 @@ struct IngestLimits {
   std::size_t max_record_bytes = ometria::max_record_bytes;  // Ometria refuses larger records
   std::size_t max_batch_records = 100;                       // a push's size, for dry-run grouping
   std::uint32_t retry_after_seconds = 5;                     // Retry-After of a 429 / 503
+  // A body sent with Content-Encoding (gzip, deflate) may decompress to at most this many bytes, the limit of a
+  // plain body (server.limits.max_body_bytes); past it: 413.
+  std::size_t max_decoded_body_bytes = config::ServerLimits{}.max_body_bytes;
 };
 
-// The limits from the configuration's "ingest" section.
-IngestLimits ingest_limits(const config::IngestConfig& config);
+// The limits from the configuration's "ingest" section, and server.limits.max_body_bytes for decoded bodies.
+IngestLimits ingest_limits(const config::Config& config);
 
 // ---- credentials ------------------------------------------------------------------------------------------------
 
