@@ -7,7 +7,8 @@
 // it counts any 2xx as delivered, retries network errors, 5xx and 429 (3 times, waiting at least Retry-After),
 // and gives up on any other status. data/node_sdk/*.http are two such requests recorded byte for byte from the
 // real SDK (tests/sdk/node_sdk_record.js); they are replayed here as they were sent. Also: gzip and deflate on
-// every ingest route, 415 for other codings, 400 for corrupt data, 413 for a gzip bomb.
+// every ingest route, 415 for other codings, 400 for corrupt data, 413 for a gzip bomb, and Segment's
+// batch-level "context" merged into each event.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -326,6 +327,52 @@ TEST_F(SdkIngestTest, OverTheHighWaterMarkAGzipFlushGets429WithRetryAfter) {
   EXPECT_EQ(response.status, 429);
   EXPECT_EQ(response.header("Retry-After"), "5");
   EXPECT_EQ(records_in_queue_file().size(), 1u);
+}
+
+// ---- Segment's batch-level "context" and "integrations" --------------------------------------------------------
+
+TEST_F(SdkIngestTest, BatchLevelContextIsMergedIntoEachEventThatLacksIt) {
+  start();
+  json without_context = custom_event(1);
+  without_context.erase("context");
+  json own_email = custom_event(2);
+  own_email["context"] = {{"traits", {{"email", "own@example.com"}}}, {"ip", "10.0.0.2"}};
+  json context_without_traits = custom_event(3);
+  context_without_traits["context"] = {{"ip", "10.0.0.3"}};
+  json order = custom_event(4);
+  order.erase("context");
+  order["event"] = "Order Completed";
+  order["properties"] = {{"order_id", "o-4"}, {"grand_total", 9.5}, {"currency", "EUR"}};
+  // The Segment HTTP API's shape: batch-level context and integrations (and a writeKey, ignored: Basic auth is used).
+  const json body = {{"batch", {without_context, own_email, context_without_traits, order}},
+                     {"context", {{"traits", {{"email", "batch@example.com"}}}, {"ip", "10.0.0.1"}}},
+                     {"integrations", {{"All", true}}},
+                     {"writeKey", "ignored"}};
+  const auto response = post("/v1/batch", gzip(body.dump()), node_sdk_headers("wk-web"));
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.body, R"({"accepted":4,"rejected":[]})");
+
+  std::map<std::string, json> by_id;
+  for (const auto& r : records_in_queue_file()) {
+    const json record = json::parse(r.json);
+    by_id[record["id"].get<std::string>()] = record;
+  }
+  ASSERT_EQ(by_id.size(), 4u);
+  EXPECT_EQ(by_id["m1"]["identity_email"], "batch@example.com");
+  EXPECT_EQ(by_id["m2"]["identity_email"], "own@example.com");  // the event's own context.traits wins
+  EXPECT_EQ(by_id["m3"]["identity_email"], "batch@example.com");
+  EXPECT_EQ(by_id["o-4"]["customer"]["email"], "batch@example.com");
+  EXPECT_EQ(by_id["o-4"]["ip_address"], "10.0.0.1");  // context.ip, from the batch level
+}
+
+TEST_F(SdkIngestTest, ABatchLevelContextThatIsNotAnObjectIs400NamingIt) {
+  start();
+  const json body = {{"batch", {identify(1)}}, {"context", "web"}};
+  const auto response = post("/v1/batch", body.dump(), kWebBasic);
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(error_of(response),
+            R"(Expected "context" beside "batch" to be an object (it is merged into each event), got string)");
+  EXPECT_TRUE(records_in_queue_file().empty());
 }
 
 }  // namespace
