@@ -76,6 +76,8 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
     spdlog::debug("ingest: {} body of {} bytes decoded to {} bytes", protocol::to_string(*coding), request.body.size(),
                   decoded->size());
     request.body = std::move(*decoded);
+    if (spdlog::should_log(spdlog::level::trace))
+      spdlog::trace("ingest: decoded body: {}", obs::loggable_body(request.body));
   }
 
   auto result = protocol::ingest_events(route, request.body, *state->transformer, destination, state->limits,

@@ -22,6 +22,7 @@
 
 #include "compress.hpp"
 #include "ingest_fixture.hpp"
+#include "log_capture.hpp"
 
 namespace {
 
@@ -327,6 +328,38 @@ TEST_F(SdkIngestTest, OverTheHighWaterMarkAGzipFlushGets429WithRetryAfter) {
   EXPECT_EQ(response.status, 429);
   EXPECT_EQ(response.header("Retry-After"), "5");
   EXPECT_EQ(records_in_queue_file().size(), 1u);
+}
+
+TEST_F(SdkIngestTest, TraceLogsShowTheDecodedBodyRedactedNeverTheCompressedBytes) {
+  // Compressed bytes pass redaction untouched (and could be inflated from the log): the server logs only their
+  // size, and the ingest route the decoded body, redacted.
+  std::vector<std::string> lines;
+  {
+    omt::test::LogCapture capture({"trace", omt::obs::LogFormat::text, /*log_pii=*/false});
+    start();
+    const json body = node_sdk_batch({node_sdk_event(
+        {{"userId", "u-log"}, {"traits", {{"email", "trace.person@mailhost.example"}, {"listingId", "c-log"}}}},
+        "identify", 1)});
+    const std::string compressed = gzip(body.dump());
+    const auto response = post("/v1/batch", compressed, node_sdk_headers("wk-web"));
+    ASSERT_EQ(response.status, 200) << response.body;
+    server_.reset();
+    lines = capture.lines();
+    bool size_line = false, decoded_line = false;
+    for (const auto& line : lines) {
+      size_line = size_line || line.find("POST /v1/batch body: " + std::to_string(compressed.size()) +
+                                         " bytes, Content-Encoding gzip") != std::string::npos;
+      decoded_line = decoded_line || (line.find("ingest: decoded body: ") != std::string::npos &&
+                                      line.find("<email>") != std::string::npos);
+      // gzip's first byte, raw or as the log's escapes would write it.
+      for (const std::string magic : {std::string(1, '\x1f'), std::string("\\x1f"), std::string("\\u001f")})
+        EXPECT_EQ(line.find(magic), std::string::npos) << line;
+    }
+    EXPECT_TRUE(size_line);
+    EXPECT_TRUE(decoded_line);
+  }
+  const auto leaks = omt::test::find_log_leaks(lines, {{"key-web"}, {"trace.person@mailhost.example"}, {}});
+  EXPECT_TRUE(leaks.empty()) << leaks.front();
 }
 
 // ---- Segment's batch-level "context" and "integrations" --------------------------------------------------------
