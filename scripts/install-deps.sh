@@ -8,7 +8,7 @@ packages=(
   libboost1.74-dev libboost-system1.74-dev
   libsimdjson-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libhowardhinnant-date-dev libphonenumber-dev libprotobuf-dev libicu-dev
-  libexpected-dev libcli11-dev libssl-dev libsqlite3-dev
+  libexpected-dev libcli11-dev libssl-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 curl openssl wrk
 )

@@ -24,6 +24,7 @@ enum class errc {
   unavailable,          // backpressure (queue over its high-water mark); 429
   io,                   // file, database or network failure
   invalid_config,       // start-up: bad config or mapping file
+  unsupported_media,    // a body in an encoding (Content-Encoding) the service cannot decode; 415
 };
 
 struct Error {
@@ -50,6 +51,7 @@ constexpr int http_status(errc code) {
     case errc::not_found: return 404;
     case errc::unauthorized: return 401;
     case errc::unavailable: return 429;
+    case errc::unsupported_media: return 415;
     case errc::transformation:
     case errc::io:
     case errc::invalid_config: return 500;

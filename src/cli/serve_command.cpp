@@ -107,7 +107,7 @@ int run_serve(const ServeFlags& flags) {
                               std::move(health_checks));
 
   // ---- ingest (/v1/...) into the queue, and the delivery proxy (rudder-server's transformerProxy) ----
-  net::IngestContext ingest{shared_transformer, nullptr, cfg->sources, protocol::ingest_limits(cfg->ingest), {}, &metrics};
+  net::IngestContext ingest{shared_transformer, nullptr, cfg->sources, protocol::ingest_limits(*cfg), {}, &metrics};
   if (delivery) {
     const service::ServiceContext context = delivery->context();
     ingest.queue = &context.queue;

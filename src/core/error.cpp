@@ -15,6 +15,7 @@ std::string_view to_string(errc code) {
     case errc::unavailable: return "unavailable";
     case errc::io: return "io";
     case errc::invalid_config: return "invalid_config";
+    case errc::unsupported_media: return "unsupported_media";
   }
   return "unknown";
 }

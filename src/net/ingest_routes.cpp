@@ -7,6 +7,7 @@
 #include "omt/obs/log.hpp"
 #include "omt/obs/metrics.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "omt/protocol/content_encoding.hpp"
 #include "omt/protocol/proxy.hpp"
 #include "omt/queue/queue.hpp"
 
@@ -53,12 +54,32 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
   const ometria::DestinationConfig& destination = (*source)->destination;
   const bool dry_run = protocol::is_dry_run(request.target);
 
+  // A coding that can never be decoded is refused before backpressure: a retry would not help.
+  const auto coding = protocol::parse_content_encoding(request.header("Content-Encoding"));
+  if (!coding) {
+    Response r = to_response(protocol::ingest_error(coding.error()));
+    r.headers.emplace_back("Accept-Encoding", std::string(protocol::accepted_content_codings));  // RFC 7694
+    return respond(std::move(r));
+  }
+
   // Backpressure before any work: RudderStack and the SDKs retry 429 and 503.
   if (!dry_run) {
     if (state->queue == nullptr)
       return respond(state->unavailable(503, "No queue is configured: events cannot be stored (dry runs still work)"));
     if (state->queue->over_high_water())
       return respond(state->unavailable(429, "The queue is over its high-water mark: retry later"));
+  }
+
+  // The RudderStack Node SDK gzips every batch. Decoded within the limit of a plain body, so a small compressed
+  // body cannot expand past it (413).
+  if (*coding != protocol::ContentCoding::identity) {
+    auto decoded = protocol::decode_body(*coding, request.body, state->limits.max_decoded_body_bytes, body_padding);
+    if (!decoded) return respond(to_response(protocol::ingest_error(decoded.error())));
+    spdlog::debug("ingest: {} body of {} bytes decoded to {} bytes", protocol::to_string(*coding), request.body.size(),
+                  decoded->size());
+    request.body = std::move(*decoded);
+    if (spdlog::should_log(spdlog::level::trace))
+      spdlog::trace("ingest: decoded body: {}", obs::loggable_body(request.body));
   }
 
   auto result = protocol::ingest_events(route, request.body, *state->transformer, destination, state->limits,

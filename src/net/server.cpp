@@ -23,6 +23,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "omt/core/text.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/obs/metrics.hpp"
 
@@ -79,17 +80,6 @@ struct RouteMetrics {
 constexpr std::size_t first_body_read = 64 * 1024;
 // Growth factor when the body fills up: 4 keeps a 400 KB body to two reallocations (64 K -> 256 K -> all).
 constexpr std::size_t body_growth = 4;
-
-// A body for a trace line: redacted first (a cut must not leave part of a phone number), then cut to 4 KiB.
-std::string loggable_body(std::string_view body) {
-  constexpr std::size_t max_logged = 4096;
-  std::string text = obs::redact_pii(body);
-  if (text.size() > max_logged) {
-    text.resize(max_logged);
-    text += "... (" + std::to_string(body.size()) + " bytes)";
-  }
-  return text;
-}
 
 // Linux answers a send() with EPIPE, not SIGPIPE, only when asked; a peer that vanished must not kill us.
 constexpr int send_flags = MSG_NOSIGNAL;
@@ -359,7 +349,15 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
     if (spdlog::should_log(spdlog::level::debug)) {
       log_request_ = method_name + " " + obs::redact_pii(request.target);
       if (spdlog::should_log(spdlog::level::trace) && !request.body.empty()) {
-        spdlog::trace("connection {}: {} body: {}", id_, log_request_, loggable_body(request.body));
+        // Compressed bytes would pass redaction untouched and could be inflated from the log: only their size
+        // is logged here (the ingest routes log the decoded body, redacted).
+        const std::string_view coding = request.header("Content-Encoding");
+        if (coding.empty() || text::iequals(coding, "identity")) {
+          spdlog::trace("connection {}: {} body: {}", id_, log_request_, obs::loggable_body(request.body));
+        } else {
+          spdlog::trace("connection {}: {} body: {} bytes, Content-Encoding {}", id_, log_request_, request.body.size(),
+                        obs::redact_pii(coding.substr(0, 32)));
+        }
       }
     }
 
@@ -403,7 +401,7 @@ class Session : public std::enable_shared_from_this<Session>, public ResponseSin
       spdlog::debug("connection {}: {} -> {} in {:.1f} ms", id_, log_request_.empty() ? "-" : log_request_, r.status,
                     std::chrono::duration<double, std::milli>(elapsed).count());
       if (spdlog::should_log(spdlog::level::trace) && !r.body.empty()) {
-        spdlog::trace("connection {}: answer body: {}", id_, loggable_body(r.body));
+        spdlog::trace("connection {}: answer body: {}", id_, obs::loggable_body(r.body));
       }
       log_request_.clear();
     }

@@ -178,4 +178,14 @@ std::string redact_pii(std::string_view text) {
   return redact(text, detail::g_log_pii.load(std::memory_order_relaxed));
 }
 
+std::string loggable_body(std::string_view body) {
+  constexpr std::size_t max_logged = 4096;
+  std::string text = redact_pii(body);
+  if (text.size() > max_logged) {
+    text.resize(max_logged);
+    text += "... (" + std::to_string(body.size()) + " bytes)";
+  }
+  return text;
+}
+
 }  // namespace omt::obs

@@ -6,6 +6,8 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <array>
+#include <optional>
 #include <utility>
 
 #include "json/out_value.hpp"
@@ -124,6 +126,136 @@ void write_rejected(std::string& out, const std::vector<RejectedEvent>& rejected
   out += ']';
 }
 
+// ---- batch-level "context" and "integrations" ----
+
+constexpr std::array<std::string_view, 2> batch_level_keys = {"context", "integrations"};
+
+// The batch-level objects found beside "batch" (null and absent are alike: nothing to merge).
+struct BatchLevel {
+  std::array<std::optional<dom::element>, batch_level_keys.size()> objects;  // each an object when present
+  bool any() const {
+    for (const auto& o : objects)
+      if (o && json::as_object(*o).size() > 0) return true;
+    return false;
+  }
+};
+
+Expected<BatchLevel> batch_level_of(dom::element root) {
+  BatchLevel level;
+  for (std::size_t k = 0; k < batch_level_keys.size(); ++k) {
+    const auto value = member(root, batch_level_keys[k]);
+    if (!value || value->is_null()) continue;
+    if (!value->is_object())
+      return fail(errc::invalid_request,
+                  "Expected \"" + std::string(batch_level_keys[k]) +
+                      "\" beside \"batch\" to be an object (it is merged into each event), got " +
+                      std::string(json::type_name(*value)),
+                  std::string(batch_level_keys[k]));
+    level.objects[k] = *value;
+  }
+  return level;
+}
+
+// Compact JSON for parsing again: integers exactly as parsed (json::write would print those past 2^53 the way
+// JSON.stringify does, which simdjson may then refuse), doubles in the shortest form that reads back the same.
+void write_reparsable(std::string& out, dom::element e) {
+  switch (e.type()) {
+    case dom::element_type::OBJECT: {
+      out.push_back('{');
+      bool first = true;
+      for (auto f : json::as_object(e)) {
+        if (!first) out.push_back(',');
+        first = false;
+        json::write_string(out, f.key);
+        out.push_back(':');
+        write_reparsable(out, f.value);
+      }
+      out.push_back('}');
+      return;
+    }
+    case dom::element_type::ARRAY: {
+      out.push_back('[');
+      bool first = true;
+      for (auto item : json::as_array(e)) {
+        if (!first) out.push_back(',');
+        first = false;
+        write_reparsable(out, item);
+      }
+      out.push_back(']');
+      return;
+    }
+    case dom::element_type::INT64: out += std::to_string(std::int64_t(e.get_int64().value_unsafe())); return;
+    case dom::element_type::UINT64: out += std::to_string(std::uint64_t(e.get_uint64().value_unsafe())); return;
+    default: json::write(out, e); return;
+  }
+}
+
+// True when the batch level adds something to this event: it lacks a batch-level key (or has null there), or
+// its object there lacks some of the batch-level object's keys.
+bool needs_merge(dom::element event, const BatchLevel& level) {
+  for (std::size_t k = 0; k < batch_level_keys.size(); ++k) {
+    if (!level.objects[k]) continue;
+    const dom::object batch_object = json::as_object(*level.objects[k]);
+    if (batch_object.size() == 0) continue;
+    const auto own = member(event, batch_level_keys[k]);
+    if (!own || own->is_null()) return true;
+    if (!own->is_object()) continue;  // the event's own value wins
+    for (auto f : batch_object)
+      if (!member(*own, f.key)) return true;
+  }
+  return false;
+}
+
+// The event (an object) with the batch level merged in: the rule of merge_batch_level_fields in the header.
+// simdjson finds the first of duplicated keys, so the first is the one merged and written.
+std::string merged_event(dom::element event, const BatchLevel& level) {
+  std::string out;
+  out.push_back('{');
+  bool first = true;
+  auto write_key = [&](std::string_view key) {
+    if (!first) out.push_back(',');
+    first = false;
+    json::write_string(out, key);
+    out.push_back(':');
+  };
+  std::array<bool, batch_level_keys.size()> written{};
+  for (auto f : json::as_object(event)) {
+    std::size_t k = 0;
+    while (k < batch_level_keys.size() && batch_level_keys[k] != f.key) ++k;
+    const bool batch_level_key = k < batch_level_keys.size();
+    if (batch_level_key && written[k]) continue;
+    write_key(f.key);
+    if (batch_level_key) written[k] = true;
+    if (!batch_level_key || !level.objects[k] || !(f.value.is_null() || f.value.is_object())) {
+      write_reparsable(out, f.value);
+    } else if (f.value.is_null()) {
+      write_reparsable(out, *level.objects[k]);
+    } else {
+      // The event's own keys, then the batch-level keys it lacks.
+      out.push_back('{');
+      bool first_inner = true;
+      auto write_inner = [&](std::string_view key, dom::element value) {
+        if (!first_inner) out.push_back(',');
+        first_inner = false;
+        json::write_string(out, key);
+        out.push_back(':');
+        write_reparsable(out, value);
+      };
+      for (auto g : json::as_object(f.value)) write_inner(g.key, g.value);
+      for (auto g : json::as_object(*level.objects[k]))
+        if (!member(f.value, g.key)) write_inner(g.key, g.value);
+      out.push_back('}');
+    }
+  }
+  for (std::size_t k = 0; k < batch_level_keys.size(); ++k) {
+    if (written[k] || !level.objects[k] || json::as_object(*level.objects[k]).size() == 0) continue;
+    write_key(batch_level_keys[k]);
+    write_reparsable(out, *level.objects[k]);
+  }
+  out.push_back('}');
+  return out;
+}
+
 // Every event can never succeed: 400, so the sender aborts instead of counting them delivered.
 int status_of(const IngestResult& result) { return result.accepted.empty() ? 400 : 200; }
 
@@ -139,12 +271,13 @@ std::string_view path_of(IngestRoute route) {
   return "";
 }
 
-IngestLimits ingest_limits(const config::IngestConfig& config) {
+IngestLimits ingest_limits(const config::Config& config) {
   IngestLimits limits;
-  limits.max_events_per_request = config.max_events_per_request;
-  limits.retry_after_seconds = static_cast<std::uint32_t>(config.retry_after.count());
-  limits.slow_down_from = config.slow_down_from;
-  limits.max_slow_down = config.max_slow_down;
+  limits.max_events_per_request = config.ingest.max_events_per_request;
+  limits.retry_after_seconds = static_cast<std::uint32_t>(config.ingest.retry_after.count());
+  limits.slow_down_from = config.ingest.slow_down_from;
+  limits.max_slow_down = config.ingest.max_slow_down;
+  limits.max_decoded_body_bytes = config.server.limits.max_body_bytes;
   return limits;
 }
 
@@ -260,6 +393,7 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
   // The events to transform, and whether the body was one event (a single object) or a list.
   std::string typed_body;  // keeps a rewritten single event alive while it is parsed
   std::vector<dom::element> events;
+  BatchLevel batch_level;  // /v1/batch only
   switch (route) {
     case IngestRoute::identify:
     case IngestRoute::track: {
@@ -299,18 +433,33 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
         return fail(errc::too_large, "Too many events in one request: " + std::to_string(list.size()) +
                                          " (at most " + std::to_string(limits.max_events_per_request) + ")");
       for (dom::element e : list) events.push_back(e);
+      auto level = batch_level_of(*root);
+      if (!level) return tl::unexpected(level.error());
+      batch_level = std::move(*level);
       break;
     }
   }
 
+  // Events that gain batch-level "context" / "integrations" are written out merged and parsed again, each in
+  // turn, by a parser of their own (the body's document must stay valid).
+  std::optional<simdjson::dom::parser> merge_parser;
+  std::string merged;  // the current merged event's text, alive while it is transformed
   IngestResult result;
   result.events = events.size();
   result.accepted.reserve(events.size());
   for (std::size_t i = 0; i < events.size(); ++i) {
-    const dom::element event = events[i];
+    dom::element event = events[i];
     if (!event.is_object()) {
       result.rejected.push_back({i, "Expected an event object, got " + std::string(json::type_name(event))});
       continue;
+    }
+    if (batch_level.any() && needs_merge(event, batch_level)) {
+      if (!merge_parser) merge_parser.emplace();
+      merged = merged_event(event, batch_level);
+      if (merge_parser->parse(merged).get(event) != simdjson::SUCCESS) {
+        result.rejected.push_back({i, "The event with the batch-level context merged in is not valid JSON"});
+        continue;
+      }
     }
     auto record = transformer.transform(event, destination);
     if (!record) {
@@ -322,6 +471,27 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
     }
   }
   return result;
+}
+
+Expected<std::string> merge_batch_level_fields(std::string_view event_json, std::string_view batch_level_json) {
+  simdjson::dom::parser event_parser, batch_parser;
+  dom::element event, batch;
+  if (const auto code = event_parser.parse(event_json).get(event); code != simdjson::SUCCESS)
+    return fail(errc::invalid_json, describe_json_error(event_json, code));
+  if (const auto code = batch_parser.parse(batch_level_json).get(batch); code != simdjson::SUCCESS)
+    return fail(errc::invalid_json, describe_json_error(batch_level_json, code));
+  if (!event.is_object())
+    return fail(errc::invalid_request, "Expected an event object, got " + std::string(json::type_name(event)));
+  if (!batch.is_object())
+    return fail(errc::invalid_request, "Expected a batch object, got " + std::string(json::type_name(batch)));
+  auto level = batch_level_of(batch);
+  if (!level) return tl::unexpected(level.error());
+  if (!needs_merge(event, *level)) {
+    std::string out;
+    write_reparsable(out, event);
+    return out;
+  }
+  return merged_event(event, *level);
 }
 
 // ---- answers ----------------------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "compress.hpp"
+#include "fake_ometria.hpp"
 #include "http_client.hpp"
 #include "omt/net/server.hpp"
 #include "running_binary.hpp"
@@ -143,13 +145,16 @@ struct AbuseServer {
   TempConfig config;
   RunningBinary binary;
 
-  explicit AbuseServer(const json& server_overrides = json::object())
-      : config(config_with(server_overrides)), binary({"--config", config.path.string()}) {}
+  // other_sections: more top-level sections (queue, sources, ...).
+  explicit AbuseServer(const json& server_overrides = json::object(), const json& other_sections = json::object())
+      : config(config_with(server_overrides, other_sections)), binary({"--config", config.path.string()}) {}
 
-  static json config_with(const json& overrides) {
+  static json config_with(const json& overrides, const json& other_sections) {
     json server = {{"timeouts", {{"read", "300ms"}, {"idle", "300ms"}, {"write", "1s"}}}};
     server.merge_patch(overrides);
-    return {{"server", server}};
+    json config = other_sections;
+    config["server"] = server;
+    return config;
   }
 
   std::uint16_t port() const { return binary.port; }
@@ -343,6 +348,29 @@ TEST(Abuse, OneGigabyteContentLengthGets413AtOnceWithoutReadingTheBody) {
   while (sent < (std::size_t{1} << 30) && s.send_all(chunk)) sent += chunk.size();
   EXPECT_LT(sent, std::size_t{64} << 20);
   EXPECT_TRUE(s.wait_closed(5s));
+  EXPECT_EQ(server.health_status(), 200);
+  server.expect_memory_bounded();
+}
+
+TEST(Abuse, GzipBombsAreRefusedWithoutBeingInflated) {
+  // A gigabyte of spaces gzipped into about a megabyte, posted to /v1/batch as the RudderStack Node SDK posts its
+  // flushes: inflating stops as soon as the output passes server.limits.max_body_bytes (32 MiB), with a 413.
+  omt::testing::TempDir dir;
+  AbuseServer server(json::object(),
+                     {{"queue", {{"path", dir.file("queue.db")}}},
+                      {"ometria", {{"endpoint", "http://127.0.0.1:9/v2/push"}, {"allow_plain_http", true}}},
+                      {"sources", json::array({{{"name", "web"}, {"write_key", "wk-abuse"}, {"api_key", "key-abuse"}}})}});
+  const std::string bomb = gzip_bomb(std::size_t{1} << 30);
+  ASSERT_LT(bomb.size(), std::size_t{2} << 20);
+  HttpClient client("127.0.0.1", server.port(), 30s);
+  const Headers headers = {{"Authorization", basic_auth("wk-abuse")}, {"Content-Encoding", "gzip"},
+                           {"Content-Type", "application/x-www-form-urlencoded"}};
+  for (int i = 0; i < 3; ++i) {
+    const HttpResponse r = client.post("/v1/batch", bomb, headers);
+    EXPECT_EQ(r.status, 413);
+    EXPECT_EQ(json::parse(r.body),
+              json({{"error", "Request body exceeds 33554432 bytes once decompressed (Content-Encoding: gzip)"}}));
+  }
   EXPECT_EQ(server.health_status(), 200);
   server.expect_memory_bounded();
 }

@@ -9,116 +9,18 @@
 #include <mutex>
 #include <set>
 
-#include "fake_ometria.hpp"
-#include "omt/net/delayed_calls.hpp"
-#include "omt/net/ingest_routes.hpp"
+#include "ingest_fixture.hpp"
 #include "omt/obs/log.hpp"
-#include "omt/queue/sqlite_queue.hpp"
-#include "test_server.hpp"
 
 namespace {
 
+using namespace omt::test::ingest;
 using namespace std::chrono_literals;
 using nlohmann::json;
 using omt::queue::QueuedRecord;
 using omt::queue::RecordType;
 using omt::test::basic_auth;
 using omt::test::Headers;
-using omt::test::HttpResponse;
-
-const Headers kWebBasic = {{"Authorization", basic_auth("wk-web")}, {"Content-Type", "application/json"}};
-const Headers kWebBearer = {{"Authorization", "Bearer tok-web"}, {"Content-Type", "application/json"}};
-
-json identify(int n) {
-  return {{"type", "identify"},
-          {"userId", "u" + std::to_string(n)},
-          {"context", {{"traits", {{"email", "user" + std::to_string(n) + "@example.com"}, {"listingId", "l" + std::to_string(n)}}}}}};
-}
-
-json custom_event(int n) {
-  return {{"type", "track"},
-          {"event", "Viewed Thing"},
-          {"userId", "u" + std::to_string(n)},
-          {"messageId", "m" + std::to_string(n)},
-          {"originalTimestamp", "2024-05-01T10:00:00Z"},
-          {"context", {{"traits", {{"email", "user@example.com"}}}}}};
-}
-
-std::vector<omt::config::SourceConfig> sources() {
-  omt::config::SourceConfig web;
-  web.name = "web";
-  web.write_key = "wk-web";
-  web.webhook_token = "tok-web";
-  web.destination.api_key = "key-web";
-  web.destination.collection = "web-shop";
-  omt::config::SourceConfig app;
-  app.name = "app";
-  app.write_key = "wk-app";
-  app.destination.api_key = "key-app";
-  return {web, app};
-}
-
-// A server with the ingest routes and, unless told otherwise, a SqliteQueue in a temporary directory.
-class IngestTest : public ::testing::Test {
- protected:
-  void start(bool with_queue = true, std::uint64_t high_water_mark = 1'000'000, omt::protocol::IngestLimits limits = {},
-             omt::queue::Queue* queue_override = nullptr) {
-    if (with_queue && queue_override == nullptr) open_queue(high_water_mark);
-    omt::net::Router router;
-    omt::net::register_ingest_routes(
-        router, omt::net::IngestContext{.transformer = omt::test::load_transformer(),
-                                        .queue = queue_override ? queue_override : queue_.get(),
-                                        .sources = sources(),
-                                        .limits = limits,
-                                        .notify = [this] { notified_.fetch_add(1); },
-                                        .metrics = &metrics_,
-                                        .run_later = [this](std::chrono::milliseconds delay, std::function<void()> call) {
-                                          delayed_calls_.after(delay, std::move(call));
-                                        }});
-    server_ = std::make_unique<omt::test::TestServer>(omt::test::test_server_config(), std::move(router));
-  }
-
-  void open_queue(std::uint64_t high_water_mark, bool create = true) {
-    omt::queue::SqliteQueueOptions options;
-    options.path = queue_path();
-    options.durability = omt::queue::Durability::process_crash;
-    options.high_water_mark = high_water_mark;
-    options.create_if_missing = create;
-    auto opened = omt::queue::SqliteQueue::open(options);
-    ASSERT_TRUE(opened) << opened.error().message;
-    queue_ = std::move(*opened);
-  }
-
-  // Stops the server, closes the queue and opens its file afresh: what a 200 promised must be in it.
-  std::vector<QueuedRecord> records_in_queue_file() {
-    server_.reset();
-    queue_.reset();
-    open_queue(1'000'000, /*create=*/false);
-    std::vector<QueuedRecord> all;
-    auto partitions = queue_->ready_partitions();
-    EXPECT_TRUE(partitions);
-    for (const auto& p : *partitions) {
-      auto leased = queue_->lease(p.api_key, p.type, 100'000, 60s);
-      EXPECT_TRUE(leased);
-      all.insert(all.end(), leased->records.begin(), leased->records.end());
-    }
-    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-    return all;
-  }
-
-  HttpResponse post(const std::string& target, const std::string& body, const Headers& headers) {
-    return server_->client().post(target, body, headers);
-  }
-
-  std::string queue_path() const { return dir_.file("queue.db"); }
-
-  omt::testing::TempDir dir_;
-  omt::obs::Registry metrics_;
-  omt::net::DelayedCalls delayed_calls_;  // outlives the queue and the server below
-  std::unique_ptr<omt::queue::SqliteQueue> queue_;
-  std::unique_ptr<omt::test::TestServer> server_;
-  std::atomic<int> notified_{0};
-};
 
 TEST_F(IngestTest, IdentifyWithBasicAuthIsInTheQueueAfterThe200) {
   start();

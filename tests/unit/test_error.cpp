@@ -8,6 +8,7 @@ TEST(Error, HttpStatusFollowsCode) {
   EXPECT_EQ(omt::http_status(omt::errc::transformation), 500);
   EXPECT_EQ(omt::http_status(omt::errc::too_large), 413);
   EXPECT_EQ(omt::http_status(omt::errc::unavailable), 429);
+  EXPECT_EQ(omt::http_status(omt::errc::unsupported_media), 415);
 }
 
 TEST(Error, FailCarriesMessageAndPath) {

@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <tuple>
+
 #include "omt/ometria/transformer.hpp"
 #include "omt/protocol/ingest.hpp"
 
@@ -270,6 +272,118 @@ TEST(IngestShapes, WrongShapesSayWhatWasExpected) {
   }
 }
 
+// ---- batch-level "context" and "integrations" (Segment's HTTP API) ----------------------------------------------
+
+std::string merged(const std::string& event, const std::string& batch_level) {
+  auto out = merge_batch_level_fields(event, batch_level);
+  EXPECT_TRUE(out) << (out ? "" : out.error().message);
+  return out ? *out : std::string{};
+}
+
+TEST(IngestBatchLevel, AnEventWithoutTheKeyGetsTheBatchLevelObject) {
+  EXPECT_EQ(merged(R"({"type":"track","userId":"u"})", R"({"batch":[],"context":{"ip":"1.2.3.4"}})"),
+            R"({"type":"track","userId":"u","context":{"ip":"1.2.3.4"}})");
+  EXPECT_EQ(merged(R"({"type":"track","context":null})", R"({"context":{"ip":"1.2.3.4"},"integrations":{"All":true}})"),
+            R"({"type":"track","context":{"ip":"1.2.3.4"},"integrations":{"All":true}})");
+}
+
+TEST(IngestBatchLevel, EventKeysWinAndTheMergeIsShallow) {
+  // The event's own context.traits wins wholesale: the batch-level traits' listingId is not added to it.
+  EXPECT_EQ(merged(R"({"context":{"traits":{"email":"own@example.com"},"ip":"9.9.9.9"},"type":"identify"})",
+                   R"({"context":{"traits":{"email":"batch@example.com","listingId":"l-1"},"ip":"1.2.3.4","locale":"en-GB"}})"),
+            R"({"context":{"traits":{"email":"own@example.com"},"ip":"9.9.9.9","locale":"en-GB"},"type":"identify"})");
+  // An event context without traits gets the batch-level traits.
+  EXPECT_EQ(merged(R"({"context":{"ip":"9.9.9.9"}})", R"({"context":{"traits":{"email":"b@example.com"}}})"),
+            R"({"context":{"ip":"9.9.9.9","traits":{"email":"b@example.com"}}})");
+  EXPECT_EQ(merged(R"({"integrations":{"Ometria":true}})", R"({"integrations":{"All":false,"Ometria":false}})"),
+            R"({"integrations":{"Ometria":true,"All":false}})");
+  // An event value that is not an object is the event's own: kept.
+  EXPECT_EQ(merged(R"({"context":"web"})", R"({"context":{"ip":"1.2.3.4"}})"), R"({"context":"web"})");
+}
+
+TEST(IngestBatchLevel, NothingToMergeLeavesTheEventAsItIs) {
+  EXPECT_EQ(merged(R"({"a":1,"context":{"ip":"x"}})", R"({"batch":[]})"), R"({"a":1,"context":{"ip":"x"}})");
+  EXPECT_EQ(merged(R"({"a":1})", R"({"context":null,"integrations":{}})"), R"({"a":1})");
+  EXPECT_EQ(merged(R"({"context":{"ip":"x"}})", R"({"context":{"ip":"y"}})"), R"({"context":{"ip":"x"}})");
+}
+
+TEST(IngestBatchLevel, NumbersAreWrittenSoTheyReadBackTheSame) {
+  EXPECT_EQ(merged(R"({"big":18446744073709551615,"neg":-9223372036854775808,"d":0.1,"e":1e300,"s":"\u00e9\n"})",
+                   R"({"context":{"n":9007199254740993}})"),
+            "{\"big\":18446744073709551615,\"neg\":-9223372036854775808,\"d\":0.1,\"e\":1e+300,\"s\":\"\u00e9\\n\","
+            "\"context\":{\"n\":9007199254740993}}");
+}
+
+TEST(IngestBatchLevel, ABatchLevelValueThatIsNotAnObjectIsNamed) {
+  for (const auto& [body, message, path] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {R"({"batch":[{"type":"identify"}],"context":"web"})",
+            R"(Expected "context" beside "batch" to be an object (it is merged into each event), got string)", "context"},
+           {R"({"batch":[{"type":"identify"}],"integrations":[true]})",
+            R"(Expected "integrations" beside "batch" to be an object (it is merged into each event), got array)",
+            "integrations"},
+       }) {
+    const auto error = ingest_failure(IngestRoute::batch, body);
+    EXPECT_EQ(error.code, errc::invalid_request);
+    EXPECT_EQ(error.message, message);
+    EXPECT_EQ(error.path, path);
+    EXPECT_EQ(ingest_error(error).status, 400);
+  }
+  EXPECT_EQ(merge_batch_level_fields("{}", R"({"context":1})").error().path, "context");
+  // null beside "batch" is no context at all.
+  EXPECT_EQ(ingest(IngestRoute::batch, json{{"batch", {identify(1)}}, {"context", nullptr}}.dump()).accepted.size(), 1u);
+}
+
+TEST(IngestBatchLevel, TheBatchLevelContextReachesEveryEventThatLacksIt) {
+  json no_context = custom_event(1);
+  no_context.erase("context");
+  json own_traits = custom_event(2);
+  own_traits["context"] = {{"traits", {{"email", "own@example.com"}}}};
+  json context_without_traits = custom_event(3);
+  context_without_traits["context"] = {{"ip", "9.9.9.9"}};
+  json identify_without_listing = identify(4);
+  identify_without_listing["context"]["traits"].erase("listingId");
+  const json body = {{"batch", {no_context, own_traits, context_without_traits, identify_without_listing}},
+                     {"context", {{"traits", {{"email", "batch@example.com"}, {"listingId", "l-batch"}}}}},
+                     {"integrations", {{"All", true}}}};
+  const auto r = ingest(IngestRoute::batch, body.dump());
+  ASSERT_EQ(r.accepted.size(), 3u) << ingest_answer(r).body;
+  EXPECT_EQ(json::parse(r.accepted[0].record.json)["identity_email"], "batch@example.com");
+  EXPECT_EQ(json::parse(r.accepted[1].record.json)["identity_email"], "own@example.com");
+  EXPECT_EQ(json::parse(r.accepted[2].record.json)["identity_email"], "batch@example.com");
+  // Shallow: the identify's own context.traits wins wholesale, so the batch-level listingId is not added to it.
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].index, 3u);
+  EXPECT_EQ(r.rejected[0].error, "Parameter listingId is required for identify");
+
+  // Without the batch-level context the first and third events have no email: rejected with the contract's words.
+  json plain = body;
+  plain.erase("context");
+  const auto without = ingest(IngestRoute::batch, plain.dump());
+  ASSERT_EQ(without.rejected.size(), 3u);
+  EXPECT_EQ(without.rejected[0].index, 0u);
+  EXPECT_EQ(without.rejected[0].error, R"(Missing required value from ["traits.email","context.traits.email","properties.email"])");
+  EXPECT_EQ(without.rejected[1].index, 2u);
+  EXPECT_EQ(without.rejected[2].index, 3u);
+}
+
+TEST(IngestBatchLevel, BatchLevelIntegrationsReachIdentifies) {
+  // integrations.Ometria.listingId sets a contact's id (contract: identify step 5); an event's own
+  // integrations.Ometria replaces the batch-level one as a whole.
+  json without_listing = identify(1);
+  without_listing["context"]["traits"].erase("listingId");
+  json own_integrations = without_listing;
+  own_integrations["userId"] = "u2";
+  own_integrations["integrations"] = {{"Ometria", {{"marketingOptin", "EXPLICITLY_OPTEDIN"}}}};
+  const json body = {{"batch", {without_listing, own_integrations}},
+                     {"integrations", {{"Ometria", {{"listingId", "l-batch"}}}}}};
+  const auto r = ingest(IngestRoute::batch, body.dump());
+  ASSERT_EQ(r.accepted.size(), 1u) << ingest_answer(r).body;
+  EXPECT_EQ(json::parse(r.accepted[0].record.json)["id"], "l-batch");
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].index, 1u);
+  EXPECT_EQ(r.rejected[0].error, "Parameter listingId is required for identify");
+}
+
 TEST(IngestShapes, InvalidJsonNamesTheByteOffset) {
   const auto error = ingest_failure(IngestRoute::batch, R"({"batch":[{"type":"identify",}]})");
   EXPECT_EQ(error.code, errc::invalid_json);
@@ -432,9 +546,9 @@ TEST(IngestSlowDown, OffWhenTheThresholdOrTheMaximumIsZero) {
 }
 
 TEST(IngestSlowDown, LimitsComeFromTheIngestSection) {
-  omt::config::IngestConfig config;
-  config.slow_down_from = 42;
-  config.max_slow_down = std::chrono::milliseconds(250);
+  omt::config::Config config;
+  config.ingest.slow_down_from = 42;
+  config.ingest.max_slow_down = std::chrono::milliseconds(250);
   const auto limits = omt::protocol::ingest_limits(config);
   EXPECT_EQ(limits.slow_down_from, 42u);
   EXPECT_EQ(limits.max_slow_down, std::chrono::milliseconds(250));

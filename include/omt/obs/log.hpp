@@ -42,4 +42,8 @@ std::string redact_pii(std::string_view text);
 // The same, with the PII switch given rather than read from the logger's options.
 std::string redact(std::string_view text, bool keep_pii);
 
+// A request or answer body for a trace line: redacted first (a cut must not leave part of a phone number),
+// then cut to 4 KiB with the full size noted.
+std::string loggable_body(std::string_view body);
+
 }  // namespace omt::obs

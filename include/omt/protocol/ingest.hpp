@@ -38,6 +38,9 @@ struct IngestLimits {
   std::uint32_t retry_after_seconds = 5;                     // Retry-After of a 429 / 503
   std::uint64_t slow_down_from = 100'000;                    // see ingest_slow_down (0: never)
   std::chrono::milliseconds max_slow_down{1000};
+  // A body sent with Content-Encoding (gzip, deflate) may decompress to at most this many bytes, the limit of a
+  // plain body (server.limits.max_body_bytes); past it: 413.
+  std::size_t max_decoded_body_bytes = config::ServerLimits{}.max_body_bytes;
 };
 
 // How long to hold back an ingest answer while the queue holds `depth` records: 0 below slow_down_from (or
@@ -46,8 +49,8 @@ struct IngestLimits {
 // the more the backlog grows, the harder they are held back, so it settles where ingest and delivery match.
 std::chrono::milliseconds ingest_slow_down(std::uint64_t depth, std::uint64_t high_water_mark, const IngestLimits& limits);
 
-// The limits from the configuration's "ingest" section.
-IngestLimits ingest_limits(const config::IngestConfig& config);
+// The limits from the configuration's "ingest" section, and server.limits.max_body_bytes for decoded bodies.
+IngestLimits ingest_limits(const config::Config& config);
 
 // ---- credentials ------------------------------------------------------------------------------------------------
 
@@ -119,6 +122,18 @@ struct IngestResult {
 Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, const ometria::Transformer& transformer,
                                      const ometria::DestinationConfig& destination, const IngestLimits& limits,
                                      std::size_t readable_bytes = 0);
+
+// Segment's HTTP API lets a batch carry "context" and "integrations" beside "batch"; they "will be merged with
+// any context inside each of the items". ingest_events applies this rule to each event of a /v1/batch body:
+//   * an event without the key (or with null) gets the batch-level object as it is;
+//   * an event with an object keeps every key of its own and gains the batch-level keys it lacks. The merge is
+//     shallow: the event's own context.traits wins over the batch-level context.traits wholesale;
+//   * an event whose value is something else (a string...) keeps it: the event's own value wins.
+// Returns the event's JSON with the merge applied (the event's members in their order, then any added key);
+// the event unchanged (re-serialised) when there was nothing to add. `batch_level_json` is the batch body, or any
+// object holding "context" and/or "integrations" (each an object or null). Errors: errc::invalid_json when
+// either text is not JSON, errc::invalid_request naming the batch-level field that is not an object.
+Expected<std::string> merge_batch_level_fields(std::string_view event_json, std::string_view batch_level_json);
 
 // ---- answers ----------------------------------------------------------------------------------------------------
 

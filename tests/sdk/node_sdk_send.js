@@ -1,0 +1,105 @@
+// Sends N events through the real RudderStack Node SDK (@rudderstack/rudder-sdk-node, default options: gzip,
+// flushAt 20, 3 retries) to the service, and writes which events the SDK saw acknowledged. Run by
+// node_sdk_check.sh with NODE_PATH pointing at the SDK's node_modules.
+//   node node_sdk_send.js --url URL --write-key KEY --events N --out DIR [--per-tick K]
+// Event i is, in turn: an identify (Ometria contact "sdk-contact-i"), an "Order Completed" with a product
+// (order "sdk-order-i"), a custom event "Viewed Product" (custom_event "sdk-event-i").
+// Writes DIR/progress (acknowledged count, rewritten as it grows) and, at the end, DIR/acked.jsonl (one
+// {"id","type","email"} line per acknowledged event) and DIR/sender.json (counts).
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+function argument(name, fallback) {
+  const at = process.argv.indexOf(`--${name}`);
+  if (at < 0 || at + 1 >= process.argv.length) {
+    if (fallback === undefined) {
+      console.error(`node_sdk_send.js: --${name} is required`);
+      process.exit(2);
+    }
+    return fallback;
+  }
+  return process.argv[at + 1];
+}
+
+const url = argument('url');
+const writeKey = argument('write-key');
+const total = Number(argument('events'));
+const outDir = argument('out');
+const perTick = Number(argument('per-tick', '50'));  // events enqueued every 10 ms: a steady stream, not one burst
+const deadlineMs = Number(argument('deadline-ms', '180000'));
+
+const Analytics = require('@rudderstack/rudder-sdk-node');
+const sdkVersion = require('@rudderstack/rudder-sdk-node/package.json').version;
+const errors = new Map();  // message -> count
+const client = new Analytics(writeKey, {
+  dataPlaneUrl: url,
+  logLevel: 'error',
+  // Without a handler a failed flush rejects a promise nobody awaits (the SDK's own automatic flushes).
+  errorHandler: (err) => {
+    const key = err && err.response ? `HTTP ${err.response.status}` : String(err && (err.code || err.message));
+    errors.set(key, (errors.get(key) || 0) + 1);
+  },
+});
+
+function eventOf(i) {
+  const userId = `sdk-user-${i}`;
+  const email = `sdk-${i}@example.com`;
+  switch (i % 3) {
+    case 0:
+      return { call: 'identify', expected: { id: `sdk-contact-${i}`, type: 'contact', email },
+        message: { userId, traits: { email, firstName: 'Ann', lastName: 'Lee', listingId: `sdk-contact-${i}` } } };
+    case 1:
+      return { call: 'track', expected: { id: `sdk-order-${i}`, type: 'order', email },
+        message: { userId, event: 'Order Completed', context: { traits: { email } },
+          properties: { order_id: `sdk-order-${i}`, grand_total: 25.5, subtotal: 21, currency: 'GBP',
+            products: [{ product_id: 'p-1', sku: 'SKU-1', name: 'Hat', unit_price: 10.5, quantity: 2 }] } } };
+    default:
+      return { call: 'track', expected: { id: `sdk-event-${i}`, type: 'custom_event', email },
+        message: { userId, event: 'Viewed Product', context: { traits: { email } },
+          properties: { event_id: `sdk-event-${i}`, sku: 'SKU-2', colour: 'red' } } };
+  }
+}
+
+const acked = [];
+let failed = 0;
+let lastProgress = -1;
+function writeProgress() {
+  if (acked.length === lastProgress) return;
+  lastProgress = acked.length;
+  fs.writeFileSync(path.join(outDir, 'progress.tmp'), String(acked.length));
+  fs.renameSync(path.join(outDir, 'progress.tmp'), path.join(outDir, 'progress'));
+}
+const progressTimer = setInterval(writeProgress, 50);
+
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+async function main() {
+  const started = Date.now();
+  for (let i = 0; i < total; i += 1) {
+    const { call, expected, message } = eventOf(i);
+    client[call](message, (err) => {
+      if (err) failed += 1;
+      else acked.push(expected);
+    });
+    if ((i + 1) % perTick === 0) await sleep(10);
+  }
+  // The SDK sends flushAt (20) events a request: flush until its queue is empty, then wait for every callback.
+  while (acked.length + failed < total && Date.now() - started < deadlineMs) {
+    if (client.queue.length > 0) await client.flush().catch(() => {});
+    else await sleep(20);
+  }
+  clearInterval(progressTimer);
+  writeProgress();
+  fs.writeFileSync(path.join(outDir, 'acked.jsonl'), acked.map((e) => JSON.stringify(e)).join('\n') + (acked.length ? '\n' : ''));
+  const summary = { sdk_version: sdkVersion, sent: total, acked: acked.length, failed,
+    unanswered: total - acked.length - failed, errors: Object.fromEntries(errors), seconds: (Date.now() - started) / 1000 };
+  fs.writeFileSync(path.join(outDir, 'sender.json'), JSON.stringify(summary));
+  console.log(JSON.stringify(summary));
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error('node_sdk_send.js:', err);
+  process.exit(1);
+});
