@@ -685,6 +685,9 @@ void SqliteQueue::Impl::writer_loop() {
       }
     }
     run_group(group);
+    // Now, not at the next wake-up: the callbacks may hold what their callers wait to see released (a server
+    // connection held by an ingest answer would otherwise count as open until the next operation).
+    group.clear();
   }
 }
 

@@ -94,8 +94,7 @@ class IngestTest : public ::testing::Test {
 
   // Stops the server, closes the queue and opens its file afresh: what a 200 promised must be in it.
   std::vector<QueuedRecord> records_in_queue_file() {
-    server_.reset();
-    queue_.reset();
+    stop_server_and_queue();
     open_queue(1'000'000, /*create=*/false);
     std::vector<QueuedRecord> all;
     auto partitions = queue_->ready_partitions();
@@ -109,6 +108,14 @@ class IngestTest : public ::testing::Test {
     return all;
   }
 
+  // The server stops taking requests, then the queue closes (its writer answers and lets go of whatever it
+  // still holds of a connection), then the server and its metrics go: in that order nothing outlives what it uses.
+  void stop_server_and_queue() {
+    if (server_) server_->server->shutdown(std::chrono::seconds(5));
+    queue_.reset();
+    server_.reset();
+  }
+
   HttpResponse post(const std::string& target, const std::string& body, const Headers& headers) {
     return server_->client().post(target, body, headers);
   }
@@ -118,8 +125,8 @@ class IngestTest : public ::testing::Test {
   omt::testing::TempDir dir_;
   omt::obs::Registry metrics_;
   omt::net::DelayedCalls delayed_calls_;  // outlives the queue and the server below
-  std::unique_ptr<omt::queue::SqliteQueue> queue_;
   std::unique_ptr<omt::test::TestServer> server_;
+  std::unique_ptr<omt::queue::SqliteQueue> queue_;  // after server_: destroyed before it
   std::atomic<int> notified_{0};
 };
 

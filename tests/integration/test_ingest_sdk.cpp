@@ -343,7 +343,7 @@ TEST_F(SdkIngestTest, TraceLogsShowTheDecodedBodyRedactedNeverTheCompressedBytes
     const std::string compressed = gzip(body.dump());
     const auto response = post("/v1/batch", compressed, node_sdk_headers("wk-web"));
     ASSERT_EQ(response.status, 200) << response.body;
-    server_.reset();
+    stop_server_and_queue();
     lines = capture.lines();
     bool size_line = false, decoded_line = false;
     for (const auto& line : lines) {
