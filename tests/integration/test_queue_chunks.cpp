@@ -1,7 +1,7 @@
 // The SQLite queue's chunked layout (records of one enqueue and partition stored together): leases hand out
 // whole chunks and say when more were left behind; every operation still works record by record with stable
-// ids; a database written in the old one-row-per-record layout is moved over on open; a damaged chunk is an
-// error that names it, never a crash.
+// ids; a database written in the old one-row-per-record layout is moved over on open; a damaged chunk is moved
+// to the dead-letter store, never a crash and never a partition stuck behind it.
 #include <gtest/gtest.h>
 
 #include <sqlite3.h>
@@ -182,19 +182,29 @@ TEST_F(QueueChunksTest, ADatabaseInTheOldOneRowPerRecordLayoutIsMovedOverOnOpen)
   EXPECT_EQ(reopened->depth(), 3u);
 }
 
-TEST_F(QueueChunksTest, ADamagedChunkIsAnErrorNamingItNotACrash) {
+TEST_F(QueueChunksTest, ADamagedChunkMovesToTheDeadLetterStoreAndTheRestOfItsPartitionFlows) {
+  std::vector<RecordId> second;
   {
     auto q = open();
     ASSERT_TRUE(q);
     enqueue(*q, contacts("k", 0, 3));
+    second = enqueue(*q, contacts("k", 3, 2));
   }
-  sql("UPDATE chunks SET records = x'0001'");
+  sql("UPDATE chunks SET records = x'0001' WHERE id = (SELECT MIN(id) FROM chunks)");
   auto q = open();
   ASSERT_TRUE(q);
+  EXPECT_EQ(q->depth(), 5u);
   auto leased = q->lease("k", RecordType::contact, 100, 30s);
-  ASSERT_FALSE(leased);
-  EXPECT_NE(leased.error().message.find("cut short"), std::string::npos) << leased.error().message;
-  EXPECT_NE(leased.error().message.find("chunk"), std::string::npos) << leased.error().message;
+  ASSERT_TRUE(leased) << leased.error().message;
+  ASSERT_EQ(leased->records.size(), 2u);  // the partition is not stuck behind the damaged chunk
+  EXPECT_EQ(leased->records[0].id, second[0]);
+  EXPECT_EQ(q->depth(), 2u);
+  auto dead = q->dead_letters({});
+  ASSERT_TRUE(dead);
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_NE(dead->at(0).reason.find("damaged chunk of 3 records"), std::string::npos) << dead->at(0).reason;
+  EXPECT_NE(dead->at(0).reason.find("cut short"), std::string::npos) << dead->at(0).reason;
+  EXPECT_EQ(dead->at(0).record.json, "0001");  // its bytes, kept for inspection
 }
 
 }  // namespace
