@@ -543,12 +543,8 @@ Reply dry_run_answer(const IngestResult& result, std::string_view api_key, const
 }
 
 Reply ingest_error(const Error& error) {
-  Reply reply;
+  Reply reply = error_reply(http_status(error.code), error.message);
   reply.api_version_header = false;
-  reply.status = http_status(error.code);
-  reply.body = "{\"error\":";
-  json::write_string(reply.body, error.message);
-  reply.body += '}';
   return reply;
 }
 

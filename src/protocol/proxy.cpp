@@ -172,13 +172,6 @@ Reply proxy_reply(const ProxyRequest& request, const ProxyOutcome& outcome, Prox
   return reply;
 }
 
-Reply proxy_error(const Error& error) {
-  Reply reply;
-  reply.status = http_status(error.code);
-  reply.body = "{\"error\":";
-  json::write_string(reply.body, error.message);
-  reply.body += '}';
-  return reply;
-}
+Reply proxy_error(const Error& error) { return error_reply(http_status(error.code), error.message); }
 
 }  // namespace omt::protocol

@@ -15,6 +15,15 @@ namespace dom = simdjson::dom;
 using json::write;
 using json::write_string;
 
+Reply error_reply(int status, std::string_view message) {
+  Reply r;
+  r.status = status;
+  r.body = "{\"error\":";
+  write_string(r.body, message);
+  r.body += '}';
+  return r;
+}
+
 namespace {
 
 std::optional<dom::element> member(dom::element obj, std::string_view key) {
@@ -32,15 +41,6 @@ std::string lower_trim(std::string_view s) {
   for (auto& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
-}
-
-Reply error_reply(int status, std::string_view message) {
-  Reply r;
-  r.status = status;
-  r.body = "{\"error\":";
-  write_string(r.body, message);
-  r.body += '}';
-  return r;
 }
 
 void tally_event(EventTally* tally, const ometria::Transformer& transformer, dom::element message,

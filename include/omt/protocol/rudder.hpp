@@ -29,6 +29,9 @@ struct Reply {
   bool api_version_header = true;  // send "apiVersion: 2" (every transform and proxy reply)
 };
 
+// {"error": message} with the status (and the apiVersion header; clear it for routes that are not the contract's).
+Reply error_reply(int status, std::string_view message);
+
 // "ometria", "OMETRIA", " Ometria " -> true (trimmed, case-insensitive).
 bool is_known_destination(std::string_view name);
 // 404 {"error":"Unknown destination: <name>"}
