@@ -1,5 +1,6 @@
 // Ingest and proxy route glue: authentication, backpressure and the queue / sender around the pure protocol parts.
 #include "omt/net/ingest_routes.hpp"
+#include "reply_response.hpp"
 
 #include <utility>
 
@@ -14,14 +15,6 @@
 namespace omt::net {
 
 namespace {
-
-Response to_response(protocol::Reply reply) {
-  Response r;
-  r.status = reply.status;
-  r.body = std::move(reply.body);
-  if (reply.api_version_header) r.headers.emplace_back("apiVersion", "2");
-  return r;
-}
 
 struct IngestState {
   std::shared_ptr<const ometria::Transformer> transformer;

@@ -1,4 +1,5 @@
 #include "omt/net/routes.hpp"
+#include "reply_response.hpp"
 
 #include <array>
 
@@ -47,14 +48,6 @@ class TransformMetrics {
   std::array<std::array<obs::Counter*, 2>, 4> events_{};
   std::array<obs::Counter*, 16> errors_{};
 };
-
-Response to_response(protocol::Reply reply) {
-  Response r;
-  r.status = reply.status;
-  r.body = std::move(reply.body);
-  if (reply.api_version_header) r.headers.emplace_back("apiVersion", "2");
-  return r;
-}
 
 Response json_response(int status, std::string body) {
   Response r;
