@@ -269,19 +269,17 @@ struct SqliteQueue::Impl {
   // ---- chunks ----
 
   // One stored chunk, its entries pointing into blob.
-  static constexpr std::string_view kDamagedChunk = "damaged chunk";  // Error::path of a chunk that cannot be decoded
-
   struct StoredChunk {
     chunk::ChunkId id = 0;
     std::string api_key;
     std::string type;
     std::string blob;
     std::vector<chunk::Entry> entries;
+    std::optional<Error> damage;  // the blob cannot be decoded: entries is empty
   };
 
-  // The chunk with this id, if stored. A stored chunk that cannot be decoded is an error naming it; lease()
-  // moves such a chunk aside (quarantine_chunk) so that it cannot stop its partition for good.
-  Expected<std::optional<StoredChunk>> read_chunk(chunk::ChunkId id) {
+  // The chunk with this id, if stored, decoded, or with what is wrong with its blob.
+  Expected<std::optional<StoredChunk>> read_any_chunk(chunk::ChunkId id) {
     Query q(*this, select_chunk_stmt, "read chunk");
     auto row = q.bind(id).step();
     if (!row) return tl::unexpected(row.error());
@@ -292,40 +290,39 @@ struct SqliteQueue::Impl {
     c.type = q.text(1);
     c.blob = q.blob(2);
     auto entries = chunk::decode(c.blob);
-    if (!entries) {
-      return tl::unexpected(Error{entries.error().code, entries.error().message + " (chunk " + std::to_string(id) + ")",
-                                  std::string(kDamagedChunk)});
-    }
-    c.entries = std::move(*entries);
+    if (entries) c.entries = std::move(*entries);
+    else c.damage = Error{entries.error().code, entries.error().message + " (chunk " + std::to_string(id) + ")", options.path.string()};
     return std::optional<StoredChunk>(std::move(c));
   }
 
+  // The chunk with this id, if stored; one that cannot be decoded is an error naming it (lease() moves such a
+  // chunk aside, so it cannot stop its partition for good).
+  Expected<std::optional<StoredChunk>> read_chunk(chunk::ChunkId id) {
+    auto stored = read_any_chunk(id);
+    if (stored && *stored && (*stored)->damage) return tl::unexpected(*(*stored)->damage);
+    return stored;
+  }
+
   // Moves a chunk that cannot be decoded to the dead-letter store as one entry: id chunk<<7|127 (a slot no
-  // record uses), its bytes in hex as the text, the reason naming the damage. Returns the records it counted.
-  Expected<std::uint64_t> quarantine_chunk(chunk::ChunkId id, std::string_view api_key, std::string_view type,
-                                           std::uint64_t count, const std::string& damage) {
-    Query q(*this, select_chunk_stmt, "read damaged chunk");
-    auto row = q.bind(id).step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) return std::uint64_t{0};
-    const std::string blob = q.blob(2);
+  // record uses), its bytes in hex as the text, the damage as the reason. Returns the records it counted.
+  Expected<std::uint64_t> quarantine_chunk(const StoredChunk& damaged, std::uint64_t count) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string hex;
-    hex.reserve(2 * blob.size());
-    for (unsigned char c : blob) {
+    hex.reserve(2 * damaged.blob.size());
+    for (unsigned char c : damaged.blob) {
       hex.push_back(kHex[c >> 4]);
       hex.push_back(kHex[c & 15]);
     }
-    const std::string reason = "damaged chunk of " + std::to_string(count) + " records: " + damage;
+    const std::string reason = "damaged chunk of " + std::to_string(count) + " records: " + damaged.damage->message;
     const UnixMillis at = now();
     Query dead(*this, insert_dead_stmt, "store damaged chunk");
-    dead.bind(chunk::record_id(id, (1u << chunk::kSlotBits) - 1)).bind(api_key).bind(type).bind(hex);
-    dead.bind(std::int64_t{0}).bind(at).bind(reason).bind(at);
+    dead.bind(chunk::record_id(damaged.id, (1u << chunk::kSlotBits) - 1)).bind(damaged.api_key).bind(damaged.type);
+    dead.bind(hex).bind(std::int64_t{0}).bind(at).bind(reason).bind(at);
     if (auto r = dead.run(); !r) return tl::unexpected(r.error());
     Query remove(*this, delete_chunk_stmt, "delete damaged chunk");
-    if (auto r = remove.bind(id).run(); !r) return tl::unexpected(r.error());
+    if (auto r = remove.bind(damaged.id).run(); !r) return tl::unexpected(r.error());
     spdlog::error("queue: {} (key {}, type {}); moved to the dead-letter store so the rest can flow", reason,
-                  obs::key_fingerprint(api_key), type);
+                  obs::key_fingerprint(damaged.api_key), damaged.type);
     return count;
   }
 
@@ -830,15 +827,15 @@ Expected<Leased> SqliteQueue::lease(const std::string& api_key, RecordType type,
       const auto count = static_cast<std::uint64_t>(due.integer(1));
       auto in_chunk = impl->leased_in_chunk.find(chunk_id);
       if (in_chunk != impl->leased_in_chunk.end() && in_chunk->second >= count) continue;
-      auto stored = impl->read_chunk(chunk_id);
-      if (!stored && stored.error().path == Impl::kDamagedChunk) {
-        auto moved = impl->quarantine_chunk(chunk_id, api_key, type_name, count, stored.error().message);
+      auto stored = impl->read_any_chunk(chunk_id);
+      if (!stored) return tl::unexpected(stored.error());
+      if (!*stored) continue;
+      if ((*stored)->damage) {
+        auto moved = impl->quarantine_chunk(**stored, count);
         if (!moved) return tl::unexpected(moved.error());
         delta -= static_cast<std::int64_t>(*moved);
         continue;
       }
-      if (!stored) return tl::unexpected(stored.error());
-      if (!*stored) continue;
       std::vector<const chunk::Entry*> free;
       for (const auto& e : (*stored)->entries) {
         if (e.next_attempt_at <= now && !impl->leases.contains(chunk::record_id(chunk_id, e.slot))) free.push_back(&e);

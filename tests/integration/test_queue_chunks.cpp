@@ -57,11 +57,6 @@ class QueueChunksTest : public ::testing::Test {
     if (!ids) ADD_FAILURE() << ids.error().message;
     return ids ? *ids : std::vector<RecordId>{};
   }
-  static std::vector<std::string> ids_in_json(const std::vector<omt::queue::QueuedRecord>& records) {
-    std::vector<std::string> out;
-    for (const auto& r : records) out.push_back(r.json.substr(r.json.find("\"id\":") + 6, r.json.size() - r.json.find("\"id\":") - 8));
-    return out;
-  }
   // Runs SQL on the database file directly (another connection), as an old version or a damaged disk would.
   void sql(const std::string& statement) {
     sqlite3* db = nullptr;
@@ -90,7 +85,7 @@ TEST_F(QueueChunksTest, LeasesStopAtAChunkThatDoesNotFitAndSaySoMoreAreDue) {
   ASSERT_TRUE(second);
   EXPECT_EQ(second->records.size(), 40u);
   EXPECT_FALSE(second->more_due);
-  EXPECT_EQ(ids_in_json(second->records).front(), "c80");  // oldest first, in order
+  EXPECT_EQ(second->records.front().json, R"({"@type":"contact","id":"c80"})");  // oldest first, in order
 }
 
 TEST_F(QueueChunksTest, AChunkLargerThanAskedIsSplitAndTheRestKeepsItsIds) {
