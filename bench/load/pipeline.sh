@@ -20,6 +20,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=bench/load/lib.sh
+source "$root/bench/load/lib.sh"
 build="$root/build"
 runs=3
 duration=15s
@@ -127,16 +129,7 @@ start_server() {
   # At the default level (info), as in production: one line per push goes to the log file.
   "$binary" serve --config "$work/config.json" --log-level info 2>"$work/server.log" &
   server_pid=$!
-  port=""
-  for _ in $(seq 1 200); do
-    port=$(grep -so 'listening on 127\.0\.0\.1:[0-9]*' "$work/server.log" | head -1 | cut -d: -f2 || true)
-    [[ -n "$port" ]] && return 0
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "the server did not start:" >&2
-  cat "$work/server.log" >&2
-  exit 1
+  wait_for_listening "$server_pid" "$work/server.log"
 }
 
 queue_depth() {
@@ -146,7 +139,6 @@ queue_depth() {
 # CPU seconds (user + system) a process has used so far.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
-median() { sort -n | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
 : >"$work/summary"
 printf '%-4s %10s %12s %12s %10s %10s %9s %9s %9s %11s %9s\n' run requests acked/s delivered/s depth_mid depth_end drain_s \

@@ -11,6 +11,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=bench/load/lib.sh
+source "$root/bench/load/lib.sh"
 binary="$root/build/ometria-transformer"
 runs=3
 duration=10s
@@ -48,16 +50,7 @@ python3 "$root/bench/load/make_payloads.py" "$work"
 start_server() {
   "$binary" serve --listen 127.0.0.1:0 --threads "$server_threads" --log-level info 2>"$work/server.log" &
   server_pid=$!
-  port=""
-  for _ in $(seq 1 200); do
-    port=$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$work/server.log" | head -1 | cut -d: -f2 || true)
-    [[ -n "$port" ]] && return 0
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "the server did not start:" >&2
-  cat "$work/server.log" >&2
-  exit 1
+  wait_for_listening "$server_pid" "$work/server.log"
 }
 
 stop_server() {
@@ -66,7 +59,6 @@ stop_server() {
   server_pid=""
 }
 
-median() { sort -n | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
 printf '%-14s %6s %12s %12s %9s %9s %9s\n' body events req/s events/s p50_ms p99_ms rss_MiB
 for scenario in "identify identify.json /v0/destinations/ometria 1" \
