@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "fake_ometria.hpp"
+#include "http_client.hpp"
 #include "omt/net/sender.hpp"
 #include "omt/obs/log.hpp"
 
@@ -119,6 +120,17 @@ TEST(HttpsSender, AcceptedPushIsParsedAndRecorded) {
   EXPECT_EQ(requests[0].content_type, "application/json");
   EXPECT_EQ(requests[0].user_agent, omt::net::default_user_agent());
   EXPECT_TRUE(requests[0].user_agent.starts_with("ometria-transformer/"));
+}
+
+TEST(HttpsSender, TheFakeCountsWhatItAcceptedForBenchmarks) {
+  FakeOmetria fake(fake_options());
+  SenderHarness harness(plain_options());
+  ASSERT_TRUE(harness.send(fake.url()).has_answer());
+  // bench/load/pipeline.sh reads this instead of counting the fake's output.
+  omt::test::HttpClient client("127.0.0.1", fake.port());
+  const auto stats = client.get("/_fake/stats");
+  ASSERT_EQ(stats.status, 200) << stats.body;
+  EXPECT_EQ(nlohmann::json::parse(stats.body), nlohmann::json::parse(R"({"records":2,"pushes":1,"requests":1})"));
 }
 
 TEST(HttpsSender, TooManyRequestsSurfacesRetryAfterAndQueueHeaders) {
