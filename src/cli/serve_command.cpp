@@ -16,6 +16,7 @@
 #include "omt/net/server.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/obs/metrics.hpp"
+#include "omt/obs/service_events.hpp"
 #include "omt/ometria/transformer.hpp"
 #include "omt/net/delayed_calls.hpp"
 #include "omt/net/ingest_routes.hpp"
@@ -65,14 +66,15 @@ int run_serve(const ServeFlags& flags) {
                                     cfg->log.format == "json" ? obs::LogFormat::json : obs::LogFormat::text,
                                     cfg->log.log_pii});
   const std::uint64_t fd_limit = net::raise_open_file_limit();
-  spdlog::info("ometria-transformer {} starting; open file limit {}", OMT_VERSION, fd_limit);
+  obs::emit(obs::ServiceStarting{OMT_VERSION, fd_limit});
 
   const auto mappings_dir = cfg->mappings_dir.empty() ? ometria::Transformer::default_mappings_dir() : cfg->mappings_dir;
   auto transformer = ometria::Transformer::load(mappings_dir);
   if (!transformer) {
-    spdlog::critical("cannot load the mappings from {}: {}", mappings_dir.string(), transformer.error().message);
+    obs::emit(obs::MappingsFailed{mappings_dir.string(), transformer.error().message});
     return 2;
   }
+  obs::emit(obs::MappingsLoaded{mappings_dir.string()});
   auto shared_transformer = std::make_shared<const ometria::Transformer>(std::move(*transformer));
 
   // Signals are taken synchronously by this thread (sigwait), so block them before any server thread exists:
@@ -127,17 +129,16 @@ int run_serve(const ServeFlags& flags) {
 
   auto server = net::Server::start(cfg->server, std::move(router), metrics);
   if (!server) {
-    spdlog::critical("{}", server.error().message);
+    obs::emit(obs::StartUpFailed{server.error().message});
     return 2;
   }
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  spdlog::info("received {}; shutting down (deadline {} ms)", signal_number == SIGINT ? "SIGINT" : "SIGTERM",
-               cfg->server.shutdown_deadline.count());
+  obs::emit(obs::StopSignalled{signal_number == SIGINT ? "SIGINT" : "SIGTERM", cfg->server.shutdown_deadline});
   delayed_calls.close();  // held-back ingest answers go out now
   const bool drained = (*server)->shutdown(cfg->server.shutdown_deadline);
-  if (!drained) spdlog::warn("some requests were cut off at the shutdown deadline");
+  if (!drained) obs::emit(obs::RequestsCutOff{});
   // After the server: ingest has stopped enqueueing. Pushes in flight get the same deadline; the rest stays queued.
   if (delivery) delivery->stop(cfg->server.shutdown_deadline);
   return 0;

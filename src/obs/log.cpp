@@ -1,5 +1,7 @@
 #include "omt/obs/log.hpp"
 
+#include "omt/obs/event.hpp"
+
 #include <openssl/sha.h>
 
 #include <atomic>
@@ -106,9 +108,26 @@ void append_utc_timestamp(Buffer& out, std::chrono::system_clock::time_point tim
   append(out, std::string_view(text, static_cast<std::size_t>(std::max(n, 0))));
 }
 
+// A named event's members after "msg": "event" and its fields (names are plain identifiers; values escaped).
+void append_event_members(Buffer& out, const detail::CurrentEvent& event) {
+  append(out, ",\"event\":\"");
+  append_json_escaped(out, event.name);
+  out.push_back('"');
+  for (const auto& field : event.fields->fields()) {
+    if (field.name == "ts" || field.name == "level" || field.name == "msg" || field.name == "event") continue;
+    append(out, ",\"");
+    append_json_escaped(out, field.name);
+    append(out, "\":");
+    if (field.quoted) out.push_back('"');
+    if (field.quoted) append_json_escaped(out, field.value);
+    else append(out, field.value);
+    if (field.quoted) out.push_back('"');
+  }
+}
+
 // spdlog's pattern formatter cannot escape the message, so the lines are written here:
 //   text: 2024-01-02T03:04:05.678Z info message
-//   json: {"ts":"2024-01-02T03:04:05.678Z","level":"info","msg":"message"}
+//   json: {"ts":"2024-01-02T03:04:05.678Z","level":"info","msg":"message"} (+ a named event's members)
 class LineFormatter final : public spdlog::formatter {
  public:
   explicit LineFormatter(LogFormat format) : format_(format) {}
@@ -124,7 +143,9 @@ class LineFormatter final : public spdlog::formatter {
       append(dest, level);
       append(dest, "\",\"msg\":\"");
       append_json_escaped(dest, text);
-      append(dest, "\"}\n");
+      dest.push_back('"');
+      if (const auto* event = detail::current_event()) append_event_members(dest, *event);
+      append(dest, "}\n");
     } else {
       append_utc_timestamp(dest, msg.time);
       dest.push_back(' ');

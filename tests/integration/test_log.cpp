@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "log_capture.hpp"
+#include "omt/obs/event.hpp"
 #include "omt/obs/log.hpp"
 #include "running_binary.hpp"
 #include "test_server.hpp"
@@ -142,6 +143,36 @@ TEST(LogFormat, JsonLinesAreValidJsonWhateverTheMessageHolds) {
                                           "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD end");
   EXPECT_EQ(json::parse(lines[6]), json({{"ts", json::parse(lines[6])["ts"]}, {"level", "info"}, {"msg", "at info"}}));
   EXPECT_EQ(json::parse(lines[7])["level"], "trace");
+}
+
+TEST(LogFormat, ANamedEventAddsItsNameAndFieldsToJsonLinesOnly) {
+  obs::EventFields fields;
+  fields.text("key", "key:0123abcd").number("records", std::uint64_t{100}).number("status", 200)
+      .flag("held", false).user_text("detail", "refused ann@example.com");
+  {
+    LogCapture capture({"info", obs::LogFormat::json, false});
+    obs::emit_line(spdlog::level::warn, "push_failed", fields, "push failed");
+    spdlog::info("a plain line after it");
+    const auto lines = capture.lines();
+    ASSERT_EQ(lines.size(), 2u);
+    const json line = json::parse(lines[0]);
+    EXPECT_EQ(line["msg"], "push failed");
+    EXPECT_EQ(line["event"], "push_failed");
+    EXPECT_EQ(line["key"], "key:0123abcd");
+    EXPECT_EQ(line["records"], 100);
+    EXPECT_EQ(line["status"], 200);
+    EXPECT_EQ(line["held"], false);
+    EXPECT_EQ(line["detail"], "refused <email>");  // user text is redacted where the field is made
+    EXPECT_EQ(json::parse(lines[1]).size(), 3u);  // the event's members do not leak into the next line
+  }
+  {
+    LogCapture capture({"info", obs::LogFormat::text, false});
+    obs::emit_line(spdlog::level::warn, "push_failed", fields, "push failed");
+    obs::emit_line(spdlog::level::debug, "push_failed", fields, "below the level");
+    const auto lines = capture.lines();
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_TRUE(lines[0].ends_with(" warning push failed")) << lines[0];
+  }
 }
 
 TEST(LogFormat, TextLinesStayOneLineEach) {
