@@ -4,12 +4,28 @@
 #   2. every command of README.md (tests/readme/run_readme_commands.py) and `scripts/run.sh --version`;
 #   3. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer (skip: OMT_TEST_SANITIZERS=0);
 #   4. each libFuzzer target for ${FUZZ_SECONDS:-20} s under ASan + UBSan (skip: OMT_TEST_FUZZ=0).
+#
+# `scripts/test.sh --quick`: step 1 only (the normal build and ctest), for the daily loop on a 2-core machine.
+# The README's test command and .ci/run run everything.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-OMT_WITH_FUZZ=1 "$root/scripts/install-deps.sh"
+quick=0
+case "${1:-}" in
+  --quick) quick=1 ;;
+  "") ;;
+  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "test.sh: unknown option '$1' (use --quick, or nothing for the whole suite)" >&2; exit 2 ;;
+esac
+
+if ((quick)); then
+  "$root/scripts/install-deps.sh"
+else
+  OMT_WITH_FUZZ=1 "$root/scripts/install-deps.sh"
+fi
 
 OMT_BUILD_DIR="$root/build" "$root/scripts/build.sh" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ctest --test-dir "$root/build" --output-on-failure -j "$(nproc)"
+((quick)) && exit 0
 
 "$root/scripts/run.sh" --version
 python3 "$root/tests/readme/run_readme_commands.py" "$root"

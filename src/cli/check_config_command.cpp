@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/mappings_location.hpp"
 #include "omt/config/config.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/ometria/transformer.hpp"
@@ -34,7 +35,7 @@ nlohmann::ordered_json effective(const config::Config& c) {
                    {"write", duration(c.server.timeouts.write)}}},
                  {"shutdown_deadline", duration(c.server.shutdown_deadline)}};
   j["log"] = {{"level", c.log.level}, {"format", c.log.format}, {"log_pii", c.log.log_pii}};
-  j["mappings_dir"] = (c.mappings_dir.empty() ? ometria::Transformer::default_mappings_dir() : c.mappings_dir).string();
+  j["mappings_dir"] = mappings_location(c.mappings_dir, "mappings_dir").directory.string();
   j["queue"] = {{"path", c.queue.path.string()}, {"durability", c.queue.durability}, {"high_water_mark", c.queue.high_water_mark}};
   j["ometria"] = {{"endpoint", c.ometria.endpoint},
                   {"allow_plain_http", c.ometria.allow_plain_http},
@@ -88,7 +89,7 @@ int run_check_config(const std::string& file) {
     std::cerr << "check-config: " << cfg.error().message << "\n";
     return 2;
   }
-  const auto mappings = cfg->mappings_dir.empty() ? ometria::Transformer::default_mappings_dir() : cfg->mappings_dir;
+  const auto mappings = mappings_location(cfg->mappings_dir, "mappings_dir").directory;
   if (auto transformer = ometria::Transformer::load(mappings); !transformer) {
     std::cerr << "check-config: " << transformer.error().message << "\n";
     return 2;

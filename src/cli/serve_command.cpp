@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "cli/mappings_location.hpp"
 #include "omt/config/config.hpp"
 #include "omt/net/routes.hpp"
 #include "omt/net/server.hpp"
@@ -68,13 +69,13 @@ int run_serve(const ServeFlags& flags) {
   const std::uint64_t fd_limit = net::raise_open_file_limit();
   obs::emit(obs::ServiceStarting{OMT_VERSION, fd_limit});
 
-  const auto mappings_dir = cfg->mappings_dir.empty() ? ometria::Transformer::default_mappings_dir() : cfg->mappings_dir;
-  auto transformer = ometria::Transformer::load(mappings_dir);
+  const auto mappings = mappings_location(cfg->mappings_dir, "mappings_dir");
+  auto transformer = ometria::Transformer::load(mappings.directory);
   if (!transformer) {
-    obs::emit(obs::MappingsFailed{mappings_dir.string(), transformer.error().message});
+    obs::emit(obs::MappingsFailed{mappings.directory.string(), transformer.error().message});
     return 2;
   }
-  obs::emit(obs::MappingsLoaded{mappings_dir.string()});
+  obs::emit(obs::MappingsLoaded{mappings.directory.string(), mappings.chosen_by});
   auto shared_transformer = std::make_shared<const ometria::Transformer>(std::move(*transformer));
 
   // Signals are taken synchronously by this thread (sigwait), so block them before any server thread exists:
@@ -153,7 +154,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (default 0.0.0.0:9090; port 0 picks one)");
   flags->threads_option = cmd->add_option("--threads", flags->threads, "Worker threads (default: the number of cores)")
                               ->check(CLI::Range(1u, 1024u));
-  cmd->add_option("--mappings", flags->mappings_dir, "Directory of the mapping tables (default: built in)");
+  cmd->add_option("--mappings", flags->mappings_dir, "Directory of the mapping tables (default: OMT_MAPPINGS_DIR, else the tables installed with the binary)");
   cmd->add_option("--log-level", flags->log_level,
                   "trace, debug, info, warn, error, critical or off (default info; OMT_LOG_LEVEL sets it too)");
   cmd->add_option("--log-format", flags->log_format, "text or json");

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/mappings_location.hpp"
 #include "omt/ometria/transformer.hpp"
 #include "json/out_value.hpp"
 #include "omt/protocol/rudder.hpp"
@@ -140,8 +141,7 @@ int usage_error(const std::string& message) {
 }
 
 int run_transform(const TransformOptions& options) {
-  auto transformer = ometria::Transformer::load(options.mappings.empty() ? ometria::Transformer::default_mappings_dir()
-                                                                         : std::filesystem::path(options.mappings));
+  auto transformer = ometria::Transformer::load(mappings_location(options.mappings, "--mappings").directory);
   if (!transformer) return usage_error(transformer.error().message);
 
   std::FILE* in = stdin;
@@ -250,7 +250,7 @@ void add_transform_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--format", options->format, "ometria: events in, records out; rudder: processor request in, response out")
       ->check(CLI::IsMember({"ometria", "rudder"}))
       ->capture_default_str();
-  cmd->add_option("--mappings", options->mappings, "Directory of mapping tables (default: the project's mappings/)");
+  cmd->add_option("--mappings", options->mappings, "Directory of mapping tables (default: OMT_MAPPINGS_DIR, else the tables installed with the binary)");
   cmd->callback([options, &exit_code] { exit_code = run_transform(*options); });
 }
 

@@ -17,8 +17,9 @@ void emit(const ServiceStarting& e) {
 
 void emit(const MappingsLoaded& e) {
   EventFields fields;
-  fields.text("directory", e.directory);
-  emit_line(level_enum::info, "mappings_loaded", fields, fmt::format("mappings loaded from {}", fields["directory"]));
+  fields.text("directory", e.directory).text("chosen_by", e.chosen_by);
+  emit_line(level_enum::info, "mappings_loaded", fields,
+            fmt::format("mappings loaded from {} ({})", e.directory, e.chosen_by));
 }
 
 void emit(const MappingsFailed& e) {

@@ -16,6 +16,7 @@ struct ServiceStarting {
 };
 struct MappingsLoaded {
   std::string_view directory;
+  std::string_view chosen_by;  // "mappings_dir", "OMT_MAPPINGS_DIR", "installed beside the binary", ...
 };
 // Paths, versions and start-up errors are the operator's own text, not user data: written as they are.
 struct MappingsFailed {
