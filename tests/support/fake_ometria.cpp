@@ -243,6 +243,8 @@ struct FakeOmetria::Impl {
   mutable std::condition_variable changed;
   std::deque<ScriptedAnswer> scripted;
   std::map<std::string, int> key_status;
+  int every_push_status = 0;
+  std::optional<std::string> every_push_retry_after;
   Headers extra_headers;
   std::chrono::milliseconds delay{0};
   bool holding = false;
@@ -438,6 +440,13 @@ struct FakeOmetria::Impl {
           plan.body = problem(plan.status, "the API key is not allowed");
           return plan;
         }
+        if (every_push_status != 0 && request.target() == "/v2/push") {
+          plan.status = every_push_status;
+          plan.content_type = "application/problem+json";
+          plan.body = problem(plan.status, "every push is answered " + std::to_string(every_push_status));
+          if (every_push_retry_after) plan.headers.emplace_back("Retry-After", *every_push_retry_after);
+          return plan;
+        }
       }
     }
     if (script) {
@@ -561,6 +570,12 @@ void FakeOmetria::set_key_status(const std::string& key, int status) {
 void FakeOmetria::clear_key_status(const std::string& key) {
   std::lock_guard lock(impl_->mutex);
   impl_->key_status.erase(key);
+}
+
+void FakeOmetria::set_status_for_every_push(int status, std::optional<std::string> retry_after) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->every_push_status = status;
+  impl_->every_push_retry_after = std::move(retry_after);
 }
 
 void FakeOmetria::set_extra_headers(std::vector<std::pair<std::string, std::string>> headers) {

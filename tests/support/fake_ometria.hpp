@@ -124,6 +124,9 @@ class FakeOmetria {
   void script(ScriptedAnswer answer);
   void set_key_status(const std::string& key, int status);  // e.g. 401/403 for every push with this key
   void clear_key_status(const std::string& key);
+  // Every push (after per-key statuses and scripted answers) answered with `status` (0: handle normally),
+  // with Retry-After when given. For rehearsing outages from the command line (fake-ometria --status).
+  void set_status_for_every_push(int status, std::optional<std::string> retry_after = std::nullopt);
   void set_extra_headers(std::vector<std::pair<std::string, std::string>> headers);  // on every answer
   void set_delay(std::chrono::milliseconds delay);  // before every answer
   void hold_answers();     // requests are read, then wait (counted by held()) until release_answers()

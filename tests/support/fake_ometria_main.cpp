@@ -1,7 +1,7 @@
-// fake-ometria: the fake Ometria push API as a program, for benchmarks and docker compose.
-//   fake-ometria --listen 127.0.0.1:0 --keys k1,k2 [--tls-dir DIR [--tls-name NAME,...]] [--out FILE]
-//                [--port-file FILE] [--threads N] [--max-records N]
-// Prints the bound port on the first line of stdout, then (without --out) one JSON line per accepted record:
+// fake-ometria: the fake Ometria push API as a program, for trials, benchmarks and docker compose.
+//   fake-ometria --listen 127.0.0.1:0 --keys k1,k2 [--refuse-key KEY=STATUS]... [--status CODE [--retry-after S]]
+//                [--tls-dir DIR [--tls-name NAME,...]] [--out FILE] [--port-file FILE] [--threads N] [--max-records N]
+// Prints the bound port alone on the first line of stdout, then (without --out) one JSON line per accepted record:
 //   {"api_key":"k1","push":7,"record":{...}}
 // With --tls-dir, serves HTTPS with DIR/cert.pem and DIR/key.pem, made (with DIR/ca.pem to trust) if absent.
 // GET /_fake/stats answers {"records":N,"pushes":N,"requests":N} (records accepted so far).
@@ -19,27 +19,68 @@
 #include "fake_ometria.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"fake-ometria: a fake Ometria push API (POST /v2/push) for tests and benchmarks"};
+  CLI::App app{"fake-ometria: a fake Ometria push API (POST /v2/push) for trials, tests and benchmarks.\n"
+               "Prints the port it listens on alone on the first line of stdout, then one JSON line per accepted\n"
+               "record ({\"api_key\":...,\"push\":N,\"record\":{...}}) unless --out is given.\n"
+               "GET /_fake/stats answers {\"records\":N,\"pushes\":N,\"requests\":N}.\n"
+               "Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start; 2 bad options."};
+  app.get_formatter()->column_width(34);
   std::string listen = "127.0.0.1:0";
   std::vector<std::string> keys;
   std::string tls_dir, out_path, port_file;
   std::vector<std::string> tls_names;
   int threads = 1;
   std::size_t max_records = 100;
-  app.add_option("--listen", listen, "address:port to listen on (port 0: any free port)");
-  app.add_option("--keys", keys, "accepted X-Ometria-Auth keys")->delimiter(',')->required();
+  std::vector<std::string> refused_keys;
+  int every_status = 0;
+  std::string retry_after;
+  app.add_option("--listen", listen, "address:port to listen on (port 0: any free port)")->capture_default_str();
+  app.add_option("--keys", keys, "accepted X-Ometria-Auth keys (others get 401)")->delimiter(',')->required();
+  app.add_option("--refuse-key", refused_keys,
+                 "answer every push with KEY by STATUS, e.g. KEY=401 to rehearse a held key (repeatable)");
+  app.add_option("--status", every_status,
+                 "answer every push with this status, e.g. 400 (dead letters), 429 or 503 (retries); 0: normally")
+      ->check(CLI::Range(0, 599))
+      ->capture_default_str();
+  app.add_option("--retry-after", retry_after, "with --status: the Retry-After header to send, in seconds")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--tls-dir", tls_dir, "serve HTTPS with DIR/cert.pem + DIR/key.pem (made with DIR/ca.pem if absent)");
   app.add_option("--tls-name", tls_names, "extra host names for a made certificate (e.g. a compose service name)")
       ->delimiter(',');
   app.add_option("--out", out_path, "write received records as JSON lines to this file instead of stdout");
   app.add_option("--port-file", port_file, "also write the bound port to this file");
-  app.add_option("--threads", threads, "server threads")->check(CLI::Range(1, 64));
-  app.add_option("--max-records", max_records, "records allowed per push (413 above)");
+  app.add_option("--threads", threads, "server threads")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--max-records", max_records, "records allowed per push (413 above)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
     std::cerr << "fake-ometria: --listen must be address:port\n";
+    return 2;
+  }
+  std::vector<std::pair<std::string, int>> refusals;
+  for (const auto& spec : refused_keys) {
+    const auto eq = spec.rfind('=');
+    int status = 0;
+    if (eq != std::string::npos && eq > 0) {
+      try {
+        status = std::stoi(spec.substr(eq + 1));
+      } catch (const std::exception&) {
+        status = 0;
+      }
+    }
+    if (status < 400 || status > 599) {
+      std::cerr << "fake-ometria: --refuse-key must be KEY=STATUS with a 4xx or 5xx status, got '" << spec << "'\n";
+      return 2;
+    }
+    refusals.emplace_back(spec.substr(0, eq), status);
+  }
+  if (every_status != 0 && every_status < 400) {
+    std::cerr << "fake-ometria: --status must be 0 or a 4xx or 5xx status, got " << every_status << "\n";
+    return 2;
+  }
+  if (!retry_after.empty() && every_status == 0) {
+    std::cerr << "fake-ometria: --retry-after goes with --status\n";
     return 2;
   }
 
@@ -90,6 +131,11 @@ int main(int argc, char** argv) {
       options.key_file = tls_dir + "/key.pem";
     }
     omt::testing::FakeOmetria fake(options);
+    for (const auto& [key, status] : refusals) fake.set_key_status(key, status);
+    if (every_status != 0) {
+      fake.set_status_for_every_push(every_status,
+                                     retry_after.empty() ? std::nullopt : std::optional<std::string>(retry_after));
+    }
     {
       std::lock_guard lock(out_mutex);
       std::fprintf(stdout, "%u\n", static_cast<unsigned>(fake.port()));
