@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Runs every ```sh block of README.md, in order, from the repository root, so the README cannot drift from the
-code. A block fails when bash exits non-zero. Blocks that start a server (`serve ... &`, or a `serve` line run in
+code. A block fails when bash exits non-zero, or when an ```output block follows it and one of that block's lines
+is not among the lines the commands printed ("..." in an expected line stands for any text; each expected line
+must match a line of its own, in any order, since answers from concurrent pushes may come in either order). Blocks that start a server (`serve ... &`, or a `serve` line run in
 the foreground) leave it running for the next blocks; it is stopped when another block starts a server, and at
 the end. The two quick-start scripts are skipped here: CI runs scripts/test.sh itself, and scripts/test.sh runs
 `scripts/run.sh --version`.
@@ -20,7 +22,30 @@ SKIP = ("scripts/run.sh", "scripts/test.sh")
 
 
 def blocks(text):
-    return re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+    """[(commands, expected output lines or None)] for every ```sh block, with the ```output block after it."""
+    found = []
+    for match in re.finditer(r"```sh\n(.*?)```(\s*\n(?:[^`\n][^\n]*\n)*?\s*```output\n(.*?)```)?", text, flags=re.S):
+        expected = match.group(3)
+        found.append((match.group(1), None if expected is None else [l for l in expected.splitlines() if l.strip()]))
+    return found
+
+
+def line_pattern(expected):
+    return re.compile("^" + ".*".join(re.escape(part) for part in expected.split("...")) + "$")
+
+
+def missing_lines(expected, printed):
+    """The expected lines that match no printed line (each printed line matches at most one expected line)."""
+    unused = [l.rstrip("\r") for l in printed.splitlines()]
+    missing = []
+    for line in expected:
+        pattern = line_pattern(line)
+        hit = next((i for i, p in enumerate(unused) if pattern.match(p)), None)
+        if hit is None:
+            missing.append(line)
+        else:
+            del unused[hit]
+    return missing
 
 
 def wait_port(port, seconds=15.0):
@@ -68,7 +93,7 @@ def main():
         return 1
     passed = failed = 0
     server = None
-    for number, block in enumerate(blocks(readme), 1):
+    for number, (block, expected) in enumerate(blocks(readme), 1):
         if any(s in block for s in SKIP):
             continue
         starts_server = re.search(r"ometria-transformer serve", block) is not None
@@ -102,6 +127,11 @@ def main():
             # curl -s exits 0 on HTTP errors: an answer must be there and must not be an error object.
             ok = len(out.strip()) > 0 and b'{"error":' not in out
         label = block.strip().splitlines()[0][:70]
+        missing = missing_lines(expected, out.decode(errors="replace")) if ok and expected is not None else []
+        if missing:
+            ok = False
+            out = ("the README shows these answers, which the commands did not print:\n  " + "\n  ".join(missing) +
+                   "\nthe commands printed:\n").encode() + out
         if ok:
             passed += 1
             print("ok   block %d: %s" % (number, label))
