@@ -4,12 +4,15 @@
 #include <exception>
 #include <iostream>
 
+#include "cli/cli_errors.hpp"
 #include "cli/commands.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"ometria-transformer: RudderStack identify/track events -> Ometria push API records"};
   app.set_version_flag("--version", std::string("ometria-transformer ") + OMT_VERSION);
   app.require_subcommand(1);
+  app.footer(omt::cli::exit_status_footer("the command's work failed (see each command's --help)"));
+  omt::cli::install_cli_conventions(app);
 
   int exit_code = 0;
   omt::cli::add_transform_command(app, exit_code);
@@ -22,10 +25,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;  // usage errors exit 2, as every command documents
+    return rc == 0 ? omt::cli::exit_ok : omt::cli::exit_usage;  // usage errors exit 2, as every --help says
   } catch (const std::exception& e) {
-    std::cerr << "ometria-transformer: " << e.what() << "\n";
-    return 2;
+    return omt::cli::fail("error", e.what(), omt::cli::exit_usage);
   }
   return exit_code;
 }

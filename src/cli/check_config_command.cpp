@@ -6,6 +6,7 @@
 
 #include <iostream>
 
+#include "cli/cli_errors.hpp"
 #include "cli/commands.hpp"
 #include "cli/mappings_location.hpp"
 #include "omt/config/config.hpp"
@@ -78,21 +79,18 @@ int run_check_config(const std::string& file) {
   if (!file.empty()) {
     auto loaded = config::RawConfig::from_file(file);
     if (!loaded) {
-      std::cerr << "check-config: " << loaded.error().message << "\n";
-      return 2;
+      return fail("check-config", loaded.error().message, exit_usage);
     }
     raw = std::move(*loaded);
   }
   raw.apply_environment();
   auto cfg = config::validate(raw);
   if (!cfg) {
-    std::cerr << "check-config: " << cfg.error().message << "\n";
-    return 2;
+    return fail("check-config", cfg.error().message, exit_usage);
   }
   const auto mappings = mappings_location(cfg->mappings_dir, "mappings_dir").directory;
   if (auto transformer = ometria::Transformer::load(mappings); !transformer) {
-    std::cerr << "check-config: " << transformer.error().message << "\n";
-    return 2;
+    return fail("check-config", transformer.error().message, exit_usage);
   }
   std::cout << effective(*cfg).dump(2) << "\n";
   return 0;
@@ -104,6 +102,7 @@ void add_check_config_command(CLI::App& app, int& exit_code) {
   auto file = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("check-config", "Validate the configuration and print it with secrets masked");
   cmd->add_option("--config", *file, "Configuration file (JSON); without it, the defaults are checked");
+  cmd->footer(exit_status_footer("never (a configuration error is 2)"));
   cmd->callback([file, &exit_code] { exit_code = run_check_config(*file); });
 }
 

@@ -2,6 +2,9 @@
 // records Ometria refused (with why), put them back in the queue, or delete them. Output is JSON.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <optional>
+
 #include "cli/commands.hpp"
 #include "cli/queue_cli.hpp"
 #include "omt/delivery/batcher.hpp"
@@ -46,9 +49,25 @@ int run_list(const DeadLetterArgs& args) {
   return 0;
 }
 
+// With --id, every id must name a dead letter: an unknown one (a typo, or already replayed or purged) is an
+// error and nothing is done, so that an operator never believes a record went back that did not.
+std::optional<int> refuse_unknown_ids(queue::Queue& q, const DeadLetterArgs& args, std::string_view command) {
+  if (args.ids.empty()) return std::nullopt;
+  auto found = q.dead_letters(queue::DeadLetterSelection{args.ids, 0});
+  if (!found) return report_error(command, found.error());
+  std::string missing;
+  for (const auto id : args.ids) {
+    const bool known = std::any_of(found->begin(), found->end(), [id](const auto& d) { return d.record.id == id; });
+    if (!known) missing += (missing.empty() ? "" : ", ") + std::to_string(id);
+  }
+  if (missing.empty()) return std::nullopt;
+  return fail(command, "no dead letter with id " + missing + " (see `dead-letter list`); nothing was done", exit_failed);
+}
+
 int run_replay(const DeadLetterArgs& args) {
   auto q = open_queue_for_operator(args.path);
   if (!q) return report_error("dead-letter replay", q.error());
+  if (const auto refused = refuse_unknown_ids(**q, args, "dead-letter replay")) return *refused;
   auto replayed = (*q)->replay(selection(args));
   if (!replayed) return report_error("dead-letter replay", replayed.error());
   print_json({{"queue", args.path}, {"replayed", *replayed}});
@@ -57,11 +76,11 @@ int run_replay(const DeadLetterArgs& args) {
 
 int run_purge(const DeadLetterArgs& args) {
   if (args.ids.empty() && !args.all) {
-    std::cerr << "ometria-transformer dead-letter purge: name the records with --id ID... or pass --all\n";
-    return 2;
+    return fail("dead-letter purge", "name the records with --id ID... or pass --all", exit_usage);
   }
   auto q = open_queue_for_operator(args.path);
   if (!q) return report_error("dead-letter purge", q.error());
+  if (const auto refused = refuse_unknown_ids(**q, args, "dead-letter purge")) return *refused;
   auto purged = (*q)->purge(selection(args));
   if (!purged) return report_error("dead-letter purge", purged.error());
   print_json({{"queue", args.path}, {"purged", *purged}});
@@ -72,8 +91,7 @@ int run_purge(const DeadLetterArgs& args) {
 int with_queue_path(DeadLetterArgs& args, const char* command, int (*run)(const DeadLetterArgs&)) {
   auto path = resolve_queue_path(args.where);
   if (!path) {
-    std::cerr << "ometria-transformer " << command << ": " << path.error().message << "\n";
-    return 2;
+    return fail(command, path.error().message, exit_usage);
   }
   args.path = *path;
   return run(args);
@@ -82,7 +100,7 @@ int with_queue_path(DeadLetterArgs& args, const char* command, int (*run)(const 
 void add_common_options(CLI::App& cmd, DeadLetterArgs& args, const char* limit_help) {
   add_queue_location_options(cmd, args.where);
   cmd.add_option("--limit", args.limit, limit_help)->check(CLI::Range(std::int64_t{0}, std::int64_t{1'000'000'000}));
-  cmd.add_option("--id", args.ids, "Only these dead-letter ids (see `dead-letter list`)");
+  cmd.add_option("--id", args.ids, "Only these dead-letter ids (see `dead-letter list`)")->default_str("");
 }
 
 }  // namespace
@@ -95,17 +113,20 @@ void add_dead_letter_command(CLI::App& app, int& exit_code) {
   list_args->limit = 100;
   auto* list = dead->add_subcommand("list", "Print dead letters with their reasons (JSON), oldest first");
   add_common_options(*list, *list_args, "At most this many (default 100; 0 = all)");
+  list->footer(exit_status_footer("the queue could not be read"));
   list->callback([list_args, &exit_code] { exit_code = with_queue_path(*list_args, "dead-letter list", run_list); });
 
   auto replay_args = std::make_shared<DeadLetterArgs>();
   auto* replay = dead->add_subcommand("replay", "Put dead letters back in the queue (all, or --id ...), oldest first");
   add_common_options(*replay, *replay_args, "At most this many (default 0 = all)");
+  replay->footer(exit_status_footer("the queue could not be changed, or an --id names no dead letter (then none is replayed)"));
   replay->callback([replay_args, &exit_code] { exit_code = with_queue_path(*replay_args, "dead-letter replay", run_replay); });
 
   auto purge_args = std::make_shared<DeadLetterArgs>();
   auto* purge = dead->add_subcommand("purge", "Delete dead letters for good (--id ... or --all)");
   add_common_options(*purge, *purge_args, "At most this many (default 0 = all)");
   purge->add_flag("--all", purge_args->all, "Purge every dead letter (or the oldest --limit N)");
+  purge->footer(exit_status_footer("the queue could not be changed, or an --id names no dead letter (then none is purged)"));
   purge->callback([purge_args, &exit_code] { exit_code = with_queue_path(*purge_args, "dead-letter purge", run_purge); });
 }
 

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_errors.hpp"
 #include "omt/config/config.hpp"
 #include "omt/queue/sqlite_queue.hpp"
 
@@ -73,8 +74,7 @@ inline queue::UnixMillis unix_millis_now() {
 
 // Prints the error on stderr and returns the exit code for a runtime failure.
 inline int report_error(std::string_view command, const Error& error) {
-  std::cerr << "ometria-transformer " << command << ": " << error.message << "\n";
-  return 1;
+  return fail(command, error.message, exit_failed);
 }
 
 inline void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << "\n"; }

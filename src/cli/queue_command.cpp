@@ -46,13 +46,13 @@ void add_queue_command(CLI::App& app, int& exit_code) {
   auto* queue_cmd = app.add_subcommand("queue", "Inspect the durable delivery queue");
   queue_cmd->require_subcommand(1);
   auto* stats = queue_cmd->add_subcommand("stats", "Print the queue's depth per key and type, dead letters and held keys (JSON)");
+  stats->footer(exit_status_footer("the queue could not be read"));
   auto where = std::make_shared<QueueLocation>();
   add_queue_location_options(*stats, *where);
   stats->callback([where, &exit_code] {
     auto path = resolve_queue_path(*where);
     if (!path) {
-      std::cerr << "ometria-transformer queue stats: " << path.error().message << "\n";
-      exit_code = 2;
+      exit_code = fail("queue stats", path.error().message, exit_usage);
       return;
     }
     exit_code = run_queue_stats(*path);

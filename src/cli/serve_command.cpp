@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/cli_errors.hpp"
 #include "cli/commands.hpp"
 #include "cli/mappings_location.hpp"
 #include "omt/config/config.hpp"
@@ -41,10 +42,7 @@ struct ServeFlags {
   CLI::Option* threads_option = nullptr;
 };
 
-int start_up_error(std::string_view message) {
-  std::cerr << "ometria-transformer serve: " << message << "\n";
-  return 2;
-}
+int start_up_error(std::string_view message) { return fail("serve", message, exit_usage); }
 
 int run_serve(const ServeFlags& flags) {
   config::RawConfig raw;
@@ -153,13 +151,16 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--config", flags->config_file, "JSON configuration file")->check(CLI::ExistingFile);
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (default 0.0.0.0:9090; port 0 picks one)");
   flags->threads_option = cmd->add_option("--threads", flags->threads, "Worker threads (default: the number of cores)")
-                              ->check(CLI::Range(1u, 1024u));
+                              ->check(CLI::Range(1u, 1024u))
+                              ->default_str("");
   cmd->add_option("--mappings", flags->mappings_dir, "Directory of the mapping tables (default: OMT_MAPPINGS_DIR, else the tables installed with the binary)");
   cmd->add_option("--log-level", flags->log_level,
                   "trace, debug, info, warn, error, critical or off (default info; OMT_LOG_LEVEL sets it too)");
   cmd->add_option("--log-format", flags->log_format, "text or json");
   cmd->add_flag("--log-pii", flags->log_pii,
                 "Debugging only: leave e-mail addresses and phone numbers in log lines (API keys stay masked)");
+  cmd->footer("Exit status: 0 stopped by SIGTERM or SIGINT (in-flight work drained); 2 could not start "
+              "(configuration, mappings, address in use).");
   cmd->callback([flags, &exit_code] { exit_code = run_serve(*flags); });
 }
 

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/cli_errors.hpp"
 #include "cli/commands.hpp"
 #include "cli/mappings_location.hpp"
 #include "omt/ometria/transformer.hpp"
@@ -135,10 +136,7 @@ class Run {
   std::size_t index_ = 0, failed_ = 0;
 };
 
-int usage_error(const std::string& message) {
-  std::cerr << "transform: " << message << "\n";
-  return 2;
-}
+int usage_error(const std::string& message) { return fail("transform", message, exit_usage); }
 
 int run_transform(const TransformOptions& options) {
   auto transformer = ometria::Transformer::load(mappings_location(options.mappings, "--mappings").directory);
@@ -246,11 +244,13 @@ void add_transform_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("transform", "Transform events (JSON object, array or JSON Lines) to Ometria records");
   cmd->add_option("input", options->input, "Input file, or - for standard input")->capture_default_str();
   cmd->add_option("--destination-config", options->destination_config,
-                  "JSON file with the destination settings: apiKey, marketingOptin, allowMarketing, allowTransactional");
+                  "Required with --format ometria: JSON file with the destination settings, as RudderStack's "
+                  "Ometria destination has them: apiKey (required), marketingOptin, allowMarketing, allowTransactional");
   cmd->add_option("--format", options->format, "ometria: events in, records out; rudder: processor request in, response out")
       ->check(CLI::IsMember({"ometria", "rudder"}))
       ->capture_default_str();
   cmd->add_option("--mappings", options->mappings, "Directory of mapping tables (default: OMT_MAPPINGS_DIR, else the tables installed with the binary)");
+  cmd->footer(exit_status_footer("some events did not transform (each has its {\"index\":N,\"error\":...} line)"));
   cmd->callback([options, &exit_code] { exit_code = run_transform(*options); });
 }
 

@@ -159,4 +159,33 @@ TEST_F(CliTest, CheckConfigMasksSecretsAndNamesBadKeys) {
   EXPECT_NE(bad.err.find("server.threads"), std::string::npos) << bad.err;
 }
 
+TEST_F(CliTest, EveryCommandSaysWhatWentWrongTheSameWay) {
+  // Parse errors name the command, as the command's own errors do.
+  auto parse = run("transform --bogus");
+  EXPECT_EQ(parse.exit_code, 2);
+  EXPECT_EQ(parse.err.rfind("ometria-transformer transform: ", 0), 0u) << parse.err;
+  auto nested = run("dead-letter replay --limit x");
+  EXPECT_EQ(nested.exit_code, 2);
+  EXPECT_EQ(nested.err.rfind("ometria-transformer dead-letter replay: --limit", 0), 0u) << nested.err;
+  auto own = run("transform " + write("e.json", identify).string());
+  EXPECT_EQ(own.err.rfind("ometria-transformer transform: --destination-config FILE is required", 0), 0u) << own.err;
+  auto config = run("check-config --config " + write("bad.json", R"({"server":{"threads":"many"}})").string());
+  EXPECT_EQ(config.err.rfind("ometria-transformer check-config: ", 0), 0u) << config.err;
+  auto serve = run("serve --listen nonsense");
+  EXPECT_EQ(serve.exit_code, 2);
+  EXPECT_EQ(serve.err.rfind("ometria-transformer serve: ", 0), 0u) << serve.err;
+}
+
+TEST_F(CliTest, EveryHelpShowsDefaultsAndExitCodes) {
+  for (const char* command : {"transform", "serve", "check-config", "queue stats", "dead-letter list",
+                              "dead-letter replay", "dead-letter purge"}) {
+    auto help = run(std::string(command) + " --help");
+    EXPECT_EQ(help.exit_code, 0) << command;
+    EXPECT_NE(help.out.find("Exit status: 0 "), std::string::npos) << command << "\n" << help.out;
+  }
+  EXPECT_NE(run("transform --help").out.find("--format TEXT:{ometria,rudder}=ometria"), std::string::npos);
+  EXPECT_NE(run("transform --help").out.find("Required with --format ometria"), std::string::npos);
+  EXPECT_NE(run("dead-letter list --help").out.find("=100"), std::string::npos);
+}
+
 }  // namespace

@@ -24,9 +24,10 @@ struct RunResult {
   std::string out;
 };
 
-RunResult run(const std::string& args) {
+// stderr is dropped, or with stderr_too folded into out (to read an error message).
+RunResult run(const std::string& args, bool stderr_too = false) {
   RunResult result;
-  const std::string command = std::string(OMT_BINARY) + " " + args + " 2>/dev/null";
+  const std::string command = std::string(OMT_BINARY) + " " + args + (stderr_too ? " 2>&1" : " 2>/dev/null");
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
   char buffer[4096];
@@ -128,6 +129,20 @@ TEST_F(QueueCliTest, ClearErrors) {
   EXPECT_EQ(run("dead-letter list --limit -3 " + queue_arg()).exit_code, 2);
   EXPECT_EQ(run("dead-letter " + queue_arg()).exit_code, 2);
   EXPECT_EQ(run("queue").exit_code, 2);
+}
+
+TEST_F(QueueCliTest, AnUnknownIdIsAnErrorAndNothingIsDone) {
+  auto replayed = run("dead-letter replay --id " + std::to_string(ids_[0]) + " --id 999999 " + queue_arg(), true);
+  EXPECT_EQ(replayed.exit_code, 1);
+  EXPECT_NE(replayed.out.find("ometria-transformer dead-letter replay: no dead letter with id 999999"), std::string::npos)
+      << replayed.out;
+  EXPECT_EQ(nlohmann::json::parse(run("dead-letter list " + queue_arg()).out)["count"], 2);  // the known one stayed
+
+  auto purged = run("dead-letter purge --id 999999 " + queue_arg(), true);
+  EXPECT_EQ(purged.exit_code, 1);
+  EXPECT_NE(purged.out.find("ometria-transformer dead-letter purge: no dead letter with id 999999"), std::string::npos)
+      << purged.out;
+  EXPECT_EQ(nlohmann::json::parse(run("dead-letter list " + queue_arg()).out)["count"], 2);
 }
 
 }  // namespace
