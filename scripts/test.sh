@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite:
 #   1. the normal build and every test (ctest: unit, golden cases, integration);
-#   2. every command of README.md (tests/readme/run_readme_commands.py) and `scripts/run.sh --version`;
+#   2. every command of README.md (tests/readme/run_readme_commands.py), the transcripts of docs/
+#      (tests/readme/check_doc_transcripts.py) and `scripts/run.sh --version`;
 #   3. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer (skip: OMT_TEST_SANITIZERS=0);
 #   4. each libFuzzer target for ${FUZZ_SECONDS:-20} s under ASan + UBSan (skip: OMT_TEST_FUZZ=0).
 #
@@ -13,7 +14,7 @@ quick=0
 case "${1:-}" in
   --quick) quick=1 ;;
   "") ;;
-  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "test.sh: unknown option '$1' (use --quick, or nothing for the whole suite)" >&2; exit 2 ;;
 esac
 
@@ -29,6 +30,7 @@ ctest --test-dir "$root/build" --output-on-failure -j "$(nproc)"
 
 "$root/scripts/run.sh" --version
 python3 "$root/tests/readme/run_readme_commands.py" "$root"
+python3 "$root/tests/readme/check_doc_transcripts.py" "$root"
 
 if [[ "${OMT_TEST_SANITIZERS:-1}" == 1 ]]; then
   OMT_BUILD_DIR="$root/build-asan" "$root/scripts/build.sh" -DCMAKE_BUILD_TYPE=Debug \
