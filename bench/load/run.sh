@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Load benchmark of `ometria-transformer serve` with Debian's wrk (apt-get install wrk).
+# Load benchmark of `ometria-transformer serve` with Debian's wrk (apt-get install wrk), side by side with its
+# floor: a bare Beast server (bench/load/floor.cpp, built as build/bench/omt_load_floor) that reads the same
+# requests and answers a body of the same size as the service's answer, with no parsing and no mapping.
 #
-#   bench/load/run.sh [--binary PATH] [--runs N] [--duration 10s] [--connections 32] [--wrk-threads 2]
-#                     [--server-threads N]
+#   bench/load/run.sh [--binary PATH] [--floor PATH] [--runs N] [--duration 10s] [--connections 32]
+#                     [--wrk-threads 2] [--server-threads N]
 #
 # Writes three bodies (1 identify event; 100 mixed events as a processor body; the same 100 as a router body;
-# events of 3-4 KB with the full RudderStack context), then for each starts a fresh server on 127.0.0.1 (port
-# chosen by the server), checks that the body transforms, runs wrk N times and prints the medians of
-# requests/s, events/s and p50/p99 latency, with the server's peak RSS (VmHWM) for that body.
+# events of 3-4 KB with the full RudderStack context), then for each starts a fresh service and a fresh floor on
+# 127.0.0.1, checks that the body transforms, runs wrk N times against each, alternating, and prints the medians
+# of requests/s, events/s and p50/p99 latency for both, the service as a share of the floor, and the service's
+# peak RSS (VmHWM). Machines differ from one session to the next: compare the ratios, which one run measures.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=bench/load/lib.sh
 source "$root/bench/load/lib.sh"
 binary="$root/build/ometria-transformer"
+floor="$root/build/bench/omt_load_floor"
 runs=3
 duration=10s
 connections=32
@@ -22,25 +26,30 @@ server_threads=$(nproc)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --binary) binary=$2; shift 2 ;;
+    --floor) floor=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --wrk-threads) wrk_threads=$2; shift 2 ;;
     --server-threads) server_threads=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 [[ -x "$binary" ]] || { echo "no server binary at $binary (build first: scripts/build.sh)" >&2; exit 2; }
+[[ -x "$floor" ]] || { echo "no floor server at $floor (build the benchmarks: scripts/build.sh)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/omt-load.XXXXXX)
 server_pid=""
+floor_pid=""
 cleanup() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  for pid in "$server_pid" "$floor_pid"; do
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -51,16 +60,40 @@ start_server() {
   "$binary" serve --listen 127.0.0.1:0 --threads "$server_threads" --log-level info 2>"$work/server.log" &
   server_pid=$!
   wait_for_listening "$server_pid" "$work/server.log"
+  server_port=$port
 }
 
-stop_server() {
-  kill -TERM "$server_pid"
-  wait "$server_pid" || { echo "the server exited with status $?" >&2; exit 1; }
-  server_pid=""
+start_floor() {  # $1: the size of the answer to send
+  "$floor" --listen 127.0.0.1:0 --threads "$server_threads" --answer-bytes "$1" 2>"$work/floor.log" &
+  floor_pid=$!
+  wait_for_listening "$floor_pid" "$work/floor.log"
+  floor_port=$port
 }
 
+stop_pid() {
+  kill -TERM "$1"
+  wait "$1" || { echo "process $1 exited with status $?" >&2; exit 1; }
+}
 
-printf '%-14s %6s %12s %12s %9s %9s %9s\n' body events req/s events/s p50_ms p99_ms rss_MiB
+# wrk once against port $1 with body $2 at path $3, appending its RESULT line to file $4.
+load_once() {
+  OMT_BODY_FILE="$work/$2" wrk -t"$wrk_threads" -c"$connections" -d"$duration" \
+    -s "$root/bench/load/post.lua" "http://127.0.0.1:$1$3" | grep '^RESULT' >>"$4"
+}
+
+check_errors() {  # $1: name, $2: results file
+  if awk '{for (i = 2; i <= NF; i++) {split($i, kv, "="); if ((kv[1] == "non2xx" || kv[1] == "socket_errors") && kv[2] > 0) bad = 1}} END {exit !bad}' "$2"; then
+    echo "$1: wrk saw errors:" >&2
+    cat "$2" >&2
+  fi
+}
+
+field() { sed -E "s/.* $1=([0-9]+).*/\\1/" "$2"; }
+rps_of() { paste -d' ' <(field requests "$1") <(field duration_us "$1") | awk '{printf "%.0f\n", $1 / ($2 / 1e6)}' | median; }
+ms_of() { field "$1" "$2" | median | awk '{print $1 / 1000}'; }
+
+printf '%-13s %6s | %10s %10s %7s %7s | %10s %10s %7s %7s | %6s %6s | %7s\n' body events \
+  req/s events/s p50_ms p99_ms floor_rq/s floor_ev/s f_p50 f_p99 share p99_x rss_MiB
 for scenario in "identify identify.json /v0/destinations/ometria 1" \
                 "processor100 processor100.json /v0/destinations/ometria 100" \
                 "router100 router100.json /routerTransform 100"; do
@@ -68,28 +101,32 @@ for scenario in "identify identify.json /v0/destinations/ometria 1" \
   start_server
   # The body must transform: HTTP 200 and no failed event.
   status=$(curl -s -o "$work/answer.json" -w '%{http_code}' -H 'Content-Type: application/json' \
-           --data-binary "@$work/$file" "http://127.0.0.1:$port$path")
+           --data-binary "@$work/$file" "http://127.0.0.1:$server_port$path")
   if [[ "$status" != 200 ]] || grep -q '"statusCode":[45]' "$work/answer.json"; then
     echo "$name: the body does not transform cleanly (HTTP $status): $(head -c 300 "$work/answer.json")" >&2
     exit 1
   fi
+  start_floor "$(stat -c %s "$work/answer.json")"
   : >"$work/results"
-  for _ in $(seq 1 "$runs"); do
-    OMT_BODY_FILE="$work/$file" wrk -t"$wrk_threads" -c"$connections" -d"$duration" \
-      -s "$root/bench/load/post.lua" "http://127.0.0.1:$port$path" | grep '^RESULT' >>"$work/results"
+  : >"$work/floor_results"
+  for _ in $(seq 1 "$runs"); do  # alternating, so that both see the same machine
+    load_once "$server_port" "$file" "$path" "$work/results"
+    load_once "$floor_port" "$file" "$path" "$work/floor_results"
   done
   rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
-  stop_server
-  if awk '{for (i = 2; i <= NF; i++) {split($i, kv, "="); if ((kv[1] == "non2xx" || kv[1] == "socket_errors") && kv[2] > 0) bad = 1}} END {exit !bad}' "$work/results"; then
-    echo "$name: wrk saw errors:" >&2
-    cat "$work/results" >&2
-  fi
-  field() { sed -E "s/.* $1=([0-9]+).*/\\1/" "$work/results"; }
-  rps=$(paste -d' ' <(field requests) <(field duration_us) | awk '{printf "%.0f\n", $1 / ($2 / 1e6)}' | median)
-  p50=$(field p50_us | median)
-  p99=$(field p99_us | median)
-  printf '%-14s %6d %12.0f %12.0f %9.2f %9.2f %9.1f\n' "$name" "$events" "$rps" "$(awk -v r="$rps" -v e="$events" 'BEGIN {print r * e}')" \
-    "$(awk -v v="$p50" 'BEGIN {print v / 1000}')" "$(awk -v v="$p99" 'BEGIN {print v / 1000}')" \
+  stop_pid "$server_pid"; server_pid=""
+  stop_pid "$floor_pid"; floor_pid=""
+  check_errors "$name" "$work/results"
+  check_errors "$name (floor)" "$work/floor_results"
+  rps=$(rps_of "$work/results"); floor_rps=$(rps_of "$work/floor_results")
+  p50=$(ms_of p50_us "$work/results"); p99=$(ms_of p99_us "$work/results")
+  f_p50=$(ms_of p50_us "$work/floor_results"); f_p99=$(ms_of p99_us "$work/floor_results")
+  printf '%-13s %6d | %10.0f %10.0f %7.2f %7.2f | %10.0f %10.0f %7.2f %7.2f | %5.0f%% %6.2f | %7.1f\n' \
+    "$name" "$events" "$rps" "$(awk -v r="$rps" -v e="$events" 'BEGIN {print r * e}')" "$p50" "$p99" \
+    "$floor_rps" "$(awk -v r="$floor_rps" -v e="$events" 'BEGIN {print r * e}')" "$f_p50" "$f_p99" \
+    "$(awk -v a="$rps" -v b="$floor_rps" 'BEGIN {print 100 * a / b}')" \
+    "$(awk -v a="$p99" -v b="$f_p99" 'BEGIN {print (b > 0 ? a / b : 0)}')" \
     "$(awk -v v="$rss_kib" 'BEGIN {print v / 1024}')"
 done
-echo "(medians of $runs runs; wrk -t$wrk_threads -c$connections -d$duration; server --threads $server_threads)"
+echo "(medians of $runs runs each, alternating; wrk -t$wrk_threads -c$connections -d$duration; --threads $server_threads;"
+echo " share: the service's requests/s as a share of the floor's; p99_x: its p99 over the floor's)"
