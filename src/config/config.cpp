@@ -7,24 +7,19 @@
 #include <fstream>
 #include <sstream>
 
+#include "omt/core/text.hpp"
 #include "reader.hpp"
 
 namespace omt::config {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // Splits "123unit" into the number and the unit; false if there is no leading number.
 bool split_number(std::string_view text, std::uint64_t& number, std::string_view& unit) {
-  text = trim(text);
+  text = text::trim(text);
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
   if (ec != std::errc() || end == text.data()) return false;
-  unit = trim(std::string_view(end, static_cast<std::size_t>(text.data() + text.size() - end)));
+  unit = text::trim(std::string_view(end, static_cast<std::size_t>(text.data() + text.size() - end)));
   return true;
 }
 
