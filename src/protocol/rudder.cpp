@@ -38,13 +38,14 @@ std::string lower_trim(std::string_view s) {
 void tally_event(EventTally* tally, const ometria::Transformer& transformer, dom::element message,
                  const Expected<ometria::Record>& result) {
   if (!tally) return;
-  std::size_t kind = 3;
-  std::optional<ometria::RecordType> type;
-  if (result) type = result->type;
-  else if (message.is_object()) type = transformer.record_type_of(message);
-  if (type) kind = *type == ometria::RecordType::contact ? 0 : *type == ometria::RecordType::order ? 1 : 2;
-  tally->events[kind][result ? 0 : 1]++;
-  if (!result) tally->errors[static_cast<std::size_t>(result.error().code) % tally->errors.size()]++;
+  EventOutcome outcome;
+  if (result) {
+    outcome.type = result->type;
+  } else {
+    if (message.is_object()) outcome.type = transformer.record_type_of(message);
+    outcome.error = result.error().code;
+  }
+  tally->events.push_back(outcome);
 }
 
 // statTags of an error (contract section 5).
@@ -154,10 +155,7 @@ Reply processor_transform(std::string_view body, const ometria::Transformer& tra
       else result = transformer.transform(*message, config_of(json::member(event, "destination")));
     }
     if (message) tally_event(tally, transformer, *message, result);
-    else if (tally) {
-      tally->events[3][1]++;
-      tally->errors[static_cast<std::size_t>(errc::instrumentation)]++;
-    }
+    else if (tally) tally->events.push_back({std::nullopt, errc::instrumentation});
 
     out += '{';
     if (result) {
@@ -261,10 +259,7 @@ Reply router_transform(std::string_view body, const ometria::Transformer& transf
     if (!event.is_object()) result = fail(errc::instrumentation, "Expected an object {message, destination, metadata}");
     else if (message) result = transformer.transform(*message, config);
     if (message) tally_event(tally, transformer, *message, result);
-    else if (tally) {
-      tally->events[3][1]++;
-      tally->errors[static_cast<std::size_t>(errc::instrumentation)]++;
-    }
+    else if (tally) tally->events.push_back({std::nullopt, errc::instrumentation});
 
     if (result) {
       group->successes.push_back(Success{config.api_key, result->type, std::move(result->json), metadata, destination});
