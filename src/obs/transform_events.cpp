@@ -32,9 +32,9 @@ TransformEvents::TransformEvents(Registry& registry) {
   }
 }
 
-void TransformEvents::emit(const EventTransformed& event) { transformed_[index_of(event.kind)]->inc(); }
+void TransformEvents::emit(const EventTransformed& event) const { transformed_[index_of(event.kind)]->inc(); }
 
-void TransformEvents::emit(const EventRejected& event) {
+void TransformEvents::emit(const EventRejected& event) const {
   rejected_[index_of(event.kind)]->inc();
   const auto code = static_cast<std::size_t>(event.error);
   if (code < errors_by_class_.size() && errors_by_class_[code] != nullptr) errors_by_class_[code]->inc();

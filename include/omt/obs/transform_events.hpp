@@ -29,8 +29,8 @@ class TransformEvents {
  public:
   explicit TransformEvents(Registry& registry);  // registers every series once, so /metrics shows them at 0
 
-  void emit(const EventTransformed& event);
-  void emit(const EventRejected& event);
+  void emit(const EventTransformed& event) const;
+  void emit(const EventRejected& event) const;
 
  private:
   static constexpr std::size_t kinds = 4;
