@@ -32,7 +32,7 @@ void IngestEvents::emit(const IngestBodyDecoded& e) const {
   const std::string body = loggable_body(e.decoded);  // redacted, then cut
   EventFields body_fields;
   body_fields.text("body", body);
-  emit_line(level_enum::trace, "ingest_body_decoded", body_fields, fmt::format("ingest: decoded body: {}", body));
+  emit_line(level_enum::trace, "ingest_decoded_body", body_fields, fmt::format("ingest: decoded body: {}", body));
 }
 
 void IngestEvents::emit(const IngestEventsRejected& e) const {

@@ -64,6 +64,7 @@ TEST(IngestEvents, ADecodedBodyIsToldAtDebugAndShownRedactedAtTrace) {
     EXPECT_EQ(told["encoded_bytes"], 30);
     EXPECT_EQ(told["decoded_bytes"], 39);
     const json shown = json::parse(lines[1]);
+    EXPECT_EQ(shown["event"], "ingest_decoded_body");
     EXPECT_EQ(shown["msg"], R"(ingest: decoded body: {"batch":[{"email":"<email>"}]})");
     EXPECT_EQ(lines[1].find("ann@example.com"), std::string::npos);
   }
