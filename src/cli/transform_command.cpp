@@ -13,6 +13,7 @@
 #include "cli/cli_errors.hpp"
 #include "cli/commands.hpp"
 #include "cli/mappings_location.hpp"
+#include "omt/core/text.hpp"
 #include "omt/ometria/transformer.hpp"
 #include "json/out_value.hpp"
 #include "omt/protocol/rudder.hpp"
@@ -74,12 +75,6 @@ class LineReader {
   char buf_[1 << 16];
   std::size_t pos_ = 0, len_ = 0;
 };
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
-  return s;
-}
 
 void write_error_line(std::string& out, std::size_t index, std::string_view message) {
   out += "{\"index\":" + std::to_string(index) + ",\"error\":\"";
@@ -185,10 +180,10 @@ int run_transform(const TransformOptions& options) {
   // Find the first non-empty line to detect the input's shape.
   bool have_line = false;
   while ((have_line = reader.next(line, too_long)))
-    if (!trim(line).empty() || too_long) break;
+    if (!text::trim(line).empty() || too_long) break;
   if (!have_line) return usage_error("no input");
-  std::string_view first = trim(line);
-  if (first.size() >= 3 && first.substr(0, 3) == "\xEF\xBB\xBF") first = trim(first.substr(3));  // BOM
+  std::string_view first = text::trim(line);
+  if (first.size() >= 3 && first.substr(0, 3) == "\xEF\xBB\xBF") first = text::trim(first.substr(3));  // BOM
 
   simdjson::dom::element element;
   const bool first_line_is_object =
@@ -197,7 +192,7 @@ int run_transform(const TransformOptions& options) {
     // JSON Lines (or a single one-line object): stream line by line.
     run.event(element);
     while (reader.next(line, too_long)) {
-      const std::string_view text = trim(line);
+      const std::string_view text = omt::text::trim(line);
       if (too_long) {
         run.error("line longer than 64 MiB");
         continue;

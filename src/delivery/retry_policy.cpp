@@ -7,16 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "omt/core/text.hpp"
+
 namespace omt::delivery {
 namespace {
 
 using std::chrono::milliseconds;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -29,7 +25,7 @@ bool all_alpha(std::string_view s) {
 
 // A non-negative decimal integer; nullopt on anything else (signs, spaces inside, overflow).
 std::optional<std::int64_t> parse_count(std::string_view s) {
-  s = trim(s);
+  s = text::trim(s);
   if (!all_digits(s)) return std::nullopt;
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
@@ -130,7 +126,7 @@ milliseconds backoff_ceiling(std::uint32_t attempt, const RetryConfig& config) {
 }
 
 std::optional<milliseconds> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now) {
-  value = trim(value);
+  value = text::trim(value);
   if (value.empty() || value.size() > 64) return std::nullopt;
   if (all_digits(value)) {
     // Anything past a day is as good as "a long time": clamp before converting so it cannot overflow.

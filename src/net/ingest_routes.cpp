@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "omt/net/sender.hpp"
+#include "omt/obs/ingest_events.hpp"
 #include "omt/obs/log.hpp"
-#include "omt/obs/metrics.hpp"
 #include "omt/ometria/transformer.hpp"
 #include "omt/protocol/content_encoding.hpp"
 #include "omt/protocol/proxy.hpp"
@@ -23,9 +23,7 @@ struct IngestState {
   protocol::IngestLimits limits;
   std::function<void()> notify;
   std::function<void(std::chrono::milliseconds, std::function<void()>)> run_later;
-  obs::Counter* accepted_events = nullptr;
-  obs::Counter* slowed_answers = nullptr;
-  obs::Counter* rejected_events = nullptr;
+  obs::IngestEvents events;
 
   Response unavailable(int status, std::string_view message) const {
     Response r = Response::json_error(status, message);
@@ -68,11 +66,8 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
   if (*coding != protocol::ContentCoding::identity) {
     auto decoded = protocol::decode_body(*coding, request.body, state->limits.max_decoded_body_bytes, body_padding);
     if (!decoded) return respond(to_response(protocol::ingest_error(decoded.error())));
-    spdlog::debug("ingest: {} body of {} bytes decoded to {} bytes", protocol::to_string(*coding), request.body.size(),
-                  decoded->size());
+    state->events.emit(obs::IngestBodyDecoded{protocol::to_string(*coding), request.body.size(), *decoded});
     request.body = std::move(*decoded);
-    if (spdlog::should_log(spdlog::level::trace))
-      spdlog::trace("ingest: decoded body: {}", obs::loggable_body(request.body));
   }
 
   auto result = protocol::ingest_events(route, request.body, *state->transformer, destination, state->limits,
@@ -82,7 +77,7 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
   if (dry_run)
     return respond(to_response(protocol::dry_run_answer(*result, destination.api_key, state->limits,
                                                          [](std::string_view key) { return obs::key_fingerprint(key); })));
-  if (state->rejected_events && !result->rejected.empty()) state->rejected_events->inc(result->rejected.size());
+  state->events.emit(obs::IngestEventsRejected{result->rejected.size()});
 
   protocol::Reply answer = protocol::ingest_answer(*result);
   if (!protocol::has_records(*result)) return respond(to_response(std::move(answer)));
@@ -97,18 +92,18 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
   state->queue->enqueue(std::move(records), [state, respond, count, answer = std::move(answer)](
                                                 Expected<std::vector<queue::RecordId>> stored) {
     if (!stored) {
-      spdlog::warn("ingest: the queue refused {} records: {}", count, stored.error().message);
+      state->events.emit(obs::IngestQueueRefused{count, stored.error().message});
       const int status = stored.error().code == errc::too_large ? 413 : 503;
       if (status == 413) return respond(to_response(protocol::ingest_error(stored.error())));
       return respond(state->unavailable(status, "The queue could not store the events: retry later"));
     }
-    if (state->accepted_events) state->accepted_events->inc(count);
+    state->events.emit(obs::IngestRecordsStored{count});
     if (state->notify) state->notify();
     const auto hold = state->run_later ? protocol::ingest_slow_down(state->queue->depth(), state->queue->high_water_mark(), state->limits)
                                        : std::chrono::milliseconds(0);
     if (hold.count() == 0) return respond(to_response(answer));
     // The records are stored; only the answer waits, so that this sender's next request comes later.
-    if (state->slowed_answers) state->slowed_answers->inc();
+    state->events.emit(obs::IngestAnswerHeld{});
     state->run_later(hold, [respond, reply = to_response(answer)]() mutable { respond(std::move(reply)); });
   });
 }
@@ -164,15 +159,8 @@ void register_ingest_routes(Router& router, IngestContext context) {
                                                          .sources = protocol::SourceDirectory(std::move(context.sources)),
                                                          .limits = context.limits,
                                                          .notify = std::move(context.notify),
-                                                         .run_later = std::move(context.run_later)});
-  if (context.metrics) {
-    state->accepted_events = &context.metrics->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
-                                                       {{"outcome", "accepted"}});
-    state->rejected_events = &context.metrics->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
-                                                       {{"outcome", "rejected"}});
-    state->slowed_answers = &context.metrics->counter(
-        "omt_ingest_slowed_answers_total", "Ingest answers held back because the queue is over ingest.slow_down_from");
-  }
+                                                         .run_later = std::move(context.run_later),
+                                                         .events = obs::IngestEvents(context.metrics)});
   std::shared_ptr<const IngestState> shared = std::move(state);
   for (auto route : {protocol::IngestRoute::webhook, protocol::IngestRoute::identify, protocol::IngestRoute::track,
                      protocol::IngestRoute::batch}) {

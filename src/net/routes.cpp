@@ -1,12 +1,13 @@
 #include "omt/net/routes.hpp"
 #include "reply_response.hpp"
 
-#include <array>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "omt/error.hpp"
 #include "omt/obs/metrics.hpp"
+#include "omt/obs/transform_events.hpp"
 #include "omt/ometria/transformer.hpp"
 #include "omt/protocol/rudder.hpp"
 
@@ -14,40 +15,22 @@ namespace omt::net {
 
 namespace {
 
-// EventTally's fixed indexes -> counters registered once.
-class TransformMetrics {
- public:
-  explicit TransformMetrics(obs::Registry& registry) {
-    static constexpr std::array<const char*, 4> kinds = {"identify", "order", "custom_event", "other"};
-    static constexpr std::array<const char*, 2> outcomes = {"ok", "failed"};
-    for (std::size_t k = 0; k < kinds.size(); ++k) {
-      for (std::size_t o = 0; o < outcomes.size(); ++o) {
-        events_[k][o] = &registry.counter("omt_events_total", "Events transformed, by type and outcome",
-                                          {{"type", kinds[k]}, {"outcome", outcomes[o]}});
-      }
-    }
-    for (int code = static_cast<int>(errc::instrumentation); code <= static_cast<int>(errc::invalid_config); ++code) {
-      errors_[static_cast<std::size_t>(code)] =
-          &registry.counter("omt_event_errors_total", "Events that failed, by error class",
-                            {{"class", std::string(to_string(static_cast<errc>(code)))}});
-    }
+obs::EventKind kind_of(const std::optional<ometria::RecordType>& type) {
+  if (!type) return obs::EventKind::other;
+  switch (*type) {
+    case ometria::RecordType::contact: return obs::EventKind::identify;
+    case ometria::RecordType::order: return obs::EventKind::order;
+    case ometria::RecordType::custom_event: return obs::EventKind::custom_event;
   }
+  return obs::EventKind::other;
+}
 
-  void add(const protocol::EventTally& tally) {
-    for (std::size_t k = 0; k < events_.size(); ++k) {
-      for (std::size_t o = 0; o < 2; ++o) {
-        if (tally.events[k][o] != 0) events_[k][o]->inc(tally.events[k][o]);
-      }
-    }
-    for (std::size_t i = 0; i < errors_.size() && i < tally.errors.size(); ++i) {
-      if (tally.errors[i] != 0 && errors_[i] != nullptr) errors_[i]->inc(tally.errors[i]);
-    }
+void emit_outcomes(obs::TransformEvents& events, const protocol::EventTally& tally) {
+  for (const auto& outcome : tally.events) {
+    if (outcome.error) events.emit(obs::EventRejected{kind_of(outcome.type), *outcome.error});
+    else events.emit(obs::EventTransformed{kind_of(outcome.type)});
   }
-
- private:
-  std::array<std::array<obs::Counter*, 2>, 4> events_{};
-  std::array<obs::Counter*, 16> errors_{};
-};
+}
 
 Response json_response(int status, std::string body) {
   Response r;
@@ -90,21 +73,21 @@ void add_operational_routes(Router& router, obs::Registry& metrics, ServiceInfo 
 
 void add_transformer_routes(Router& router, std::shared_ptr<const ometria::Transformer> transformer,
                             obs::Registry& metrics) {
-  auto counts = std::make_shared<TransformMetrics>(metrics);
+  auto events = std::make_shared<obs::TransformEvents>(metrics);
 
-  router.add(Method::post, "/v0/destinations/{name}", [transformer, counts](Request& request, Responder respond) {
+  router.add(Method::post, "/v0/destinations/{name}", [transformer, events](Request& request, Responder respond) {
     const std::string_view name = request.param("name");
     if (!protocol::is_known_destination(name)) return respond(to_response(protocol::unknown_destination(name)));
     protocol::EventTally tally;
     protocol::Reply reply = protocol::processor_transform(request.body, *transformer, &tally, request.body.capacity());
-    counts->add(tally);
+    emit_outcomes(*events, tally);
     respond(to_response(std::move(reply)));
   });
 
-  router.add(Method::post, "/routerTransform", [transformer, counts](Request& request, Responder respond) {
+  router.add(Method::post, "/routerTransform", [transformer, events](Request& request, Responder respond) {
     protocol::EventTally tally;
     protocol::Reply reply = protocol::router_transform(request.body, *transformer, &tally, request.body.capacity());
-    counts->add(tally);
+    emit_outcomes(*events, tally);
     respond(to_response(std::move(reply)));
   });
 

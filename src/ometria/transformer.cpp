@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdlib>
 
+#include "json/member.hpp"
 #include "json/out_value.hpp"
 #include "mapping/engine.hpp"
 #include "ometria/js_string.hpp"
@@ -45,14 +46,6 @@ const FixedPaths& paths() {
 }
 
 std::optional<dom::element> get(dom::element root, const SourcePath& path) { return mapping::lookup(root, path); }
-
-std::optional<dom::element> get_key(dom::element obj, std::string_view key) {
-  if (!obj.is_object()) return std::nullopt;
-  std::optional<dom::element> found;
-  for (auto field : json::as_object(obj))
-    if (std::string_view(field.key) == key) found = field.value;
-  return found;
-}
 
 Error wrong_type(std::string_view where, std::string_view expected, dom::element got) {
   return Error{errc::instrumentation,
@@ -135,18 +128,18 @@ class Mapper {
 
     if (const auto integ = mapping::first_qualifying(message_, paths().integrations);
         integ && json::truthy(*integ) && integ->is_object()) {
-      if (auto v = get_key(*integ, "marketingOptin"); v && v->is_string() && is_marketing_optin(v->get_string().value_unsafe()))
+      if (auto v = json::member(*integ, "marketingOptin"); v && v->is_string() && is_marketing_optin(v->get_string().value_unsafe()))
         optin = v->get_string().value_unsafe();
-      if (auto v = get_key(*integ, "listingId"); v && json::truthy(*v)) p.set("id", *v);
+      if (auto v = json::member(*integ, "listingId"); v && json::truthy(*v)) p.set("id", *v);
       // An explicit value here wins over the destination setting, false included (COMPATIBILITY 5).
       auto pick = [&](const char* camel, const char* snake) {
-        auto v = read_bool(get_key(*integ, camel));
-        return v ? v : read_bool(get_key(*integ, snake));
+        auto v = read_bool(json::member(*integ, camel));
+        return v ? v : read_bool(json::member(*integ, snake));
       };
       if (auto v = pick("allowMarketing", "allow_marketing")) allow_marketing = v;
       if (auto v = pick("allowTransactional", "allow_transactional")) allow_transactional = v;
       auto timestamp = [&](const char* key) -> std::optional<dom::element> {
-        auto v = get_key(*integ, key);
+        auto v = json::member(*integ, key);
         if (v && v->is_string() && validate::is_iso8601_datetime(v->get_string().value_unsafe())) return v;
         return std::nullopt;
       };
@@ -330,11 +323,11 @@ class Mapper {
 DestinationConfig destination_config_from(const dom::element& config) {
   DestinationConfig out;
   if (!config.is_object()) return out;
-  if (auto v = get_key(config, "apiKey"); v && v->is_string()) out.api_key = std::string(v->get_string().value_unsafe());
-  if (auto v = get_key(config, "marketingOptin"); v && v->is_string() && !std::string_view(v->get_string().value_unsafe()).empty())
+  if (auto v = json::member(config, "apiKey"); v && v->is_string()) out.api_key = std::string(v->get_string().value_unsafe());
+  if (auto v = json::member(config, "marketingOptin"); v && v->is_string() && !std::string_view(v->get_string().value_unsafe()).empty())
     out.marketing_optin = std::string(v->get_string().value_unsafe());
-  out.allow_marketing = read_bool(get_key(config, "allowMarketing"));
-  out.allow_transactional = read_bool(get_key(config, "allowTransactional"));
+  out.allow_marketing = read_bool(json::member(config, "allowMarketing"));
+  out.allow_transactional = read_bool(json::member(config, "allowTransactional"));
   return out;
 }
 

@@ -13,12 +13,6 @@ namespace omt::protocol {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // A header value echoed in an error: cut, so that a huge header does not make a huge answer.
 std::string quoted(std::string_view value) {
   constexpr std::size_t max_echoed = 64;
@@ -128,7 +122,7 @@ Expected<ContentCoding> parse_content_encoding(std::string_view header_value) {
   std::string_view rest = header_value;
   while (true) {
     const auto comma = rest.find(',');
-    const std::string_view item = trim(rest.substr(0, comma));
+    const std::string_view item = text::trim(rest.substr(0, comma));
     if (!item.empty() && !text::iequals(item, "identity")) {
       if (text::iequals(item, "gzip") || text::iequals(item, "x-gzip")) applied.push_back(ContentCoding::gzip);
       else if (text::iequals(item, "deflate")) applied.push_back(ContentCoding::deflate);
@@ -140,7 +134,7 @@ Expected<ContentCoding> parse_content_encoding(std::string_view header_value) {
   if (applied.empty()) return ContentCoding::identity;
   if (applied.size() > 1)
     return fail(errc::unsupported_media,
-                "Content-Encoding " + quoted(trim(header_value)) +
+                "Content-Encoding " + quoted(text::trim(header_value)) +
                     " applies more than one coding: encode the body once, with one of " +
                     std::string(accepted_content_codings),
                 "Content-Encoding");

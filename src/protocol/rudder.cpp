@@ -5,7 +5,9 @@
 #include <optional>
 #include <vector>
 
+#include "json/member.hpp"
 #include "json/out_value.hpp"
+#include "omt/core/text.hpp"
 #include "omt/ometria/transformer.hpp"
 #include "protocol/json_body.hpp"
 #include "protocol/request_object.hpp"
@@ -26,18 +28,8 @@ Reply error_reply(int status, std::string_view message) {
 
 namespace {
 
-std::optional<dom::element> member(dom::element obj, std::string_view key) {
-  if (!obj.is_object()) return std::nullopt;
-  std::optional<dom::element> found;
-  for (auto field : json::as_object(obj))
-    if (std::string_view(field.key) == key) found = field.value;
-  return found;
-}
-
 std::string lower_trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
-  std::string out(s);
+  std::string out(text::trim(s));
   for (auto& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
@@ -46,13 +38,14 @@ std::string lower_trim(std::string_view s) {
 void tally_event(EventTally* tally, const ometria::Transformer& transformer, dom::element message,
                  const Expected<ometria::Record>& result) {
   if (!tally) return;
-  std::size_t kind = 3;
-  std::optional<ometria::RecordType> type;
-  if (result) type = result->type;
-  else if (message.is_object()) type = transformer.record_type_of(message);
-  if (type) kind = *type == ometria::RecordType::contact ? 0 : *type == ometria::RecordType::order ? 1 : 2;
-  tally->events[kind][result ? 0 : 1]++;
-  if (!result) tally->errors[static_cast<std::size_t>(result.error().code) % tally->errors.size()]++;
+  EventOutcome outcome;
+  if (result) {
+    outcome.type = result->type;
+  } else {
+    if (message.is_object()) outcome.type = transformer.record_type_of(message);
+    outcome.error = result.error().code;
+  }
+  tally->events.push_back(outcome);
 }
 
 // statTags of an error (contract section 5).
@@ -67,11 +60,11 @@ void write_stat_tags(std::string& out, errc code, std::string_view feature, std:
   out += R"(,"destType":"OMETRIA","module":"destination","implementation":"native","feature":)";
   write_string(out, feature);
   if (metadata) {
-    if (auto id = member(*metadata, "destinationId")) {
+    if (auto id = json::member(*metadata, "destinationId")) {
       out += R"(,"destinationId":)";
       write(out, *id);
     }
-    if (auto id = member(*metadata, "workspaceId")) {
+    if (auto id = json::member(*metadata, "workspaceId")) {
       out += R"(,"workspaceId":)";
       write(out, *id);
     }
@@ -83,7 +76,7 @@ int status_of(errc code) { return code == errc::transformation ? 500 : 400; }
 
 ometria::DestinationConfig config_of(std::optional<dom::element> destination) {
   if (!destination) return {};
-  auto config = member(*destination, "Config");
+  auto config = json::member(*destination, "Config");
   if (!config) return {};
   return ometria::destination_config_from(*config);
 }
@@ -153,24 +146,21 @@ Reply processor_transform(std::string_view body, const ometria::Transformer& tra
   for (dom::element event : events) {
     if (!first) out += ',';
     first = false;
-    const auto metadata = member(event, "metadata");
+    const auto metadata = json::member(event, "metadata");
     Expected<ometria::Record> result = fail(errc::instrumentation, "Expected an object {message, destination, metadata}");
     std::optional<dom::element> message;
     if (event.is_object()) {
-      message = member(event, "message");
+      message = json::member(event, "message");
       if (!message) result = fail(errc::instrumentation, "message is required", "message");
-      else result = transformer.transform(*message, config_of(member(event, "destination")));
+      else result = transformer.transform(*message, config_of(json::member(event, "destination")));
     }
     if (message) tally_event(tally, transformer, *message, result);
-    else if (tally) {
-      tally->events[3][1]++;
-      tally->errors[static_cast<std::size_t>(errc::instrumentation)]++;
-    }
+    else if (tally) tally->events.push_back({std::nullopt, errc::instrumentation});
 
     out += '{';
     if (result) {
       out += "\"output\":";
-      const auto config = config_of(member(event, "destination"));
+      const auto config = config_of(json::member(event, "destination"));
       std::string batch;
       batch.reserve(result->json.size() + 2);
       batch += '[';
@@ -228,14 +218,14 @@ Reply router_transform(std::string_view body, const ometria::Transformer& transf
   if (!root->is_object())
     return error_reply(400, std::string("Expected a JSON object {\"input\":[...],\"destType\":\"ometria\"}, got ") +
                                 std::string(json::type_name(*root)));
-  const auto dest_type = member(*root, "destType");
+  const auto dest_type = json::member(*root, "destType");
   if (!dest_type || !dest_type->is_string())
     return error_reply(400, "destType is required: {\"input\":[...],\"destType\":\"ometria\"}");
   const std::string_view dest_name = dest_type->get_string().value_unsafe();
   if (!is_known_destination(dest_name)) return unknown_destination(dest_name);
 
   Reply reply;
-  const auto input = member(*root, "input");
+  const auto input = json::member(*root, "input");
   if (!input || !input->is_array() || json::as_array(*input).size() == 0) {
     reply.body = R"({"output":[{"metadata":[{"destType":)";
     write_string(reply.body, lower_trim(dest_name));
@@ -246,16 +236,16 @@ Reply router_transform(std::string_view body, const ometria::Transformer& transf
   // Group by destination ID and Config (contract section 3), in order of first appearance.
   std::vector<Group> groups;
   for (dom::element event : json::as_array(*input)) {
-    const auto destination = member(event, "destination");
-    const auto metadata = member(event, "metadata");
+    const auto destination = json::member(event, "destination");
+    const auto metadata = json::member(event, "metadata");
     std::string key;
     if (destination) {
-      if (auto id = member(*destination, "ID")) write(key, *id);
+      if (auto id = json::member(*destination, "ID")) write(key, *id);
       key += '|';
-      const auto dynamic = member(*destination, "hasDynamicConfig");
+      const auto dynamic = json::member(*destination, "hasDynamicConfig");
       const bool static_config = dynamic && dynamic->is_bool() && !bool(dynamic->get_bool().value_unsafe());
       if (!static_config)
-        if (auto config = member(*destination, "Config")) write_sorted(key, *config);
+        if (auto config = json::member(*destination, "Config")) write_sorted(key, *config);
     }
     auto group = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.key == key; });
     if (group == groups.end()) {
@@ -263,16 +253,13 @@ Reply router_transform(std::string_view body, const ometria::Transformer& transf
       group = groups.end() - 1;
     }
 
-    std::optional<dom::element> message = member(event, "message");
+    std::optional<dom::element> message = json::member(event, "message");
     Expected<ometria::Record> result = fail(errc::instrumentation, "message is required", "message");
     const auto config = config_of(destination);
     if (!event.is_object()) result = fail(errc::instrumentation, "Expected an object {message, destination, metadata}");
     else if (message) result = transformer.transform(*message, config);
     if (message) tally_event(tally, transformer, *message, result);
-    else if (tally) {
-      tally->events[3][1]++;
-      tally->errors[static_cast<std::size_t>(errc::instrumentation)]++;
-    }
+    else if (tally) tally->events.push_back({std::nullopt, errc::instrumentation});
 
     if (result) {
       group->successes.push_back(Success{config.api_key, result->type, std::move(result->json), metadata, destination});

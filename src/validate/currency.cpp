@@ -3,6 +3,7 @@
 #include <array>
 
 #include "ascii.hpp"
+#include "omt/core/text.hpp"
 #include "omt/validate/validators.hpp"
 
 namespace omt::validate {
@@ -45,7 +46,7 @@ static_assert(std::adjacent_find(kCurrentCodes.begin(), kCurrentCodes.end(),
 }  // namespace
 
 std::optional<std::string> iso4217_currency(std::string_view input) {
-  const std::string_view trimmed = ascii::trim(input);
+  const std::string_view trimmed = text::trim(input);
   if (trimmed.size() != 3) return std::nullopt;
   std::array<char, 3> upper{};
   for (std::size_t i = 0; i < 3; ++i) {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "ascii.hpp"
+#include "omt/core/text.hpp"
 #include "phone_internal.hpp"
 #include "phone_metadata.hpp"
 
@@ -24,7 +25,7 @@ using i18n::phonenumbers::PhoneNumberUtil;
 // libphonenumber maps vanity letters ("+1 800 FLOWERS") to digits and accepts "ext."/"x" extensions;
 // non-ASCII bytes are refused because it also normalises full-width and other Unicode digits.
 std::optional<std::string_view> international_candidate(std::string_view input) noexcept {
-  const std::string_view s = ascii::trim(input);
+  const std::string_view s = text::trim(input);
   if (s.size() < 2 || s.size() > kMaxPhoneBytes || s.front() != '+') return std::nullopt;
   bool has_digit = false;
   for (char c : s.substr(1)) {

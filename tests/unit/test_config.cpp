@@ -4,6 +4,8 @@
 
 #include "omt/config/config.hpp"
 
+// The value syntax on its own (durations, sizes, addresses, secrets): test_config_values.cpp.
+
 namespace omt::config {
 namespace {
 
@@ -178,19 +180,6 @@ TEST(Config, OverridesWinOverTheFile) {
   EXPECT_EQ(c->server.threads, 2u);
   EXPECT_EQ(c->log.level, "warn");
   EXPECT_EQ(c->mappings_dir, "/m");
-}
-
-TEST(Config, ParsesHostPortDurationsAndSizes) {
-  EXPECT_EQ(parse_host_port("[::1]:9090")->host, "::1");
-  EXPECT_EQ(parse_host_port(":9090")->host, "0.0.0.0");
-  EXPECT_FALSE(parse_host_port("::1:9090"));
-  EXPECT_EQ(*parse_duration("250ms"), 250ms);
-  EXPECT_EQ(*parse_duration("2m"), 120s);
-  EXPECT_EQ(*parse_duration("15"), 15ms);
-  EXPECT_FALSE(parse_duration("-1s"));
-  EXPECT_EQ(*parse_size("8KiB"), 8192u);
-  EXPECT_EQ(*parse_size("2MB"), 2000000u);
-  EXPECT_FALSE(parse_size("99999999999999GiB"));
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// The ingest endpoints' pure parts: credentials, body shapes, per-event results, answers and dry-run grouping.
+// The ingest endpoints' pure parts: body shapes, per-event results, answers and dry-run grouping.
+// Credentials: test_ingest_credentials.cpp; the batch-level merge on its own: test_batch_merge.cpp.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -60,63 +61,7 @@ omt::Error ingest_failure(IngestRoute route, const std::string& body, IngestLimi
   return result ? omt::Error{} : result.error();
 }
 
-std::string basic(const std::string& user_colon_password) {
-  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  const auto& in = user_colon_password;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], table[v & 63]};
-  }
-  if (in.size() - i == 1) {
-    const unsigned v = (unsigned char)in[i] << 16;
-    out += {table[v >> 18], table[(v >> 12) & 63], '=', '='};
-  } else if (in.size() - i == 2) {
-    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
-    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], '='};
-  }
-  return "Basic " + out;
-}
-
-// ---- credentials ------------------------------------------------------------------------------------------------
-
-TEST(IngestAuth, ConstantTimeEqualComparesWholeValues) {
-  EXPECT_TRUE(constant_time_equal("secret-key", "secret-key"));
-  EXPECT_TRUE(constant_time_equal("", ""));
-  EXPECT_FALSE(constant_time_equal("secret-key", "secret-kex"));
-  EXPECT_FALSE(constant_time_equal("secret-key", "secret-key "));
-  EXPECT_FALSE(constant_time_equal("secret", "secret-key"));  // a prefix is not equal
-  EXPECT_FALSE(constant_time_equal("", "x"));
-  EXPECT_FALSE(constant_time_equal(std::string("a\0b", 3), std::string("a\0c", 3)));
-}
-
-TEST(IngestAuth, BasicAuthUserIsTheWriteKey) {
-  EXPECT_EQ(basic_auth_user(basic("wk-1:")), "wk-1");
-  EXPECT_EQ(basic_auth_user(basic("wk-1:anything")), "wk-1");
-  EXPECT_EQ(basic_auth_user(basic("wk-1")), "wk-1");  // no colon: the whole value is the user
-  EXPECT_EQ(basic_auth_user(basic("ab:")), "ab");      // padding "="
-  EXPECT_EQ(basic_auth_user("basic   " + basic("wk-2:").substr(6)), "wk-2");  // scheme case, extra spaces
-  EXPECT_EQ(basic_auth_user("Basic d2stMTo"), "wk-1");  // unpadded
-  EXPECT_FALSE(basic_auth_user("Bearer d2stMTo="));
-  EXPECT_FALSE(basic_auth_user("Basic !!!"));
-  EXPECT_FALSE(basic_auth_user("Basic"));
-  EXPECT_FALSE(basic_auth_user(""));
-}
-
-TEST(IngestAuth, BearerTokenAndQueryParameters) {
-  EXPECT_EQ(bearer_token("Bearer tok-1"), "tok-1");
-  EXPECT_EQ(bearer_token("bearer  tok-1 "), "tok-1");
-  EXPECT_FALSE(bearer_token("Basic tok-1"));
-  EXPECT_FALSE(bearer_token("tok-1"));
-
-  EXPECT_EQ(query_parameter("/v1/webhook?token=a%2Bb%20c+d", "token"), "a+b c d");
-  EXPECT_EQ(query_parameter("/v1/webhook?x=1&token=t&token=u", "token"), "t");  // the first wins
-  EXPECT_EQ(query_parameter("/v1/webhook?token", "token"), "");
-  EXPECT_FALSE(query_parameter("/v1/webhook?tokens=t", "token"));
-  EXPECT_FALSE(query_parameter("/v1/webhook", "token"));
-  EXPECT_EQ(query_parameter("/v1/webhook?token=%zz", "token"), "%zz");  // bad escapes stay as they are
-
+TEST(IngestShapes, DryRunIsAskedForInTheQuery) {
   EXPECT_TRUE(is_dry_run("/v1/track?dry_run=true"));
   EXPECT_TRUE(is_dry_run("/v1/track?token=x&dry_run=1"));
   EXPECT_TRUE(is_dry_run("/v1/track?dry_run"));
@@ -124,70 +69,6 @@ TEST(IngestAuth, BearerTokenAndQueryParameters) {
   EXPECT_FALSE(is_dry_run("/v1/track?dry_run=false"));
   EXPECT_FALSE(is_dry_run("/v1/track?dry_run=0"));
   EXPECT_FALSE(is_dry_run("/v1/track"));
-}
-
-std::vector<omt::config::SourceConfig> two_sources() {
-  omt::config::SourceConfig a;
-  a.name = "web";
-  a.write_key = "wk-web";
-  a.webhook_token = "tok-web";
-  a.destination.api_key = "key-web";
-  omt::config::SourceConfig b;
-  b.name = "app";
-  b.write_key = "wk-app";  // no webhook token
-  b.destination.api_key = "key-app";
-  return {a, b};
-}
-
-TEST(IngestAuth, SourceDirectoryFindsEachSecretOnlyInItsOwnRole) {
-  const SourceDirectory sources(two_sources());
-  ASSERT_EQ(sources.size(), 2u);
-  ASSERT_NE(sources.by_write_key("wk-app"), nullptr);
-  EXPECT_EQ(sources.by_write_key("wk-app")->name, "app");
-  EXPECT_EQ(sources.by_webhook_token("tok-web")->name, "web");
-  EXPECT_EQ(sources.by_write_key("tok-web"), nullptr);     // a token is not a write key
-  EXPECT_EQ(sources.by_webhook_token("wk-web"), nullptr);  // nor the other way round
-  EXPECT_EQ(sources.by_webhook_token(""), nullptr);        // "app" has no token: empty never matches
-  EXPECT_EQ(sources.by_write_key("wk-ap"), nullptr);
-  EXPECT_EQ(sources.by_write_key("wk-appp"), nullptr);
-}
-
-TEST(IngestAuth, AuthenticateByRoute) {
-  const SourceDirectory sources(two_sources());
-  auto ok = authenticate(IngestRoute::track, sources, basic("wk-app:"), "/v1/track");
-  ASSERT_TRUE(ok);
-  EXPECT_EQ((*ok)->destination.api_key, "key-app");
-
-  ok = authenticate(IngestRoute::webhook, sources, "Bearer tok-web", "/v1/webhook");
-  ASSERT_TRUE(ok);
-  EXPECT_EQ((*ok)->name, "web");
-  ok = authenticate(IngestRoute::webhook, sources, "", "/v1/webhook?token=tok-web");
-  ASSERT_TRUE(ok);
-  EXPECT_EQ((*ok)->name, "web");
-
-  struct Case {
-    IngestRoute route;
-    std::string header;
-    std::string target;
-    std::string message_part;
-  };
-  for (const auto& c : std::vector<Case>{
-           {IngestRoute::identify, "", "/v1/identify", "HTTP Basic"},
-           {IngestRoute::batch, basic(":password"), "/v1/batch", "HTTP Basic"},
-           {IngestRoute::track, basic("wk-nope:"), "/v1/track", "Unknown write key"},
-           {IngestRoute::track, "Bearer wk-app", "/v1/track", "HTTP Basic"},           // wrong scheme
-           {IngestRoute::track, "", "/v1/track?token=tok-web", "HTTP Basic"},           // no ?token= for Basic routes
-           {IngestRoute::webhook, "", "/v1/webhook", "Bearer"},
-           {IngestRoute::webhook, "Bearer nope", "/v1/webhook", "Unknown webhook token"},
-           {IngestRoute::webhook, basic("wk-web:"), "/v1/webhook", "Bearer"},          // write key not accepted
-           {IngestRoute::webhook, "Bearer nope", "/v1/webhook?token=tok-web", "Unknown webhook token"},  // header wins
-       }) {
-    auto failed = authenticate(c.route, sources, c.header, c.target);
-    ASSERT_FALSE(failed) << c.header << " " << c.target;
-    EXPECT_EQ(failed.error().code, errc::unauthorized);
-    EXPECT_NE(failed.error().message.find(c.message_part), std::string::npos) << failed.error().message;
-    EXPECT_EQ(failed.error().message.find("nope"), std::string::npos);  // never echoes the credential
-  }
 }
 
 // ---- body shapes ------------------------------------------------------------------------------------------------
@@ -249,6 +130,18 @@ TEST(IngestShapes, BatchKeepsIndexesOfRejectedEvents) {
   EXPECT_EQ(r.rejected[2].error, R"(Missing required value from ["traits.email","context.traits.email"])");
 }
 
+TEST(IngestShapes, TheLastBatchOfTwoIsTheBatchAsJsonParseReadsIt) {
+  const std::string body = R"({"batch":[)" + identify(1).dump() + R"(],"batch":[)" + custom_event(2).dump() + "," +
+                           custom_event(3).dump() + "]}";
+  const auto r = ingest(IngestRoute::batch, body);
+  EXPECT_EQ(r.events, 2u);
+  ASSERT_EQ(r.accepted.size(), 2u) << ingest_answer(r).body;
+  EXPECT_EQ(r.accepted[0].record.type, omt::ometria::RecordType::custom_event);
+  // A non-array last "batch" is the shape error, whatever came first.
+  EXPECT_EQ(ingest_failure(IngestRoute::batch, R"({"batch":[)" + identify(1).dump() + R"(],"batch":{}})").message,
+            R"(Expected an object {"batch":[event objects]} with a non-empty batch, got "batch" of type object)");
+}
+
 TEST(IngestShapes, WrongShapesSayWhatWasExpected) {
   struct Case {
     IngestRoute route;
@@ -273,46 +166,6 @@ TEST(IngestShapes, WrongShapesSayWhatWasExpected) {
 }
 
 // ---- batch-level "context" and "integrations" (Segment's HTTP API) ----------------------------------------------
-
-std::string merged(const std::string& event, const std::string& batch_level) {
-  auto out = merge_batch_level_fields(event, batch_level);
-  EXPECT_TRUE(out) << (out ? "" : out.error().message);
-  return out ? *out : std::string{};
-}
-
-TEST(IngestBatchLevel, AnEventWithoutTheKeyGetsTheBatchLevelObject) {
-  EXPECT_EQ(merged(R"({"type":"track","userId":"u"})", R"({"batch":[],"context":{"ip":"1.2.3.4"}})"),
-            R"({"type":"track","userId":"u","context":{"ip":"1.2.3.4"}})");
-  EXPECT_EQ(merged(R"({"type":"track","context":null})", R"({"context":{"ip":"1.2.3.4"},"integrations":{"All":true}})"),
-            R"({"type":"track","context":{"ip":"1.2.3.4"},"integrations":{"All":true}})");
-}
-
-TEST(IngestBatchLevel, EventKeysWinAndTheMergeIsShallow) {
-  // The event's own context.traits wins wholesale: the batch-level traits' listingId is not added to it.
-  EXPECT_EQ(merged(R"({"context":{"traits":{"email":"own@example.com"},"ip":"9.9.9.9"},"type":"identify"})",
-                   R"({"context":{"traits":{"email":"batch@example.com","listingId":"l-1"},"ip":"1.2.3.4","locale":"en-GB"}})"),
-            R"({"context":{"traits":{"email":"own@example.com"},"ip":"9.9.9.9","locale":"en-GB"},"type":"identify"})");
-  // An event context without traits gets the batch-level traits.
-  EXPECT_EQ(merged(R"({"context":{"ip":"9.9.9.9"}})", R"({"context":{"traits":{"email":"b@example.com"}}})"),
-            R"({"context":{"ip":"9.9.9.9","traits":{"email":"b@example.com"}}})");
-  EXPECT_EQ(merged(R"({"integrations":{"Ometria":true}})", R"({"integrations":{"All":false,"Ometria":false}})"),
-            R"({"integrations":{"Ometria":true,"All":false}})");
-  // An event value that is not an object is the event's own: kept.
-  EXPECT_EQ(merged(R"({"context":"web"})", R"({"context":{"ip":"1.2.3.4"}})"), R"({"context":"web"})");
-}
-
-TEST(IngestBatchLevel, NothingToMergeLeavesTheEventAsItIs) {
-  EXPECT_EQ(merged(R"({"a":1,"context":{"ip":"x"}})", R"({"batch":[]})"), R"({"a":1,"context":{"ip":"x"}})");
-  EXPECT_EQ(merged(R"({"a":1})", R"({"context":null,"integrations":{}})"), R"({"a":1})");
-  EXPECT_EQ(merged(R"({"context":{"ip":"x"}})", R"({"context":{"ip":"y"}})"), R"({"context":{"ip":"x"}})");
-}
-
-TEST(IngestBatchLevel, NumbersAreWrittenSoTheyReadBackTheSame) {
-  EXPECT_EQ(merged(R"({"big":18446744073709551615,"neg":-9223372036854775808,"d":0.1,"e":1e300,"s":"\u00e9\n"})",
-                   R"({"context":{"n":9007199254740993}})"),
-            "{\"big\":18446744073709551615,\"neg\":-9223372036854775808,\"d\":0.1,\"e\":1e+300,\"s\":\"\u00e9\\n\","
-            "\"context\":{\"n\":9007199254740993}}");
-}
 
 TEST(IngestBatchLevel, ABatchLevelValueThatIsNotAnObjectIsNamed) {
   for (const auto& [body, message, path] : std::vector<std::tuple<std::string, std::string, std::string>>{

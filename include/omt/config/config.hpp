@@ -1,7 +1,8 @@
 // Start-up configuration: a JSON file (--config) plus command-line overrides, read once and validated into a
 // Config that cannot be invalid. RawConfig is the unvalidated tree (file values with overrides applied at dotted
 // keys); validate() turns it into Config or names the first bad or unknown key ("server.limits.max_body_bytes").
-// Adding a section: a struct and a field in Config, a reader in src/config/, one row in its section table.
+// Adding a section: a struct and a field in Config, a reader in src/config/sections.cpp, one row in the section
+// table of src/config/config.cpp. The value syntax (durations, sizes, addresses, secrets): omt/config/values.hpp.
 #pragma once
 
 #include <chrono>
@@ -16,6 +17,7 @@
 
 #include "omt/delivery/rate_limiter.hpp"
 #include "omt/delivery/retry_policy.hpp"
+#include "omt/config/values.hpp"
 #include "omt/error.hpp"
 #include "omt/ometria/transformer.hpp"
 
@@ -103,17 +105,6 @@ struct Config {
   IngestConfig ingest;
   std::vector<SourceConfig> sources;
 };
-
-// "HOST:PORT", "[v6]:PORT" or ":PORT" (all interfaces).
-struct HostPort {
-  std::string host;
-  std::uint16_t port = 0;
-};
-Expected<HostPort> parse_host_port(std::string_view text);
-// "250ms", "30s", "2m" (a bare number is milliseconds).
-Expected<std::chrono::milliseconds> parse_duration(std::string_view text);
-// "1024", "8KiB", "32MiB", "1GiB" (also KB/MB/GB as powers of 1000).
-Expected<std::size_t> parse_size(std::string_view text);
 
 class RawConfig {
  public:

@@ -1,11 +1,26 @@
-// Small ASCII text helpers shared by the HTTP layers (routes, ingest, proxy): case-insensitive comparison of
-// header / scheme names and percent-decoding of paths and query strings. Pure, locale-independent.
+// Small ASCII text helpers for protocol and configuration text (HTTP headers, config values, CLI lines):
+// white space and trimming, case-insensitive comparison of header / scheme names, percent-decoding of paths
+// and query strings. Pure and locale-independent: bytes >= 0x80 are never white space or letters.
+// (JavaScript's String.prototype.trim, with Unicode white space, is another idea: ometria/js_string.hpp.)
 #pragma once
 
 #include <string>
 #include <string_view>
 
 namespace omt::text {
+
+// ASCII white space, as C's isspace in the "C" locale: space, \t, \n, \v, \f, \r. Covers HTTP's OWS
+// (space, tab) and the line ends of text read from files.
+constexpr bool is_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// The text without leading and trailing ASCII white space (a view into the same bytes).
+constexpr std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
 
 inline bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

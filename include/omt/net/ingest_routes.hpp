@@ -1,7 +1,8 @@
 // The routes that take events in (/v1/webhook, /v1/identify, /v1/track, /v1/batch) and the delivery proxy for
 // rudder-server (/v0|v1/destinations/{name}/proxy). An ingest answer 200 is sent only once the accepted records
-// are durable in the queue; the pure parts (auth, body shapes, answers) are in omt/protocol/ingest.hpp and
-// omt/protocol/proxy.hpp. docs/ingest.md describes every status code and why.
+// are durable in the queue; the pure parts are in omt/protocol/ (ingest_credentials.hpp: who is sending;
+// ingest.hpp: body shapes and answers; proxy.hpp), what is logged and counted in omt/obs/ingest_events.hpp.
+// docs/ingest.md describes every status code and why.
 #pragma once
 
 #include <chrono>

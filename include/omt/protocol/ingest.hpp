@@ -1,10 +1,10 @@
-// The ingest endpoints without HTTP types: who is sending (a source found by write key or webhook token, compared
-// in constant time), what they sent (the body shapes of /v1/webhook, /v1/identify, /v1/track and /v1/batch), what
-// each event becomes (an Ometria record, or the reason it never can), and the JSON answers. Pure; never throws.
-// The route glue (net/ingest_routes) adds the queue: see docs/ingest.md for the status codes and why.
+// The ingest endpoints without HTTP types: what was sent (the body shapes of /v1/webhook, /v1/identify, /v1/track
+// and /v1/batch), what each event becomes (an Ometria record, or the reason it never can), and the JSON answers.
+// Pure; never throws. Who is sending: protocol/ingest_credentials.hpp; the batch-level context merged into each
+// event of /v1/batch: protocol/batch_merge.hpp. The route glue (net/ingest_routes) adds the queue: see
+// docs/ingest.md for the status codes and why.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -17,19 +17,12 @@
 #include "omt/config/config.hpp"
 #include "omt/error.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "omt/protocol/batch_merge.hpp"
+#include "omt/protocol/ingest_credentials.hpp"
+#include "omt/protocol/ingest_route.hpp"
 #include "omt/protocol/rudder.hpp"
 
 namespace omt::protocol {
-
-enum class IngestRoute {
-  webhook,   // POST /v1/webhook: one event object, or a JSON array of them (RudderStack (HTTP) Webhook destination)
-  identify,  // POST /v1/identify: one event; "type" defaults to "identify" (RudderStack / Segment HTTP API)
-  track,     // POST /v1/track: one event; "type" defaults to "track"
-  batch,     // POST /v1/batch: {"batch":[events]}
-};
-std::string_view path_of(IngestRoute route);  // "/v1/webhook", ...
-// Basic-auth routes (identify, track, batch) take the write key; the webhook takes the webhook token.
-constexpr bool uses_write_key(IngestRoute route) { return route != IngestRoute::webhook; }
 
 struct IngestLimits {
   std::size_t max_events_per_request = 10'000;               // more: 413 (the SQLite queue's per-enqueue limit)
@@ -52,50 +45,8 @@ std::chrono::milliseconds ingest_slow_down(std::uint64_t depth, std::uint64_t hi
 // The limits from the configuration's "ingest" section, and server.limits.max_body_bytes for decoded bodies.
 IngestLimits ingest_limits(const config::Config& config);
 
-// ---- credentials ------------------------------------------------------------------------------------------------
-
-// True when a == b. Both are hashed (SHA-256) and the digests compared with CRYPTO_memcmp, so the time taken
-// depends on neither the contents nor the length of the secret.
-bool constant_time_equal(std::string_view a, std::string_view b);
-
-// "Basic base64(user:password)" -> user (the password is ignored: the write key is the user name).
-// nullopt when the header is not Basic or the base64 is malformed.
-std::optional<std::string> basic_auth_user(std::string_view authorization_header);
-// "Bearer <token>" -> token (scheme case-insensitive); nullopt otherwise.
-std::optional<std::string_view> bearer_token(std::string_view authorization_header);
-// The first value of `name` in the request target's query ("/v1/webhook?token=a%2Bb" -> "a+b"), percent-decoded
-// with '+' as space; nullopt when absent.
-std::optional<std::string> query_parameter(std::string_view target, std::string_view name);
 // ?dry_run=true (also 1, yes, or a bare ?dry_run).
 bool is_dry_run(std::string_view target);
-
-// The configured sources, looked up by secret. Every lookup compares against every source's secret (digest
-// against digest, no early exit), so how long it takes says nothing about which secret, or how much of it,
-// matched. Empty secrets never match.
-class SourceDirectory {
- public:
-  explicit SourceDirectory(std::vector<config::SourceConfig> sources);
-
-  const config::SourceConfig* by_write_key(std::string_view write_key) const;
-  const config::SourceConfig* by_webhook_token(std::string_view token) const;
-  std::size_t size() const { return entries_.size(); }
-
- private:
-  using Digest = std::array<unsigned char, 32>;
-  struct Entry {
-    config::SourceConfig source;
-    std::optional<Digest> write_key;
-    std::optional<Digest> webhook_token;
-  };
-  const config::SourceConfig* find(std::string_view secret, std::optional<Digest> Entry::*which) const;
-  std::vector<Entry> entries_;
-};
-
-// The source that sent a request: for the webhook, "Authorization: Bearer <token>" or ?token=<token>; for the
-// HTTP API routes, HTTP Basic with the write key as user name. errc::unauthorized (401) when the credential is
-// missing or unknown; the message says which credential the route expects, never the one received.
-Expected<const config::SourceConfig*> authenticate(IngestRoute route, const SourceDirectory& sources,
-                                                   std::string_view authorization_header, std::string_view target);
 
 // ---- events -----------------------------------------------------------------------------------------------------
 
@@ -122,18 +73,6 @@ struct IngestResult {
 Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, const ometria::Transformer& transformer,
                                      const ometria::DestinationConfig& destination, const IngestLimits& limits,
                                      std::size_t readable_bytes = 0);
-
-// Segment's HTTP API lets a batch carry "context" and "integrations" beside "batch"; they "will be merged with
-// any context inside each of the items". ingest_events applies this rule to each event of a /v1/batch body:
-//   * an event without the key (or with null) gets the batch-level object as it is;
-//   * an event with an object keeps every key of its own and gains the batch-level keys it lacks. The merge is
-//     shallow: the event's own context.traits wins over the batch-level context.traits wholesale;
-//   * an event whose value is something else (a string...) keeps it: the event's own value wins.
-// Returns the event's JSON with the merge applied (the event's members in their order, then any added key);
-// the event unchanged (re-serialised) when there was nothing to add. `batch_level_json` is the batch body, or any
-// object holding "context" and/or "integrations" (each an object or null). Errors: errc::invalid_json when
-// either text is not JSON, errc::invalid_request naming the batch-level field that is not an object.
-Expected<std::string> merge_batch_level_fields(std::string_view event_json, std::string_view batch_level_json);
 
 // ---- answers ----------------------------------------------------------------------------------------------------
 

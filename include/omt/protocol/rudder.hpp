@@ -2,25 +2,28 @@
 // a status and a JSON body out. The server (net/) and the CLI call these; they never throw.
 #pragma once
 
-#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "omt/error.hpp"
 
 namespace omt::ometria {
 class Transformer;
+enum class RecordType : std::uint8_t;  // omt/ometria/transformer.hpp
 }
 
 namespace omt::protocol {
 
-// What each request did to its events, for /metrics.
+// What a request did to each of its events, for /metrics (net/routes emits them as obs/transform_events).
+struct EventOutcome {
+  std::optional<ometria::RecordType> type;  // what the event became or would have become; nullopt: not told
+  std::optional<errc> error;                // why it was rejected; nullopt: it was transformed
+};
 struct EventTally {
-  // [kind][outcome]: kind 0 identify, 1 track order, 2 track custom event, 3 other/unknown; outcome 0 ok, 1 failed.
-  std::array<std::array<std::uint32_t, 2>, 4> events{};
-  // Errors by class: index = static_cast<int>(errc) (0 unused).
-  std::array<std::uint32_t, 16> errors{};
+  std::vector<EventOutcome> events;  // in request order
 };
 
 struct Reply {

@@ -1,0 +1,54 @@
+// The ingest routes' outcomes (/v1/webhook, /v1/identify, /v1/track, /v1/batch): a coded body decoded (debug,
+// and the decoded body, redacted, at trace), events rejected and records stored (omt_ingest_events_total by
+// outcome), the queue refusing a request's records (warn), an answer held back while the queue is deep
+// (omt_ingest_slowed_answers_total). Lines, metric names, labels and help text as users have always seen them.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace omt::obs {
+
+class Registry;
+class Counter;
+
+// A body sent with Content-Encoding, decoded. coding: "gzip" or "deflate".
+struct IngestBodyDecoded {
+  std::string_view coding;
+  std::size_t encoded_bytes = 0;
+  std::string_view decoded;
+};
+// Events of one request that can never succeed (answered in "rejected"); dry runs are not counted.
+struct IngestEventsRejected {
+  std::size_t events = 0;
+};
+// A request's accepted records, durable in the queue.
+struct IngestRecordsStored {
+  std::size_t records = 0;
+};
+// The queue refused a request's records (answered 413 or 503). error: the queue's own message (no user data).
+struct IngestQueueRefused {
+  std::size_t records = 0;
+  std::string_view error;
+};
+// An answer held back because the queue is over ingest.slow_down_from.
+struct IngestAnswerHeld {};
+
+class IngestEvents {
+ public:
+  // registry: null counts nothing (the routes were registered without metrics); the lines are written anyway.
+  explicit IngestEvents(Registry* registry);
+
+  void emit(const IngestBodyDecoded& event) const;
+  void emit(const IngestEventsRejected& event) const;
+  void emit(const IngestRecordsStored& event) const;
+  void emit(const IngestQueueRefused& event) const;
+  void emit(const IngestAnswerHeld& event) const;
+
+ private:
+  Counter* accepted_events_ = nullptr;
+  Counter* rejected_events_ = nullptr;
+  Counter* slowed_answers_ = nullptr;
+};
+
+}  // namespace omt::obs

@@ -1,0 +1,129 @@
+// One reader per section of the config file: its keys, their kinds and ranges, and the checks across keys.
+#include <string>
+
+#include "reader.hpp"
+
+namespace omt::config::detail {
+
+void read_server_section(ObjectReader& server, Config& config) {
+  ServerConfig& s = config.server;
+  server.host_port("listen", s.host, s.port);
+  server.unsigned_integer("threads", s.threads, 0, 1024);
+
+  ObjectReader limits = server.object("limits");
+  limits.size("max_body_bytes", s.limits.max_body_bytes, 1, std::size_t{1} << 30);
+  limits.size("max_header_bytes", s.limits.max_header_bytes, 256, std::size_t{1} << 20);
+  limits.unsigned_integer("max_connections", s.limits.max_connections, 1, 1'000'000);
+  limits.done();
+
+  using std::chrono::milliseconds;
+  ObjectReader timeouts = server.object("timeouts");
+  timeouts.duration("read", s.timeouts.read, milliseconds(1), std::chrono::hours(1));
+  timeouts.duration("idle", s.timeouts.idle, milliseconds(1), std::chrono::hours(24));
+  timeouts.duration("write", s.timeouts.write, milliseconds(1), std::chrono::hours(1));
+  timeouts.done();
+
+  server.duration("shutdown_deadline", s.shutdown_deadline, milliseconds(0), std::chrono::hours(1));
+}
+
+void read_log_section(ObjectReader& log, Config& config) {
+  log.string_in("level", config.log.level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
+  log.string_in("format", config.log.format, {"text", "json"});
+  log.boolean("log_pii", config.log.log_pii);
+}
+
+void read_queue_section(ObjectReader& queue, Config& config) {
+  QueueConfig& q = config.queue;
+  queue.path("path", q.path);
+  queue.string_in("durability", q.durability, {"full", "normal"});
+  queue.unsigned_integer("high_water_mark", q.high_water_mark, 1, std::int64_t{1} << 40);
+}
+
+void read_ometria_section(ObjectReader& ometria, Config& config) {
+  using std::chrono::milliseconds;
+  OmetriaConfig& o = config.ometria;
+  ometria.string("endpoint", o.endpoint);
+  ometria.boolean("allow_plain_http", o.allow_plain_http);
+  ometria.path("extra_ca_file", o.extra_ca_file);
+  ometria.duration("connect_timeout", o.connect_timeout, milliseconds(1), std::chrono::minutes(10));
+  ometria.duration("handshake_timeout", o.handshake_timeout, milliseconds(1), std::chrono::minutes(10));
+  ometria.duration("response_timeout", o.response_timeout, milliseconds(1), std::chrono::minutes(10));
+  ometria.unsigned_integer("max_in_flight", o.max_in_flight, 1, 1024);
+  const bool https = o.endpoint.rfind("https://", 0) == 0, http = o.endpoint.rfind("http://", 0) == 0;
+  if (!https && !http) ometria.error("endpoint", "expected an https:// URL, got \"" + o.endpoint + "\"");
+  else if (http && !o.allow_plain_http)
+    ometria.error("endpoint", "plain http:// is refused unless ometria.allow_plain_http is true (tests only)");
+}
+
+void read_delivery_section(ObjectReader& delivery, Config& config) {
+  using std::chrono::milliseconds;
+  DeliveryConfig& d = config.delivery;
+  delivery.number("requests_per_second", d.rate_limit.requests_per_second, 0, 100'000);
+  delivery.number("burst", d.rate_limit.burst, 1, 100'000);
+  delivery.duration("linger", d.linger, milliseconds(0), std::chrono::minutes(1));
+  delivery.unsigned_integer("pushes_per_partition", d.pushes_per_partition, 1, 64);
+  ObjectReader retry = delivery.object("retry");
+  retry.duration("base_delay", d.retry.base_delay, milliseconds(1), std::chrono::hours(1));
+  retry.duration("max_delay", d.retry.max_delay, milliseconds(1), std::chrono::hours(24));
+  retry.duration("max_retry_after", d.retry.max_retry_after, milliseconds(1), std::chrono::hours(24));
+  retry.duration("auth_probe_interval", d.retry.hold_probe_interval, milliseconds(1), std::chrono::hours(24));
+  retry.unsigned_integer("max_attempts", d.retry.max_attempts, 0, 1'000'000);
+  retry.done();
+}
+
+void read_ingest_section(ObjectReader& ingest, Config& config) {
+  IngestConfig& i = config.ingest;
+  // The SQLite queue takes at most 10,000 records an enqueue, and a request is stored in one enqueue.
+  ingest.unsigned_integer("max_events_per_request", i.max_events_per_request, 1, 10'000);
+  std::chrono::milliseconds retry_after = i.retry_after;
+  ingest.duration("retry_after", retry_after, std::chrono::seconds(1), std::chrono::hours(1));
+  i.retry_after = std::chrono::duration_cast<std::chrono::seconds>(retry_after);
+  ingest.unsigned_integer("slow_down_from", i.slow_down_from, 0, std::int64_t{1} << 40);
+  ingest.duration("max_slow_down", i.max_slow_down, std::chrono::milliseconds(0), std::chrono::seconds(30));
+}
+
+// "sources": [{"name", "write_key", "webhook_token", "api_key", "marketing_optin", "allow_marketing",
+// "allow_transactional", "collection"}]
+void read_sources(ObjectReader& root, Config& config) {
+  const nlohmann::json* list = root.find("sources");
+  if (!list) return;
+  if (!list->is_array()) return root.error("sources", "expected a list of sources");
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    ObjectReader source(root.context(), &(*list)[i], "sources[" + std::to_string(i) + "]");
+    if (!(*list)[i].is_object()) return source.error("", "expected an object");
+    SourceConfig s;
+    s.name = "source-" + std::to_string(i);
+    source.string("name", s.name);
+    source.secret("write_key", s.write_key);
+    source.secret("webhook_token", s.webhook_token);
+    source.secret("api_key", s.destination.api_key);
+    std::string optin;
+    source.string_in("marketing_optin", optin, {"", "EXPLICITLY_OPTEDIN", "EXPLICITLY_OPTEDOUT", "NOT_SPECIFIED"});
+    if (!optin.empty()) s.destination.marketing_optin = optin;
+    if (source.find("allow_marketing")) {
+      bool v = false;
+      source.boolean("allow_marketing", v);
+      s.destination.allow_marketing = v;
+    }
+    if (source.find("allow_transactional")) {
+      bool v = false;
+      source.boolean("allow_transactional", v);
+      s.destination.allow_transactional = v;
+    }
+    std::string collection;
+    source.string("collection", collection);
+    if (!collection.empty()) s.destination.collection = collection;
+    source.done();
+    if (s.destination.api_key.empty()) return source.error("api_key", "is required (the Ometria API key)");
+    if (s.write_key.empty() && s.webhook_token.empty())
+      return source.error("", "needs a write_key or a webhook_token (or both)");
+    for (const auto& other : config.sources) {
+      if (!s.write_key.empty() && other.write_key == s.write_key) return source.error("write_key", "is used by another source");
+      if (!s.webhook_token.empty() && other.webhook_token == s.webhook_token)
+        return source.error("webhook_token", "is used by another source");
+    }
+    config.sources.push_back(std::move(s));
+  }
+}
+
+}  // namespace omt::config::detail

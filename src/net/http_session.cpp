@@ -1,0 +1,307 @@
+#include "http_session.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <string_view>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "server_impl.hpp"
+#include "omt/obs/http_events.hpp"
+
+namespace omt::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+Method method_from(http::verb verb) {
+  switch (verb) {
+    case http::verb::get: return Method::get;
+    case http::verb::head: return Method::head;
+    case http::verb::post: return Method::post;
+    case http::verb::put: return Method::put;
+    case http::verb::patch: return Method::patch;
+    case http::verb::delete_: return Method::del;
+    case http::verb::options: return Method::options;
+    default: return Method::other;
+  }
+}
+
+// The first read of a Content-Length body; the body grows from there as it fills (never past Content-Length).
+constexpr std::size_t first_body_read = 64 * 1024;
+// Growth factor when the body fills up: 4 keeps a 400 KB body to two reallocations (64 K -> 256 K -> all).
+constexpr std::size_t body_growth = 4;
+
+}  // namespace
+
+HttpSession::HttpSession(std::shared_ptr<Server::Impl> server, tcp::socket socket, std::uint64_t id)
+    : server_(std::move(server)), stream_(std::move(socket)), id_(id) {
+  server_->events.emit(obs::ConnectionOpened{});
+}
+
+HttpSession::~HttpSession() {
+  server_->events.emit(obs::ConnectionClosed{});
+  server_->unregister_session(id_);
+}
+
+const config::ServerConfig& HttpSession::config() const { return server_->config; }
+
+void HttpSession::start() {
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_idle_wait(); });
+}
+
+void HttpSession::notify_shutdown() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    // A request whose first bytes arrived is in flight, not idle: they may still be in the socket
+    // (available() > 0) or already read with the completion queued (cancel() then changes nothing). Only a
+    // connection with neither is idle: its read ends with operation_aborted and it closes.
+    beast::error_code ec;
+    if (self->state_ == State::idle && self->stream_.socket().available(ec) == 0) self->stream_.socket().cancel(ec);
+  });
+}
+
+void HttpSession::force_close() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close_now(); });
+}
+
+void HttpSession::deliver(Response response) {
+  // After shutdown nothing runs the executor: a late answer is dropped (queued, it would keep this alive).
+  if (server_->threads_stopped.load()) return;
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
+    self->write_response(std::move(r));
+  });
+}
+
+void HttpSession::do_idle_wait() {
+  if (buffer_.size() > 0) return begin_request();  // a pipelined request is already here
+  if (server_->stopping.load()) {
+    // Shutting down: only a request whose bytes have already arrived is still served.
+    beast::error_code ec;
+    if (stream_.socket().available(ec) == 0) return close_now();
+  }
+  state_ = State::idle;
+  stream_.expires_after(config().timeouts.idle);
+  // Small for a fresh connection (thousands may sit idle), whatever capacity is already there afterwards.
+  const std::size_t chunk = std::clamp<std::size_t>(buffer_.capacity() - buffer_.size(), 1024, 64 * 1024);
+  stream_.async_read_some(buffer_.prepare(chunk), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    self->on_first_bytes(ec, n);
+  });
+}
+
+void HttpSession::on_first_bytes(beast::error_code ec, std::size_t n) {
+  if (ec || state_ == State::closed) return close_now();
+  buffer_.commit(n);
+  begin_request();
+}
+
+void HttpSession::begin_request() {
+  state_ = State::reading;
+  request_start_ = Clock::now();
+  route_ = &server_->events.invalid_route();
+  stream_.expires_after(config().timeouts.read);  // one deadline for the whole request
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(config().limits.max_header_bytes, UINT32_MAX)));
+  parser_->body_limit(config().limits.max_body_bytes);
+  http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    self->on_header(ec);
+  });
+}
+
+void HttpSession::on_header(beast::error_code ec) {
+  if (ec) return on_read_error(ec);
+  if (parser_->is_done()) return on_request_read();
+  auto& req = parser_->get();
+  const auto length = parser_->content_length();
+  const bool body_already_here = length && buffer_.size() >= *length;
+  if (beast::iequals(req[http::field::expect], "100-continue") && !body_already_here) {
+    // curl waits a second for this before sending a body over 1 KiB.
+    static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(continue_line.data(), continue_line.size()),
+                      [self = shared_from_this()](beast::error_code wec, std::size_t) {
+                        if (wec) return self->close_now();
+                        self->read_body();
+                      });
+    return;
+  }
+  read_body();
+}
+
+void HttpSession::read_body() {
+  if (const auto length = parser_->content_length(); length && !parser_->chunked()) {
+    // Read straight into the body (no parser in the loop), which grows with the bytes that arrive, not with
+    // the length announced: a client that announces 32 MiB and sends one byte costs a few KiB, not 32 MiB.
+    body_expected_ = static_cast<std::size_t>(*length);
+    const std::size_t from_buffer = std::min(body_expected_, buffer_.size());
+    size_body(std::max(from_buffer, std::min(body_expected_, first_body_read)));
+    asio::buffer_copy(asio::buffer(body_.data(), from_buffer), buffer_.data());
+    buffer_.consume(from_buffer);
+    body_received_ = from_buffer;
+    return read_more_body();
+  }
+  // Chunked: the parser decodes; a larger read buffer keeps it from reading 512 bytes at a time.
+  buffer_.reserve(64 * 1024);
+  http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    if (ec) return self->on_read_error(ec);
+    self->body_ = std::move(self->parser_->get().body());
+    self->on_request_read();
+  });
+}
+
+// Grows the body when it is full (at most to Content-Length), so each byte is zeroed and copied O(1) times.
+void HttpSession::read_more_body() {
+  if (body_received_ == body_expected_) return on_request_read();
+  if (body_received_ == body_.size()) size_body(std::min(body_expected_, body_growth * body_.size()));
+  stream_.async_read_some(asio::buffer(body_.data() + body_received_, body_.size() - body_received_),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            self->body_received_ += n;
+                            if (ec) return self->on_read_error(ec);
+                            self->read_more_body();
+                          });
+}
+
+// simdjson's padding stays reserved past the end so that the body can be parsed in place.
+void HttpSession::size_body(std::size_t size) {
+  body_.reserve(size + body_padding);
+  body_.resize(size);
+}
+
+void HttpSession::on_read_error(beast::error_code ec) {
+  if (ec == http::error::header_limit) {
+    return send_error_and_close(431, "Request header fields exceed " +
+                                         std::to_string(config().limits.max_header_bytes) + " bytes");
+  }
+  if (ec == http::error::body_limit) {
+    return send_error_and_close(413, "Request body exceeds " + std::to_string(config().limits.max_body_bytes) +
+                                         " bytes");
+  }
+  // The peer went away, was too slow (tcp_stream closed the socket), or we are closing: nothing to answer.
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == asio::error::eof ||
+      ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+      ec == asio::error::connection_reset || ec == asio::error::broken_pipe || state_ == State::closed) {
+    if (ec == beast::error::timeout) server_->events.emit(obs::ConnectionTimedOut{id_});
+    return close_now();
+  }
+  if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
+    return send_error_and_close(400, "Malformed HTTP request: " + ec.message());
+  }
+  return close_now();
+}
+
+void HttpSession::on_request_read() {
+  state_ = State::handling;
+  stream_.expires_never();
+  auto& req = parser_->get();
+  Request request;
+  request.method = method_from(req.method());
+  request.target = std::string(req.target());
+  const auto query = request.target.find('?');
+  request.path = request.target.substr(0, query);
+  request.headers.reserve(16);
+  for (const auto& field : req) request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  request.body = std::move(body_);
+  body_ = std::string();
+  keep_alive_ = req.keep_alive();
+  version_ = req.version();
+  const std::string method_name(req.method_string());
+  parser_.reset();
+  if (obs::HttpEvents::access_lines_on()) {
+    request_line_ = method_name + " " + request.target;
+    server_->events.emit(obs::RequestBodyRead{id_, request_line_, request.body, request.header("Content-Encoding")});
+  }
+
+  const Router::Match match = server_->router.match(request);
+  if (!match.path_matched) {
+    route_ = &server_->events.unmatched_route();
+    return write_response(Response::json_error(404, "Not found: " + request.path));
+  }
+  route_ = &server_->events.route(match.route_index);
+  if (match.handler == nullptr) {
+    Response r = Response::json_error(405, "Method " + method_name + " not allowed for " + request.path +
+                                               " (allowed: " + match.allow + ")");
+    r.headers.emplace_back("Allow", match.allow);
+    return write_response(std::move(r));
+  }
+  Responder respond(shared_from_this());
+  try {
+    (*match.handler)(request, respond);
+  } catch (const std::exception& e) {
+    server_->events.emit(obs::HandlerThrew{request.path, e.what()});
+    respond(Response::json_error(500, "Internal Server Error"));
+  } catch (...) {
+    server_->events.emit(obs::HandlerThrew{request.path, nullptr});
+    respond(Response::json_error(500, "Internal Server Error"));
+  }
+  // The handler may already have answered (write_response ran inline): touch nothing here.
+}
+
+void HttpSession::send_error_and_close(int status, std::string message) {
+  close_after_write_ = true;
+  state_ = State::handling;
+  write_response(Response::json_error(status, message));
+}
+
+void HttpSession::write_response(Response r) {
+  if (state_ != State::handling) return;  // closed meanwhile (deadline passed)
+  state_ = State::writing;
+  server_->events.emit(obs::RequestServed{route_, id_, request_line_, r.status, Clock::now() - request_start_, r.body});
+  request_line_.clear();
+
+  const bool keep_alive = keep_alive_ && !close_after_write_ && !server_->stopping.load();
+  response_.emplace(static_cast<http::status>(r.status), version_ ? version_ : 11);
+  response_->set(http::field::content_type, r.content_type);
+  for (auto& [name, value] : r.headers) response_->set(name, value);
+  response_->keep_alive(keep_alive);
+  response_->body() = std::move(r.body);
+  response_->prepare_payload();
+  stream_.expires_after(config().timeouts.write);
+  http::async_write(stream_, *response_, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+    self->on_written(ec, keep_alive);
+  });
+}
+
+void HttpSession::on_written(beast::error_code ec, bool keep_alive) {
+  response_.reset();
+  if (ec || state_ == State::closed) return close_now();
+  // Only an error answer can leave request bytes unread (a 413 body still arriving): linger for those.
+  if (!keep_alive) return close_after_write_ ? linger_and_close() : close_now();
+  close_after_write_ = false;
+  // Thousands of idle connections must not each keep a large read buffer from one big chunked request.
+  if (buffer_.size() == 0 && buffer_.capacity() > 16 * 1024) buffer_.shrink_to_fit();
+  do_idle_wait();
+}
+
+// After an error answer the client may still be sending (a 413 body): closing with unread data would reset
+// the connection and could destroy our answer in flight. So: half-close, then read and drop what still comes,
+// for a short bounded time.
+void HttpSession::linger_and_close() {
+  state_ = State::lingering;
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(std::min<std::chrono::milliseconds>(config().timeouts.read, std::chrono::seconds(2)));
+  buffer_.clear();
+  do_linger_read();
+}
+
+void HttpSession::do_linger_read() {
+  stream_.async_read_some(buffer_.prepare(16 * 1024), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    self->lingered_ += n;
+    if (ec || self->lingered_ > 4 * 1024 * 1024 || self->state_ != State::lingering) return self->close_now();
+    self->buffer_.clear();
+    self->do_linger_read();
+  });
+}
+
+void HttpSession::close_now() {
+  state_ = State::closed;
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.close();
+}
+
+}  // namespace omt::net

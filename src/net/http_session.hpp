@@ -1,0 +1,79 @@
+// Internal: one client connection (Beast's http_session). Phases: idle (waiting for the first byte of a request,
+// idle timeout), reading (the whole request within the read timeout, within the header and body limits),
+// handling (no timeout: an asynchronous handler may take its time), writing (write timeout), then keep-alive
+// or close. Everything runs on the connection's strand; a handler that throws gets its request a 500.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "omt/net/router.hpp"
+#include "omt/net/server.hpp"
+
+namespace omt::obs {
+class HttpRoute;
+}
+
+namespace omt::net {
+
+class HttpSession : public std::enable_shared_from_this<HttpSession>, public ResponseSink {
+ public:
+  HttpSession(std::shared_ptr<Server::Impl> server, boost::asio::ip::tcp::socket socket, std::uint64_t id);
+  ~HttpSession() override;
+
+  std::uint64_t id() const { return id_; }
+  void start();
+  // Posted by Server::shutdown: an idle connection closes now; a busy one closes after its answer.
+  void notify_shutdown();
+  void force_close();
+  void deliver(Response response) override;
+
+ private:
+  enum class State { idle, reading, handling, writing, lingering, closed };
+  using Clock = std::chrono::steady_clock;
+
+  const config::ServerConfig& config() const;
+
+  void do_idle_wait();
+  void on_first_bytes(boost::beast::error_code ec, std::size_t n);
+  void begin_request();
+  void on_header(boost::beast::error_code ec);
+  void read_body();
+  void read_more_body();
+  void size_body(std::size_t size);
+  void on_read_error(boost::beast::error_code ec);
+  void on_request_read();
+  void send_error_and_close(int status, std::string message);
+  void write_response(Response r);
+  void on_written(boost::beast::error_code ec, bool keep_alive);
+  void linger_and_close();
+  void do_linger_read();
+  void close_now();
+
+  std::shared_ptr<Server::Impl> server_;
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::optional<boost::beast::http::response<boost::beast::http::string_body>> response_;
+  std::string body_;
+  std::size_t body_expected_ = 0;  // Content-Length
+  std::size_t body_received_ = 0;  // bytes of it in body_ so far
+  std::uint64_t id_;
+  State state_ = State::idle;
+  Clock::time_point request_start_{};
+  obs::HttpRoute* route_ = nullptr;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool close_after_write_ = false;
+  std::size_t lingered_ = 0;
+  std::string request_line_;  // "METHOD target" for the access line; empty unless access lines are on
+};
+
+}  // namespace omt::net

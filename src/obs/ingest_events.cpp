@@ -1,0 +1,57 @@
+#include "omt/obs/ingest_events.hpp"
+
+#include <fmt/format.h>
+
+#include "omt/obs/event.hpp"
+#include "omt/obs/log.hpp"
+#include "omt/obs/metrics.hpp"
+
+namespace omt::obs {
+
+using spdlog::level::level_enum;
+
+IngestEvents::IngestEvents(Registry* registry) {
+  if (registry == nullptr) return;
+  accepted_events_ = &registry->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
+                                        {{"outcome", "accepted"}});
+  rejected_events_ = &registry->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
+                                        {{"outcome", "rejected"}});
+  slowed_answers_ = &registry->counter(
+      "omt_ingest_slowed_answers_total", "Ingest answers held back because the queue is over ingest.slow_down_from");
+}
+
+void IngestEvents::emit(const IngestBodyDecoded& e) const {
+  if (!spdlog::should_log(level_enum::debug)) return;
+  EventFields fields;
+  fields.text("coding", e.coding)
+      .number("encoded_bytes", static_cast<std::uint64_t>(e.encoded_bytes))
+      .number("decoded_bytes", static_cast<std::uint64_t>(e.decoded.size()));
+  emit_line(level_enum::debug, "ingest_body_decoded", fields,
+            fmt::format("ingest: {} body of {} bytes decoded to {} bytes", e.coding, e.encoded_bytes, e.decoded.size()));
+  if (!spdlog::should_log(level_enum::trace)) return;
+  const std::string body = loggable_body(e.decoded);  // redacted, then cut
+  EventFields body_fields;
+  body_fields.text("body", body);
+  emit_line(level_enum::trace, "ingest_decoded_body", body_fields, fmt::format("ingest: decoded body: {}", body));
+}
+
+void IngestEvents::emit(const IngestEventsRejected& e) const {
+  if (rejected_events_ != nullptr && e.events > 0) rejected_events_->inc(e.events);
+}
+
+void IngestEvents::emit(const IngestRecordsStored& e) const {
+  if (accepted_events_ != nullptr) accepted_events_->inc(e.records);
+}
+
+void IngestEvents::emit(const IngestQueueRefused& e) const {
+  EventFields fields;
+  fields.number("records", static_cast<std::uint64_t>(e.records)).text("error", e.error);
+  emit_line(level_enum::warn, "ingest_queue_refused", fields,
+            fmt::format("ingest: the queue refused {} records: {}", e.records, e.error));
+}
+
+void IngestEvents::emit(const IngestAnswerHeld&) const {
+  if (slowed_answers_ != nullptr) slowed_answers_->inc();
+}
+
+}  // namespace omt::obs

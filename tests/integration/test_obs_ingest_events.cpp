@@ -1,0 +1,79 @@
+// obs/ingest_events: the ingest routes' lines (text as before, name and fields in JSON), the decoded body
+// redacted at trace, and omt_ingest_events_total / omt_ingest_slowed_answers_total.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "log_capture.hpp"
+#include "omt/obs/ingest_events.hpp"
+#include "omt/obs/metrics.hpp"
+
+namespace omt::test {
+namespace {
+
+using nlohmann::json;
+
+bool has_line(const std::string& text, const std::string& line) { return text.find(line + "\n") != std::string::npos; }
+
+TEST(IngestEvents, OutcomesAreCountedByName) {
+  obs::Registry registry;
+  const obs::IngestEvents events(&registry);
+  events.emit(obs::IngestEventsRejected{3});
+  events.emit(obs::IngestEventsRejected{0});
+  events.emit(obs::IngestRecordsStored{5});
+  events.emit(obs::IngestRecordsStored{2});
+  events.emit(obs::IngestAnswerHeld{});
+  const std::string m = registry.render_prometheus();
+  EXPECT_NE(m.find("# HELP omt_ingest_events_total Events received by ingest, by outcome\n"), std::string::npos);
+  EXPECT_TRUE(has_line(m, "omt_ingest_events_total{outcome=\"accepted\"} 7")) << m;
+  EXPECT_TRUE(has_line(m, "omt_ingest_events_total{outcome=\"rejected\"} 3")) << m;
+  EXPECT_TRUE(has_line(m, "omt_ingest_slowed_answers_total 1")) << m;
+}
+
+TEST(IngestEvents, WithoutARegistryOnlyTheLinesAreWritten) {
+  const obs::IngestEvents events(nullptr);
+  LogCapture capture({"info", obs::LogFormat::text, false});
+  events.emit(obs::IngestRecordsStored{5});
+  events.emit(obs::IngestAnswerHeld{});
+  events.emit(obs::IngestQueueRefused{4, "disk full"});
+  const auto lines = capture.lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(lines[0].ends_with(" warning ingest: the queue refused 4 records: disk full")) << lines[0];
+}
+
+TEST(IngestEvents, ADecodedBodyIsToldAtDebugAndShownRedactedAtTrace) {
+  const obs::IngestEvents events(nullptr);
+  const std::string decoded = R"({"batch":[{"email":"ann@example.com"}]})";
+  {
+    LogCapture capture({"debug", obs::LogFormat::text, false});
+    events.emit(obs::IngestBodyDecoded{"gzip", 30, decoded});
+    const auto lines = capture.lines();
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_TRUE(lines[0].ends_with(" debug ingest: gzip body of 30 bytes decoded to 39 bytes")) << lines[0];
+  }
+  {
+    LogCapture capture({"trace", obs::LogFormat::json, false});
+    events.emit(obs::IngestBodyDecoded{"deflate", 30, decoded});
+    const auto lines = capture.lines();
+    ASSERT_EQ(lines.size(), 2u);
+    const json told = json::parse(lines[0]);
+    EXPECT_EQ(told["event"], "ingest_body_decoded");
+    EXPECT_EQ(told["coding"], "deflate");
+    EXPECT_EQ(told["encoded_bytes"], 30);
+    EXPECT_EQ(told["decoded_bytes"], 39);
+    const json shown = json::parse(lines[1]);
+    EXPECT_EQ(shown["event"], "ingest_decoded_body");
+    EXPECT_EQ(shown["msg"], R"(ingest: decoded body: {"batch":[{"email":"<email>"}]})");
+    EXPECT_EQ(lines[1].find("ann@example.com"), std::string::npos);
+  }
+  {
+    LogCapture capture({"info", obs::LogFormat::text, false});
+    events.emit(obs::IngestBodyDecoded{"gzip", 30, decoded});
+    EXPECT_TRUE(capture.lines().empty());
+  }
+}
+
+}  // namespace
+}  // namespace omt::test

@@ -1,0 +1,64 @@
+// The one member lookup of a parsed JSON object: the last duplicate wins, as JSON.parse.
+#include <gtest/gtest.h>
+
+#include <string_view>
+
+#include <simdjson.h>
+
+#include "json/member.hpp"
+
+namespace {
+
+simdjson::dom::element parse(simdjson::dom::parser& parser, std::string_view text) {
+  simdjson::dom::element root;
+  EXPECT_EQ(parser.parse(text.data(), text.size()).get(root), simdjson::SUCCESS) << text;
+  return root;
+}
+
+std::string_view string_of(const std::optional<simdjson::dom::element>& e) {
+  if (!e || !e->is_string()) return "<none>";
+  return e->get_string().value_unsafe();
+}
+
+TEST(JsonMember, FindsAKeyOfAnObject) {
+  simdjson::dom::parser parser;
+  const auto root = parse(parser, R"({"a":"1","b":"2"})");
+  EXPECT_EQ(string_of(omt::json::member(root, "a")), "1");
+  EXPECT_EQ(string_of(omt::json::member(root, "b")), "2");
+  EXPECT_FALSE(omt::json::member(root, "c"));
+  EXPECT_FALSE(omt::json::member(root, "A"));  // byte for byte, case matters
+  EXPECT_FALSE(omt::json::member(root, ""));
+}
+
+TEST(JsonMember, TheLastOfDuplicatedKeysWinsAsJsonParse) {
+  simdjson::dom::parser parser;
+  const auto root = parse(parser, R"({"batch":"first","x":0,"batch":"second","batch":"last"})");
+  EXPECT_EQ(string_of(omt::json::member(root, "batch")), "last");
+  // simdjson's own lookup takes the first: the reason this function exists.
+  EXPECT_EQ(std::string_view(root["batch"].get_string().value()), "first");
+}
+
+TEST(JsonMember, KeysAreComparedUnescaped) {
+  simdjson::dom::parser parser;
+  const auto root = parse(parser, R"({"\u0062atch":"escaped","empty":"e","":"blank"})");
+  EXPECT_EQ(string_of(omt::json::member(root, "batch")), "escaped");
+  EXPECT_EQ(string_of(omt::json::member(root, "")), "blank");
+}
+
+TEST(JsonMember, NotAnObjectHasNoMembers) {
+  simdjson::dom::parser parser;
+  for (const std::string_view text : {R"(["a"])", R"("a")", "1", "null", "true"}) {
+    EXPECT_FALSE(omt::json::member(parse(parser, text), "a")) << text;
+  }
+  EXPECT_FALSE(omt::json::member(parse(parser, "{}"), "a"));
+}
+
+TEST(JsonMember, NullIsAValueNotAnAbsence) {
+  simdjson::dom::parser parser;
+  const auto root = parse(parser, R"({"a":null})");
+  const auto a = omt::json::member(root, "a");
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->is_null());
+}
+
+}  // namespace
