@@ -17,7 +17,7 @@ class element;
 }
 
 namespace omt::mapping {
-class TableSet;
+struct TableSet;
 }
 
 namespace omt::ometria {
