@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "mapping/loader.hpp"
+
 namespace omt::mapping {
 
 std::optional<Error> check_contract(const TableSet& tables, std::span<const TableContract> contracts) {
@@ -12,14 +14,11 @@ std::optional<Error> check_contract(const TableSet& tables, std::span<const Tabl
     if (file)
       if (auto it = file->lists.find(contract.list); it != file->lists.end()) list = &it->second;
     // The contract names a table the loader does not know: a mistake in the code, still reported at start-up.
-    if (!list)
-      return Error{errc::invalid_config, "mapping error in " + where + ": no such rule list (the code's contract)", where};
+    if (!list) return load_error(where, "no such rule list (the code's contract)");
     for (const RequiredKey& required : contract.keys)
       if (!list->find(required.key))
-        return Error{errc::invalid_config,
-                     "mapping error in " + where + ": no rule has \"to\": \"" + std::string(required.key) +
-                         "\", which the code reads (" + std::string(required.why) + ")",
-                     where};
+        return load_error(where, "no rule has \"to\": \"" + std::string(required.key) + "\", which the code reads (" +
+                                     std::string(required.why) + ")");
   }
   return std::nullopt;
 }

@@ -10,13 +10,13 @@
 namespace omt::mapping {
 using njson = nlohmann::json;
 
-namespace {
-
-constexpr std::size_t max_path_segments = 16;
-
 Error load_error(const std::string& where, const std::string& what) {
   return Error{errc::invalid_config, "mapping error in " + where + ": " + what, where};
 }
+
+namespace {
+
+constexpr std::size_t max_path_segments = 16;
 
 Expected<SourcePath> compile_path(const njson& j, const std::string& where) {
   if (!j.is_string()) return tl::unexpected(load_error(where, "a source path must be a string"));

@@ -22,6 +22,9 @@ Expected<TableSet> load_tables(const std::filesystem::path& dir, std::span<const
 using FileReader = std::function<Expected<std::string>(const std::string& name)>;
 Expected<TableSet> parse_tables(const FileReader& read, std::span<const TableContract> contracts);
 
+// "mapping error in <where>: <what>" with `where` as the Error's path: the form of every error above.
+Error load_error(const std::string& where, const std::string& what);
+
 // The pieces parse_tables is made of, for fuzzing one file at a time.
 Expected<GenericLookups> parse_generic_file(const Expected<std::string>& text);
 // name is one of contact.json, custom_event.json, order.json, lineitems.json, variant.json (it sets the shape).
