@@ -1,5 +1,6 @@
 // The Ometria mappers (contract sections 7-8, with COMPATIBILITY.md's deliberate improvements).
-// Field mappings come from the tables (mapping/engine); this file holds only the steps between them.
+// Field mappings come from the tables (mapping/); this file holds only the steps between them. The output keys
+// it reads back from a table's result are that table's contract (ometria/output_contract.hpp).
 #include "omt/ometria/transformer.hpp"
 
 #include <array>
@@ -7,8 +8,10 @@
 
 #include "json/member.hpp"
 #include "json/out_value.hpp"
-#include "mapping/engine.hpp"
+#include "mapping/applier.hpp"
+#include "mapping/loader.hpp"
 #include "ometria/js_string.hpp"
+#include "ometria/output_contract.hpp"
 #include "omt/validate/validators.hpp"
 
 namespace omt::ometria {
@@ -19,6 +22,29 @@ using json::OutValue;
 using mapping::SourcePath;
 
 namespace {
+
+// The output keys read back from the tables' results; each must be declared in its table's contract.
+namespace key {
+using mapping::required_key;
+constexpr std::string_view contact_id = required_key(contract::contact, "id");
+constexpr std::string_view contact_collection = required_key(contract::contact, "@collection");
+constexpr std::string_view contact_properties = required_key(contract::contact, "properties");
+constexpr std::string_view event_id = required_key(contract::custom_event, "id");
+constexpr std::string_view event_properties = required_key(contract::custom_event, "properties");
+constexpr std::string_view order_properties = required_key(contract::order, "properties");
+constexpr std::string_view order_billing_address = required_key(contract::order, "billing_address");
+constexpr std::string_view order_shipping_address = required_key(contract::order, "shipping_address");
+constexpr std::string_view customer_id = required_key(contract::order_customer, "id");
+constexpr std::string_view customer_email = required_key(contract::order_customer, "email");
+constexpr std::string_view item_product_id = required_key(contract::lineitems, "product_id");
+constexpr std::string_view item_quantity = required_key(contract::lineitems, "quantity");
+constexpr std::string_view item_unit_price = required_key(contract::lineitems, "unit_price");
+constexpr std::string_view item_subtotal = required_key(contract::lineitems, "subtotal");
+constexpr std::string_view item_properties = required_key(contract::lineitems, "properties");
+constexpr std::string_view variant_id = required_key(contract::variant, "id");
+constexpr std::string_view variant_type = required_key(contract::variant, "type");
+constexpr std::string_view variant_label = required_key(contract::variant, "label");
+}  // namespace key
 
 SourcePath path_of(std::string_view dotted) {
   SourcePath p{std::string(dotted), {}};
@@ -114,11 +140,12 @@ class Mapper {
     if (!mapped) return mapped;
     OutObject p = std::move(*mapped);
     // A source's configured collection, for contacts that do not name their own.
-    if (config_.collection && !p.find("@collection")) p.set("@collection", std::string_view(*config_.collection));
+    if (config_.collection && !p.find(key::contact_collection))
+      p.set(key::contact_collection, std::string_view(*config_.collection));
     p.set("@type", std::string_view("contact"));
-    if (!is_truthy(p, "properties")) {
+    if (!is_truthy(p, key::contact_properties)) {
       OutObject custom = mapping::extract_custom_fields(*t_.contact.custom_fields, source_);
-      if (!custom.empty()) p.set("properties", std::move(custom));
+      if (!custom.empty()) p.set(key::contact_properties, std::move(custom));
     }
 
     std::optional<std::string_view> optin;
@@ -130,7 +157,7 @@ class Mapper {
         integ && json::truthy(*integ) && integ->is_object()) {
       if (auto v = json::member(*integ, "marketingOptin"); v && v->is_string() && is_marketing_optin(v->get_string().value_unsafe()))
         optin = v->get_string().value_unsafe();
-      if (auto v = json::member(*integ, "listingId"); v && json::truthy(*v)) p.set("id", *v);
+      if (auto v = json::member(*integ, "listingId"); v && json::truthy(*v)) p.set(key::contact_id, *v);
       // An explicit value here wins over the destination setting, false included (COMPATIBILITY 5).
       auto pick = [&](const char* camel, const char* snake) {
         auto v = read_bool(json::member(*integ, camel));
@@ -147,7 +174,7 @@ class Mapper {
       dt_transactional = timestamp("dt_updated_transactional");
     }
 
-    if (!is_truthy(p, "id")) return fail(errc::instrumentation, "Parameter listingId is required for identify", "traits.listingId");
+    if (!is_truthy(p, key::contact_id)) return fail(errc::instrumentation, "Parameter listingId is required for identify", "traits.listingId");
     if (optin) p.set("marketing_optin", *optin);
     OutObject sms;
     if (dt_marketing) sms.set("dt_updated_marketing", *dt_marketing);
@@ -235,15 +262,15 @@ class Mapper {
     OutObject p = std::move(*mapped);
     auto customer = mapping::apply(t_.order.list("customer"), source_, arena_);
     if (!customer) return customer;
-    if (!is_truthy(*customer, "id") || !is_truthy(*customer, "email"))
+    if (!is_truthy(*customer, key::customer_id) || !is_truthy(*customer, key::customer_email))
       return fail(errc::instrumentation, "customer_id and email is required for order related event", "userId");
     p.set("customer", std::move(*customer));
     p.set("@type", std::string_view("order"));
     p.set("status", status);
     p.set("is_valid", true);
-    if (!is_truthy(p, "properties")) {
+    if (!is_truthy(p, key::order_properties)) {
       OutObject custom = mapping::extract_custom_fields(*t_.order.custom_fields, source_);
-      if (!custom.empty()) p.set("properties", std::move(custom));
+      if (!custom.empty()) p.set(key::order_properties, std::move(custom));
     }
     if (const auto products = get(message_, paths().products); products && json::truthy(*products)) {
       if (products->is_string()) return tl::unexpected(wrong_type("properties.products", "an array", *products));
@@ -252,12 +279,12 @@ class Mapper {
         if (!items.items.empty()) p.set("lineitems", std::move(items));
       }
     }
-    for (std::string_view key : {std::string_view("billing_address"), std::string_view("shipping_address")}) {
-      OutValue* slot = p.find(key);
+    for (std::string_view address_key : {key::order_billing_address, key::order_shipping_address}) {
+      OutValue* slot = p.find(address_key);
       if (!slot || !json::truthy(*slot)) continue;
       const auto* el = std::get_if<dom::element>(&slot->v);
       if (!el || !el->is_object()) {
-        p.erase(key);  // an address must be an object
+        p.erase(address_key);  // an address must be an object
         continue;
       }
       auto address = mapping::apply(t_.order.list("address"), *el, arena_);
@@ -275,21 +302,22 @@ class Mapper {
       if (!mapped) continue;  // the line item table has no required fields; nothing to report
       OutObject item = std::move(*mapped);
       // Kept only with product_id, a quantity other than 0, and unit_price or subtotal (0 allowed).
-      if (!is_truthy(item, "product_id") || !is_truthy(item, "quantity") ||
-          (!item.find("unit_price") && !item.find("subtotal")))
+      if (!is_truthy(item, key::item_product_id) || !is_truthy(item, key::item_quantity) ||
+          (!item.find(key::item_unit_price) && !item.find(key::item_subtotal)))
         continue;
       if (auto variants = get(product, paths().variant_options); variants && variants->is_array()) {
         OutArray options;
         for (dom::element variant : json::as_array(*variants)) {
           if (!variant.is_object()) continue;
           auto v = mapping::apply(t_.variant.list("fields"), variant, arena_);
-          if (v && is_truthy(*v, "id") && is_truthy(*v, "type") && is_truthy(*v, "label")) options.items.emplace_back(std::move(*v));
+          if (v && is_truthy(*v, key::variant_id) && is_truthy(*v, key::variant_type) && is_truthy(*v, key::variant_label))
+            options.items.emplace_back(std::move(*v));
         }
         if (!options.items.empty()) item.set("variant_options", std::move(options));
       }
-      if (!is_truthy(item, "properties")) {
+      if (!is_truthy(item, key::item_properties)) {
         OutObject custom = mapping::extract_custom_fields(*t_.lineitems.custom_fields, product);
-        if (!custom.empty()) item.set("properties", std::move(custom));
+        if (!custom.empty()) item.set(key::item_properties, std::move(custom));
       }
       items.items.emplace_back(std::move(item));
     }
@@ -300,14 +328,15 @@ class Mapper {
     auto mapped = mapping::apply(t_.custom_event.list("fields"), source_, arena_);
     if (!mapped) return mapped;
     OutObject p = std::move(*mapped);
-    if (!is_truthy(p, "id")) {
+    if (!is_truthy(p, key::event_id)) {
       // Filled from messageId, appended after identity_account_id (contract quirk 8).
-      if (auto id = get(message_, paths().message_id); id && !id->is_null()) p.set("id", *id);
-      else p.erase("id");
+      if (auto id = get(message_, paths().message_id); id && !id->is_null()) p.set(key::event_id, *id);
+      else p.erase(key::event_id);
     }
     p.set("@type", std::string_view("custom_event"));
     p.set("event_type", event_type);
-    if (!is_truthy(p, "properties")) p.set("properties", mapping::extract_custom_fields(*t_.custom_event.custom_fields, source_));
+    if (!is_truthy(p, key::event_properties))
+      p.set(key::event_properties, mapping::extract_custom_fields(*t_.custom_event.custom_fields, source_));
     return p;
   }
 
@@ -347,7 +376,7 @@ std::optional<RecordType> record_type_from(std::string_view name) {
 }
 
 Expected<Transformer> Transformer::load(const std::filesystem::path& mappings_dir) {
-  auto tables = mapping::TableSet::load(mappings_dir);
+  auto tables = mapping::load_tables(mappings_dir, contract::all);
   if (!tables) return tl::unexpected(tables.error());
   return Transformer(std::make_shared<const mapping::TableSet>(std::move(*tables)));
 }

@@ -8,7 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "mapping/engine.hpp"
+#include "mapping/applier.hpp"
+#include "mapping/loader.hpp"
 #include "omt/ometria/transformer.hpp"
 
 namespace {

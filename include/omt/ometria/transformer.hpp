@@ -17,7 +17,7 @@ class element;
 }
 
 namespace omt::mapping {
-class TableSet;
+struct TableSet;
 }
 
 namespace omt::ometria {
@@ -49,7 +49,8 @@ inline constexpr std::size_t max_record_bytes = 60 * 1024;
 
 class Transformer {
  public:
-  // Loads and validates mappings/*.json from a directory; the error names the file and the entry.
+  // Loads and validates mappings/*.json from a directory, including that each table still maps the output keys
+  // this code reads back (ometria/output_contract.hpp); the error names the file, the rule and the key.
   static Expected<Transformer> load(const std::filesystem::path& mappings_dir);
   // The project's own mappings directory (compiled-in default, overridable with OMT_MAPPINGS_DIR).
   static std::filesystem::path default_mappings_dir();

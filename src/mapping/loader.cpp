@@ -1,28 +1,22 @@
-#include "mapping/engine.hpp"
+#include "mapping/loader.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
-#include "omt/validate/validators.hpp"
-
 namespace omt::mapping {
-namespace dom = simdjson::dom;
 using njson = nlohmann::json;
-
-namespace {
-
-// ---- loading --------------------------------------------------------------------------------------------------
-
-constexpr std::size_t max_path_segments = 16;
 
 Error load_error(const std::string& where, const std::string& what) {
   return Error{errc::invalid_config, "mapping error in " + where + ": " + what, where};
 }
+
+namespace {
+
+constexpr std::size_t max_path_segments = 16;
 
 Expected<SourcePath> compile_path(const njson& j, const std::string& where) {
   if (!j.is_string()) return tl::unexpected(load_error(where, "a source path must be a string"));
@@ -42,8 +36,7 @@ Expected<SourcePath> compile_path(const njson& j, const std::string& where) {
   return path;
 }
 
-Expected<Rule> compile_rule(const njson& j, const std::string& where,
-                            const std::map<std::string, std::vector<SourcePath>, std::less<>>& generic) {
+Expected<Rule> compile_rule(const njson& j, const std::string& where, const GenericLookups& generic) {
   static const std::unordered_set<std::string> known = {"to", "from", "generic", "required", "keepEmpty", "type",
                                                         "valueMap", "transform", "validate", "onInvalid", "error",
                                                         "comment"};
@@ -152,11 +145,23 @@ Expected<Rule> compile_rule(const njson& j, const std::string& where,
   return rule;
 }
 
+// As the config loader does, nlohmann's parse_error says where: "parse error at line 3, column 14: ...".
 Expected<njson> parse_json_text(const std::string& name, const Expected<std::string>& text) {
   if (!text) return tl::unexpected(text.error());
-  njson j = njson::parse(*text, nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
-  if (j.is_discarded()) return fail(errc::invalid_config, "mapping file " + name + " is not valid JSON", name);
-  return j;
+  try {
+    return njson::parse(*text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const njson::parse_error& e) {
+    return fail(errc::invalid_config, "mapping file " + name + " is not valid JSON: " + e.what(), name);
+  }
+}
+
+// "lineitems.json fields[4] (to \"unit_price\")": a rule by its index and, when it has one, its Ometria field.
+std::string rule_position(const std::string& list_where, std::size_t index, const njson& rule) {
+  std::string where = list_where + "[" + std::to_string(index) + "]";
+  if (rule.is_object())
+    if (auto to = rule.find("to"); to != rule.end() && to->is_string() && !to->get_ref<const std::string&>().empty())
+      where += " (to " + to->dump() + ")";
+  return where;
 }
 
 struct FileShape {
@@ -165,9 +170,9 @@ struct FileShape {
   bool statuses = false;
 };
 
-Expected<MappingFile> load_file(const TableSet::FileReader& read, const std::string& name, const FileShape& shape,
-                                const std::map<std::string, std::vector<SourcePath>, std::less<>>& generic) {
-  auto j = parse_json_text(name, read(name));
+Expected<MappingFile> load_file(const std::string& name, const std::string& text, const FileShape& shape,
+                                const GenericLookups& generic) {
+  auto j = parse_json_text(name, text);
   if (!j) return tl::unexpected(j.error());
   if (!j->is_object()) return tl::unexpected(load_error(name, "the file must hold a JSON object"));
   MappingFile file;
@@ -179,7 +184,7 @@ Expected<MappingFile> load_file(const TableSet::FileReader& read, const std::str
       if (!value.is_array()) return tl::unexpected(load_error(where, "must be a list of rules"));
       RuleList list;
       for (std::size_t i = 0; i < value.size(); ++i) {
-        auto rule = compile_rule(value[i], name + " " + key + "[" + std::to_string(i) + "]", generic);
+        auto rule = compile_rule(value[i], rule_position(where, i, value[i]), generic);
         if (!rule) return tl::unexpected(rule.error());
         for (const auto& other : list.rules)
           if (other.to == rule->to)
@@ -242,7 +247,7 @@ void intern_parents(TableSet& set) {
     const std::string parent = path.text.substr(0, path.text.size() - path.segments.back().size() - 1);
     auto it = std::find(parents.begin(), parents.end(), parent);
     if (it == parents.end()) {
-      if (parents.size() >= static_cast<std::size_t>(Source::max_cached_parents)) return;
+      if (parents.size() >= static_cast<std::size_t>(max_interned_parents)) return;
       it = parents.insert(parents.end(), parent);
     }
     path.parent_id = static_cast<int>(it - parents.begin());
@@ -290,11 +295,11 @@ Expected<MappingFile> parse_mapping_file(const std::string& name, const std::str
   };
   const auto shape = shapes.find(name);
   if (shape == shapes.end()) return fail(errc::invalid_config, "unknown mapping file " + name, name);
-  return load_file([&text](const std::string&) -> Expected<std::string> { return text; }, name, shape->second, generic);
+  return load_file(name, text, shape->second, generic);
 }
 
-Expected<TableSet> TableSet::load(const std::filesystem::path& dir) {
-  return parse([&dir](const std::string& name) -> Expected<std::string> {
+Expected<TableSet> load_tables(const std::filesystem::path& dir, std::span<const TableContract> contracts) {
+  return parse_tables([&dir](const std::string& name) -> Expected<std::string> {
     constexpr std::uintmax_t max_file_bytes = 1 << 20;
     const auto path = dir / name;
     std::error_code ec;
@@ -306,10 +311,10 @@ Expected<TableSet> TableSet::load(const std::filesystem::path& dir) {
     buffer << in.rdbuf();
     if (!in) return fail(errc::invalid_config, "cannot read mapping file " + path.string(), path.string());
     return buffer.str();
-  });
+  }, contracts);
 }
 
-Expected<TableSet> TableSet::parse(const FileReader& read) {
+Expected<TableSet> parse_tables(const FileReader& read, std::span<const TableContract> contracts) {
   TableSet set;
   auto generic = parse_generic_file(read("generic.json"));
   if (!generic) return tl::unexpected(generic.error());
@@ -326,245 +331,10 @@ Expected<TableSet> TableSet::parse(const FileReader& read) {
     if (!file) return tl::unexpected(file.error());
     *target = std::move(*file);
   }
+  if (auto broken = check_contract(set, contracts)) return tl::unexpected(*broken);
   intern_parents(set);
   return set;
 }
 
-// ---- applying -------------------------------------------------------------------------------------------------
-
-namespace {
-
-bool same_key(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && (a.empty() || (a[0] == b[0] && std::memcmp(a.data(), b.data(), a.size()) == 0));
-}
-
-// One step of a path: a key of an object (the last duplicate wins, as JSON.parse) or an index of an array.
-std::optional<dom::element> step(dom::element current, std::string_view segment) {
-  if (current.is_object()) {
-    std::optional<dom::element> found;
-    for (auto field : json::as_object(current))
-      if (same_key(field.key, segment)) found = field.value;
-    return found;
-  }
-  if (current.is_array()) {
-    std::size_t index = 0;
-    for (char c : segment) {
-      if (c < '0' || c > '9' || index > 100000000) return std::nullopt;
-      index = index * 10 + static_cast<std::size_t>(c - '0');
-    }
-    auto item = json::as_array(current).at(index);
-    if (item.error()) return std::nullopt;
-    return item.value_unsafe();
-  }
-  return std::nullopt;
-}
-
-std::optional<dom::element> walk(dom::element current, const std::vector<std::string>& segments, std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) {
-    auto next = step(current, segments[i]);
-    if (!next) return std::nullopt;
-    current = *next;
-  }
-  return current;
-}
-
-}  // namespace
-
-std::optional<dom::element> Source::get(const SourcePath& path) {
-  const int id = path.parent_id;
-  if (id < 0 || id >= max_cached_parents) return walk(root_, path.segments, path.segments.size());
-  const auto slot = static_cast<std::size_t>(id);
-  if (state_[slot] == 0) {
-    auto parent = walk(root_, path.segments, path.segments.size() - 1);
-    state_[slot] = parent ? 1 : 2;
-    if (parent) parents_[slot] = *parent;
-  }
-  if (state_[slot] == 2) return std::nullopt;
-  return step(parents_[slot], path.segments.back());
-}
-
-std::optional<dom::element> lookup(dom::element root, const SourcePath& path) {
-  return walk(root, path.segments, path.segments.size());
-}
-
-std::optional<dom::element> first_qualifying(dom::element root, const std::vector<SourcePath>& paths) {
-  for (const auto& path : paths)
-    if (auto v = lookup(root, path); v && json::qualifies(*v)) return v;
-  return std::nullopt;
-}
-
-namespace {
-
-bool ascii_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
-std::string apply_transforms(std::string_view s, const std::vector<Transform>& transforms) {
-  std::string out(s);
-  for (auto t : transforms) {
-    switch (t) {
-      case Transform::trim: {
-        std::size_t b = 0, e = out.size();
-        while (b < e && ascii_space(out[b])) ++b;
-        while (e > b && ascii_space(out[e - 1])) --e;
-        out = out.substr(b, e - b);
-        break;
-      }
-      case Transform::upper:
-        for (auto& c : out)
-          if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-        break;
-      case Transform::lower:
-        for (auto& c : out)
-          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        break;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-Expected<json::OutObject> apply(const RuleList& rules, Source& source, json::Arena& arena) {
-  json::OutObject payload;
-  payload.members.reserve(rules.rules.size() + 6);
-  // Which source path each mapped value came from, for type errors that name the field.
-  std::vector<const SourcePath*> origin(rules.rules.size(), nullptr);
-
-  // Pass 1: constructPayload. Values are set only when they qualify; a required value that doesn't is an error.
-  for (std::size_t i = 0; i < rules.rules.size(); ++i) {
-    const Rule& rule = rules.rules[i];
-    std::optional<dom::element> value;
-    if (rule.keep_empty) {
-      value = source.get(rule.from.front());
-      if (value) {
-        payload.set(rule.to, *value);
-        origin[i] = &rule.from.front();
-        continue;
-      }
-    } else {
-      for (const auto& path : rule.from)
-        if (auto v = source.get(path); v && json::qualifies(*v)) {
-          value = v;
-          origin[i] = &path;
-          break;
-        }
-    }
-    if (value && !rule.value_map.empty()) {
-      std::optional<std::string_view> mapped;
-      if (value->is_string()) {
-        const std::string_view s = value->get_string().value_unsafe();
-        for (const auto& entry : rule.value_map)
-          for (const auto& from : entry.from)
-            if (from == s) mapped = entry.to;
-      }
-      if (mapped) {
-        payload.set(rule.to, *mapped);
-        continue;
-      }
-      value.reset();  // not listed: dropped, as multikeyMap does
-    }
-    if (value) payload.set(rule.to, *value);
-    else if (rule.required)
-      return fail(errc::instrumentation, "Missing required value from " + rule.sources_json,
-                  rule.from.empty() ? std::string() : rule.from.front().text);
-  }
-
-  // Pass 2: type checks, transforms and validators, in table order.
-  for (std::size_t i = 0; i < rules.rules.size(); ++i) {
-    const Rule& rule = rules.rules[i];
-    if (!rule.must_be_string && rule.transforms.empty() && rule.validator == Validator::none) continue;
-    json::OutValue* slot = payload.find(rule.to);
-    if (!slot) continue;
-    std::optional<std::string_view> text;
-    std::optional<dom::element> element;
-    if (auto* sv = std::get_if<std::string_view>(&slot->v)) text = *sv;
-    else if (auto* el = std::get_if<dom::element>(&slot->v)) {
-      element = *el;
-      if (el->is_string()) text = std::string_view(el->get_string().value_unsafe());
-    }
-    if (rule.must_be_string && !text) {
-      const std::string where = origin[i] ? origin[i]->text : rule.to;
-      return fail(errc::instrumentation,
-                  where + " must be a string, got " + std::string(element ? json::type_name(*element) : "boolean"), where);
-    }
-    if (text && !rule.transforms.empty()) {
-      text = arena.keep(apply_transforms(*text, rule.transforms));
-      *slot = json::OutValue(*text);
-    }
-    bool valid = true;
-    switch (rule.validator) {
-      case Validator::none: break;
-      case Validator::e164: {
-        auto normalised = text ? validate::e164_phone(*text) : std::nullopt;
-        if (normalised) *slot = json::OutValue(arena.keep(std::move(*normalised)));
-        else valid = false;
-        break;
-      }
-      case Validator::iso8601: valid = text && validate::is_iso8601_datetime(*text); break;
-      case Validator::iso4217: {
-        auto code = text ? validate::iso4217_currency(*text) : std::nullopt;
-        if (code) *slot = json::OutValue(arena.keep(std::move(*code)));
-        else valid = false;
-        break;
-      }
-      case Validator::boolean:
-        // As rudder-transformer: a truthy value that is not a boolean is invalid.
-        valid = (element && element->is_bool()) || !json::truthy(*slot);
-        break;
-    }
-    if (!valid) {
-      if (rule.on_invalid == OnInvalid::fail)
-        return fail(errc::instrumentation, rule.error, origin[i] ? origin[i]->text : rule.to);
-      payload.erase(rule.to);
-    }
-  }
-  return payload;
-}
-
-namespace {
-
-bool forbidden_key(std::string_view key) { return key == "__proto__" || key == "constructor" || key == "prototype"; }
-
-// set-value: "a.b" nests as {"a":{"b":...}}; a non-object on the way is replaced by an object.
-void set_nested(json::OutObject& target, std::string_view key, json::OutValue value) {
-  const auto dot = key.find('.');
-  if (dot == std::string_view::npos || dot == 0 || dot + 1 == key.size() || key.find("..") != std::string_view::npos) {
-    target.set(key, std::move(value));
-    return;
-  }
-  const std::string_view head = key.substr(0, dot);
-  json::OutValue* slot = target.find(head);
-  if (!slot) {
-    target.set(head, json::OutObject{});
-    slot = target.find(head);
-  } else if (auto* el = std::get_if<dom::element>(&slot->v); el && el->is_object()) {
-    json::OutObject copy;
-    for (auto field : json::as_object(*el)) copy.set(field.key, field.value);
-    *slot = std::move(copy);
-  } else if (!std::holds_alternative<json::OutObject>(slot->v)) {
-    *slot = json::OutObject{};
-  }
-  set_nested(std::get<json::OutObject>(slot->v), key.substr(dot + 1), std::move(value));
-}
-
-void copy_fields(json::OutObject& out, dom::object from, const CustomFields& spec) {
-  for (auto field : from) {
-    const std::string_view key = field.key;
-    if (forbidden_key(key) || std::binary_search(spec.exclude.begin(), spec.exclude.end(), key, std::less<>{})) continue;
-    set_nested(out, key, field.value);
-  }
-}
-
-}  // namespace
-
-json::OutObject extract_custom_fields(const CustomFields& spec, Source& source) {
-  json::OutObject out;
-  if (spec.root) {
-    if (source.root().is_object()) copy_fields(out, json::as_object(source.root()), spec);
-    return out;
-  }
-  for (const auto& path : spec.from)
-    if (auto obj = source.get(path); obj && obj->is_object()) copy_fields(out, json::as_object(*obj), spec);
-  return out;
-}
-
 }  // namespace omt::mapping
+

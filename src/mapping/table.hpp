@@ -1,0 +1,90 @@
+// Internal: the mapping tables as the loader builds them from mappings/*.json (format in mappings/README.md)
+// and the applier reads them. Plain values: once loaded, a TableSet is never changed and is shared by every
+// thread. Source paths are split into segments at load time, never per event.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace omt::mapping {
+
+// How many distinct parent paths ("context.traits") the loader interns for Source's per-event cache.
+inline constexpr int max_interned_parents = 32;
+
+struct SourcePath {
+  std::string text;                   // "context.traits.email"
+  std::vector<std::string> segments;  // {"context", "traits", "email"}
+  int parent_id = -1;                 // the interned parent path ("context.traits"), for Source's cache; -1: none
+};
+
+enum class Validator { none, e164, iso8601, iso4217, boolean };
+enum class OnInvalid { drop, fail };
+enum class Transform { trim, upper, lower };
+
+struct ValueMapEntry {
+  std::string to;
+  std::vector<std::string> from;
+};
+
+struct Rule {
+  std::string to;
+  std::vector<SourcePath> from;  // in order of precedence
+  std::string sources_json;      // JSON.stringify(sourceKeys), for "Missing required value from ..."
+  bool required = false;
+  bool keep_empty = false;  // a single path read raw: null and "" are kept (addressMapper's city/state)
+  bool must_be_string = false;
+  std::vector<ValueMapEntry> value_map;  // empty: no map; a value not listed is dropped
+  std::vector<Transform> transforms;
+  Validator validator = Validator::none;
+  OnInvalid on_invalid = OnInvalid::drop;
+  std::string error;     // message when on_invalid == fail
+  std::string position;  // "contact.json fields[3] (to \"phone_number\")"
+};
+
+struct RuleList {
+  std::vector<Rule> rules;
+  const Rule* find(std::string_view to) const {
+    for (const auto& rule : rules)
+      if (rule.to == to) return &rule;
+    return nullptr;
+  }
+};
+
+// extractCustomFields: every key of the objects at `from` (or of the object itself when root) that is not
+// excluded, copied with null and "" kept, later paths overwriting earlier ones, dotted keys nested.
+struct CustomFields {
+  std::vector<SourcePath> from;
+  bool root = false;
+  std::vector<std::string> exclude;  // sorted
+};
+
+struct MappingFile {
+  std::string name;  // "contact.json"
+  std::map<std::string, RuleList, std::less<>> lists;  // "fields", and e.g. "customer", "address"
+  std::optional<CustomFields> custom_fields;
+  std::vector<std::pair<std::string, std::string>> statuses;  // order event name -> status
+  // Every list the file's shape requires exists once loaded.
+  const RuleList& list(std::string_view list_name) const { return lists.find(list_name)->second; }
+};
+
+// userId, firstName, ... -> their source paths (generic.json).
+using GenericLookups = std::map<std::string, std::vector<SourcePath>, std::less<>>;
+
+struct TableSet {
+  MappingFile contact, custom_event, order, lineitems, variant;
+  GenericLookups generic;
+
+  // The table loaded from `name` ("lineitems.json"), or null for a name that is not one of the five.
+  const MappingFile* file(std::string_view name) const {
+    for (const MappingFile* f : {&contact, &custom_event, &order, &lineitems, &variant})
+      if (f->name == name) return f;
+    return nullptr;
+  }
+};
+
+}  // namespace omt::mapping
