@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdlib>
 
+#include "omt/ometria/push_api.hpp"
 #include "json/out_value.hpp"
 #include "mapping/engine.hpp"
 #include "ometria/js_string.hpp"
@@ -108,9 +109,7 @@ class Mapper {
     Record record{record_type, {}};
     record.json.reserve(1024);
     json::write(record.json, OutValue(std::move(*payload)));
-    if (record.json.size() > max_record_bytes)
-      return fail(errc::instrumentation,
-                  "Record is larger than Ometria's 60 KB limit (" + std::to_string(record.json.size()) + " bytes)");
+    if (auto fits = check_record_size(record.json.size()); !fits) return tl::unexpected(std::move(fits.error()));
     return record;
   }
 

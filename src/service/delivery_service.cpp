@@ -31,8 +31,8 @@
 #include <utility>
 
 #include "omt/config/config.hpp"
-#include "omt/delivery/batcher.hpp"
-#include "omt/net/sender.hpp"
+#include "omt/delivery/sender.hpp"
+#include "omt/ometria/push_api.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/obs/metrics.hpp"
 #include "omt/queue/queue.hpp"
@@ -42,49 +42,28 @@ namespace omt::service {
 namespace asio = boost::asio;
 using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-using delivery::BatchKey;
 using Action = delivery::Decision::Action;
 
 // A lane of one (API key, type): each lane pushes one batch at a time; several lanes of a busy partition push
 // at once (DeliveryOptions::pushes_per_partition). Lanes lease disjoint records from the queue.
-struct PartitionKey : BatchKey {
+struct PartitionKey {
+  std::string api_key;
+  ometria::RecordType type = ometria::RecordType::contact;
   unsigned lane = 0;
   auto operator<=>(const PartitionKey&) const = default;
   bool operator==(const PartitionKey&) const = default;
 };
 
-DeliveryOptions DeliveryOptions::from_config(const config::Config& config) {
-  DeliveryOptions o;
-  o.endpoint = config.ometria.endpoint;
-  o.linger = config.delivery.linger;
-  o.rate_limit = config.delivery.rate_limit;
-  o.retry = config.delivery.retry;
-  o.max_in_flight = config.ometria.max_in_flight;
-  o.pushes_per_partition = config.delivery.pushes_per_partition;
-  // A lease must outlive every push of its records: all of the sender's timeouts, with room to spare.
-  const auto push_bound = config.ometria.connect_timeout + config.ometria.handshake_timeout +
-                          config.ometria.response_timeout + config.delivery.linger;
-  o.lease_for = std::max<milliseconds>(o.lease_for, 4 * push_bound);
-  return o;
-}
+struct LeasedRecord {
+  queue::RecordId id = 0;
+  std::string json;  // one compact JSON object
+};
 
 namespace {
 
-std::string status_label(const net::PushResult& result) {
-  if (!result.has_answer()) return std::string(net::to_string(*result.network_error));
-  return std::to_string(result.answer.status);
-}
-
-delivery::PushOutcome to_outcome(const net::PushResult& result) {
-  if (!result.has_answer()) {
-    return *result.network_error == net::NetworkError::timeout ? delivery::PushOutcome::timed_out()
-                                                                : delivery::PushOutcome::network_failure();
-  }
-  auto outcome = delivery::PushOutcome::http_status(result.answer.status);
-  outcome.retry_after = result.answer.retry_after;
-  outcome.queue_size_remaining = result.answer.queue_size_remaining;
-  outcome.queue_size_limit = result.answer.queue_size_limit;
-  return outcome;
+std::string status_label(const delivery::PushOutcome& outcome) {
+  if (!outcome.has_answer()) return std::string(delivery::to_string(*outcome.network_error));
+  return std::to_string(outcome.answer.status);
 }
 
 std::string_view outcome_label(Action action) {
@@ -112,7 +91,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
     Partition(PartitionKey k, const Strand& strand) : key(std::move(k)), timer(strand) {}
     PartitionKey key;
     Phase phase = Phase::idle;
-    std::vector<delivery::BatchRecord> batch;  // leased, in order
+    std::vector<LeasedRecord> batch;          // leased, in order
     std::unordered_set<queue::RecordId> ids;   // of batch: a top-up lease never adds a record twice
     std::uint32_t max_attempts = 0;            // the most failed pushes any record of batch has had
     bool more_due = false;                     // the last lease left due records behind: batch is as full as it gets
@@ -131,7 +110,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
     std::shared_ptr<asio::steady_timer> timer;
   };
 
-  Impl(asio::io_context& io, queue::Queue& queue, net::Sender& sender, DeliveryOptions options,
+  Impl(asio::io_context& io, queue::Queue& queue, delivery::Sender& sender, DeliveryOptions options,
        obs::Registry& metrics)
       : strand_(asio::make_strand(io)),
         pool_(std::max<std::size_t>(1, options.queue_threads)),
@@ -152,7 +131,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
         dead_records_(records_counter("dead_letter")),
         rejected_records_(records_counter("rejected_by_ometria")) {
     options_.max_in_flight = std::max<std::size_t>(1, options_.max_in_flight);
-    options_.max_records_per_push = std::clamp<std::size_t>(options_.max_records_per_push, 1, 100);
+    options_.max_records_per_push = std::clamp<std::size_t>(options_.max_records_per_push, 1, ometria::records_per_push);
   }
 
   obs::Counter& records_counter(std::string_view outcome) {
@@ -272,7 +251,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
         // One lane per full push's worth of due records, up to pushes_per_partition.
         const auto pushes = (r.ready + options_.max_records_per_push - 1) / options_.max_records_per_push;
         const auto lanes = std::clamp<std::uint64_t>(pushes, 1, std::max<std::size_t>(1, options_.pushes_per_partition));
-        for (unsigned lane = 0; lane < lanes; ++lane) consider(partition(PartitionKey{{r.api_key, r.type}, lane}), now);
+        for (unsigned lane = 0; lane < lanes; ++lane) consider(partition(PartitionKey{r.api_key, r.type, lane}), now);
       }
     }
     if (rescan_) {
@@ -344,7 +323,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
         if (!p.ids.insert(r.id).second) continue;
         if (p.batch.empty() || r.created_at < p.oldest_created_at) p.oldest_created_at = r.created_at;
         p.max_attempts = std::max(p.max_attempts, r.attempts);
-        p.batch.push_back(delivery::BatchRecord{r.id, std::move(r.json)});
+        p.batch.push_back(LeasedRecord{r.id, std::move(r.json)});
       }
     }
     if (stopping_.load()) return;  // leased records stay in the queue; their leases end with the process
@@ -397,17 +376,19 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
     ++sending_;
     in_flight_gauge_.set(static_cast<std::int64_t>(sending_));
     begin_busy();
-    net::PushRequest request{options_.endpoint, p.key.api_key,
-                             delivery::build_push_request(p.key.api_key, p.batch).body};
+    std::vector<std::string_view> records;
+    records.reserve(p.batch.size());
+    for (const auto& r : p.batch) records.push_back(r.json);
+    delivery::PushRequest request{options_.endpoint, p.key.api_key, ometria::push_body(records)};
     const auto started = Steady::now();
-    sender_.send(std::move(request), [self = shared_from_this(), key = p.key, started](net::PushResult result) mutable {
+    sender_.send(std::move(request), [self = shared_from_this(), key = p.key, started](delivery::PushOutcome result) mutable {
       asio::post(self->strand_, [self, key = std::move(key), started, result = std::move(result)]() mutable {
         self->on_pushed(self->partition(key), started, std::move(result));
       });
     });
   }
 
-  void on_pushed(Partition& p, Steady::time_point started, net::PushResult result) {
+  void on_pushed(Partition& p, Steady::time_point started, delivery::PushOutcome result) {
     --sending_;
     in_flight_gauge_.set(static_cast<std::int64_t>(sending_));
     const auto now = Steady::now();
@@ -415,8 +396,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
     pushes_.fetch_add(1, std::memory_order_relaxed);
     if (closed_.load()) return end_busy();
 
-    const auto outcome = to_outcome(result);
-    const auto decision = delivery::decide(outcome, p.max_attempts + 1, options_.retry, random01(), wall_now());
+    const auto decision = delivery::decide(result, p.max_attempts + 1, options_.retry, random01(), wall_now());
     const std::string status = status_label(result);
     push_counter(decision.action, status).inc();
     const std::string fingerprint = obs::key_fingerprint(p.key.api_key);
@@ -431,7 +411,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
 
     switch (decision.action) {
       case Action::delivered: {
-        const auto body = delivery::parse_push_response(result.answer.body);
+        const auto& body = result.answer.receipt;
         const auto accepted = body && body->accepted ? std::to_string(*body->accepted) : std::string("?");
         const auto rejected = body && body->rejected ? *body->rejected : 0;
         spdlog::info("push delivered: key {} type {} records {} status {} request_id {} accepted {} rejected {} in {} ms",
@@ -466,7 +446,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
                      result.error_detail.empty() ? std::string() : ": " + result.error_detail, decision.delay.count(),
                      p.max_attempts + 1);
         p.not_before = now + decision.delay;
-        if (outcome.kind == delivery::PushOutcome::Kind::http && outcome.status == 429) {
+        if (result.has_answer() && result.answer.status == 429) {
           key_pause_[p.key.api_key] = now + decision.delay;  // the rate limit is the account's, not the type's
         }
         if (was_probe) end_hold_after_probe(p.key.api_key, fingerprint);
@@ -743,7 +723,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   Strand strand_;
   asio::thread_pool pool_;
   queue::Queue& queue_;
-  net::Sender& sender_;
+  delivery::Sender& sender_;
   DeliveryOptions options_;
   delivery::KeyedRateLimiter limiter_;
 
@@ -792,7 +772,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   std::vector<HeldKeyStatus> held_snapshot_;
 };
 
-DeliveryService::DeliveryService(asio::io_context& io, queue::Queue& queue, net::Sender& sender,
+DeliveryService::DeliveryService(asio::io_context& io, queue::Queue& queue, delivery::Sender& sender,
                                  DeliveryOptions options, obs::Registry& metrics)
     : impl_(std::make_shared<Impl>(io, queue, sender, std::move(options), metrics)) {}
 

@@ -17,6 +17,7 @@
 #include "omt/delivery/rate_limiter.hpp"
 #include "omt/delivery/retry_policy.hpp"
 #include "omt/error.hpp"
+#include "omt/ometria/push_api.hpp"
 #include "omt/ometria/transformer.hpp"
 
 namespace omt::config {
@@ -57,7 +58,7 @@ struct QueueConfig {
 
 // Where and how records are pushed.
 struct OmetriaConfig {
-  std::string endpoint = "https://api.ometria.com/v2/push";
+  std::string endpoint{ometria::push_endpoint};
   bool allow_plain_http = false;             // only for tests against a local fake
   std::filesystem::path extra_ca_file;       // trusted in addition to the system store (tests)
   std::chrono::milliseconds connect_timeout{5000};
