@@ -32,6 +32,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "omt/obs/delivery_events.hpp"
 #include "omt/obs/log.hpp"
 
 #ifndef OMT_VERSION
@@ -258,7 +259,6 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
     message.keep_alive(true);
     message.body() = std::move(request.body);
     message.prepare_payload();
-    const std::string key_name = obs::key_fingerprint(request.api_key);
 
     ConnectionPtr connection = take_idle(url.pool_key());
     const bool reused = connection != nullptr;
@@ -266,7 +266,7 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
       PushOutcome failure;
       connection = co_await open(url, failure);
       if (!connection) {
-        log_failure(url, key_name, failure);
+        log_failure(url, request.api_key, failure);
         co_return failure;
       }
     }
@@ -278,7 +278,7 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
       PushOutcome failure;
       connection = co_await open(url, failure);
       if (!connection) {
-        log_failure(url, key_name, failure);
+        log_failure(url, request.api_key, failure);
         co_return failure;
       }
       exchange = co_await exchange_on(*connection, message);
@@ -287,16 +287,15 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
     if (stopped_ && !exchange.result.has_answer())
       exchange.result = PushOutcome::failure(NetworkError::shutdown, "the sender was shut down");
     if (exchange.result.has_answer()) {
-      spdlog::debug("push to {} with {}: HTTP {}", url.host_header, key_name, exchange.result.answer.status);
+      obs::emit(obs::SenderAnswered{url.host_header, request.api_key, exchange.result.answer.status});
     } else {
-      log_failure(url, key_name, exchange.result);
+      log_failure(url, request.api_key, exchange.result);
     }
     co_return std::move(exchange.result);
   }
 
-  static void log_failure(const Url& url, const std::string& key_name, const PushOutcome& result) {
-    spdlog::debug("push to {} with {} failed: {} ({})", url.host_header, key_name,
-                  to_string(*result.network_error), obs::redact_pii(result.error_detail));
+  static void log_failure(const Url& url, std::string_view api_key, const PushOutcome& result) {
+    obs::emit(obs::SenderFailed{url.host_header, api_key, to_string(*result.network_error), result.error_detail});
   }
 
   // Resolve, connect and (for https) handshake, each under its timeout. On failure returns null and sets failure.

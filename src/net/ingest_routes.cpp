@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "omt/delivery/sender.hpp"
+#include "omt/obs/delivery_events.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/obs/metrics.hpp"
 #include "omt/ometria/transformer.hpp"
@@ -131,8 +132,8 @@ void handle_proxy(const std::shared_ptr<const ProxyContext>& context, protocol::
   auto pending = std::make_shared<protocol::ProxyRequest>(std::move(*parsed));
   context->sender->send(std::move(push), [pending, version, respond](delivery::PushOutcome outcome) {
     const protocol::SeenAnswer seen = protocol::seen_answer(outcome);
-    spdlog::info("proxy: push for {} answered {}{}", obs::key_fingerprint(pending->api_key), seen.status,
-                 seen.answered ? "" : " (no answer: " + obs::redact_pii(seen.body) + ")");
+    obs::emit(obs::ProxyPushAnswered{pending->api_key, seen.status,
+                                     seen.answered ? std::nullopt : std::optional<std::string_view>(seen.body)});
     respond(to_response(protocol::proxy_reply(*pending, outcome, version)));
   });
 }

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "omt/net/https_sender.hpp"
-#include "omt/obs/log.hpp"
+#include "omt/obs/delivery_events.hpp"
 #include "omt/queue/sqlite_queue.hpp"
 #include "omt/service/delivery_service.hpp"
 #include "omt/service/module_options.hpp"
@@ -47,7 +47,7 @@ struct DeliveryStack::Impl {
     work.reset();
     if (thread.joinable()) {
       if (thread_done.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
-        spdlog::warn("delivery: the delivery thread did not finish; stopping it");
+        obs::emit(obs::DeliveryThreadStuck{});
         io.stop();
       }
       thread.join();
@@ -89,8 +89,7 @@ Expected<std::unique_ptr<DeliveryStack>> DeliveryStack::start(const config::Conf
     done.set_value();
   });
   impl->delivery->start();
-  spdlog::info("delivery: queue {} ({} records waiting), pushing to {}", impl->config.queue.path.string(),
-               impl->queue->depth(), impl->config.ometria.endpoint);
+  obs::emit(obs::DeliveryStarted{impl->config.queue.path.string(), impl->queue->depth(), impl->config.ometria.endpoint});
   return std::unique_ptr<DeliveryStack>(new DeliveryStack(std::move(impl)));
 }
 
