@@ -5,11 +5,11 @@
 #include <array>
 #include <cstdlib>
 
-#include "omt/ometria/push_api.hpp"
 #include "json/out_value.hpp"
 #include "mapping/engine.hpp"
 #include "ometria/js_string.hpp"
 #include "omt/validate/validators.hpp"
+#include "omt/ometria/push_api.hpp"
 
 namespace omt::ometria {
 namespace dom = simdjson::dom;

@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "json/out_value.hpp"
-#include "omt/ometria/push_api.hpp"
 #include "omt/ometria/transformer.hpp"
 #include "protocol/json_body.hpp"
 #include "protocol/request_object.hpp"
+#include "omt/ometria/push_api.hpp"
 
 namespace omt::protocol {
 namespace dom = simdjson::dom;

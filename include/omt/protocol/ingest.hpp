@@ -32,9 +32,9 @@ std::string_view path_of(IngestRoute route);  // "/v1/webhook", ...
 // Basic-auth routes (identify, track, batch) take the write key; the webhook takes the webhook token.
 constexpr bool uses_write_key(IngestRoute route) { return route != IngestRoute::webhook; }
 
-// Built from the configuration by service::ingest_limits; the defaults are the configuration's. A record over
-// Ometria's size limit is refused by the transformer (ometria::check_record_size), like any event it cannot map.
 struct IngestLimits {
+  // Built from the configuration by service::ingest_limits; the defaults are the configuration's. A record over
+  // Ometria's size limit is refused by the transformer (ometria::check_record_size), like any event it cannot map.
   std::size_t max_events_per_request = config::IngestConfig{}.max_events_per_request;  // more: 413
   std::size_t max_batch_records = ometria::records_per_push;  // a push's size, for dry-run grouping
   std::uint32_t retry_after_seconds =                          // Retry-After of a 429 / 503
