@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "fake_ometria.hpp"
-#include "omt/net/sender.hpp"
+#include "omt/net/https_sender.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/obs/metrics.hpp"
 #include "omt/queue/sqlite_queue.hpp"

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "fake_ometria.hpp"
-#include "omt/net/sender.hpp"
+#include "omt/net/https_sender.hpp"
 
 namespace {
 
@@ -56,7 +56,7 @@ void push_loop(benchmark::State& state, bool tls) {
   std::size_t outstanding = 0;
   std::size_t failures = 0;
   const auto send_one = [&] {
-    sender->send({fake.url(), "bench-key", body}, [&](omt::net::PushResult r) {
+    sender->send({fake.url(), "bench-key", body}, [&](omt::delivery::PushOutcome r) {
       std::lock_guard lock(mutex);
       if (!r.has_answer() || r.answer.status != 202) ++failures;
       --outstanding;

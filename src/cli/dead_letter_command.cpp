@@ -7,7 +7,6 @@
 
 #include "cli/commands.hpp"
 #include "cli/queue_cli.hpp"
-#include "omt/delivery/batcher.hpp"
 #include "omt/obs/log.hpp"
 
 namespace omt::cli {

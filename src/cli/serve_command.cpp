@@ -22,10 +22,10 @@
 #include "omt/ometria/transformer.hpp"
 #include "omt/net/delayed_calls.hpp"
 #include "omt/net/ingest_routes.hpp"
-#include "omt/net/sender.hpp"
-#include "omt/protocol/ingest.hpp"
+#include "omt/net/https_sender.hpp"
 #include "omt/service/delivery_service.hpp"
 #include "omt/service/delivery_stack.hpp"
+#include "omt/service/module_options.hpp"
 
 namespace omt::cli {
 
@@ -108,7 +108,7 @@ int run_serve(const ServeFlags& flags) {
                               std::move(health_checks));
 
   // ---- ingest (/v1/...) into the queue, and the delivery proxy (rudder-server's transformerProxy) ----
-  net::IngestContext ingest{shared_transformer, nullptr, cfg->sources, protocol::ingest_limits(*cfg), {}, &metrics};
+  net::IngestContext ingest{shared_transformer, nullptr, cfg->sources, service::ingest_limits(*cfg), {}, &metrics};
   if (delivery) {
     const service::ServiceContext context = delivery->context();
     ingest.queue = &context.queue;
@@ -118,9 +118,9 @@ int run_serve(const ServeFlags& flags) {
     };
   }
   net::register_ingest_routes(router, std::move(ingest));
-  std::shared_ptr<net::Sender> proxy_sender;
+  std::shared_ptr<delivery::Sender> proxy_sender;
   try {
-    proxy_sender = net::make_threaded_https_sender(net::sender_options_from(cfg->ometria));
+    proxy_sender = net::make_threaded_https_sender(service::sender_options(*cfg));
   } catch (const std::exception& e) {
     return start_up_error(std::string("ometria: ") + e.what());
   }

@@ -62,19 +62,4 @@ void KeyedRateLimiter::set_limit(std::string_view api_key, RateLimit limit, Stea
   buckets_.insert_or_assign(std::string(api_key), TokenBucket(limit, now));
 }
 
-bool InFlightLimiter::try_acquire() {
-  std::size_t current = in_flight_.load(std::memory_order_relaxed);
-  while (current < max_) {
-    if (in_flight_.compare_exchange_weak(current, current + 1, std::memory_order_acq_rel)) return true;
-  }
-  return false;
-}
-
-void InFlightLimiter::release() {
-  std::size_t current = in_flight_.load(std::memory_order_relaxed);
-  // Never wraps below zero, even if a caller releases more than it acquired.
-  while (current > 0 && !in_flight_.compare_exchange_weak(current, current - 1, std::memory_order_acq_rel)) {
-  }
-}
-
 }  // namespace omt::delivery

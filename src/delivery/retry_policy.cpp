@@ -146,12 +146,12 @@ std::optional<milliseconds> parse_retry_after(std::string_view value, std::chron
 }
 
 milliseconds queue_pressure_delay(const PushOutcome& outcome, const RetryConfig& config) {
-  if (!outcome.queue_size_remaining) return milliseconds{0};
-  auto remaining = parse_count(*outcome.queue_size_remaining);
+  if (!outcome.has_answer() || !outcome.answer.queue_size_remaining) return milliseconds{0};
+  auto remaining = parse_count(*outcome.answer.queue_size_remaining);
   if (!remaining) return milliseconds{0};
   std::int64_t limit = config.default_queue_size_limit;
-  if (outcome.queue_size_limit) {
-    if (auto parsed = parse_count(*outcome.queue_size_limit); parsed && *parsed > 0) limit = *parsed;
+  if (outcome.answer.queue_size_limit) {
+    if (auto parsed = parse_count(*outcome.answer.queue_size_limit); parsed && *parsed > 0) limit = *parsed;
   }
   if (limit <= 0 || config.queue_slowdown_fraction <= 0) return milliseconds{0};
   const double threshold = config.queue_slowdown_fraction * static_cast<double>(limit);
@@ -168,8 +168,8 @@ Decision decide(const PushOutcome& outcome, std::uint32_t attempt, const RetryCo
   const auto pressure = queue_pressure_delay(outcome, config);
 
   std::string reason;
-  if (outcome.kind == PushOutcome::Kind::http) {
-    const int status = outcome.status;
+  if (outcome.has_answer()) {
+    const int status = outcome.answer.status;
     if (status >= 200 && status <= 299) return Decision{Action::delivered, pressure, {}};
     if (status == 401 || status == 403) return Decision{Action::hold_key, config.hold_probe_interval, http_reason(status)};
     const bool retryable = status == 408 || status == 429 || (status >= 500 && status <= 599);
@@ -179,7 +179,7 @@ Decision decide(const PushOutcome& outcome, std::uint32_t attempt, const RetryCo
     if (!retryable && !unexpected) return Decision{Action::dead_letter, milliseconds{0}, http_reason(status)};
     reason = unexpected ? "unexpected " + http_reason(status) : http_reason(status);
   } else {
-    reason = outcome.kind == PushOutcome::Kind::timeout ? "timeout" : "network error";
+    reason = outcome.network_error == NetworkError::timeout ? "timeout" : "network error";
   }
 
   if (config.max_attempts != 0 && attempt >= config.max_attempts) {
@@ -191,8 +191,8 @@ Decision decide(const PushOutcome& outcome, std::uint32_t attempt, const RetryCo
   const double sample = std::isfinite(uniform01) ? std::clamp(uniform01, 0.0, 1.0) : 0.0;
   const auto ceiling = backoff_ceiling(attempt, config);
   auto delay = milliseconds{static_cast<std::int64_t>(sample * static_cast<double>(ceiling.count()))};
-  if (outcome.retry_after) {
-    if (auto server = parse_retry_after(*outcome.retry_after, now)) {
+  if (outcome.has_answer() && outcome.answer.retry_after) {
+    if (auto server = parse_retry_after(*outcome.answer.retry_after, now)) {
       delay = std::max(delay, std::min(*server, config.max_retry_after));
     }
   }

@@ -1,7 +1,7 @@
 // The HTTPS client that pushes to Ometria: Beast over OpenSSL on the caller's io_context.
 // All state (pool, waiting list, counters) lives on one strand, so send() may be called from any thread.
 // Each push is a coroutine: take an idle connection or open one (resolve, connect, TLS), write, read the answer.
-#include "omt/net/sender.hpp"
+#include "omt/net/https_sender.hpp"
 
 // GCC 12 reports a false -Wmismatched-new-delete on Asio's awaitable frames (their class-specific operator
 // new/delete recycle memory per thread); nothing in this file allocates coroutine frames by hand.
@@ -32,6 +32,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "omt/obs/delivery_events.hpp"
 #include "omt/obs/log.hpp"
 
 #ifndef OMT_VERSION
@@ -46,6 +47,12 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using delivery::HttpAnswer;
+using delivery::NetworkError;
+using delivery::PushCompletion;
+using delivery::PushOutcome;
+using delivery::PushRequest;
+using delivery::Sender;
 
 std::string default_user_agent() { return std::string("ometria-transformer/") + OMT_VERSION; }
 
@@ -149,7 +156,7 @@ using ConnectionPtr = std::shared_ptr<Connection>;
 
 // Outcome of one exchange on one connection.
 struct Exchange {
-  PushResult result;
+  PushOutcome result;
   bool reusable = false;      // the connection may go back to the pool
   bool nothing_read = false;  // failed before a single byte of answer: safe to try once more on a new connection
 };
@@ -183,7 +190,7 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
       self->stopped_ = true;
       auto waiting = std::move(self->waiting_);
       self->waiting_.clear();
-      for (auto& w : waiting) w.completion(PushResult::failure(NetworkError::shutdown, "the sender was shut down"));
+      for (auto& w : waiting) w.completion(PushOutcome::failure(NetworkError::shutdown, "the sender was shut down"));
       for (auto& [key, list] : self->idle_)
         for (auto& c : list) c->close();
       self->idle_.clear();
@@ -200,7 +207,7 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
   // On the strand: start now, wait for a slot, or refuse.
   void admit(PushRequest request, PushCompletion completion) {
     if (stopped_) {
-      completion(PushResult::failure(NetworkError::shutdown, "the sender was shut down"));
+      completion(PushOutcome::failure(NetworkError::shutdown, "the sender was shut down"));
       return;
     }
     if (in_flight_ < options_.max_in_flight) {
@@ -208,7 +215,7 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
     } else if (waiting_.size() < options_.max_waiting) {
       waiting_.push_back({std::move(request), std::move(completion)});
     } else {
-      completion(PushResult::failure(NetworkError::overloaded,
+      completion(PushOutcome::failure(NetworkError::overloaded,
                                      "more than " + std::to_string(options_.max_waiting) + " pushes waiting"));
     }
   }
@@ -217,11 +224,11 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
     ++in_flight_;
     asio::co_spawn(strand_, push(std::move(request)),
                    [self = shared_from_this(), completion = std::move(completion)](std::exception_ptr error,
-                                                                                   PushResult result) {
+                                                                                   PushOutcome result) {
                      --self->in_flight_;
                      if (error) {
                        // Not expected (every step uses error codes); never let it escape into the io_context.
-                       result = PushResult::failure(NetworkError::protocol, "internal error in the sender");
+                       result = PushOutcome::failure(NetworkError::protocol, "internal error in the sender");
                      }
                      self->start_waiting();
                      completion(std::move(result));
@@ -236,12 +243,12 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
     }
   }
 
-  asio::awaitable<PushResult> push(PushRequest request) {
+  asio::awaitable<PushOutcome> push(PushRequest request) {
     Url url;
     std::string why;
-    if (!parse_url(request.url, url, why)) co_return PushResult::failure(NetworkError::invalid_request, why);
+    if (!parse_url(request.url, url, why)) co_return PushOutcome::failure(NetworkError::invalid_request, why);
     if (!url.tls && !options_.allow_plain_http)
-      co_return PushResult::failure(NetworkError::invalid_request, "plain http:// is not allowed; use https://");
+      co_return PushOutcome::failure(NetworkError::invalid_request, "plain http:// is not allowed; use https://");
 
     http::request<http::string_body> message{http::verb::post, url.target, 11};
     message.set(http::field::host, url.host_header);
@@ -252,15 +259,14 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
     message.keep_alive(true);
     message.body() = std::move(request.body);
     message.prepare_payload();
-    const std::string key_name = obs::key_fingerprint(request.api_key);
 
     ConnectionPtr connection = take_idle(url.pool_key());
     const bool reused = connection != nullptr;
     if (!connection) {
-      PushResult failure;
+      PushOutcome failure;
       connection = co_await open(url, failure);
       if (!connection) {
-        log_failure(url, key_name, failure);
+        log_failure(url, request.api_key, failure);
         co_return failure;
       }
     }
@@ -269,32 +275,31 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
       // The server probably closed this idle connection while we were not looking: one more try on a new one.
       // Harmless even if it did read the push: Ometria merges records by id.
       release(connection, false);
-      PushResult failure;
+      PushOutcome failure;
       connection = co_await open(url, failure);
       if (!connection) {
-        log_failure(url, key_name, failure);
+        log_failure(url, request.api_key, failure);
         co_return failure;
       }
       exchange = co_await exchange_on(*connection, message);
     }
     release(connection, exchange.reusable && !stopped_);
     if (stopped_ && !exchange.result.has_answer())
-      exchange.result = PushResult::failure(NetworkError::shutdown, "the sender was shut down");
+      exchange.result = PushOutcome::failure(NetworkError::shutdown, "the sender was shut down");
     if (exchange.result.has_answer()) {
-      spdlog::debug("push to {} with {}: HTTP {}", url.host_header, key_name, exchange.result.answer.status);
+      obs::emit(obs::SenderAnswered{url.host_header, request.api_key, exchange.result.answer.status});
     } else {
-      log_failure(url, key_name, exchange.result);
+      log_failure(url, request.api_key, exchange.result);
     }
     co_return std::move(exchange.result);
   }
 
-  static void log_failure(const Url& url, const std::string& key_name, const PushResult& result) {
-    spdlog::debug("push to {} with {} failed: {} ({})", url.host_header, key_name,
-                  to_string(*result.network_error), obs::redact_pii(result.error_detail));
+  static void log_failure(const Url& url, std::string_view api_key, const PushOutcome& result) {
+    obs::emit(obs::SenderFailed{url.host_header, api_key, to_string(*result.network_error), result.error_detail});
   }
 
   // Resolve, connect and (for https) handshake, each under its timeout. On failure returns null and sets failure.
-  asio::awaitable<ConnectionPtr> open(const Url& url, PushResult& failure) {
+  asio::awaitable<ConnectionPtr> open(const Url& url, PushOutcome& failure) {
     auto connection = std::make_shared<Connection>();
     connection->pool_key = url.pool_key();
     if (url.tls) {
@@ -316,10 +321,10 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
     resolve_timer->cancel();
     if (ec || stopped_) {
       active_.erase(connection);
-      failure = stopped_ ? PushResult::failure(NetworkError::shutdown, "the sender was shut down")
+      failure = stopped_ ? PushOutcome::failure(NetworkError::shutdown, "the sender was shut down")
                 : ec == asio::error::operation_aborted
-                    ? PushResult::failure(NetworkError::timeout, "name lookup timed out after " + ms_text(options_.connect_timeout))
-                    : PushResult::failure(NetworkError::resolve, "cannot resolve " + url.host + ": " + ec.message());
+                    ? PushOutcome::failure(NetworkError::timeout, "name lookup timed out after " + ms_text(options_.connect_timeout))
+                    : PushOutcome::failure(NetworkError::resolve, "cannot resolve " + url.host + ": " + ec.message());
       co_return nullptr;
     }
 
@@ -328,10 +333,10 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
     co_await tcp_stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
     if (ec || stopped_) {
       active_.erase(connection);
-      failure = stopped_ ? PushResult::failure(NetworkError::shutdown, "the sender was shut down")
+      failure = stopped_ ? PushOutcome::failure(NetworkError::shutdown, "the sender was shut down")
                 : ec == beast::error::timeout
-                    ? PushResult::failure(NetworkError::timeout, "connect timed out after " + ms_text(options_.connect_timeout))
-                    : PushResult::failure(NetworkError::connect, "cannot connect to " + url.host_header + ": " + ec.message());
+                    ? PushOutcome::failure(NetworkError::timeout, "connect timed out after " + ms_text(options_.connect_timeout))
+                    : PushOutcome::failure(NetworkError::connect, "cannot connect to " + url.host_header + ": " + ec.message());
       co_return nullptr;
     }
     tcp_stream.socket().set_option(tcp::no_delay(true), ec);
@@ -352,14 +357,14 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
         active_.erase(connection);
         const long verify = SSL_get_verify_result(native);
         if (stopped_) {
-          failure = PushResult::failure(NetworkError::shutdown, "the sender was shut down");
+          failure = PushOutcome::failure(NetworkError::shutdown, "the sender was shut down");
         } else if (ec == beast::error::timeout) {
-          failure = PushResult::failure(NetworkError::timeout, "TLS handshake timed out after " + ms_text(options_.handshake_timeout));
+          failure = PushOutcome::failure(NetworkError::timeout, "TLS handshake timed out after " + ms_text(options_.handshake_timeout));
         } else if (verify != X509_V_OK) {
-          failure = PushResult::failure(NetworkError::certificate, "certificate of " + url.host_header +
+          failure = PushOutcome::failure(NetworkError::certificate, "certificate of " + url.host_header +
                                                                        " refused: " + X509_verify_cert_error_string(verify));
         } else {
-          failure = PushResult::failure(NetworkError::handshake, "TLS handshake with " + url.host_header + " failed: " + ec.message());
+          failure = PushOutcome::failure(NetworkError::handshake, "TLS handshake with " + url.host_header + " failed: " + ec.message());
         }
         connection->close();
         co_return nullptr;
@@ -404,7 +409,7 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
     connection.tcp().expires_never();
 
     if (ec == http::error::body_limit && parser.is_header_done()) {
-      out.result = PushResult::answered(answer_from(parser.get()));
+      out.result = PushOutcome::answered(answer_from(parser.get()));
       out.result.answer.body.clear();
       out.result.answer.body_truncated = true;
       co_return out;  // the rest of the body is still on the wire: the connection cannot be reused
@@ -412,17 +417,17 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
     if (ec) {
       out.nothing_read = !parser.got_some() && is_closed_by_peer(ec);
       if (ec == beast::error::timeout) {
-        out.result = PushResult::failure(NetworkError::timeout, "no complete answer within " + ms_text(options_.response_timeout));
+        out.result = PushOutcome::failure(NetworkError::timeout, "no complete answer within " + ms_text(options_.response_timeout));
       } else if (is_closed_by_peer(ec)) {
-        out.result = PushResult::failure(NetworkError::reset, "connection closed before a complete answer: " + ec.message());
+        out.result = PushOutcome::failure(NetworkError::reset, "connection closed before a complete answer: " + ec.message());
       } else if (ec.category() == http::make_error_code(http::error::end_of_stream).category() || ec == http::error::header_limit) {
-        out.result = PushResult::failure(NetworkError::protocol, "bad HTTP answer: " + ec.message());
+        out.result = PushOutcome::failure(NetworkError::protocol, "bad HTTP answer: " + ec.message());
       } else {
-        out.result = PushResult::failure(NetworkError::reset, "connection failed: " + ec.message());
+        out.result = PushOutcome::failure(NetworkError::reset, "connection failed: " + ec.message());
       }
       co_return out;
     }
-    out.result = PushResult::answered(answer_from(parser.get()));
+    out.result = PushOutcome::answered(answer_from(parser.get()));
     out.reusable = parser.get().keep_alive();
     co_return out;
   }

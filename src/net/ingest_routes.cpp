@@ -4,7 +4,8 @@
 
 #include <utility>
 
-#include "omt/net/sender.hpp"
+#include "omt/delivery/sender.hpp"
+#include "omt/obs/delivery_events.hpp"
 #include "omt/obs/ingest_events.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/ometria/transformer.hpp"
@@ -110,25 +111,6 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
 
 // ---- proxy ------------------------------------------------------------------------------------------------------
 
-protocol::ProxyOutcome outcome_of(const PushResult& result) {
-  protocol::ProxyOutcome outcome;
-  if (!result.has_answer()) {
-    // No answer: rudder-transformer reports a network failure as a retryable 500; a local overload as 429.
-    outcome.status = *result.network_error == NetworkError::overloaded ? 429 : 500;
-    outcome.body = std::string(to_string(*result.network_error));
-    if (!result.error_detail.empty()) outcome.body += ": " + result.error_detail;
-    return outcome;
-  }
-  const HttpAnswer& answer = result.answer;
-  outcome.answered = true;
-  outcome.status = answer.status;
-  outcome.body = answer.body;
-  if (answer.retry_after) outcome.headers.emplace_back("retry-after", *answer.retry_after);
-  if (answer.queue_size_limit) outcome.headers.emplace_back("x-queuesize-limit", *answer.queue_size_limit);
-  if (answer.queue_size_remaining) outcome.headers.emplace_back("x-queuesize-remaining", *answer.queue_size_remaining);
-  return outcome;
-}
-
 void handle_proxy(const std::shared_ptr<const ProxyContext>& context, protocol::ProxyVersion version, Request& request,
                   const Responder& respond) {
   const std::string_view name = request.param("name");
@@ -141,12 +123,12 @@ void handle_proxy(const std::shared_ptr<const ProxyContext>& context, protocol::
               "endpoint " + parsed->endpoint + " is not the configured Ometria endpoint: the proxy sends only there",
               "endpoint"})));
 
-  PushRequest push{context->endpoint, parsed->api_key, std::move(parsed->body)};
+  delivery::PushRequest push{context->endpoint, parsed->api_key, std::move(parsed->body)};
   auto pending = std::make_shared<protocol::ProxyRequest>(std::move(*parsed));
-  context->sender->send(std::move(push), [pending, version, respond](PushResult result) {
-    const protocol::ProxyOutcome outcome = outcome_of(result);
-    spdlog::info("proxy: push for {} answered {}{}", obs::key_fingerprint(pending->api_key), outcome.status,
-                 outcome.answered ? "" : " (no answer: " + obs::redact_pii(outcome.body) + ")");
+  context->sender->send(std::move(push), [pending, version, respond](delivery::PushOutcome outcome) {
+    const protocol::SeenAnswer seen = protocol::seen_answer(outcome);
+    obs::emit(obs::ProxyPushAnswered{pending->api_key, seen.status,
+                                     seen.answered ? std::nullopt : std::optional<std::string_view>(seen.body)});
     respond(to_response(protocol::proxy_reply(*pending, outcome, version)));
   });
 }

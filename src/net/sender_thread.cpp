@@ -1,4 +1,4 @@
-// A Sender that owns its io_context and thread, and SenderOptions from the configuration.
+// A Sender that owns its io_context and thread.
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -6,10 +6,14 @@
 #include <optional>
 #include <thread>
 
-#include "omt/config/config.hpp"
-#include "omt/net/sender.hpp"
+#include "omt/net/https_sender.hpp"
 
 namespace omt::net {
+
+using delivery::PushCompletion;
+using delivery::PushRequest;
+using delivery::Sender;
+
 namespace {
 
 class ThreadedSender final : public Sender {
@@ -41,18 +45,6 @@ class ThreadedSender final : public Sender {
 
 std::shared_ptr<Sender> make_threaded_https_sender(SenderOptions options) {
   return std::make_shared<ThreadedSender>(std::move(options));
-}
-
-SenderOptions sender_options_from(const config::OmetriaConfig& ometria) {
-  SenderOptions o;
-  o.connect_timeout = ometria.connect_timeout;
-  o.handshake_timeout = ometria.handshake_timeout;
-  o.response_timeout = ometria.response_timeout;
-  o.max_in_flight = ometria.max_in_flight;
-  o.max_idle_per_host = ometria.max_in_flight;
-  o.allow_plain_http = ometria.allow_plain_http;
-  o.extra_ca_file = ometria.extra_ca_file.string();
-  return o;
 }
 
 }  // namespace omt::net

@@ -13,6 +13,7 @@
 #include "ometria/js_string.hpp"
 #include "ometria/output_contract.hpp"
 #include "omt/validate/validators.hpp"
+#include "omt/ometria/push_api.hpp"
 
 namespace omt::ometria {
 namespace dom = simdjson::dom;
@@ -127,9 +128,7 @@ class Mapper {
     Record record{record_type, {}};
     record.json.reserve(1024);
     json::write(record.json, OutValue(std::move(*payload)));
-    if (record.json.size() > max_record_bytes)
-      return fail(errc::instrumentation,
-                  "Record is larger than Ometria's 60 KB limit (" + std::to_string(record.json.size()) + " bytes)");
+    if (auto fits = check_record_size(record.json.size()); !fits) return tl::unexpected(std::move(fits.error()));
     return record;
   }
 

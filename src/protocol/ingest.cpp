@@ -9,7 +9,7 @@
 #include "json/member.hpp"
 #include "json/out_value.hpp"
 #include "omt/core/text.hpp"
-#include "omt/delivery/batcher.hpp"
+#include "omt/ometria/push_api.hpp"
 #include "protocol/batch_merge_internal.hpp"
 #include "protocol/json_body.hpp"
 
@@ -77,16 +77,6 @@ std::string_view path_of(IngestRoute route) {
     case IngestRoute::batch: return "/v1/batch";
   }
   return "";
-}
-
-IngestLimits ingest_limits(const config::Config& config) {
-  IngestLimits limits;
-  limits.max_events_per_request = config.ingest.max_events_per_request;
-  limits.retry_after_seconds = static_cast<std::uint32_t>(config.ingest.retry_after.count());
-  limits.slow_down_from = config.ingest.slow_down_from;
-  limits.max_slow_down = config.ingest.max_slow_down;
-  limits.max_decoded_body_bytes = config.server.limits.max_body_bytes;
-  return limits;
 }
 
 std::chrono::milliseconds ingest_slow_down(std::uint64_t depth, std::uint64_t high_water_mark, const IngestLimits& limits) {
@@ -187,8 +177,6 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
     auto record = transformer.transform(event, destination);
     if (!record) {
       result.rejected.push_back({i, std::move(record.error().message)});
-    } else if (record->json.size() > limits.max_record_bytes) {
-      result.rejected.push_back({i, delivery::record_too_large(record->json.size(), limits.max_record_bytes).message});
     } else {
       result.accepted.push_back({i, std::move(*record)});
     }
@@ -210,31 +198,28 @@ Reply ingest_answer(const IngestResult& result) {
 
 Reply dry_run_answer(const IngestResult& result, std::string_view api_key, const IngestLimits& limits,
                      const std::function<std::string(std::string_view)>& key_name) {
-  std::vector<std::pair<delivery::BatchKey, std::string>> keyed;
-  keyed.reserve(result.accepted.size());
-  for (const auto& accepted : result.accepted)
-    keyed.emplace_back(delivery::BatchKey{std::string(api_key), accepted.record.type}, accepted.record.json);
-  delivery::BatcherOptions options;
-  options.max_records = limits.max_batch_records;
-  options.max_record_bytes = limits.max_record_bytes;
-  const auto grouped = delivery::group_into_batches(keyed, options);
+  std::vector<ometria::PushKey> keys;
+  keys.reserve(result.accepted.size());
+  for (const auto& accepted : result.accepted) keys.push_back({api_key, accepted.record.type});
+  auto pushes = ometria::group_into_pushes(keys, limits.max_batch_records);
+  // In the order delivery would start them: a push opens with its first record.
+  std::stable_sort(pushes.begin(), pushes.end(), [](const auto& a, const auto& b) { return a.front() < b.front(); });
 
   Reply reply;
   reply.api_version_header = false;
   reply.status = status_of(result);
   std::string& out = reply.body;
   out = "{\"dry_run\":true,\"accepted\":" + std::to_string(result.accepted.size()) + ",\"batches\":[";
-  for (std::size_t b = 0; b < grouped.batches.size(); ++b) {
-    const auto& batch = grouped.batches[b];
+  for (std::size_t b = 0; b < pushes.size(); ++b) {
     if (b) out += ',';
     out += "{\"api_key\":";
-    json::write_string(out, key_name(batch.key.api_key));
+    json::write_string(out, key_name(api_key));
     out += ",\"type\":";
-    json::write_string(out, ometria::to_string(batch.key.type));
+    json::write_string(out, ometria::to_string(result.accepted[pushes[b].front()].record.type));
     out += ",\"records\":[";
-    for (std::size_t r = 0; r < batch.records.size(); ++r) {
+    for (std::size_t r = 0; r < pushes[b].size(); ++r) {
       if (r) out += ',';
-      out += batch.records[r].json;
+      out += result.accepted[pushes[b][r]].record.json;
     }
     out += "]}";
   }

@@ -3,7 +3,7 @@
 #include "omt/protocol/proxy.hpp"
 
 #include "json/out_value.hpp"
-#include "omt/delivery/batcher.hpp"
+#include "omt/ometria/push_api.hpp"
 #include "protocol/json_body.hpp"
 
 namespace omt::protocol {
@@ -25,6 +25,30 @@ std::string compact(dom::element e) {
 
 Error bad_request(std::string message) { return Error{errc::invalid_request, std::move(message), ""}; }
 
+}  // namespace
+
+SeenAnswer seen_answer(const delivery::PushOutcome& outcome) {
+  if (outcome.has_answer()) return {true, outcome.answer.status, outcome.answer.body};
+  SeenAnswer s;
+  s.status = *outcome.network_error == delivery::NetworkError::overloaded ? 429 : 500;
+  s.body = std::string(delivery::to_string(*outcome.network_error));
+  if (!outcome.error_detail.empty()) s.body += ": " + outcome.error_detail;
+  return s;
+}
+
+namespace {
+
+// The response headers known to the sender, lower-case, as rudder-transformer passes them on.
+std::vector<std::pair<std::string_view, std::string_view>> seen_headers(const delivery::PushOutcome& outcome) {
+  std::vector<std::pair<std::string_view, std::string_view>> headers;
+  if (!outcome.has_answer()) return headers;
+  const auto& a = outcome.answer;
+  if (a.retry_after) headers.emplace_back("retry-after", *a.retry_after);
+  if (a.queue_size_limit) headers.emplace_back("x-queuesize-limit", *a.queue_size_limit);
+  if (a.queue_size_remaining) headers.emplace_back("x-queuesize-remaining", *a.queue_size_remaining);
+  return headers;
+}
+
 // How rudder-server should treat the delivery.
 struct Verdict {
   bool success = false;
@@ -33,11 +57,11 @@ struct Verdict {
   std::string message;
 };
 
-Verdict judge(const ProxyOutcome& outcome) {
+Verdict judge(const SeenAnswer& outcome, const std::optional<ometria::PushReceipt>& receipt) {
   const int s = outcome.status;
   if (outcome.answered && s >= 200 && s < 300) {
     // Ometria's success body: a 2xx means received and authenticated; its counts say what it refused.
-    if (const auto push = delivery::parse_push_response(outcome.body)) {
+    if (const auto& push = receipt) {
       if (!push->status.empty() && !push->ok())
         return {false, 400, "aborted", "[Ometria Response Handler] Request failed for Ometria: status \"" + push->status + "\""};
       if (push->rejected && *push->rejected > 0) {
@@ -58,7 +82,7 @@ Verdict judge(const ProxyOutcome& outcome) {
 }
 
 // The destination's body as rudder-transformer holds it: parsed JSON when it is JSON, otherwise the text.
-std::string response_value(const ProxyOutcome& outcome) {
+std::string response_value(const SeenAnswer& outcome) {
   std::string out;
   if (outcome.answered && !outcome.body.empty()) {
     BodyParser parser;
@@ -129,11 +153,12 @@ Expected<ProxyRequest> parse_proxy_request(std::string_view body, ProxyVersion v
 }
 
 bool proxy_endpoint_allowed(std::string_view requested, std::string_view configured) {
-  return requested.empty() || requested == configured || requested == ometria_public_endpoint;
+  return requested.empty() || requested == configured || requested == ometria::push_endpoint;
 }
 
-Reply proxy_reply(const ProxyRequest& request, const ProxyOutcome& outcome, ProxyVersion version) {
-  const Verdict verdict = judge(outcome);
+Reply proxy_reply(const ProxyRequest& request, const delivery::PushOutcome& pushed, ProxyVersion version) {
+  const SeenAnswer outcome = seen_answer(pushed);
+  const Verdict verdict = judge(outcome, pushed.answer.receipt);
   const std::string response = response_value(outcome);
   Reply reply;
   std::string& out = reply.body;
@@ -143,11 +168,12 @@ Reply proxy_reply(const ProxyRequest& request, const ProxyOutcome& outcome, Prox
     json::write_string(out, verdict.message);
     out += ",\"destinationResponse\":{\"response\":" + response + ",\"status\":" + std::to_string(outcome.status) +
            ",\"headers\":{";
-    for (std::size_t i = 0; i < outcome.headers.size(); ++i) {
+    const auto headers = seen_headers(pushed);
+    for (std::size_t i = 0; i < headers.size(); ++i) {
       if (i) out += ',';
-      json::write_string(out, outcome.headers[i].first);
+      json::write_string(out, headers[i].first);
       out += ':';
-      json::write_string(out, outcome.headers[i].second);
+      json::write_string(out, headers[i].second);
     }
     out += "}}";
   } else {

@@ -5,16 +5,15 @@
 #include <string_view>
 
 #include "json/out_value.hpp"
+#include "omt/ometria/push_api.hpp"
 
 namespace omt::protocol {
-
-inline constexpr std::string_view ometria_push_endpoint = "https://api.ometria.com/v2/push";
 
 // {"version":"1","type":"REST","method":"POST","endpoint":...,"headers":{"X-Ometria-Auth":key},"params":{},
 //  "body":{"JSON":{},"JSON_ARRAY":{"batch":"<batch>"},"XML":{},"FORM":{}},"files":{}[,"userId":""]}
 inline void write_request_object(std::string& out, std::string_view api_key, std::string_view batch, bool processor) {
   out += R"({"version":"1","type":"REST","method":"POST","endpoint":")";
-  out += ometria_push_endpoint;
+  out += ometria::push_endpoint;
   out += R"(","headers":{"X-Ometria-Auth":)";
   json::write_string(out, api_key);
   out += R"(},"params":{},"body":{"JSON":{},"JSON_ARRAY":{"batch":)";

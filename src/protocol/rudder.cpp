@@ -11,6 +11,7 @@
 #include "omt/ometria/transformer.hpp"
 #include "protocol/json_body.hpp"
 #include "protocol/request_object.hpp"
+#include "omt/ometria/push_api.hpp"
 
 namespace omt::protocol {
 namespace dom = simdjson::dom;
@@ -281,7 +282,7 @@ Reply router_transform(std::string_view body, const ometria::Transformer& transf
     out += '}';
   }
 
-  // Per group: its error entries first, then one batch per (apiKey, @type) and per 100 records.
+  // Per group: its error entries first, then its pushes (ometria::group_into_pushes: by apiKey and @type, 100 each).
   std::string& out = reply.body;
   out.reserve(body.size() + 1024);
   out += "{\"output\":[";
@@ -290,49 +291,35 @@ Reply router_transform(std::string_view body, const ometria::Transformer& transf
     if (!first_entry) out += ',';
     first_entry = false;
   };
-  constexpr std::size_t max_batch_records = 100;
   for (auto& group : groups) {
     if (!group.errors.empty()) {
       separate();
       out += group.errors;
     }
-    std::vector<bool> taken(group.successes.size(), false);
-    for (std::size_t i = 0; i < group.successes.size(); ++i) {
-      if (taken[i]) continue;
-      // Collect this (apiKey, type) bucket in input order, then emit it in chunks.
-      std::vector<std::size_t> bucket;
-      for (std::size_t j = i; j < group.successes.size(); ++j)
-        if (!taken[j] && group.successes[j].api_key == group.successes[i].api_key &&
-            group.successes[j].type == group.successes[i].type) {
-          taken[j] = true;
-          bucket.push_back(j);
-        }
-      for (std::size_t start = 0; start < bucket.size(); start += max_batch_records) {
-        const std::size_t end = std::min(bucket.size(), start + max_batch_records);
-        const Success& head = group.successes[bucket[start]];
-        std::string batch = "[";
-        for (std::size_t k = start; k < end; ++k) {
-          if (k > start) batch += ',';
-          batch += group.successes[bucket[k]].record;
-        }
-        batch += ']';
-        separate();
-        out += "{\"batchedRequest\":";
-        write_request_object(out, head.api_key, batch, /*processor=*/false);
-        out += ",\"metadata\":[";
-        for (std::size_t k = start; k < end; ++k) {
-          if (k > start) out += ',';
-          const auto& m = group.successes[bucket[k]].metadata;
-          if (m) write(out, *m);
-          else out += "null";
-        }
-        out += "],\"batched\":true,\"statusCode\":200";
-        if (head.destination) {
-          out += ",\"destination\":";
-          write(out, *head.destination);
-        }
-        out += '}';
+    std::vector<ometria::PushKey> keys;
+    keys.reserve(group.successes.size());
+    for (const auto& success : group.successes) keys.push_back({success.api_key, success.type});
+    std::vector<std::string_view> records;
+    for (const auto& push : ometria::group_into_pushes(keys)) {
+      const Success& head = group.successes[push.front()];
+      records.clear();
+      for (const std::size_t k : push) records.push_back(group.successes[k].record);
+      separate();
+      out += "{\"batchedRequest\":";
+      write_request_object(out, head.api_key, ometria::push_body(records), /*processor=*/false);
+      out += ",\"metadata\":[";
+      for (std::size_t k = 0; k < push.size(); ++k) {
+        if (k) out += ',';
+        const auto& m = group.successes[push[k]].metadata;
+        if (m) write(out, *m);
+        else out += "null";
       }
+      out += "],\"batched\":true,\"statusCode\":200";
+      if (head.destination) {
+        out += ",\"destination\":";
+        write(out, *head.destination);
+      }
+      out += '}';
     }
   }
   out += "]}";

@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <deque>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -28,7 +29,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "omt/delivery/batcher.hpp"
+#include "omt/ometria/push_api.hpp"
 #include "omt/obs/log.hpp"
 #include "record_chunk.hpp"
 
@@ -758,8 +759,8 @@ void SqliteQueue::enqueue(std::vector<NewRecord> records, EnqueueDone done) {
     return;
   }
   for (std::size_t i = 0; i < records.size(); ++i) {
-    if (records[i].json.size() > impl_->options.max_record_bytes) {
-      done(tl::unexpected(delivery::record_too_large(records[i].json.size(), impl_->options.max_record_bytes)));
+    if (auto fits = ometria::check_record_size(records[i].json.size(), errc::too_large); !fits) {
+      done(tl::unexpected(std::move(fits.error())));
       return;
     }
   }

@@ -10,28 +10,16 @@
 #include <stdexcept>
 #include <thread>
 
-#include "omt/net/sender.hpp"
-#include "omt/obs/log.hpp"
+#include "omt/net/https_sender.hpp"
+#include "omt/obs/delivery_events.hpp"
 #include "omt/queue/sqlite_queue.hpp"
 #include "omt/service/delivery_service.hpp"
+#include "omt/service/module_options.hpp"
 
 namespace omt::service {
 
 namespace asio = boost::asio;
 using std::chrono::milliseconds;
-
-namespace {
-
-queue::SqliteQueueOptions queue_options(const config::Config& config) {
-  queue::SqliteQueueOptions o;
-  o.path = config.queue.path;
-  o.durability = config.queue.durability == "normal" ? queue::Durability::process_crash : queue::Durability::power_loss;
-  o.high_water_mark = config.queue.high_water_mark;
-  return o;
-}
-
-
-}  // namespace
 
 // Members are destroyed in reverse: the thread is joined (by stop) before the service, the sender and the
 // io_context go, and the queue closes last, finishing its pending operations.
@@ -40,7 +28,7 @@ struct DeliveryStack::Impl {
   std::unique_ptr<queue::SqliteQueue> queue;
   asio::io_context io{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  std::unique_ptr<net::Sender> sender;
+  std::unique_ptr<delivery::Sender> sender;
   std::unique_ptr<DeliveryService> delivery;
   std::thread thread;
   std::future<void> thread_done;
@@ -59,7 +47,7 @@ struct DeliveryStack::Impl {
     work.reset();
     if (thread.joinable()) {
       if (thread_done.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
-        spdlog::warn("delivery: the delivery thread did not finish; stopping it");
+        obs::emit(obs::DeliveryThreadStuck{});
         io.stop();
       }
       thread.join();
@@ -87,13 +75,13 @@ Expected<std::unique_ptr<DeliveryStack>> DeliveryStack::start(const config::Conf
   if (!opened) return tl::unexpected(opened.error());
   impl->queue = std::move(*opened);
   try {
-    impl->sender = net::make_https_sender(impl->io, net::sender_options_from(impl->config.ometria));
+    impl->sender = net::make_https_sender(impl->io, sender_options(impl->config));
   } catch (const std::exception& e) {
     return fail(errc::invalid_config, std::string("ometria: ") + e.what());
   }
   impl->work.emplace(impl->io.get_executor());
   impl->delivery = std::make_unique<DeliveryService>(impl->io, *impl->queue, *impl->sender,
-                                                     DeliveryOptions::from_config(impl->config), metrics);
+                                                     delivery_options(impl->config), metrics);
   std::promise<void> done;
   impl->thread_done = done.get_future();
   impl->thread = std::thread([io = &impl->io, done = std::move(done)]() mutable {
@@ -101,8 +89,7 @@ Expected<std::unique_ptr<DeliveryStack>> DeliveryStack::start(const config::Conf
     done.set_value();
   });
   impl->delivery->start();
-  spdlog::info("delivery: queue {} ({} records waiting), pushing to {}", impl->config.queue.path.string(),
-               impl->queue->depth(), impl->config.ometria.endpoint);
+  obs::emit(obs::DeliveryStarted{impl->config.queue.path.string(), impl->queue->depth(), impl->config.ometria.endpoint});
   return std::unique_ptr<DeliveryStack>(new DeliveryStack(std::move(impl)));
 }
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "fake_ometria.hpp"
-#include "omt/net/sender.hpp"
+#include "omt/net/https_sender.hpp"
 #include "omt/obs/metrics.hpp"
 #include "omt/queue/sqlite_queue.hpp"
 #include "omt/service/delivery_service.hpp"
@@ -120,7 +120,7 @@ class DeliveryEngine {
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
   obs::Registry metrics_;
-  std::unique_ptr<net::Sender> sender_;
+  std::unique_ptr<delivery::Sender> sender_;
   std::unique_ptr<service::DeliveryService> service_;
   std::thread thread_;
   bool drained_ = true;

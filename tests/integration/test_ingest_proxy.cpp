@@ -11,7 +11,7 @@
 
 #include "fake_ometria.hpp"
 #include "omt/net/ingest_routes.hpp"
-#include "omt/net/sender.hpp"
+#include "omt/net/https_sender.hpp"
 #include "test_server.hpp"
 
 namespace {
@@ -74,7 +74,7 @@ class ProxyTest : public ::testing::Test {
   FakeOmetria fake_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
-  std::shared_ptr<omt::net::Sender> sender_;
+  std::shared_ptr<omt::delivery::Sender> sender_;
   std::thread io_thread_;
   std::unique_ptr<omt::test::TestServer> server_;
 };
@@ -192,7 +192,7 @@ TEST(ProxyWithRouterTransform, ABatchedRequestGoesThroughTheProxy) {
   auto work = boost::asio::make_work_guard(io);
   omt::net::SenderOptions options;
   options.allow_plain_http = true;
-  std::shared_ptr<omt::net::Sender> sender = omt::net::make_https_sender(io, options);
+  std::shared_ptr<omt::delivery::Sender> sender = omt::net::make_https_sender(io, options);
   std::thread io_thread([&] { io.run(); });
   {
     omt::obs::Registry metrics;

@@ -15,15 +15,15 @@
 
 #include "fake_ometria.hpp"
 #include "http_client.hpp"
-#include "omt/net/sender.hpp"
+#include "omt/net/https_sender.hpp"
 #include "omt/obs/log.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using omt::net::NetworkError;
-using omt::net::PushRequest;
-using omt::net::PushResult;
+using omt::delivery::NetworkError;
+using omt::delivery::PushRequest;
+using PushResult = omt::delivery::PushOutcome;
 using omt::net::SenderOptions;
 using omt::testing::FakeOmetria;
 using omt::testing::FakeOmetriaOptions;
@@ -66,7 +66,7 @@ class SenderHarness {
  private:
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
-  std::unique_ptr<omt::net::Sender> sender_;
+  std::unique_ptr<omt::delivery::Sender> sender_;
   std::thread thread_;
 };
 
@@ -88,7 +88,7 @@ FakeOmetriaOptions fake_options() {
 std::string expect_network_error(const PushResult& result, NetworkError kind) {
   EXPECT_FALSE(result.has_answer()) << "unexpected HTTP " << result.answer.status;
   if (result.network_error) {
-    EXPECT_EQ(*result.network_error, kind) << omt::net::to_string(*result.network_error) << ": " << result.error_detail;
+    EXPECT_EQ(*result.network_error, kind) << omt::delivery::to_string(*result.network_error) << ": " << result.error_detail;
   }
   return result.error_detail;
 }

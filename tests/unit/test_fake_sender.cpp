@@ -4,14 +4,14 @@
 
 #include <vector>
 
-#include "omt/net/fake_sender.hpp"
+#include "omt/delivery/fake_sender.hpp"
 
 namespace {
 
-using omt::net::FakeSender;
-using omt::net::NetworkError;
-using omt::net::PushRequest;
-using omt::net::PushResult;
+using omt::delivery::FakeSender;
+using omt::delivery::NetworkError;
+using omt::delivery::PushRequest;
+using PushResult = omt::delivery::PushOutcome;
 
 std::vector<PushResult> send_n(FakeSender& sender, int n, const std::string& body = R"([{"id":"a"},{"id":"b"}])") {
   std::vector<PushResult> results;

@@ -264,22 +264,14 @@ TEST(IngestShapes, TooManyEventsIs413) {
 }
 
 TEST(IngestShapes, RecordsOverTheSizeLimitAreRejected) {
-  IngestLimits limits;
-  limits.max_record_bytes = 150;
+  // Ometria's 60 KB limit (ometria::check_record_size, in the transformer).
   json small = identify(1);
-  json big = identify(2);
-  big["context"]["traits"]["listingId"] = std::string(200, 'x');
-  auto r = ingest(IngestRoute::webhook, json::array({small, big}).dump(), limits);
+  json huge = identify(3);
+  huge["traits"]["notes"] = std::string(70 * 1024, 'y');
+  auto r = ingest(IngestRoute::webhook, json::array({small, huge}).dump());
   ASSERT_EQ(r.accepted.size(), 1u);
   ASSERT_EQ(r.rejected.size(), 1u);
   EXPECT_EQ(r.rejected[0].index, 1u);
-  EXPECT_NE(r.rejected[0].error.find("150"), std::string::npos) << r.rejected[0].error;
-
-  // Ometria's own 60 KB limit holds whatever the configuration says.
-  json huge = identify(3);
-  huge["traits"]["notes"] = std::string(70 * 1024, 'y');
-  r = ingest(IngestRoute::identify, huge.dump());
-  ASSERT_EQ(r.rejected.size(), 1u);
   EXPECT_NE(r.rejected[0].error.find("60 KB"), std::string::npos) << r.rejected[0].error;
 }
 
@@ -396,13 +388,4 @@ TEST(IngestSlowDown, OffWhenTheThresholdOrTheMaximumIsZero) {
   EXPECT_EQ(omt::protocol::ingest_slow_down(900'000, 1'000'000, {.slow_down_from = 0}), milliseconds(0));
   EXPECT_EQ(omt::protocol::ingest_slow_down(900'000, 1'000'000, {.slow_down_from = 10, .max_slow_down = milliseconds(0)}),
             milliseconds(0));
-}
-
-TEST(IngestSlowDown, LimitsComeFromTheIngestSection) {
-  omt::config::Config config;
-  config.ingest.slow_down_from = 42;
-  config.ingest.max_slow_down = std::chrono::milliseconds(250);
-  const auto limits = omt::protocol::ingest_limits(config);
-  EXPECT_EQ(limits.slow_down_from, 42u);
-  EXPECT_EQ(limits.max_slow_down, std::chrono::milliseconds(250));
 }

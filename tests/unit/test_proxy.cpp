@@ -34,13 +34,16 @@ ProxyRequest parsed(const json& body, ProxyVersion version) {
   return r ? *r : ProxyRequest{};
 }
 
-ProxyOutcome answered(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {}) {
-  ProxyOutcome o;
-  o.answered = true;
-  o.status = status;
-  o.body = std::move(body);
-  o.headers = std::move(headers);
-  return o;
+using omt::delivery::HttpAnswer;
+using omt::delivery::NetworkError;
+using omt::delivery::PushOutcome;
+
+PushOutcome answered(int status, std::string body, std::optional<std::string> queue_size_remaining = std::nullopt) {
+  HttpAnswer answer;
+  answer.status = status;
+  answer.body = std::move(body);
+  answer.queue_size_remaining = std::move(queue_size_remaining);
+  return PushOutcome::answered(std::move(answer));
 }
 
 const std::string kOk = R"({"status":"OK","request_id":"r-1","accepted":2,"rejected":0})";
@@ -96,7 +99,7 @@ TEST(ProxyEndpoint, OnlyTheConfiguredOrPublicEndpoint) {
 
 TEST(ProxyReply, V0Success) {
   const auto request = parsed(proxy_body(meta(7)), ProxyVersion::v0);
-  const Reply reply = proxy_reply(request, answered(202, kOk, {{"x-queuesize-remaining", "49000"}}), ProxyVersion::v0);
+  const Reply reply = proxy_reply(request, answered(202, kOk, "49000"), ProxyVersion::v0);
   EXPECT_EQ(reply.status, 200);
   EXPECT_TRUE(reply.api_version_header);
   EXPECT_EQ(reply.body,
@@ -182,14 +185,36 @@ TEST(ProxyReply, V1StringifiesTheBodyPerJobEvenOnSuccess) {
 
 TEST(ProxyReply, NetworkFailureIsRetryable) {
   const auto request = parsed(proxy_body(meta(1)), ProxyVersion::v0);
-  ProxyOutcome failure;
-  failure.status = 500;
-  failure.body = "connect: connection refused";
+  const auto failure = PushOutcome::failure(NetworkError::connect, "connection refused");
   const Reply reply = proxy_reply(request, failure, ProxyVersion::v0);
   EXPECT_EQ(reply.status, 500);
   const json out = json::parse(reply.body)["output"];
   EXPECT_EQ(out["statTags"]["errorType"], "retryable");
   EXPECT_EQ(out["destinationResponse"]["response"], "connect: connection refused");
+  EXPECT_EQ(out["destinationResponse"]["status"], 500);
+  EXPECT_EQ(out["destinationResponse"]["headers"], json::object());
+}
+
+TEST(ProxyReply, AnOverloadedSenderIsThrottled) {
+  const auto request = parsed(proxy_body(meta(1)), ProxyVersion::v0);
+  const auto seen = seen_answer(PushOutcome::failure(NetworkError::overloaded));
+  EXPECT_FALSE(seen.answered);
+  EXPECT_EQ(seen.status, 429);
+  EXPECT_EQ(seen.body, "overloaded");
+  const json out = json::parse(proxy_reply(request, PushOutcome::failure(NetworkError::overloaded), ProxyVersion::v0).body);
+  EXPECT_EQ(out["output"]["statTags"]["errorType"], "throttled");
+}
+
+TEST(ProxyReply, PassesTheSteeringHeadersOnLowerCase) {
+  const auto request = parsed(proxy_body(meta(1)), ProxyVersion::v0);
+  HttpAnswer answer;
+  answer.status = 429;
+  answer.retry_after = "3";
+  answer.queue_size_limit = "50000";
+  answer.queue_size_remaining = "0";
+  const json out = json::parse(proxy_reply(request, PushOutcome::answered(answer), ProxyVersion::v0).body);
+  EXPECT_EQ(out["output"]["destinationResponse"]["headers"],
+            (json{{"retry-after", "3"}, {"x-queuesize-limit", "50000"}, {"x-queuesize-remaining", "0"}}));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@ namespace {
 using namespace std::chrono_literals;
 using omt::delivery::decide;
 using omt::delivery::Decision;
+using omt::delivery::NetworkError;
 using omt::delivery::PushOutcome;
 using omt::delivery::RetryConfig;
 using Action = Decision::Action;
@@ -30,9 +31,9 @@ RetryConfig config() {
 PushOutcome with_headers(int status, std::optional<std::string> retry_after,
                          std::optional<std::string> remaining = {}, std::optional<std::string> limit = {}) {
   auto outcome = PushOutcome::http_status(status);
-  outcome.retry_after = std::move(retry_after);
-  outcome.queue_size_remaining = std::move(remaining);
-  outcome.queue_size_limit = std::move(limit);
+  outcome.answer.retry_after = std::move(retry_after);
+  outcome.answer.queue_size_remaining = std::move(remaining);
+  outcome.answer.queue_size_limit = std::move(limit);
   return outcome;
 }
 
@@ -75,17 +76,17 @@ TEST(RetryPolicy, PermanentClientErrorsDeadLetterWithTheirReason) {
 }
 
 TEST(RetryPolicy, TransientAnswersAndNetworkFailuresAreRetried) {
-  std::vector<PushOutcome> transient{PushOutcome::network_failure(), PushOutcome::timed_out(),
+  std::vector<PushOutcome> transient{PushOutcome::failure(NetworkError::reset), PushOutcome::failure(NetworkError::timeout),
                                      PushOutcome::http_status(408), PushOutcome::http_status(429)};
   for (int status = 500; status <= 599; ++status) transient.push_back(PushOutcome::http_status(status));
   for (const auto& outcome : transient) {
     auto d = decide(outcome, 1, config(), 0.5, kNow);
-    EXPECT_EQ(d.action, Action::retry) << outcome.status;
-    EXPECT_EQ(d.delay, 500ms) << outcome.status;  // half of the first ceiling (1 s)
+    EXPECT_EQ(d.action, Action::retry) << outcome.answer.status;
+    EXPECT_EQ(d.delay, 500ms) << outcome.answer.status;  // half of the first ceiling (1 s)
     EXPECT_FALSE(d.reason.empty());
   }
-  EXPECT_EQ(decide(PushOutcome::timed_out(), 1, config(), 0, kNow).reason, "timeout");
-  EXPECT_EQ(decide(PushOutcome::network_failure(), 1, config(), 0, kNow).reason, "network error");
+  EXPECT_EQ(decide(PushOutcome::failure(NetworkError::timeout), 1, config(), 0, kNow).reason, "timeout");
+  EXPECT_EQ(decide(PushOutcome::failure(NetworkError::reset), 1, config(), 0, kNow).reason, "network error");
   EXPECT_NE(decide(PushOutcome::http_status(503), 1, config(), 0, kNow).reason.find("503"), std::string::npos);
 }
 
@@ -198,7 +199,7 @@ TEST(RetryPolicy, GivesUpOnlyWhenConfiguredTo) {
   EXPECT_EQ(d.action, Action::dead_letter);
   EXPECT_NE(d.reason.find("gave up after 5 attempts"), std::string::npos) << d.reason;
   EXPECT_NE(d.reason.find("HTTP 500"), std::string::npos) << d.reason;
-  EXPECT_EQ(decide(PushOutcome::timed_out(), 9, c, 0.5, kNow).action, Action::dead_letter);
+  EXPECT_EQ(decide(PushOutcome::failure(NetworkError::timeout), 9, c, 0.5, kNow).action, Action::dead_letter);
 }
 
 TEST(RetryPolicy, SameInputsSameDecision) {

@@ -1,6 +1,5 @@
 #include <gtest/gtest.h>
 
-#include <thread>
 #include <vector>
 
 #include "omt/delivery/rate_limiter.hpp"
@@ -8,7 +7,6 @@
 namespace {
 
 using namespace std::chrono_literals;
-using omt::delivery::InFlightLimiter;
 using omt::delivery::KeyedRateLimiter;
 using omt::delivery::RateLimit;
 using omt::delivery::SteadyTime;
@@ -83,44 +81,6 @@ TEST(KeyedRateLimiter, PerKeyOverride) {
   }
   EXPECT_EQ(fast, 10);
   EXPECT_EQ(slow, 1);
-}
-
-TEST(InFlightLimiter, CapsAndReleases) {
-  InFlightLimiter limiter(2);
-  EXPECT_TRUE(limiter.try_acquire());
-  EXPECT_TRUE(limiter.try_acquire());
-  EXPECT_FALSE(limiter.try_acquire());
-  EXPECT_EQ(limiter.in_flight(), 2u);
-  limiter.release();
-  EXPECT_TRUE(limiter.try_acquire());
-  limiter.release();
-  limiter.release();
-  limiter.release();  // one too many: stays at zero
-  EXPECT_EQ(limiter.in_flight(), 0u);
-}
-
-TEST(InFlightLimiter, NeverExceedsTheCapUnderContention) {
-  InFlightLimiter limiter(3);
-  std::atomic<int> granted{0};
-  std::atomic<std::size_t> max_seen{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < 2000; ++i) {
-        if (!limiter.try_acquire()) continue;
-        ++granted;
-        auto now = limiter.in_flight();
-        auto seen = max_seen.load();
-        while (now > seen && !max_seen.compare_exchange_weak(seen, now)) {
-        }
-        limiter.release();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_GT(granted.load(), 0);
-  EXPECT_LE(max_seen.load(), 3u);
-  EXPECT_EQ(limiter.in_flight(), 0u);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "omt/delivery/retry_policy.hpp"
 #include "omt/config/values.hpp"
 #include "omt/error.hpp"
+#include "omt/ometria/push_api.hpp"
 #include "omt/ometria/transformer.hpp"
 
 namespace omt::config {
@@ -59,7 +60,7 @@ struct QueueConfig {
 
 // Where and how records are pushed.
 struct OmetriaConfig {
-  std::string endpoint = "https://api.ometria.com/v2/push";
+  std::string endpoint{ometria::push_endpoint};
   bool allow_plain_http = false;             // only for tests against a local fake
   std::filesystem::path extra_ca_file;       // trusted in addition to the system store (tests)
   std::chrono::milliseconds connect_timeout{5000};

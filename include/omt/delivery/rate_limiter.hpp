@@ -1,9 +1,8 @@
-// Rate limits for pushes: a token bucket per API key (Ometria allows 8 requests/s per account by default) and a
-// cap on requests in flight. Time is passed in (steady clock points), so these never read a clock themselves.
-// TokenBucket and KeyedRateLimiter are not thread-safe (one delivery loop owns them); InFlightLimiter is.
+// Rate limits for pushes: a token bucket per API key (Ometria allows 8 requests/s per account by default).
+// Time is passed in (steady clock points), so these never read a clock themselves. Not thread-safe: one
+// delivery loop owns them.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -54,21 +53,6 @@ class KeyedRateLimiter {
 
   RateLimit default_limit_;
   std::unordered_map<std::string, TokenBucket> buckets_;
-};
-
-// A cap on pushes in flight across all keys. Thread-safe; every successful try_acquire needs one release.
-class InFlightLimiter {
- public:
-  explicit InFlightLimiter(std::size_t max_in_flight) : max_(max_in_flight) {}
-
-  bool try_acquire();
-  void release();
-  std::size_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
-  std::size_t max_in_flight() const { return max_; }
-
- private:
-  std::size_t max_;
-  std::atomic<std::size_t> in_flight_{0};
 };
 
 }  // namespace omt::delivery

@@ -1,5 +1,5 @@
-// The retry decision for one push to Ometria: a pure function of what came back (HTTP status or a network
-// failure, Retry-After, X-QueueSize-Remaining / X-QueueSize-Limit), the attempt number, the configuration, the
+// The retry decision for one push to Ometria: a pure function of what came back (a PushOutcome: HTTP status or a
+// network failure, Retry-After, X-QueueSize-Remaining / X-QueueSize-Limit), the attempt number, the configuration, the
 // current wall-clock time (for HTTP-date Retry-After) and one uniform random sample (for full jitter).
 // Promise: the same inputs always give the same Decision; it never throws and never reads a clock.
 #pragma once
@@ -10,26 +10,9 @@
 #include <string>
 #include <string_view>
 
+#include "omt/delivery/push.hpp"
+
 namespace omt::delivery {
-
-// What one push attempt ended with.
-struct PushOutcome {
-  enum class Kind : std::uint8_t {
-    http,           // an HTTP response arrived: status holds its code
-    network_error,  // connect / TLS / read / write failed or the connection dropped
-    timeout,        // connect, handshake or response took longer than allowed
-  };
-  Kind kind = Kind::http;
-  int status = 0;
-  // Raw header values as received (absent when the header was not sent).
-  std::optional<std::string> retry_after;
-  std::optional<std::string> queue_size_remaining;
-  std::optional<std::string> queue_size_limit;
-
-  static PushOutcome http_status(int code) { return PushOutcome{Kind::http, code, {}, {}, {}}; }
-  static PushOutcome network_failure() { return PushOutcome{Kind::network_error, 0, {}, {}, {}}; }
-  static PushOutcome timed_out() { return PushOutcome{Kind::timeout, 0, {}, {}, {}}; }
-};
 
 struct RetryConfig {
   std::chrono::milliseconds base_delay{500};       // backoff ceiling for the first retry

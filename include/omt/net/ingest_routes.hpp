@@ -15,6 +15,9 @@
 #include "omt/net/router.hpp"
 #include "omt/protocol/ingest.hpp"
 
+namespace omt::delivery {
+class Sender;
+}
 namespace omt::ometria {
 class Transformer;
 }
@@ -26,8 +29,6 @@ class Registry;
 }
 
 namespace omt::net {
-
-class Sender;
 
 struct IngestContext {
   std::shared_ptr<const ometria::Transformer> transformer;
@@ -52,7 +53,7 @@ void register_ingest_routes(Router& router, IngestContext context);
 struct ProxyContext {
   // The push client (make_https_sender with config.ometria's timeouts, CA and allow_plain_http). Shared: the
   // routes keep it alive; its io_context must run for as long as the server does.
-  std::shared_ptr<Sender> sender;
+  std::shared_ptr<delivery::Sender> sender;
   // config.ometria.endpoint: every proxied push goes here and nowhere else.
   std::string endpoint;
 };

@@ -44,9 +44,6 @@ struct Record {
   std::string json;  // one compact JSON object
 };
 
-// Ometria refuses records over 60 KB ("Payload invalid: Record is too large.").
-inline constexpr std::size_t max_record_bytes = 60 * 1024;
-
 class Transformer {
  public:
   // Loads and validates mappings/*.json from a directory, including that each table still maps the output keys

@@ -16,6 +16,7 @@
 
 #include "omt/config/config.hpp"
 #include "omt/error.hpp"
+#include "omt/ometria/push_api.hpp"
 #include "omt/ometria/transformer.hpp"
 #include "omt/protocol/batch_merge.hpp"
 #include "omt/protocol/ingest_credentials.hpp"
@@ -25,12 +26,14 @@
 namespace omt::protocol {
 
 struct IngestLimits {
-  std::size_t max_events_per_request = 10'000;               // more: 413 (the SQLite queue's per-enqueue limit)
-  std::size_t max_record_bytes = ometria::max_record_bytes;  // Ometria refuses larger records
-  std::size_t max_batch_records = 100;                       // a push's size, for dry-run grouping
-  std::uint32_t retry_after_seconds = 5;                     // Retry-After of a 429 / 503
-  std::uint64_t slow_down_from = 100'000;                    // see ingest_slow_down (0: never)
-  std::chrono::milliseconds max_slow_down{1000};
+  // Built from the configuration by service::ingest_limits; the defaults are the configuration's. A record over
+  // Ometria's size limit is refused by the transformer (ometria::check_record_size), like any event it cannot map.
+  std::size_t max_events_per_request = config::IngestConfig{}.max_events_per_request;  // more: 413
+  std::size_t max_batch_records = ometria::records_per_push;  // a push's size, for dry-run grouping
+  std::uint32_t retry_after_seconds =                          // Retry-After of a 429 / 503
+      static_cast<std::uint32_t>(config::IngestConfig{}.retry_after.count());
+  std::uint64_t slow_down_from = config::IngestConfig{}.slow_down_from;  // see ingest_slow_down (0: never)
+  std::chrono::milliseconds max_slow_down = config::IngestConfig{}.max_slow_down;
   // A body sent with Content-Encoding (gzip, deflate) may decompress to at most this many bytes, the limit of a
   // plain body (server.limits.max_body_bytes); past it: 413.
   std::size_t max_decoded_body_bytes = config::ServerLimits{}.max_body_bytes;
@@ -41,9 +44,6 @@ struct IngestLimits {
 // wait for answers (SDKs, rudder-server) so slow down to the pace delivery keeps, well before they get 429s;
 // the more the backlog grows, the harder they are held back, so it settles where ingest and delivery match.
 std::chrono::milliseconds ingest_slow_down(std::uint64_t depth, std::uint64_t high_water_mark, const IngestLimits& limits);
-
-// The limits from the configuration's "ingest" section, and server.limits.max_body_bytes for decoded bodies.
-IngestLimits ingest_limits(const config::Config& config);
 
 // ?dry_run=true (also 1, yes, or a bare ?dry_run).
 bool is_dry_run(std::string_view target);

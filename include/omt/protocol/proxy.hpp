@@ -1,6 +1,7 @@
 // rudder-server's delivery proxy (Router.OMETRIA.transformerProxy=true; contract section 6) without HTTP types:
-// the proxy request parsed into what to push, and Ometria's answer turned into the v0 / v1 proxy reply, reading
-// Ometria's real success body ({"status","request_id","accepted","rejected"}). Pure; never throws.
+// the proxy request parsed into what to push, and the push's outcome (delivery::PushOutcome, the sender's) turned
+// into the v0 / v1 proxy reply, reading Ometria's receipt ({"status","request_id","accepted","rejected"}).
+// Pure; never throws.
 #pragma once
 
 #include <optional>
@@ -9,15 +10,13 @@
 #include <utility>
 #include <vector>
 
+#include "omt/delivery/push.hpp"
 #include "omt/error.hpp"
 #include "omt/protocol/rudder.hpp"
 
 namespace omt::protocol {
 
 enum class ProxyVersion { v0, v1 };
-
-// Ometria's public push endpoint: what /routerTransform writes into every request object.
-inline constexpr std::string_view ometria_public_endpoint = "https://api.ometria.com/v2/push";
 
 struct ProxyRequest {
   std::string endpoint;   // as requested ("" if absent)
@@ -33,23 +32,26 @@ Expected<ProxyRequest> parse_proxy_request(std::string_view body, ProxyVersion v
 
 // Where a proxy request may go: only to the configured endpoint. A request naming the configured endpoint or
 // Ometria's public one (what our router writes) is sent to the configured endpoint; any other URL is refused,
-// so the proxy can never be turned into a relay to an arbitrary host. An absent endpoint means the configured one.
+// so the proxy can never be turned into a relay to an arbitrary host (ometria::push_endpoint). An absent endpoint means the configured one.
 bool proxy_endpoint_allowed(std::string_view requested, std::string_view configured);
 
-// What happened to the push.
-struct ProxyOutcome {
-  bool answered = false;  // false: no HTTP answer (network failure); status/body then describe it
-  int status = 0;         // Ometria's HTTP status; for a network failure 500 (or 429 when the sender is overloaded)
-  std::string body;       // Ometria's body as received, or the failure's description
-  std::vector<std::pair<std::string, std::string>> headers;  // response headers known to the sender, lower-case
+// What rudder-transformer's response handlers see of a push: Ometria's status and body; without an answer a 500
+// (429 when the sender is overloaded) whose body describes the failure (it holds no key and no record).
+struct SeenAnswer {
+  bool answered = false;
+  int status = 0;
+  std::string body;
 };
+SeenAnswer seen_answer(const delivery::PushOutcome& outcome);
 
 // The proxy reply. 2xx with Ometria's status "OK" and no rejected record: success. 2xx with rejected > 0, or with
 // a status other than "OK": failed as aborted (400, "<M> of <N> records rejected by Ometria"; retrying the
 // same records would be rejected again). Otherwise the generic handler's rules: 5xx retryable, 429 throttled,
-// other statuses aborted, a 404 answered as 400. v0: the HTTP status is the outcome's (200 on success); v1: 200.
+// other statuses aborted, a 404 answered as 400. No answer (a network failure) is a retryable 500, or a throttled
+// 429 when the sender is overloaded, its body the failure's description. v0: the HTTP status is the outcome's
+// (200 on success); v1: 200.
 // Both carry apiVersion: 2; failures carry statTags (errorCategory "network", feature "dataDelivery").
-Reply proxy_reply(const ProxyRequest& request, const ProxyOutcome& outcome, ProxyVersion version);
+Reply proxy_reply(const ProxyRequest& request, const delivery::PushOutcome& outcome, ProxyVersion version);
 
 // A request-level error (bad proxy request, endpoint refused): {"error": message} with apiVersion: 2.
 Reply proxy_error(const Error& error);

@@ -23,7 +23,6 @@ struct SqliteQueueOptions {
   std::filesystem::path path = "./data/queue.db";  // its directory is created when missing
   Durability durability = Durability::power_loss;
   std::uint64_t high_water_mark = 1'000'000;         // records waiting
-  std::size_t max_record_bytes = 60 * 1024;          // larger records are refused (errc::too_large)
   std::size_t max_records_per_enqueue = 10'000;
   std::size_t max_pending_operations = 10'000;       // beyond this, operations fail fast (errc::unavailable)
   std::size_t max_records_per_transaction = 20'000;  // group commit stops gathering here

@@ -13,16 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "omt/config/config.hpp"
 #include "omt/delivery/rate_limiter.hpp"
 #include "omt/delivery/retry_policy.hpp"
+#include "omt/ometria/push_api.hpp"
 
 namespace boost::asio {
 class io_context;
 }
-namespace omt::config {
-struct Config;
-}
-namespace omt::net {
+namespace omt::delivery {
 class Sender;
 }
 namespace omt::obs {
@@ -34,16 +33,18 @@ class Queue;
 
 namespace omt::service {
 
+// Built from the configuration by service::delivery_options; the defaults are the configuration's.
 struct DeliveryOptions {
-  std::string endpoint = "https://api.ometria.com/v2/push";
-  std::size_t max_records_per_push = 100;   // Ometria's limit
+  std::string endpoint = config::OmetriaConfig{}.endpoint;
+  std::size_t max_records_per_push = ometria::records_per_push;  // at most Ometria's limit
   // Pushes of one (API key, type) on the wire at once. 1 keeps that partition's records in order; more lets a
   // backlog drain faster when the rate limit allows (bulk imports, catching up after an outage).
-  std::size_t pushes_per_partition = 1;
-  std::chrono::milliseconds linger{200};    // a partial batch waits this long after its oldest record was stored
+  std::size_t pushes_per_partition = config::DeliveryConfig{}.pushes_per_partition;
+  // A partial batch waits this long after its oldest record was stored.
+  std::chrono::milliseconds linger = config::DeliveryConfig{}.linger;
   delivery::RateLimit rate_limit;           // per API key; requests_per_second <= 0: unlimited
   delivery::RetryConfig retry;
-  std::size_t max_in_flight = 16;           // pushes on the wire at once, all keys together
+  std::size_t max_in_flight = config::OmetriaConfig{}.max_in_flight;  // pushes on the wire at once, all keys
   // How long leased records stay invisible to further leases: far longer than a push can take (the sender times
   // out first); leases live in memory, so after a restart every unacked record is due again at once.
   std::chrono::milliseconds lease_for{std::chrono::minutes(5)};
@@ -54,9 +55,6 @@ struct DeliveryOptions {
   // Tests may pin these; empty: std::chrono::system_clock and a seeded std::mt19937_64.
   std::function<std::chrono::system_clock::time_point()> wall_clock;
   std::function<double()> random01;
-
-  // endpoint, linger, rate limit, retry and max_in_flight from the configuration.
-  static DeliveryOptions from_config(const config::Config& config);
 };
 
 // A key Ometria refused (401/403): its records stay queued, untouched, until a probe push succeeds.
@@ -80,7 +78,7 @@ class DeliveryService {
   // Runs on `io` (any number of threads may run it: the engine's state lives on a strand). The sender's
   // completions may arrive on any thread. Metrics are registered in `metrics` (omt_delivery_*, omt_queue_depth).
   // Nothing happens before start().
-  DeliveryService(boost::asio::io_context& io, queue::Queue& queue, net::Sender& sender, DeliveryOptions options,
+  DeliveryService(boost::asio::io_context& io, queue::Queue& queue, delivery::Sender& sender, DeliveryOptions options,
                   obs::Registry& metrics);
   // stop(0) if still running. Stop order for the owner: stop(), destroy this, destroy the sender, stop the io.
   ~DeliveryService();

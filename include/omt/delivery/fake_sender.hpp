@@ -11,41 +11,38 @@
 #include <utility>
 #include <vector>
 
-#include "omt/net/sender.hpp"
+#include "omt/delivery/sender.hpp"
 
-namespace omt::net {
+namespace omt::delivery {
 
 class FakeSender final : public Sender {
  public:
   // The answer a real Ometria gives to an accepted push of `records` records.
-  static PushResult accepted(int records = 1) {
+  static PushOutcome accepted(int records = 1) {
     HttpAnswer answer;
     answer.status = 202;
     answer.body = R"({"status":"OK","request_id":"fake","accepted":)" + std::to_string(records) + R"(,"rejected":0})";
-    return PushResult::answered(std::move(answer));
+    return PushOutcome::answered(std::move(answer));
   }
-  static PushResult status(int code, std::optional<std::string> retry_after = std::nullopt) {
-    HttpAnswer answer;
-    answer.status = code;
-    answer.retry_after = std::move(retry_after);
-    return PushResult::answered(std::move(answer));
+  static PushOutcome status(int code, std::optional<std::string> retry_after = std::nullopt) {
+    return PushOutcome::http_status(code, std::move(retry_after));
   }
 
   // Answers for the next calls, in order, before falling back to the default.
-  void script(PushResult result) {
+  void script(PushOutcome result) {
     std::lock_guard lock(mutex_);
     script_.push_back(std::move(result));
   }
   // The call numbered `call` (1-based, counting every send) gets this answer, whatever the script says.
-  void on_call(std::size_t call, PushResult result) {
+  void on_call(std::size_t call, PushOutcome result) {
     std::lock_guard lock(mutex_);
     per_call_[call] = std::move(result);
   }
   void fail_call(std::size_t call, NetworkError kind = NetworkError::reset) {
-    on_call(call, PushResult::failure(kind, "scripted failure"));
+    on_call(call, PushOutcome::failure(kind, "scripted failure"));
   }
   // Without a script or override: accepted(records in the body) unless a default was set.
-  void set_default(PushResult result) {
+  void set_default(PushOutcome result) {
     std::lock_guard lock(mutex_);
     default_ = std::move(result);
   }
@@ -56,7 +53,7 @@ class FakeSender final : public Sender {
   }
   // Runs the oldest held completion; false when none is held.
   bool complete_next() {
-    std::pair<PushCompletion, PushResult> next;
+    std::pair<PushCompletion, PushOutcome> next;
     {
       std::lock_guard lock(mutex_);
       if (held_.empty()) return false;
@@ -81,7 +78,7 @@ class FakeSender final : public Sender {
   }
 
   void send(PushRequest request, PushCompletion completion) override {
-    PushResult result;
+    PushOutcome result;
     {
       std::lock_guard lock(mutex_);
       const std::size_t call = requests_.size() + 1;
@@ -131,12 +128,12 @@ class FakeSender final : public Sender {
   }
 
   mutable std::mutex mutex_;
-  std::deque<PushResult> script_;
-  std::map<std::size_t, PushResult> per_call_;
-  std::optional<PushResult> default_;
+  std::deque<PushOutcome> script_;
+  std::map<std::size_t, PushOutcome> per_call_;
+  std::optional<PushOutcome> default_;
   bool hold_ = false;
-  std::deque<std::pair<PushCompletion, PushResult>> held_;
+  std::deque<std::pair<PushCompletion, PushOutcome>> held_;
   std::vector<PushRequest> requests_;
 };
 
-}  // namespace omt::net
+}  // namespace omt::delivery

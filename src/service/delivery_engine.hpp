@@ -1,0 +1,219 @@
+// Internal: the delivery engine behind DeliveryService, shared by the files that hold its three parts:
+//   delivery_service.cpp     plumbing (strand, queue pool), scanning for ready partitions, start and stop;
+//   delivery_partitions.cpp  a partition's lifecycle: lease -> linger -> push -> ack / reschedule / dead-letter;
+//   delivery_holds.cpp       keys Ometria refused: holding, probing and releasing them.
+// The pure decisions are elsewhere: delivery::plan_after_push (what a push's answer leads to) and
+// delivery::KeyHoldTable (who is held, which lane may probe). What happens is told through obs::DeliveryEvents.
+//
+// Why it is shaped this way:
+// - All engine state lives on one strand, so it needs no locks; the queue's calls block (they wait for the
+//   writer's commit), so they run on a small thread pool and post their result back to the strand. Several
+//   pushes finishing together therefore ack from several threads at once and share one group commit.
+// - One push per partition at a time keeps a partition's records in order (Ometria merges records by id, so a
+//   later update must not overtake an earlier one); different partitions push concurrently up to the cap.
+// - A partition whose push was full leases again at once; otherwise new records are found by a scan of ready
+//   partitions (after notify(), when a retry falls due, and every poll_interval). Scans cost the queue a
+//   query over the due records, so they are spaced by a multiple of how long the last one took.
+// - Records leased but not yet pushed are kept in memory while the partition lingers; leases expire only
+//   long after the sender has given up, so a partition never sees its own records twice (ids are also
+//   de-duplicated on top-up).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "omt/delivery/key_holds.hpp"
+#include "omt/delivery/push_plan.hpp"
+#include "omt/delivery/rate_limiter.hpp"
+#include "omt/delivery/sender.hpp"
+#include "omt/obs/delivery_events.hpp"
+#include "omt/queue/queue.hpp"
+#include "omt/service/delivery_service.hpp"
+
+namespace omt::service {
+
+namespace asio = boost::asio;
+using Steady = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// A lane of one (API key, type): each lane pushes one batch at a time; several lanes of a busy partition push
+// at once (DeliveryOptions::pushes_per_partition). Lanes lease disjoint records from the queue.
+struct PartitionKey {
+  std::string api_key;
+  ometria::RecordType type = ometria::RecordType::contact;
+  unsigned lane = 0;
+  auto operator<=>(const PartitionKey&) const = default;
+  bool operator==(const PartitionKey&) const = default;
+  delivery::Lane lane_of_key() const { return delivery::Lane{type, lane}; }
+};
+
+struct LeasedRecord {
+  queue::RecordId id = 0;
+  std::string json;  // one compact JSON object
+};
+
+struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
+  using Strand = asio::strand<asio::io_context::executor_type>;
+  using QueueUpdate = std::function<Expected<std::size_t>(queue::Queue&)>;
+
+  struct Partition {
+    enum class Phase { idle, leasing, collecting, waiting, sending };
+    Partition(PartitionKey k, const Strand& strand) : key(std::move(k)), timer(strand) {}
+    PartitionKey key;
+    Phase phase = Phase::idle;
+    std::vector<LeasedRecord> batch;           // leased, in order
+    std::unordered_set<queue::RecordId> ids;   // of batch: a top-up lease never adds a record twice
+    std::uint32_t max_attempts = 0;            // the most failed pushes any record of batch has had
+    bool more_due = false;                     // the last lease left due records behind: batch is as full as it gets
+    queue::UnixMillis oldest_created_at = 0;
+    asio::steady_timer timer;                  // linger, or waiting for a token
+    std::uint64_t timer_generation = 0;        // a fire from an older arming is ignored
+    Steady::time_point not_before{};           // backoff after a failed push
+    bool queued_for_slot = false;
+  };
+
+  Impl(asio::io_context& io, queue::Queue& queue, delivery::Sender& sender, DeliveryOptions options,
+       obs::Registry& metrics);
+
+  // ---- plumbing (delivery_service.cpp) ----
+  std::chrono::system_clock::time_point wall_now() const;
+  queue::UnixMillis wall_now_ms() const;
+  double random01();
+  void begin_busy();
+  void end_busy();
+  Partition& partition(const PartitionKey& key);
+  void queue_depth_changed();
+
+  // Runs `work(queue)` on the pool, then `done(result)` on the strand. Nothing runs once closed.
+  template <class Work, class Done>
+  void on_queue(Work work, Done done) {
+    if (closed_.load()) return;
+    asio::post(pool_, [self = shared_from_this(), work = std::move(work), done = std::move(done)]() mutable {
+      if (self->closed_.load()) return;
+      auto result = work(self->queue_);
+      asio::post(self->strand_, [self, result = std::move(result), done = std::move(done)]() mutable {
+        done(std::move(result));
+      });
+    });
+  }
+
+  template <class F>
+  void on_strand(F f) {
+    asio::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable { f(*self); });
+  }
+
+  template <class F>
+  void arm_timer(Partition& p, Steady::duration after, F on_fire) {
+    const std::uint64_t generation = ++p.timer_generation;
+    p.timer.expires_after(after);
+    p.timer.async_wait([self = shared_from_this(), key = p.key, generation, on_fire = std::move(on_fire)](
+                           const boost::system::error_code& ec) mutable {
+      if (ec || self->stopping_.load()) return;
+      Partition& q = self->partition(key);
+      if (q.timer_generation != generation) return;
+      on_fire(*self, q);
+    });
+  }
+
+  // ---- scanning for ready partitions (delivery_service.cpp) ----
+  void request_scan();
+  void schedule_scan_at(Steady::time_point when);
+  void do_scan();
+  void on_scan(Steady::time_point started, Expected<std::vector<queue::ReadyPartition>> ready);
+  void consider(Partition& p, Steady::time_point now);
+  std::size_t max_active() const { return 2 * options_.max_in_flight + 4; }
+  Steady::time_point earliest_push(const Partition& p) const;
+
+  // ---- a partition's lifecycle (delivery_partitions.cpp) ----
+  bool may_push(Partition& p);
+  void start_lease(Partition& p);
+  void on_leased(Partition& p, Expected<queue::Leased> leased);
+  bool is_full(const Partition& p) const { return p.batch.size() >= options_.max_records_per_push || p.more_due; }
+  void try_dispatch(Partition& p);
+  void send(Partition& p);
+  void on_pushed(Partition& p, Steady::time_point started, delivery::PushOutcome outcome);
+  void tell(const Partition& p, const delivery::PushOutcome& outcome, const delivery::PushPlan& plan,
+            Steady::duration took);
+  void finish(Partition& p, QueueUpdate update, bool lease_again, const char* what);
+  void drain_waiting();
+  void clear_batch(Partition& p);
+  void go_idle(Partition& p);
+  void release(Partition& p);
+
+  // ---- held keys (delivery_holds.cpp) ----
+  bool is_probe(const Partition& p) const { return holds_.is_probe(p.key.api_key, p.key.lane_of_key()); }
+  void clear_probe(const Partition& p) { holds_.clear_probe(p.key.api_key, p.key.lane_of_key()); }
+  void hold(const std::string& api_key, const std::string& reason, milliseconds probe_after);
+  void arm_probe(const std::string& api_key, milliseconds after);
+  void probe(const std::string& api_key);
+  void end_hold(const std::string& api_key, delivery::PushPlan::HoldChange why);
+  void restore_holds(const std::vector<queue::HeldKey>& held);
+  void publish_holds();
+
+  // ---- start and stop (delivery_service.cpp) ----
+  void start();
+  void notify();
+  bool stop(milliseconds deadline);
+
+  Strand strand_;
+  asio::thread_pool pool_;
+  queue::Queue& queue_;
+  delivery::Sender& sender_;
+  DeliveryOptions options_;
+  delivery::KeyedRateLimiter limiter_;
+  obs::DeliveryEvents events_;
+
+  // Strand only.
+  std::map<PartitionKey, std::unique_ptr<Partition>> partitions_;
+  delivery::KeyHoldTable holds_;
+  std::map<std::string, std::shared_ptr<asio::steady_timer>> probe_timers_;  // by api key
+  std::unordered_map<std::string, Steady::time_point> key_pause_;  // 429 / backlog pressure: the whole key waits
+  std::deque<PartitionKey> waiting_for_slot_;
+  std::size_t sending_ = 0;
+  std::size_t active_ = 0;  // partitions not idle
+  bool deferred_ = false;   // a scan left partitions out (too many active)
+  asio::steady_timer scan_timer_;
+  Steady::time_point scan_timer_at_ = Steady::time_point::max();
+  std::uint64_t scan_timer_generation_ = 0;
+  bool scanning_ = false;
+  bool rescan_ = false;
+  Steady::time_point next_scan_allowed_{};
+  std::mt19937_64 rng_;
+
+  std::atomic<bool> notify_pending_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> closed_{false};
+  std::mutex busy_mutex_;
+  std::condition_variable busy_cv_;
+  std::size_t busy_ = 0;
+  std::mutex stop_result_mutex_;
+  bool stop_result_ = true;
+
+  // DeliveryService::counters().
+  std::atomic<std::uint64_t> pushes_{0};
+  std::atomic<std::uint64_t> delivered_{0};
+  std::atomic<std::uint64_t> retried_{0};
+  std::atomic<std::uint64_t> dead_{0};
+
+  mutable std::mutex snapshot_mutex_;
+  std::vector<HeldKeyStatus> held_snapshot_;
+};
+
+}  // namespace omt::service

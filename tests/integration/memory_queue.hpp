@@ -1,0 +1,175 @@
+// An in-memory queue::Queue for tests of the delivery engine without SQLite: the same contract in the small
+// (due times, leases, attempts, held keys, dead letters), nothing durable. Thread-safe: delivery calls it from its
+// pool threads.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "omt/queue/queue.hpp"
+
+namespace omt::test {
+
+class MemoryQueue final : public queue::Queue {
+ public:
+  using Queue::enqueue;
+
+  void enqueue(std::vector<queue::NewRecord> records, EnqueueDone done) override {
+    std::vector<queue::RecordId> ids;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& r : records) {
+        Stored s;
+        s.record = queue::QueuedRecord{next_id_++, r.api_key, r.type, std::move(r.json), 0, now_ms(), now_ms()};
+        ids.push_back(s.record.id);
+        records_.emplace(s.record.id, std::move(s));
+      }
+    }
+    done(std::move(ids));
+  }
+
+  Expected<queue::Leased> lease(const std::string& api_key, queue::RecordType type, std::size_t max,
+                                std::chrono::milliseconds lease_for) override {
+    std::lock_guard lock(mutex_);
+    queue::Leased leased;
+    const auto now = now_ms();
+    for (auto& [id, s] : records_) {
+      if (!due(s, now) || s.record.api_key != api_key || s.record.type != type) continue;
+      if (leased.records.size() == max) {
+        leased.more_due = true;
+        break;
+      }
+      s.leased_until = now + lease_for.count();
+      leased.records.push_back(s.record);
+    }
+    return leased;
+  }
+
+  Expected<std::size_t> ack(const std::vector<queue::RecordId>& ids) override {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (auto id : ids) n += records_.erase(id);
+    acked_ += n;
+    return n;
+  }
+
+  Expected<std::size_t> reschedule(const std::vector<queue::RecordId>& ids, std::chrono::milliseconds delay) override {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (auto id : ids) {
+      auto it = records_.find(id);
+      if (it == records_.end()) continue;
+      ++it->second.record.attempts;
+      it->second.record.next_attempt_at = now_ms() + delay.count();
+      it->second.leased_until = 0;
+      ++n;
+    }
+    return n;
+  }
+
+  Expected<std::size_t> dead_letter(const std::vector<queue::RecordId>& ids, const std::string& reason) override {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (auto id : ids) {
+      auto it = records_.find(id);
+      if (it == records_.end()) continue;
+      dead_.push_back(queue::DeadRecord{it->second.record, reason, now_ms()});
+      records_.erase(it);
+      ++n;
+    }
+    return n;
+  }
+
+  Expected<void> hold_key(const std::string& api_key, const std::string& reason) override {
+    std::lock_guard lock(mutex_);
+    held_.try_emplace(api_key, queue::HeldKey{api_key, reason, now_ms()});
+    ++holds_;
+    return {};
+  }
+  Expected<void> unhold_key(const std::string& api_key) override {
+    std::lock_guard lock(mutex_);
+    held_.erase(api_key);
+    return {};
+  }
+  Expected<std::vector<queue::HeldKey>> held_keys() override {
+    std::lock_guard lock(mutex_);
+    std::vector<queue::HeldKey> keys;
+    for (const auto& [key, h] : held_) keys.push_back(h);
+    return keys;
+  }
+
+  Expected<std::vector<queue::ReadyPartition>> ready_partitions() override {
+    std::lock_guard lock(mutex_);
+    std::map<std::pair<std::string, queue::RecordType>, std::uint64_t> ready;
+    const auto now = now_ms();
+    for (const auto& [id, s] : records_) {
+      if (due(s, now) && !held_.contains(s.record.api_key)) ++ready[{s.record.api_key, s.record.type}];
+    }
+    std::vector<queue::ReadyPartition> out;
+    for (const auto& [key, n] : ready) out.push_back(queue::ReadyPartition{key.first, key.second, n});
+    return out;
+  }
+
+  Expected<queue::QueueStats> stats() override {
+    std::lock_guard lock(mutex_);
+    queue::QueueStats s;
+    s.depth = records_.size();
+    s.dead_letters = dead_.size();
+    return s;
+  }
+  std::uint64_t depth() const override {
+    std::lock_guard lock(mutex_);
+    return records_.size();
+  }
+  std::uint64_t high_water_mark() const override { return 1'000'000; }
+
+  Expected<std::vector<queue::DeadRecord>> dead_letters(const queue::DeadLetterSelection&) override {
+    std::lock_guard lock(mutex_);
+    return dead_;
+  }
+  Expected<std::size_t> replay(const queue::DeadLetterSelection&) override { return std::size_t{0}; }
+  Expected<std::size_t> purge(const queue::DeadLetterSelection&) override { return std::size_t{0}; }
+
+  std::size_t acked() const {
+    std::lock_guard lock(mutex_);
+    return acked_;
+  }
+  std::size_t holds() const {
+    std::lock_guard lock(mutex_);
+    return holds_;
+  }
+  std::vector<std::uint32_t> attempts() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::uint32_t> out;
+    for (const auto& [id, s] : records_) out.push_back(s.record.attempts);
+    return out;
+  }
+
+ private:
+  struct Stored {
+    queue::QueuedRecord record;
+    queue::UnixMillis leased_until = 0;
+  };
+  static queue::UnixMillis now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+  bool due(const Stored& s, queue::UnixMillis now) const {
+    return s.record.next_attempt_at <= now && s.leased_until <= now && !held_.contains(s.record.api_key);
+  }
+
+  mutable std::mutex mutex_;
+  std::map<queue::RecordId, Stored> records_;  // by id: oldest first
+  std::map<std::string, queue::HeldKey> held_;
+  std::vector<queue::DeadRecord> dead_;
+  queue::RecordId next_id_ = 1;
+  std::size_t acked_ = 0;
+  std::size_t holds_ = 0;
+};
+
+}  // namespace omt::test
