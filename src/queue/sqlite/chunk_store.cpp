@@ -6,11 +6,7 @@ namespace omt::queue::sqlite {
 
 Expected<ChunkStore> ChunkStore::prepare(Connection& db) {
   ChunkStore store(db);
-  struct Entry {
-    Statement* slot;
-    const char* sql;
-  };
-  const Entry entries[] = {
+  auto prepared = db.prepare_each({
       {&store.insert_,
        "INSERT INTO chunks(api_key, type, count, next_attempt_at, created_at, records) VALUES(?, ?, ?, ?, ?, ?)"},
       {&store.insert_with_id_,
@@ -24,12 +20,8 @@ Expected<ChunkStore> ChunkStore::prepare(Connection& db) {
       {&store.delete_if_count_, "DELETE FROM chunks WHERE id = ? AND count = ?"},
       {&store.delete_, "DELETE FROM chunks WHERE id = ?"},
       {&store.count_records_, "SELECT COALESCE(SUM(count), 0) FROM chunks"},
-  };
-  for (const auto& entry : entries) {
-    auto stmt = db.prepare(entry.sql);
-    if (!stmt) return tl::unexpected(stmt.error());
-    *entry.slot = std::move(*stmt);
-  }
+  });
+  if (!prepared) return tl::unexpected(prepared.error());
   return store;
 }
 

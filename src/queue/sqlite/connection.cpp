@@ -53,4 +53,13 @@ Expected<Statement> Connection::prepare(const char* sql) {
   return Statement(stmt);
 }
 
+Expected<void> Connection::prepare_each(std::initializer_list<StatementSql> statements) {
+  for (const auto& statement : statements) {
+    auto prepared = prepare(statement.sql);
+    if (!prepared) return tl::unexpected(prepared.error());
+    *statement.slot = std::move(*prepared);
+  }
+  return {};
+}
+
 }  // namespace omt::queue::sqlite

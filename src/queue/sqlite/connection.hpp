@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -71,6 +72,12 @@ class Connection {
   Expected<void> exec(const char* sql, std::string_view what);
   // A statement prepared to be reused (SQLITE_PREPARE_PERSISTENT).
   Expected<Statement> prepare(const char* sql);
+  // Prepares each statement into its place; stops at the first that fails.
+  struct StatementSql {
+    Statement* slot;
+    const char* sql;
+  };
+  Expected<void> prepare_each(std::initializer_list<StatementSql> statements);
 
   // The rows the last statement changed, and the last rowid it inserted.
   std::size_t changes() const { return static_cast<std::size_t>(sqlite3_changes(db_)); }

@@ -4,11 +4,7 @@ namespace omt::queue::sqlite {
 
 Expected<DeadLetterStore> DeadLetterStore::prepare(Connection& db) {
   DeadLetterStore store(db);
-  struct Entry {
-    Statement* slot;
-    const char* sql;
-  };
-  const Entry entries[] = {
+  auto prepared = db.prepare_each({
       {&store.insert_,
        "INSERT OR REPLACE INTO dead_letters(id, api_key, type, json, attempts, created_at, reason, dead_at)"
        " VALUES(?, ?, ?, ?, ?, ?, ?, ?)"},
@@ -17,12 +13,8 @@ Expected<DeadLetterStore> DeadLetterStore::prepare(Connection& db) {
        "SELECT id, api_key, type, json, attempts, created_at, reason, dead_at FROM dead_letters WHERE id = ?"},
       {&store.delete_, "DELETE FROM dead_letters WHERE id = ?"},
       {&store.count_, "SELECT COUNT(*) FROM dead_letters"},
-  };
-  for (const auto& entry : entries) {
-    auto stmt = db.prepare(entry.sql);
-    if (!stmt) return tl::unexpected(stmt.error());
-    *entry.slot = std::move(*stmt);
-  }
+  });
+  if (!prepared) return tl::unexpected(prepared.error());
   return store;
 }
 

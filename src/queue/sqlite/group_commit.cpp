@@ -29,11 +29,7 @@ GroupCommitWriter::~GroupCommitWriter() {
 }
 
 Expected<void> GroupCommitWriter::prepare() {
-  struct Entry {
-    Statement* slot;
-    const char* sql;
-  };
-  const Entry entries[] = {
+  auto prepared = db_.prepare_each({
       {&begin_, "BEGIN IMMEDIATE"},
       {&commit_, "COMMIT"},
       {&rollback_, "ROLLBACK"},
@@ -42,12 +38,8 @@ Expected<void> GroupCommitWriter::prepare() {
       {&rollback_to_, "ROLLBACK TO operation"},
       {&sync_full_, "PRAGMA synchronous=FULL"},
       {&sync_normal_, "PRAGMA synchronous=NORMAL"},
-  };
-  for (const auto& entry : entries) {
-    auto stmt = db_.prepare(entry.sql);
-    if (!stmt) return tl::unexpected(stmt.error());
-    *entry.slot = std::move(*stmt);
-  }
+  });
+  if (!prepared) return prepared;
   // Both settings keep a commit through SIGKILL in WAL mode; FULL also syncs the WAL for power loss.
   synchronous_full_ = options_.durability == Durability::power_loss;
   return step(synchronous_full_ ? sync_full_ : sync_normal_, "set synchronous");

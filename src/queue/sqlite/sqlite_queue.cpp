@@ -62,11 +62,7 @@ Expected<void> SqliteQueue::Impl::prepare_statements() {
   auto prepared_dead = sqlite::DeadLetterStore::prepare(db);
   if (!prepared_dead) return tl::unexpected(prepared_dead.error());
   dead = std::move(*prepared_dead);
-  struct Entry {
-    sqlite::Statement* slot;
-    const char* sql;
-  };
-  const Entry entries[] = {
+  return db.prepare_each({
       {&hold_stmt, "INSERT OR REPLACE INTO held_keys(api_key, reason, held_at) VALUES(?, ?, ?)"},
       {&unhold_stmt, "DELETE FROM held_keys WHERE api_key = ?"},
       {&held_stmt, "SELECT api_key, reason, held_at FROM held_keys ORDER BY held_at, api_key"},
@@ -75,13 +71,7 @@ Expected<void> SqliteQueue::Impl::prepare_statements() {
        " AND api_key NOT IN (SELECT api_key FROM held_keys) GROUP BY api_key, type ORDER BY MIN(created_at)"},
       {&partition_stats_stmt,
        "SELECT api_key, type, SUM(count), MIN(created_at) FROM chunks GROUP BY api_key, type ORDER BY api_key, type"},
-  };
-  for (const auto& entry : entries) {
-    auto stmt = db.prepare(entry.sql);
-    if (!stmt) return tl::unexpected(stmt.error());
-    *entry.slot = std::move(*stmt);
-  }
-  return {};
+  });
 }
 
 // Moves a chunk that cannot be decoded to the dead-letter store as one entry: id chunk<<7|127 (a slot no
