@@ -1,7 +1,6 @@
-// The chunks table: the rows that hold waiting records, a chunk of up to 100 records of one (api key, type) each
-// (record_chunk.hpp has a chunk's layout). Reads, inserts, rewrites and deletes chunk rows and keeps each row's
-// summary columns (count, earliest next attempt, oldest creation) in step with its entries; those columns are
-// what the covering index chunks_due serves the lease scan and the ready count from.
+// The chunks table, whose rows hold the waiting records, up to 100 of one (api key, type) a row (record_chunk.hpp
+// has the layout). Keeps each row's summary columns (count, earliest next attempt, oldest creation) in step
+// with its entries: the covering index chunks_due serves the lease scan and the ready count from them.
 // Runs on the connection's one thread, inside the caller's transaction.
 #pragma once
 

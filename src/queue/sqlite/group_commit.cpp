@@ -1,6 +1,9 @@
 // Why one writer thread for everything: a single connection then needs no locking of its own, its prepared
 // statements are reused without contention, and every operation that arrives while a commit is being synced
 // joins the next transaction, so one fsync answers many callers.
+// Only enqueues need a synced commit (an ack, lease or reschedule lost to a power cut merely repeats a push,
+// which at-least-once allows): with Durability::power_loss, PRAGMA synchronous is FULL only for transactions
+// holding a durable task, NORMAL otherwise.
 #include "group_commit.hpp"
 
 #include <algorithm>

@@ -1,10 +1,7 @@
-// The queue's one writer thread and its group commit. Every operation is a Task run on that thread; the tasks
-// that queue up while a transaction is being written go into the next one, so one commit (one fsync) answers
-// many callers. Each task runs inside its own SAVEPOINT, so one failing task does not undo the others that share
-// the transaction; each is told its outcome only after the commit. Only durable tasks (enqueues) need a synced
-// commit: with Durability::power_loss the writer turns PRAGMA synchronous to FULL for transactions holding one
-// and to NORMAL otherwise (an ack, lease or reschedule lost to a power cut merely repeats a push, which
-// at-least-once allows). It also keeps the count of waiting records, since only it knows what was committed.
+// The queue's one writer thread and its group commit: every operation is a Task run on that thread, and the
+// tasks that queue up while a transaction is being written go into the next one, so one commit (one fsync)
+// answers many callers. Each task runs in its own SAVEPOINT (one failing task does not undo the others) and is
+// told its outcome only after the commit. The writer counts the waiting records: only it knows what committed.
 #pragma once
 
 #include <atomic>
