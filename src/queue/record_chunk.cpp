@@ -2,8 +2,10 @@
 // json bytes. Fixed-width fields keep decoding a bounds check and a memcpy per field.
 #include "record_chunk.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <unordered_map>
 
 namespace omt::queue::chunk {
 namespace {
@@ -69,6 +71,56 @@ std::string encode(const std::vector<Entry>& entries) {
   blob.reserve(size);
   for (const auto& e : entries) append(blob, e);
   return blob;
+}
+
+Summary summarize(const std::vector<Entry>& entries) {
+  Summary s{entries.front().next_attempt_at, entries.front().created_at};
+  for (const auto& e : entries) {
+    s.next_attempt_at = std::min(s.next_attempt_at, e.next_attempt_at);
+    s.created_at = std::min(s.created_at, e.created_at);
+  }
+  return s;
+}
+
+std::string partition_name(std::string_view api_key, std::string_view type) {
+  std::string name;
+  name.reserve(type.size() + 1 + api_key.size());
+  name.append(type);
+  name.push_back('\n');
+  name.append(api_key);
+  return name;
+}
+
+std::vector<std::vector<std::size_t>> plan_chunks(const std::vector<NewRecord>& records) {
+  std::vector<std::vector<std::size_t>> partitions;
+  std::unordered_map<std::string, std::size_t> partition_of;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    auto [it, added] = partition_of.try_emplace(partition_name(records[i].api_key, ometria::to_string(records[i].type)),
+                                                partitions.size());
+    if (added) partitions.emplace_back();
+    partitions[it->second].push_back(i);
+  }
+  std::vector<std::vector<std::size_t>> chunks;
+  for (const auto& members : partitions) {
+    for (std::size_t from = 0; from < members.size(); from += kRecordsPerChunk) {
+      const std::size_t to = std::min(members.size(), from + kRecordsPerChunk);
+      chunks.emplace_back(members.begin() + static_cast<std::ptrdiff_t>(from), members.begin() + static_cast<std::ptrdiff_t>(to));
+    }
+  }
+  return chunks;
+}
+
+std::map<ChunkId, std::vector<RecordId>> group_by_chunk(const std::vector<RecordId>& ids) {
+  std::map<ChunkId, std::vector<RecordId>> groups;
+  for (RecordId id : ids) {
+    if (id < 0) continue;
+    groups[chunk_of(id)].push_back(id);
+  }
+  for (auto& [chunk_id, group] : groups) {
+    std::sort(group.begin(), group.end());
+    group.erase(std::unique(group.begin(), group.end()), group.end());
+  }
+  return groups;
 }
 
 }  // namespace omt::queue::chunk

@@ -5,16 +5,18 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "omt/error.hpp"
+#include "omt/queue/queue.hpp"
 
 namespace omt::queue::chunk {
 
 using ChunkId = std::int64_t;
-using RecordId = std::int64_t;
+using queue::RecordId;
 
 inline constexpr std::size_t kRecordsPerChunk = 100;  // Ometria's most records per push
 inline constexpr int kSlotBits = 7;                   // 128 slots > kRecordsPerChunk
@@ -39,5 +41,23 @@ Expected<std::vector<Entry>> decode(std::string_view blob);
 
 // A blob of the given entries (slot order kept).
 std::string encode(const std::vector<Entry>& entries);
+
+// A chunk row's summary columns: the earliest next attempt and the oldest creation of its entries (not empty).
+struct Summary {
+  std::int64_t next_attempt_at = 0;
+  std::int64_t created_at = 0;
+};
+Summary summarize(const std::vector<Entry>& entries);
+
+// One string for an (api key, type), as a hash key: the type, a newline (which no type name holds), the key.
+std::string partition_name(std::string_view api_key, std::string_view type);
+
+// How one enqueue's records are cut into chunks: those of each (api key, type) in the order given, the
+// partitions in the order they first appear, at most kRecordsPerChunk a chunk. Each chunk lists the indexes of
+// its records in `records`; a record's slot is its position in that list.
+std::vector<std::vector<std::size_t>> plan_chunks(const std::vector<NewRecord>& records);
+
+// Record ids grouped by chunk, each group ascending and without repeats; negative ids (never handed out) dropped.
+std::map<ChunkId, std::vector<RecordId>> group_by_chunk(const std::vector<RecordId>& ids);
 
 }  // namespace omt::queue::chunk

@@ -1,7 +1,8 @@
 // The SQLite queue's chunked layout (records of one enqueue and partition stored together): leases hand out
 // whole chunks and say when more were left behind; every operation still works record by record with stable
 // ids; a database written in the old one-row-per-record layout is moved over on open; a damaged chunk is moved
-// to the dead-letter store, never a crash and never a partition stuck behind it.
+// to the dead-letter store, never a crash and never a partition stuck behind it; the schema version is kept in
+// the file, and a file from a newer version is refused.
 #include <gtest/gtest.h>
 
 #include <sqlite3.h>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "log_capture.hpp"
 #include "omt/queue/sqlite_queue.hpp"
 
 namespace {
@@ -66,6 +68,18 @@ class QueueChunksTest : public ::testing::Test {
     EXPECT_EQ(rc, SQLITE_OK) << (message ? message : "");
     sqlite3_free(message);
     sqlite3_close(db);
+  }
+  // The one integer a query on the database file answers.
+  std::int64_t sql_integer(const std::string& query) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, query.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    const std::int64_t value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return value;
   }
 
   std::filesystem::path dir_;
@@ -161,9 +175,18 @@ TEST_F(QueueChunksTest, ADatabaseInTheOldOneRowPerRecordLayoutIsMovedOverOnOpen)
       " ('k', 'contact', '{\"id\":\"old1\"}', 0, 1, 100),"
       " ('k', 'contact', '{\"id\":\"old2\"}', 3, 2, 101),"
       " ('k', 'order', '{\"id\":\"old3\"}', 0, 3, 102);");
-  auto q = open();
+  std::unique_ptr<SqliteQueue> q;
+  {
+    omt::test::LogCapture capture({"info", omt::obs::LogFormat::text, false});
+    q = open();
+    const auto lines = capture.lines();
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_TRUE(lines[0].ends_with(" info queue: moved 3 records into chunks (the queue's new layout)")) << lines[0];
+  }
   ASSERT_TRUE(q);
   EXPECT_EQ(q->depth(), 3u);
+  EXPECT_EQ(sql_integer("SELECT COUNT(*) FROM sqlite_master WHERE name = 'records'"), 0);
+  EXPECT_EQ(sql_integer("PRAGMA user_version"), 1);
   auto contacts = q->lease("k", RecordType::contact, 100, 30s);
   ASSERT_TRUE(contacts);
   ASSERT_EQ(contacts->records.size(), 2u);
@@ -200,6 +223,35 @@ TEST_F(QueueChunksTest, ADamagedChunkMovesToTheDeadLetterStoreAndTheRestOfItsPar
   EXPECT_NE(dead->at(0).reason.find("damaged chunk of 3 records"), std::string::npos) << dead->at(0).reason;
   EXPECT_NE(dead->at(0).reason.find("cut short"), std::string::npos) << dead->at(0).reason;
   EXPECT_EQ(dead->at(0).record.json, "0001");  // its bytes, kept for inspection
+}
+
+TEST_F(QueueChunksTest, ANewDatabaseIsAtTheCurrentSchemaVersionAndReopensWithoutChange) {
+  {
+    auto q = open();
+    ASSERT_TRUE(q);
+    enqueue(*q, contacts("k", 0, 2));
+  }
+  EXPECT_EQ(sql_integer("PRAGMA user_version"), 1);
+  // A database of version 1's tables written before the version was kept (0) is taken as it is.
+  sql("PRAGMA user_version = 0");
+  auto q = open();
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->depth(), 2u);
+  q.reset();
+  EXPECT_EQ(sql_integer("PRAGMA user_version"), 1);
+}
+
+TEST_F(QueueChunksTest, ADatabaseFromANewerVersionIsRefusedNeverMisread) {
+  { ASSERT_TRUE(open()); }
+  sql("PRAGMA user_version = 2");
+  SqliteQueueOptions o;
+  o.path = db_path();
+  auto q = SqliteQueue::open(std::move(o));
+  ASSERT_FALSE(q);
+  EXPECT_EQ(q.error().code, omt::errc::io);
+  EXPECT_NE(q.error().message.find("schema version 2, newer than this build knows (1)"), std::string::npos)
+      << q.error().message;
+  EXPECT_EQ(sql_integer("PRAGMA user_version"), 2);  // left as it was
 }
 
 }  // namespace

@@ -1,0 +1,184 @@
+// Why one writer thread for everything: a single connection then needs no locking of its own, its prepared
+// statements are reused without contention, and every operation that arrives while a commit is being synced
+// joins the next transaction, so one fsync answers many callers.
+// Only enqueues need a synced commit (an ack, lease or reschedule lost to a power cut merely repeats a push,
+// which at-least-once allows): with Durability::power_loss, PRAGMA synchronous is FULL only for transactions
+// holding a durable task, NORMAL otherwise.
+#include "group_commit.hpp"
+
+#include <algorithm>
+#include <exception>
+
+#include "omt/obs/queue_events.hpp"
+
+namespace omt::queue::sqlite {
+
+Expected<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::start(Connection& db, Options options) {
+  std::unique_ptr<GroupCommitWriter> writer(new GroupCommitWriter(db, options));
+  if (auto r = writer->prepare(); !r) return tl::unexpected(r.error());
+  writer->depth_ = options.depth;
+  GroupCommitWriter* raw = writer.get();
+  writer->thread_ = std::thread([raw] { raw->loop(); });
+  return writer;
+}
+
+GroupCommitWriter::~GroupCommitWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Expected<void> GroupCommitWriter::prepare() {
+  auto prepared = db_.prepare_each({
+      {&begin_, "BEGIN IMMEDIATE"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
+      {&savepoint_, "SAVEPOINT operation"},
+      {&release_, "RELEASE operation"},
+      {&rollback_to_, "ROLLBACK TO operation"},
+      {&sync_full_, "PRAGMA synchronous=FULL"},
+      {&sync_normal_, "PRAGMA synchronous=NORMAL"},
+  });
+  if (!prepared) return prepared;
+  // Both settings keep a commit through SIGKILL in WAL mode; FULL also syncs the WAL for power loss.
+  synchronous_full_ = options_.durability == Durability::power_loss;
+  return step(synchronous_full_ ? sync_full_ : sync_normal_, "set synchronous");
+}
+
+Expected<void> GroupCommitWriter::step(const Statement& stmt, std::string_view what) {
+  Query q(db_, stmt, what);
+  auto r = q.step();
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+bool GroupCommitWriter::submit(Task task, Error& refused) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      refused = Error{errc::io, "queue: closed", db_.path().string()};
+      return false;
+    }
+    if (pending_.size() >= options_.max_pending_operations) {
+      refused = Error{errc::unavailable, "queue: too many operations waiting", db_.path().string()};
+      return false;
+    }
+    pending_.push_back(std::move(task));
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void GroupCommitWriter::loop() {
+  std::vector<Task> group;
+  for (;;) {
+    group.clear();
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, and everything has been done
+      // Group commit: take everything that queued up while the last transaction was being synced.
+      std::size_t records = 0;
+      while (!pending_.empty() &&
+             (group.empty() || records + pending_.front().records <= options_.max_records_per_transaction)) {
+        records += pending_.front().records;
+        group.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+    }
+    run_group(group);
+    // Now, not at the next wake-up: the callbacks may hold what their callers wait to see released (a server
+    // connection held by an ingest answer would otherwise count as open until the next operation).
+    group.clear();
+  }
+}
+
+void GroupCommitWriter::run_group(std::vector<Task>& tasks) {
+  std::vector<std::optional<Error>> failures(tasks.size());
+  std::optional<Error> group_failure;
+  std::int64_t depth_delta = 0;
+
+  const bool want_full = options_.durability == Durability::power_loss &&
+                         std::any_of(tasks.begin(), tasks.end(), [](const Task& t) { return t.durable; });
+  if (want_full != synchronous_full_) {
+    if (auto set = step(want_full ? sync_full_ : sync_normal_, "set synchronous"); !set) {
+      group_failure = set.error();
+    } else {
+      synchronous_full_ = want_full;
+    }
+  }
+  if (group_failure) {
+    // nothing was begun
+  } else if (auto begun = step(begin_, "begin transaction"); !begun) {
+    group_failure = begun.error();
+  } else {
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      if (auto sp = step(savepoint_, "savepoint"); !sp) {
+        group_failure = sp.error();
+        break;
+      }
+      std::int64_t delta = 0;
+      auto ran = tasks[i].run(delta);
+      if (ran) {
+        depth_delta += delta;
+        if (auto released = step(release_, "release savepoint"); !released) {
+          group_failure = released.error();
+          break;
+        }
+        continue;
+      }
+      failures[i] = ran.error();
+      // Some errors (disk full, I/O) make SQLite roll the whole transaction back: then nothing is committed.
+      if (!db_.in_transaction()) {
+        group_failure = ran.error();
+        break;
+      }
+      auto undone = step(rollback_to_, "roll back savepoint");
+      auto released = undone ? step(release_, "release savepoint") : undone;
+      if (!released) {
+        group_failure = released.error();
+        break;
+      }
+    }
+    if (!group_failure) {
+      if (auto committed = step(commit_, "commit"); !committed) group_failure = committed.error();
+    }
+    if (group_failure && db_.in_transaction()) {
+      if (auto rolled = step(rollback_, "roll back"); !rolled) obs::emit(obs::QueueRollbackFailed{rolled.error().message});
+    }
+  }
+
+  if (group_failure) {
+    obs::emit(obs::QueueTransactionFailed{group_failure->message});
+  } else {
+    commits_.fetch_add(1, std::memory_order_relaxed);
+    apply_depth_delta(depth_delta);
+  }
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const Error* err = group_failure ? &*group_failure : (failures[i] ? &*failures[i] : nullptr);
+    try {
+      tasks[i].finish(err);
+    } catch (const std::exception& e) {
+      obs::emit(obs::QueueCallbackThrew{e.what()});
+    } catch (...) {
+      obs::emit(obs::QueueCallbackThrew{std::nullopt});
+    }
+  }
+}
+
+void GroupCommitWriter::apply_depth_delta(std::int64_t delta) {
+  if (delta >= 0) {
+    depth_.fetch_add(static_cast<std::uint64_t>(delta), std::memory_order_relaxed);
+    return;
+  }
+  // Never below zero: another process (the CLI) may have removed records this count still holds.
+  const auto drop = static_cast<std::uint64_t>(-delta);
+  std::uint64_t current = depth_.load(std::memory_order_relaxed);
+  while (!depth_.compare_exchange_weak(current, current >= drop ? current - drop : 0, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace omt::queue::sqlite

@@ -1,0 +1,114 @@
+// The queue's one writer thread and its group commit: every operation is a Task run on that thread, and the
+// tasks that queue up while a transaction is being written go into the next one, so one commit (one fsync)
+// answers many callers. Each task runs in its own SAVEPOINT (one failing task does not undo the others) and is
+// told its outcome only after the commit. The writer counts the waiting records: only it knows what committed.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "connection.hpp"
+#include "omt/error.hpp"
+#include "omt/queue/sqlite_queue.hpp"
+
+namespace omt::queue::sqlite {
+
+class GroupCommitWriter {
+ public:
+  // One unit of work. run() executes on the writer thread inside the shared transaction and sets how it changes
+  // the number of waiting records; finish() is called after the commit, with the error if any (be quick there,
+  // and do not call back into the queue: it runs on the writer thread).
+  struct Task {
+    std::size_t records = 1;  // counted against max_records_per_transaction
+    bool durable = false;     // the caller is told "stored": commit with the configured durability
+    std::function<Expected<void>(std::int64_t& depth_delta)> run;
+    std::function<void(const Error*)> finish;
+  };
+
+  struct Options {
+    Durability durability = Durability::power_loss;
+    std::size_t max_pending_operations = 10'000;       // beyond this, submit refuses (errc::unavailable)
+    std::size_t max_records_per_transaction = 20'000;  // group commit stops gathering here
+    std::uint64_t depth = 0;                           // records waiting when the writer starts
+  };
+
+  // Prepares the transaction statements, sets PRAGMA synchronous for the durability and starts the thread,
+  // which from then on is the only user of the connection.
+  static Expected<std::unique_ptr<GroupCommitWriter>> start(Connection& db, Options options);
+  // Runs every task still pending, then stops the thread.
+  ~GroupCommitWriter();
+  GroupCommitWriter(const GroupCommitWriter&) = delete;
+  GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
+
+  // Queues a task; false when the writer is stopping or too many tasks wait (refused says which).
+  bool submit(Task task, Error& refused);
+
+  // Runs body(depth_delta) -> Expected<T> on the writer thread inside a transaction and waits for the commit.
+  // Called from the writer thread itself (a completion callback) it fails instead of deadlocking.
+  template <class T, class Body>
+  Expected<T> call(std::string_view what, Body body);
+
+  std::uint64_t depth() const { return depth_.load(std::memory_order_relaxed); }
+  // Re-syncs the count with an exact one (another process, the CLI, may have changed the database).
+  void set_depth(std::uint64_t depth) { depth_.store(depth, std::memory_order_relaxed); }
+  std::uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+
+ private:
+  GroupCommitWriter(Connection& db, Options options) : db_(db), options_(options) {}
+  Expected<void> prepare();
+  Expected<void> step(const Statement& stmt, std::string_view what);
+  void loop();
+  void run_group(std::vector<Task>& tasks);
+  void apply_depth_delta(std::int64_t delta);
+
+  Connection& db_;
+  const Options options_;
+  Statement begin_, commit_, rollback_, savepoint_, release_, rollback_to_, sync_full_, sync_normal_;
+  bool synchronous_full_ = false;  // the connection's current PRAGMA synchronous
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Task> pending_;
+  bool stopping_ = false;
+  std::atomic<std::uint64_t> depth_{0};
+  std::atomic<std::uint64_t> commits_{0};
+  std::thread thread_;
+};
+
+template <class T, class Body>
+Expected<T> GroupCommitWriter::call(std::string_view what, Body body) {
+  if (std::this_thread::get_id() == thread_.get_id()) {
+    return fail(errc::io, "queue: " + std::string(what) + " called from a queue callback (it would deadlock)");
+  }
+  // Shared: the writer may still be inside set_value when this thread wakes and returns.
+  auto promise = std::make_shared<std::promise<Expected<T>>>();
+  auto future = promise->get_future();
+  auto result = std::make_shared<std::optional<T>>();
+  Task task;
+  task.run = [result, body = std::move(body)](std::int64_t& delta) -> Expected<void> {
+    auto value = body(delta);
+    if (!value) return tl::unexpected(value.error());
+    result->emplace(std::move(*value));
+    return {};
+  };
+  task.finish = [result, promise](const Error* err) {
+    if (err != nullptr) promise->set_value(tl::unexpected(*err));
+    else promise->set_value(std::move(**result));
+  };
+  Error refused;
+  if (!submit(std::move(task), refused)) return tl::unexpected(refused);
+  return future.get();
+}
+
+}  // namespace omt::queue::sqlite

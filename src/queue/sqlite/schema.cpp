@@ -1,0 +1,144 @@
+// Migrations are history: each writes the layout of the version it migrates to with its own SQL, never through
+// the code that serves today's version, so a later change to that code cannot change what an old upgrade does.
+#include "schema.hpp"
+
+#include <iterator>
+#include <optional>
+#include <string>
+
+#include "../record_chunk.hpp"
+#include "omt/obs/queue_events.hpp"
+
+namespace omt::queue::sqlite {
+namespace {
+
+Expected<int> read_version(Connection& db) {
+  auto stmt = db.prepare("PRAGMA user_version");
+  if (!stmt) return tl::unexpected(stmt.error());
+  Query q(db, *stmt, "read the schema version");
+  auto row = q.step();
+  if (!row) return tl::unexpected(row.error());
+  return *row ? static_cast<int>(q.integer(0)) : 0;
+}
+
+Expected<bool> has_table(Connection& db, const char* name) {
+  auto stmt = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+  if (!stmt) return tl::unexpected(stmt.error());
+  Query q(db, *stmt, "look for a table");
+  return q.bind(std::string_view(name)).step();
+}
+
+// Databases written before chunks kept one row per record in a table "records": each becomes a chunk of its
+// own (new ids, same attempts and times), so an upgrade loses nothing that was queued. Returns how many.
+Expected<std::uint64_t> move_record_rows_into_chunks(Connection& db) {
+  auto select = db.prepare("SELECT api_key, type, json, attempts, next_attempt_at, created_at FROM records ORDER BY id");
+  if (!select) return tl::unexpected(select.error());
+  auto insert = db.prepare(
+      "INSERT INTO chunks(api_key, type, count, next_attempt_at, created_at, records) VALUES(?, ?, 1, ?, ?, ?)");
+  if (!insert) return tl::unexpected(insert.error());
+  std::uint64_t moved = 0;
+  {
+    Query q(db, *select, "read records to migrate");
+    for (;;) {
+      auto row = q.step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      const std::string json = q.text(2);
+      const chunk::Entry entry{0, static_cast<std::uint32_t>(q.integer(3)), q.integer(4), q.integer(5), json};
+      const std::string blob = chunk::encode({entry});
+      Query put(db, *insert, "insert chunk");
+      put.bind(q.text(0)).bind(q.text(1)).bind(entry.next_attempt_at).bind(entry.created_at).bind_blob(blob);
+      if (auto r = put.run(); !r) return tl::unexpected(r.error());
+      ++moved;
+    }
+  }
+  if (auto r = db.exec("DROP TABLE records", "drop the records table"); !r) return tl::unexpected(r.error());
+  return moved;
+}
+
+// What a migration did, told once it is committed.
+struct MigrationReport {
+  std::optional<std::uint64_t> records_moved;
+};
+
+Expected<void> to_version_1(Connection& db, MigrationReport& report) {
+  auto created = db.exec(
+      "CREATE TABLE IF NOT EXISTS chunks("
+      "  id INTEGER PRIMARY KEY AUTOINCREMENT,"  // AUTOINCREMENT: a chunk id (so a record id) is never reused
+      "  api_key TEXT NOT NULL, type TEXT NOT NULL,"
+      "  count INTEGER NOT NULL,"            // records in the chunk
+      "  next_attempt_at INTEGER NOT NULL,"  // the earliest of its records'
+      "  created_at INTEGER NOT NULL,"       // the oldest of its records'
+      "  records BLOB NOT NULL);"            // last: reading the columns before it never reads its overflow pages
+      // Covers both the lease scan (in order) and the ready-partition count without touching the table.
+      "CREATE INDEX IF NOT EXISTS chunks_due ON chunks(api_key, type, next_attempt_at, id, count, created_at);"
+      "CREATE TABLE IF NOT EXISTS dead_letters("
+      "  id INTEGER PRIMARY KEY, api_key TEXT NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL,"
+      "  attempts INTEGER NOT NULL, created_at INTEGER NOT NULL, reason TEXT NOT NULL, dead_at INTEGER NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS held_keys("
+      "  api_key TEXT PRIMARY KEY, reason TEXT NOT NULL, held_at INTEGER NOT NULL);",
+      "create tables");
+  if (!created) return created;
+  auto old_layout = has_table(db, "records");
+  if (!old_layout) return tl::unexpected(old_layout.error());
+  if (!*old_layout) return {};
+  auto moved = move_record_rows_into_chunks(db);
+  if (!moved) return tl::unexpected(moved.error());
+  report.records_moved = *moved;
+  return {};
+}
+
+struct Migration {
+  int to;  // the version the database is at once it has run
+  Expected<void> (*run)(Connection& db, MigrationReport& report);
+};
+
+// In order; the last one's `to` is kSchemaVersion.
+constexpr Migration kMigrations[] = {
+    {1, &to_version_1},
+};
+static_assert(std::size(kMigrations) > 0 && kMigrations[std::size(kMigrations) - 1].to == kSchemaVersion);
+
+Expected<void> run_migration(Connection& db, const Migration& migration) {
+  if (auto r = db.exec("BEGIN IMMEDIATE", "begin migration"); !r) return r;
+  MigrationReport report;
+  auto done = migration.run(db, report);
+  const std::string set_version = "PRAGMA user_version = " + std::to_string(migration.to);
+  if (done) done = db.exec(set_version.c_str(), "set the schema version");
+  if (done) done = db.exec("COMMIT", "commit migration");
+  if (!done) {
+    (void)db.exec("ROLLBACK", "roll back migration");
+    return done;
+  }
+  if (report.records_moved) obs::emit(obs::QueueRecordsMigrated{*report.records_moved});
+  return {};
+}
+
+}  // namespace
+
+Expected<void> prepare_schema(Connection& db) {
+  // journal_mode answers with the mode in force: a file system without shared memory may refuse WAL.
+  {
+    auto stmt = db.prepare("PRAGMA journal_mode=WAL");
+    if (!stmt) return tl::unexpected(stmt.error());
+    Query q(db, *stmt, "set WAL mode");
+    auto row = q.step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row || q.text(0) != "wal") return fail(errc::io, "queue: the database refused WAL mode", db.path().string());
+  }
+  auto version = read_version(db);
+  if (!version) return tl::unexpected(version.error());
+  if (*version > kSchemaVersion) {
+    return fail(errc::io,
+                "queue: the database has schema version " + std::to_string(*version) +
+                    ", newer than this build knows (" + std::to_string(kSchemaVersion) + ")",
+                db.path().string());
+  }
+  for (const auto& migration : kMigrations) {
+    if (migration.to <= *version) continue;
+    if (auto r = run_migration(db, migration); !r) return r;
+  }
+  return {};
+}
+
+}  // namespace omt::queue::sqlite

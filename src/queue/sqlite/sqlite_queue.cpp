@@ -1,0 +1,472 @@
+// The SQLite queue's operations. Each runs as one task of the group-commit writer (group_commit.hpp), inside
+// the shared transaction, on the writer's thread, which alone uses the connection, the stores and the lease
+// table. Records are stored in chunks (record_chunk.hpp, chunk_store.hpp): one row per enqueue and (api key,
+// type), so a push's worth of records is stored, leased and deleted with a few B-tree operations; the writer
+// thread is the pipeline's narrowest point, and per-record rows made it spend most of its time walking B-trees.
+// Leases live in memory (lease_table.hpp): they matter only to the running process, and a restart must hand
+// every unacked record out again anyway.
+#include "omt/queue/sqlite_queue.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "../lease_table.hpp"
+#include "../record_chunk.hpp"
+#include "chunk_store.hpp"
+#include "connection.hpp"
+#include "dead_letter_store.hpp"
+#include "group_commit.hpp"
+#include "omt/ometria/push_api.hpp"
+#include "omt/obs/queue_events.hpp"
+#include "schema.hpp"
+
+namespace omt::queue {
+
+using sqlite::Query;
+
+struct SqliteQueue::Impl {
+  explicit Impl(SqliteQueueOptions opts, sqlite::Connection connection)
+      : options(std::move(opts)), db(std::move(connection)) {}
+  ~Impl() { writer.reset(); }  // first: it finishes the pending operations, which use everything else
+
+  UnixMillis now() const {
+    if (options.clock) return options.clock();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  Expected<void> prepare_statements();
+  Expected<std::uint64_t> quarantine(const sqlite::StoredChunk& damaged, std::uint64_t count);
+  Expected<std::vector<HeldKey>> read_held_keys();
+  Expected<RecordType> record_type(const std::string& name, const char* whose) const {
+    auto type = ometria::record_type_from(name);
+    if (!type) return fail(errc::io, std::string("queue: ") + whose + " has an unknown type \"" + name + "\"", options.path.string());
+    return *type;
+  }
+
+  SqliteQueueOptions options;
+  sqlite::Connection db;
+  sqlite::ChunkStore chunks;
+  sqlite::DeadLetterStore dead;
+  sqlite::Statement hold_stmt, unhold_stmt, held_stmt, ready_partitions_stmt, partition_stats_stmt;
+  LeaseTable leases;
+  std::unique_ptr<sqlite::GroupCommitWriter> writer;
+};
+
+Expected<void> SqliteQueue::Impl::prepare_statements() {
+  auto prepared_chunks = sqlite::ChunkStore::prepare(db);
+  if (!prepared_chunks) return tl::unexpected(prepared_chunks.error());
+  chunks = std::move(*prepared_chunks);
+  auto prepared_dead = sqlite::DeadLetterStore::prepare(db);
+  if (!prepared_dead) return tl::unexpected(prepared_dead.error());
+  dead = std::move(*prepared_dead);
+  return db.prepare_each({
+      {&hold_stmt, "INSERT OR REPLACE INTO held_keys(api_key, reason, held_at) VALUES(?, ?, ?)"},
+      {&unhold_stmt, "DELETE FROM held_keys WHERE api_key = ?"},
+      {&held_stmt, "SELECT api_key, reason, held_at FROM held_keys ORDER BY held_at, api_key"},
+      {&ready_partitions_stmt,
+       "SELECT api_key, type, SUM(count) FROM chunks WHERE next_attempt_at <= ?"
+       " AND api_key NOT IN (SELECT api_key FROM held_keys) GROUP BY api_key, type ORDER BY MIN(created_at)"},
+      {&partition_stats_stmt,
+       "SELECT api_key, type, SUM(count), MIN(created_at) FROM chunks GROUP BY api_key, type ORDER BY api_key, type"},
+  });
+}
+
+// Moves a chunk that cannot be decoded to the dead-letter store as one entry: id chunk<<7|127 (a slot no
+// record uses), its bytes in hex as the text, the damage as the reason. Returns the records it counted.
+Expected<std::uint64_t> SqliteQueue::Impl::quarantine(const sqlite::StoredChunk& damaged, std::uint64_t count) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  sqlite::DeadRow row;
+  row.id = chunk::record_id(damaged.id, (1u << chunk::kSlotBits) - 1);
+  row.api_key = damaged.api_key;
+  row.type = damaged.type;
+  row.json.reserve(2 * damaged.blob.size());
+  for (unsigned char c : damaged.blob) {
+    row.json.push_back(kHex[c >> 4]);
+    row.json.push_back(kHex[c & 15]);
+  }
+  row.reason = "damaged chunk of " + std::to_string(count) + " records: " + damaged.damage->message;
+  row.created_at = row.dead_at = now();
+  if (auto r = dead.insert(row, "store damaged chunk"); !r) return tl::unexpected(r.error());
+  if (auto r = chunks.remove(damaged.id, "delete damaged chunk"); !r) return tl::unexpected(r.error());
+  obs::emit(obs::QueueChunkQuarantined{damaged.api_key, damaged.type, row.reason});
+  return count;
+}
+
+Expected<std::vector<HeldKey>> SqliteQueue::Impl::read_held_keys() {
+  std::vector<HeldKey> held;
+  Query q(db, held_stmt, "list held keys");
+  for (;;) {
+    auto row = q.step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    held.push_back(HeldKey{q.text(0), q.text(1), q.integer(2)});
+  }
+  return held;
+}
+
+Expected<std::unique_ptr<SqliteQueue>> SqliteQueue::open(SqliteQueueOptions options) {
+  auto db = sqlite::Connection::open({options.path, options.create_if_missing, options.busy_timeout});
+  if (!db) return tl::unexpected(db.error());
+  if (auto r = sqlite::prepare_schema(*db); !r) return tl::unexpected(r.error());
+  // On the heap before the stores are prepared: they keep the connection's address.
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(*db));
+  if (auto r = impl->prepare_statements(); !r) return tl::unexpected(r.error());
+  auto depth = impl->chunks.count_records();
+  if (!depth) return tl::unexpected(depth.error());
+  auto writer = sqlite::GroupCommitWriter::start(
+      impl->db, {impl->options.durability, impl->options.max_pending_operations,
+                 impl->options.max_records_per_transaction, *depth});
+  if (!writer) return tl::unexpected(writer.error());
+  impl->writer = std::move(*writer);
+  return std::unique_ptr<SqliteQueue>(new SqliteQueue(std::move(impl)));
+}
+
+SqliteQueue::SqliteQueue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SqliteQueue::~SqliteQueue() = default;  // Impl stops the writer first
+
+void SqliteQueue::enqueue(std::vector<NewRecord> records, EnqueueDone done) {
+  if (records.empty()) {
+    done(std::vector<RecordId>{});
+    return;
+  }
+  if (records.size() > impl_->options.max_records_per_enqueue) {
+    done(fail(errc::too_large, "queue: " + std::to_string(records.size()) + " records in one enqueue, at most " +
+                                   std::to_string(impl_->options.max_records_per_enqueue)));
+    return;
+  }
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (auto fits = ometria::check_record_size(records[i].json.size(), errc::too_large); !fits) {
+      done(tl::unexpected(std::move(fits.error())));
+      return;
+    }
+  }
+  auto ids = std::make_shared<std::vector<RecordId>>();
+  auto shared_done = std::make_shared<EnqueueDone>(std::move(done));
+  sqlite::GroupCommitWriter::Task task;
+  task.records = records.size();
+  task.durable = true;
+  task.run = [impl = impl_.get(), ids, records = std::move(records)](std::int64_t& delta) -> Expected<void> {
+    const UnixMillis now = impl->now();
+    ids->assign(records.size(), 0);
+    std::vector<chunk::Entry> entries;
+    for (const auto& members : chunk::plan_chunks(records)) {
+      entries.clear();
+      for (std::size_t slot = 0; slot < members.size(); ++slot) {
+        entries.push_back(chunk::Entry{static_cast<unsigned>(slot), 0, now, now, records[members[slot]].json});
+      }
+      const auto& first = records[members.front()];
+      auto chunk_id = impl->chunks.insert(first.api_key, ometria::to_string(first.type), entries);
+      if (!chunk_id) return tl::unexpected(chunk_id.error());
+      for (std::size_t slot = 0; slot < members.size(); ++slot) {
+        (*ids)[members[slot]] = chunk::record_id(**chunk_id, static_cast<unsigned>(slot));
+      }
+    }
+    delta = static_cast<std::int64_t>(records.size());
+    return {};
+  };
+  task.finish = [ids, shared_done](const Error* err) {
+    if (err != nullptr) (*shared_done)(tl::unexpected(*err));
+    else (*shared_done)(std::move(*ids));
+  };
+  Error refused;
+  if (!impl_->writer->submit(std::move(task), refused)) (*shared_done)(tl::unexpected(refused));
+}
+
+Expected<Leased> SqliteQueue::lease(const std::string& api_key, RecordType type, std::size_t max,
+                                    std::chrono::milliseconds lease_for) {
+  return impl_->writer->call<Leased>("lease", [impl = impl_.get(), &api_key, type, max, lease_for](std::int64_t& delta)
+                                                  -> Expected<Leased> {
+    const UnixMillis now = impl->now();
+    impl->leases.expire(now);
+    const std::string type_name(ometria::to_string(type));
+    const UnixMillis until = now + std::max<std::int64_t>(lease_for.count(), 1);
+    const auto partition = impl->leases.partition(api_key, type_name);
+    Leased result;
+    auto& leased = result.records;
+    // Chunks with due records come oldest first; those whose records are all leased are skipped unread.
+    auto due = impl->chunks.due(api_key, type_name, now);
+    while (leased.size() < max) {
+      auto row = due.next();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      const chunk::ChunkId chunk_id = (*row)->id;
+      const std::uint64_t count = (*row)->count;
+      if (impl->leases.leased_in_chunk(chunk_id) >= count) continue;
+      auto stored = impl->chunks.read_any(chunk_id);
+      if (!stored) return tl::unexpected(stored.error());
+      if (!*stored) continue;
+      if ((*stored)->damage) {
+        auto moved = impl->quarantine(**stored, count);
+        if (!moved) return tl::unexpected(moved.error());
+        delta -= static_cast<std::int64_t>(*moved);
+        continue;
+      }
+      std::vector<const chunk::Entry*> free;
+      for (const auto& e : (*stored)->entries) {
+        if (e.next_attempt_at <= now && !impl->leases.leased(chunk::record_id(chunk_id, e.slot))) free.push_back(&e);
+      }
+      if (free.empty()) continue;
+      // Whole chunks, so that the push's acknowledgement deletes whole rows; a chunk is split only when it
+      // alone is more than was asked for.
+      if (!leased.empty() && leased.size() + free.size() > max) {
+        result.more_due = true;
+        break;
+      }
+      for (const chunk::Entry* e : free) {
+        if (leased.size() >= max) {
+          result.more_due = true;
+          break;
+        }
+        QueuedRecord r;
+        r.id = chunk::record_id(chunk_id, e->slot);
+        r.api_key = api_key;
+        r.type = type;
+        r.json = std::string(e->json);
+        r.attempts = e->attempts;
+        r.next_attempt_at = e->next_attempt_at;
+        r.created_at = e->created_at;
+        impl->leases.lease(r.id, partition, until);
+        leased.push_back(std::move(r));
+      }
+    }
+    return result;
+  });
+}
+
+Expected<std::size_t> SqliteQueue::ack(const std::vector<RecordId>& ids) {
+  return impl_->writer->call<std::size_t>("ack", [impl = impl_.get(), &ids](std::int64_t& delta) -> Expected<std::size_t> {
+    std::size_t removed = 0;
+    for (const auto& [chunk_id, group] : chunk::group_by_chunk(ids)) {
+      bool all_leased = true;
+      for (RecordId id : group) all_leased = impl->leases.release(id) && all_leased;
+      // Leased records are stored ones: when they are as many as the chunk holds, they are all of it.
+      if (all_leased) {
+        auto deleted = impl->chunks.remove_if_count(chunk_id, group.size());
+        if (!deleted) return tl::unexpected(deleted.error());
+        if (*deleted) {
+          removed += group.size();
+          continue;
+        }
+      }
+      auto stored = impl->chunks.read(chunk_id);
+      if (!stored) return tl::unexpected(stored.error());
+      if (!*stored) continue;
+      std::vector<chunk::Entry> kept;
+      for (const auto& e : (*stored)->entries) {
+        if (!std::binary_search(group.begin(), group.end(), chunk::record_id(chunk_id, e.slot))) kept.push_back(e);
+      }
+      if (kept.size() == (*stored)->entries.size()) continue;
+      removed += (*stored)->entries.size() - kept.size();
+      if (auto r = impl->chunks.rewrite(chunk_id, kept); !r) return tl::unexpected(r.error());
+    }
+    delta = -static_cast<std::int64_t>(removed);
+    return removed;
+  });
+}
+
+Expected<std::size_t> SqliteQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) {
+  return impl_->writer->call<std::size_t>("reschedule", [impl = impl_.get(), &ids, delay](std::int64_t&) -> Expected<std::size_t> {
+    const UnixMillis due = impl->now() + std::max<std::int64_t>(delay.count(), 0);
+    std::size_t changed = 0;
+    for (const auto& [chunk_id, group] : chunk::group_by_chunk(ids)) {
+      for (RecordId id : group) impl->leases.release(id);
+      auto stored = impl->chunks.read(chunk_id);
+      if (!stored) return tl::unexpected(stored.error());
+      if (!*stored) continue;
+      auto entries = (*stored)->entries;
+      std::size_t here = 0;
+      for (auto& e : entries) {
+        if (!std::binary_search(group.begin(), group.end(), chunk::record_id(chunk_id, e.slot))) continue;
+        ++e.attempts;
+        e.next_attempt_at = due;
+        ++here;
+      }
+      if (here == 0) continue;
+      changed += here;
+      if (auto r = impl->chunks.rewrite(chunk_id, entries); !r) return tl::unexpected(r.error());
+    }
+    return changed;
+  });
+}
+
+Expected<std::size_t> SqliteQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason) {
+  return impl_->writer->call<std::size_t>("dead_letter", [impl = impl_.get(), &ids, &reason](std::int64_t& delta)
+                                                             -> Expected<std::size_t> {
+    const UnixMillis now = impl->now();
+    std::size_t moved = 0;
+    for (const auto& [chunk_id, group] : chunk::group_by_chunk(ids)) {
+      for (RecordId id : group) impl->leases.release(id);
+      auto stored = impl->chunks.read(chunk_id);
+      if (!stored) return tl::unexpected(stored.error());
+      if (!*stored) continue;
+      std::vector<chunk::Entry> kept;
+      for (const auto& e : (*stored)->entries) {
+        const RecordId id = chunk::record_id(chunk_id, e.slot);
+        if (!std::binary_search(group.begin(), group.end(), id)) {
+          kept.push_back(e);
+          continue;
+        }
+        const sqlite::DeadRow row{id,           (*stored)->api_key, (*stored)->type, std::string(e.json),
+                                  static_cast<std::int64_t>(e.attempts) + 1, e.created_at, reason, now};
+        if (auto r = impl->dead.insert(row); !r) return tl::unexpected(r.error());
+        ++moved;
+      }
+      if (kept.size() == (*stored)->entries.size()) continue;
+      if (auto r = impl->chunks.rewrite(chunk_id, kept); !r) return tl::unexpected(r.error());
+    }
+    delta = -static_cast<std::int64_t>(moved);
+    return moved;
+  });
+}
+
+Expected<void> SqliteQueue::hold_key(const std::string& api_key, const std::string& reason) {
+  auto r = impl_->writer->call<bool>("hold_key", [impl = impl_.get(), &api_key, &reason](std::int64_t&) -> Expected<bool> {
+    Query q(impl->db, impl->hold_stmt, "hold key");
+    if (auto ran = q.bind(api_key).bind(reason).bind(impl->now()).run(); !ran) return tl::unexpected(ran.error());
+    return true;
+  });
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Expected<void> SqliteQueue::unhold_key(const std::string& api_key) {
+  auto r = impl_->writer->call<bool>("unhold_key", [impl = impl_.get(), &api_key](std::int64_t&) -> Expected<bool> {
+    Query q(impl->db, impl->unhold_stmt, "unhold key");
+    if (auto ran = q.bind(api_key).run(); !ran) return tl::unexpected(ran.error());
+    return true;
+  });
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Expected<std::vector<HeldKey>> SqliteQueue::held_keys() {
+  return impl_->writer->call<std::vector<HeldKey>>("held_keys", [impl = impl_.get()](std::int64_t&) { return impl->read_held_keys(); });
+}
+
+Expected<std::vector<ReadyPartition>> SqliteQueue::ready_partitions() {
+  return impl_->writer->call<std::vector<ReadyPartition>>(
+      "ready_partitions", [impl = impl_.get()](std::int64_t&) -> Expected<std::vector<ReadyPartition>> {
+        const UnixMillis now = impl->now();
+        impl->leases.expire(now);
+        const auto leased_per_partition = impl->leases.leased_per_partition();
+        std::vector<ReadyPartition> ready;
+        Query q(impl->db, impl->ready_partitions_stmt, "list ready partitions");
+        q.bind(now);
+        for (;;) {
+          auto row = q.step();
+          if (!row) return tl::unexpected(row.error());
+          if (!*row) break;
+          const std::string type_name = q.text(1);
+          auto type = impl->record_type(type_name, "a record");
+          if (!type) return tl::unexpected(type.error());
+          const auto due = static_cast<std::uint64_t>(q.integer(2));
+          const std::string api_key = q.text(0);
+          const auto known = impl->leases.find_partition(api_key, type_name);
+          const auto leased = known ? leased_per_partition[*known] : 0;
+          // A leased record may have been rescheduled into the future meanwhile; never count below zero.
+          if (due > leased) ready.push_back(ReadyPartition{api_key, *type, due - leased});
+        }
+        return ready;
+      });
+}
+
+Expected<QueueStats> SqliteQueue::stats() {
+  auto stats = impl_->writer->call<QueueStats>("stats", [impl = impl_.get()](std::int64_t&) -> Expected<QueueStats> {
+    QueueStats s;
+    {
+      Query q(impl->db, impl->partition_stats_stmt, "queue stats");
+      for (;;) {
+        auto row = q.step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) break;
+        auto type = impl->record_type(q.text(1), "a record");
+        if (!type) return tl::unexpected(type.error());
+        PartitionStats p{q.text(0), *type, static_cast<std::uint64_t>(q.integer(2)), q.integer(3)};
+        s.depth += p.depth;
+        if (!s.oldest_created_at || p.oldest_created_at < *s.oldest_created_at) s.oldest_created_at = p.oldest_created_at;
+        s.partitions.push_back(std::move(p));
+      }
+    }
+    auto dead = impl->dead.count();
+    if (!dead) return tl::unexpected(dead.error());
+    s.dead_letters = *dead;
+    auto held = impl->read_held_keys();
+    if (!held) return tl::unexpected(held.error());
+    s.held_keys = std::move(*held);
+    return s;
+  });
+  // Another process (the CLI) may have replayed records: the exact count re-syncs the cheap counter.
+  if (stats) impl_->writer->set_depth(stats->depth);
+  return stats;
+}
+
+std::uint64_t SqliteQueue::depth() const { return impl_->writer->depth(); }
+std::uint64_t SqliteQueue::high_water_mark() const { return impl_->options.high_water_mark; }
+std::uint64_t SqliteQueue::commits() const { return impl_->writer->commits(); }
+
+Expected<std::vector<DeadRecord>> SqliteQueue::dead_letters(const DeadLetterSelection& which) {
+  return impl_->writer->call<std::vector<DeadRecord>>(
+      "dead_letters", [impl = impl_.get(), &which](std::int64_t&) -> Expected<std::vector<DeadRecord>> {
+        auto ids = impl->dead.select_ids(which);
+        if (!ids) return tl::unexpected(ids.error());
+        std::vector<DeadRecord> dead;
+        for (RecordId id : *ids) {
+          auto row = impl->dead.read(id);
+          if (!row) return tl::unexpected(row.error());
+          if (!*row) continue;
+          auto type = impl->record_type((*row)->type, "a dead letter");
+          if (!type) return tl::unexpected(type.error());
+          DeadRecord d;
+          d.record.id = (*row)->id;
+          d.record.api_key = std::move((*row)->api_key);
+          d.record.type = *type;
+          d.record.json = std::move((*row)->json);
+          d.record.attempts = static_cast<std::uint32_t>((*row)->attempts);
+          d.record.created_at = (*row)->created_at;
+          d.reason = std::move((*row)->reason);
+          d.dead_at = (*row)->dead_at;
+          dead.push_back(std::move(d));
+        }
+        return dead;
+      });
+}
+
+Expected<std::size_t> SqliteQueue::replay(const DeadLetterSelection& which) {
+  return impl_->writer->call<std::size_t>("replay", [impl = impl_.get(), &which](std::int64_t& delta) -> Expected<std::size_t> {
+    auto ids = impl->dead.select_ids(which);
+    if (!ids) return tl::unexpected(ids.error());
+    const UnixMillis now = impl->now();
+    std::size_t replayed = 0;
+    for (RecordId id : *ids) {
+      auto row = impl->dead.read(id);
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) continue;
+      const chunk::Entry entry{chunk::slot_of(id), 0, now, (*row)->created_at, (*row)->json};
+      if (auto r = impl->chunks.put_back(id, (*row)->api_key, (*row)->type, entry); !r) return tl::unexpected(r.error());
+      if (auto r = impl->dead.remove(id, "delete replayed dead letter"); !r) return tl::unexpected(r.error());
+      ++replayed;
+    }
+    delta = static_cast<std::int64_t>(replayed);
+    return replayed;
+  });
+}
+
+Expected<std::size_t> SqliteQueue::purge(const DeadLetterSelection& which) {
+  return impl_->writer->call<std::size_t>("purge", [impl = impl_.get(), &which](std::int64_t&) -> Expected<std::size_t> {
+    auto ids = impl->dead.select_ids(which);
+    if (!ids) return tl::unexpected(ids.error());
+    std::size_t purged = 0;
+    for (RecordId id : *ids) {
+      auto r = impl->dead.remove(id, "purge dead letter");
+      if (!r) return tl::unexpected(r.error());
+      purged += *r;
+    }
+    return purged;
+  });
+}
+
+}  // namespace omt::queue
