@@ -160,7 +160,9 @@ inline constexpr std::string_view sources_environment_name = "OMT_SOURCES";
 // OMT_ variables that are no setting and are left alone: the project's scripts' own (build, test, benchmark).
 bool reserved_environment_name(std::string_view name);
 
-// The error (errc::invalid_config) names the key: "config.json: server.threads: expected an integer 1..1024".
+// The error (errc::invalid_config) names the key and where its value came from: the file
+// ("config.json: server.threads: expected an integer 0..1024"), a variable ("OMT_SERVER_THREADS=abc: ...")
+// or a flag ("--threads 0: ...").
 Expected<Config> validate(const RawConfig& raw);
 
 }  // namespace omt::config
