@@ -83,7 +83,7 @@ int run_check_config(const std::string& file) {
     }
     raw = std::move(*loaded);
   }
-  raw.apply_environment();
+  if (auto applied = raw.apply_environment(); !applied) return fail("check-config", applied.error().message, exit_usage);
   auto cfg = config::validate(raw);
   if (!cfg) {
     return fail("check-config", cfg.error().message, exit_usage);

@@ -34,8 +34,9 @@ inline Expected<std::string> resolve_queue_path(const QueueLocation& where) {
     if (!loaded) return tl::unexpected(loaded.error());
     raw = std::move(*loaded);
   }
+  // After the environment, whose check needs the secrets' variable names that the sources hold.
+  if (auto applied = raw.apply_environment(); !applied) return tl::unexpected(applied.error());
   raw.erase("sources");  // the queue's location needs none of the sources' secrets
-  raw.apply_environment();
   auto cfg = config::validate(raw);
   if (!cfg) return tl::unexpected(cfg.error());
   return cfg->queue.path.string();

@@ -51,13 +51,15 @@ int run_serve(const ServeFlags& flags) {
     if (!loaded) return start_up_error(loaded.error().message);
     raw = std::move(*loaded);
   }
-  raw.apply_environment();  // OMT_<KEY> variables win over the file; flags win over both
-  if (!flags.listen.empty()) raw.set("server.listen", flags.listen);
-  if (flags.threads_option->count() > 0) raw.set("server.threads", static_cast<std::int64_t>(flags.threads));
-  if (!flags.mappings_dir.empty()) raw.set("mappings_dir", flags.mappings_dir);
-  if (!flags.log_level.empty()) raw.set("log.level", flags.log_level);
-  if (!flags.log_format.empty()) raw.set("log.format", flags.log_format);
-  if (flags.log_pii) raw.set("log.log_pii", true);
+  // OMT_<KEY> variables win over the file; flags win over both. Each value's errors name the flag it came from.
+  if (auto applied = raw.apply_environment(); !applied) return start_up_error(applied.error().message);
+  if (!flags.listen.empty()) raw.set("server.listen", flags.listen, "--listen " + flags.listen);
+  if (flags.threads_option->count() > 0)
+    raw.set("server.threads", static_cast<std::int64_t>(flags.threads), "--threads " + std::to_string(flags.threads));
+  if (!flags.mappings_dir.empty()) raw.set("mappings_dir", flags.mappings_dir, "--mappings " + flags.mappings_dir);
+  if (!flags.log_level.empty()) raw.set("log.level", flags.log_level, "--log-level " + flags.log_level);
+  if (!flags.log_format.empty()) raw.set("log.format", flags.log_format, "--log-format " + flags.log_format);
+  if (flags.log_pii) raw.set("log.log_pii", true, "--log-pii");
   auto cfg = config::validate(raw);
   if (!cfg) return start_up_error(cfg.error().message);
 

@@ -13,6 +13,7 @@
 #include "cli/cli_errors.hpp"
 #include "cli/commands.hpp"
 #include "cli/mappings_location.hpp"
+#include "omt/config/destination.hpp"
 #include "omt/core/text.hpp"
 #include "omt/ometria/transformer.hpp"
 #include "json/out_value.hpp"
@@ -159,21 +160,12 @@ int run_transform(const TransformOptions& options) {
                : 1;
   }
 
-  ometria::DestinationConfig config;
   if (options.destination_config.empty())
     return usage_error("--destination-config FILE is required (a JSON object with apiKey, marketingOptin, ...)");
-  {
-    simdjson::dom::parser config_parser;
-    simdjson::dom::element root;
-    if (config_parser.load(options.destination_config).get(root) != simdjson::SUCCESS || !root.is_object())
-      return usage_error("--destination-config " + options.destination_config + " is not a JSON object");
-    simdjson::dom::element inner;
-    if (root["Config"].get(inner) == simdjson::SUCCESS && inner.is_object()) root = inner;  // a whole destination
-    config = ometria::destination_config_from(root);
-    if (config.api_key.empty()) return usage_error("--destination-config: apiKey is missing");
-  }
+  auto config = config::read_destination_config(options.destination_config);
+  if (!config) return usage_error("--destination-config: " + config.error().message);
 
-  Run run(*transformer, config);
+  Run run(*transformer, std::move(*config));
   simdjson::dom::parser parser;
   std::string line;
   bool too_long = false;
@@ -239,8 +231,11 @@ void add_transform_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("transform", "Transform events (JSON object, array or JSON Lines) to Ometria records");
   cmd->add_option("input", options->input, "Input file, or - for standard input")->capture_default_str();
   cmd->add_option("--destination-config", options->destination_config,
-                  "Required with --format ometria: JSON file with the destination settings, as RudderStack's "
-                  "Ometria destination has them: apiKey (required), marketingOptin, allowMarketing, allowTransactional");
+                  "Required with --format ometria (the default; not used with --format rudder): JSON file with the "
+                  "destination settings, as RudderStack's Ometria destination has them (its Config, or the whole "
+                  "destination): apiKey (required), marketingOptin (EXPLICITLY_OPTEDIN, EXPLICITLY_OPTEDOUT or "
+                  "NOT_SPECIFIED), allowMarketing and allowTransactional (true or false); any other key is an error")
+      ->type_name("FILE");
   cmd->add_option("--format", options->format, "ometria: events in, records out; rudder: processor request in, response out")
       ->check(CLI::IsMember({"ometria", "rudder"}))
       ->capture_default_str();

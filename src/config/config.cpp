@@ -1,11 +1,9 @@
 // The config as a whole: the raw tree and its overrides (file, environment, flags), and validate(), which runs
-// the section readers (sections.cpp) over it. Value syntax: values.cpp; typed reads: object_reader.cpp.
+// the section readers (sections.cpp) over it. Value syntax: values.cpp; typed reads: object_reader.cpp; the
+// environment: environment.cpp.
 #include "omt/config/config.hpp"
 
-#include <algorithm>
 #include <cctype>
-#include <charconv>
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -63,10 +61,29 @@ nlohmann::json& slot_for(nlohmann::json& root, std::string_view dotted_key) {
 }
 }  // namespace
 
-void RawConfig::set(std::string_view dotted_key, std::string value) { slot_for(tree_->json, dotted_key) = std::move(value); }
-void RawConfig::set(std::string_view dotted_key, std::int64_t value) { slot_for(tree_->json, dotted_key) = value; }
-void RawConfig::set(std::string_view dotted_key, bool value) { slot_for(tree_->json, dotted_key) = value; }
-void RawConfig::erase(std::string_view top_level_key) { tree_->json.erase(std::string(top_level_key)); }
+namespace detail {
+void set_at(RawConfig::Tree& tree, std::string_view dotted_key, nlohmann::json value, std::string origin) {
+  slot_for(tree.json, dotted_key) = std::move(value);
+  // A value set here replaces what was under its key, and so the origins recorded under it.
+  for (auto it = tree.origins.begin(); it != tree.origins.end();)
+    it = is_at_or_under(it->first, dotted_key) ? tree.origins.erase(it) : std::next(it);
+  if (!origin.empty()) tree.origins.emplace(std::string(dotted_key), std::move(origin));
+}
+}  // namespace detail
+
+void RawConfig::set(std::string_view dotted_key, std::string value, std::string origin) {
+  detail::set_at(*tree_, dotted_key, std::move(value), std::move(origin));
+}
+void RawConfig::set(std::string_view dotted_key, std::int64_t value, std::string origin) {
+  detail::set_at(*tree_, dotted_key, value, std::move(origin));
+}
+void RawConfig::set(std::string_view dotted_key, bool value, std::string origin) {
+  detail::set_at(*tree_, dotted_key, value, std::move(origin));
+}
+void RawConfig::erase(std::string_view top_level_key) {
+  detail::set_at(*tree_, top_level_key, nullptr, {});  // drops the origins under it
+  tree_->json.erase(std::string(top_level_key));
+}
 
 namespace {
 struct Section {
@@ -107,25 +124,9 @@ std::vector<std::string> known_keys() {
   return keys;
 }
 
-std::vector<std::string> RawConfig::apply_environment() {
-  std::vector<std::string> applied;
-  for (const auto& key : known_keys()) {
-    const std::string name = environment_name(key);
-    const char* value = std::getenv(name.c_str());
-    if (!value) continue;
-    const std::string text(value);
-    std::int64_t number = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (text == "true" || text == "false") set(key, text == "true");
-    else if (ec == std::errc() && end == text.data() + text.size() && !text.empty()) set(key, number);
-    else set(key, text);
-    applied.push_back(name);
-  }
-  return applied;
-}
-
 Expected<Config> validate(const RawConfig& raw) {
   detail::ReadContext context{raw.source(), std::nullopt};
+  context.origins = &raw.tree().origins;
   Config config;
   detail::ObjectReader root(context, &raw.tree().json, "");
   for (const Section& section : sections) {

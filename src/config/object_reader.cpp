@@ -14,10 +14,30 @@ std::string ObjectReader::key_path(std::string_view key) const {
   return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
 }
 
+bool is_at_or_under(std::string_view path, std::string_view key) {
+  return path.substr(0, key.size()) == key &&
+         (path.size() == key.size() || path[key.size()] == '.' || path[key.size()] == '[');
+}
+
+std::string origin_of(const ReadContext& context, std::string_view dotted_path) {
+  const std::string* best = nullptr;
+  std::size_t best_length = 0;
+  if (context.origins) {
+    for (const auto& [key, origin] : *context.origins) {
+      if (is_at_or_under(dotted_path, key) && key.size() >= best_length) {
+        best = &origin;
+        best_length = key.size();
+      }
+    }
+  }
+  return best ? *best : context.source;
+}
+
 void ObjectReader::error(std::string_view key, std::string message) {
   if (context_.first_error) return;
   const std::string where = key_path(key);
-  context_.first_error = Error{errc::invalid_config, context_.source + ": " + where + ": " + message, where};
+  const std::string prefix = origin_of(context_, where) + ": " + (where.empty() ? "" : where + ": ");
+  context_.first_error = Error{errc::invalid_config, prefix + message, where};
 }
 
 const nlohmann::json* ObjectReader::find(std::string_view key) {
@@ -41,7 +61,7 @@ void ObjectReader::string_in(std::string_view key, std::string& out, std::initia
   string(key, value);
   if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
     std::string list;
-    for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    for (auto a : allowed) list += (list.empty() ? "" : ", ") + (a.empty() ? std::string("\"\"") : std::string(a));
     return error(key, "expected one of " + list + ", got \"" + value + "\"");
   }
   out = value;
@@ -160,15 +180,20 @@ ObjectReader ObjectReader::object(std::string_view key) {
   return ObjectReader(context_, v, key_path(key));
 }
 
+std::vector<std::string> ObjectReader::unknown_keys() const {
+  std::vector<std::string> unknown;
+  if (object_ == nullptr) return unknown;
+  for (auto it = object_->begin(); it != object_->end(); ++it)
+    if (std::find(known_.begin(), known_.end(), it.key()) == known_.end()) unknown.push_back(it.key());
+  return unknown;
+}
+
 void ObjectReader::done() {
-  if (object_ == nullptr) return;
-  for (auto it = object_->begin(); it != object_->end(); ++it) {
-    if (std::find(known_.begin(), known_.end(), it.key()) == known_.end()) {
-      std::string known;
-      for (const auto& k : known_) known += (known.empty() ? "" : ", ") + k;
-      return error(it.key(), "unknown key (known here: " + known + ")");
-    }
-  }
+  const auto unknown = unknown_keys();
+  if (unknown.empty()) return;
+  std::string known;
+  for (const auto& k : known_) known += (known.empty() ? "" : ", ") + k;
+  error(unknown.front(), "unknown key (known here: " + known + ")");
 }
 
 }  // namespace omt::config::detail

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,15 +17,30 @@
 
 struct omt::config::RawConfig::Tree {
   nlohmann::json json = nlohmann::json::object();
+  // Where each overridden value came from, by dotted key ("server.threads" -> "OMT_SERVER_THREADS=abc");
+  // a key that is not here (nor under a key that is) came from the file.
+  std::map<std::string, std::string, std::less<>> origins;
 };
 
 namespace omt::config::detail {
 
+// "sources[0].api_key" is under "sources", "server.threads" at "server.threads"; "server.threadsx" is neither.
+bool is_at_or_under(std::string_view path, std::string_view key);
+
+// Sets the value at a dotted key (creating the objects on the way) and records where it came from (empty: the
+// file); the origins of keys under it go, as their values do.
+void set_at(RawConfig::Tree& tree, std::string_view dotted_key, nlohmann::json value, std::string origin);
+
 struct ReadContext {
-  std::string source;
+  std::string source;  // the file's name: errors of values from the file start with it
   std::optional<Error> first_error;
   std::vector<std::string>* asked = nullptr;  // when set, every dotted key a reader asks for is recorded
+  const std::map<std::string, std::string, std::less<>>* origins = nullptr;  // RawConfig::Tree::origins
 };
+
+// What an error at `dotted_path` starts with: the origin of the value there or of the nearest key above it
+// that was overridden ("sources" covers "sources[0].api_key"), else the file's name.
+std::string origin_of(const ReadContext& context, std::string_view dotted_path);
 
 class ObjectReader {
  public:
@@ -55,6 +71,8 @@ class ObjectReader {
   ObjectReader object(std::string_view key);
   // Reports keys that no read asked for.
   void done();
+  // The keys no read asked for, in the object's order (for a caller that words the error itself).
+  std::vector<std::string> unknown_keys() const;
 
   void error(std::string_view key, std::string message);
   std::string key_path(std::string_view key) const;
@@ -76,5 +94,26 @@ void read_ometria_section(ObjectReader& section, Config& config);
 void read_delivery_section(ObjectReader& section, Config& config);
 void read_ingest_section(ObjectReader& section, Config& config);
 void read_sources(ObjectReader& root, Config& config);
+
+// The destination settings, one set of rules under two spellings: a source's ("api_key", in the config file)
+// and RudderStack's destination Config's ("apiKey", transform's --destination-config).
+struct DestinationKeys {
+  std::string_view api_key, marketing_optin, allow_marketing, allow_transactional;
+  std::string_view collection;  // empty: not settable in this spelling
+};
+inline constexpr DestinationKeys source_destination_keys{"api_key", "marketing_optin", "allow_marketing",
+                                                         "allow_transactional", "collection"};
+inline constexpr DestinationKeys rudder_destination_keys{"apiKey", "marketingOptin", "allowMarketing",
+                                                         "allowTransactional", {}};
+void read_destination_settings(ObjectReader& reader, const DestinationKeys& keys, ometria::DestinationConfig& out);
+// After done(): the API key is required.
+void require_api_key(ObjectReader& reader, const DestinationKeys& keys, const ometria::DestinationConfig& settings);
+
+// "line 3 column 7: syntax error while parsing object key" (nlohmann's description without the text it last
+// read, which may hold a secret).
+std::string describe_syntax_error(const nlohmann::json::parse_error& error, std::string_view text);
+
+// The candidate nearest to `name` (case first, then at most a couple of typos), or empty when none is near.
+std::string nearest_name(std::string_view name, const std::vector<std::string>& candidates);
 
 }  // namespace omt::config::detail

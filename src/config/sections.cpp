@@ -82,6 +82,29 @@ void read_ingest_section(ObjectReader& ingest, Config& config) {
   ingest.duration("max_slow_down", i.max_slow_down, std::chrono::milliseconds(0), std::chrono::seconds(30));
 }
 
+void read_destination_settings(ObjectReader& reader, const DestinationKeys& keys, ometria::DestinationConfig& out) {
+  reader.secret(keys.api_key, out.api_key);
+  // Ometria's contact opt-in states (its push API refuses others); "" is "not set", as RudderStack's form sends it.
+  std::string optin;
+  reader.string_in(keys.marketing_optin, optin, {"", "EXPLICITLY_OPTEDIN", "EXPLICITLY_OPTEDOUT", "NOT_SPECIFIED"});
+  if (!optin.empty()) out.marketing_optin = optin;
+  for (auto [key, setting] : {std::pair{keys.allow_marketing, &out.allow_marketing},
+                              std::pair{keys.allow_transactional, &out.allow_transactional}}) {
+    if (!reader.find(key)) continue;
+    bool v = false;
+    reader.boolean(key, v);
+    *setting = v;
+  }
+  if (keys.collection.empty()) return;
+  std::string collection;
+  reader.string(keys.collection, collection);
+  if (!collection.empty()) out.collection = collection;
+}
+
+void require_api_key(ObjectReader& reader, const DestinationKeys& keys, const ometria::DestinationConfig& settings) {
+  if (settings.api_key.empty()) reader.error(keys.api_key, "is required (the Ometria API key)");
+}
+
 // "sources": [{"name", "write_key", "webhook_token", "api_key", "marketing_optin", "allow_marketing",
 // "allow_transactional", "collection"}]
 void read_sources(ObjectReader& root, Config& config) {
@@ -96,25 +119,10 @@ void read_sources(ObjectReader& root, Config& config) {
     source.string("name", s.name);
     source.secret("write_key", s.write_key);
     source.secret("webhook_token", s.webhook_token);
-    source.secret("api_key", s.destination.api_key);
-    std::string optin;
-    source.string_in("marketing_optin", optin, {"", "EXPLICITLY_OPTEDIN", "EXPLICITLY_OPTEDOUT", "NOT_SPECIFIED"});
-    if (!optin.empty()) s.destination.marketing_optin = optin;
-    if (source.find("allow_marketing")) {
-      bool v = false;
-      source.boolean("allow_marketing", v);
-      s.destination.allow_marketing = v;
-    }
-    if (source.find("allow_transactional")) {
-      bool v = false;
-      source.boolean("allow_transactional", v);
-      s.destination.allow_transactional = v;
-    }
-    std::string collection;
-    source.string("collection", collection);
-    if (!collection.empty()) s.destination.collection = collection;
+    read_destination_settings(source, source_destination_keys, s.destination);
     source.done();
-    if (s.destination.api_key.empty()) return source.error("api_key", "is required (the Ometria API key)");
+    require_api_key(source, source_destination_keys, s.destination);
+    if (source.context().first_error) return;
     if (s.write_key.empty() && s.webhook_token.empty())
       return source.error("", "needs a write_key or a webhook_token (or both)");
     for (const auto& other : config.sources) {

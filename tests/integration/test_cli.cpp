@@ -45,9 +45,10 @@ class CliTest : public ::testing::Test {
     return ss.str();
   }
   // Runs the binary with args in a shell (so "< file" works); stdout and stderr are captured.
-  RunResult run(const std::string& args) {
-    const std::string command = std::string(OMT_BINARY) + " " + args + " >" + (dir_ / "out").string() + " 2>" +
-                                (dir_ / "err").string();
+  // `environment` ("NAME='value' ...") is set for the child only.
+  RunResult run(const std::string& args, const std::string& environment = {}) {
+    const std::string command = environment + (environment.empty() ? "" : " ") + std::string(OMT_BINARY) + " " + args +
+                                " >" + (dir_ / "out").string() + " 2>" + (dir_ / "err").string();
     const int status = std::system(command.c_str());
     return RunResult{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read(dir_ / "out"), read(dir_ / "err")};
   }
@@ -185,7 +186,99 @@ TEST_F(CliTest, EveryHelpShowsDefaultsAndExitCodes) {
   }
   EXPECT_NE(run("transform --help").out.find("--format TEXT:{ometria,rudder}=ometria"), std::string::npos);
   EXPECT_NE(run("transform --help").out.find("Required with --format ometria"), std::string::npos);
+  EXPECT_NE(run("transform --help").out.find("--destination-config FILE"), std::string::npos);
   EXPECT_NE(run("dead-letter list --help").out.find("=100"), std::string::npos);
+}
+
+// ---- settings from the environment and flags: checked like the file, errors name where the value came from ----
+
+TEST_F(CliTest, AnEnvironmentValueOrAFlagIsNamedInItsError) {
+  auto variable = run("check-config", "OMT_SERVER_THREADS=abc");
+  EXPECT_EQ(variable.exit_code, 2);
+  EXPECT_EQ(variable.err, "ometria-transformer check-config: OMT_SERVER_THREADS=abc: server.threads: expected an integer 0..1024\n");
+  auto serve = run("serve", "OMT_SERVER_THREADS=abc");
+  EXPECT_EQ(serve.exit_code, 2);
+  EXPECT_EQ(serve.err, "ometria-transformer serve: OMT_SERVER_THREADS=abc: server.threads: expected an integer 0..1024\n");
+  auto flag = run("serve --listen nonsense");
+  EXPECT_EQ(flag.exit_code, 2);
+  EXPECT_EQ(flag.err, "ometria-transformer serve: --listen nonsense: server.listen: expected HOST:PORT, got \"nonsense\"\n");
+  // The flag wins over the variable, and so is the one named.
+  auto both = run("serve --log-format xml", "OMT_LOG_FORMAT=text");
+  EXPECT_EQ(both.err.rfind("ometria-transformer serve: --log-format xml: log.format: expected one of text, json", 0), 0u) << both.err;
+  // A value from the file still names the file.
+  const auto file = write("config.json", R"({"server":{"threads":"many"}})");
+  auto from_file = run("check-config --config " + file.string());
+  EXPECT_EQ(from_file.err, "ometria-transformer check-config: " + file.string() + ": server.threads: expected an integer 0..1024\n");
+}
+
+TEST_F(CliTest, AnUnknownVariableIsAStartUpErrorNamingIt) {
+  for (const char* command : {"serve --listen 127.0.0.1:0", "check-config", "queue stats"}) {
+    auto r = run(command, "OMT_SERVER_LISTNE=127.0.0.1:0");
+    EXPECT_EQ(r.exit_code, 2) << command;
+    EXPECT_NE(r.err.find(": OMT_SERVER_LISTNE: no configuration key has this variable (did you mean OMT_SERVER_LISTEN?)"),
+              std::string::npos)
+        << command << ": " << r.err;
+  }
+  // The scripts' own variables and the secrets the config names are not settings, and not errors.
+  const auto config = write("config.json", R"({"sources":[{"write_key":{"env":"OMT_CLI_WRITE_KEY"},"api_key":"k"}]})");
+  auto r = run("check-config --config " + config.string(),
+               "OMT_BUILD_DIR=build OMT_BUILD_TARGETS=x OMT_TEST_FUZZ=0 OMT_WITH_FUZZ=1 OMT_CLI_WRITE_KEY=wk");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(CliTest, SourcesCanBeSetFromTheEnvironmentAsJson) {
+  const auto config = write("config.json", R"({"sources":[{"name":"from-file","write_key":"f","api_key":"k"}]})");
+  auto r = run("check-config --config " + config.string(),
+               R"(OMT_SOURCES='[{"name":"web","write_key":"w","api_key":"k1","marketing_optin":"NOT_SPECIFIED"}]')");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json effective = json::parse(r.out);
+  ASSERT_EQ(effective["sources"].size(), 1u);
+  EXPECT_EQ(effective["sources"][0]["name"], "web");
+  EXPECT_EQ(effective["sources"][0]["marketing_optin"], "NOT_SPECIFIED");
+
+  auto syntax = run("check-config", R"(OMT_SOURCES='[{"name":"web",')");
+  EXPECT_EQ(syntax.exit_code, 2);
+  EXPECT_EQ(syntax.err.rfind("ometria-transformer check-config: OMT_SOURCES: invalid JSON: line 1 column 16: ", 0), 0u)
+      << syntax.err;
+  auto invalid = run("check-config", R"(OMT_SOURCES='[{"write_key":"secret-write-key"}]')");
+  EXPECT_EQ(invalid.err, "ometria-transformer check-config: OMT_SOURCES: sources[0].api_key: is required (the Ometria API key)\n");
+}
+
+// ---- transform's --destination-config: each failure says which it is ----
+
+TEST_F(CliTest, TheDestinationConfigIsCheckedLikeASourcesSettings) {
+  const auto events = write("e.json", identify);
+  auto with = [&](const std::string& destination_file) {
+    return run("transform " + events.string() + " --destination-config " + destination_file);
+  };
+  const std::string prefix = "ometria-transformer transform: --destination-config: ";
+  const std::string missing = (dir_ / "missing.json").string();
+  EXPECT_EQ(with(missing).err, prefix + "cannot open " + missing + ": No such file or directory\n");
+  const auto not_json = write("not.json", "apiKey: k\n");
+  EXPECT_EQ(with(not_json.string()).err.rfind(prefix + not_json.string() + " is not JSON: line 1 column 1: ", 0), 0u);
+  const auto list = write("list.json", "[1]");
+  EXPECT_EQ(with(list.string()).err.rfind(prefix + list.string() + ": expected a JSON object", 0), 0u);
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"apikey":"k"})", R"(unknown key "apikey" (did you mean "apiKey"?))"},
+      {R"({"apiKey":"k","marketingOptin":"YES"})",
+       R"(marketingOptin: expected one of "", EXPLICITLY_OPTEDIN, EXPLICITLY_OPTEDOUT, NOT_SPECIFIED, got "YES")"},
+      {R"({"apiKey":"k","allowMarketing":"yes"})", "allowMarketing: expected true or false"},
+      {R"({"apiKey":""})", "apiKey: is required (the Ometria API key)"},
+      {R"({"Config":{"apiKey":"k","allowTransactional":1}})", "Config.allowTransactional: expected true or false"},
+  };
+  for (const auto& [text, message] : cases) {
+    const auto file = write("d.json", text);
+    auto r = with(file.string());
+    EXPECT_EQ(r.exit_code, 2) << text;
+    EXPECT_EQ(r.err, prefix + file.string() + ": " + message + "\n") << text;
+    EXPECT_TRUE(r.out.empty()) << text;
+  }
+  // A whole destination as RudderStack exports it, its consent settings included.
+  const auto whole = write("whole.json", R"({"ID":"d1","Name":"Ometria","Config":{"apiKey":"k","marketingOptin":"NOT_SPECIFIED",
+      "allowMarketing":false,"allowTransactional":false,"oneTrustCookieCategories":[],"consentManagement":[]}})");
+  auto r = with(whole.string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(R"("marketing_optin":"NOT_SPECIFIED")"), std::string::npos) << r.out;
 }
 
 }  // namespace

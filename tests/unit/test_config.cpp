@@ -138,19 +138,16 @@ TEST(Config, EveryKeyHasAnEnvironmentVariable) {
   EXPECT_NE(std::find(keys.begin(), keys.end(), "server.limits.max_body_bytes"), keys.end());
   EXPECT_NE(std::find(keys.begin(), keys.end(), "delivery.retry.max_attempts"), keys.end());
   EXPECT_EQ(omt::config::environment_name("server.limits.max_body_bytes"), "OMT_SERVER_LIMITS_MAX_BODY_BYTES");
-  ::setenv("OMT_SERVER_THREADS", "3", 1);
-  ::setenv("OMT_LOG_FORMAT", "json", 1);
-  ::setenv("OMT_OMETRIA_ALLOW_PLAIN_HTTP", "true", 1);
-  ::setenv("OMT_SERVER_TIMEOUTS_READ", "5s", 1);
   auto raw = RawConfig::parse(R"({"server": {"threads": 1}, "log": {"format": "text"}})", "test.json");
   ASSERT_TRUE(raw);
-  const auto applied = raw->apply_environment();
+  const auto applied = raw->apply_environment({{"OMT_SERVER_THREADS", "3"},
+                                               {"OMT_LOG_FORMAT", "json"},
+                                               {"OMT_OMETRIA_ALLOW_PLAIN_HTTP", "true"},
+                                               {"OMT_SERVER_TIMEOUTS_READ", "5s"},
+                                               {"PATH", "/bin"}});
+  ASSERT_TRUE(applied) << applied.error().message;
   raw->set("log.format", std::string("text"));  // a flag still wins over the environment
-  ::unsetenv("OMT_SERVER_THREADS");
-  ::unsetenv("OMT_LOG_FORMAT");
-  ::unsetenv("OMT_OMETRIA_ALLOW_PLAIN_HTTP");
-  ::unsetenv("OMT_SERVER_TIMEOUTS_READ");
-  EXPECT_EQ(applied.size(), 4u);
+  EXPECT_EQ(applied->size(), 4u);
   auto c = validate(*raw);
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->server.threads, 3u);

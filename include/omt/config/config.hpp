@@ -1,6 +1,7 @@
-// Start-up configuration: a JSON file (--config) plus command-line overrides, read once and validated into a
-// Config that cannot be invalid. RawConfig is the unvalidated tree (file values with overrides applied at dotted
-// keys); validate() turns it into Config or names the first bad or unknown key ("server.limits.max_body_bytes").
+// Start-up configuration: a JSON file (--config), OMT_ environment variables and command-line flags, read once
+// and validated into a Config that cannot be invalid. RawConfig is the unvalidated tree (file values with
+// overrides applied at dotted keys, each override remembering where it came from); validate() turns it into
+// Config or names the first bad or unknown key and its origin ("OMT_SERVER_THREADS=abc: server.threads: ...").
 // Adding a section: a struct and a field in Config, a reader in src/config/sections.cpp, one row in the section
 // table of src/config/config.cpp. The value syntax (durations, sizes, addresses, secrets): omt/config/values.hpp.
 #pragma once
@@ -107,6 +108,12 @@ struct Config {
   std::vector<SourceConfig> sources;
 };
 
+// One variable of an environment (the process's, or a test's).
+struct EnvironmentVariable {
+  std::string name;
+  std::string value;
+};
+
 class RawConfig {
  public:
   RawConfig();  // empty: every value at its default
@@ -114,15 +121,19 @@ class RawConfig {
   static Expected<RawConfig> parse(std::string_view json_text, std::string_view source = "config");
   static Expected<RawConfig> from_file(const std::filesystem::path& file);
 
-  // Environment overrides: every key can be set as OMT_<KEY> with dots as underscores, upper-cased
-  // (server.limits.max_body_bytes -> OMT_SERVER_LIMITS_MAX_BODY_BYTES). They win over the file; apply them
-  // before command-line flags, which win over both. Returns the names of the variables applied.
-  std::vector<std::string> apply_environment();
+  // Environment overrides (environment.cpp): every key can be set as OMT_<KEY> with dots as underscores,
+  // upper-cased (server.limits.max_body_bytes -> OMT_SERVER_LIMITS_MAX_BODY_BYTES), and `sources` as OMT_SOURCES
+  // (the JSON list, replacing the file's). They win over the file; apply them before command-line flags, which
+  // win over both. Any other OMT_ variable is an error naming it, unless the config names it as a secret
+  // ({"env": NAME}) or it is reserved (reserved_environment_name). Returns the names of the variables applied.
+  Expected<std::vector<std::string>> apply_environment(const std::vector<EnvironmentVariable>& environment);
+  Expected<std::vector<std::string>> apply_environment();  // this process's environment
 
-  // Command-line overrides at a dotted key ("server.listen"); they win over the file.
-  void set(std::string_view dotted_key, std::string value);
-  void set(std::string_view dotted_key, std::int64_t value);
-  void set(std::string_view dotted_key, bool value);
+  // Overrides at a dotted key ("server.listen"); they win over the file. `origin` starts the value's errors
+  // ("--listen nonsense" -> "--listen nonsense: server.listen: ..."); empty: the file's name, as for its own.
+  void set(std::string_view dotted_key, std::string value, std::string origin = {});
+  void set(std::string_view dotted_key, std::int64_t value, std::string origin = {});
+  void set(std::string_view dotted_key, bool value, std::string origin = {});
   // Drops a top-level key (the operator commands ignore "sources", whose secrets they do not need).
   void erase(std::string_view top_level_key);
 
@@ -145,8 +156,14 @@ class RawConfig {
 std::string environment_name(std::string_view dotted_key);
 // Every settable dotted key (sources excepted: they are lists), in reading order.
 std::vector<std::string> known_keys();
+// The variable that holds the `sources` list as JSON.
+inline constexpr std::string_view sources_environment_name = "OMT_SOURCES";
+// OMT_ variables that are no setting and are left alone: the project's scripts' own (build, test, benchmark).
+bool reserved_environment_name(std::string_view name);
 
-// The error (errc::invalid_config) names the key: "config.json: server.threads: expected an integer 1..1024".
+// The error (errc::invalid_config) names the key and where its value came from: the file
+// ("config.json: server.threads: expected an integer 0..1024"), a variable ("OMT_SERVER_THREADS=abc: ...")
+// or a flag ("--threads 0: ...").
 Expected<Config> validate(const RawConfig& raw);
 
 }  // namespace omt::config
