@@ -104,6 +104,17 @@ Expected<json::OutObject> apply(const RuleList& rules, Source& source, json::Are
   for (std::size_t i = 0; i < rules.rules.size(); ++i) {
     const Rule& rule = rules.rules[i];
     std::optional<dom::element> value;
+    if (rule.if_empty) {
+      json::OutValue* earlier = payload.find(rule.to);
+      if (earlier && json::truthy(*earlier)) continue;
+      if (auto v = source.get(rule.from.front()); v && !v->is_null()) {
+        payload.set(rule.to, *v);
+        origin[i] = &rule.from.front();
+      } else if (earlier) {
+        payload.erase(rule.to);
+      }
+      continue;
+    }
     if (rule.keep_empty) {
       value = source.get(rule.from.front());
       if (value) {

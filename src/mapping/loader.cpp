@@ -37,7 +37,7 @@ Expected<SourcePath> compile_path(const njson& j, const std::string& where) {
 }
 
 Expected<Rule> compile_rule(const njson& j, const std::string& where, const GenericLookups& generic) {
-  static const std::unordered_set<std::string> known = {"to", "from", "generic", "required", "keepEmpty", "type",
+  static const std::unordered_set<std::string> known = {"to", "from", "generic", "required", "keepEmpty", "ifEmpty", "type",
                                                         "valueMap", "transform", "validate", "onInvalid", "error",
                                                         "comment"};
   if (!j.is_object()) return tl::unexpected(load_error(where, "a rule must be an object"));
@@ -90,6 +90,9 @@ Expected<Rule> compile_rule(const njson& j, const std::string& where, const Gene
   if (auto e = flag("keepEmpty", rule.keep_empty)) return tl::unexpected(*e);
   if (rule.keep_empty && rule.from.size() != 1)
     return tl::unexpected(load_error(where, "\"keepEmpty\" needs exactly one source path"));
+  if (auto e = flag("ifEmpty", rule.if_empty)) return tl::unexpected(*e);
+  if (rule.if_empty && (rule.from.size() != 1 || rule.required || rule.keep_empty))
+    return tl::unexpected(load_error(where, "\"ifEmpty\" needs exactly one source path, and no \"required\" or \"keepEmpty\""));
 
   if (j.contains("type")) {
     if (j["type"] != "string") return tl::unexpected(load_error(where, "\"type\" can only be \"string\""));
@@ -186,8 +189,9 @@ Expected<MappingFile> load_file(const std::string& name, const std::string& text
       for (std::size_t i = 0; i < value.size(); ++i) {
         auto rule = compile_rule(value[i], rule_position(where, i, value[i]), generic);
         if (!rule) return tl::unexpected(rule.error());
+        // A key is mapped once; a later "ifEmpty" rule for it is its fallback, not a second mapping.
         for (const auto& other : list.rules)
-          if (other.to == rule->to)
+          if (other.to == rule->to && (!rule->if_empty || other.if_empty))
             return tl::unexpected(load_error(rule->position, "\"" + rule->to + "\" is mapped twice"));
         list.rules.push_back(std::move(*rule));
       }

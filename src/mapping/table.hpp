@@ -37,6 +37,10 @@ struct Rule {
   std::string sources_json;      // JSON.stringify(sourceKeys), for "Missing required value from ..."
   bool required = false;
   bool keep_empty = false;  // a single path read raw: null and "" are kept (addressMapper's city/state)
+  // A fallback for a key an earlier rule may have left empty: applies only when the key is not truthy yet; its one
+  // path is read raw (anything but null, as `payload.id = message.messageId` assigns it) and set in place or
+  // appended here; with no value, an empty earlier value is removed (JavaScript's undefined is not written).
+  bool if_empty = false;
   bool must_be_string = false;
   std::vector<ValueMapEntry> value_map;  // empty: no map; a value not listed is dropped
   std::vector<Transform> transforms;

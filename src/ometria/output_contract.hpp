@@ -17,7 +17,6 @@ inline constexpr RequiredKey contact_keys[] = {
     {"properties", "custom fields are extracted only when it is not truthy"},
 };
 inline constexpr RequiredKey custom_event_keys[] = {
-    {"id", "filled from messageId when it is not truthy"},
     {"properties", "custom fields are extracted only when it is not truthy"},
 };
 inline constexpr RequiredKey order_keys[] = {

@@ -30,7 +30,6 @@ using mapping::required_key;
 constexpr std::string_view contact_id = required_key(contract::contact, "id");
 constexpr std::string_view contact_collection = required_key(contract::contact, "@collection");
 constexpr std::string_view contact_properties = required_key(contract::contact, "properties");
-constexpr std::string_view event_id = required_key(contract::custom_event, "id");
 constexpr std::string_view event_properties = required_key(contract::custom_event, "properties");
 constexpr std::string_view order_properties = required_key(contract::order, "properties");
 constexpr std::string_view order_billing_address = required_key(contract::order, "billing_address");
@@ -61,7 +60,7 @@ SourcePath path_of(std::string_view dotted) {
 
 // Paths the steps between the tables read, compiled once.
 struct FixedPaths {
-  SourcePath type = path_of("type"), event = path_of("event"), message_id = path_of("messageId");
+  SourcePath type = path_of("type"), event = path_of("event");
   SourcePath products = path_of("properties.products"), variant_options = path_of("variant_options");
   std::vector<SourcePath> integrations = {path_of("integrations.Ometria"), path_of("integrations.ometria"),
                                           path_of("integrations.OMETRIA")};
@@ -327,11 +326,6 @@ class Mapper {
     auto mapped = mapping::apply(t_.custom_event.list("fields"), source_, arena_);
     if (!mapped) return mapped;
     OutObject p = std::move(*mapped);
-    if (!is_truthy(p, key::event_id)) {
-      // Filled from messageId, appended after identity_account_id (contract quirk 8).
-      if (auto id = get(message_, paths().message_id); id && !id->is_null()) p.set(key::event_id, *id);
-      else p.erase(key::event_id);
-    }
     p.set("@type", std::string_view("custom_event"));
     p.set("event_type", event_type);
     if (!is_truthy(p, key::event_properties))

@@ -92,6 +92,24 @@ TEST_F(MappingApply, KeepEmptyCopiesNullAndEmptyStringRaw) {
             R"({"city":null,"state":"","country_code":"GB"})");
 }
 
+TEST_F(MappingApply, IfEmptyFillsAKeyAnEarlierRuleLeftEmptyWhereTheRuleStands) {
+  const auto& fields = tables_->custom_event.list("fields");
+  const std::string base = R"("timestamp":"2024-05-01T10:00:00Z","traits":{"email":"a@example.com"},"userId":"u1")";
+  // properties.event_id wins, in the first place; messageId is not looked at.
+  EXPECT_EQ(*map(fields, "{" + base + R"(,"messageId":"m1","properties":{"event_id":"e1"}})"),
+            R"({"id":"e1","timestamp":"2024-05-01T10:00:00Z","identity_email":"a@example.com","identity_account_id":"u1"})");
+  // No event_id (or an empty one, which does not qualify): messageId, after identity_account_id.
+  for (const char* props : {R"({})", R"({"event_id":""})"})
+    EXPECT_EQ(*map(fields, "{" + base + R"(,"messageId":"m1","properties":)" + props + "}"),
+              R"({"timestamp":"2024-05-01T10:00:00Z","identity_email":"a@example.com","identity_account_id":"u1","id":"m1"})");
+  // Read as it is: a non-string messageId is copied too; null or absent leaves no id.
+  EXPECT_EQ(*map(fields, "{" + base + R"(,"messageId":7})"),
+            R"({"timestamp":"2024-05-01T10:00:00Z","identity_email":"a@example.com","identity_account_id":"u1","id":7})");
+  for (const char* tail : {R"(,"messageId":null})", "}"})
+    EXPECT_EQ(*map(fields, "{" + base + tail),
+              R"({"timestamp":"2024-05-01T10:00:00Z","identity_email":"a@example.com","identity_account_id":"u1"})");
+}
+
 TEST_F(MappingApply, CustomFieldsLaterPathsOverwriteEarlierAndDottedKeysNest) {
   EXPECT_EQ(custom(*tables_->contact.custom_fields,
                    R"({"traits":{"a":1,"email":"x","b.c":2,"n":null},"context":{"traits":{"a":3,"z":"","listingId":"l"}}})"),

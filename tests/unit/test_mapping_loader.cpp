@@ -50,6 +50,13 @@ TEST(MappingLoad, ErrorsNameTheFileAndTheEntry) {
             "mapping error in variant.json fields[0] (to \"id\"): \"onInvalid\": \"fail\" needs an \"error\" message");
   EXPECT_EQ(load_error("variant.json", R"({"fields":[{"to":"id","from":"id"},{"to":"id","from":"x"}]})"),
             "mapping error in variant.json fields[1] (to \"id\"): \"id\" is mapped twice");
+  EXPECT_EQ(load_error("variant.json", R"({"fields":[{"to":"id","from":"id"},{"to":"id","from":["x","y"],"ifEmpty":true}]})"),
+            "mapping error in variant.json fields[1] (to \"id\"): \"ifEmpty\" needs exactly one source path, and no "
+            "\"required\" or \"keepEmpty\"");
+  EXPECT_EQ(load_error("variant.json", R"({"fields":[{"to":"id","from":"id","ifEmpty":true},{"to":"id","from":"x","ifEmpty":true}]})"),
+            "mapping error in variant.json fields[1] (to \"id\"): \"id\" is mapped twice");
+  EXPECT_EQ(load_error("variant.json", R"({"fields":[{"to":"id","from":"id","ifEmpty":"yes"}]})"),
+            "mapping error in variant.json fields[0] (to \"id\"): \"ifEmpty\" must be true or false");
   EXPECT_EQ(load_error("variant.json", R"({"fields":[{"to":"id"}]})"),
             "mapping error in variant.json fields[0] (to \"id\"): a rule needs exactly one of \"from\" or \"generic\"");
   EXPECT_EQ(load_error("variant.json", R"({"rules":[]})"), "mapping error in variant.json: unknown key \"rules\"");
