@@ -9,7 +9,7 @@
 #include <mutex>
 #include <thread>
 
-#include <spdlog/spdlog.h>
+#include "omt/obs/service_events.hpp"
 
 namespace omt::net {
 
@@ -27,7 +27,7 @@ struct DelayedCalls::Impl {
     try {
       call();
     } catch (const std::exception& e) {
-      spdlog::error("a delayed call threw: {}", e.what());
+      obs::emit(obs::DelayedCallThrew{e.what()});
     }
   }
 };

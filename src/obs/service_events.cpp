@@ -46,4 +46,10 @@ void emit(const RequestsCutOff&) {
   emit_line(level_enum::warn, "requests_cut_off", EventFields{}, "some requests were cut off at the shutdown deadline");
 }
 
+void emit(const DelayedCallThrew& e) {
+  EventFields fields;
+  fields.user_text("error", e.what);
+  emit_line(level_enum::err, "delayed_call_threw", fields, fmt::format("a delayed call threw: {}", fields["error"]));
+}
+
 }  // namespace omt::obs

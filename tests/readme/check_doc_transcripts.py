@@ -23,6 +23,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from shown_answers import missing_lines  # noqa: E402
+
 ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", ".."))
 BINARY = os.path.join(ROOT, "build", "ometria-transformer")
 FAKE = os.path.join(ROOT, "build", "tests", "fake-ometria")
@@ -71,21 +74,6 @@ def first_config(text):
     raise SystemExit("no ```json configuration with \"sources\" in the document")
 
 
-def line_pattern(expected):
-    return re.compile("^" + ".*".join(re.escape(part) for part in expected.split("...")) + "$")
-
-
-def missing_lines(expected, printed):
-    unused = [l.rstrip("\r") for l in printed.splitlines()]
-    missing = []
-    for line in expected:
-        pattern = line_pattern(line)
-        hit = next((k for k, p in enumerate(unused) if pattern.match(p)), None)
-        if hit is None:
-            missing.append(line)
-        else:
-            del unused[hit]
-    return missing
 
 
 def wait_ready(url, proc, seconds=15.0):

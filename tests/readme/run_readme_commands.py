@@ -17,6 +17,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from shown_answers import missing_lines  # noqa: E402
+
 ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", ".."))
 SKIP = ("scripts/run.sh", "scripts/test.sh")
 
@@ -30,22 +33,6 @@ def blocks(text):
     return found
 
 
-def line_pattern(expected):
-    return re.compile("^" + ".*".join(re.escape(part) for part in expected.split("...")) + "$")
-
-
-def missing_lines(expected, printed):
-    """The expected lines that match no printed line (each printed line matches at most one expected line)."""
-    unused = [l.rstrip("\r") for l in printed.splitlines()]
-    missing = []
-    for line in expected:
-        pattern = line_pattern(line)
-        hit = next((i for i, p in enumerate(unused) if pattern.match(p)), None)
-        if hit is None:
-            missing.append(line)
-        else:
-            del unused[hit]
-    return missing
 
 
 def wait_port(port, seconds=15.0):

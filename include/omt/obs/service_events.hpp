@@ -31,6 +31,10 @@ struct StopSignalled {
   std::chrono::milliseconds deadline{0};
 };
 struct RequestsCutOff {};
+// A call run later (a held-back ingest answer, net::DelayedCalls) threw; the others still run (error).
+struct DelayedCallThrew {
+  std::string_view what;
+};
 
 void emit(const ServiceStarting& event);
 void emit(const MappingsLoaded& event);
@@ -38,5 +42,6 @@ void emit(const MappingsFailed& event);
 void emit(const StartUpFailed& event);
 void emit(const StopSignalled& event);
 void emit(const RequestsCutOff& event);
+void emit(const DelayedCallThrew& event);
 
 }  // namespace omt::obs
