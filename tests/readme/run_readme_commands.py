@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Runs every ```sh block of README.md, in order, from the repository root, so the README cannot drift from the
-code. A block fails when bash exits non-zero, or when an ```output block follows it and one of that block's lines
-is not among the lines the commands printed ("..." in an expected line stands for any text; each expected line
-must match a line of its own, in any order, since answers from concurrent pushes may come in either order). Blocks that start a server (`serve ... &`, or a `serve` line run in
-the foreground) leave it running for the next blocks; it is stopped when another block starts a server, and at
-the end. The two quick-start scripts are skipped here: CI runs scripts/test.sh itself, and scripts/test.sh runs
-`scripts/run.sh --version`.
+"""Runs every ```sh block of README.md and docs/operations.md (DOCUMENTS), in order, from the repository root,
+so the documents cannot drift from the code. A block fails when bash exits non-zero, or when an ```output block
+follows it and one of that block's lines is not among the lines the commands printed ("..." in a shown line stands
+for any text; each shown line must match a printed line of its own, in any order, since answers from concurrent
+pushes may come in either order). ```console blocks are shown, not run. Blocks that start a server (`serve ... &`,
+or a `serve` line run in the foreground) leave it running for the next blocks; it is stopped when another block
+starts a server, and at the end. The two quick-start scripts are skipped here: CI runs scripts/test.sh itself, and
+scripts/test.sh runs `scripts/run.sh --version`.
 
 Usage: run_readme_commands.py [REPO_ROOT]   (prints "N passed, M failed")
 """
@@ -71,16 +72,22 @@ def stop(server):
         server.wait(timeout=5)
 
 
+# The documents whose ```sh blocks are run, in this order (```console blocks are shown, not run).
+DOCUMENTS = ("README.md", "docs/operations.md")
+
+
 def main():
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
-        readme = fh.read()
     if wait_port(9090, seconds=0.5):
         print("port 9090 is already in use: the README's examples need it free")
         print("0 passed, 1 failed")
         return 1
     passed = failed = 0
     server = None
-    for number, (block, expected) in enumerate(blocks(readme), 1):
+    runs = []
+    for document in DOCUMENTS:
+        with open(os.path.join(ROOT, document), encoding="utf-8") as fh:
+            runs += [(document, number, block, expected) for number, (block, expected) in enumerate(blocks(fh.read()), 1)]
+    for document, number, block, expected in runs:
         if any(s in block for s in SKIP):
             continue
         starts_server = re.search(r"ometria-transformer serve", block) is not None
@@ -90,7 +97,7 @@ def main():
             # A foreground `serve` line would block: run it in the background like the ones ending in '&'.
             script = re.sub(r"^(\s*\./build/ometria-transformer serve[^&\n]*)$", r"\1 &", script, flags=re.M)
         # Output goes to a file, not a pipe: a server the block leaves running must not hold our reading end open.
-        log_path = os.path.join("/tmp", "omt-readme-block-%d-%d.log" % (os.getpid(), number))
+        log_path = os.path.join("/tmp", "omt-readme-block-%d-%s-%d.log" % (os.getpid(), document.replace("/", "_"), number))
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
@@ -117,14 +124,14 @@ def main():
         missing = missing_lines(expected, out.decode(errors="replace")) if ok and expected is not None else []
         if missing:
             ok = False
-            out = ("the README shows these answers, which the commands did not print:\n  " + "\n  ".join(missing) +
+            out = ("the document shows these answers, which the commands did not print:\n  " + "\n  ".join(missing) +
                    "\nthe commands printed:\n").encode() + out
         if ok:
             passed += 1
-            print("ok   block %d: %s" % (number, label))
+            print("ok   %s block %d: %s" % (document, number, label))
         else:
             failed += 1
-            print("FAIL block %d: %s\n%s" % (number, label, out.decode(errors="replace")[-2000:]))
+            print("FAIL %s block %d: %s\n%s" % (document, number, label, out.decode(errors="replace")[-2000:]))
     stop(server)
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 and passed > 0 else 1
