@@ -72,8 +72,10 @@ int run_serve(const ServeFlags& flags) {
   const auto mappings = mappings_location(cfg->mappings_dir, "mappings_dir");
   auto transformer = ometria::Transformer::load(mappings.directory);
   if (!transformer) {
+    // Logged (for log pipelines) and said on stderr the way every command says what went wrong.
     obs::emit(obs::MappingsFailed{mappings.directory.string(), transformer.error().message});
-    return 2;
+    return start_up_error("cannot load the mappings from " + mappings.directory.string() + ": " +
+                          transformer.error().message);
   }
   obs::emit(obs::MappingsLoaded{mappings.directory.string(), mappings.chosen_by});
   auto shared_transformer = std::make_shared<const ometria::Transformer>(std::move(*transformer));
@@ -131,7 +133,7 @@ int run_serve(const ServeFlags& flags) {
   auto server = net::Server::start(cfg->server, std::move(router), metrics);
   if (!server) {
     obs::emit(obs::StartUpFailed{server.error().message});
-    return 2;
+    return start_up_error(server.error().message);
   }
 
   int signal_number = 0;

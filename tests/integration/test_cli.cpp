@@ -175,6 +175,11 @@ TEST_F(CliTest, EveryCommandSaysWhatWentWrongTheSameWay) {
   auto serve = run("serve --listen nonsense");
   EXPECT_EQ(serve.exit_code, 2);
   EXPECT_EQ(serve.err.rfind("ometria-transformer serve: ", 0), 0u) << serve.err;
+  // After logging has started too: the log line, and the error said the same way.
+  auto mappings = run("serve --listen 127.0.0.1:0 --mappings " + dir_.string());
+  EXPECT_EQ(mappings.exit_code, 2);
+  EXPECT_NE(mappings.err.find("\nometria-transformer serve: cannot load the mappings from " + dir_.string()),
+            std::string::npos) << mappings.err;
 }
 
 TEST_F(CliTest, EveryHelpShowsDefaultsAndExitCodes) {
