@@ -39,11 +39,12 @@ void BM_Identify(benchmark::State& state) { run_events(state, &omt::bench::ident
 void BM_CustomEvent(benchmark::State& state) { run_events(state, &omt::bench::custom_event); }
 void BM_Order3LineItems(benchmark::State& state) { run_events(state, &omt::bench::order_event); }
 
-// The whole processor request: 100 mixed events in, the rudder-transformer response out.
-void BM_ProcessorBody100(benchmark::State& state) {
-  const std::string body = omt::bench::processor_body(100);
+using Route = omt::protocol::Reply (*)(std::string_view, const omt::ometria::Transformer&, omt::protocol::EventTally*,
+                                       std::size_t, omt::protocol::BodyForm);
+
+void run_body(benchmark::State& state, Route route, const std::string& body, omt::protocol::BodyForm form) {
   for (auto _ : state) {
-    auto reply = omt::protocol::processor_transform(body, transformer());
+    auto reply = route(body, transformer(), nullptr, 0, form);
     if (reply.status != 200) state.SkipWithError("status");
     benchmark::DoNotOptimize(reply);
   }
@@ -51,17 +52,25 @@ void BM_ProcessorBody100(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
 }
 
+// The whole processor request: 100 mixed events in, the rudder-transformer response out.
+void BM_ProcessorBody100(benchmark::State& state) {
+  run_body(state, &omt::protocol::processor_transform, omt::bench::processor_body(100),
+           omt::protocol::BodyForm::expanded);
+}
 // The same 100 events as a router body.
 void BM_RouterBody100(benchmark::State& state) {
-  const std::string processor = omt::bench::processor_body(100);
-  const std::string body = R"({"input":)" + processor + R"(,"destType":"ometria"})";
-  for (auto _ : state) {
-    auto reply = omt::protocol::router_transform(body, transformer());
-    if (reply.status != 200) state.SkipWithError("status");
-    benchmark::DoNotOptimize(reply);
-  }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 100);
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+  run_body(state, &omt::protocol::router_transform,
+           R"({"input":)" + omt::bench::processor_body(100) + R"(,"destType":"ometria"})",
+           omt::protocol::BodyForm::expanded);
+}
+// Both in rudder-server's compacted form (X-Content-Format: json+compactedv1): the same answers.
+void BM_ProcessorBody100Compacted(benchmark::State& state) {
+  run_body(state, &omt::protocol::processor_transform, omt::bench::compacted_body_open(100) + "}",
+           omt::protocol::BodyForm::compacted_v1);
+}
+void BM_RouterBody100Compacted(benchmark::State& state) {
+  run_body(state, &omt::protocol::router_transform,
+           omt::bench::compacted_body_open(100) + R"(,"destType":"ometria"})", omt::protocol::BodyForm::compacted_v1);
 }
 
 }  // namespace
@@ -70,5 +79,7 @@ BENCHMARK(BM_Identify);
 BENCHMARK(BM_CustomEvent);
 BENCHMARK(BM_Order3LineItems);
 BENCHMARK(BM_ProcessorBody100);
+BENCHMARK(BM_ProcessorBody100Compacted);
 BENCHMARK(BM_RouterBody100);
+BENCHMARK(BM_RouterBody100Compacted);
 BENCHMARK_MAIN();

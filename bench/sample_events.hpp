@@ -69,16 +69,37 @@ inline std::string destination_json() {
   return R"({"ID":"2EZuWvY8pc4bKmh5z0xZ6NtJ6Zk","Name":"ometria-prod","Config":{"apiKey":"bench-api-key","marketingOptin":"EXPLICITLY_OPTEDOUT","allowMarketing":false,"allowTransactional":false},"Enabled":true,"WorkspaceID":"ws-1","Transformations":[]})";
 }
 
-// 100 mixed events, a third of them orders with 3 line items, as a processor body.
+// Event i of the mixed 100: a third of them orders with 3 line items, a third identify, a third custom events.
+inline std::string mixed_message(int i) {
+  return i % 3 == 0 ? order_event(i) : i % 3 == 1 ? identify_event(i) : custom_event(i);
+}
+inline std::string metadata_json(int i) {
+  return R"({"jobId":)" + std::to_string(i + 1) +
+         R"(,"destinationId":"2EZuWvY8pc4bKmh5z0xZ6NtJ6Zk","workspaceId":"ws-1","sourceId":"src-1"})";
+}
+
+// 100 mixed events as a processor body.
 inline std::string processor_body(int count = 100) {
   std::string body = "[";
   for (int i = 0; i < count; ++i) {
     if (i) body += ',';
-    const std::string message = i % 3 == 0 ? order_event(i) : i % 3 == 1 ? identify_event(i) : custom_event(i);
-    body += R"({"message":)" + message + R"(,"metadata":{"jobId":)" + std::to_string(i + 1) +
-            R"(,"destinationId":"2EZuWvY8pc4bKmh5z0xZ6NtJ6Zk","workspaceId":"ws-1","sourceId":"src-1"},"destination":)" + destination_json() + "}";
+    body += R"({"message":)" + mixed_message(i) + R"(,"metadata":)" + metadata_json(i) + R"(,"destination":)" +
+            destination_json() + "}";
   }
   return body + "]";
+}
+
+// The same events in rudder-server's compacted form (X-Content-Format: json+compactedv1), without the closing
+// brace, so that a router body can add its destType.
+inline std::string compacted_body_open(int count = 100) {
+  std::string body = R"({"input":[)";
+  for (int i = 0; i < count; ++i) {
+    if (i) body += ',';
+    body += R"({"message":)" + mixed_message(i) + R"(,"metadata":)" + metadata_json(i) + "}";
+  }
+  return body + R"(],"destinations":{"2EZuWvY8pc4bKmh5z0xZ6NtJ6Zk":)" + destination_json() +
+         R"(},"connections":{"src-1:2EZuWvY8pc4bKmh5z0xZ6NtJ6Zk":{"sourceId":"src-1","destinationId":"2EZuWvY8pc4bKmh5z0xZ6NtJ6Zk",)"
+         R"("enabled":true,"config":{},"processorEnabled":true}})";
 }
 
 }  // namespace omt::bench

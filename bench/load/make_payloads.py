@@ -6,6 +6,10 @@
                      a third custom events)
   router100.json     the same 100 events as a router body ({"input": [...], "destType": "ometria"})
   batch100.json      the same 100 messages as an ingest body for POST /v1/batch ({"batch": [...]})
+  processor100_compacted.json, router100_compacted.json
+                     processor100 and router100 in rudder-server's compacted form (sent with
+                     X-Content-Format: json+compactedv1): inputs of {message, metadata}, the destination once in
+                     "destinations" and the connection once in "connections"
 
 Each event is 3-4 KB with the full context a RudderStack JavaScript SDK sends (app, library, os, screen, page,
 userAgent, campaign, device, network, traits...).
@@ -132,6 +136,22 @@ def wrapped(n, message):
             "destination": DESTINATION}
 
 
+CONNECTION = {"sourceId": "src-1", "destinationId": DESTINATION["ID"], "enabled": True, "config": {},
+              "processorEnabled": True}
+
+
+def compacted(events):
+    """rudder-server's CompactedTransformRequest: each destination and connection once, keyed as the inputs refer
+    to them (metadata.destinationId, and metadata.sourceId:metadata.destinationId)."""
+    body = {"input": [], "destinations": {}, "connections": {}}
+    for e in events:
+        meta = e["metadata"]
+        body["input"].append({"message": e["message"], "metadata": meta})
+        body["destinations"][meta["destinationId"]] = e["destination"]
+        body["connections"]["%s:%s" % (meta["sourceId"], meta["destinationId"])] = CONNECTION
+    return body
+
+
 def mixed(count):
     makers = (order, identify, custom_event)
     return [wrapped(i, makers[i % 3](i)) for i in range(count)]
@@ -153,6 +173,8 @@ def main():
     dump(os.path.join(out, "processor100.json"), events)
     dump(os.path.join(out, "router100.json"), {"input": events, "destType": "ometria"})
     dump(os.path.join(out, "batch100.json"), {"batch": [e["message"] for e in events]})
+    dump(os.path.join(out, "processor100_compacted.json"), compacted(events))
+    dump(os.path.join(out, "router100_compacted.json"), dict(compacted(events), destType="ometria"))
 
 
 if __name__ == "__main__":

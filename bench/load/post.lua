@@ -7,6 +7,9 @@ wrk.headers["Content-Type"] = "application/json"
 -- $OMT_AUTHORIZATION, when set, is sent as the Authorization header (e.g. "Basic ..." for /v1/batch).
 local authorization = os.getenv("OMT_AUTHORIZATION")
 if authorization and authorization ~= "" then wrk.headers["Authorization"] = authorization end
+-- $OMT_CONTENT_FORMAT, when set, is sent as X-Content-Format (json+compactedv1: rudder-server's compacted bodies).
+local content_format = os.getenv("OMT_CONTENT_FORMAT")
+if content_format and content_format ~= "" then wrk.headers["X-Content-Format"] = content_format end
 
 function done(summary, latency, requests)
   local non_2xx = summary.errors.status

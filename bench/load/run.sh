@@ -6,8 +6,9 @@
 #   bench/load/run.sh [--binary PATH] [--floor PATH] [--runs N] [--duration 10s] [--connections 32]
 #                     [--wrk-threads 2] [--server-threads N]
 #
-# Writes three bodies (1 identify event; 100 mixed events as a processor body; the same 100 as a router body;
-# events of 3-4 KB with the full RudderStack context), then for each starts a fresh service and a fresh floor on
+# Writes the bodies (1 identify event; 100 mixed events as a processor body; the same 100 as a router body;
+# events of 3-4 KB with the full RudderStack context; the 100-event bodies also in rudder-server's compacted form,
+# sent with X-Content-Format: json+compactedv1), then for each starts a fresh service and a fresh floor on
 # 127.0.0.1, checks that the body transforms, runs wrk N times against each, alternating, and prints the medians
 # of requests/s, events/s and p50/p99 latency for both, the service as a share of the floor, and the service's
 # peak RSS (VmHWM). Machines differ from one session to the next: compare the ratios, which one run measures.
@@ -32,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --connections) connections=$2; shift 2 ;;
     --wrk-threads) wrk_threads=$2; shift 2 ;;
     --server-threads) server_threads=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -75,9 +76,9 @@ stop_pid() {
   wait "$1" || { echo "process $1 exited with status $?" >&2; exit 1; }
 }
 
-# wrk once against port $1 with body $2 at path $3, appending its RESULT line to file $4.
+# wrk once against port $1 with body $2 at path $3, appending its RESULT line to file $4; X-Content-Format: $5.
 load_once() {
-  OMT_BODY_FILE="$work/$2" wrk -t"$wrk_threads" -c"$connections" -d"$duration" \
+  OMT_BODY_FILE="$work/$2" OMT_CONTENT_FORMAT="$5" wrk -t"$wrk_threads" -c"$connections" -d"$duration" \
     -s "$root/bench/load/post.lua" "http://127.0.0.1:$1$3" | grep '^RESULT' >>"$4"
 }
 
@@ -94,13 +95,17 @@ ms_of() { field "$1" "$2" | median | awk '{print $1 / 1000}'; }
 
 printf '%-13s %6s | %10s %10s %7s %7s | %10s %10s %7s %7s | %6s %6s | %7s\n' body events \
   req/s events/s p50_ms p99_ms floor_rq/s floor_ev/s f_p50 f_p99 share p99_x rss_MiB
+compacted=json+compactedv1
 for scenario in "identify identify.json /v0/destinations/ometria 1" \
                 "processor100 processor100.json /v0/destinations/ometria 100" \
-                "router100 router100.json /routerTransform 100"; do
-  read -r name file path events <<<"$scenario"
+                "processor100c processor100_compacted.json /v0/destinations/ometria 100 $compacted" \
+                "router100 router100.json /routerTransform 100" \
+                "router100c router100_compacted.json /routerTransform 100 $compacted"; do
+  read -r name file path events content_format <<<"$scenario"
   start_server
   # The body must transform: HTTP 200 and no failed event.
   status=$(curl -s -o "$work/answer.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+           ${content_format:+-H "X-Content-Format: $content_format"} \
            --data-binary "@$work/$file" "http://127.0.0.1:$server_port$path")
   if [[ "$status" != 200 ]] || grep -q '"statusCode":[45]' "$work/answer.json"; then
     echo "$name: the body does not transform cleanly (HTTP $status): $(head -c 300 "$work/answer.json")" >&2
@@ -110,8 +115,8 @@ for scenario in "identify identify.json /v0/destinations/ometria 1" \
   : >"$work/results"
   : >"$work/floor_results"
   for _ in $(seq 1 "$runs"); do  # alternating, so that both see the same machine
-    load_once "$server_port" "$file" "$path" "$work/results"
-    load_once "$floor_port" "$file" "$path" "$work/floor_results"
+    load_once "$server_port" "$file" "$path" "$work/results" "$content_format"
+    load_once "$floor_port" "$file" "$path" "$work/floor_results" "$content_format"
   done
   rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
   stop_pid "$server_pid"; server_pid=""
@@ -129,4 +134,5 @@ for scenario in "identify identify.json /v0/destinations/ometria 1" \
     "$(awk -v v="$rss_kib" 'BEGIN {print v / 1024}')"
 done
 echo "(medians of $runs runs each, alternating; wrk -t$wrk_threads -c$connections -d$duration; --threads $server_threads;"
-echo " share: the service's requests/s as a share of the floor's; p99_x: its p99 over the floor's)"
+echo " share: the service's requests/s as a share of the floor's; p99_x: its p99 over the floor's;"
+echo " processor100c, router100c: the same 100 events as processor100, router100 in the compacted form)"

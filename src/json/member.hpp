@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string_view>
+#include <unordered_map>
 
 #include <simdjson.h>
 
@@ -21,5 +22,22 @@ inline std::optional<simdjson::dom::element> member(simdjson::dom::element objec
     if (field.key == key) found = field.value;
   return found;
 }
+
+// Every member of one object by key, for many lookups in the same object (a compacted body's destinations):
+// the answers member() gives, last duplicate included, without a scan of the whole object per lookup.
+class MemberIndex {
+ public:
+  explicit MemberIndex(simdjson::dom::object object) {
+    for (auto field : object) members_.insert_or_assign(field.key, field.value);
+  }
+  std::optional<simdjson::dom::element> find(std::string_view key) const {
+    const auto found = members_.find(key);
+    if (found == members_.end()) return std::nullopt;
+    return found->second;
+  }
+
+ private:
+  std::unordered_map<std::string_view, simdjson::dom::element> members_;
+};
 
 }  // namespace omt::json

@@ -32,6 +32,10 @@ void emit_outcomes(obs::TransformEvents& events, const protocol::EventTally& tal
   }
 }
 
+protocol::BodyForm body_form_of(const Request& request) {
+  return protocol::body_form_of(request.header(protocol::content_format_header));
+}
+
 Response json_response(int status, std::string body) {
   Response r;
   r.status = status;
@@ -79,14 +83,16 @@ void add_transformer_routes(Router& router, std::shared_ptr<const ometria::Trans
     const std::string_view name = request.param("name");
     if (!protocol::is_known_destination(name)) return respond(to_response(protocol::unknown_destination(name)));
     protocol::EventTally tally;
-    protocol::Reply reply = protocol::processor_transform(request.body, *transformer, &tally, request.body.capacity());
+    protocol::Reply reply = protocol::processor_transform(request.body, *transformer, &tally, request.body.capacity(),
+                                                          body_form_of(request));
     emit_outcomes(*events, tally);
     respond(to_response(std::move(reply)));
   });
 
   router.add(Method::post, "/routerTransform", [transformer, events](Request& request, Responder respond) {
     protocol::EventTally tally;
-    protocol::Reply reply = protocol::router_transform(request.body, *transformer, &tally, request.body.capacity());
+    protocol::Reply reply = protocol::router_transform(request.body, *transformer, &tally, request.body.capacity(),
+                                                       body_form_of(request));
     emit_outcomes(*events, tally);
     respond(to_response(std::move(reply)));
   });

@@ -120,40 +120,127 @@ Reply unknown_destination(std::string_view name) {
   return r;
 }
 
+BodyForm body_form_of(std::string_view content_format) {
+  return content_format == compacted_v1_content_format ? BodyForm::compacted_v1 : BodyForm::expanded;
+}
+
+// ---- each input's destination, in either body form -------------------------------------------------------------
+
+namespace {
+
+// Expanded: the input's own "destination". Compacted: destinations[metadata.destinationId], looked up once per
+// input (through an index of `destinations`, so a body with many destinations is not a scan per input) and kept
+// as a pointer into the parsed body: no expanded body is built.
+class Destinations {
+ public:
+  static Destinations expanded() { return {}; }
+  // Every reference checked before any event is transformed: a broken one refuses the whole body.
+  static Expected<Destinations> compacted(dom::element root, dom::array input);
+
+  std::optional<dom::element> of(dom::element event, std::size_t index) const {
+    if (!compacted_) return json::member(event, "destination");
+    return resolved_[index];
+  }
+
+ private:
+  bool compacted_ = false;
+  std::vector<dom::element> resolved_;  // compacted: by input index
+};
+
+Expected<Destinations> Destinations::compacted(dom::element root, dom::array input) {
+  auto refuse = [](std::string message) { return fail(errc::instrumentation, std::move(message)); };
+  const auto destinations = json::member(root, "destinations");
+  if (!destinations)
+    return refuse(R"(destinations is required in a compacted body (X-Content-Format: json+compactedv1): )"
+                  R"({"<metadata.destinationId>":{destination}, ...})");
+  if (!destinations->is_object())
+    return refuse("destinations must be an object, got " + std::string(json::type_name(*destinations)));
+  // Not read (the Ometria transform needs no connection), but a body must have the shape it claims.
+  if (const auto connections = json::member(root, "connections"); connections && !connections->is_object())
+    return refuse("connections must be an object, got " + std::string(json::type_name(*connections)));
+
+  const json::MemberIndex index(json::as_object(*destinations));
+  Destinations out;
+  out.compacted_ = true;
+  out.resolved_.reserve(input.size());
+  std::size_t i = 0;
+  for (dom::element event : input) {
+    auto at = [&] { return "input[" + std::to_string(i) + "]"; };
+    if (!event.is_object())
+      return refuse(at() + " must be an object {message, metadata}, got " + std::string(json::type_name(event)));
+    const auto metadata = json::member(event, "metadata");
+    if (!metadata) return refuse(at() + ".metadata is required: its destinationId names the input's destination");
+    if (!metadata->is_object())
+      return refuse(at() + ".metadata must be an object, got " + std::string(json::type_name(*metadata)));
+    const auto id = json::member(*metadata, "destinationId");
+    if (!id) return refuse(at() + ".metadata.destinationId is required: it names the input's destination");
+    if (!id->is_string())
+      return refuse(at() + ".metadata.destinationId must be a string, got " + std::string(json::type_name(*id)));
+    const auto destination = index.find(id->get_string().value_unsafe());
+    if (!destination) {
+      std::string message = at() + ".metadata.destinationId ";
+      write_string(message, id->get_string().value_unsafe());
+      return refuse(std::move(message) + " is not a key of destinations");
+    }
+    out.resolved_.push_back(*destination);
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string features_json() {
   return R"({"routerTransform":{"OMETRIA":true},"regulations":[],"supportSourceTransformV1":true,)"
-         R"("upgradedToSourceTransformV2":true,"supportDestTransformCompactedPayloadV1":false,)"
+         R"("upgradedToSourceTransformV2":true,"supportDestTransformCompactedPayloadV1":true,)"
          R"("supportTransformerProxyV1":true})";
 }
 
 // ---- processor ------------------------------------------------------------------------------------------------
 
 Reply processor_transform(std::string_view body, const ometria::Transformer& transformer, EventTally* tally,
-                          std::size_t readable_bytes) {
+                          std::size_t readable_bytes, BodyForm form) {
   BodyParser parser;
   auto root = parser.parse(body, readable_bytes);
   if (!root) return error_reply(400, root.error().message);
-  if (!root->is_array())
-    return error_reply(400, std::string("Expected a JSON array of {message, destination, metadata} objects, got ") +
-                                std::string(json::type_name(*root)));
-  const dom::array events = json::as_array(*root);
-  if (events.size() == 0) return error_reply(400, "Expected a non-empty JSON array of {message, destination, metadata} objects");
+  dom::array events;
+  Destinations destinations = Destinations::expanded();
+  if (form == BodyForm::compacted_v1) {
+    if (!root->is_object())
+      return error_reply(400, std::string(R"(Expected a JSON object {"input":[...],"destinations":{...},"connections":{...}})"
+                                          R"( (X-Content-Format: json+compactedv1), got )") +
+                                  std::string(json::type_name(*root)));
+    const auto input = json::member(*root, "input");
+    if (!input || !input->is_array() || json::as_array(*input).size() == 0)
+      return error_reply(400, "input must be a non-empty array of {message, metadata} objects");
+    events = json::as_array(*input);
+    auto resolved = Destinations::compacted(*root, events);
+    if (!resolved) return error_reply(400, resolved.error().message);
+    destinations = std::move(*resolved);
+  } else {
+    if (!root->is_array())
+      return error_reply(400, std::string("Expected a JSON array of {message, destination, metadata} objects, got ") +
+                                  std::string(json::type_name(*root)));
+    events = json::as_array(*root);
+    if (events.size() == 0)
+      return error_reply(400, "Expected a non-empty JSON array of {message, destination, metadata} objects");
+  }
 
   Reply reply;
   reply.body.reserve(body.size() + 256 * events.size());
   std::string& out = reply.body;
   out += '[';
-  bool first = true;
+  std::size_t index = 0;
   for (dom::element event : events) {
-    if (!first) out += ',';
-    first = false;
+    if (index) out += ',';
+    const auto destination = destinations.of(event, index++);
     const auto metadata = json::member(event, "metadata");
     Expected<ometria::Record> result = fail(errc::instrumentation, "Expected an object {message, destination, metadata}");
     std::optional<dom::element> message;
     if (event.is_object()) {
       message = json::member(event, "message");
       if (!message) result = fail(errc::instrumentation, "message is required", "message");
-      else result = transformer.transform(*message, config_of(json::member(event, "destination")));
+      else result = transformer.transform(*message, config_of(destination));
     }
     if (message) tally_event(tally, transformer, *message, result);
     else if (tally) tally->events.push_back({std::nullopt, errc::instrumentation});
@@ -161,7 +248,7 @@ Reply processor_transform(std::string_view body, const ometria::Transformer& tra
     out += '{';
     if (result) {
       out += "\"output\":";
-      const auto config = config_of(json::member(event, "destination"));
+      const auto config = config_of(destination);
       std::string batch;
       batch.reserve(result->json.size() + 2);
       batch += '[';
@@ -212,7 +299,7 @@ struct Group {
 }  // namespace
 
 Reply router_transform(std::string_view body, const ometria::Transformer& transformer, EventTally* tally,
-                       std::size_t readable_bytes) {
+                       std::size_t readable_bytes, BodyForm form) {
   BodyParser parser;
   auto root = parser.parse(body, readable_bytes);
   if (!root) return error_reply(400, root.error().message);
@@ -233,11 +320,18 @@ Reply router_transform(std::string_view body, const ometria::Transformer& transf
     reply.body += R"(}],"batched":false,"statusCode":400,"error":"Invalid event array"}]})";
     return reply;
   }
+  Destinations destinations = Destinations::expanded();
+  if (form == BodyForm::compacted_v1) {
+    auto resolved = Destinations::compacted(*root, json::as_array(*input));
+    if (!resolved) return error_reply(400, resolved.error().message);
+    destinations = std::move(*resolved);
+  }
 
   // Group by destination ID and Config (contract section 3), in order of first appearance.
   std::vector<Group> groups;
+  std::size_t index = 0;
   for (dom::element event : json::as_array(*input)) {
-    const auto destination = json::member(event, "destination");
+    const auto destination = destinations.of(event, index++);
     const auto metadata = json::member(event, "metadata");
     std::string key;
     if (destination) {

@@ -81,6 +81,73 @@ TEST_F(HttpRoutes, FeaturesAdvertiseWhatRudderServerLooksFor) {
   EXPECT_EQ(features.at("routerTransform").at("OMETRIA"), true);
   EXPECT_EQ(features.at("supportSourceTransformV1"), true);
   EXPECT_EQ(features.at("upgradedToSourceTransformV2"), true);
+  EXPECT_EQ(features.at("supportDestTransformCompactedPayloadV1"), true);
+}
+
+// The compacted form of a router body: each input without its destination, which is looked up in
+// destinations[metadata.destinationId] (rudder-server's TransformMessageT.Compacted()).
+json compacted(const json& expanded_router_body) {
+  json body = {{"input", json::array()}, {"destinations", json::object()}, {"connections", json::object()}};
+  for (json in : expanded_router_body.at("input")) {
+    const std::string id = in.at("destination").at("ID");
+    in["metadata"]["destinationId"] = id;
+    in["metadata"]["sourceId"] = "src-1";
+    body["destinations"][id] = in.at("destination");
+    body["connections"]["src-1:" + id] = {{"sourceId", "src-1"}, {"destinationId", id}, {"enabled", true},
+                                          {"config", json::object()}, {"processorEnabled", true}};
+    body["input"].push_back({{"message", in.at("message")}, {"metadata", in.at("metadata")}});
+  }
+  return body;
+}
+// The expanded body with the same metadata as compacted() gives it.
+json with_compacted_metadata(json expanded_router_body) {
+  for (auto& in : expanded_router_body.at("input")) {
+    in["metadata"]["destinationId"] = in.at("destination").at("ID");
+    in["metadata"]["sourceId"] = "src-1";
+  }
+  return expanded_router_body;
+}
+
+TEST_F(HttpRoutes, CompactedBodiesWithTheHeaderAnswerAsTheExpandedOnes) {
+  const json router_expanded = with_compacted_metadata(json::parse(router_body()));
+  const json router_compacted = compacted(router_expanded);
+  const std::string processor_expanded = router_expanded.at("input").dump();
+  const std::string processor_compacted = router_compacted.dump();
+  json router_compacted_with_type = router_compacted;
+  router_compacted_with_type["destType"] = "ometria";
+  // The header as rudder-server sends it, and in lower case (header names are case-insensitive).
+  for (const char* header : {"X-Content-Format", "x-content-format"}) {
+    const HttpResponse expanded = client.post("/v0/destinations/ometria", processor_expanded);
+    const HttpResponse r = client.post("/v0/destinations/ometria", processor_compacted, {{header, "json+compactedv1"}});
+    ASSERT_EQ(expanded.status, 200) << expanded.body;
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, expanded.body);
+    EXPECT_EQ(r.header("apiVersion"), "2");
+
+    const HttpResponse router_expected = client.post("/routerTransform", router_expanded.dump());
+    const HttpResponse router = client.post("/routerTransform", router_compacted_with_type.dump(), {{header, "json+compactedv1"}});
+    ASSERT_EQ(router_expected.status, 200) << router_expected.body;
+    EXPECT_EQ(router.status, 200) << router.body;
+    EXPECT_EQ(router.body, router_expected.body);
+    EXPECT_EQ(router.header("apiVersion"), "2");
+    EXPECT_EQ(json::parse(router.body).at("output").at(0).at("destination"), router_compacted.at("destinations").at("dest-1"));
+  }
+}
+
+TEST_F(HttpRoutes, CompactedBodiesWithBrokenReferencesAre400sNamingTheInput) {
+  json body = compacted(with_compacted_metadata(json::parse(router_body())));
+  body["input"][1]["metadata"]["destinationId"] = "dest-9";
+  const HttpResponse r = client.post("/v0/destinations/ometria", body.dump(), {{"X-Content-Format", "json+compactedv1"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.header("apiVersion"), "2");
+  EXPECT_EQ(json::parse(r.body), json({{"error", "input[1].metadata.destinationId \"dest-9\" is not a key of destinations"}}));
+  body.erase("destinations");
+  body["destType"] = "ometria";
+  const HttpResponse router = client.post("/routerTransform", body.dump(), {{"X-Content-Format", "json+compactedv1"}});
+  EXPECT_EQ(router.status, 400);
+  EXPECT_EQ(json::parse(router.body).at("error").get<std::string>().rfind("destinations is required", 0), 0u) << router.body;
+  // Without the header a compacted body is an expanded one, and not a valid one.
+  EXPECT_EQ(client.post("/v0/destinations/ometria", compacted(json::parse(router_body())).dump()).status, 400);
 }
 
 TEST_F(HttpRoutes, ProcessorTransformsAnIdentifyIntoAnOmetriaContact) {

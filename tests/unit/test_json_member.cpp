@@ -61,4 +61,14 @@ TEST(JsonMember, NullIsAValueNotAnAbsence) {
   EXPECT_TRUE(a->is_null());
 }
 
+TEST(JsonMemberIndex, AnswersAsMemberDuplicatesIncluded) {
+  simdjson::dom::parser parser;
+  const auto root = parse(parser, R"({"d1":"first","d2":"two","d1":"last","\u0064\u0033":"three","":"blank"})");
+  const omt::json::MemberIndex index(root.get_object().value());
+  for (const std::string_view key : {"d1", "d2", "d3", "", "d4", "D1"})
+    EXPECT_EQ(string_of(index.find(key)), string_of(omt::json::member(root, key))) << key;
+  EXPECT_EQ(string_of(index.find("d1")), "last");
+  EXPECT_FALSE(index.find("d4"));
+}
+
 }  // namespace

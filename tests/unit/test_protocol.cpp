@@ -197,6 +197,7 @@ TEST(Protocol, DestinationNamesAndFeatures) {
   EXPECT_EQ(features["routerTransform"]["OMETRIA"], true);
   EXPECT_EQ(features["supportSourceTransformV1"], true);
   EXPECT_EQ(features["upgradedToSourceTransformV2"], true);
+  EXPECT_EQ(features["supportDestTransformCompactedPayloadV1"], true);  // tests/unit/test_compacted_payload.cpp
 }
 
 }  // namespace
