@@ -42,6 +42,18 @@ TEST(DeliveryEvents, APushDeliveredLineAndItsCounters) {
   EXPECT_EQ(counter(metrics, "omt_delivery_pushes_total", {{"outcome", "delivered"}, {"status", "200"}}), 1u);
 }
 
+TEST(DeliveryEvents, RecordsOmetriaRejectedInA2xxAreCountedApartFromTheDelivered) {
+  obs::Registry metrics;
+  obs::DeliveryEvents events(metrics);
+  events.emit(obs::PushDelivered{kKey, "contact", 5, "202", std::string_view("r-1"), 3, 2, 12ms});
+  events.emit(obs::RecordsRejectedByOmetria{kKey, "contact", 2, 5});
+  EXPECT_EQ(counter(metrics, "omt_delivery_records_total", {{"outcome", "delivered"}}), 3u);
+  EXPECT_EQ(counter(metrics, "omt_delivery_records_total", {{"outcome", "rejected_by_ometria"}}), 2u);
+  // A receipt counting more rejected records than were pushed never makes the delivered count wrap.
+  events.emit(obs::PushDelivered{kKey, "contact", 1, "202", std::nullopt, std::nullopt, 7, 1ms});
+  EXPECT_EQ(counter(metrics, "omt_delivery_records_total", {{"outcome", "delivered"}}), 3u);
+}
+
 TEST(DeliveryEvents, JsonLinesCarryTheEventAndItsFields) {
   obs::Registry metrics;
   obs::DeliveryEvents events(metrics);
