@@ -216,6 +216,14 @@ void DeliveryEvents::emit(const KeyNoLongerRefused& e) {
             fmt::format("delivery: Ometria no longer refuses key {}; its held records flow", fields["key"]));
 }
 
+void DeliveryEvents::emit(const KeyHoldDropped& e) {
+  EventFields fields;
+  fields.text("key", key_fingerprint(e.api_key));
+  emit_line(level_enum::warn, "key_hold_dropped", fields,
+            fmt::format("delivery: the hold on key {} was dropped in the queue (queue rekey or queue release); it is "
+                        "held no longer", fields["key"]));
+}
+
 void DeliveryEvents::emit(const HeldKeysChanged& e) {
   std::map<std::string, bool> held;
   for (const auto& key : e.api_keys) held[key_fingerprint(key)] = true;

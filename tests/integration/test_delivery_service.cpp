@@ -322,6 +322,57 @@ TEST_F(DeliveryTest, RecordsOmetriaCountsAsRejectedInA2xxAreNotCountedAsDelivere
   EXPECT_NE(metrics.find(R"(omt_delivery_records_total{outcome="rejected_by_ometria"} 1)"), std::string::npos) << metrics;
 }
 
+// The operator commands open the queue file beside the running service (another connection, as the CLI does).
+TEST_F(DeliveryTest, ARekeyBesideTheRunningServiceMovesAHeldKeysRecordsToTheNewKeyAndEndsTheHold) {
+  auto& fake = start_fake();
+  fake.set_key_status(kKeyA, 401);
+  enqueue_records(queue(), kKeyA, RecordType::contact, 5);
+  auto options = omt::test::fast_options(fake.url());
+  options.retry.hold_probe_interval = 1s;  // the rekey below comes well before the probe
+  auto& engine = start_engine(options);
+  ASSERT_TRUE(eventually([&] {
+    auto held = queue().held_keys();
+    return held && held->size() == 1;
+  }));
+  {
+    auto operator_queue = omt::test::open_queue(dir_.file("queue.db"));
+    auto moved = operator_queue->rekey(kKeyA, kKeyB);
+    ASSERT_TRUE(moved) << moved.error().message;
+    EXPECT_EQ(*moved, 5u);
+  }
+  ASSERT_TRUE(omt::test::wait_for_distinct_ids(fake, 5));
+  for (const auto& r : fake.records()) EXPECT_EQ(r.api_key, kKeyB);
+  ASSERT_TRUE(eventually([&] { return queue().depth() == 0; }));
+  // At its probe the service finds the hold gone from the queue: the key is held no longer.
+  ASSERT_TRUE(eventually([&] { return engine.service().held_keys().empty(); }));
+}
+
+TEST_F(DeliveryTest, AReleaseBesideTheRunningServiceDeadLettersAHeldKeysRecordsAndTheDepthFollows) {
+  auto& fake = start_fake();
+  fake.set_key_status(kKeyA, 401);
+  enqueue_records(queue(), kKeyA, RecordType::contact, 5);
+  auto options = omt::test::fast_options(fake.url());
+  options.retry.hold_probe_interval = 1s;
+  auto& engine = start_engine(options);
+  ASSERT_TRUE(eventually([&] {
+    auto held = queue().held_keys();
+    return held && held->size() == 1;
+  }));
+  EXPECT_EQ(queue().depth(), 5u);
+  {
+    auto operator_queue = omt::test::open_queue(dir_.file("queue.db"));
+    auto released = operator_queue->release_key(kKeyA, "given up by the operator");
+    ASSERT_TRUE(released) << released.error().message;
+    EXPECT_EQ(*released, 5u);
+  }
+  // The service's own count (/health, omt_queue_depth, the high-water mark) follows the other connection's change.
+  ASSERT_TRUE(eventually([&] { return queue().depth() == 0; }));
+  ASSERT_TRUE(eventually([&] { return engine.service().held_keys().empty(); }));
+  auto dead = queue().dead_letters({});
+  ASSERT_TRUE(dead);
+  EXPECT_EQ(dead->size(), 5u);
+}
+
 TEST_F(DeliveryTest, ACertificateFromAnUnknownCaIsRefusedAndTheRecordsStayQueued) {
   auto& fake = start_fake(/*trusted_certificate=*/false);
   enqueue_records(queue(), kKeyA, RecordType::contact, 25);

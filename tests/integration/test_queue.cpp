@@ -417,6 +417,22 @@ TEST_F(QueueTest, ReleaseKeyMovesAKeysRecordsToTheDeadLettersWithTheReasonAndDro
   EXPECT_EQ(*q->release_key("nobody", "x"), 0u);
 }
 
+TEST_F(QueueTest, TheCheapDepthFollowsWhatAnotherConnectionCommitted) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  enqueue(*q, contacts("old", 0, 3));
+  auto other = open();  // an operator command beside the service
+  ASSERT_TRUE(other);
+  EXPECT_EQ(*other->release_key("old", "given up"), 3u);
+  ASSERT_TRUE(q->ready_partitions());  // any transaction of its own sees the other's commit
+  EXPECT_EQ(q->depth(), 0u);
+  EXPECT_EQ(*other->replay({}), 3u);
+  ASSERT_TRUE(q->held_keys());
+  EXPECT_EQ(q->depth(), 3u);
+  enqueue(*q, contacts("old", 10, 2));  // and its own changes still count on top
+  EXPECT_EQ(q->depth(), 5u);
+}
+
 TEST_F(QueueTest, StatsPerKeyAndType) {
   auto q = open();
   ASSERT_TRUE(q);

@@ -91,6 +91,9 @@ struct KeyAcceptedAgain {  // the probe was delivered
 struct KeyNoLongerRefused {  // the probe got another answer than 401/403
   std::string_view api_key;
 };
+struct KeyHoldDropped {  // an operator command (queue rekey / release) dropped the hold in the queue
+  std::string_view api_key;
+};
 // The keys held now (raw keys; the gauges are labelled by fingerprint).
 struct HeldKeysChanged {
   std::span<const std::string> api_keys;
@@ -193,6 +196,7 @@ class DeliveryEvents {
   void emit(const KeyProbing& event);
   void emit(const KeyAcceptedAgain& event);
   void emit(const KeyNoLongerRefused& event);
+  void emit(const KeyHoldDropped& event);
   void emit(const HeldKeysChanged& event);
   void emit(const QueueDepthSeen& event);
   void emit(const PushesInFlight& event);

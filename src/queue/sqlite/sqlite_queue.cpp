@@ -129,7 +129,8 @@ Expected<std::unique_ptr<SqliteQueue>> SqliteQueue::open(SqliteQueueOptions opti
   if (!depth) return tl::unexpected(depth.error());
   auto writer = sqlite::GroupCommitWriter::start(
       impl->db, {impl->options.durability, impl->options.max_pending_operations,
-                 impl->options.max_records_per_transaction, *depth});
+                 impl->options.max_records_per_transaction, *depth,
+                 [chunks = &impl->chunks] { return chunks->count_records(); }});
   if (!writer) return tl::unexpected(writer.error());
   impl->writer = std::move(*writer);
   return std::unique_ptr<SqliteQueue>(new SqliteQueue(std::move(impl)));
