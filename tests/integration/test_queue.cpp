@@ -84,6 +84,13 @@ class QueueTest : public ::testing::Test {
     if (!ids) ADD_FAILURE() << ids.error().message;
     return ids ? *ids : std::vector<RecordId>{};
   }
+  // Key "old": three contacts (their ids returned) and an order; key "other": two contacts.
+  static std::vector<RecordId> enqueue_old_and_other(SqliteQueue& q) {
+    auto ids = enqueue(q, contacts("old", 0, 3));
+    enqueue(q, {NewRecord{"old", RecordType::order, R"({"@type":"order","id":"o"})"}});
+    enqueue(q, contacts("other", 10, 2));
+    return ids;
+  }
   static std::vector<RecordId> ids_of(const std::vector<omt::queue::QueuedRecord>& records) {
     std::vector<RecordId> ids;
     for (const auto& r : records) ids.push_back(r.id);
@@ -347,9 +354,7 @@ TEST_F(QueueTest, HeldKeysStayStoredAndLeaveReadyPartitionsUntilReleased) {
 TEST_F(QueueTest, RekeyMovesAKeysRecordsWithTheirIdsAttemptsAndDueTimesAndDropsItsHold) {
   auto q = open();
   ASSERT_TRUE(q);
-  const auto old_ids = enqueue(*q, contacts("old", 0, 3));
-  enqueue(*q, {NewRecord{"old", RecordType::order, R"({"@type":"order","id":"o"})"}});
-  enqueue(*q, contacts("other", 10, 2));
+  const auto old_ids = enqueue_old_and_other(*q);
   auto retried = q->lease("old", RecordType::contact, 1, 30s);
   ASSERT_TRUE(retried);
   ASSERT_EQ(*q->reschedule(ids_of(retried->records), 10s), 1u);
@@ -387,9 +392,7 @@ TEST_F(QueueTest, RekeyMovesAKeysRecordsWithTheirIdsAttemptsAndDueTimesAndDropsI
 TEST_F(QueueTest, ReleaseKeyMovesAKeysRecordsToTheDeadLettersWithTheReasonAndDropsItsHold) {
   auto q = open();
   ASSERT_TRUE(q);
-  const auto ids = enqueue(*q, contacts("old", 0, 3));
-  enqueue(*q, {NewRecord{"old", RecordType::order, R"({"@type":"order","id":"o"})"}});
-  enqueue(*q, contacts("other", 10, 2));
+  const auto ids = enqueue_old_and_other(*q);
   ASSERT_TRUE(q->hold_key("old", "HTTP 401 Unauthorized: Ometria refused the API key"));
 
   auto released = q->release_key("old", "released by the operator");

@@ -39,6 +39,10 @@ struct SqliteQueue::Impl {
 
   Expected<void> prepare_statements();
   Expected<std::uint64_t> quarantine(const sqlite::StoredChunk& damaged, std::uint64_t count);
+  // The chunk of `count` records, decoded; nullopt when it is gone, or when it cannot be decoded: then it was
+  // quarantined, and its records are added to `quarantined`.
+  Expected<std::optional<sqlite::StoredChunk>> readable_chunk(chunk::ChunkId id, std::uint64_t count,
+                                                              std::uint64_t& quarantined);
   Expected<std::vector<HeldKey>> read_held_keys();
   Expected<void> drop_hold(const std::string& api_key);
   Expected<RecordType> record_type(const std::string& name, const char* whose) const {
@@ -98,6 +102,16 @@ Expected<std::uint64_t> SqliteQueue::Impl::quarantine(const sqlite::StoredChunk&
   if (auto r = chunks.remove(damaged.id, "delete damaged chunk"); !r) return tl::unexpected(r.error());
   obs::emit(obs::QueueChunkQuarantined{damaged.api_key, damaged.type, row.reason});
   return count;
+}
+
+Expected<std::optional<sqlite::StoredChunk>> SqliteQueue::Impl::readable_chunk(chunk::ChunkId id, std::uint64_t count,
+                                                                             std::uint64_t& quarantined) {
+  auto stored = chunks.read_any(id);
+  if (!stored || !*stored || !(*stored)->damage) return stored;
+  auto moved = quarantine(**stored, count);
+  if (!moved) return tl::unexpected(moved.error());
+  quarantined += *moved;
+  return std::optional<sqlite::StoredChunk>{};
 }
 
 Expected<std::vector<HeldKey>> SqliteQueue::Impl::read_held_keys() {
@@ -208,15 +222,11 @@ Expected<Leased> SqliteQueue::lease(const std::string& api_key, RecordType type,
       const chunk::ChunkId chunk_id = (*row)->id;
       const std::uint64_t count = (*row)->count;
       if (impl->leases.leased_in_chunk(chunk_id) >= count) continue;
-      auto stored = impl->chunks.read_any(chunk_id);
+      std::uint64_t quarantined = 0;
+      auto stored = impl->readable_chunk(chunk_id, count, quarantined);
+      delta -= static_cast<std::int64_t>(quarantined);
       if (!stored) return tl::unexpected(stored.error());
       if (!*stored) continue;
-      if ((*stored)->damage) {
-        auto moved = impl->quarantine(**stored, count);
-        if (!moved) return tl::unexpected(moved.error());
-        delta -= static_cast<std::int64_t>(*moved);
-        continue;
-      }
       std::vector<const chunk::Entry*> free;
       for (const auto& e : (*stored)->entries) {
         if (e.next_attempt_at <= now && !impl->leases.leased(chunk::record_id(chunk_id, e.slot))) free.push_back(&e);
@@ -392,16 +402,10 @@ Expected<std::size_t> SqliteQueue::release_key(const std::string& api_key, const
     const UnixMillis now = impl->now();
     std::uint64_t moved = 0;
     for (const auto& [chunk_id, count] : ids) {
-      auto stored = impl->chunks.read_any(chunk_id);
+      // A chunk that cannot be decoded goes as one quarantined entry, as a lease would send it.
+      auto stored = impl->readable_chunk(chunk_id, count, moved);
       if (!stored) return tl::unexpected(stored.error());
       if (!*stored) continue;
-      if ((*stored)->damage) {
-        // Its entries cannot be read: it goes as one quarantined entry, as a lease would send it.
-        auto quarantined = impl->quarantine(**stored, count);
-        if (!quarantined) return tl::unexpected(quarantined.error());
-        moved += *quarantined;
-        continue;
-      }
       for (const auto& e : (*stored)->entries) {
         const RecordId id = chunk::record_id(chunk_id, e.slot);
         impl->leases.release(id);
