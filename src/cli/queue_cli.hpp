@@ -26,8 +26,9 @@ struct QueueLocation {
   std::string config_file;
 };
 
-inline Expected<std::string> resolve_queue_path(const QueueLocation& where) {
-  if (!where.queue_flag.empty()) return where.queue_flag;
+// The service's configuration as serve reads it (--config FILE, then the OMT_ variables); with_sources false
+// leaves the sources out, so that a command needing only the queue's location needs none of their secrets.
+inline Expected<config::Config> resolve_config(const QueueLocation& where, bool with_sources) {
   config::RawConfig raw;
   if (!where.config_file.empty()) {
     auto loaded = config::RawConfig::from_file(where.config_file);
@@ -36,8 +37,17 @@ inline Expected<std::string> resolve_queue_path(const QueueLocation& where) {
   }
   // After the environment, whose check needs the secrets' variable names that the sources hold.
   if (auto applied = raw.apply_environment(); !applied) return tl::unexpected(applied.error());
-  raw.erase("sources");  // the queue's location needs none of the sources' secrets
-  auto cfg = config::validate(raw);
+  if (!with_sources) raw.erase("sources");
+  return config::validate(raw);
+}
+
+inline std::string queue_path_of(const QueueLocation& where, const config::Config& cfg) {
+  return where.queue_flag.empty() ? cfg.queue.path.string() : where.queue_flag;
+}
+
+inline Expected<std::string> resolve_queue_path(const QueueLocation& where) {
+  if (!where.queue_flag.empty()) return where.queue_flag;
+  auto cfg = resolve_config(where, /*with_sources=*/false);
   if (!cfg) return tl::unexpected(cfg.error());
   return cfg->queue.path.string();
 }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "omt/obs/event.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/obs/metrics.hpp"
@@ -36,6 +38,18 @@ void emit(const DeliveryStarted& e) {
 void emit(const DeliveryThreadStuck&) {
   emit_line(level_enum::warn, "delivery_thread_stuck", EventFields{},
             "delivery: the delivery thread did not finish; stopping it");
+}
+
+void emit(const QueuedKeyWithoutSource& e) {
+  EventFields fields;
+  fields.text("key", key_fingerprint(e.api_key)).number("records", e.records).flag("held", e.held);
+  const auto key = fields["key"];
+  emit_line(level_enum::warn, "queued_key_without_source", fields,
+            fmt::format("delivery: the queue holds {} records under key {}, which no configured source has (an old "
+                        "key{}); records keep the key they were accepted under, so a corrected key does not move them. "
+                        "Move them to a source's current key with `ometria-transformer queue rekey --from {} --source "
+                        "NAME`, or give them up with `ometria-transformer queue release --key {} --to-dead-letter`",
+                        e.records, key, e.held ? ", held: Ometria refused it" : "", key, key));
 }
 
 void emit(const SenderAnswered& e) {
@@ -79,7 +93,7 @@ DeliveryEvents::DeliveryEvents(Registry& metrics)
 
 Counter& DeliveryEvents::records(std::string_view outcome) {
   return metrics_.counter("omt_delivery_records_total",
-                          "Records by what became of them (rejected_by_ometria: counted by Ometria's answer)",
+                          "Records by what became of them (delivered excludes those a 2xx counted as rejected_by_ometria)",
                           {{"outcome", std::string(outcome)}});
 }
 
@@ -106,7 +120,10 @@ Gauge& DeliveryEvents::key_held(const std::string& fingerprint) {
 
 void DeliveryEvents::emit(const PushDelivered& e) {
   pushes("delivered", e.status).inc();
-  delivered_records_.inc(e.records);
+  // The outcomes partition the records: those Ometria's receipt counts as rejected are counted apart
+  // (rejected_by_ometria, by RecordsRejectedByOmetria), not as delivered.
+  const auto rejected = static_cast<std::uint64_t>(std::max<std::int64_t>(e.rejected, 0));
+  delivered_records_.inc(e.records > rejected ? e.records - rejected : 0);
   EventFields fields = push_fields(e.api_key, e.type, e.records, e.status);
   // Ometria's request id is not user data, but it is text from the network: bounded and redacted like any.
   if (e.request_id) fields.user_text("request_id", e.request_id->substr(0, 128));
@@ -197,6 +214,14 @@ void DeliveryEvents::emit(const KeyNoLongerRefused& e) {
   fields.text("key", key_fingerprint(e.api_key));
   emit_line(level_enum::warn, "key_no_longer_refused", fields,
             fmt::format("delivery: Ometria no longer refuses key {}; its held records flow", fields["key"]));
+}
+
+void DeliveryEvents::emit(const KeyHoldDropped& e) {
+  EventFields fields;
+  fields.text("key", key_fingerprint(e.api_key));
+  emit_line(level_enum::warn, "key_hold_dropped", fields,
+            fmt::format("delivery: the hold on key {} was dropped in the queue (queue rekey or queue release); it is "
+                        "held no longer", fields["key"]));
 }
 
 void DeliveryEvents::emit(const HeldKeysChanged& e) {

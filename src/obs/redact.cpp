@@ -188,4 +188,27 @@ std::string loggable_body(std::string_view body) {
   return text;
 }
 
+std::string answer_excerpt(std::string_view body, std::size_t max_bytes) {
+  // Redacted before the cut, so that a cut cannot leave part of an address or number unmasked.
+  const std::string redacted = redact(body, /*keep_pii=*/false);
+  std::string line;
+  line.reserve(std::min(redacted.size(), max_bytes));
+  bool in_space = false;
+  for (const char c : redacted) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == ' ') {
+      in_space = true;
+      continue;
+    }
+    if (in_space && !line.empty()) line.push_back(' ');
+    in_space = false;
+    line.push_back(c);
+  }
+  if (line.size() <= max_bytes) return line;
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+  line.resize(cut);
+  return line + "... (cut; " + std::to_string(body.size()) + " bytes in all)";
+}
+
 }  // namespace omt::obs

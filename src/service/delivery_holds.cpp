@@ -1,6 +1,7 @@
 // Keys Ometria refused (401/403): their records are held in the queue (kept, not pushed) and, after
 // hold_probe_interval, released for one probe push; the probe's answer ends the hold or renews it. Who is held
 // and which lane may probe is delivery::KeyHoldTable's; this file adds the timers and the queue calls.
+#include <algorithm>
 #include <utility>
 
 #include "delivery_engine.hpp"
@@ -37,9 +38,24 @@ void DeliveryService::Impl::arm_probe(const std::string& api_key, milliseconds a
 void DeliveryService::Impl::probe(const std::string& api_key) {
   const auto it = holds_.holds().find(api_key);
   if (it == holds_.holds().end() || it->second.probing) return;
-  on_queue([api_key](queue::Queue& q) { return q.unhold_key(api_key); },
-           [self = shared_from_this(), api_key](Expected<void> unheld) {
+  // An operator command (queue rekey / queue release) may have dropped the hold in the queue meanwhile: then
+  // there is nothing left to probe for, and the key is held no longer.
+  on_queue([api_key](queue::Queue& q) -> Expected<bool> {
+             auto held = q.held_keys();
+             if (!held) return tl::unexpected(held.error());
+             const bool still = std::any_of(held->begin(), held->end(), [&](const auto& h) { return h.api_key == api_key; });
+             if (!still) return false;
+             if (auto unheld = q.unhold_key(api_key); !unheld) return tl::unexpected(unheld.error());
+             return true;
+           },
+           [self = shared_from_this(), api_key](Expected<bool> unheld) {
              if (!self->holds_.held(api_key)) return;
+             if (unheld && !*unheld) {
+               self->holds_.release(api_key);
+               self->publish_holds();
+               self->events_.emit(obs::KeyHoldDropped{api_key});
+               return self->request_scan();
+             }
              if (!unheld) {
                self->events_.emit(obs::ProbeNotStarted{api_key, unheld.error().message});
                const auto again = self->options_.retry.hold_probe_interval;

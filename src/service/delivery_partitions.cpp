@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "delivery_engine.hpp"
+#include "omt/obs/log.hpp"
 
 namespace omt::service {
 
@@ -14,6 +15,16 @@ using Action = delivery::Decision::Action;
 std::string status_label(const delivery::PushOutcome& outcome) {
   if (!outcome.has_answer()) return std::string(delivery::to_string(*outcome.network_error));
   return std::to_string(outcome.answer.status);
+}
+
+// What a dead letter keeps as its reason: the policy's, then Ometria's own explanation from the answer body
+// (which field is malformed, ...), redacted, on one line and bounded (obs::answer_excerpt).
+std::string dead_letter_reason(const delivery::Decision& decision, const delivery::PushOutcome& outcome) {
+  if (!outcome.has_answer()) return decision.reason;
+  if (outcome.answer.body_truncated) return decision.reason + "; Ometria's answer: over the size limit, not kept";
+  const std::string excerpt = obs::answer_excerpt(outcome.answer.body);
+  if (excerpt.empty()) return decision.reason;
+  return decision.reason + "; Ometria's answer: " + excerpt;
 }
 
 }  // namespace
@@ -138,7 +149,9 @@ void DeliveryService::Impl::on_pushed(Partition& p, Steady::time_point started, 
              plan.lease_again, "reschedule");
       break;
     case Action::dead_letter:
-      finish(p, [ids = std::move(ids), reason = decision.reason](queue::Queue& q) { return q.dead_letter(ids, reason); },
+      finish(p, [ids = std::move(ids), reason = dead_letter_reason(decision, outcome)](queue::Queue& q) {
+               return q.dead_letter(ids, reason);
+             },
              plan.lease_again, "dead-letter");
       break;
     case Action::hold_key:
@@ -174,7 +187,9 @@ void DeliveryService::Impl::tell(const Partition& p, const delivery::PushOutcome
       // Ometria validates asynchronously; the same records would be rejected again, so they are not retried.
       if (plan.rejected > 0) events_.emit(obs::RecordsRejectedByOmetria{p.key.api_key, type, plan.rejected, count});
       if (plan.pause_key) events_.emit(obs::BacklogPause{p.key.api_key, *plan.pause_key});
-      delivered_.fetch_add(count, std::memory_order_relaxed);
+      // Records Ometria counted as rejected are not delivered ones (the metric counts them apart too).
+      delivered_.fetch_add(count - std::min<std::size_t>(count, static_cast<std::size_t>(std::max<std::int64_t>(plan.rejected, 0))),
+                           std::memory_order_relaxed);
       break;
     }
     case Action::retry:

@@ -4,6 +4,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <filesystem>
+#include <map>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -14,12 +15,36 @@
 #include "omt/obs/delivery_events.hpp"
 #include "omt/queue/sqlite_queue.hpp"
 #include "omt/service/delivery_service.hpp"
+#include "omt/service/key_sources.hpp"
 #include "omt/service/module_options.hpp"
 
 namespace omt::service {
 
 namespace asio = boost::asio;
 using std::chrono::milliseconds;
+
+namespace {
+
+// Keys the queue holds records or a hold under that no configured source has: warned about once, at start-up.
+void warn_of_keys_without_source(queue::Queue& queue, const config::Config& config) {
+  auto stats = queue.stats();
+  if (!stats) return;  // delivery reports the queue's errors as it meets them
+  std::map<std::string, std::pair<std::uint64_t, bool>> keys;  // records, held
+  for (const auto& p : stats->partitions) keys[p.api_key].first += p.depth;
+  for (const auto& h : stats->held_keys) keys[h.api_key].second = true;
+  for (const auto& [key, seen] : keys) {
+    if (sources_with_key(config.sources, key).empty()) obs::emit(obs::QueuedKeyWithoutSource{key, seen.first, seen.second});
+  }
+}
+
+// "source web", "sources web, app" or "no source (an old key)".
+std::string held_key_source(const std::vector<config::SourceConfig>& sources, const std::string& fingerprint) {
+  const auto names = sources_with_fingerprint(sources, fingerprint);
+  if (names.empty()) return describe_key_sources(names);
+  return (names.size() == 1 ? "source " : "sources ") + describe_key_sources(names);
+}
+
+}  // namespace
 
 // Members are destroyed in reverse: the thread is joined (by stop) before the service, the sender and the
 // io_context go, and the queue closes last, finishing its pending operations.
@@ -74,6 +99,7 @@ Expected<std::unique_ptr<DeliveryStack>> DeliveryStack::start(const config::Conf
   auto opened = queue::SqliteQueue::open(queue_options(impl->config));
   if (!opened) return tl::unexpected(opened.error());
   impl->queue = std::move(*opened);
+  warn_of_keys_without_source(*impl->queue, impl->config);
   try {
     impl->sender = net::make_https_sender(impl->io, sender_options(impl->config));
   } catch (const std::exception& e) {
@@ -117,7 +143,8 @@ std::vector<net::HealthCheck> DeliveryStack::health_checks() {
                                       detail = "held keys (Ometria refused them; records kept):";
                                       for (const auto& k : held) {
                                         detail += " " + k.key_fingerprint + " (" + k.reason +
-                                                  (k.probing ? ", probing" : "") + ")";
+                                                  (k.probing ? ", probing" : "") + "; " +
+                                                  held_key_source(impl->config.sources, k.key_fingerprint) + ")";
                                       }
                                       return true;
                                     }});

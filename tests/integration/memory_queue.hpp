@@ -103,6 +103,33 @@ class MemoryQueue final : public queue::Queue {
     return keys;
   }
 
+  Expected<std::size_t> rekey(const std::string& from_key, const std::string& to_key) override {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (auto& [id, s] : records_) {
+      if (s.record.api_key != from_key) continue;
+      s.record.api_key = to_key;
+      ++n;
+    }
+    held_.erase(from_key);
+    return n;
+  }
+  Expected<std::size_t> release_key(const std::string& api_key, const std::string& reason) override {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (auto it = records_.begin(); it != records_.end();) {
+      if (it->second.record.api_key != api_key) {
+        ++it;
+        continue;
+      }
+      dead_.push_back(queue::DeadRecord{it->second.record, reason, now_ms()});
+      it = records_.erase(it);
+      ++n;
+    }
+    held_.erase(api_key);
+    return n;
+  }
+
   Expected<std::vector<queue::ReadyPartition>> ready_partitions() override {
     std::lock_guard lock(mutex_);
     std::map<std::pair<std::string, queue::RecordType>, std::uint64_t> ready;

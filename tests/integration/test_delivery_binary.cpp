@@ -132,6 +132,8 @@ TEST_F(DeliveryBinaryTest, AHeldKeyShowsInHealthAndMetricsByFingerprintAndItsRec
   const auto body = json::parse(health.body);
   EXPECT_EQ(body["checks"]["queue"]["ok"], true);
   EXPECT_NE(body["checks"]["delivery"]["detail"].get<std::string>().find("HTTP 401"), std::string::npos);
+  EXPECT_NE(body["checks"]["delivery"]["detail"].get<std::string>().find("; source shop)"), std::string::npos)
+      << health.body;
   EXPECT_EQ(health.body.find(kKeyA), std::string::npos) << "never the key itself";
 
   const auto metrics = client.get("/metrics").body;
@@ -144,6 +146,14 @@ TEST_F(DeliveryBinaryTest, AHeldKeyShowsInHealthAndMetricsByFingerprintAndItsRec
   EXPECT_EQ(child->wait_exit(10s), 0) << child->output();
   EXPECT_NE(child->output().find("Ometria refused key " + fingerprint), std::string::npos) << child->output();
   EXPECT_EQ(child->output().find(kKeyA), std::string::npos) << "the log never holds the key";
+  // Key B's records were queued under a key no source has: warned about at start-up, with the way out.
+  const std::string b = obs::key_fingerprint(kKeyB);
+  EXPECT_NE(child->output().find("the queue holds 30 records under key " + b + ", which no configured source has"),
+            std::string::npos) << child->output();
+  EXPECT_NE(child->output().find("`ometria-transformer queue rekey --from " + b + " --source NAME`"), std::string::npos);
+  EXPECT_NE(child->output().find("`ometria-transformer queue release --key " + b + " --to-dead-letter`"),
+            std::string::npos);
+  EXPECT_EQ(child->output().find("records under key " + fingerprint), std::string::npos) << "key A is a source's";
   auto queue = open_queue(queue_path());
   EXPECT_EQ(queue->depth(), 30u) << "the held key's records stay queued";
   auto held = queue->held_keys();

@@ -42,6 +42,46 @@ TEST(DeliveryEvents, APushDeliveredLineAndItsCounters) {
   EXPECT_EQ(counter(metrics, "omt_delivery_pushes_total", {{"outcome", "delivered"}, {"status", "200"}}), 1u);
 }
 
+TEST(DeliveryEvents, RecordsOmetriaRejectedInA2xxAreCountedApartFromTheDelivered) {
+  obs::Registry metrics;
+  obs::DeliveryEvents events(metrics);
+  events.emit(obs::PushDelivered{kKey, "contact", 5, "202", std::string_view("r-1"), 3, 2, 12ms});
+  events.emit(obs::RecordsRejectedByOmetria{kKey, "contact", 2, 5});
+  EXPECT_EQ(counter(metrics, "omt_delivery_records_total", {{"outcome", "delivered"}}), 3u);
+  EXPECT_EQ(counter(metrics, "omt_delivery_records_total", {{"outcome", "rejected_by_ometria"}}), 2u);
+  // A receipt counting more rejected records than were pushed never makes the delivered count wrap.
+  events.emit(obs::PushDelivered{kKey, "contact", 1, "202", std::nullopt, std::nullopt, 7, 1ms});
+  EXPECT_EQ(counter(metrics, "omt_delivery_records_total", {{"outcome", "delivered"}}), 3u);
+}
+
+TEST(DeliveryEvents, AQueuedKeyWithoutASourceIsWarnedAboutWithTheWayOut) {
+  const std::string fingerprint = obs::key_fingerprint(kKey);
+  LogCapture capture({"info", obs::LogFormat::json, false});
+  obs::emit(obs::QueuedKeyWithoutSource{kKey, 12, true});
+  obs::Registry metrics;
+  obs::DeliveryEvents events(metrics);
+  events.emit(obs::KeyHoldDropped{kKey});
+  const auto lines = capture.lines();
+  ASSERT_EQ(lines.size(), 2u);
+  const json warning = json::parse(lines[0]);
+  EXPECT_EQ(warning["event"], "queued_key_without_source");
+  EXPECT_EQ(warning["level"], "warning");
+  EXPECT_EQ(warning["key"], fingerprint);
+  EXPECT_EQ(warning["records"], 12);
+  EXPECT_EQ(warning["held"], true);
+  EXPECT_EQ(warning["msg"],
+            "delivery: the queue holds 12 records under key " + fingerprint + ", which no configured source has (an "
+            "old key, held: Ometria refused it); records keep the key they were accepted under, so a corrected key "
+            "does not move them. Move them to a source's current key with `ometria-transformer queue rekey --from " +
+                fingerprint + " --source NAME`, or give them up with `ometria-transformer queue release --key " +
+                fingerprint + " --to-dead-letter`");
+  const json dropped = json::parse(lines[1]);
+  EXPECT_EQ(dropped["event"], "key_hold_dropped");
+  EXPECT_EQ(dropped["msg"], "delivery: the hold on key " + fingerprint +
+                                " was dropped in the queue (queue rekey or queue release); it is held no longer");
+  for (const auto& line : lines) EXPECT_EQ(line.find(kKey), std::string::npos) << line;
+}
+
 TEST(DeliveryEvents, JsonLinesCarryTheEventAndItsFields) {
   obs::Registry metrics;
   obs::DeliveryEvents events(metrics);

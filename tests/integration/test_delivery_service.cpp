@@ -285,6 +285,94 @@ TEST_F(DeliveryTest, A400MovesThePushToTheDeadLetterStoreWithTheReason) {
             std::string::npos);
 }
 
+TEST_F(DeliveryTest, ADeadLettersReasonKeepsOmetriasExplanationRedactedOnOneLine) {
+  auto& fake = start_fake();
+  ScriptedAnswer bad = ScriptedAnswer::with_status(400);
+  bad.body = R"({"type":"about:blank","status":400,"detail":"Payload invalid: \"email\" of ann@example.com is malformed",)"
+             "\n  \"phone\": \"+44 7700 900123\"}";
+  fake.script(bad);
+  enqueue_records(queue(), kKeyA, RecordType::contact, 3);
+  start_engine();
+
+  ASSERT_TRUE(eventually([&] { return queue().depth() == 0; }));
+  auto dead = queue().dead_letters({});
+  ASSERT_TRUE(dead);
+  ASSERT_EQ(dead->size(), 3u);
+  const std::string& reason = dead->front().reason;
+  EXPECT_EQ(reason.rfind("HTTP 400 Bad Request: Ometria refused the payload; Ometria's answer: {", 0), 0u) << reason;
+  EXPECT_NE(reason.find(R"(Payload invalid: \"email\" of <email> is malformed)"), std::string::npos) << reason;
+  EXPECT_NE(reason.find(R"(, "phone": "<phone>"})"), std::string::npos) << reason;
+  EXPECT_EQ(reason.find('\n'), std::string::npos) << reason;
+  EXPECT_EQ(reason.find("ann@example.com"), std::string::npos) << reason;
+}
+
+TEST_F(DeliveryTest, RecordsOmetriaCountsAsRejectedInA2xxAreNotCountedAsDelivered) {
+  auto& fake = start_fake();
+  enqueue_records(queue(), kKeyA, RecordType::contact, 3);
+  // Without an id: the fake, like Ometria, accepts the push and counts the record as rejected in its receipt.
+  ASSERT_TRUE(queue().enqueue({omt::queue::NewRecord{kKeyA, RecordType::contact, R"({"@type":"contact","email":"x"})"}})
+                  .get());
+  auto& engine = start_engine();
+
+  ASSERT_TRUE(fake.wait_for_records(3, kWait));
+  ASSERT_TRUE(eventually([&] { return queue().depth() == 0; }));
+  ASSERT_TRUE(eventually([&] { return engine.service().counters().records_delivered == 3; }));
+  const std::string metrics = engine.metrics().render_prometheus();
+  EXPECT_NE(metrics.find(R"(omt_delivery_records_total{outcome="delivered"} 3)"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find(R"(omt_delivery_records_total{outcome="rejected_by_ometria"} 1)"), std::string::npos) << metrics;
+}
+
+// The operator commands open the queue file beside the running service (another connection, as the CLI does).
+TEST_F(DeliveryTest, ARekeyBesideTheRunningServiceMovesAHeldKeysRecordsToTheNewKeyAndEndsTheHold) {
+  auto& fake = start_fake();
+  fake.set_key_status(kKeyA, 401);
+  enqueue_records(queue(), kKeyA, RecordType::contact, 5);
+  auto options = omt::test::fast_options(fake.url());
+  options.retry.hold_probe_interval = 1s;  // the rekey below comes well before the probe
+  auto& engine = start_engine(options);
+  ASSERT_TRUE(eventually([&] {
+    auto held = queue().held_keys();
+    return held && held->size() == 1;
+  }));
+  {
+    auto operator_queue = omt::test::open_queue(dir_.file("queue.db"));
+    auto moved = operator_queue->rekey(kKeyA, kKeyB);
+    ASSERT_TRUE(moved) << moved.error().message;
+    EXPECT_EQ(*moved, 5u);
+  }
+  ASSERT_TRUE(omt::test::wait_for_distinct_ids(fake, 5));
+  for (const auto& r : fake.records()) EXPECT_EQ(r.api_key, kKeyB);
+  ASSERT_TRUE(eventually([&] { return queue().depth() == 0; }));
+  // At its probe the service finds the hold gone from the queue: the key is held no longer.
+  ASSERT_TRUE(eventually([&] { return engine.service().held_keys().empty(); }));
+}
+
+TEST_F(DeliveryTest, AReleaseBesideTheRunningServiceDeadLettersAHeldKeysRecordsAndTheDepthFollows) {
+  auto& fake = start_fake();
+  fake.set_key_status(kKeyA, 401);
+  enqueue_records(queue(), kKeyA, RecordType::contact, 5);
+  auto options = omt::test::fast_options(fake.url());
+  options.retry.hold_probe_interval = 1s;
+  auto& engine = start_engine(options);
+  ASSERT_TRUE(eventually([&] {
+    auto held = queue().held_keys();
+    return held && held->size() == 1;
+  }));
+  EXPECT_EQ(queue().depth(), 5u);
+  {
+    auto operator_queue = omt::test::open_queue(dir_.file("queue.db"));
+    auto released = operator_queue->release_key(kKeyA, "given up by the operator");
+    ASSERT_TRUE(released) << released.error().message;
+    EXPECT_EQ(*released, 5u);
+  }
+  // The service's own count (/health, omt_queue_depth, the high-water mark) follows the other connection's change.
+  ASSERT_TRUE(eventually([&] { return queue().depth() == 0; }));
+  ASSERT_TRUE(eventually([&] { return engine.service().held_keys().empty(); }));
+  auto dead = queue().dead_letters({});
+  ASSERT_TRUE(dead);
+  EXPECT_EQ(dead->size(), 5u);
+}
+
 TEST_F(DeliveryTest, ACertificateFromAnUnknownCaIsRefusedAndTheRecordsStayQueued) {
   auto& fake = start_fake(/*trusted_certificate=*/false);
   enqueue_records(queue(), kKeyA, RecordType::contact, 25);

@@ -241,6 +241,8 @@ class ManualQueue final : public omt::queue::Queue {
   omt::Expected<void> hold_key(const std::string&, const std::string&) override { return unused(); }
   omt::Expected<void> unhold_key(const std::string&) override { return unused(); }
   omt::Expected<std::vector<omt::queue::HeldKey>> held_keys() override { return unused(); }
+  omt::Expected<std::size_t> rekey(const std::string&, const std::string&) override { return unused(); }
+  omt::Expected<std::size_t> release_key(const std::string&, const std::string&) override { return unused(); }
   omt::Expected<std::vector<omt::queue::ReadyPartition>> ready_partitions() override { return unused(); }
   omt::Expected<omt::queue::QueueStats> stats() override { return unused(); }
   std::uint64_t depth() const override { return 0; }

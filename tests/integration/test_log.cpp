@@ -88,6 +88,21 @@ TEST(Redact, SecretsHoldingDigitsOrAtSignsAreStillOneSecret) {
   EXPECT_EQ(redacted(R"("apiKey":"a@b.c-12345678")"), R"("apiKey":"<secret>")");
 }
 
+TEST(AnswerExcerpt, RedactedWhateverLogPiiSaysAndOnOneLine) {
+  LogCapture capture({"info", obs::LogFormat::text, /*log_pii=*/true});
+  EXPECT_EQ(obs::answer_excerpt("{\"detail\": \"ann@example.com:\r\n\t bad phone +44 7700 900123\",\n \"apiKey\": \"k-1\"}"),
+            R"({"detail": "<email>: bad phone <phone>", "apiKey": "<secret>"})");
+  EXPECT_EQ(obs::answer_excerpt("  \n"), "");
+}
+
+TEST(AnswerExcerpt, CutToItsBoundNeverInsideACharacterWithTheCutNoted) {
+  EXPECT_EQ(obs::answer_excerpt(std::string(10, 'x'), 10), std::string(10, 'x'));
+  EXPECT_EQ(obs::answer_excerpt(std::string(11, 'x'), 10), std::string(10, 'x') + "... (cut; 11 bytes in all)");
+  // "é" is two bytes: a cut at 4 would split the second one.
+  EXPECT_EQ(obs::answer_excerpt("abc\xc3\xa9\xc3\xa9", 4), "abc... (cut; 7 bytes in all)");
+  EXPECT_EQ(obs::answer_excerpt(std::string(5000, 'y')).size(), 1024 + std::string("... (cut; 5000 bytes in all)").size());
+}
+
 TEST(Redact, KeepPiiLeavesEmailsAndPhonesAlone) {
   EXPECT_EQ(obs::redact("ann@example.com +44 7700 900123", true), "ann@example.com +44 7700 900123");
 }

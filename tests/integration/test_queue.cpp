@@ -84,6 +84,13 @@ class QueueTest : public ::testing::Test {
     if (!ids) ADD_FAILURE() << ids.error().message;
     return ids ? *ids : std::vector<RecordId>{};
   }
+  // Key "old": three contacts (their ids returned) and an order; key "other": two contacts.
+  static std::vector<RecordId> enqueue_old_and_other(SqliteQueue& q) {
+    auto ids = enqueue(q, contacts("old", 0, 3));
+    enqueue(q, {NewRecord{"old", RecordType::order, R"({"@type":"order","id":"o"})"}});
+    enqueue(q, contacts("other", 10, 2));
+    return ids;
+  }
   static std::vector<RecordId> ids_of(const std::vector<omt::queue::QueuedRecord>& records) {
     std::vector<RecordId> ids;
     for (const auto& r : records) ids.push_back(r.id);
@@ -342,6 +349,91 @@ TEST_F(QueueTest, HeldKeysStayStoredAndLeaveReadyPartitionsUntilReleased) {
     }
   }
   EXPECT_TRUE(q->held_keys()->empty());
+}
+
+TEST_F(QueueTest, RekeyMovesAKeysRecordsWithTheirIdsAttemptsAndDueTimesAndDropsItsHold) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  const auto old_ids = enqueue_old_and_other(*q);
+  auto retried = q->lease("old", RecordType::contact, 1, 30s);
+  ASSERT_TRUE(retried);
+  ASSERT_EQ(*q->reschedule(ids_of(retried->records), 10s), 1u);
+  ASSERT_TRUE(q->hold_key("old", "HTTP 401 Unauthorized: Ometria refused the API key"));
+
+  auto moved = q->rekey("old", "new");
+  ASSERT_TRUE(moved) << moved.error().message;
+  EXPECT_EQ(*moved, 4u);
+  EXPECT_TRUE(q->held_keys()->empty());
+  EXPECT_EQ(q->depth(), 6u);
+  auto stats = q->stats();
+  ASSERT_TRUE(stats);
+  for (const auto& p : stats->partitions) EXPECT_NE(p.api_key, "old");
+  // Due now: two of the three contacts, under the new key and their own ids; the retried one keeps its due time.
+  auto leased = q->lease("new", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(leased->records.size(), 2u);
+  for (const auto& r : leased->records) {
+    EXPECT_EQ(r.api_key, "new");
+    EXPECT_NE(std::find(old_ids.begin(), old_ids.end(), r.id), old_ids.end());
+  }
+  now_ += 10'000;
+  leased = q->lease("new", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(leased->records.size(), 1u);
+  EXPECT_EQ(leased->records[0].attempts, 1u);
+  EXPECT_EQ(q->lease("old", RecordType::contact, 10, 30s)->records.size(), 0u);
+  EXPECT_EQ(q->lease("new", RecordType::order, 10, 30s)->records.size(), 1u);
+  // A key with nothing queued moves nothing (and drops a hold it may have).
+  ASSERT_TRUE(q->hold_key("gone", "HTTP 403 Forbidden: Ometria refused the API key"));
+  EXPECT_EQ(*q->rekey("gone", "new"), 0u);
+  EXPECT_TRUE(q->held_keys()->empty());
+}
+
+TEST_F(QueueTest, ReleaseKeyMovesAKeysRecordsToTheDeadLettersWithTheReasonAndDropsItsHold) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  const auto ids = enqueue_old_and_other(*q);
+  ASSERT_TRUE(q->hold_key("old", "HTTP 401 Unauthorized: Ometria refused the API key"));
+
+  auto released = q->release_key("old", "released by the operator");
+  ASSERT_TRUE(released) << released.error().message;
+  EXPECT_EQ(*released, 4u);
+  EXPECT_EQ(q->depth(), 2u);
+  EXPECT_TRUE(q->held_keys()->empty());
+  auto dead = q->dead_letters({});
+  ASSERT_TRUE(dead);
+  ASSERT_EQ(dead->size(), 4u);
+  EXPECT_EQ(dead->at(0).record.id, ids[0]);
+  for (const auto& d : *dead) {
+    EXPECT_EQ(d.record.api_key, "old");
+    EXPECT_EQ(d.reason, "released by the operator");
+    EXPECT_EQ(d.record.attempts, 0u);
+  }
+  auto stats = q->stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->depth, 2u);
+  ASSERT_EQ(stats->partitions.size(), 1u);
+  EXPECT_EQ(stats->partitions[0].api_key, "other");
+  // Replayed, they come back under the key they had.
+  EXPECT_EQ(*q->replay({}), 4u);
+  EXPECT_EQ(q->lease("old", RecordType::contact, 10, 30s)->records.size(), 3u);
+  EXPECT_EQ(*q->release_key("nobody", "x"), 0u);
+}
+
+TEST_F(QueueTest, TheCheapDepthFollowsWhatAnotherConnectionCommitted) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  enqueue(*q, contacts("old", 0, 3));
+  auto other = open();  // an operator command beside the service
+  ASSERT_TRUE(other);
+  EXPECT_EQ(*other->release_key("old", "given up"), 3u);
+  ASSERT_TRUE(q->ready_partitions());  // any transaction of its own sees the other's commit
+  EXPECT_EQ(q->depth(), 0u);
+  EXPECT_EQ(*other->replay({}), 3u);
+  ASSERT_TRUE(q->held_keys());
+  EXPECT_EQ(q->depth(), 3u);
+  enqueue(*q, contacts("old", 10, 2));  // and its own changes still count on top
+  EXPECT_EQ(q->depth(), 5u);
 }
 
 TEST_F(QueueTest, StatsPerKeyAndType) {

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -24,10 +25,12 @@ struct RunResult {
   std::string out;
 };
 
-// stderr is dropped, or with stderr_too folded into out (to read an error message).
-RunResult run(const std::string& args, bool stderr_too = false) {
+// stderr is dropped, or with stderr_too folded into out (to read an error message). env: "NAME=value ..." for the
+// child only.
+RunResult run(const std::string& args, bool stderr_too = false, const std::string& env = "") {
   RunResult result;
-  const std::string command = std::string(OMT_BINARY) + " " + args + (stderr_too ? " 2>&1" : " 2>/dev/null");
+  const std::string command =
+      (env.empty() ? "" : "env " + env + " ") + std::string(OMT_BINARY) + " " + args + (stderr_too ? " 2>&1" : " 2>/dev/null");
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
   char buffer[4096];
@@ -64,6 +67,17 @@ class QueueCliTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
   std::string queue_arg() const { return "--queue '" + db_.string() + "'"; }
+  // A configuration whose source "web" has a new key and "app" has secret-key-1 (from the environment, as serve
+  // reads it): secret-key-2 is a key no source has any more.
+  std::string config_arg() const {
+    const auto file = dir_ / "config.json";
+    std::ofstream(file) << nlohmann::json{
+        {"queue", {{"path", db_.string()}}},
+        {"sources", nlohmann::json::array({{{"name", "web"}, {"write_key", "wk-web"}, {"api_key", "secret-key-new"}},
+                                           {{"name", "app"}, {"write_key", "wk-app"}, {"api_key", {{"env", "OMT_QCLI_APP_KEY"}}}}})}};
+    return "--config '" + file.string() + "'";
+  }
+  static constexpr const char* kAppKeyEnv = "OMT_QCLI_APP_KEY=secret-key-1";
 
   std::filesystem::path dir_, db_;
   std::vector<omt::queue::RecordId> ids_;
@@ -143,6 +157,108 @@ TEST_F(QueueCliTest, AnUnknownIdIsAnErrorAndNothingIsDone) {
   EXPECT_NE(purged.out.find("ometria-transformer dead-letter purge: no dead letter with id 999999"), std::string::npos)
       << purged.out;
   EXPECT_EQ(nlohmann::json::parse(run("dead-letter list " + queue_arg()).out)["count"], 2);
+}
+
+TEST_F(QueueCliTest, StatsNamesTheSourceWhoseCurrentKeyEachKeyIs) {
+  auto r = run("queue stats " + config_arg(), false, kAppKeyEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out.find("secret-key"), std::string::npos) << r.out;
+  auto stats = nlohmann::json::parse(r.out);
+  ASSERT_EQ(stats["partitions"].size(), 2u);
+  EXPECT_EQ(stats["partitions"][0]["source"], "app");
+  EXPECT_EQ(stats["partitions"][1]["source"], "no source (an old key)");
+  ASSERT_EQ(stats["held_keys"].size(), 1u);
+  EXPECT_EQ(stats["held_keys"][0]["source"], "no source (an old key)");
+  // Without the configuration the sources are unknown, not "old".
+  stats = nlohmann::json::parse(run("queue stats " + queue_arg()).out);
+  EXPECT_EQ(stats["partitions"][0]["source"], "unknown (pass --config to name the sources)");
+  // With a source's secret missing, the queue is still shown, and why the sources are not.
+  stats = nlohmann::json::parse(run("queue stats " + config_arg()).out);
+  EXPECT_NE(stats["sources_error"].get<std::string>().find("OMT_QCLI_APP_KEY"), std::string::npos) << stats.dump();
+  EXPECT_EQ(stats["depth"], 2);
+}
+
+TEST_F(QueueCliTest, RekeyMovesAnOldKeysRecordsToASourcesCurrentKeyAndDropsItsHold) {
+  const std::string old_key = omt::obs::key_fingerprint("secret-key-2");
+  auto r = run("queue rekey --from " + old_key + " --source web " + config_arg(), true, kAppKeyEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out.find("secret-key"), std::string::npos) << r.out;
+  auto moved = nlohmann::json::parse(r.out);
+  EXPECT_EQ(moved["from"], old_key);
+  EXPECT_EQ(moved["to"], omt::obs::key_fingerprint("secret-key-new"));
+  EXPECT_EQ(moved["source"], "web");
+  EXPECT_EQ(moved["moved"], 1);
+
+  auto stats = nlohmann::json::parse(run("queue stats " + config_arg(), false, kAppKeyEnv).out);
+  EXPECT_EQ(stats["depth"], 2);
+  EXPECT_TRUE(stats["held_keys"].empty());
+  bool found = false;
+  for (const auto& p : stats["partitions"]) {
+    EXPECT_NE(p["key"], old_key);
+    if (p["key"] == omt::obs::key_fingerprint("secret-key-new")) {
+      found = true;
+      EXPECT_EQ(p["source"], "web");
+      EXPECT_EQ(p["type"], "custom_event");
+    }
+  }
+  EXPECT_TRUE(found) << stats.dump();
+}
+
+TEST_F(QueueCliTest, RekeyRefusesWhatItCannotDoAndNamesIt) {
+  const std::string held = omt::obs::key_fingerprint("secret-key-2");
+  auto r = run("queue rekey --from key:00000000 --source web " + config_arg(), true, kAppKeyEnv);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("ometria-transformer queue rekey: the queue holds no records and no hold under key:00000000"),
+            std::string::npos) << r.out;
+  r = run("queue rekey --from " + held + " --source nosuch " + config_arg(), true, kAppKeyEnv);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("no source named \"nosuch\" in the configuration (sources: web, app)"), std::string::npos) << r.out;
+  r = run("queue rekey --from " + omt::obs::key_fingerprint("secret-key-1") + " --source app " + config_arg(), true,
+          kAppKeyEnv);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("is already the current key of source \"app\""), std::string::npos) << r.out;
+  r = run("queue rekey --from " + held + " --source web " + config_arg(), true);  // the source's secret is missing
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("OMT_QCLI_APP_KEY"), std::string::npos) << r.out;
+  EXPECT_EQ(run("queue rekey --source web " + config_arg(), false, kAppKeyEnv).exit_code, 2);  // no --from
+  // Nothing moved, the hold is still there.
+  auto stats = nlohmann::json::parse(run("queue stats " + queue_arg()).out);
+  ASSERT_EQ(stats["held_keys"].size(), 1u);
+  EXPECT_EQ(stats["held_keys"][0]["key"], held);
+}
+
+TEST_F(QueueCliTest, ReleaseGivesAKeysRecordsUpToTheDeadLettersOnlyWhenToldTo) {
+  const std::string held = omt::obs::key_fingerprint("secret-key-2");
+  EXPECT_EQ(run("queue release --key " + held + " " + queue_arg()).exit_code, 2);  // --to-dead-letter is required
+  auto unknown = run("queue release --key key:00000000 --to-dead-letter " + queue_arg(), true);
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.out.find("ometria-transformer queue release: the queue holds no records and no hold under key:00000000"),
+            std::string::npos) << unknown.out;
+  EXPECT_EQ(nlohmann::json::parse(run("queue stats " + queue_arg()).out)["depth"], 2);
+
+  auto r = run("queue release --key " + held.substr(4) + " --to-dead-letter " + queue_arg());  // bare hex digits too
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto released = nlohmann::json::parse(r.out);
+  EXPECT_EQ(released["key"], held);
+  EXPECT_EQ(released["dead_lettered"], 1);
+  auto stats = nlohmann::json::parse(run("queue stats " + queue_arg()).out);
+  EXPECT_EQ(stats["depth"], 1);
+  EXPECT_EQ(stats["dead_letters"], 3);
+  EXPECT_TRUE(stats["held_keys"].empty());
+  auto list = nlohmann::json::parse(run("dead-letter list " + queue_arg()).out);
+  ASSERT_EQ(list["count"], 3);
+  EXPECT_EQ(list["dead_letters"][2]["key"], held);
+  EXPECT_EQ(list["dead_letters"][2]["reason"],
+            "given up by the operator (queue release --key " + held + " --to-dead-letter)");
+}
+
+TEST_F(QueueCliTest, TheNewCommandsHelpShowsTheirOptionsAndExitStatus) {
+  for (const char* command : {"queue rekey --help", "queue release --help"}) {
+    auto r = run(command);
+    EXPECT_EQ(r.exit_code, 0) << command;
+    EXPECT_NE(r.out.find("Exit status"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("running service"), std::string::npos) << r.out;
+  }
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ struct PushDelivered {
   std::string_view status;
   std::optional<std::string_view> request_id;  // Ometria's receipt, when it could be read
   std::optional<std::int64_t> accepted;
-  std::int64_t rejected = 0;
+  std::int64_t rejected = 0;  // of records: counted apart from the delivered ones in omt_delivery_records_total
   std::chrono::milliseconds took{0};
 };
 struct PushRetried {
@@ -91,6 +91,9 @@ struct KeyAcceptedAgain {  // the probe was delivered
 struct KeyNoLongerRefused {  // the probe got another answer than 401/403
   std::string_view api_key;
 };
+struct KeyHoldDropped {  // an operator command (queue rekey / release) dropped the hold in the queue
+  std::string_view api_key;
+};
 // The keys held now (raw keys; the gauges are labelled by fingerprint).
 struct HeldKeysChanged {
   std::span<const std::string> api_keys;
@@ -137,6 +140,13 @@ struct DeliveryStarted {
   std::string_view endpoint;
 };
 struct DeliveryThreadStuck {};
+// At start-up, for each key the queue holds records (or a hold) under that no configured source has: records keep
+// the key they were accepted under, so the operator moves them (queue rekey) or gives them up (queue release).
+struct QueuedKeyWithoutSource {
+  std::string_view api_key;
+  std::uint64_t records = 0;
+  bool held = false;  // Ometria refused it (401/403)
+};
 
 // ---- the HTTPS sender (debug lines, no counters) ----
 struct SenderAnswered {
@@ -161,6 +171,7 @@ struct ProxyPushAnswered {
 // The events without counters, for callers without a registry.
 void emit(const DeliveryStarted& event);
 void emit(const DeliveryThreadStuck& event);
+void emit(const QueuedKeyWithoutSource& event);
 void emit(const SenderAnswered& event);
 void emit(const SenderFailed& event);
 void emit(const ProxyPushAnswered& event);
@@ -185,6 +196,7 @@ class DeliveryEvents {
   void emit(const KeyProbing& event);
   void emit(const KeyAcceptedAgain& event);
   void emit(const KeyNoLongerRefused& event);
+  void emit(const KeyHoldDropped& event);
   void emit(const HeldKeysChanged& event);
   void emit(const QueueDepthSeen& event);
   void emit(const PushesInFlight& event);

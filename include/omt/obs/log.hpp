@@ -4,6 +4,7 @@
 // e-mail addresses and phone numbers (unless log_pii is on) and the values of secret-named fields (always).
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,5 +46,10 @@ std::string redact(std::string_view text, bool keep_pii);
 // A request or answer body for a trace line: redacted first (a cut must not leave part of a phone number),
 // then cut to 4 KiB with the full size noted.
 std::string loggable_body(std::string_view body);
+
+// An answer body kept with a record (a dead letter's reason), so always redacted of e-mail addresses, phone
+// numbers and secrets whatever log_pii says; made one line (runs of control characters and spaces become one
+// space) and cut to at most max_bytes (never inside a UTF-8 character), the cut noted with the full size.
+std::string answer_excerpt(std::string_view body, std::size_t max_bytes = 1024);
 
 }  // namespace omt::obs

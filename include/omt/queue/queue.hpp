@@ -118,6 +118,15 @@ class Queue {
   virtual Expected<void> unhold_key(const std::string& api_key) = 0;
   virtual Expected<std::vector<HeldKey>> held_keys() = 0;
 
+  // The operator's way out for records under a key no source has any more (records keep the key they were
+  // accepted under: a key names an Ometria account, so a corrected key never moves them by itself).
+  // rekey: every waiting record of from_key is now under to_key (same ids, attempts and due times), and a hold
+  // on from_key is dropped. Returns how many records moved.
+  virtual Expected<std::size_t> rekey(const std::string& from_key, const std::string& to_key) = 0;
+  // release_key: every waiting record of api_key moves to the dead-letter store with the reason, and a hold on
+  // api_key is dropped. Returns how many records moved.
+  virtual Expected<std::size_t> release_key(const std::string& api_key, const std::string& reason) = 0;
+
   virtual Expected<std::vector<ReadyPartition>> ready_partitions() = 0;
   virtual Expected<QueueStats> stats() = 0;
 

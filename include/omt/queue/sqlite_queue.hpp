@@ -50,6 +50,8 @@ class SqliteQueue final : public Queue {
   Expected<void> hold_key(const std::string& api_key, const std::string& reason) override;
   Expected<void> unhold_key(const std::string& api_key) override;
   Expected<std::vector<HeldKey>> held_keys() override;
+  Expected<std::size_t> rekey(const std::string& from_key, const std::string& to_key) override;
+  Expected<std::size_t> release_key(const std::string& api_key, const std::string& reason) override;
   Expected<std::vector<ReadyPartition>> ready_partitions() override;
   Expected<QueueStats> stats() override;
   std::uint64_t depth() const override;

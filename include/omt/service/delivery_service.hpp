@@ -67,7 +67,7 @@ struct HeldKeyStatus {
 
 struct DeliveryCounters {
   std::uint64_t pushes = 0;
-  std::uint64_t records_delivered = 0;
+  std::uint64_t records_delivered = 0;  // not counting those a 2xx receipt counted as rejected
   std::uint64_t records_retried = 0;
   std::uint64_t records_dead_lettered = 0;
   std::size_t in_flight = 0;

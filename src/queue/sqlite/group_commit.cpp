@@ -41,8 +41,15 @@ Expected<void> GroupCommitWriter::prepare() {
       {&rollback_to_, "ROLLBACK TO operation"},
       {&sync_full_, "PRAGMA synchronous=FULL"},
       {&sync_normal_, "PRAGMA synchronous=NORMAL"},
+      {&data_version_, "PRAGMA data_version"},
   });
   if (!prepared) return prepared;
+  {
+    Query q(db_, data_version_, "read the data version");
+    auto row = q.step();
+    if (!row) return tl::unexpected(row.error());
+    last_data_version_ = q.integer(0);
+  }
   // Both settings keep a commit through SIGKILL in WAL mode; FULL also syncs the WAL for power loss.
   synchronous_full_ = options_.durability == Durability::power_loss;
   return step(synchronous_full_ ? sync_full_ : sync_normal_, "set synchronous");
@@ -96,10 +103,28 @@ void GroupCommitWriter::loop() {
   }
 }
 
+// Inside the transaction: the exact count when another connection has committed since this one last looked.
+Expected<std::optional<std::uint64_t>> GroupCommitWriter::recount_if_changed_elsewhere() {
+  if (!options_.count_records) return std::optional<std::uint64_t>{};
+  std::int64_t version = 0;
+  {
+    Query q(db_, data_version_, "read the data version");
+    auto row = q.step();
+    if (!row) return tl::unexpected(row.error());
+    version = q.integer(0);
+  }
+  if (version == last_data_version_) return std::optional<std::uint64_t>{};
+  auto counted = options_.count_records();
+  if (!counted) return tl::unexpected(counted.error());
+  last_data_version_ = version;
+  return std::optional<std::uint64_t>(*counted);
+}
+
 void GroupCommitWriter::run_group(std::vector<Task>& tasks) {
   std::vector<std::optional<Error>> failures(tasks.size());
   std::optional<Error> group_failure;
   std::int64_t depth_delta = 0;
+  std::optional<std::uint64_t> recounted;  // the exact count at the transaction's start, when it was taken
 
   const bool want_full = options_.durability == Durability::power_loss &&
                          std::any_of(tasks.begin(), tasks.end(), [](const Task& t) { return t.durable; });
@@ -115,6 +140,8 @@ void GroupCommitWriter::run_group(std::vector<Task>& tasks) {
   } else if (auto begun = step(begin_, "begin transaction"); !begun) {
     group_failure = begun.error();
   } else {
+    // A failed recount only leaves the cheap count as it was; the tasks go on.
+    if (auto count = recount_if_changed_elsewhere(); count) recounted = *count;
     for (std::size_t i = 0; i < tasks.size(); ++i) {
       if (auto sp = step(savepoint_, "savepoint"); !sp) {
         group_failure = sp.error();
@@ -155,7 +182,12 @@ void GroupCommitWriter::run_group(std::vector<Task>& tasks) {
     obs::emit(obs::QueueTransactionFailed{group_failure->message});
   } else {
     commits_.fetch_add(1, std::memory_order_relaxed);
-    apply_depth_delta(depth_delta);
+    if (recounted) {
+      const auto exact = static_cast<std::int64_t>(*recounted) + depth_delta;
+      depth_.store(exact > 0 ? static_cast<std::uint64_t>(exact) : 0, std::memory_order_relaxed);
+    } else {
+      apply_depth_delta(depth_delta);
+    }
   }
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     const Error* err = group_failure ? &*group_failure : (failures[i] ? &*failures[i] : nullptr);

@@ -41,6 +41,10 @@ class GroupCommitWriter {
     std::size_t max_pending_operations = 10'000;       // beyond this, submit refuses (errc::unavailable)
     std::size_t max_records_per_transaction = 20'000;  // group commit stops gathering here
     std::uint64_t depth = 0;                           // records waiting when the writer starts
+    // Counts the waiting records exactly (on the writer thread, inside a transaction). When set, a transaction
+    // that finds another connection committed since the last one (PRAGMA data_version: an operator command
+    // such as dead-letter replay or queue release) recounts, so the cheap count stays right beside the CLI.
+    std::function<Expected<std::uint64_t>()> count_records;
   };
 
   // Prepares the transaction statements, sets PRAGMA synchronous for the durability and starts the thread,
@@ -74,7 +78,10 @@ class GroupCommitWriter {
 
   Connection& db_;
   const Options options_;
-  Statement begin_, commit_, rollback_, savepoint_, release_, rollback_to_, sync_full_, sync_normal_;
+  Expected<std::optional<std::uint64_t>> recount_if_changed_elsewhere();
+
+  Statement begin_, commit_, rollback_, savepoint_, release_, rollback_to_, sync_full_, sync_normal_, data_version_;
+  std::int64_t last_data_version_ = 0;
   bool synchronous_full_ = false;  // the connection's current PRAGMA synchronous
 
   std::mutex mutex_;

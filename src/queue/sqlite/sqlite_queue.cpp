@@ -39,7 +39,12 @@ struct SqliteQueue::Impl {
 
   Expected<void> prepare_statements();
   Expected<std::uint64_t> quarantine(const sqlite::StoredChunk& damaged, std::uint64_t count);
+  // The chunk of `count` records, decoded; nullopt when it is gone, or when it cannot be decoded: then it was
+  // quarantined, and its records are added to `quarantined`.
+  Expected<std::optional<sqlite::StoredChunk>> readable_chunk(chunk::ChunkId id, std::uint64_t count,
+                                                              std::uint64_t& quarantined);
   Expected<std::vector<HeldKey>> read_held_keys();
+  Expected<void> drop_hold(const std::string& api_key);
   Expected<RecordType> record_type(const std::string& name, const char* whose) const {
     auto type = ometria::record_type_from(name);
     if (!type) return fail(errc::io, std::string("queue: ") + whose + " has an unknown type \"" + name + "\"", options.path.string());
@@ -51,6 +56,7 @@ struct SqliteQueue::Impl {
   sqlite::ChunkStore chunks;
   sqlite::DeadLetterStore dead;
   sqlite::Statement hold_stmt, unhold_stmt, held_stmt, ready_partitions_stmt, partition_stats_stmt;
+  sqlite::Statement rekey_stmt, key_chunks_stmt, key_records_stmt;
   LeaseTable leases;
   std::unique_ptr<sqlite::GroupCommitWriter> writer;
 };
@@ -71,6 +77,9 @@ Expected<void> SqliteQueue::Impl::prepare_statements() {
        " AND api_key NOT IN (SELECT api_key FROM held_keys) GROUP BY api_key, type ORDER BY MIN(created_at)"},
       {&partition_stats_stmt,
        "SELECT api_key, type, SUM(count), MIN(created_at) FROM chunks GROUP BY api_key, type ORDER BY api_key, type"},
+      {&rekey_stmt, "UPDATE chunks SET api_key = ? WHERE api_key = ?"},
+      {&key_chunks_stmt, "SELECT id, count FROM chunks WHERE api_key = ? ORDER BY id"},
+      {&key_records_stmt, "SELECT COALESCE(SUM(count), 0) FROM chunks WHERE api_key = ?"},
   });
 }
 
@@ -95,6 +104,16 @@ Expected<std::uint64_t> SqliteQueue::Impl::quarantine(const sqlite::StoredChunk&
   return count;
 }
 
+Expected<std::optional<sqlite::StoredChunk>> SqliteQueue::Impl::readable_chunk(chunk::ChunkId id, std::uint64_t count,
+                                                                             std::uint64_t& quarantined) {
+  auto stored = chunks.read_any(id);
+  if (!stored || !*stored || !(*stored)->damage) return stored;
+  auto moved = quarantine(**stored, count);
+  if (!moved) return tl::unexpected(moved.error());
+  quarantined += *moved;
+  return std::optional<sqlite::StoredChunk>{};
+}
+
 Expected<std::vector<HeldKey>> SqliteQueue::Impl::read_held_keys() {
   std::vector<HeldKey> held;
   Query q(db, held_stmt, "list held keys");
@@ -105,6 +124,12 @@ Expected<std::vector<HeldKey>> SqliteQueue::Impl::read_held_keys() {
     held.push_back(HeldKey{q.text(0), q.text(1), q.integer(2)});
   }
   return held;
+}
+
+Expected<void> SqliteQueue::Impl::drop_hold(const std::string& api_key) {
+  Query q(db, unhold_stmt, "unhold key");
+  if (auto ran = q.bind(api_key).run(); !ran) return tl::unexpected(ran.error());
+  return {};
 }
 
 Expected<std::unique_ptr<SqliteQueue>> SqliteQueue::open(SqliteQueueOptions options) {
@@ -118,7 +143,8 @@ Expected<std::unique_ptr<SqliteQueue>> SqliteQueue::open(SqliteQueueOptions opti
   if (!depth) return tl::unexpected(depth.error());
   auto writer = sqlite::GroupCommitWriter::start(
       impl->db, {impl->options.durability, impl->options.max_pending_operations,
-                 impl->options.max_records_per_transaction, *depth});
+                 impl->options.max_records_per_transaction, *depth,
+                 [chunks = &impl->chunks] { return chunks->count_records(); }});
   if (!writer) return tl::unexpected(writer.error());
   impl->writer = std::move(*writer);
   return std::unique_ptr<SqliteQueue>(new SqliteQueue(std::move(impl)));
@@ -196,15 +222,11 @@ Expected<Leased> SqliteQueue::lease(const std::string& api_key, RecordType type,
       const chunk::ChunkId chunk_id = (*row)->id;
       const std::uint64_t count = (*row)->count;
       if (impl->leases.leased_in_chunk(chunk_id) >= count) continue;
-      auto stored = impl->chunks.read_any(chunk_id);
+      std::uint64_t quarantined = 0;
+      auto stored = impl->readable_chunk(chunk_id, count, quarantined);
+      delta -= static_cast<std::int64_t>(quarantined);
       if (!stored) return tl::unexpected(stored.error());
       if (!*stored) continue;
-      if ((*stored)->damage) {
-        auto moved = impl->quarantine(**stored, count);
-        if (!moved) return tl::unexpected(moved.error());
-        delta -= static_cast<std::int64_t>(*moved);
-        continue;
-      }
       std::vector<const chunk::Entry*> free;
       for (const auto& e : (*stored)->entries) {
         if (e.next_attempt_at <= now && !impl->leases.leased(chunk::record_id(chunk_id, e.slot))) free.push_back(&e);
@@ -341,6 +363,64 @@ Expected<void> SqliteQueue::unhold_key(const std::string& api_key) {
   });
   if (!r) return tl::unexpected(r.error());
   return {};
+}
+
+Expected<std::size_t> SqliteQueue::rekey(const std::string& from_key, const std::string& to_key) {
+  return impl_->writer->call<std::size_t>("rekey", [impl = impl_.get(), &from_key, &to_key](std::int64_t&)
+                                                       -> Expected<std::size_t> {
+    std::uint64_t records = 0;
+    {
+      Query q(impl->db, impl->key_records_stmt, "count a key's records");
+      auto row = q.bind(from_key).step();
+      if (!row) return tl::unexpected(row.error());
+      if (*row) records = static_cast<std::uint64_t>(q.integer(0));
+    }
+    // Chunks carry their key; their records keep ids, attempts and due times, so one UPDATE moves them all.
+    if (from_key != to_key) {
+      Query q(impl->db, impl->rekey_stmt, "rekey records");
+      if (auto moved = q.bind(to_key).bind(from_key).run(); !moved) return tl::unexpected(moved.error());
+    }
+    if (auto r = impl->drop_hold(from_key); !r) return tl::unexpected(r.error());
+    return static_cast<std::size_t>(records);
+  });
+}
+
+Expected<std::size_t> SqliteQueue::release_key(const std::string& api_key, const std::string& reason) {
+  return impl_->writer->call<std::size_t>("release_key", [impl = impl_.get(), &api_key, &reason](std::int64_t& delta)
+                                                             -> Expected<std::size_t> {
+    std::vector<std::pair<chunk::ChunkId, std::uint64_t>> ids;  // with each one's record count
+    {
+      Query q(impl->db, impl->key_chunks_stmt, "list a key's chunks");
+      q.bind(api_key);
+      for (;;) {
+        auto row = q.step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) break;
+        ids.emplace_back(q.integer(0), static_cast<std::uint64_t>(q.integer(1)));
+      }
+    }
+    const UnixMillis now = impl->now();
+    std::uint64_t moved = 0;
+    for (const auto& [chunk_id, count] : ids) {
+      // A chunk that cannot be decoded goes as one quarantined entry, as a lease would send it.
+      auto stored = impl->readable_chunk(chunk_id, count, moved);
+      if (!stored) return tl::unexpected(stored.error());
+      if (!*stored) continue;
+      for (const auto& e : (*stored)->entries) {
+        const RecordId id = chunk::record_id(chunk_id, e.slot);
+        impl->leases.release(id);
+        // Attempts as they are: no push failed here, the operator gave the records up.
+        const sqlite::DeadRow row{id, (*stored)->api_key, (*stored)->type, std::string(e.json),
+                                  static_cast<std::int64_t>(e.attempts), e.created_at, reason, now};
+        if (auto r = impl->dead.insert(row); !r) return tl::unexpected(r.error());
+        ++moved;
+      }
+      if (auto r = impl->chunks.remove(chunk_id, "delete released chunk"); !r) return tl::unexpected(r.error());
+    }
+    if (auto r = impl->drop_hold(api_key); !r) return tl::unexpected(r.error());
+    delta = -static_cast<std::int64_t>(moved);
+    return static_cast<std::size_t>(moved);
+  });
 }
 
 Expected<std::vector<HeldKey>> SqliteQueue::held_keys() {
