@@ -46,8 +46,10 @@ Expected<std::uint64_t> move_record_rows_into_chunks(Connection& db) {
       const std::string json = q.text(2);
       const chunk::Entry entry{0, static_cast<std::uint32_t>(q.integer(3)), q.integer(4), q.integer(5), json};
       const std::string blob = chunk::encode({entry});
+      // Bound without a copy (SQLITE_STATIC): the texts must live until the insert has run.
+      const std::string api_key = q.text(0), type = q.text(1);
       Query put(db, *insert, "insert chunk");
-      put.bind(q.text(0)).bind(q.text(1)).bind(entry.next_attempt_at).bind(entry.created_at).bind_blob(blob);
+      put.bind(api_key).bind(type).bind(entry.next_attempt_at).bind(entry.created_at).bind_blob(blob);
       if (auto r = put.run(); !r) return tl::unexpected(r.error());
       ++moved;
     }
