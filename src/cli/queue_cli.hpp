@@ -17,7 +17,8 @@
 
 namespace omt::cli {
 
-inline constexpr const char* default_queue_path = "./data/queue.db";
+// The configuration's default (queue.path), where the operator commands look without --queue or --config.
+inline const std::string default_queue_path = config::QueueConfig{}.path.string();
 
 // Where the operator commands find the queue: --queue PATH if given; else queue.path of --config FILE (with
 // OMT_QUEUE_PATH and the other OMT_ variables applied, as serve does); else ./data/queue.db.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "omt/error.hpp"
+#include "omt/ometria/push_api.hpp"
 #include "omt/queue/queue.hpp"
 
 namespace omt::queue::chunk {
@@ -18,7 +19,7 @@ namespace omt::queue::chunk {
 using ChunkId = std::int64_t;
 using queue::RecordId;
 
-inline constexpr std::size_t kRecordsPerChunk = 100;  // Ometria's most records per push
+inline constexpr std::size_t kRecordsPerChunk = ometria::records_per_push;  // a chunk is at most one push
 inline constexpr int kSlotBits = 7;                   // 128 slots > kRecordsPerChunk
 
 constexpr RecordId record_id(ChunkId chunk, unsigned slot) { return (chunk << kSlotBits) | static_cast<RecordId>(slot); }

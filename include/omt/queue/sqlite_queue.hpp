@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 
+#include "omt/config/config.hpp"
 #include "omt/queue/queue.hpp"
 
 namespace omt::queue {
@@ -20,9 +21,10 @@ enum class Durability {
 };
 
 struct SqliteQueueOptions {
-  std::filesystem::path path = "./data/queue.db";  // its directory is created when missing
+  // The defaults of path and high-water mark are the configuration's (queue section), their one home.
+  std::filesystem::path path = config::QueueConfig{}.path;  // its directory is created when missing
   Durability durability = Durability::power_loss;
-  std::uint64_t high_water_mark = 1'000'000;         // records waiting
+  std::uint64_t high_water_mark = config::QueueConfig{}.high_water_mark;  // records waiting
   std::size_t max_records_per_enqueue = 10'000;
   std::size_t max_pending_operations = 10'000;       // beyond this, operations fail fast (errc::unavailable)
   std::size_t max_records_per_transaction = 20'000;  // group commit stops gathering here
