@@ -44,7 +44,8 @@ std::string expected_shape(IngestRoute route) {
     case IngestRoute::webhook: return "an event object or a non-empty JSON array of event objects";
     case IngestRoute::identify: return "one identify event object";
     case IngestRoute::track: return "one track event object";
-    case IngestRoute::batch: return R"(an object {"batch":[event objects]} with a non-empty batch)";
+    case IngestRoute::batch:
+    case IngestRoute::beacon: return R"(an object {"batch":[event objects]} with a non-empty batch)";
   }
   return "";
 }
@@ -75,6 +76,7 @@ std::string_view path_of(IngestRoute route) {
     case IngestRoute::identify: return "/v1/identify";
     case IngestRoute::track: return "/v1/track";
     case IngestRoute::batch: return "/v1/batch";
+    case IngestRoute::beacon: return "/beacon/v1/batch";
   }
   return "";
 }
@@ -135,7 +137,8 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
       }
       break;
     }
-    case IngestRoute::batch: {
+    case IngestRoute::batch:
+    case IngestRoute::beacon: {
       if (!root->is_object()) return tl::unexpected(wrong_shape(route, json::type_name(*root)));
       const auto batch = json::member(*root, "batch");
       if (!batch) return tl::unexpected(wrong_shape(route, "an object without \"batch\""));

@@ -75,5 +75,27 @@ TEST(IngestEvents, ADecodedBodyIsToldAtDebugAndShownRedactedAtTrace) {
   }
 }
 
+TEST(IngestEvents, ARefusedOriginIsCountedAndToldAtDebug) {
+  obs::Registry registry;
+  const obs::IngestEvents events(&registry);
+  {
+    LogCapture capture({"info", obs::LogFormat::text, false});
+    events.emit(obs::IngestCorsRefused{"https://evil.example", true});
+    EXPECT_TRUE(capture.lines().empty());
+  }
+  {
+    LogCapture capture({"debug", obs::LogFormat::json, false});
+    events.emit(obs::IngestCorsRefused{"https://evil.example", false});
+    const auto lines = capture.lines();
+    ASSERT_EQ(lines.size(), 1u);
+    const json told = json::parse(lines[0]);
+    EXPECT_EQ(told["event"], "ingest_cors_refused");
+    EXPECT_EQ(told["origin"], "https://evil.example");
+    EXPECT_EQ(told["preflight"], false);
+    EXPECT_EQ(told["msg"], "ingest: origin https://evil.example is not in the source's allowed_origins: no CORS headers sent");
+  }
+  EXPECT_TRUE(has_line(registry.render_prometheus(), "omt_ingest_cors_refused_total 2")) << registry.render_prometheus();
+}
+
 }  // namespace
 }  // namespace omt::test
