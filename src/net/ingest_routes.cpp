@@ -100,6 +100,7 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
     return respond(to_response(protocol::dry_run_answer(*result, destination.api_key, state->limits,
                                                          [](std::string_view key) { return obs::key_fingerprint(key); })));
   state->events.emit(obs::IngestEventsRejected{result->rejected.size()});
+  state->events.emit(obs::IngestEventsSkipped{result->skipped.size()});
 
   protocol::Reply answer = protocol::ingest_answer(*result);
   if (!protocol::has_records(*result)) return respond(to_response(std::move(answer)));

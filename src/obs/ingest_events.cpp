@@ -16,6 +16,8 @@ IngestEvents::IngestEvents(Registry* registry) {
                                         {{"outcome", "accepted"}});
   rejected_events_ = &registry->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
                                         {{"outcome", "rejected"}});
+  skipped_events_ = &registry->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
+                                       {{"outcome", "skipped"}});
   slowed_answers_ = &registry->counter(
       "omt_ingest_slowed_answers_total", "Ingest answers held back because the queue is over ingest.slow_down_from");
   cors_refused_ = &registry->counter("omt_ingest_cors_refused_total",
@@ -39,6 +41,10 @@ void IngestEvents::emit(const IngestBodyDecoded& e) const {
 
 void IngestEvents::emit(const IngestEventsRejected& e) const {
   if (rejected_events_ != nullptr && e.events > 0) rejected_events_->inc(e.events);
+}
+
+void IngestEvents::emit(const IngestEventsSkipped& e) const {
+  if (skipped_events_ != nullptr && e.events > 0) skipped_events_->inc(e.events);
 }
 
 void IngestEvents::emit(const IngestRecordsStored& e) const {

@@ -22,6 +22,8 @@ TEST(IngestEvents, OutcomesAreCountedByName) {
   const obs::IngestEvents events(&registry);
   events.emit(obs::IngestEventsRejected{3});
   events.emit(obs::IngestEventsRejected{0});
+  events.emit(obs::IngestEventsSkipped{4});
+  events.emit(obs::IngestEventsSkipped{0});
   events.emit(obs::IngestRecordsStored{5});
   events.emit(obs::IngestRecordsStored{2});
   events.emit(obs::IngestAnswerHeld{});
@@ -29,6 +31,7 @@ TEST(IngestEvents, OutcomesAreCountedByName) {
   EXPECT_NE(m.find("# HELP omt_ingest_events_total Events received by ingest, by outcome\n"), std::string::npos);
   EXPECT_TRUE(has_line(m, "omt_ingest_events_total{outcome=\"accepted\"} 7")) << m;
   EXPECT_TRUE(has_line(m, "omt_ingest_events_total{outcome=\"rejected\"} 3")) << m;
+  EXPECT_TRUE(has_line(m, "omt_ingest_events_total{outcome=\"skipped\"} 4")) << m;
   EXPECT_TRUE(has_line(m, "omt_ingest_slowed_answers_total 1")) << m;
 }
 

@@ -1,5 +1,5 @@
 // The ingest routes' outcomes (/v1/webhook, /v1/identify, /v1/track, /v1/batch): a coded body decoded (debug,
-// and the decoded body, redacted, at trace), events rejected and records stored (omt_ingest_events_total by
+// and the decoded body, redacted, at trace), events rejected or skipped and records stored (omt_ingest_events_total by
 // outcome), the queue refusing a request's records (warn), an answer held back while the queue is deep
 // (omt_ingest_slowed_answers_total), a browser origin refused (omt_ingest_cors_refused_total). Lines, metric names, labels and help text as users have always seen them.
 #pragma once
@@ -20,6 +20,11 @@ struct IngestBodyDecoded {
 };
 // Events of one request that can never succeed (answered in "rejected"); dry runs are not counted.
 struct IngestEventsRejected {
+  std::size_t events = 0;
+};
+// Events of one request of a call type Ometria has no record for (page, screen, group, alias); dry runs are not
+// counted.
+struct IngestEventsSkipped {
   std::size_t events = 0;
 };
 // A request's accepted records, durable in the queue.
@@ -47,6 +52,7 @@ class IngestEvents {
 
   void emit(const IngestBodyDecoded& event) const;
   void emit(const IngestEventsRejected& event) const;
+  void emit(const IngestEventsSkipped& event) const;
   void emit(const IngestRecordsStored& event) const;
   void emit(const IngestQueueRefused& event) const;
   void emit(const IngestAnswerHeld& event) const;
@@ -55,6 +61,7 @@ class IngestEvents {
  private:
   Counter* accepted_events_ = nullptr;
   Counter* rejected_events_ = nullptr;
+  Counter* skipped_events_ = nullptr;
   Counter* slowed_answers_ = nullptr;
   Counter* cors_refused_ = nullptr;
 };
