@@ -107,6 +107,33 @@ void require_api_key(ObjectReader& reader, const DestinationKeys& keys, const om
 
 // "sources": [{"name", "write_key", "webhook_token", "api_key", "marketing_optin", "allow_marketing",
 // "allow_transactional", "collection"}]
+namespace {
+
+// "https://shop.example" or "http://localhost:8080": a scheme, "://" and a host, no path, no trailing slash
+// (a browser's Origin header never has one), or "*".
+bool is_origin(std::string_view value) {
+  if (value == "*") return true;
+  const auto scheme_end = value.find("://");
+  if (scheme_end == std::string_view::npos || scheme_end == 0) return false;
+  const std::string_view host = value.substr(scheme_end + 3);
+  return !host.empty() && host.find_first_of("/?#* ") == std::string_view::npos;
+}
+
+void read_allowed_origins(ObjectReader& source, std::vector<std::string>& out) {
+  const nlohmann::json* list = source.find("allowed_origins");
+  if (!list) return;
+  if (!list->is_array()) return source.error("allowed_origins", "expected a list of origins such as \"https://shop.example\", or [\"*\"]");
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const auto& value = (*list)[i];
+    const std::string key = "allowed_origins[" + std::to_string(i) + "]";
+    if (!value.is_string() || !is_origin(value.get<std::string>()))
+      return source.error(key, "expected an origin such as \"https://shop.example\" (scheme and host, no path), or \"*\"");
+    out.push_back(value.get<std::string>());
+  }
+}
+
+}  // namespace
+
 void read_sources(ObjectReader& root, Config& config) {
   const nlohmann::json* list = root.find("sources");
   if (!list) return;
@@ -119,6 +146,7 @@ void read_sources(ObjectReader& root, Config& config) {
     source.string("name", s.name);
     source.secret("write_key", s.write_key);
     source.secret("webhook_token", s.webhook_token);
+    read_allowed_origins(source, s.allowed_origins);
     read_destination_settings(source, source_destination_keys, s.destination);
     source.done();
     require_api_key(source, source_destination_keys, s.destination);

@@ -10,6 +10,7 @@
 #include "omt/obs/log.hpp"
 #include "omt/ometria/transformer.hpp"
 #include "omt/protocol/content_encoding.hpp"
+#include "omt/protocol/ingest_cors.hpp"
 #include "omt/protocol/proxy.hpp"
 #include "omt/queue/queue.hpp"
 
@@ -21,6 +22,7 @@ struct IngestState {
   std::shared_ptr<const ometria::Transformer> transformer;
   queue::Queue* queue = nullptr;
   protocol::SourceDirectory sources;
+  std::vector<config::SourceConfig> source_list;  // for the preflight, which has no credentials: any source's origins
   protocol::IngestLimits limits;
   std::function<void()> notify;
   std::function<void(std::chrono::milliseconds, std::function<void()>)> run_later;
@@ -33,16 +35,35 @@ struct IngestState {
   }
 };
 
+// A CORS preflight (OPTIONS) on an ingest route: 204, with the CORS headers when some source allows the Origin.
+void handle_preflight(const IngestState& state, const Request& request, const Responder& respond) {
+  protocol::CorsAnswer cors = protocol::cors_preflight(state.source_list, request.header("Origin"));
+  if (cors.refused) state.events.emit(obs::IngestCorsRefused{request.header("Origin"), /*preflight=*/true});
+  Response r;
+  r.status = 204;
+  r.headers = std::move(cors.headers);
+  r.headers.emplace_back("Allow", std::string(protocol::cors_allowed_methods));
+  respond(std::move(r));
+}
+
 void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::IngestRoute route, Request& request,
-                   const Responder& respond) {
+                   const Responder& responder) {
   // Who is sending comes first: an unauthenticated body is never parsed.
   auto source = protocol::authenticate(route, state->sources, request.header("Authorization"), request.target);
   if (!source) {
     Response r = to_response(protocol::ingest_error(source.error()));
     if (protocol::uses_write_key(route)) r.headers.emplace_back("WWW-Authenticate", R"(Basic realm="ometria-transformer")");
     else r.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="ometria-transformer")");
-    return respond(std::move(r));
+    return responder(std::move(r));
   }
+  // Every answer from here on, whatever its status, carries the source's CORS headers, so that a browser SDK
+  // can read a 429 or 503 and retry.
+  protocol::CorsAnswer cors = protocol::cors_actual(**source, request.header("Origin"));
+  if (cors.refused) state->events.emit(obs::IngestCorsRefused{request.header("Origin"), /*preflight=*/false});
+  const auto respond = [responder, cors_headers = std::move(cors.headers)](Response r) {
+    r.headers.insert(r.headers.end(), cors_headers.begin(), cors_headers.end());
+    responder(std::move(r));
+  };
   const ometria::DestinationConfig& destination = (*source)->destination;
   const bool dry_run = protocol::is_dry_run(request.target);
 
@@ -79,6 +100,7 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
     return respond(to_response(protocol::dry_run_answer(*result, destination.api_key, state->limits,
                                                          [](std::string_view key) { return obs::key_fingerprint(key); })));
   state->events.emit(obs::IngestEventsRejected{result->rejected.size()});
+  state->events.emit(obs::IngestEventsSkipped{result->skipped.size()});
 
   protocol::Reply answer = protocol::ingest_answer(*result);
   if (!protocol::has_records(*result)) return respond(to_response(std::move(answer)));
@@ -138,16 +160,18 @@ void handle_proxy(const std::shared_ptr<const ProxyContext>& context, protocol::
 void register_ingest_routes(Router& router, IngestContext context) {
   auto state = std::make_shared<IngestState>(IngestState{.transformer = std::move(context.transformer),
                                                          .queue = context.queue,
-                                                         .sources = protocol::SourceDirectory(std::move(context.sources)),
+                                                         .sources = protocol::SourceDirectory(context.sources),
+                                                         .source_list = std::move(context.sources),
                                                          .limits = context.limits,
                                                          .notify = std::move(context.notify),
                                                          .run_later = std::move(context.run_later),
                                                          .events = obs::IngestEvents(context.metrics)});
   std::shared_ptr<const IngestState> shared = std::move(state);
-  for (auto route : {protocol::IngestRoute::webhook, protocol::IngestRoute::identify, protocol::IngestRoute::track,
-                     protocol::IngestRoute::batch}) {
+  for (auto route : protocol::all_ingest_routes) {
     router.add(Method::post, protocol::path_of(route),
                [shared, route](Request& request, Responder respond) { handle_ingest(shared, route, request, respond); });
+    router.add(Method::options, protocol::path_of(route),
+               [shared](Request& request, Responder respond) { handle_preflight(*shared, request, respond); });
   }
 }
 

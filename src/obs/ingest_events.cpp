@@ -16,8 +16,12 @@ IngestEvents::IngestEvents(Registry* registry) {
                                         {{"outcome", "accepted"}});
   rejected_events_ = &registry->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
                                         {{"outcome", "rejected"}});
+  skipped_events_ = &registry->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
+                                       {{"outcome", "skipped"}});
   slowed_answers_ = &registry->counter(
       "omt_ingest_slowed_answers_total", "Ingest answers held back because the queue is over ingest.slow_down_from");
+  cors_refused_ = &registry->counter("omt_ingest_cors_refused_total",
+                                     "Ingest requests from a browser origin that no source allows (no CORS headers sent)");
 }
 
 void IngestEvents::emit(const IngestBodyDecoded& e) const {
@@ -39,6 +43,10 @@ void IngestEvents::emit(const IngestEventsRejected& e) const {
   if (rejected_events_ != nullptr && e.events > 0) rejected_events_->inc(e.events);
 }
 
+void IngestEvents::emit(const IngestEventsSkipped& e) const {
+  if (skipped_events_ != nullptr && e.events > 0) skipped_events_->inc(e.events);
+}
+
 void IngestEvents::emit(const IngestRecordsStored& e) const {
   if (accepted_events_ != nullptr) accepted_events_->inc(e.records);
 }
@@ -52,6 +60,17 @@ void IngestEvents::emit(const IngestQueueRefused& e) const {
 
 void IngestEvents::emit(const IngestAnswerHeld&) const {
   if (slowed_answers_ != nullptr) slowed_answers_->inc();
+}
+
+void IngestEvents::emit(const IngestCorsRefused& e) const {
+  if (cors_refused_ != nullptr) cors_refused_->inc();
+  // Debug: a page on a wrong origin sends on every page view; the counter says it happens, this line from where.
+  if (!spdlog::should_log(level_enum::debug)) return;
+  EventFields fields;
+  fields.user_text("origin", e.origin.substr(0, 256)).flag("preflight", e.preflight);
+  emit_line(level_enum::debug, "ingest_cors_refused", fields,
+            fmt::format("ingest: origin {} is not in the source's allowed_origins: no CORS headers sent{}",
+                        fields["origin"], e.preflight ? " (preflight)" : ""));
 }
 
 }  // namespace omt::obs

@@ -18,8 +18,30 @@ namespace dom = simdjson::dom;
 
 namespace {
 
+// The type a single-event route gives an event that names none: the route's own name.
 std::string_view default_type(IngestRoute route) {
-  return route == IngestRoute::identify ? "identify" : route == IngestRoute::track ? "track" : "";
+  switch (route) {
+    case IngestRoute::identify: return "identify";
+    case IngestRoute::track: return "track";
+    case IngestRoute::page: return "page";
+    case IngestRoute::screen: return "screen";
+    case IngestRoute::group: return "group";
+    case IngestRoute::alias: return "alias";
+    case IngestRoute::webhook:
+    case IngestRoute::batch:
+    case IngestRoute::beacon: return "";
+  }
+  return "";
+}
+
+// The event's call type when it is one Ometria has no record for, else nullopt.
+std::optional<std::string_view> skipped_type(dom::element event) {
+  const auto type = json::member(event, "type");
+  if (!type || !type->is_string()) return std::nullopt;
+  const std::string_view name = type->get_string().value_unsafe();
+  for (std::string_view skipped : skipped_call_types)
+    if (text::iequals(name, skipped)) return skipped;
+  return std::nullopt;
 }
 
 // {"a":1} -> {"type":"track","a":1}; {} -> {"type":"track"}. The body is known to be a JSON object.
@@ -44,7 +66,12 @@ std::string expected_shape(IngestRoute route) {
     case IngestRoute::webhook: return "an event object or a non-empty JSON array of event objects";
     case IngestRoute::identify: return "one identify event object";
     case IngestRoute::track: return "one track event object";
-    case IngestRoute::batch: return R"(an object {"batch":[event objects]} with a non-empty batch)";
+    case IngestRoute::page: return "one page event object";
+    case IngestRoute::screen: return "one screen event object";
+    case IngestRoute::group: return "one group event object";
+    case IngestRoute::alias: return "one alias event object";
+    case IngestRoute::batch:
+    case IngestRoute::beacon: return R"(an object {"batch":[event objects]} with a non-empty batch)";
   }
   return "";
 }
@@ -65,7 +92,13 @@ void write_rejected(std::string& out, const std::vector<RejectedEvent>& rejected
 }
 
 // Every event can never succeed: 400, so the sender aborts instead of counting them delivered.
-int status_of(const IngestResult& result) { return result.accepted.empty() ? 400 : 200; }
+// 400 only when every event can never succeed: skipped calls are fine, so a request of them alone is a 200.
+int status_of(const IngestResult& result) { return result.accepted.empty() && result.skipped.empty() ? 400 : 200; }
+
+// ,"skipped":N when some were (absent otherwise, so the answers of requests without such calls stay as they were).
+void write_skipped(std::string& out, const IngestResult& result) {
+  if (!result.skipped.empty()) out += "\"skipped\":" + std::to_string(result.skipped.size()) + ',';
+}
 
 }  // namespace
 
@@ -75,6 +108,11 @@ std::string_view path_of(IngestRoute route) {
     case IngestRoute::identify: return "/v1/identify";
     case IngestRoute::track: return "/v1/track";
     case IngestRoute::batch: return "/v1/batch";
+    case IngestRoute::page: return "/v1/page";
+    case IngestRoute::screen: return "/v1/screen";
+    case IngestRoute::group: return "/v1/group";
+    case IngestRoute::alias: return "/v1/alias";
+    case IngestRoute::beacon: return "/beacon/v1/batch";
   }
   return "";
 }
@@ -109,7 +147,11 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
   BatchLevel batch_level;  // /v1/batch only
   switch (route) {
     case IngestRoute::identify:
-    case IngestRoute::track: {
+    case IngestRoute::track:
+    case IngestRoute::page:
+    case IngestRoute::screen:
+    case IngestRoute::group:
+    case IngestRoute::alias: {
       if (!root->is_object()) return tl::unexpected(wrong_shape(route, json::type_name(*root)));
       if (!json::member(*root, "type")) {
         // The path names the type when the event does not: add it in front and parse the event again.
@@ -135,7 +177,8 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
       }
       break;
     }
-    case IngestRoute::batch: {
+    case IngestRoute::batch:
+    case IngestRoute::beacon: {
       if (!root->is_object()) return tl::unexpected(wrong_shape(route, json::type_name(*root)));
       const auto batch = json::member(*root, "batch");
       if (!batch) return tl::unexpected(wrong_shape(route, "an object without \"batch\""));
@@ -174,6 +217,10 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
         continue;
       }
     }
+    if (const auto type = skipped_type(event)) {
+      result.skipped.push_back({i, std::string(*type)});
+      continue;
+    }
     auto record = transformer.transform(event, destination);
     if (!record) {
       result.rejected.push_back({i, std::move(record.error().message)});
@@ -191,6 +238,7 @@ Reply ingest_answer(const IngestResult& result) {
   reply.api_version_header = false;
   reply.status = status_of(result);
   reply.body = "{\"accepted\":" + std::to_string(result.accepted.size()) + ',';
+  write_skipped(reply.body, result);
   write_rejected(reply.body, result.rejected);
   reply.body += '}';
   return reply;
@@ -224,6 +272,7 @@ Reply dry_run_answer(const IngestResult& result, std::string_view api_key, const
     out += "]}";
   }
   out += "],";
+  write_skipped(out, result);
   write_rejected(out, result.rejected);
   out += '}';
   return reply;

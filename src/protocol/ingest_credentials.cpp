@@ -126,6 +126,13 @@ const config::SourceConfig* SourceDirectory::by_webhook_token(std::string_view t
 
 Expected<const config::SourceConfig*> authenticate(IngestRoute route, const SourceDirectory& sources,
                                                    std::string_view authorization_header, std::string_view target) {
+  if (route == IngestRoute::beacon) {
+    // navigator.sendBeacon sets no headers: the write key comes in the query.
+    const auto key = query_parameter(target, "writeKey");
+    if (!key || key->empty()) return fail(errc::unauthorized, "Authentication required: ?writeKey=<the source's write key>");
+    if (const auto* source = sources.by_write_key(*key)) return source;
+    return fail(errc::unauthorized, "Unknown write key");
+  }
   if (uses_write_key(route)) {
     const auto user = basic_auth_user(authorization_header);
     if (!user || user->empty())

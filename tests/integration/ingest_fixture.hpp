@@ -1,6 +1,7 @@
 // The ingest routes on a real server (127.0.0.1 port 0) over a real SqliteQueue in a temporary directory, for the
-// ingest integration tests: two sources ("web": write key wk-web, webhook token tok-web, key-web; "app": wk-app,
-// key-app), event builders, and a read of the queue file afresh to see what a 200 promised.
+// ingest integration tests: two sources ("web": write key wk-web, webhook token tok-web, key-web, browser origin
+// https://shop.example; "app": wk-app, key-app, no browser origin), event builders, and a read of the queue file
+// afresh to see what a 200 promised.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -54,6 +55,7 @@ inline std::vector<omt::config::SourceConfig> sources() {
   web.webhook_token = "tok-web";
   web.destination.api_key = "key-web";
   web.destination.collection = "web-shop";
+  web.allowed_origins = {"https://shop.example"};
   omt::config::SourceConfig app;
   app.name = "app";
   app.write_key = "wk-app";

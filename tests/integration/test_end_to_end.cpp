@@ -11,6 +11,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
@@ -26,6 +27,7 @@
 #include "log_capture.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "omt/protocol/ingest.hpp"
 #include "running_binary.hpp"
 
 namespace omt::test {
@@ -159,7 +161,14 @@ class Expectation {
   json add(const Source& source, const std::vector<json>& events) {
     json rejected = json::array();
     int accepted = 0;
+    int skipped = 0;
     for (std::size_t i = 0; i < events.size(); ++i) {
+      // Calls Ometria has no record for are skipped by ingest before the Transformer sees them.
+      const auto& skip = omt::protocol::skipped_call_types;
+      if (events[i].contains("type") && std::find(std::begin(skip), std::end(skip), events[i]["type"].get<std::string>()) != std::end(skip)) {
+        ++skipped;
+        continue;
+      }
       const std::string text = events[i].dump();
       simdjson::dom::element event;
       if (parser_.parse(text).get(event) != simdjson::SUCCESS) throw std::runtime_error("bad test event");
@@ -172,7 +181,9 @@ class Expectation {
       ++per_type_[std::string(ometria::to_string(record->type))];
       records_.insert({source.api_key(), json::parse(record->json).dump()});
     }
-    return {{"accepted", accepted}, {"rejected", rejected}};
+    json answer = {{"accepted", accepted}, {"rejected", rejected}};
+    if (skipped > 0) answer["skipped"] = skipped;
+    return answer;
   }
 
   const std::multiset<KeyedRecord>& records() const { return records_; }
@@ -312,7 +323,7 @@ class EndToEndTest : public ::testing::Test {
                        const Source& source, const std::vector<json>& events) {
     const json expected = expectation_.add(source, events);
     const auto response = client.post(target, body, headers);
-    const int expected_status = expected["accepted"].get<int>() > 0 ? 200 : 400;
+    const int expected_status = expected["accepted"].get<int>() > 0 || expected.contains("skipped") ? 200 : 400;
     EXPECT_EQ(response.status, expected_status) << target << ": " << response.body;
     EXPECT_EQ(json::parse(response.body), expected) << target;
   }

@@ -50,10 +50,11 @@ TEST_F(IngestTest, BatchStoresTheAcceptedAndNeverTheRejected) {
   ASSERT_EQ(response.status, 200) << response.body;
   const json body = json::parse(response.body);
   EXPECT_EQ(body["accepted"], 3);
-  ASSERT_EQ(body["rejected"].size(), 2u);
+  EXPECT_EQ(body["skipped"], 1);  // the page call: Ometria has no record for it
+  ASSERT_EQ(body["rejected"].size(), 1u);
   EXPECT_EQ(body["rejected"][0], json({{"index", 2}, {"error", R"(Missing required value from ["traits.email","context.traits.email"])"}}));
-  EXPECT_EQ(body["rejected"][1], json({{"index", 3}, {"error", "message type page is not supported"}}));
   EXPECT_NE(metrics_.render_prometheus().find(R"(omt_ingest_events_total{outcome="accepted"} 3)"), std::string::npos);
+  EXPECT_NE(metrics_.render_prometheus().find(R"(omt_ingest_events_total{outcome="skipped"} 1)"), std::string::npos);
 
   const auto stored = records_in_queue_file();
   ASSERT_EQ(stored.size(), 3u);
@@ -115,12 +116,42 @@ TEST_F(IngestTest, MissingOrUnknownCredentialsAre401AndStoreNothing) {
   EXPECT_TRUE(records_in_queue_file().empty());
 }
 
+TEST_F(IngestTest, EveryCallTypeHasItsRouteAndTheOnesOmetriaHasNoRecordForAreSkippedWith200) {
+  start();
+  for (const char* type : {"page", "screen", "group", "alias"}) {
+    const auto response = post(std::string("/v1/") + type, json{{"userId", "u1"}, {"name", "Home"}}.dump(), kWebBasic);
+    EXPECT_EQ(response.status, 200) << type << ": " << response.body;
+    EXPECT_EQ(response.body, R"({"accepted":0,"skipped":1,"rejected":[]})") << type;
+  }
+  // Every event skipped, in a batch or the webhook, is a 200 as well; a type in any case is the same call.
+  const json batch = {{"batch", json::array({json{{"type", "Page"}}, json{{"type", "screen"}}})}};
+  EXPECT_EQ(post("/v1/batch", batch.dump(), kWebBasic).status, 200);
+  EXPECT_EQ(post("/v1/webhook", json{{"type", "alias"}}.dump(), kWebBearer).status, 200);
+  // A dry run says the same.
+  const auto dry = post("/v1/page?dry_run=true", "{}", kWebBasic);
+  EXPECT_EQ(dry.status, 200);
+  EXPECT_EQ(json::parse(dry.body)["skipped"], 1);
+  EXPECT_NE(metrics_.render_prometheus().find(R"(omt_ingest_events_total{outcome="skipped"} 7)"), std::string::npos)
+      << metrics_.render_prometheus();
+  EXPECT_EQ(notified_.load(), 0);
+  EXPECT_TRUE(records_in_queue_file().empty());
+}
+
+TEST_F(IngestTest, TheNewCallRoutesKeepCredentialsAndLimits) {
+  start();
+  EXPECT_EQ(post("/v1/page", "{}", {}).status, 401);
+  EXPECT_EQ(post("/v1/screen", "[]", kWebBasic).status, 400);  // one event object
+  // A type given in the event is kept, as on /v1/track.
+  EXPECT_EQ(post("/v1/page", identify(1).dump(), kWebBasic).body, R"({"accepted":1,"rejected":[]})");
+  EXPECT_EQ(records_in_queue_file().size(), 1u);
+}
+
 TEST_F(IngestTest, EveryEventRejectedIs400AndTouchesNoQueue) {
   start();
-  const auto response = post("/v1/webhook", json::array({json{{"type", "page"}}, 3}).dump(), kWebBearer);
+  const auto response = post("/v1/webhook", json::array({json{{"type", "pageview"}}, 3}).dump(), kWebBearer);
   ASSERT_EQ(response.status, 400);
   EXPECT_EQ(response.body,
-            R"({"accepted":0,"rejected":[{"index":0,"error":"message type page is not supported"},)"
+            R"({"accepted":0,"rejected":[{"index":0,"error":"message type pageview is not supported"},)"
             R"({"index":1,"error":"Expected an event object, got number"}]})");
   EXPECT_EQ(notified_.load(), 0);
   EXPECT_TRUE(records_in_queue_file().empty());
@@ -194,7 +225,8 @@ TEST_F(IngestTest, DryRunAnswersTheRecordsAsBatchedAndStoresNothing) {
   ASSERT_EQ(body["batches"][0]["records"].size(), 2u);
   EXPECT_EQ(body["batches"][0]["records"][1]["id"], "l2");
   EXPECT_EQ(body["batches"][1]["type"], "custom_event");
-  EXPECT_EQ(body["rejected"], json::array({json{{"index", 3}, {"error", "message type page is not supported"}}}));
+  EXPECT_EQ(body["skipped"], 1);
+  EXPECT_EQ(body["rejected"], json::array());
   EXPECT_EQ(response.body.find("key-web"), std::string::npos);
   EXPECT_EQ(notified_.load(), 0);
   EXPECT_TRUE(records_in_queue_file().empty());

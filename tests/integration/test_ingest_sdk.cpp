@@ -227,6 +227,7 @@ TEST_F(SdkIngestTest, GzipAndDeflateOnEveryIngestRoute) {
            {"/v1/batch", omt::test::compress(batch, omt::test::Wrapper::raw), "Deflate", {{"Authorization", basic_auth("wk-web")}}},
            {"/v1/webhook", gzip(json::array({identify(5)}).dump()), "GZIP", {{"Authorization", "Bearer tok-web"}}},
            {"/v1/batch", gzip(batch), "identity, gzip", {{"Authorization", basic_auth("wk-web")}}},
+           {"/beacon/v1/batch?writeKey=wk-web", gzip(batch), "gzip", {}},
        }) {
     Headers headers = c.auth;
     headers.emplace_back("Content-Encoding", c.encoding);
@@ -234,7 +235,7 @@ TEST_F(SdkIngestTest, GzipAndDeflateOnEveryIngestRoute) {
     const auto response = post(c.target, c.body, headers);
     EXPECT_EQ(response.status, 200) << c.target << " " << c.encoding << ": " << response.body;
   }
-  EXPECT_EQ(records_in_queue_file().size(), 9u);  // 1 + 1 + 2 + 2 + 1 + 2
+  EXPECT_EQ(records_in_queue_file().size(), 11u);  // 1 + 1 + 2 + 2 + 1 + 2 + 2
 }
 
 TEST_F(SdkIngestTest, ADryRunReadsAGzipBodyToo) {

@@ -22,6 +22,8 @@ TEST(IngestEvents, OutcomesAreCountedByName) {
   const obs::IngestEvents events(&registry);
   events.emit(obs::IngestEventsRejected{3});
   events.emit(obs::IngestEventsRejected{0});
+  events.emit(obs::IngestEventsSkipped{4});
+  events.emit(obs::IngestEventsSkipped{0});
   events.emit(obs::IngestRecordsStored{5});
   events.emit(obs::IngestRecordsStored{2});
   events.emit(obs::IngestAnswerHeld{});
@@ -29,6 +31,7 @@ TEST(IngestEvents, OutcomesAreCountedByName) {
   EXPECT_NE(m.find("# HELP omt_ingest_events_total Events received by ingest, by outcome\n"), std::string::npos);
   EXPECT_TRUE(has_line(m, "omt_ingest_events_total{outcome=\"accepted\"} 7")) << m;
   EXPECT_TRUE(has_line(m, "omt_ingest_events_total{outcome=\"rejected\"} 3")) << m;
+  EXPECT_TRUE(has_line(m, "omt_ingest_events_total{outcome=\"skipped\"} 4")) << m;
   EXPECT_TRUE(has_line(m, "omt_ingest_slowed_answers_total 1")) << m;
 }
 
@@ -73,6 +76,28 @@ TEST(IngestEvents, ADecodedBodyIsToldAtDebugAndShownRedactedAtTrace) {
     events.emit(obs::IngestBodyDecoded{"gzip", 30, decoded});
     EXPECT_TRUE(capture.lines().empty());
   }
+}
+
+TEST(IngestEvents, ARefusedOriginIsCountedAndToldAtDebug) {
+  obs::Registry registry;
+  const obs::IngestEvents events(&registry);
+  {
+    LogCapture capture({"info", obs::LogFormat::text, false});
+    events.emit(obs::IngestCorsRefused{"https://evil.example", true});
+    EXPECT_TRUE(capture.lines().empty());
+  }
+  {
+    LogCapture capture({"debug", obs::LogFormat::json, false});
+    events.emit(obs::IngestCorsRefused{"https://evil.example", false});
+    const auto lines = capture.lines();
+    ASSERT_EQ(lines.size(), 1u);
+    const json told = json::parse(lines[0]);
+    EXPECT_EQ(told["event"], "ingest_cors_refused");
+    EXPECT_EQ(told["origin"], "https://evil.example");
+    EXPECT_EQ(told["preflight"], false);
+    EXPECT_EQ(told["msg"], "ingest: origin https://evil.example is not in the source's allowed_origins: no CORS headers sent");
+  }
+  EXPECT_TRUE(has_line(registry.render_prometheus(), "omt_ingest_cors_refused_total 2")) << registry.render_prometheus();
 }
 
 }  // namespace

@@ -88,6 +88,14 @@ TEST(Config, ErrorsNameTheKey) {
        "sources[0].api_key: environment variable OMT_TEST_SURELY_UNSET is not set"},
       {R"({"sources": [{"api_key": "k", "write_key": "w"}, {"api_key": "k2", "write_key": "w"}]})",
        "sources[1].write_key: is used by another source"},
+      {R"({"sources": [{"api_key": "k", "write_key": "w", "allowed_origins": "*"}]})",
+       "sources[0].allowed_origins: expected a list of origins"},
+      {R"({"sources": [{"api_key": "k", "write_key": "w", "allowed_origins": ["https://a.example", "https://b.example/"]}]})",
+       "sources[0].allowed_origins[1]: expected an origin such as \"https://shop.example\""},
+      {R"({"sources": [{"api_key": "k", "write_key": "w", "allowed_origins": ["shop.example"]}]})",
+       "sources[0].allowed_origins[0]: expected an origin"},
+      {R"({"sources": [{"api_key": "k", "write_key": "w", "allowed_origins": [7]}]})",
+       "sources[0].allowed_origins[0]: expected an origin"},
   };
   for (const auto& [text, message] : cases) {
     auto c = validate_text(text);
@@ -111,9 +119,18 @@ TEST(Config, SourcesAndSecretsFromTheEnvironment) {
   EXPECT_EQ(c->sources[0].destination.allow_marketing, true);
   EXPECT_FALSE(c->sources[0].destination.allow_transactional);
   EXPECT_EQ(c->sources[0].destination.collection, "web");
+  EXPECT_TRUE(c->sources[0].allowed_origins.empty());  // default: no browser origin
   EXPECT_EQ(c->delivery.rate_limit.requests_per_second, 2.5);
   EXPECT_EQ(c->delivery.linger, std::chrono::milliseconds(50));
   ::unsetenv("OMT_TEST_OMETRIA_KEY");
+}
+
+TEST(Config, SourceAllowedOrigins) {
+  auto c = validate_text(R"({"sources": [{"write_key": "w1", "api_key": "k1", "allowed_origins": ["https://shop.example", "http://localhost:8080"]},
+                                         {"write_key": "w2", "api_key": "k2", "allowed_origins": ["*"]}]})");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->sources[0].allowed_origins, (std::vector<std::string>{"https://shop.example", "http://localhost:8080"}));
+  EXPECT_EQ(c->sources[1].allowed_origins, (std::vector<std::string>{"*"}));
 }
 
 TEST(Config, IngestLimits) {

@@ -114,7 +114,7 @@ TEST(IngestShapes, WebhookTakesAnObjectOrAnArray) {
 }
 
 TEST(IngestShapes, BatchKeepsIndexesOfRejectedEvents) {
-  json events = json::array({identify(0), "not an event", custom_event(2), json{{"type", "page"}}, identify(4)});
+  json events = json::array({identify(0), "not an event", custom_event(2), json{{"type", "pageview"}}, identify(4)});
   events[4]["context"]["traits"].erase("email");
   auto r = ingest(IngestRoute::batch, json{{"batch", events}, {"sentAt", "2024-05-01T10:00:00Z"}}.dump());
   EXPECT_EQ(r.events, 5u);
@@ -125,7 +125,7 @@ TEST(IngestShapes, BatchKeepsIndexesOfRejectedEvents) {
   EXPECT_EQ(r.rejected[0].index, 1u);
   EXPECT_EQ(r.rejected[0].error, "Expected an event object, got string");
   EXPECT_EQ(r.rejected[1].index, 3u);
-  EXPECT_EQ(r.rejected[1].error, "message type page is not supported");
+  EXPECT_EQ(r.rejected[1].error, "message type pageview is not supported");
   EXPECT_EQ(r.rejected[2].index, 4u);
   EXPECT_EQ(r.rejected[2].error, R"(Missing required value from ["traits.email","context.traits.email"])");
 }
@@ -308,13 +308,32 @@ TEST(IngestAnswers, AcceptedAndRejected) {
 }
 
 TEST(IngestAnswers, NothingAcceptedIs400WithTheReasons) {
-  auto r = ingest(IngestRoute::webhook, json::array({json{{"type", "page"}}, json{{"type", "alias"}}}).dump());
+  auto r = ingest(IngestRoute::webhook, json::array({json{{"type", "pageview"}}, json{{"type", "purchase"}}}).dump());
   EXPECT_FALSE(has_records(r));
   const Reply reply = ingest_answer(r);
   EXPECT_EQ(reply.status, 400);
   EXPECT_EQ(reply.body,
-            R"({"accepted":0,"rejected":[{"index":0,"error":"message type page is not supported"},)"
-            R"({"index":1,"error":"message type alias is not supported"}]})");
+            R"({"accepted":0,"rejected":[{"index":0,"error":"message type pageview is not supported"},)"
+            R"({"index":1,"error":"message type purchase is not supported"}]})");
+}
+
+TEST(IngestAnswers, CallsOmetriaHasNoRecordForAreSkippedAndNeverMakeA400) {
+  auto r = ingest(IngestRoute::batch,
+                  json{{"batch", json::array({json{{"type", "PAGE"}}, identify(1), json{{"type", "group"}}, json{{"type", "x"}}})}}.dump());
+  ASSERT_EQ(r.skipped.size(), 2u);
+  EXPECT_EQ(r.skipped[0].index, 0u);
+  EXPECT_EQ(r.skipped[0].type, "page");
+  EXPECT_EQ(r.skipped[1].type, "group");
+  EXPECT_EQ(ingest_answer(r).body,
+            R"({"accepted":1,"skipped":2,"rejected":[{"index":3,"error":"message type x is not supported"}]})");
+  // Skipped and rejected, nothing accepted: the skipped calls are fine, so 200.
+  auto none = ingest(IngestRoute::webhook, json::array({json{{"type", "screen"}}, json{{"type", "x"}}}).dump());
+  EXPECT_EQ(ingest_answer(none).status, 200);
+  // A route's own type is the default, as for /v1/track.
+  auto alias = ingest(IngestRoute::alias, R"({"previousId":"a","userId":"b"})");
+  ASSERT_EQ(alias.skipped.size(), 1u);
+  EXPECT_EQ(alias.skipped[0].type, "alias");
+  EXPECT_EQ(ingest_answer(alias).status, 200);
 }
 
 TEST(IngestAnswers, DryRunGroupsAsDeliveryWouldBatch) {

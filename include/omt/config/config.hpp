@@ -94,6 +94,8 @@ struct SourceConfig {
   std::string name;
   std::string write_key;      // secret; HTTP Basic user name (RudderStack / Segment HTTP API)
   std::string webhook_token;  // secret; "Authorization: Bearer <token>" or ?token=
+  // Browser origins ("https://shop.example", or "*") whose pages may send with CORS; empty: none.
+  std::vector<std::string> allowed_origins;
   ometria::DestinationConfig destination;  // api_key (secret), marketing_optin, allow_marketing, ...
 };
 

@@ -1,7 +1,7 @@
 // The ingest routes' outcomes (/v1/webhook, /v1/identify, /v1/track, /v1/batch): a coded body decoded (debug,
-// and the decoded body, redacted, at trace), events rejected and records stored (omt_ingest_events_total by
+// and the decoded body, redacted, at trace), events rejected or skipped and records stored (omt_ingest_events_total by
 // outcome), the queue refusing a request's records (warn), an answer held back while the queue is deep
-// (omt_ingest_slowed_answers_total). Lines, metric names, labels and help text as users have always seen them.
+// (omt_ingest_slowed_answers_total), a browser origin refused (omt_ingest_cors_refused_total). Lines, metric names, labels and help text as users have always seen them.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +22,11 @@ struct IngestBodyDecoded {
 struct IngestEventsRejected {
   std::size_t events = 0;
 };
+// Events of one request of a call type Ometria has no record for (page, screen, group, alias); dry runs are not
+// counted.
+struct IngestEventsSkipped {
+  std::size_t events = 0;
+};
 // A request's accepted records, durable in the queue.
 struct IngestRecordsStored {
   std::size_t records = 0;
@@ -33,6 +38,12 @@ struct IngestQueueRefused {
 };
 // An answer held back because the queue is over ingest.slow_down_from.
 struct IngestAnswerHeld {};
+// A browser's Origin that no source allows (preflight) or that the sending source does not allow: the answer
+// carries no CORS headers, so the browser blocks it. preflight: an OPTIONS request.
+struct IngestCorsRefused {
+  std::string_view origin;
+  bool preflight = false;
+};
 
 class IngestEvents {
  public:
@@ -41,14 +52,18 @@ class IngestEvents {
 
   void emit(const IngestBodyDecoded& event) const;
   void emit(const IngestEventsRejected& event) const;
+  void emit(const IngestEventsSkipped& event) const;
   void emit(const IngestRecordsStored& event) const;
   void emit(const IngestQueueRefused& event) const;
   void emit(const IngestAnswerHeld& event) const;
+  void emit(const IngestCorsRefused& event) const;
 
  private:
   Counter* accepted_events_ = nullptr;
   Counter* rejected_events_ = nullptr;
+  Counter* skipped_events_ = nullptr;
   Counter* slowed_answers_ = nullptr;
+  Counter* cors_refused_ = nullptr;
 };
 
 }  // namespace omt::obs

@@ -1,5 +1,5 @@
-// The ingest endpoints without HTTP types: what was sent (the body shapes of /v1/webhook, /v1/identify, /v1/track
-// and /v1/batch), what each event becomes (an Ometria record, or the reason it never can), and the JSON answers.
+// The ingest endpoints without HTTP types: what was sent (the body shapes of /v1/webhook, /v1/<type> and
+// /v1/batch), what each event becomes (an Ometria record, skipped, or the reason it never can), and the answers.
 // Pure; never throws. Who is sending: protocol/ingest_credentials.hpp; the batch-level context merged into each
 // event of /v1/batch: protocol/batch_merge.hpp. The route glue (net/ingest_routes) adds the queue: see
 // docs/ingest.md for the status codes and why.
@@ -60,9 +60,19 @@ struct RejectedEvent {
   std::string error;  // why it can never succeed (the transformer's message, or the record size limit)
 };
 
+// Call types of the Segment / RudderStack HTTP API that Ometria has no record for (compared case-insensitively):
+// accepted and skipped, never refused, so that a stock SDK app calling page() gets no 4xx.
+inline constexpr std::string_view skipped_call_types[] = {"page", "screen", "group", "alias"};
+
+struct SkippedEvent {
+  std::size_t index = 0;
+  std::string type;  // one of skipped_call_types
+};
+
 struct IngestResult {
   std::size_t events = 0;
   std::vector<AcceptedRecord> accepted;  // in request order
+  std::vector<SkippedEvent> skipped;     // in request order: nothing to store, nothing wrong
   std::vector<RejectedEvent> rejected;   // in request order
 };
 
@@ -76,8 +86,9 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
 
 // ---- answers ----------------------------------------------------------------------------------------------------
 
-// The answer once the accepted records are durable: 200 {"accepted":N,"rejected":[{"index":i,"error":"..."}]}.
-// When no event was accepted (every event can never succeed) the same body comes with 400, so RudderStack aborts
+// The answer once the accepted records are durable: 200 {"accepted":N,"rejected":[{"index":i,"error":"..."}]},
+// with "skipped":M after "accepted" when M > 0 events were calls of skipped_call_types. When no event was accepted
+// nor skipped (every event can never succeed) the same body comes with 400, so RudderStack aborts
 // the request instead of counting it delivered, and its senders see the reasons; nothing is stored then.
 Reply ingest_answer(const IngestResult& result);
 // True when there is something to store (otherwise ingest_answer is final without touching the queue).
@@ -86,7 +97,8 @@ inline bool has_records(const IngestResult& result) { return !result.accepted.em
 // A dry run's answer: the records grouped as delivery would batch them (by API key and record type, at most
 // limits.max_batch_records to a batch, in order of first appearance):
 // {"dry_run":true,"accepted":N,"batches":[{"api_key":"key:<fingerprint>","type":"contact","records":[...]}],
-//  "rejected":[...]}, with the status the real request would get (200, or 400 when nothing would be accepted).
+//  "rejected":[...]}, with the status the real request would get (200, or 400 when nothing would be accepted
+//  nor skipped; "skipped":M as in ingest_answer).
 // key_name turns an API key into the name shown (the log's fingerprint: the key itself is never echoed).
 Reply dry_run_answer(const IngestResult& result, std::string_view api_key, const IngestLimits& limits,
                      const std::function<std::string(std::string_view)>& key_name);

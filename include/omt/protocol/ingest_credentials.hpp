@@ -51,8 +51,9 @@ class SourceDirectory {
 };
 
 // The source that sent a request: for the webhook, "Authorization: Bearer <token>" or ?token=<token>; for the
-// HTTP API routes, HTTP Basic with the write key as user name. errc::unauthorized (401) when the credential is
-// missing or unknown; the message says which credential the route expects, never the one received.
+// HTTP API routes, HTTP Basic with the write key as user name; for the beacon, ?writeKey=<write key>.
+// errc::unauthorized (401) when the credential is missing or unknown; the message says which credential the
+// route expects, never the one received.
 Expected<const config::SourceConfig*> authenticate(IngestRoute route, const SourceDirectory& sources,
                                                    std::string_view authorization_header, std::string_view target);
 
