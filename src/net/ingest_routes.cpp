@@ -22,7 +22,7 @@ struct IngestState {
   std::shared_ptr<const ometria::Transformer> transformer;
   queue::Queue* queue = nullptr;
   protocol::SourceDirectory sources;
-  std::vector<config::SourceConfig> source_list;  // for the preflight, which has no credentials: any source's origins
+  std::vector<std::string> preflight_origins;  // every source's: a preflight has no credentials to pick one by
   protocol::IngestLimits limits;
   std::function<void()> notify;
   std::function<void(std::chrono::milliseconds, std::function<void()>)> run_later;
@@ -37,7 +37,7 @@ struct IngestState {
 
 // A CORS preflight (OPTIONS) on an ingest route: 204, with the CORS headers when some source allows the Origin.
 void handle_preflight(const IngestState& state, const Request& request, const Responder& respond) {
-  protocol::CorsAnswer cors = protocol::cors_preflight(state.source_list, request.header("Origin"));
+  protocol::CorsAnswer cors = protocol::cors_preflight(state.preflight_origins, request.header("Origin"));
   if (cors.refused) state.events.emit(obs::IngestCorsRefused{request.header("Origin"), /*preflight=*/true});
   Response r;
   r.status = 204;
@@ -161,7 +161,7 @@ void register_ingest_routes(Router& router, IngestContext context) {
   auto state = std::make_shared<IngestState>(IngestState{.transformer = std::move(context.transformer),
                                                          .queue = context.queue,
                                                          .sources = protocol::SourceDirectory(context.sources),
-                                                         .source_list = std::move(context.sources),
+                                                         .preflight_origins = protocol::preflight_origins(context.sources),
                                                          .limits = context.limits,
                                                          .notify = std::move(context.notify),
                                                          .run_later = std::move(context.run_later),

@@ -6,6 +6,7 @@ namespace {
 
 using omt::config::SourceConfig;
 using omt::protocol::cors_actual;
+using omt::protocol::preflight_origins;
 using omt::protocol::cors_preflight;
 using omt::protocol::HeaderList;
 using omt::protocol::origin_allowed;
@@ -37,7 +38,7 @@ TEST(IngestCors, OriginsAreAllowedExactlyOrByAnExplicitStar) {
 
 TEST(IngestCors, APreflightIsAllowedWhenAnySourceAllowsTheOrigin) {
   const std::vector<SourceConfig> sources = {source_with({}), source_with({"https://shop.example"})};
-  const auto answer = cors_preflight(sources, "https://shop.example");
+  const auto answer = cors_preflight(preflight_origins(sources), "https://shop.example");
   EXPECT_FALSE(answer.refused);
   EXPECT_EQ(header(answer.headers, "Access-Control-Allow-Origin"), "https://shop.example");
   EXPECT_EQ(header(answer.headers, "Access-Control-Allow-Methods"), "POST, OPTIONS");
@@ -51,12 +52,12 @@ TEST(IngestCors, APreflightIsAllowedWhenAnySourceAllowsTheOrigin) {
 
 TEST(IngestCors, AStarSourceAnswersWithTheOriginItself) {
   const std::vector<SourceConfig> sources = {source_with({"*"})};
-  EXPECT_EQ(header(cors_preflight(sources, "https://a.example").headers, "Access-Control-Allow-Origin"), "https://a.example");
+  EXPECT_EQ(header(cors_preflight(preflight_origins(sources), "https://a.example").headers, "Access-Control-Allow-Origin"), "https://a.example");
 }
 
 TEST(IngestCors, AnOriginNoSourceAllowsGetsNoCorsHeadersAndIsRefused) {
   const std::vector<SourceConfig> sources = {source_with({"https://shop.example"})};
-  const auto answer = cors_preflight(sources, "https://evil.example");
+  const auto answer = cors_preflight(preflight_origins(sources), "https://evil.example");
   EXPECT_TRUE(answer.refused);
   EXPECT_EQ(header(answer.headers, "Access-Control-Allow-Origin"), "<absent>");
   EXPECT_EQ(header(answer.headers, "Access-Control-Allow-Methods"), "<absent>");
@@ -64,8 +65,8 @@ TEST(IngestCors, AnOriginNoSourceAllowsGetsNoCorsHeadersAndIsRefused) {
 
 TEST(IngestCors, WithoutAnOriginThereIsNothingToSayOrCount) {
   const std::vector<SourceConfig> sources = {source_with({"*"})};
-  EXPECT_TRUE(cors_preflight(sources, "").headers.empty());
-  EXPECT_FALSE(cors_preflight(sources, "").refused);
+  EXPECT_TRUE(cors_preflight(preflight_origins(sources), "").headers.empty());
+  EXPECT_FALSE(cors_preflight(preflight_origins(sources), "").refused);
   EXPECT_TRUE(cors_actual(sources[0], "").headers.empty());
   EXPECT_FALSE(cors_actual(sources[0], "").refused);
 }

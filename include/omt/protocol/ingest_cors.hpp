@@ -34,10 +34,14 @@ struct CorsAnswer {
   bool refused = false;
 };
 
+// Every source's allowed origins together: what a preflight is judged against (computed once, at start-up).
+std::vector<std::string> preflight_origins(std::span<const config::SourceConfig> sources);
+
 // A preflight (OPTIONS) on an ingest route. It carries no credentials, so the origin is allowed when any source
-// allows it. Allowed: Access-Control-Allow-Origin (the origin itself), -Methods, -Headers, -Max-Age, and
-// Vary; no Allow-Credentials. No Origin: not a CORS request, nothing to add. An origin no source allows: refused.
-CorsAnswer cors_preflight(std::span<const config::SourceConfig> sources, std::string_view origin);
+// allows it (`any_source_origins`: preflight_origins). Allowed: Access-Control-Allow-Origin (the origin itself),
+// -Methods, -Headers, -Max-Age, and Vary; no Allow-Credentials. No Origin: not a CORS request, nothing to add. An
+// origin no source allows: refused.
+CorsAnswer cors_preflight(const std::vector<std::string>& any_source_origins, std::string_view origin);
 
 // An actual request from the authenticated source: Access-Control-Allow-Origin (and Vary: Origin) when that
 // source allows the origin; refused when an Origin came that it does not allow; nothing without an Origin.
