@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "omt/ometria/transformer.hpp"
+#include "mapping_dir.hpp"
 #include "omt/validate/validators.hpp"
 
 namespace {
@@ -26,7 +27,7 @@ std::string identify_json(const std::string& phone, int n) {
 }
 
 void BM_IdentifyTransform(benchmark::State& state) {
-  static const auto transformer = omt::ometria::Transformer::load(omt::ometria::Transformer::default_mappings_dir());
+  static const auto transformer = omt::ometria::Transformer::load(omt::test::project_mappings_dir());
   if (!transformer) {
     state.SkipWithError("cannot load mappings");
     return;

@@ -4,13 +4,14 @@
 #include <simdjson.h>
 
 #include "omt/ometria/transformer.hpp"
+#include "mapping_dir.hpp"
 #include "omt/protocol/rudder.hpp"
 #include "sample_events.hpp"
 
 namespace {
 
 const omt::ometria::Transformer& transformer() {
-  static const auto t = omt::ometria::Transformer::load(omt::ometria::Transformer::default_mappings_dir());
+  static const auto t = omt::ometria::Transformer::load(omt::test::project_mappings_dir());
   if (!t) std::abort();
   return *t;
 }

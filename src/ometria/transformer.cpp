@@ -374,11 +374,6 @@ Expected<Transformer> Transformer::load(const std::filesystem::path& mappings_di
   return Transformer(std::make_shared<const mapping::TableSet>(std::move(*tables)));
 }
 
-std::filesystem::path Transformer::default_mappings_dir() {
-  if (const char* env = std::getenv("OMT_MAPPINGS_DIR"); env && *env) return env;
-  return OMT_DEFAULT_MAPPINGS_DIR;
-}
-
 Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config) const {
   try {
     return Mapper(*tables_, message, config).run();

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "omt/ometria/transformer.hpp"
+#include "mapping_dir.hpp"
 #include "omt/protocol/content_encoding.hpp"
 #include "omt/protocol/ingest.hpp"
 
@@ -22,7 +23,7 @@ void check(const omt::protocol::Reply& reply) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace omt::protocol;
-  static const auto transformer = omt::ometria::Transformer::load(omt::ometria::Transformer::default_mappings_dir());
+  static const auto transformer = omt::ometria::Transformer::load(omt::test::project_mappings_dir());
   if (!transformer) std::abort();
   if (size == 0) return 0;
   constexpr IngestRoute routes[] = {IngestRoute::webhook, IngestRoute::identify, IngestRoute::track, IngestRoute::batch};

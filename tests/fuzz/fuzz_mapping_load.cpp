@@ -11,13 +11,14 @@
 #include "mapping/applier.hpp"
 #include "mapping/loader.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "mapping_dir.hpp"
 
 namespace {
 const char* const files[] = {"generic.json", "contact.json", "custom_event.json", "order.json", "lineitems.json", "variant.json"};
 
 const omt::mapping::GenericLookups& shipped_generic() {
   static const auto generic = [] {
-    std::ifstream in(omt::ometria::Transformer::default_mappings_dir() / "generic.json");
+    std::ifstream in(omt::test::project_mappings_dir() / "generic.json");
     std::stringstream ss;
     ss << in.rdbuf();
     auto parsed = omt::mapping::parse_generic_file(ss.str());

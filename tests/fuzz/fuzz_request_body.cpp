@@ -9,10 +9,11 @@
 #include <string_view>
 
 #include "omt/ometria/transformer.hpp"
+#include "mapping_dir.hpp"
 #include "omt/protocol/rudder.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const auto transformer = omt::ometria::Transformer::load(omt::ometria::Transformer::default_mappings_dir());
+  static const auto transformer = omt::ometria::Transformer::load(omt::test::project_mappings_dir());
   if (!transformer) std::abort();
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   omt::protocol::EventTally tally;

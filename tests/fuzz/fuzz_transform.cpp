@@ -7,9 +7,10 @@
 #include <cstdlib>
 
 #include "omt/ometria/transformer.hpp"
+#include "mapping_dir.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const auto transformer = omt::ometria::Transformer::load(omt::ometria::Transformer::default_mappings_dir());
+  static const auto transformer = omt::ometria::Transformer::load(omt::test::project_mappings_dir());
   if (!transformer) std::abort();
   static simdjson::dom::parser parser;
   simdjson::dom::element message;

@@ -27,6 +27,7 @@
 #include "log_capture.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "mapping_dir.hpp"
 #include "omt/protocol/ingest.hpp"
 #include "running_binary.hpp"
 
@@ -267,7 +268,7 @@ std::vector<std::string> lines_of(const std::string& text) {
 // The Transformer over the project's mappings, as the binary (and `ometria-transformer transform`) loads it.
 const ometria::Transformer& project_transformer() {
   static const ometria::Transformer transformer = [] {
-    auto loaded = ometria::Transformer::load(ometria::Transformer::default_mappings_dir());
+    auto loaded = ometria::Transformer::load(omt::test::project_mappings_dir());
     if (!loaded) throw std::runtime_error("cannot load the mappings: " + loaded.error().message);
     return std::move(*loaded);
   }();

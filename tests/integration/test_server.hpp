@@ -16,6 +16,7 @@
 #include "omt/net/server.hpp"
 #include "omt/obs/metrics.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "mapping_dir.hpp"
 
 namespace omt::test {
 
@@ -28,7 +29,7 @@ inline config::ServerConfig test_server_config() {
 }
 
 inline std::shared_ptr<const ometria::Transformer> load_transformer() {
-  auto t = ometria::Transformer::load(ometria::Transformer::default_mappings_dir());
+  auto t = ometria::Transformer::load(omt::test::project_mappings_dir());
   if (!t) throw std::runtime_error("cannot load mappings: " + t.error().message);
   return std::make_shared<const ometria::Transformer>(std::move(*t));
 }

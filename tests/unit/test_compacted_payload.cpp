@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "omt/ometria/transformer.hpp"
+#include "mapping_dir.hpp"
 #include "omt/protocol/rudder.hpp"
 
 namespace {
@@ -24,7 +25,7 @@ using omt::protocol::processor_transform;
 using omt::protocol::router_transform;
 
 const omt::ometria::Transformer& transformer() {
-  static const auto t = omt::ometria::Transformer::load(omt::ometria::Transformer::default_mappings_dir());
+  static const auto t = omt::ometria::Transformer::load(omt::test::project_mappings_dir());
   return *t;
 }
 

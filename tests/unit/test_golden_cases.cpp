@@ -17,6 +17,7 @@
 
 #include "omt/error.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "mapping_dir.hpp"
 
 namespace {
 
@@ -45,7 +46,7 @@ std::string read_text(const fs::path& path) {
 // Loaded once for the whole suite, as the service does.
 const omt::Expected<omt::ometria::Transformer>& shared_transformer() {
   static const auto transformer =
-      omt::ometria::Transformer::load(omt::ometria::Transformer::default_mappings_dir());
+      omt::ometria::Transformer::load(omt::test::project_mappings_dir());
   return transformer;
 }
 

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "omt/ometria/transformer.hpp"
+#include "mapping_dir.hpp"
 #include "omt/protocol/ingest.hpp"
 
 namespace {
@@ -15,7 +16,7 @@ using namespace omt::protocol;
 using omt::errc;
 
 const omt::ometria::Transformer& transformer() {
-  static const auto t = omt::ometria::Transformer::load(omt::ometria::Transformer::default_mappings_dir());
+  static const auto t = omt::ometria::Transformer::load(omt::test::project_mappings_dir());
   return *t;
 }
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "omt/ometria/transformer.hpp"
+#include "mapping_dir.hpp"
 #include "omt/protocol/rudder.hpp"
 
 namespace {
@@ -13,7 +14,7 @@ using omt::protocol::processor_transform;
 using omt::protocol::router_transform;
 
 const omt::ometria::Transformer& transformer() {
-  static const auto t = omt::ometria::Transformer::load(omt::ometria::Transformer::default_mappings_dir());
+  static const auto t = omt::ometria::Transformer::load(omt::test::project_mappings_dir());
   return *t;
 }
 

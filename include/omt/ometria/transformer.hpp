@@ -49,8 +49,7 @@ class Transformer {
   // Loads and validates mappings/*.json from a directory, including that each table still maps the output keys
   // this code reads back (ometria/output_contract.hpp); the error names the file, the rule and the key.
   static Expected<Transformer> load(const std::filesystem::path& mappings_dir);
-  // The project's own mappings directory (compiled-in default, overridable with OMT_MAPPINGS_DIR).
-  static std::filesystem::path default_mappings_dir();
+  // (The folder to load is chosen at the edge: src/cli/mappings_location.hpp for the binary.)
 
   // Checks in the contract's order: event type, apiKey, then identify/track mapping.
   Expected<Record> transform(const simdjson::dom::element& message, const DestinationConfig& config) const;
