@@ -2,6 +2,7 @@
 #include <string>
 
 #include "reader.hpp"
+#include "sources/settings_reader.hpp"
 
 namespace omt::config::detail {
 
@@ -148,6 +149,7 @@ void read_sources(ObjectReader& root, Config& config) {
     source.secret("webhook_token", s.webhook_token);
     read_allowed_origins(source, s.allowed_origins);
     read_destination_settings(source, source_destination_keys, s.destination);
+    sources::read_settings(source, s.mapping);
     source.done();
     require_api_key(source, source_destination_keys, s.destination);
     if (source.context().first_error) return;

@@ -92,7 +92,7 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
     request.body = std::move(*decoded);
   }
 
-  auto result = protocol::ingest_events(route, request.body, *state->transformer, destination, state->limits,
+  auto result = protocol::ingest_events(route, request.body, *state->transformer, **source, state->limits,
                                         request.body.capacity());
   if (!result) return respond(to_response(protocol::ingest_error(result.error())));
 

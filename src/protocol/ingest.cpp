@@ -10,6 +10,7 @@
 #include "json/out_value.hpp"
 #include "omt/core/text.hpp"
 #include "omt/ometria/push_api.hpp"
+#include "omt/sources/source_mapper.hpp"
 #include "protocol/batch_merge_internal.hpp"
 #include "protocol/json_body.hpp"
 
@@ -135,7 +136,7 @@ bool is_dry_run(std::string_view target) {
 // ---- events -----------------------------------------------------------------------------------------------------
 
 Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, const ometria::Transformer& transformer,
-                                     const ometria::DestinationConfig& destination, const IngestLimits& limits,
+                                     const config::SourceConfig& source, const IngestLimits& limits,
                                      std::size_t readable_bytes) {
   BodyParser parser;
   auto root = parser.parse(body, readable_bytes);
@@ -221,11 +222,13 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
       result.skipped.push_back({i, std::string(*type)});
       continue;
     }
-    auto record = transformer.transform(event, destination);
-    if (!record) {
-      result.rejected.push_back({i, std::move(record.error().message)});
+    auto mapped = sources::map_event(transformer, event, source);
+    if (!mapped) {
+      result.rejected.push_back({i, std::move(mapped.error().message)});
+    } else if (mapped->skip) {
+      result.skipped.push_back({i, std::move(mapped->skip->outcome)});
     } else {
-      result.accepted.push_back({i, std::move(*record)});
+      result.accepted.push_back({i, std::move(*mapped->record)});
     }
   }
   return result;

@@ -40,11 +40,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (decoded->size() > max_decoded) std::abort();
 
-  omt::ometria::DestinationConfig destination;
-  destination.api_key = "fuzz-key";
+  omt::config::SourceConfig source;
+  source.name = "fuzz";
+  source.destination.api_key = "fuzz-key";
   IngestLimits limits;
   limits.max_events_per_request = 1000;
-  auto result = ingest_events(route, *decoded, *transformer, destination, limits, decoded->capacity());
+  auto result = ingest_events(route, *decoded, *transformer, source, limits, decoded->capacity());
   if (!result) {
     check(ingest_error(result.error()));
     return 0;

@@ -33,6 +33,14 @@ json identify(int n, bool with_type = true) {
   return e;
 }
 
+// A source sending with these destination settings and no settings of its own.
+omt::config::SourceConfig source_of(omt::ometria::DestinationConfig destination) {
+  omt::config::SourceConfig source;
+  source.name = "test";
+  source.destination = std::move(destination);
+  return source;
+}
+
 json custom_event(int n, bool with_type = true) {
   json e = {{"event", "Viewed Thing"},
             {"userId", "u" + std::to_string(n)},
@@ -51,13 +59,13 @@ json order(int n) {
 }
 
 IngestResult ingest(IngestRoute route, const std::string& body, IngestLimits limits = {}) {
-  auto result = ingest_events(route, body, transformer(), destination(), limits);
+  auto result = ingest_events(route, body, transformer(), source_of(destination()), limits);
   EXPECT_TRUE(result) << (result ? "" : result.error().message);
   return result ? std::move(*result) : IngestResult{};
 }
 
 omt::Error ingest_failure(IngestRoute route, const std::string& body, IngestLimits limits = {}) {
-  auto result = ingest_events(route, body, transformer(), destination(), limits);
+  auto result = ingest_events(route, body, transformer(), source_of(destination()), limits);
   EXPECT_FALSE(result);
   return result ? omt::Error{} : result.error();
 }
@@ -280,7 +288,7 @@ TEST(IngestShapes, TheSourcesDestinationSettingsApply) {
   auto d = destination("key-collection");
   d.collection = "web-shop";
   d.marketing_optin = "EXPLICITLY_OPTEDIN";
-  auto r = ingest_events(IngestRoute::identify, identify(1).dump(), transformer(), d, {});
+  auto r = ingest_events(IngestRoute::identify, identify(1).dump(), transformer(), source_of(d), {});
   ASSERT_TRUE(r);
   ASSERT_EQ(r->accepted.size(), 1u);
   const json record = json::parse(r->accepted[0].record.json);
@@ -288,7 +296,7 @@ TEST(IngestShapes, TheSourcesDestinationSettingsApply) {
   EXPECT_EQ(record["marketing_optin"], "EXPLICITLY_OPTEDIN");
 
   // No API key: every event fails the contract's check.
-  r = ingest_events(IngestRoute::identify, identify(1).dump(), transformer(), destination(""), {});
+  r = ingest_events(IngestRoute::identify, identify(1).dump(), transformer(), source_of(destination("")), {});
   ASSERT_TRUE(r);
   ASSERT_EQ(r->rejected.size(), 1u);
   EXPECT_EQ(r->rejected[0].error, "Invalid Api Key");

@@ -22,6 +22,7 @@
 #include "omt/error.hpp"
 #include "omt/ometria/push_api.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "omt/sources/settings.hpp"
 
 namespace omt::config {
 
@@ -97,6 +98,7 @@ struct SourceConfig {
   // Browser origins ("https://shop.example", or "*") whose pages may send with CORS; empty: none.
   std::vector<std::string> allowed_origins;
   ometria::DestinationConfig destination;  // api_key (secret), marketing_optin, allow_marketing, ...
+  sources::Settings mapping;               // what its events get beyond rudder-transformer's mapping
 };
 
 struct Config {

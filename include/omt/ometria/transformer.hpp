@@ -57,6 +57,9 @@ class Transformer {
   // The record type an event would become (from its type and event name), for metrics of failed events too.
   std::optional<RecordType> record_type_of(const simdjson::dom::element& message) const;
 
+  // The loaded tables, for the stages of a source's own mapping (omt/sources/), which read tables of their own.
+  const mapping::TableSet& tables() const { return *tables_; }
+
   Transformer(Transformer&&) noexcept;
   Transformer& operator=(Transformer&&) noexcept;
   ~Transformer();

@@ -66,7 +66,7 @@ inline constexpr std::string_view skipped_call_types[] = {"page", "screen", "gro
 
 struct SkippedEvent {
   std::size_t index = 0;
-  std::string type;  // one of skipped_call_types
+  std::string type;  // one of skipped_call_types, or the outcome of a source's own skip (sources::Skip)
 };
 
 struct IngestResult {
@@ -76,12 +76,13 @@ struct IngestResult {
   std::vector<RejectedEvent> rejected;   // in request order
 };
 
-// Parses the body in the route's shape and transforms every event with the source's destination settings.
+// Parses the body in the route's shape and maps every event as the source's settings say (sources::map_event:
+// rudder-transformer's mapping with the source's destination settings, and the source's own stages around it).
 // Errors (nothing is accepted then): errc::invalid_json (400, "Invalid JSON at byte N: ..."), errc::invalid_request
 // (400, says which shape was expected), errc::too_large (413, over limits.max_events_per_request).
 // readable_bytes: as for processor_transform (the body is parsed in place when the server reserved padding).
 Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, const ometria::Transformer& transformer,
-                                     const ometria::DestinationConfig& destination, const IngestLimits& limits,
+                                     const config::SourceConfig& source, const IngestLimits& limits,
                                      std::size_t readable_bytes = 0);
 
 // ---- answers ----------------------------------------------------------------------------------------------------

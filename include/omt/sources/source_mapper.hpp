@@ -1,0 +1,36 @@
+// One event of a source of our own (ingest; import) -> the Ometria record it becomes, or skipped and why. The
+// source's own stages (omt/sources/*.hpp, one per feature, set by omt/sources/settings.hpp) run around
+// rudder-transformer's mapping (ometria::Transformer), which they never change: the rudder-transformer routes
+// do not come here. Pure and thread-safe; never throws. docs/sources.md describes every setting.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "omt/config/config.hpp"
+#include "omt/error.hpp"
+#include "omt/ometria/transformer.hpp"
+
+namespace simdjson::dom {
+class element;
+}
+
+namespace omt::sources {
+
+// An event the source's settings say not to send: nothing wrong with it, nothing to store.
+struct Skip {
+  std::string outcome;  // the omt_ingest_events_total outcome it is counted under ("no_consent", ...)
+  std::string reason;   // for the log and the answer
+};
+
+// Exactly one of the two is set.
+struct Mapped {
+  std::optional<ometria::Record> record;
+  std::optional<Skip> skip;
+};
+
+// The error is the reason the event can never become a record (as Transformer::transform's).
+Expected<Mapped> map_event(const ometria::Transformer& transformer, const simdjson::dom::element& event,
+                           const config::SourceConfig& source);
+
+}  // namespace omt::sources
