@@ -254,7 +254,8 @@ void HttpSession::write_response(Response r) {
 
   const bool keep_alive = keep_alive_ && !close_after_write_ && !server_->stopping.load();
   response_.emplace(static_cast<http::status>(r.status), version_ ? version_ : 11);
-  response_->set(http::field::content_type, r.content_type);
+  // A 204 has no content, so it names no content type (RFC 9110, 15.3.5).
+  if (r.status != 204) response_->set(http::field::content_type, r.content_type);
   for (auto& [name, value] : r.headers) response_->set(name, value);
   response_->keep_alive(keep_alive);
   response_->body() = std::move(r.body);

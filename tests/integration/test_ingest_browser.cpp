@@ -31,6 +31,7 @@ TEST_F(BrowserIngestTest, APreflightOnEveryIngestRouteIs204WithTheAllowedOrigin)
     const auto response = options(path, kPreflight);
     EXPECT_EQ(response.status, 204) << path;
     EXPECT_EQ(response.body, "") << path;
+    EXPECT_EQ(response.header("Content-Type"), "") << path;  // no content, so no content type
     EXPECT_EQ(response.header("Access-Control-Allow-Origin"), "https://shop.example") << path;
     EXPECT_EQ(response.header("Access-Control-Allow-Methods"), "POST, OPTIONS") << path;
     EXPECT_NE(response.header("Access-Control-Allow-Headers").find("AnonymousId"), std::string::npos) << path;
