@@ -4,7 +4,8 @@
 //     Chromium, on a page of another origin (tests/sdk/browser_sdk_check.sh --record): a CORS preflight before the
 //     first POST to each path, then one POST /v1/<type> per call with Basic auth, a base64 AnonymousId header,
 //     SentAt and Content-Type application/json;charset=UTF-8: identify, track "Wishlist Added", page, track
-//     "Order Completed";
+//     "Order Completed"; then, with load option useBeacon, navigator.sendBeacon's POST /beacon/v1/batch?writeKey=
+//     (text/plain, no preflight, the page's cookies along) of an identify and an "Order Completed";
 //   data/segment_node/: Segment's @segment/analytics-node 3.1.0 (tests/sdk/node_sdk_record.js --sdk segment): one
 //     plain JSON POST /v1/batch of identify x2, "Order Completed", "Wishlist Added" and a page call, with
 //     "writeKey" and "sentAt" beside "batch".
@@ -106,10 +107,10 @@ class RealClientsReplayTest : public ::testing::Test {
 
 // ---- RudderStack's JavaScript SDK in Chromium ------------------------------------------------------------------
 
-TEST_F(RealClientsReplayTest, TheBrowserSdksPreflightsAndCallsAreAnsweredForItsOriginAndArriveAsTheirRecords) {
+TEST_F(RealClientsReplayTest, TheBrowserSdksPreflightsCallsAndBeaconAreAnsweredForItsOriginAndArriveAsTheirRecords) {
   const std::vector<std::string> in_order = {"preflight_identify", "identify",           "preflight_track",
                                              "track_wishlist_added", "preflight_page", "page",
-                                             "track_order_completed"};
+                                             "track_order_completed", "beacon_batch"};
   std::vector<RecordedRequest> requests;
   for (const auto& name : in_order) requests.push_back(recorded_request("browser_sdk", name + ".http"));
   // The page's origin, as the browser sent it (the recording's page server had a port of its own).
@@ -135,11 +136,17 @@ TEST_F(RealClientsReplayTest, TheBrowserSdksPreflightsAndCallsAreAnsweredForItsO
       EXPECT_NE(answer.header("Access-Control-Allow-Methods").find("POST"), std::string::npos);
       continue;
     }
+    ASSERT_EQ(answer.status, 200);  // the SDK counts 200-399 as delivered, drops the event on other 4xx
+    const json body = json::parse(answer.body);
+    if (in_order[i] == "beacon_batch") {
+      EXPECT_EQ(request.header("Content-Type"), "text/plain");
+      EXPECT_EQ(request.header("Authorization"), "");
+      EXPECT_EQ(body.value("accepted", -1), 2);  // read by nobody: the SDK never looks at a beacon's answer
+      continue;
+    }
     EXPECT_EQ(request.header("Content-Type"), "application/json;charset=UTF-8");
     EXPECT_EQ(request.header("Authorization"), basic_auth("wk-web"));
     EXPECT_FALSE(request.header("AnonymousId").empty());
-    ASSERT_EQ(answer.status, 200);  // the SDK counts 200-399 as delivered, drops the event on other 4xx
-    const json body = json::parse(answer.body);
     if (in_order[i] == "page") {
       EXPECT_EQ(body.value("accepted", -1), 0);
       EXPECT_EQ(body.value("skipped", -1), 1);
@@ -148,7 +155,7 @@ TEST_F(RealClientsReplayTest, TheBrowserSdksPreflightsAndCallsAreAnsweredForItsO
     }
   }
 
-  auto records = records_by_id(3);
+  auto records = records_by_id(5);
   EXPECT_EQ(records["contact-browser-1"],
             json::parse(R"({"@type":"contact","email":"ann.browser@example.com","id":"contact-browser-1",
                             "customer_id":"u-browser-1","firstname":"Ann","lastname":"Lee",
@@ -164,6 +171,15 @@ TEST_F(RealClientsReplayTest, TheBrowserSdksPreflightsAndCallsAreAnsweredForItsO
                             "customer":{"id":"u-browser-1","email":"ann.browser@example.com","firstname":"Ann","lastname":"Lee"},
                             "lineitems":[{"product_id":"p-1","sku":"SKU-1","quantity":2,"unit_price":10.5,
                                           "properties":{"name":"Hat"}}]})"));
+  // The beacon's: the contact's id from identify's integrations.Ometria.listingId.
+  EXPECT_EQ(records["contact-browser-2"],
+            json::parse(R"({"@type":"contact","email":"bob.browser@example.com","id":"contact-browser-2",
+                            "customer_id":"u-browser-2","firstname":"Bob","timezone":"GMT+0000","channels":{"sms":{}}})"));
+  EXPECT_EQ(records["order-browser-2"],
+            json::parse(R"({"@type":"order","id":"order-browser-2","status":"complete","is_valid":true,
+                            "grand_total":12,"currency":"EUR",
+                            "customer":{"id":"u-browser-2","email":"bob.browser@example.com","firstname":"Bob"},
+                            "lineitems":[{"product_id":"p-2","sku":"SKU-2","quantity":2,"unit_price":6}]})"));
 }
 
 TEST_F(RealClientsReplayTest, TheBrowserSdksCallsFromAnOriginTheSourceDoesNotAllowGetNoCorsHeaders) {

@@ -9,9 +9,11 @@
 # fake-ometria and `ometria-transformer serve` from the build directory (default: ./build) on loopback, the
 # service with a source whose allowed_origins is the page's origin; serves a shop page from another origin
 # (another port) that loads the SDK's bundled dist file and calls identify, track, page and an "Order Completed"
-# track as the SDK's documentation shows; and checks that every request the SDK sent got a 2xx it could read
-# (CORS), every event it handed over arrived at the fake as the record it should be (or was listed as rejected,
-# with its reason), the page call was skipped, and the browser's console showed no error.
+# track as the SDK's documentation shows, then, loaded again with useBeacon, an identify and an order sent by
+# navigator.sendBeacon (tests/sdk/browser_sdk_drive.js); and checks that every request the SDK sent got a 2xx it
+# could read (CORS), every event it handed over arrived at the fake as the record it should be (or was listed as
+# rejected, with its reason), the page call was skipped, and the browser's console showed no error
+# (tests/sdk/browser_sdk_verify.py).
 # --record DIR: also write each request the browser sent (preflights too) byte for byte to DIR/<name>.http, as
 # tests/integration/data/browser_sdk/ holds them for test_ingest_real_clients.cpp.
 # Exit 0 when all of it holds; 1 when not (or npm cannot be reached); 2 for a missing tool or build.
@@ -30,7 +32,7 @@ while (($#)); do
     --build-dir) build_dir=$(cd "$2" && pwd); shift 2 ;;
     --record) mkdir -p "$2"; record_dir=$(cd "$2" && pwd); shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "browser_sdk_check: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

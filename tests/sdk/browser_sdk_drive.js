@@ -4,10 +4,13 @@
 //                             [--page-port N] [--record DIR] [--timeout-ms N]
 // Serves a shop page on http://127.0.0.1:<page port, default any free one>, another origin than the data plane's, that loads the SDK
 // file as a new user's page would (a <script> of the package's dist file) with a source config of its own (load
-// option getSourceConfig: no control plane) and calls identify, track, page and an "Order Completed" track, each
-// once. Waits until the SDK's requests to the data plane are answered, then writes DIR/browser.json: each of them
-// (method, path, status, answer, the event sent), the console's messages, exceptions, failed loads and any
-// request to another host. With --record DIR the SDK's data plane is a recording TCP relay to the real one: each
+// option getSourceConfig: no control plane), in two phases, each a page load with fresh storage:
+//   xhr:    the default transport: identify, track, page and an "Order Completed" track, one request each;
+//   beacon: load option useBeacon: identify (listingId in integrations.Ometria) and an "Order Completed", sent
+//           together by navigator.sendBeacon.
+// Waits until the SDK's requests to the data plane are answered, then writes DIR/browser.json: each of them
+// (phase, method, path, type, status, answer, the events sent), the console's messages, exceptions, failed loads
+// and any request to another host. With --record DIR the SDK's data plane is a recording TCP relay to the real one: each
 // request the browser sends (preflights too) is written byte for byte to DIR/<name>.http.
 // Chromium resolves no host name but 127.0.0.1 (--host-resolver-rules): nothing leaves the machine.
 'use strict';
@@ -39,8 +42,8 @@ const recordDir = argument('record', '');
 const pagePort = Number(argument('page-port', '0'));
 const timeoutMs = Number(argument('timeout-ms', '60000'));
 
-// What the page calls, in this order: one event of each kind (the names are the checker's too).
-const calls = [
+// What the page calls in each phase, in this order, and its load options (the ids are the checker's too).
+const xhrCalls = [
   ['identify', 'u-browser-1', { email: 'ann.browser@example.com', firstName: 'Ann', lastName: 'Lee',
     listingId: 'contact-browser-1', phone: '+447911123456' }],
   ['track', 'Wishlist Added', { event_id: 'event-browser-1', sku: 'SKU-1', colour: 'red' }],
@@ -49,11 +52,23 @@ const calls = [
     shipping: 4.5, currency: 'GBP', coupon_code: 'WELCOME',
     products: [{ product_id: 'p-1', sku: 'SKU-1', name: 'Hat', unit_price: 10.5, quantity: 2 }] }],
 ];
+const beaconCalls = [
+  ['identify', 'u-browser-2', { email: 'bob.browser@example.com', firstName: 'Bob' },
+    { integrations: { Ometria: { listingId: 'contact-browser-2' } } }],
+  ['track', 'Order Completed', { order_id: 'order-browser-2', grand_total: 12, currency: 'EUR',
+    products: [{ product_id: 'p-2', sku: 'SKU-2', unit_price: 6, quantity: 2 }] }],
+];
+const phases = {
+  xhr: { loadOptions: {}, calls: xhrCalls },
+  // Sent as soon as both events are queued, or after a second.
+  beacon: { loadOptions: { useBeacon: true, beaconQueueOptions: { maxItems: 2, flushQueueInterval: 1000 } }, calls: beaconCalls },
+};
+const eventsIn = (entry) => (entry.event && Array.isArray(entry.event.batch) ? entry.event.batch.length : 1);
 
 // The page a new user writes: the SDK's file, then load() and the calls. getSourceConfig stands in for the
 // control plane's /sourceConfig answer: a source with no device-mode destinations.
-function pageHtml(sdkDataPlane) {
-  const settings = JSON.stringify({ writeKey, dataPlane: sdkDataPlane, calls });
+function pageHtml(sdkDataPlane, phase) {
+  const settings = JSON.stringify({ writeKey, dataPlane: sdkDataPlane, ...phases[phase] });
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>A shop</title>
 <script src="/rudder-analytics.js"></script>
@@ -63,6 +78,7 @@ function pageHtml(sdkDataPlane) {
   analytics.load(settings.writeKey, settings.dataPlane, {
     getSourceConfig: () => ({ source: { id: 'ometria-transformer', name: 'shop', enabled: true, config: {}, destinations: [] } }),
     logLevel: 'WARN',
+    ...settings.loadOptions,
   });
   for (const [call, ...args] of settings.calls) analytics[call](...args);
 </script></head><body>A shop</body></html>
@@ -105,7 +121,7 @@ function startRelay(upstream) {
 function recordingName(raw) {
   const text = raw.toString('utf8');
   const [method, target] = text.slice(0, text.indexOf('\r\n')).split(' ');
-  const type = target.split('?')[0].split('/').pop();
+  const type = `${target.startsWith('/beacon/') ? 'beacon_' : ''}${target.split('?')[0].split('/').pop()}`;
   if (method === 'OPTIONS') return `preflight_${type}`;
   let event = '';
   try {
@@ -132,9 +148,10 @@ const unexpectedPageRequests = [];
 function startPageServer(sdkDataPlane) {
   const sdk = fs.readFileSync(sdkFile);
   const page = http.createServer((req, res) => {
-    if (req.url === '/' || req.url === '/index.html') {
+    const phase = /^\/(?:\?phase=(\w+))?$/.exec(req.url);
+    if (phase && phases[phase[1] || 'xhr']) {
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-      res.end(pageHtml(sdkDataPlane));
+      res.end(pageHtml(sdkDataPlane, phase[1] || 'xhr'));
     } else if (req.url === '/rudder-analytics.js') {
       res.writeHead(200, { 'Content-Type': 'text/javascript' });
       res.end(sdk);
@@ -192,17 +209,23 @@ async function main() {
   const report = { page_origin: pageOrigin, data_plane: sdkDataPlane, chromium: '', requests: [], console: [],
     exceptions: [], failed: [], elsewhere: [], unexpected_page_requests: unexpectedPageRequests, recorded: [] };
   let client;
+  let currentPhase = '';
   try {
     client = await CDP({ host: '127.0.0.1', port });
-    const { Network, Page, Runtime, Log, Browser } = client;
+    const { Network, Page, Runtime, Log, Browser, Storage } = client;
     report.chromium = (await Browser.getVersion()).product;
     const byId = new Map();
     Network.requestWillBeSent(({ requestId, request, type }) => {
       const url = new URL(request.url);
       if (url.origin === sdkDataPlane) {
-        const entry = { method: request.method, path: url.pathname + url.search, type, status: 0, answer: null,
+        const entry = { phase: currentPhase, method: request.method, path: url.pathname + url.search, type, status: 0, answer: null,
           request_headers: request.headers, event: null };
-        try { entry.event = JSON.parse(request.postData || 'null'); } catch (e) { entry.event = request.postData; }
+        const parse = (text) => { try { return JSON.parse(text || 'null'); } catch (e) { return text; } };
+        entry.event = parse(request.postData);
+        if (request.hasPostData && request.postData === undefined) {  // a beacon's Blob: asked for apart
+          entry.reading = Network.getRequestPostData({ requestId }).then(({ postData }) => { entry.event = parse(postData); },
+            (e) => { entry.event = `(no body: ${e.message})`; });
+        }
         byId.set(requestId, entry);
         report.requests.push(entry);
       } else if (url.origin !== pageOrigin && url.protocol !== 'data:' && url.protocol !== 'about:') {
@@ -241,14 +264,21 @@ async function main() {
       report.console.push({ type: `log.${entry.level}`, text: `${entry.source}: ${entry.text}${entry.url ? ` (${entry.url})` : ''}` });
     });
     await Promise.all([Network.enable(), Page.enable(), Runtime.enable(), Log.enable()]);
-    await Page.navigate({ url: `${pageOrigin}/` });
-
-    // One POST per call; done when each is answered (or failed), and nothing else came for a moment.
-    const posts = () => report.requests.filter((r) => r.method === 'POST');
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && !(posts().length >= calls.length && posts().every((r) => r.done))) await sleep(100);
-    await sleep(1000);  // a late retry, warning or second request shows up here
-    report.timed_out = !(posts().length >= calls.length && posts().every((r) => r.done));
+    report.timed_out = [];
+    for (const phase of Object.keys(phases)) {
+      currentPhase = phase;
+      // A new visitor each time: no id or traits kept from the phase before.
+      await Storage.clearDataForOrigin({ origin: pageOrigin, storageTypes: 'all' });
+      await Network.clearBrowserCookies();
+      await Page.navigate({ url: phase === 'xhr' ? `${pageOrigin}/` : `${pageOrigin}/?phase=${phase}` });
+      // Done when every call was sent and answered (or failed), and nothing else came for a moment.
+      const posts = () => report.requests.filter((r) => r.phase === phase && r.method === 'POST');
+      const done = () => posts().reduce((n, r) => n + eventsIn(r), 0) >= phases[phase].calls.length && posts().every((r) => r.done);
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline && !done()) await sleep(100);
+      await sleep(1000);  // a late retry, warning or second request shows up here
+      if (!done()) report.timed_out.push(phase);
+    }
   } finally {
     // Closed as a user would (its helper processes go with it), killed only if it hangs.
     const exited = new Promise((resolve) => { if (browser.exitCode !== null) resolve(); else browser.once('exit', resolve); });
@@ -265,7 +295,11 @@ async function main() {
     page.close();
     if (relay) relay.close();
   }
-  for (const r of report.requests) delete r.done;
+  for (const r of report.requests) {
+    await r.reading;
+    delete r.reading;
+    delete r.done;
+  }
   if (recordDir) report.recorded = writeRecordings();
   fs.writeFileSync(path.join(outDir, 'browser.json'), JSON.stringify(report, null, 1));
 }
