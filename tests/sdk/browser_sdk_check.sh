@@ -37,37 +37,11 @@ while (($#)); do
   esac
 done
 
-service_bin=$build_dir/ometria-transformer
-fake_bin=$build_dir/tests/fake-ometria
-for f in "$service_bin" "$fake_bin"; do
-  [[ -x $f ]] || { echo "browser_sdk_check: $f is missing: build the project first" >&2; exit 2; }
-done
-chromium_bin=$(command -v chromium || true)
-[[ -n $chromium_bin ]] || { echo "browser_sdk_check: chromium is required (scripts/install-deps.sh installs it)" >&2; exit 2; }
-for tool in node npm python3; do
-  command -v "$tool" >/dev/null || { echo "browser_sdk_check: $tool is required" >&2; exit 2; }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/omt-browser-sdk.XXXXXX")
-fake_pid=""
-service_pid=""
-cleanup() {
-  # Only the processes started here, by their ids.
-  [[ -n $service_pid ]] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null || true
-  [[ -n $fake_pid ]] && kill "$fake_pid" 2>/dev/null && wait "$fake_pid" 2>/dev/null || true
-  if ((keep)); then echo "browser_sdk_check: kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-wait_for() {  # description, seconds, command...
-  local what=$1 seconds=$2
-  shift 2
-  local deadline=$((SECONDS + seconds))
-  until "$@"; do
-    if ((SECONDS >= deadline)); then echo "browser_sdk_check: timed out waiting for $what" >&2; return 1; fi
-    sleep 0.1
-  done
-}
+check=browser_sdk_check
+tools=(node npm python3 chromium)
+# shellcheck source=tests/sdk/sdk_check_common.sh
+source "$root/tests/sdk/sdk_check_common.sh"
+chromium_bin=$(command -v chromium)
 
 # ---- the SDK and the DevTools client, from the npm registry, into a cache folder kept between runs ----
 cache=${OMT_NPM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/ometria-transformer/npm}/browser-sdk
@@ -86,14 +60,9 @@ sdk_file=$cache/node_modules/@rudderstack/analytics-js/dist/npm/modern/bundled/u
 
 # ---- fake Ometria ----
 api_key=ometria-key-browser-sdk-check
-"$fake_bin" --listen 127.0.0.1:0 --keys "$api_key" --out "$work/received.jsonl" --port-file "$work/fake.port" \
-  >"$work/fake.stdout" 2>"$work/fake.log" &
-fake_pid=$!
-wait_for "fake-ometria's port" 15 test -s "$work/fake.port"
-fake_port=$(cat "$work/fake.port")
+start_fake "$api_key"
 
 # ---- the service; the page's port is chosen now, as its origin goes into the config ----
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 port=$(free_port)
 page_port=$(free_port)
 write_key=wk-web

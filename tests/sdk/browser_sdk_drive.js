@@ -20,18 +20,9 @@ const http = require('http');
 const net = require('net');
 const path = require('path');
 const CDP = require('chrome-remote-interface');
+const common = require('./sdk_common');
 
-function argument(name, fallback) {
-  const at = process.argv.indexOf(`--${name}`);
-  if (at < 0 || at + 1 >= process.argv.length) {
-    if (fallback === undefined) {
-      console.error(`browser_sdk_drive.js: --${name} is required`);
-      process.exit(2);
-    }
-    return fallback;
-  }
-  return process.argv[at + 1];
-}
+const argument = (name, fallback) => common.argument('browser_sdk_drive.js', name, fallback);
 
 const dataPlane = argument('data-plane');
 const writeKey = argument('write-key');
@@ -94,17 +85,7 @@ function startRelay(upstream) {
     let pending = Buffer.alloc(0);
     client.on('data', (data) => {
       server.write(data);
-      pending = Buffer.concat([pending, data]);
-      for (;;) {
-        const headEnd = pending.indexOf('\r\n\r\n');
-        if (headEnd < 0) return;
-        const head = pending.subarray(0, headEnd).toString('latin1');
-        const length = Number((/\r\ncontent-length: *(\d+)/i.exec(head) || [0, 0])[1]);
-        const end = headEnd + 4 + length;
-        if (pending.length < end) return;
-        recorded.push(Buffer.from(pending.subarray(0, end)));
-        pending = pending.subarray(end);
-      }
+      pending = common.takeRequests(pending, data, (request) => recorded.push(request));
     });
     server.on('data', (data) => client.write(data));
     client.on('end', () => server.end());

@@ -42,36 +42,10 @@ case "$sdk" in
   segment) sdk_package=@segment/analytics-node ;;
   *) echo "node_sdk_check: --sdk must be rudderstack or segment" >&2; exit 2 ;;
 esac
-service_bin=$build_dir/ometria-transformer
-fake_bin=$build_dir/tests/fake-ometria
-for f in "$service_bin" "$fake_bin"; do
-  [[ -x $f ]] || { echo "node_sdk_check: $f is missing: build the project first" >&2; exit 2; }
-done
-for tool in node npm python3; do
-  command -v "$tool" >/dev/null || { echo "node_sdk_check: $tool is required" >&2; exit 2; }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/omt-node-sdk.XXXXXX")
-fake_pid=""
-service_pid=""
-cleanup() {
-  # Only the processes started here, by their ids.
-  [[ -n $service_pid ]] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null || true
-  [[ -n $fake_pid ]] && kill "$fake_pid" 2>/dev/null && wait "$fake_pid" 2>/dev/null || true
-  if ((keep)); then echo "node_sdk_check: kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-# Waits (bounded) until a file exists and is not empty, or a log has a line.
-wait_for() {  # description, seconds, command...
-  local what=$1 seconds=$2
-  shift 2
-  local deadline=$((SECONDS + seconds))
-  until "$@"; do
-    if ((SECONDS >= deadline)); then echo "node_sdk_check: timed out waiting for $what" >&2; return 1; fi
-    sleep 0.1
-  done
-}
+check=node_sdk_check
+tools=(node npm python3)
+# shellcheck source=tests/sdk/sdk_check_common.sh
+source "$root/tests/sdk/sdk_check_common.sh"
 
 # ---- the SDK, from the registry ----
 mkdir -p "$work/sdk"
@@ -83,14 +57,10 @@ echo "node_sdk_check: $sdk_package $installed, node $(node --version)"
 
 # ---- fake Ometria ----
 api_key=ometria-key-node-sdk-check
-"$fake_bin" --listen 127.0.0.1:0 --keys "$api_key" --out "$work/received.jsonl" --port-file "$work/fake.port" \
-  >"$work/fake.stdout" 2>"$work/fake.log" &
-fake_pid=$!
-wait_for "fake-ometria's port" 15 test -s "$work/fake.port"
-fake_port=$(cat "$work/fake.port")
+start_fake "$api_key"
 
 # ---- the service, on a port chosen now so that a restart keeps the SDK's data plane URL ----
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+port=$(free_port)
 write_key=wk-node-sdk-check
 cat >"$work/config.json" <<EOF
 {

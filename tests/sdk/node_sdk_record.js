@@ -10,6 +10,7 @@
 const net = require('net');
 const fs = require('fs');
 const path = require('path');
+const { takeRequests } = require('./sdk_common');
 
 const args = process.argv.slice(2);
 const sdk = args[0] === '--sdk' ? args[1] : 'rudderstack';
@@ -25,19 +26,11 @@ let recorded = 0;
 const listener = net.createServer((socket) => {
   let pending = Buffer.alloc(0);
   socket.on('data', (data) => {
-    pending = Buffer.concat([pending, data]);
-    for (;;) {
-      const headEnd = pending.indexOf('\r\n\r\n');
-      if (headEnd < 0) return;
-      const head = pending.subarray(0, headEnd).toString('latin1');
-      const length = Number((/\r\ncontent-length: *(\d+)/i.exec(head) || [0, 0])[1]);
-      const end = headEnd + 4 + length;
-      if (pending.length < end) return;
-      if (recorded < names.length) fs.writeFileSync(path.join(outDir, names[recorded]), pending.subarray(0, end));
+    pending = takeRequests(pending, data, (request) => {
+      if (recorded < names.length) fs.writeFileSync(path.join(outDir, names[recorded]), request);
       recorded += 1;
-      pending = pending.subarray(end);
       socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 28\r\n\r\n{"accepted":1,"rejected":[]}');
-    }
+    });
   });
 });
 

@@ -12,17 +12,7 @@
 const fs = require('fs');
 const path = require('path');
 
-function argument(name, fallback) {
-  const at = process.argv.indexOf(`--${name}`);
-  if (at < 0 || at + 1 >= process.argv.length) {
-    if (fallback === undefined) {
-      console.error(`node_sdk_send.js: --${name} is required`);
-      process.exit(2);
-    }
-    return fallback;
-  }
-  return process.argv[at + 1];
-}
+const argument = (name, fallback) => require('./sdk_common').argument('node_sdk_send.js', name, fallback);
 
 const sdk = argument('sdk', 'rudderstack');
 const url = argument('url');
