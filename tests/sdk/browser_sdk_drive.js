@@ -31,7 +31,7 @@ const chromium = argument('chromium');
 const outDir = argument('out');
 const recordDir = argument('record', '');
 const pagePort = Number(argument('page-port', '0'));
-const timeoutMs = Number(argument('timeout-ms', '60000'));
+const timeoutMs = Number(argument('timeout-ms', '30000'));  // per phase
 
 // What the page calls in each phase, in this order, and its load options (the ids are the checker's too).
 const xhrCalls = [
