@@ -11,6 +11,7 @@ packages=(
   libexpected-dev libcli11-dev libssl-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 curl openssl wrk
+  nodejs chromium  # tests/sdk/browser_sdk_check.sh: the SDKs come from npm, the browser is Debian's
 )
 # Optional extras: fuzzing (clang + libFuzzer runtime). Asked for with OMT_WITH_FUZZ=1.
 if [[ "${OMT_WITH_FUZZ:-0}" == 1 ]]; then

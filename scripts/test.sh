@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite:
-#   1. the normal build and every test (ctest: unit, golden cases, integration);
+#   1. the normal build and every test (ctest: unit, golden cases, integration), then RudderStack's JavaScript
+#      SDK in headless Chromium against the binary (tests/sdk/browser_sdk_check.sh; installs npm packages);
 #   2. every command of README.md (tests/readme/run_readme_commands.py), the transcripts of docs/
 #      (tests/readme/check_doc_transcripts.py) and `scripts/run.sh --version`;
 #   3. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer (skip: OMT_TEST_SANITIZERS=0);
@@ -26,6 +27,8 @@ fi
 
 OMT_BUILD_DIR="$root/build" "$root/scripts/build.sh" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ctest --test-dir "$root/build" --output-on-failure -j "$(nproc)"
+# RudderStack's JavaScript SDK (from npm) in Debian's Chromium against the binary just built: about 10 s.
+"$root/tests/sdk/browser_sdk_check.sh" --build-dir "$root/build"
 ((quick)) && exit 0
 
 "$root/scripts/run.sh" --version

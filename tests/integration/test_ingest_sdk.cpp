@@ -14,15 +14,13 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "compress.hpp"
 #include "ingest_fixture.hpp"
 #include "log_capture.hpp"
+#include "recorded_request.hpp"
 
 namespace {
 
@@ -30,29 +28,9 @@ using namespace omt::test::ingest;
 using omt::test::gzip;
 using omt::test::RawConnection;
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path.string());
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+using omt::test::RecordedRequest;
 
-struct RecordedRequest {
-  std::string raw;   // request line, header block and body, exactly as the SDK sent them
-  std::string head;  // the header block
-  std::string body;  // the gzip body
-};
-
-RecordedRequest recorded(const std::string& name) {
-  RecordedRequest r;
-  r.raw = read_file(std::filesystem::path(OMT_SOURCE_DIR) / "tests/integration/data/node_sdk" / name);
-  const auto end = r.raw.find("\r\n\r\n");
-  if (end == std::string::npos) throw std::runtime_error(name + ": no header block");
-  r.head = r.raw.substr(0, end + 2);
-  r.body = r.raw.substr(end + 4);
-  return r;
-}
+RecordedRequest recorded(const std::string& name) { return omt::test::recorded_request("node_sdk", name); }
 
 // The Ometria records that `transform` makes of a /v1/batch body's events for the "web" source, as
 // (type, canonical JSON): nlohmann's objects sort their keys, so the comparison ignores key order.

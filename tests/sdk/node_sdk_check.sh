@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The real RudderStack Node SDK against the service, end to end. NOT run by CI or ctest: it downloads the SDK
-# from the npm registry. Needs node (>= 16), npm and python3.
+# A real Node SDK against the service, end to end. NOT run by CI or ctest: it downloads the SDK from the npm
+# registry. Needs node (>= 18), npm and python3.
 #
-#   tests/sdk/node_sdk_check.sh [--build-dir DIR] [--events N] [--kill] [--sdk-version V] [--keep]
+#   tests/sdk/node_sdk_check.sh [--sdk rudderstack|segment] [--build-dir DIR] [--events N] [--kill]
+#                               [--sdk-version V] [--keep]
 #
-# In a temporary directory: installs @rudderstack/rudder-sdk-node (latest unless --sdk-version), starts
-# fake-ometria and `ometria-transformer serve` from the build directory (default: ./build) on loopback, sends N
-# events (default 3000: identify, "Order Completed" with a product, a custom event, in turn) through the SDK with
-# its default options (gzip, flushAt 20, 3 retries), and counts on the fake's side that every event the SDK saw
-# acknowledged arrived once at least, as the record it should be (type, id, e-mail; orders with their line item).
+# In a temporary directory: installs the SDK (--sdk rudderstack, the default: @rudderstack/rudder-sdk-node;
+# --sdk segment: @segment/analytics-node; latest unless --sdk-version), starts fake-ometria and
+# `ometria-transformer serve` from the build directory (default: ./build) on loopback, sends N events (default
+# 3000: identify, "Order Completed" with a product, a custom event, a page call, in turn) through the SDK with its
+# default options (tests/sdk/node_sdk_send.js), and counts on the fake's side that every event the SDK saw
+# acknowledged arrived once at least, as the record it should be (type, id, e-mail; orders with their line item),
+# and that no page call made a record.
 # --kill: SIGKILL the service once a third of the events are acknowledged, and start it again on the same port
 # and queue (the SDK retries network errors meanwhile; events it gives up on are reported, not counted).
 # Exit 0 when every acknowledged event arrived (and, without --kill, every event was acknowledged); 1 otherwise.
@@ -18,69 +21,46 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build_dir=$root/build
 events=3000
 kill_mode=0
+sdk=rudderstack
 sdk_version=latest
 keep=0
 while (($#)); do
   case "$1" in
+    --sdk) sdk=$2; shift 2 ;;
     --build-dir) build_dir=$(cd "$2" && pwd); shift 2 ;;
     --events) events=$2; shift 2 ;;
     --kill) kill_mode=1; shift ;;
     --sdk-version) sdk_version=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "node_sdk_check: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
-service_bin=$build_dir/ometria-transformer
-fake_bin=$build_dir/tests/fake-ometria
-for f in "$service_bin" "$fake_bin"; do
-  [[ -x $f ]] || { echo "node_sdk_check: $f is missing: build the project first" >&2; exit 2; }
-done
-for tool in node npm python3; do
-  command -v "$tool" >/dev/null || { echo "node_sdk_check: $tool is required" >&2; exit 2; }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/omt-node-sdk.XXXXXX")
-fake_pid=""
-service_pid=""
-cleanup() {
-  # Only the processes started here, by their ids.
-  [[ -n $service_pid ]] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null || true
-  [[ -n $fake_pid ]] && kill "$fake_pid" 2>/dev/null && wait "$fake_pid" 2>/dev/null || true
-  if ((keep)); then echo "node_sdk_check: kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-# Waits (bounded) until a file exists and is not empty, or a log has a line.
-wait_for() {  # description, seconds, command...
-  local what=$1 seconds=$2
-  shift 2
-  local deadline=$((SECONDS + seconds))
-  until "$@"; do
-    if ((SECONDS >= deadline)); then echo "node_sdk_check: timed out waiting for $what" >&2; return 1; fi
-    sleep 0.1
-  done
-}
+case "$sdk" in
+  rudderstack) sdk_package=@rudderstack/rudder-sdk-node ;;
+  segment) sdk_package=@segment/analytics-node ;;
+  *) echo "node_sdk_check: --sdk must be rudderstack or segment" >&2; exit 2 ;;
+esac
+check=node_sdk_check
+tools=(node npm python3)
+# shellcheck source=tests/sdk/sdk_check_common.sh
+source "$root/tests/sdk/sdk_check_common.sh"
 
 # ---- the SDK, from the registry ----
 mkdir -p "$work/sdk"
 (cd "$work/sdk" && npm init -y >/dev/null 2>&1 &&
-  npm install --no-audit --no-fund --loglevel=error "@rudderstack/rudder-sdk-node@$sdk_version" >"$work/npm.log" 2>&1) ||
+  npm install --no-audit --no-fund --loglevel=error "$sdk_package@$sdk_version" >"$work/npm.log" 2>&1) ||
   { cat "$work/npm.log" >&2; echo "node_sdk_check: npm install failed" >&2; exit 1; }
-installed=$(node -p "require('$work/sdk/node_modules/@rudderstack/rudder-sdk-node/package.json').version")
-echo "node_sdk_check: @rudderstack/rudder-sdk-node $installed, node $(node --version)"
+installed=$(node -p "require('$work/sdk/node_modules/$sdk_package/package.json').version")
+echo "node_sdk_check: $sdk_package $installed, node $(node --version)"
 
 # ---- fake Ometria ----
 api_key=ometria-key-node-sdk-check
-"$fake_bin" --listen 127.0.0.1:0 --keys "$api_key" --out "$work/received.jsonl" --port-file "$work/fake.port" \
-  >"$work/fake.stdout" 2>"$work/fake.log" &
-fake_pid=$!
-wait_for "fake-ometria's port" 15 test -s "$work/fake.port"
-fake_port=$(cat "$work/fake.port")
+start_fake "$api_key"
 
 # ---- the service, on a port chosen now so that a restart keeps the SDK's data plane URL ----
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+port=$(free_port)
 write_key=wk-node-sdk-check
 cat >"$work/config.json" <<EOF
 {
@@ -101,7 +81,7 @@ start_service
 echo "node_sdk_check: service on 127.0.0.1:$port, fake Ometria on 127.0.0.1:$fake_port, $events events"
 
 # ---- the SDK sends ----
-NODE_PATH=$work/sdk/node_modules node "$root/tests/sdk/node_sdk_send.js" --url "http://127.0.0.1:$port" \
+NODE_PATH=$work/sdk/node_modules node "$root/tests/sdk/node_sdk_send.js" --sdk "$sdk" --url "http://127.0.0.1:$port" \
   --write-key "$write_key" --events "$events" --out "$work" >"$work/sender.stdout" 2>"$work/sender.log" &
 sender_pid=$!
 if ((kill_mode)); then
@@ -140,6 +120,8 @@ def received():
             by_id.setdefault(str(record.get("id")), []).append(record)
     return by_id, lines
 
+skipped = [e for e in acked if e["type"] == "skipped"]  # page calls: no record
+acked = [e for e in acked if e["type"] != "skipped"]
 deadline = time.monotonic() + 60
 while True:
     by_id, lines = received()
@@ -167,14 +149,17 @@ for v in by_id.values():
     types[v[0].get("@type")] = types.get(v[0].get("@type"), 0) + 1
 
 print(f"sent by the SDK:            {events}")
-print(f"acknowledged to the SDK:    {len(acked)}")
+print(f"acknowledged to the SDK:    {len(acked) + len(skipped)} ({len(skipped)} page calls)")
 print(f"given up by the SDK:        {sender['failed']} {sender['errors'] or ''}".rstrip())
 print(f"records at the fake:        {lines} lines, {len(by_id)} distinct ids {types}")
 print(f"acknowledged and arrived:   {len(acked) - len(missing)}")
 print(f"acknowledged, missing:      {len(missing)}")
 print(f"arrived with wrong content: {len(wrong)}")
 print(f"duplicates (at-least-once): {duplicates}")
-ok = not missing and not wrong and (kill_mode or len(acked) == events)
+page_records = [i for i in by_id if i.startswith("sdk-page-")]
+if page_records:
+    print(f"page calls with a record:   {len(page_records)}")
+ok = not missing and not wrong and not page_records and (kill_mode or len(acked) + len(skipped) == events)
 if missing:
     print("first missing:", [e["id"] for e in missing[:10]])
 if wrong:

@@ -1,48 +1,57 @@
-// Records, byte for byte, the HTTP requests the real RudderStack Node SDK sends (request line, headers, gzip body),
-// for the fixtures in tests/integration/data/node_sdk/ that test_ingest_sdk.cpp replays without npm.
-// Usage (in a directory where `npm install @rudderstack/rudder-sdk-node` was run):
-//   NODE_PATH=$PWD/node_modules node tests/sdk/node_sdk_record.js OUT_DIR
-// Writes OUT_DIR/first_flush.http (the SDK flushes its first event alone, at once) and OUT_DIR/batch.http.
+// Records, byte for byte, the HTTP requests a real Node SDK sends (request line, headers, body), for the fixtures
+// that the integration tests replay without npm:
+//   rudderstack (@rudderstack/rudder-sdk-node): tests/integration/data/node_sdk/, replayed by test_ingest_sdk.cpp;
+//     OUT_DIR/first_flush.http (the SDK flushes its first event alone, at once) and OUT_DIR/batch.http (gzip);
+//   segment (@segment/analytics-node): tests/integration/data/segment_node/, replayed by
+//     test_ingest_real_clients.cpp; OUT_DIR/batch.http (every call, and a page call, in one plain JSON batch).
+// Usage (in a directory where `npm install <the SDK>` was run):
+//   NODE_PATH=$PWD/node_modules node tests/sdk/node_sdk_record.js [--sdk rudderstack|segment] OUT_DIR
 'use strict';
 const net = require('net');
 const fs = require('fs');
 const path = require('path');
+const { takeRequests } = require('./sdk_common');
 
-const outDir = process.argv[2];
-if (!outDir) {
-  console.error('usage: node node_sdk_record.js OUT_DIR');
+const args = process.argv.slice(2);
+const sdk = args[0] === '--sdk' ? args[1] : 'rudderstack';
+const outDir = args[0] === '--sdk' ? args[2] : args[0];
+if (!outDir || !['rudderstack', 'segment'].includes(sdk)) {
+  console.error('usage: node node_sdk_record.js [--sdk rudderstack|segment] OUT_DIR');
   process.exit(2);
 }
-const names = ['first_flush.http', 'batch.http'];
+const names = sdk === 'rudderstack' ? ['first_flush.http', 'batch.http'] : ['batch.http'];
 let recorded = 0;
 
 // A bare TCP listener: an HTTP server would parse the request; this keeps the bytes as they came.
 const listener = net.createServer((socket) => {
   let pending = Buffer.alloc(0);
   socket.on('data', (data) => {
-    pending = Buffer.concat([pending, data]);
-    for (;;) {
-      const headEnd = pending.indexOf('\r\n\r\n');
-      if (headEnd < 0) return;
-      const head = pending.subarray(0, headEnd).toString('latin1');
-      const length = Number((/\r\ncontent-length: *(\d+)/i.exec(head) || [0, 0])[1]);
-      const end = headEnd + 4 + length;
-      if (pending.length < end) return;
-      if (recorded < names.length) fs.writeFileSync(path.join(outDir, names[recorded]), pending.subarray(0, end));
+    pending = takeRequests(pending, data, (request) => {
+      if (recorded < names.length) fs.writeFileSync(path.join(outDir, names[recorded]), request);
       recorded += 1;
-      pending = pending.subarray(end);
       socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 28\r\n\r\n{"accepted":1,"rejected":[]}');
-    }
+    });
   });
 });
 
-listener.listen(0, '127.0.0.1', async () => {
+// The SDK as its documentation sets it up, pointed at the listener, with the write key of the "web" source in
+// tests/integration/ingest_fixture.hpp; send() waits until every call was sent.
+function client(url) {
+  if (sdk === 'segment') {
+    const { Analytics } = require('@segment/analytics-node');
+    const analytics = new Analytics({ writeKey: 'wk-web', host: url });
+    return { analytics, send: () => analytics.closeAndFlush() };
+  }
   const Analytics = require('@rudderstack/rudder-sdk-node');
-  // The write key of the "web" source in tests/integration/ingest_fixture.hpp.
-  const client = new Analytics('wk-web', { dataPlaneUrl: `http://127.0.0.1:${listener.address().port}` });
-  client.identify({ userId: 'u-1', traits: { email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee', listingId: 'cust-1' } });
-  client.identify({ userId: 'u-2', traits: { email: 'bob@example.com', listingId: 'cust-2', phone: '+447911123456' } });
-  client.track({
+  const analytics = new Analytics('wk-web', { dataPlaneUrl: url });
+  return { analytics, send: async () => { await analytics.flush(); await analytics.flush(); } };
+}
+
+listener.listen(0, '127.0.0.1', async () => {
+  const { analytics, send } = client(`http://127.0.0.1:${listener.address().port}`);
+  analytics.identify({ userId: 'u-1', traits: { email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee', listingId: 'cust-1' } });
+  analytics.identify({ userId: 'u-2', traits: { email: 'bob@example.com', listingId: 'cust-2', phone: '+447911123456' } });
+  analytics.track({
     userId: 'u-2',
     event: 'Order Completed',
     context: { traits: { email: 'bob@example.com' } },
@@ -51,10 +60,11 @@ listener.listen(0, '127.0.0.1', async () => {
       products: [{ product_id: 'p-1', sku: 'SKU-1', name: 'Hat', unit_price: 10, quantity: 2 }],
     },
   });
-  client.track({ userId: 'u-2', event: 'Wishlist Added', context: { traits: { email: 'bob@example.com' } },
+  analytics.track({ userId: 'u-2', event: 'Wishlist Added', context: { traits: { email: 'bob@example.com' } },
     properties: { sku: 'SKU-1', colour: 'red' } });
-  await client.flush();
-  await client.flush();
+  // The RudderStack fixture predates page calls: its recording stays as it was.
+  if (sdk === 'segment') analytics.page({ userId: 'u-2', name: 'Basket', properties: { path: '/basket' } });
+  await send();
   listener.close();
   if (recorded !== names.length) {
     console.error(`expected ${names.length} requests, got ${recorded}`);
