@@ -206,6 +206,9 @@ void HttpSession::on_request_read() {
   for (const auto& field : req) request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   request.body = std::move(body_);
   body_ = std::string();
+  boost::system::error_code peer_error;
+  const auto peer = stream_.socket().remote_endpoint(peer_error);
+  if (!peer_error) request.peer_address = peer.address().to_string();
   keep_alive_ = req.keep_alive();
   version_ = req.version();
   const std::string method_name(req.method_string());
