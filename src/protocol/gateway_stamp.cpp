@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <cstdio>
 #include <limits>
 #include <vector>
 
@@ -157,17 +156,44 @@ std::string format_gateway_time(const GatewayTime& time) {
     --days;
   }
   const chrono::year_month_day date{chrono::sys_days(chrono::days(days))};
-  char buffer[40];
+  // By hand, not snprintf: this runs for several fields of every event.
+  std::string out;
+  out.reserve(29);
+  auto digits = [&out](std::int64_t value, int width) {
+    char buffer[20];
+    int n = 0;
+    do {
+      buffer[n++] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    } while (value > 0);
+    for (; n < width; ++n) buffer[n] = '0';
+    while (n > 0) out += buffer[--n];
+  };
   const int year = static_cast<int>(date.year());
-  int n = std::snprintf(buffer, sizeof buffer, "%s%04d-%02u-%02uT%02d:%02d:%02d.%03u", year < 0 ? "-" : "",
-                        year < 0 ? -year : year, static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                        static_cast<int>(in_day / 3'600), static_cast<int>(in_day / 60 % 60),
-                        static_cast<int>(in_day % 60), time.nanos / 1'000'000);
-  std::string out(buffer, static_cast<std::size_t>(n));
-  if (time.offset_minutes == 0) return out + "Z";
-  const int offset = time.offset_minutes < 0 ? -time.offset_minutes : time.offset_minutes;
-  n = std::snprintf(buffer, sizeof buffer, "%c%02d:%02d", time.offset_minutes < 0 ? '-' : '+', offset / 60, offset % 60);
-  return out.append(buffer, static_cast<std::size_t>(n));
+  if (year < 0) out += '-';
+  digits(year < 0 ? -year : year, 4);
+  out += '-';
+  digits(static_cast<unsigned>(date.month()), 2);
+  out += '-';
+  digits(static_cast<unsigned>(date.day()), 2);
+  out += 'T';
+  digits(in_day / 3'600, 2);
+  out += ':';
+  digits(in_day / 60 % 60, 2);
+  out += ':';
+  digits(in_day % 60, 2);
+  out += '.';
+  digits(time.nanos / 1'000'000, 3);
+  if (time.offset_minutes == 0) {
+    out += 'Z';
+  } else {
+    out += time.offset_minutes < 0 ? '-' : '+';
+    const int offset = time.offset_minutes < 0 ? -time.offset_minutes : time.offset_minutes;
+    digits(offset / 60, 2);
+    out += ':';
+    digits(offset % 60, 2);
+  }
+  return out;
 }
 
 namespace {
@@ -282,15 +308,33 @@ struct TimeField {
   std::optional<dom::element> value;  // as sent
 };
 
-TimeField time_field(dom::element event, std::string_view key) {
-  TimeField field{key, std::nullopt, json::member(event, key)};
-  if (const auto text = string_of(field.value)) field.parsed = parse_gateway_time(*text);
+TimeField time_field(std::string_view key, std::optional<dom::element> value) {
+  TimeField field{key, std::nullopt, value};
+  if (const auto text = string_of(value)) field.parsed = parse_gateway_time(*text);
   return field;
 }
+
+// The members the stamp reads, found in one pass (the last of a duplicated key, as json::member finds it).
+struct StampedKeys {
+  static constexpr std::string_view names[] = {"receivedAt", "originalTimestamp", "sentAt", "timestamp",
+                                               "messageId",  "anonymousId",       "request_ip", "context"};
+  enum Index { received_at, original_timestamp, sent_at, timestamp, message_id, anonymous_id, request_ip, context };
+  std::optional<dom::element> values[std::size(names)];
+
+  explicit StampedKeys(dom::element event) {
+    for (auto field : json::as_object(event))
+      for (std::size_t k = 0; k < std::size(names); ++k)
+        if (field.key == names[k]) values[k] = field.value;
+  }
+  std::optional<dom::element> operator[](Index k) const { return values[k]; }
+};
 
 // A readable time written again in the one format, when that changes its text.
 void reformat(std::vector<Edit>& edits, const TimeField& field) {
   if (!field.parsed) return;
+  // Already "2024-05-01T10:00:00.000Z" (what the SDKs send): it would be written the same, so skip the work.
+  const std::string_view text = *string_of(field.value);
+  if (text.size() == 24 && text[10] == 'T' && text[19] == '.' && text[23] == 'Z') return;
   std::string formatted = format_gateway_time(*field.parsed);
   if (formatted != *string_of(field.value)) set(edits, field.key, json_text(formatted));
 }
@@ -325,11 +369,12 @@ std::optional<std::string> gateway_stamp(dom::element event, const Arrival& arri
       chrono::duration_cast<chrono::nanoseconds>(arrival.received_at.time_since_epoch()).count();
   const GatewayTime received = from_nanos(Nanos(received_nanos), 0);
   const std::string received_text = json_text(format_gateway_time(received));
-  if (!json::member(event, "receivedAt")) set(edits, "receivedAt", received_text);
+  const StampedKeys keys(event);
+  if (!keys[StampedKeys::received_at]) set(edits, "receivedAt", received_text);
 
-  const TimeField original = time_field(event, "originalTimestamp");
-  const TimeField sent = time_field(event, "sentAt");
-  const TimeField timestamp = time_field(event, "timestamp");
+  const TimeField original = time_field("originalTimestamp", keys[StampedKeys::original_timestamp]);
+  const TimeField sent = time_field("sentAt", keys[StampedKeys::sent_at]);
+  const TimeField timestamp = time_field("timestamp", keys[StampedKeys::timestamp]);
   for (const TimeField* field : {&original, &sent}) {
     if (!field->value) set(edits, field->key, received_text);
     else reformat(edits, *field);
@@ -346,7 +391,7 @@ std::optional<std::string> gateway_stamp(dom::element event, const Arrival& arri
   }
 
   // messageId: the cleaned string, or one made from the event itself.
-  const auto message_id = json::member(event, "messageId");
+  const auto message_id = keys[StampedKeys::message_id];
   const auto message_id_text = string_of(message_id);
   if (message_id_text && !text::trim(*message_id_text).empty()) {
     if (text::trim(*message_id_text) != *message_id_text) set(edits, "messageId", json_text(text::trim(*message_id_text)));
@@ -355,16 +400,16 @@ std::optional<std::string> gateway_stamp(dom::element event, const Arrival& arri
   }
 
   const std::string_view header_id = text::trim(arrival.anonymous_id_header);
-  if (!header_id.empty() && absent_or_empty(json::member(event, "anonymousId"))) set(edits, "anonymousId", json_text(header_id));
+  if (!header_id.empty() && absent_or_empty(keys[StampedKeys::anonymous_id])) set(edits, "anonymousId", json_text(header_id));
 
   // context.ip: the event's own request_ip first (an event relayed by rudder-server has the shopper's there, and
   // the peer is rudder-server), as rudder-transformer's getParsedIP falls back to it.
-  const auto request_ip = json::member(event, "request_ip");
+  const auto request_ip = keys[StampedKeys::request_ip];
   if (!request_ip && !arrival.client_ip.empty()) set(edits, "request_ip", json_text(arrival.client_ip));
   const auto own_ip = string_of(request_ip);
   const std::string_view ip = own_ip && !text::trim(*own_ip).empty() ? *own_ip : std::string_view(arrival.client_ip);
   if (!ip.empty()) {
-    const auto context = json::member(event, "context");
+    const auto context = keys[StampedKeys::context];
     if (!context || context->is_null()) {
       set(edits, "context", "{\"ip\":" + json_text(ip) + "}");
     } else if (context->is_object() && absent_or_empty(json::member(*context, "ip"))) {
