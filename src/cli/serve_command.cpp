@@ -113,6 +113,7 @@ int run_serve(const ServeFlags& flags) {
 
   // ---- ingest (/v1/...) into the queue, and the delivery proxy (rudder-server's transformerProxy) ----
   net::IngestContext ingest{shared_transformer, nullptr, cfg->sources, service::ingest_limits(*cfg), {}, &metrics};
+  ingest.trusted_proxies = cfg->ingest.trusted_proxies;
   if (delivery) {
     const service::ServiceContext context = delivery->context();
     ingest.queue = &context.queue;

@@ -1,5 +1,8 @@
 // One reader per section of the config file: its keys, their kinds and ranges, and the checks across keys.
+#include <algorithm>
 #include <string>
+
+#include "omt/core/text.hpp"
 
 #include "reader.hpp"
 #include "sources/settings_reader.hpp"
@@ -72,6 +75,41 @@ void read_delivery_section(ObjectReader& delivery, Config& config) {
   retry.done();
 }
 
+namespace {
+
+// A list of addresses and networks, or one string of them separated by commas (as OMT_INGEST_TRUSTED_PROXIES
+// sets it). Each bad entry is named, with its position in the list.
+void read_trusted_proxies(ObjectReader& ingest, std::vector<ip::Network>& out) {
+  const nlohmann::json* value = ingest.find("trusted_proxies");
+  if (!value) return;
+  std::vector<std::string> entries;
+  if (value->is_string()) {
+    const std::string text = value->get<std::string>();
+    for (std::size_t start = 0; start <= text.size();) {
+      const auto comma = std::min(text.find(',', start), text.size());
+      const std::string_view entry = text::trim(std::string_view(text).substr(start, comma - start));
+      if (!entry.empty() || comma < text.size()) entries.emplace_back(entry);
+      start = comma + 1;
+    }
+  } else if (value->is_array()) {
+    for (std::size_t k = 0; k < value->size(); ++k) {
+      if (!(*value)[k].is_string())
+        return ingest.error("trusted_proxies[" + std::to_string(k) + "]", "expected a string such as \"10.0.0.0/8\"");
+      entries.push_back((*value)[k].get<std::string>());
+    }
+  } else {
+    return ingest.error("trusted_proxies", "expected a list of IP addresses or networks such as [\"10.0.0.0/8\", \"::1\"]");
+  }
+  for (std::size_t k = 0; k < entries.size(); ++k) {
+    auto network = ip::parse_network(entries[k]);
+    if (!network)
+      return ingest.error("trusted_proxies[" + std::to_string(k) + "]", "\"" + entries[k] + "\": " + network.error().message);
+    out.push_back(*network);
+  }
+}
+
+}  // namespace
+
 void read_ingest_section(ObjectReader& ingest, Config& config) {
   IngestConfig& i = config.ingest;
   // The SQLite queue takes at most 10,000 records an enqueue, and a request is stored in one enqueue.
@@ -81,6 +119,7 @@ void read_ingest_section(ObjectReader& ingest, Config& config) {
   i.retry_after = std::chrono::duration_cast<std::chrono::seconds>(retry_after);
   ingest.unsigned_integer("slow_down_from", i.slow_down_from, 0, std::int64_t{1} << 40);
   ingest.duration("max_slow_down", i.max_slow_down, std::chrono::milliseconds(0), std::chrono::seconds(30));
+  read_trusted_proxies(ingest, i.trusted_proxies);
 }
 
 void read_destination_settings(ObjectReader& reader, const DestinationKeys& keys, ometria::DestinationConfig& out) {

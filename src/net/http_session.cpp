@@ -43,6 +43,9 @@ constexpr std::size_t body_growth = 4;
 HttpSession::HttpSession(std::shared_ptr<Server::Impl> server, tcp::socket socket, std::uint64_t id)
     : server_(std::move(server)), stream_(std::move(socket)), id_(id) {
   server_->events.emit(obs::ConnectionOpened{});
+  boost::system::error_code peer_error;  // once a connection: every request on it comes from the same peer
+  const auto peer = stream_.socket().remote_endpoint(peer_error);
+  if (!peer_error) peer_address_ = peer.address().to_string();
 }
 
 HttpSession::~HttpSession() {
@@ -206,6 +209,7 @@ void HttpSession::on_request_read() {
   for (const auto& field : req) request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   request.body = std::move(body_);
   body_ = std::string();
+  request.peer_address = peer_address_;
   keep_alive_ = req.keep_alive();
   version_ = req.version();
   const std::string method_name(req.method_string());

@@ -74,6 +74,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Res
   bool close_after_write_ = false;
   std::size_t lingered_ = 0;
   std::string request_line_;  // "METHOD target" for the access line; empty unless access lines are on
+  std::string peer_address_;  // the remote IP address (Request::peer_address); "" if the socket could not say
 };
 
 }  // namespace omt::net

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "omt/core/text.hpp"
 #include "omt/delivery/sender.hpp"
 #include "omt/obs/delivery_events.hpp"
 #include "omt/obs/ingest_events.hpp"
@@ -26,6 +27,8 @@ struct IngestState {
   protocol::IngestLimits limits;
   std::function<void()> notify;
   std::function<void(std::chrono::milliseconds, std::function<void()>)> run_later;
+  std::vector<ip::Network> trusted_proxies;
+  std::function<std::chrono::system_clock::time_point()> clock;
   obs::IngestEvents events;
 
   Response unavailable(int status, std::string_view message) const {
@@ -44,6 +47,21 @@ void handle_preflight(const IngestState& state, const Request& request, const Re
   r.headers = std::move(cors.headers);
   r.headers.emplace_back("Allow", std::string(protocol::cors_allowed_methods));
   respond(std::move(r));
+}
+
+// What the gateway stamps on the request's events: when, from whom (X-Forwarded-For only from trusted proxies).
+protocol::Arrival arrival_of(const IngestState& state, const Request& request, const config::SourceConfig& source) {
+  std::string forwarded;  // every X-Forwarded-For line, in order, as one list
+  for (const auto& [name, value] : request.headers) {
+    if (!text::iequals(name, "X-Forwarded-For")) continue;
+    if (!forwarded.empty()) forwarded += ',';
+    forwarded += value;
+  }
+  return protocol::Arrival{
+      .received_at = state.clock ? state.clock() : std::chrono::system_clock::now(),
+      .client_ip = protocol::resolve_client_ip(request.peer_address, forwarded, state.trusted_proxies),
+      .anonymous_id_header = std::string(request.header("AnonymousId")),
+      .source = source.name};
 }
 
 void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::IngestRoute route, Request& request,
@@ -92,8 +110,9 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
     request.body = std::move(*decoded);
   }
 
+  const protocol::Arrival arrival = arrival_of(*state, request, **source);
   auto result = protocol::ingest_events(route, request.body, *state->transformer, **source, state->limits,
-                                        request.body.capacity());
+                                        request.body.capacity(), &arrival);
   if (!result) return respond(to_response(protocol::ingest_error(result.error())));
 
   if (dry_run)
@@ -165,6 +184,8 @@ void register_ingest_routes(Router& router, IngestContext context) {
                                                          .limits = context.limits,
                                                          .notify = std::move(context.notify),
                                                          .run_later = std::move(context.run_later),
+                                                         .trusted_proxies = std::move(context.trusted_proxies),
+                                                         .clock = std::move(context.clock),
                                                          .events = obs::IngestEvents(context.metrics)});
   std::shared_ptr<const IngestState> shared = std::move(state);
   for (auto route : protocol::all_ingest_routes) {

@@ -6,10 +6,8 @@
 
 namespace omt::protocol {
 
-namespace {
-
-// Compact JSON for parsing again: integers exactly as parsed (json::write would print those past 2^53 the way
-// JSON.stringify does, which simdjson may then refuse), doubles in the shortest form that reads back the same.
+// Integers exactly as parsed: json::write would print those past 2^53 the way JSON.stringify does, which
+// simdjson may then refuse.
 void write_reparsable(std::string& out, dom::element e) {
   switch (e.type()) {
     case dom::element_type::OBJECT: {
@@ -41,8 +39,6 @@ void write_reparsable(std::string& out, dom::element e) {
     default: json::write(out, e); return;
   }
 }
-
-}  // namespace
 
 Expected<BatchLevel> batch_level_of(dom::element root) {
   BatchLevel level;

@@ -36,4 +36,8 @@ bool needs_merge(dom::element event, const BatchLevel& level);
 // The event (an object) with the batch level merged in, as JSON text to parse again.
 std::string merged_event(dom::element event, const BatchLevel& level);
 
+// Compact JSON of a parsed value for parsing again (by merged_event and gateway_stamp): integers exactly as
+// parsed, doubles in the shortest form that reads back the same.
+void write_reparsable(std::string& out, dom::element e);
+
 }  // namespace omt::protocol

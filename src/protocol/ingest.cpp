@@ -137,7 +137,7 @@ bool is_dry_run(std::string_view target) {
 
 Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, const ometria::Transformer& transformer,
                                      const config::SourceConfig& source, const IngestLimits& limits,
-                                     std::size_t readable_bytes) {
+                                     std::size_t readable_bytes, const Arrival* arrival) {
   BodyParser parser;
   auto root = parser.parse(body, readable_bytes);
   if (!root) return tl::unexpected(root.error());
@@ -197,10 +197,10 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
     }
   }
 
-  // Events that gain batch-level "context" / "integrations" are written out merged and parsed again, each in
-  // turn, by a parser of their own (the body's document must stay valid).
+  // Events that gain batch-level "context" / "integrations", or the gateway's stamps, are written out and parsed
+  // again, each in turn, by a parser of their own (the body's document must stay valid).
   std::optional<simdjson::dom::parser> merge_parser;
-  std::string merged;  // the current merged event's text, alive while it is transformed
+  std::string merged;  // the current rewritten event's text, alive while it is transformed
   IngestResult result;
   result.events = events.size();
   result.accepted.reserve(events.size());
@@ -221,6 +221,16 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
     if (const auto type = skipped_type(event)) {
       result.skipped.push_back({i, std::string(*type)});
       continue;
+    }
+    if (arrival) {
+      if (auto stamped = gateway_stamp(event, *arrival)) {
+        if (!merge_parser) merge_parser.emplace();
+        merged = std::move(*stamped);
+        if (merge_parser->parse(merged).get(event) != simdjson::SUCCESS) {
+          result.rejected.push_back({i, "The event with the gateway's fields stamped is not valid JSON"});
+          continue;
+        }
+      }
     }
     auto mapped = sources::map_event(transformer, event, source);
     if (!mapped) {

@@ -45,7 +45,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   source.destination.api_key = "fuzz-key";
   IngestLimits limits;
   limits.max_events_per_request = 1000;
-  auto result = ingest_events(route, *decoded, *transformer, source, limits, decoded->capacity());
+  // Stamped as the server stamps (the gateway's fields), half of the time: both paths are fuzzed.
+  const Arrival arrival{std::chrono::system_clock::time_point(std::chrono::hours(475'000)), "203.0.113.9", "anon", "fuzz"};
+  auto result = ingest_events(route, *decoded, *transformer, source, limits, decoded->capacity(),
+                              data[0] & 0x80 ? &arrival : nullptr);
   if (!result) {
     check(ingest_error(result.error()));
     return 0;

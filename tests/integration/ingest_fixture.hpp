@@ -48,6 +48,15 @@ inline json custom_event(int n) {
           {"context", {{"traits", {{"email", "user@example.com"}}}}}};
 }
 
+// The arrival time every test server stamps on events (IngestContext::clock), so that records are reproducible.
+inline const std::chrono::system_clock::time_point kArrival = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+    std::chrono::sys_days{std::chrono::year{2024} / 5 / 1} + std::chrono::hours(10) + std::chrono::milliseconds(5678));
+
+// What the test server's gateway stamp makes of an event from the "web" source over loopback (no proxy).
+inline omt::protocol::Arrival loopback_arrival(std::string source = "web") {
+  return omt::protocol::Arrival{kArrival, "127.0.0.1", "", std::move(source)};
+}
+
 inline std::vector<omt::config::SourceConfig> sources() {
   omt::config::SourceConfig web;
   web.name = "web";
@@ -79,7 +88,9 @@ class IngestTest : public ::testing::Test {
                                         .metrics = &metrics_,
                                         .run_later = [this](std::chrono::milliseconds delay, std::function<void()> call) {
                                           delayed_calls_.after(delay, std::move(call));
-                                        }});
+                                        },
+                                        .trusted_proxies = trusted_proxies_,
+                                        .clock = [] { return kArrival; }});
     server_ = std::make_unique<omt::test::TestServer>(omt::test::test_server_config(), std::move(router));
   }
 
@@ -124,6 +135,7 @@ class IngestTest : public ::testing::Test {
 
   std::string queue_path() const { return dir_.file("queue.db"); }
 
+  std::vector<omt::ip::Network> trusted_proxies_;  // set before start()
   omt::testing::TempDir dir_;
   omt::obs::Registry metrics_;
   omt::net::DelayedCalls delayed_calls_;  // outlives the queue and the server below

@@ -78,6 +78,62 @@ TEST_F(IngestTest, TrackSetsTheTypeFromThePath) {
   EXPECT_EQ(stored[0].type, RecordType::custom_event);
 }
 
+// ---- what the gateway stamps on arrival ------------------------------------------------------------------------
+
+// A track as curl users send it: no timestamp, no messageId. rudder-server's gateway would stamp it; so does this.
+TEST_F(IngestTest, ACurlTrackWithoutTimestampIsAcceptedAndStoredStamped) {
+  start();
+  const std::string body = R"({"userId":"u-1","event":"Viewed Thing","context":{"traits":{"email":"a@example.com"}}})";
+  auto response = post("/v1/track", body, kWebBasic);
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.body, R"({"accepted":1,"rejected":[]})");
+  response = post("/v1/track", body, kWebBasic);  // sent again: the same messageId, so the same record id
+  ASSERT_EQ(response.status, 200) << response.body;
+
+  const auto stored = records_in_queue_file();
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[0].type, RecordType::custom_event);
+  const json record = json::parse(stored[0].json);
+  EXPECT_EQ(record["timestamp"], "2024-05-01T10:00:05.678Z");  // the arrival (the fixture's clock)
+  EXPECT_EQ(record["id"].get<std::string>().size(), 36u);     // a UUID of the event
+  EXPECT_EQ(stored[1].json, stored[0].json);
+}
+
+// An order's ip_address comes from context.ip, which the stamp fills in from the request.
+json order_with_ip() {
+  json order = custom_event(7);
+  order["event"] = "Order Completed";
+  order["properties"] = {{"order_id", "o-7"}, {"grand_total", 10}, {"currency", "GBP"}};
+  return order;
+}
+
+TEST_F(IngestTest, XForwardedForIsIgnoredFromAPeerThatIsNotATrustedProxy) {
+  start();
+  Headers headers = kWebBasic;
+  headers.push_back({"X-Forwarded-For", "203.0.113.9"});
+  const json order = order_with_ip();
+  const auto response = post("/v1/track?dry_run=true", order.dump(), headers);  // dry runs stamp too
+  ASSERT_EQ(response.status, 200) << response.body;
+  const json record = json::parse(response.body)["batches"][0]["records"][0];
+  EXPECT_EQ(record["ip_address"], "127.0.0.1");  // the peer: anyone can write that header
+  EXPECT_EQ(record["timestamp"], "2024-05-01T10:00:00.000Z");  // its originalTimestamp, in the one format
+}
+
+TEST_F(IngestTest, XForwardedForNamesTheClientWhenThePeerIsATrustedProxy) {
+  trusted_proxies_ = {*omt::ip::parse_network("127.0.0.0/8")};
+  start();
+  Headers headers = kWebBasic;
+  headers.push_back({"X-Forwarded-For", "198.51.100.1, 203.0.113.9"});  // the proxy appended the real client
+  const auto response = post("/v1/track?dry_run=true", order_with_ip().dump(), headers);
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(json::parse(response.body)["batches"][0]["records"][0]["ip_address"], "203.0.113.9");
+  // An event's own context.ip is kept.
+  json own = order_with_ip();
+  own["context"]["ip"] = "192.0.2.77";
+  const auto kept = post("/v1/track?dry_run=true", own.dump(), headers);
+  EXPECT_EQ(json::parse(kept.body)["batches"][0]["records"][0]["ip_address"], "192.0.2.77");
+}
+
 TEST_F(IngestTest, WebhookTakesBearerOrTokenParameterAndOneEventOrAnArray) {
   start();
   auto response = post("/v1/webhook", identify(1).dump(), kWebBearer);

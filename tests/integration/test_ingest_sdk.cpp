@@ -32,16 +32,19 @@ using omt::test::RecordedRequest;
 
 RecordedRequest recorded(const std::string& name) { return omt::test::recorded_request("node_sdk", name); }
 
-// The Ometria records that `transform` makes of a /v1/batch body's events for the "web" source, as
-// (type, canonical JSON): nlohmann's objects sort their keys, so the comparison ignores key order.
+// The Ometria records that `transform` makes of a /v1/batch body's events for the "web" source, once stamped as
+// the test server stamps them (its fixed clock, a loopback peer), as (type, canonical JSON): nlohmann's objects
+// sort their keys, so the comparison ignores key order.
 std::multiset<std::pair<int, std::string>> expected_records(const std::string& batch_body) {
   const auto transformer = omt::test::load_transformer();
   const auto destination = sources()[0].destination;
-  simdjson::dom::parser parser;
+  simdjson::dom::parser parser, stamped_parser;
   simdjson::dom::element root;
   if (parser.parse(batch_body).get(root) != simdjson::SUCCESS) throw std::runtime_error("batch is not JSON");
   std::multiset<std::pair<int, std::string>> out;
   for (simdjson::dom::element event : root["batch"].get_array()) {
+    const auto stamped = omt::protocol::gateway_stamp(event, loopback_arrival());
+    if (stamped && stamped_parser.parse(*stamped).get(event) != simdjson::SUCCESS) throw std::runtime_error("stamp is not JSON");
     auto record = transformer->transform(event, destination);
     if (!record) throw std::runtime_error("the recorded event does not transform: " + record.error().message);
     out.emplace(static_cast<int>(record->type), json::parse(record->json).dump());

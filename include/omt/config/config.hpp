@@ -19,6 +19,7 @@
 #include "omt/delivery/rate_limiter.hpp"
 #include "omt/delivery/retry_policy.hpp"
 #include "omt/config/values.hpp"
+#include "omt/core/ip_address.hpp"
 #include "omt/error.hpp"
 #include "omt/ometria/push_api.hpp"
 #include "omt/ometria/transformer.hpp"
@@ -86,6 +87,9 @@ struct IngestConfig {
   // as the queue grows, up to max_slow_down at the high-water mark.
   std::uint64_t slow_down_from = 100'000;
   std::chrono::milliseconds max_slow_down{1000};
+  // Peers whose X-Forwarded-For names the client (load balancers, reverse proxies): addresses or networks.
+  // Empty: the client is always the peer itself (docs/ingest.md, "What the service stamps on arrival").
+  std::vector<ip::Network> trusted_proxies;
 };
 
 // A secret value is written in the file as a string, or as {"env": "NAME"} to read it from the environment.

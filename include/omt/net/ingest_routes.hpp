@@ -45,6 +45,10 @@ struct IngestContext {
   // Runs a call after a delay, off the server's threads (DelayedCalls::after); used to hold answers back while
   // the queue is over limits.slow_down_from. Null: answers are never held back.
   std::function<void(std::chrono::milliseconds, std::function<void()>)> run_later;
+  // config.ingest.trusted_proxies: peers whose X-Forwarded-For names the client (protocol::resolve_client_ip).
+  std::vector<ip::Network> trusted_proxies;
+  // The arrival time stamped on events (protocol::gateway_stamp). Null: the system clock.
+  std::function<std::chrono::system_clock::time_point()> clock;
 };
 
 // POST /v1/webhook, /v1/identify, /v1/track, /v1/batch.

@@ -27,6 +27,7 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // as received
   std::vector<std::pair<std::string, std::string>> params;   // path parameters: "{name}" -> percent-decoded value
   std::string body;  // capacity() >= size() + body_padding when the request had a Content-Length
+  std::string peer_address;  // the connection's remote IP address ("203.0.113.9", "2001:db8::1"); "" if unknown
 
   std::string_view header(std::string_view name) const;  // case-insensitive; "" if absent
   std::string_view param(std::string_view name) const;   // "" if absent

@@ -1,8 +1,8 @@
 // The ingest endpoints without HTTP types: what was sent (the body shapes of /v1/webhook, /v1/<type> and
 // /v1/batch), what each event becomes (an Ometria record, skipped, or the reason it never can), and the answers.
 // Pure; never throws. Who is sending: protocol/ingest_credentials.hpp; the batch-level context merged into each
-// event of /v1/batch: protocol/batch_merge.hpp. The route glue (net/ingest_routes) adds the queue: see
-// docs/ingest.md for the status codes and why.
+// event of /v1/batch: protocol/batch_merge.hpp; what rudder-server's gateway would add: protocol/gateway_stamp.hpp.
+// The route glue (net/ingest_routes) adds the queue: see docs/ingest.md for the status codes and why.
 #pragma once
 
 #include <chrono>
@@ -19,6 +19,7 @@
 #include "omt/ometria/push_api.hpp"
 #include "omt/ometria/transformer.hpp"
 #include "omt/protocol/batch_merge.hpp"
+#include "omt/protocol/gateway_stamp.hpp"
 #include "omt/protocol/ingest_credentials.hpp"
 #include "omt/protocol/ingest_route.hpp"
 #include "omt/protocol/rudder.hpp"
@@ -81,9 +82,11 @@ struct IngestResult {
 // Errors (nothing is accepted then): errc::invalid_json (400, "Invalid JSON at byte N: ..."), errc::invalid_request
 // (400, says which shape was expected), errc::too_large (413, over limits.max_events_per_request).
 // readable_bytes: as for processor_transform (the body is parsed in place when the server reserved padding).
+// arrival: when given, each event (after the batch-level merge) gets the gateway's stamps first
+// (protocol/gateway_stamp.hpp); null: the events are transformed as sent.
 Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, const ometria::Transformer& transformer,
                                      const config::SourceConfig& source, const IngestLimits& limits,
-                                     std::size_t readable_bytes = 0);
+                                     std::size_t readable_bytes = 0, const Arrival* arrival = nullptr);
 
 // ---- answers ----------------------------------------------------------------------------------------------------
 
