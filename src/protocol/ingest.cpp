@@ -91,9 +91,13 @@ void write_rejected(std::string& out, const std::vector<RejectedEvent>& rejected
   out += ']';
 }
 
-// Every event can never succeed: 400, so the sender aborts instead of counting them delivered.
-// 400 only when every event can never succeed: skipped calls are fine, so a request of them alone is a 200.
-int status_of(const IngestResult& result) { return result.accepted.empty() && result.skipped.empty() ? 400 : 200; }
+// 400 only when the request held no event at all (every item not an event object): a rejected event is kept for
+// replay, and skipped calls are fine, so either makes a 200.
+int status_of(const IngestResult& result) {
+  const bool kept = !result.accepted.empty() || !result.skipped.empty() ||
+                    std::any_of(result.rejected.begin(), result.rejected.end(), is_event);
+  return kept ? 200 : 400;
+}
 
 // ,"skipped":N when some were (absent otherwise, so the answers of requests without such calls stay as they were).
 void write_skipped(std::string& out, const IngestResult& result) {
@@ -206,14 +210,15 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
   for (std::size_t i = 0; i < events.size(); ++i) {
     dom::element event = events[i];
     if (!event.is_object()) {
-      result.rejected.push_back({i, "Expected an event object, got " + std::string(json::type_name(event))});
+      result.rejected.push_back({i, "Expected an event object, got " + std::string(json::type_name(event)), ""});
       continue;
     }
     if (batch_level.any() && needs_merge(event, batch_level)) {
       if (!merge_parser) merge_parser.emplace();
       merged = merged_event(event, batch_level);
       if (merge_parser->parse(merged).get(event) != simdjson::SUCCESS) {
-        result.rejected.push_back({i, "The event with the batch-level context merged in is not valid JSON"});
+        result.rejected.push_back(
+            {i, "The event with the batch-level context merged in is not valid JSON", simdjson::minify(events[i])});
         continue;
       }
     }
@@ -223,7 +228,7 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
     }
     auto record = transformer.transform(event, destination);
     if (!record) {
-      result.rejected.push_back({i, std::move(record.error().message)});
+      result.rejected.push_back({i, std::move(record.error().message), simdjson::minify(event)});
     } else {
       result.accepted.push_back({i, std::move(*record)});
     }
@@ -242,6 +247,19 @@ Reply ingest_answer(const IngestResult& result) {
   write_rejected(reply.body, result.rejected);
   reply.body += '}';
   return reply;
+}
+
+bool has_anything_to_store(const IngestResult& result) {
+  return !result.accepted.empty() || std::any_of(result.rejected.begin(), result.rejected.end(), is_event);
+}
+
+Expected<ometria::Record> transform_stored_event(std::string_view event_json, const ometria::Transformer& transformer,
+                                                 const ometria::DestinationConfig& destination) {
+  BodyParser parser;
+  auto event = parser.parse(event_json);
+  if (!event) return tl::unexpected(event.error());
+  if (!event->is_object()) return fail(errc::invalid_request, "Expected an event object, got " + std::string(json::type_name(*event)));
+  return transformer.transform(*event, destination);
 }
 
 Reply dry_run_answer(const IngestResult& result, std::string_view api_key, const IngestLimits& limits,
