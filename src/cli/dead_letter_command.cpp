@@ -165,6 +165,10 @@ int run_replay_events(const DeadLetterArgs& args) {
   if (!which) return fail(command, which.error().message, exit_usage);
   auto cfg = resolve_config(args.where, /*with_sources=*/true);
   if (!cfg) return fail(command, cfg.error().message, exit_usage);
+  // Without sources every event would count as one of a source no longer configured: surely a missing --config.
+  if (cfg->sources.empty())
+    return fail(command, "the configuration has no sources to transform the events with: pass the service's --config FILE",
+                exit_usage);
   obs::init_logging(obs::LogOptions{cfg->log.level, cfg->log.format == "json" ? obs::LogFormat::json : obs::LogFormat::text,
                                     cfg->log.log_pii});
   const auto mappings = mappings_location(cfg->mappings_dir, "mappings_dir");
