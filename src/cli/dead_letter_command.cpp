@@ -194,14 +194,13 @@ int run_replay_events(const DeadLetterArgs& args) {
         ++totals.unknown_source;
         continue;
       }
-      const ometria::DestinationConfig& destination = source->second->destination;
-      auto record = protocol::transform_stored_event(e.event.event, *transformer, destination);
-      queue::RejectedEventOutcome outcome{e.id, std::nullopt, ""};
-      if (record) {
-        outcome.record = queue::NewRecord{destination.api_key, record->type, std::move(record->json)};
-      } else {
+      auto record = protocol::transform_stored_event(e.event.event, *transformer, *source->second);
+      queue::RejectedEventOutcome outcome{e.id, std::nullopt, std::nullopt};
+      if (!record) {
         outcome.reason = std::move(record.error().message);
-        ++still_failing[outcome.reason];
+        ++still_failing[*outcome.reason];
+      } else if (*record) {
+        outcome.record = queue::NewRecord{source->second->destination.api_key, (*record)->type, std::move((*record)->json)};
       }
       outcomes.push_back(std::move(outcome));
     }
@@ -209,6 +208,7 @@ int run_replay_events(const DeadLetterArgs& args) {
     if (!settled) return tl::unexpected(settled.error());
     totals.enqueued += settled->enqueued;
     totals.still_rejected += settled->still_rejected;
+    totals.skipped += settled->skipped;
     totals.gone += settled->gone;
     return {};
   });
@@ -218,6 +218,7 @@ int run_replay_events(const DeadLetterArgs& args) {
               {"enqueued", totals.enqueued},
               {"still_rejected", totals.still_rejected},
               {"still_rejected_reasons", still_failing},
+              {"skipped", totals.skipped},
               {"unknown_sources", unknown_sources},
               {"gone", totals.gone}});
   return 0;

@@ -253,13 +253,17 @@ bool has_anything_to_store(const IngestResult& result) {
   return !result.accepted.empty() || std::any_of(result.rejected.begin(), result.rejected.end(), is_event);
 }
 
-Expected<ometria::Record> transform_stored_event(std::string_view event_json, const ometria::Transformer& transformer,
-                                                 const ometria::DestinationConfig& destination) {
+Expected<std::optional<ometria::Record>> transform_stored_event(std::string_view event_json,
+                                                                const ometria::Transformer& transformer,
+                                                                const config::SourceConfig& source) {
   BodyParser parser;
   auto event = parser.parse(event_json);
   if (!event) return tl::unexpected(event.error());
   if (!event->is_object()) return fail(errc::invalid_request, "Expected an event object, got " + std::string(json::type_name(*event)));
-  return transformer.transform(*event, destination);
+  if (skipped_type(*event)) return std::optional<ometria::Record>{};
+  auto record = transformer.transform(*event, source.destination);
+  if (!record) return tl::unexpected(std::move(record.error()));
+  return std::optional<ometria::Record>(std::move(*record));
 }
 
 Reply dry_run_answer(const IngestResult& result, std::string_view api_key, const IngestLimits& limits,

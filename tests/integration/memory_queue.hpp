@@ -58,13 +58,17 @@ class MemoryQueue final : public queue::Queue {
       auto it = std::find_if(rejected_.begin(), rejected_.end(), [&](const auto& e) { return e.id == outcome.id; });
       if (it == rejected_.end()) {
         ++settled.gone;
-      } else if (outcome.record) {
+      } else if (outcome.reason) {
+        it->event.reason = *outcome.reason;
+        ++settled.still_rejected;
+      } else {
         rejected_.erase(it);
+        if (!outcome.record) {
+          ++settled.skipped;
+          continue;
+        }
         add_records({std::move(*outcome.record)});
         ++settled.enqueued;
-      } else {
-        it->event.reason = outcome.reason;
-        ++settled.still_rejected;
       }
     }
     return settled;

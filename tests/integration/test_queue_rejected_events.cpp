@@ -121,7 +121,7 @@ TEST_F(RejectedEventsTest, BoundedTheOldestAreDroppedFirstAndCounted) {
 
   // With gaps in the ids (some replayed), the bound still counts events, not ids.
   auto events = listed();
-  auto settled = queue_->settle_rejected_events({RejectedEventOutcome{events[1].id, contact(2), ""}});
+  auto settled = queue_->settle_rejected_events({RejectedEventOutcome{events[1].id, contact(2), std::nullopt}});
   ASSERT_TRUE(settled);
   EXPECT_EQ(store({{}, {rejected(10)}}).rejected_dropped, 0u);
   EXPECT_EQ(store({{}, {rejected(11)}}).rejected_dropped, 1u);
@@ -157,11 +157,14 @@ TEST_F(RejectedEventsTest, SettlingEnqueuesWhatTransformsNowAndUpdatesTheReasonO
   store({{}, {rejected(1), rejected(2), rejected(3)}});
   const auto events = listed();
   ASSERT_EQ(events.size(), 3u);
-  auto settled = q.settle_rejected_events({RejectedEventOutcome{events[0].id, contact(1), ""},
-                                           RejectedEventOutcome{events[2].id, std::nullopt, "still wrong"}});
+  store({{}, {rejected(4)}});
+  auto settled = q.settle_rejected_events({RejectedEventOutcome{events[0].id, contact(1), std::nullopt},
+                                           RejectedEventOutcome{events[2].id, std::nullopt, "still wrong"},
+                                           RejectedEventOutcome{listed().back().id, std::nullopt, std::nullopt}});
   ASSERT_TRUE(settled) << settled.error().message;
   EXPECT_EQ(settled->enqueued, 1u);
   EXPECT_EQ(settled->still_rejected, 1u);
+  EXPECT_EQ(settled->skipped, 1u);  // removed, nothing to send
   EXPECT_EQ(settled->gone, 0u);
   EXPECT_EQ(q.depth(), 1u);
   auto leased = q.lease("k", RecordType::contact, 10, 30s);
@@ -175,7 +178,7 @@ TEST_F(RejectedEventsTest, SettlingEnqueuesWhatTransformsNowAndUpdatesTheReasonO
   EXPECT_EQ(left[1].rejected_at, events[2].rejected_at);
 
   // An event no longer stored (replayed by another run meanwhile) never becomes a second record.
-  settled = q.settle_rejected_events({RejectedEventOutcome{events[0].id, contact(1), ""},
+  settled = q.settle_rejected_events({RejectedEventOutcome{events[0].id, contact(1), std::nullopt},
                                       RejectedEventOutcome{events[0].id, std::nullopt, "x"}});
   ASSERT_TRUE(settled);
   EXPECT_EQ(settled->enqueued, 0u);

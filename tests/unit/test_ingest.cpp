@@ -359,15 +359,22 @@ TEST(IngestAnswers, ARejectedEventIsKeptAsItWasTransformed) {
 }
 
 TEST(IngestAnswers, AStoredEventIsTransformedAgainWithTodaysSettings) {
-  auto record = transform_stored_event(identify(1).dump(), transformer(), destination());
+  omt::config::SourceConfig source;
+  source.name = "web";
+  source.destination = destination();
+  auto record = transform_stored_event(identify(1).dump(), transformer(), source);
   ASSERT_TRUE(record) << record.error().message;
-  EXPECT_EQ(record->type, omt::ometria::RecordType::contact);
-  auto still = transform_stored_event(R"({"type":"pageview"})", transformer(), destination());
+  ASSERT_TRUE(*record);
+  EXPECT_EQ((*record)->type, omt::ometria::RecordType::contact);
+  auto still = transform_stored_event(R"({"type":"pageview"})", transformer(), source);
   ASSERT_FALSE(still);
   EXPECT_EQ(still.error().message, "message type pageview is not supported");
-  EXPECT_FALSE(transform_stored_event("not json", transformer(), destination()));
-  EXPECT_EQ(transform_stored_event("[1]", transformer(), destination()).error().message,
-            "Expected an event object, got array");
+  // A call Ometria has no record for is skipped, as ingest would.
+  auto skipped = transform_stored_event(R"({"type":"page"})", transformer(), source);
+  ASSERT_TRUE(skipped);
+  EXPECT_FALSE(*skipped);
+  EXPECT_FALSE(transform_stored_event("not json", transformer(), source));
+  EXPECT_EQ(transform_stored_event("[1]", transformer(), source).error().message, "Expected an event object, got array");
 }
 
 TEST(IngestAnswers, CallsOmetriaHasNoRecordForAreSkippedAndNeverMakeA400) {

@@ -36,6 +36,7 @@ struct QueueCallbackThrew {
 struct QueueRejectedEventsReplayed {
   std::uint64_t enqueued = 0;        // became records in the queue
   std::uint64_t still_rejected = 0;  // failed again (reason updated)
+  std::uint64_t skipped = 0;         // now skipped (a call Ometria has no record for): removed
   std::uint64_t unknown_source = 0;  // their source is no longer configured: kept as they were
   std::uint64_t gone = 0;            // no longer stored when the replay was applied
 };

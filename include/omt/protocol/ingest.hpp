@@ -103,10 +103,12 @@ Reply ingest_answer(const IngestResult& result);
 // without touching the queue).
 bool has_anything_to_store(const IngestResult& result);
 
-// A stored rejected event transformed again with today's mappings and settings (dead-letter replay --events):
-// the record, or why it still cannot be. event_json: RejectedEvent::event as it was stored.
-Expected<ometria::Record> transform_stored_event(std::string_view event_json, const ometria::Transformer& transformer,
-                                                 const ometria::DestinationConfig& destination);
+// A stored rejected event transformed again as ingest would now, with today's mappings and the source's settings
+// (dead-letter replay --events): its record, nullopt when it is now skipped (a call Ometria has no record for), or
+// why it still cannot be. event_json: RejectedEvent::event as it was stored.
+Expected<std::optional<ometria::Record>> transform_stored_event(std::string_view event_json,
+                                                                const ometria::Transformer& transformer,
+                                                                const config::SourceConfig& source);
 
 // A dry run's answer: the records grouped as delivery would batch them (by API key and record type, at most
 // limits.max_batch_records to a batch, in order of first appearance):

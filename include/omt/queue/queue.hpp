@@ -125,17 +125,18 @@ struct IngestStored {
   std::uint64_t rejected_dropped = 0;  // older rejected events dropped to keep the store within its bound
 };
 
-// A replayed rejected event: transformed now into `record` (enqueued, and the event removed), or failing again
-// with `reason` (the event stays, with this reason).
+// A replayed rejected event: transformed now into `record` (enqueued, and the event removed), failing again with
+// `reason` (the event stays, with this reason), or neither: now skipped, nothing to send (the event removed).
 struct RejectedEventOutcome {
   RecordId id = 0;
   std::optional<NewRecord> record;
-  std::string reason;
+  std::optional<std::string> reason;
 };
 
 struct RejectedEventsSettled {
   std::size_t enqueued = 0;        // became records in the queue
   std::size_t still_rejected = 0;  // failed again; reason updated
+  std::size_t skipped = 0;         // now skipped: removed, nothing to send
   std::size_t gone = 0;            // no longer stored (dropped for the bound meanwhile, or replayed by another)
 };
 
@@ -201,9 +202,9 @@ class Queue {
   virtual Expected<std::size_t> purge(const DeadLetterSelection& which) = 0;
 
   virtual Expected<std::vector<RejectedEvent>> rejected_events(const RejectedEventSelection& which) = 0;
-  // Applies a replay's outcomes in one transaction: each event still stored either becomes its record (enqueued,
-  // due now) and is removed, or has its reason updated. An event no longer stored is counted as gone, and its
-  // record is not enqueued (so one event never becomes two records).
+  // Applies a replay's outcomes in one transaction: each event still stored becomes its record (enqueued, due
+  // now) and is removed, has its reason updated, or (skipped) is removed. An event no longer stored is counted as
+  // gone, and its record is not enqueued (so one event never becomes two records).
   virtual Expected<RejectedEventsSettled> settle_rejected_events(std::vector<RejectedEventOutcome> outcomes) = 0;
 };
 

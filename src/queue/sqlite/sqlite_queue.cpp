@@ -600,21 +600,19 @@ Expected<RejectedEventsSettled> SqliteQueue::settle_rejected_events(std::vector<
         RejectedEventsSettled settled;
         std::vector<NewRecord> records;
         for (auto& outcome : outcomes) {
-          if (outcome.record) {
-            // Removed first: only an event that was still stored becomes a record.
-            auto removed = impl->rejected.remove(outcome.id);
-            if (!removed) return tl::unexpected(removed.error());
-            if (*removed == 0) {
-              ++settled.gone;
-              continue;
-            }
-            records.push_back(std::move(*outcome.record));
+          if (outcome.reason) {
+            auto updated = impl->rejected.update_reason(outcome.id, *outcome.reason);
+            if (!updated) return tl::unexpected(updated.error());
+            if (*updated == 0) ++settled.gone;
+            else ++settled.still_rejected;
             continue;
           }
-          auto updated = impl->rejected.update_reason(outcome.id, outcome.reason);
-          if (!updated) return tl::unexpected(updated.error());
-          if (*updated == 0) ++settled.gone;
-          else ++settled.still_rejected;
+          // Removed first: only an event that was still stored becomes a record.
+          auto removed = impl->rejected.remove(outcome.id);
+          if (!removed) return tl::unexpected(removed.error());
+          if (*removed == 0) ++settled.gone;
+          else if (!outcome.record) ++settled.skipped;
+          else records.push_back(std::move(*outcome.record));
         }
         std::vector<RecordId> ids;
         if (auto r = impl->insert_records(records, ids); !r) return tl::unexpected(r.error());
