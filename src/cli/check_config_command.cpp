@@ -37,7 +37,8 @@ nlohmann::ordered_json effective(const config::Config& c) {
                  {"shutdown_deadline", duration(c.server.shutdown_deadline)}};
   j["log"] = {{"level", c.log.level}, {"format", c.log.format}, {"log_pii", c.log.log_pii}};
   j["mappings_dir"] = mappings_location(c.mappings_dir, "mappings_dir").directory.string();
-  j["queue"] = {{"path", c.queue.path.string()}, {"durability", c.queue.durability}, {"high_water_mark", c.queue.high_water_mark}};
+  j["queue"] = {{"path", c.queue.path.string()}, {"durability", c.queue.durability}, {"high_water_mark", c.queue.high_water_mark},
+                {"max_rejected_events", c.queue.max_rejected_events}};
   j["ometria"] = {{"endpoint", c.ometria.endpoint},
                   {"allow_plain_http", c.ometria.allow_plain_http},
                   {"extra_ca_file", c.ometria.extra_ca_file.string()},

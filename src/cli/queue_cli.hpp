@@ -1,6 +1,8 @@
 // Helpers shared by the operator subcommands that open the durable queue (queue stats, dead-letter ...).
 #pragma once
 
+#include <cctype>
+#include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -13,6 +15,7 @@
 
 #include "cli/cli_errors.hpp"
 #include "omt/config/config.hpp"
+#include "omt/config/values.hpp"
 #include "omt/queue/sqlite_queue.hpp"
 
 namespace omt::cli {
@@ -82,6 +85,80 @@ inline std::string iso8601_utc(queue::UnixMillis millis) {
 inline queue::UnixMillis unix_millis_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// A point in time given on the command line (--since): an ISO-8601 date-time ("2026-12-01T14:00:00Z", an offset
+// "+01:00", a fraction of a second; no zone means UTC), a date ("2026-12-01", midnight UTC), or a time back from
+// now as a duration ("30m", "2h": config::parse_duration's syntax).
+inline Expected<queue::UnixMillis> parse_point_in_time(std::string_view text, queue::UnixMillis now) {
+  const auto bad = [&] {
+    return fail(errc::invalid_request, "expected a time like \"2026-12-01T14:00:00Z\", \"2026-12-01\" or \"2h\" (ago), got \"" +
+                                           std::string(text) + "\"");
+  };
+  std::size_t pos = 0;
+  // n digits at pos, or -1.
+  const auto digits = [&](std::size_t n) -> int {
+    if (pos + n > text.size()) return -1;
+    int value = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const char c = text[pos + i];
+      if (!std::isdigit(static_cast<unsigned char>(c))) return -1;
+      value = value * 10 + (c - '0');
+    }
+    pos += n;
+    return value;
+  };
+  const auto take = [&](char c) {
+    if (pos < text.size() && text[pos] == c) return ++pos, true;
+    return false;
+  };
+  const int year = digits(4);
+  if (year < 0 || !take('-')) {
+    auto ago = config::parse_duration(text);
+    if (!ago) return bad();
+    return now - ago->count();
+  }
+  const int month = digits(2);
+  const int day = (month >= 0 && take('-')) ? digits(2) : -1;
+  if (day < 0) return bad();
+  const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
+                                         std::chrono::day{static_cast<unsigned>(day)}};
+  if (!date.ok()) return bad();
+  std::int64_t millis = 0, offset_minutes = 0;
+  if (pos < text.size()) {
+    if (!take('T') && !take('t') && !take(' ')) return bad();
+    const int hour = digits(2);
+    const int minute = (hour >= 0 && take(':')) ? digits(2) : -1;
+    if (minute < 0 || hour > 23 || minute > 59) return bad();
+    int second = 0;
+    if (take(':')) {
+      second = digits(2);
+      if (second < 0 || second > 59) return bad();
+    }
+    millis = ((hour * 60 + minute) * 60 + second) * std::int64_t{1000};
+    if (take('.') || take(',')) {
+      int scale = 100, seen = 0;
+      while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
+        millis += (text[pos++] - '0') * scale;
+        scale /= 10;
+        ++seen;
+      }
+      if (seen == 0) return bad();
+    }
+    if (take('Z') || take('z')) {
+    } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+      const int sign = text[pos++] == '+' ? 1 : -1;
+      const int oh = digits(2);
+      if (oh < 0 || oh > 23) return bad();
+      take(':');
+      const int om = pos < text.size() ? digits(2) : 0;
+      if (om < 0 || om > 59) return bad();
+      offset_minutes = sign * (oh * 60 + om);
+    }
+    if (pos != text.size()) return bad();
+  }
+  const auto midnight = std::chrono::sys_days{date}.time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(midnight).count() + millis - offset_minutes * 60'000;
 }
 
 // Prints the error on stderr and returns the exit code for a runtime failure.

@@ -73,6 +73,7 @@ int run_queue_stats(const QueueLocation& where) {
   out["queue"] = *path;
   out["depth"] = stats->depth;
   out["dead_letters"] = stats->dead_letters;
+  out["rejected_events"] = stats->rejected_events;
   out["oldest_age_seconds"] = stats->oldest_created_at ? nlohmann::json(age_seconds(*stats->oldest_created_at)) : nullptr;
   if (sources_error) out["sources_error"] = *sources_error;
   out["partitions"] = nlohmann::json::array();

@@ -122,23 +122,34 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
   state->events.emit(obs::IngestEventsSkipped{result->skipped.size()});
 
   protocol::Reply answer = protocol::ingest_answer(*result);
-  if (!protocol::has_records(*result)) return respond(to_response(std::move(answer)));
+  if (!protocol::has_anything_to_store(*result)) return respond(to_response(std::move(answer)));
 
-  std::vector<queue::NewRecord> records;
-  records.reserve(result->accepted.size());
+  queue::IngestWrite write;
+  write.records.reserve(result->accepted.size());
   for (auto& accepted : result->accepted)
-    records.push_back(queue::NewRecord{destination.api_key, accepted.record.type, std::move(accepted.record.json)});
-  const std::size_t count = records.size();
+    write.records.push_back(queue::NewRecord{destination.api_key, accepted.record.type, std::move(accepted.record.json)});
+  // The client handed these over too: kept, with why, for `dead-letter replay --events` once the mapping or
+  // setting that refused them is fixed. Items that are not events at all have nothing to keep.
+  for (auto& rejected : result->rejected) {
+    if (!protocol::is_event(rejected)) continue;
+    write.rejected.push_back(queue::NewRejectedEvent{(*source)->name, std::string(protocol::path_of(route)),
+                                                     rejected.error, std::move(rejected.event)});
+  }
+  const std::size_t count = write.records.size();
+  const std::size_t kept = write.rejected.size();
 
-  // One enqueue per request: all of its accepted records become durable together, or none does.
-  state->queue->enqueue(std::move(records), [state, respond, count, answer = std::move(answer)](
-                                                Expected<std::vector<queue::RecordId>> stored) {
+  // One write per request: its accepted records and rejected events become durable together, or none does.
+  state->queue->store(std::move(write), [state, respond, count, kept, answer = std::move(answer)](
+                                            Expected<queue::IngestStored> stored) {
     if (!stored) {
       state->events.emit(obs::IngestQueueRefused{count, stored.error().message});
       const int status = stored.error().code == errc::too_large ? 413 : 503;
       if (status == 413) return respond(to_response(protocol::ingest_error(stored.error())));
       return respond(state->unavailable(status, "The queue could not store the events: retry later"));
     }
+    state->events.emit(obs::IngestRejectedEventsKept{kept});
+    state->events.emit(obs::IngestRejectedEventsDropped{stored->rejected_dropped});
+    if (count == 0) return respond(to_response(answer));  // nothing for delivery, nor for the slow-down
     state->events.emit(obs::IngestRecordsStored{count});
     if (state->notify) state->notify();
     const auto hold = state->run_later ? protocol::ingest_slow_down(state->queue->depth(), state->queue->high_water_mark(), state->limits)

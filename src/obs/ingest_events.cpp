@@ -22,6 +22,9 @@ IngestEvents::IngestEvents(Registry* registry) {
       "omt_ingest_slowed_answers_total", "Ingest answers held back because the queue is over ingest.slow_down_from");
   cors_refused_ = &registry->counter("omt_ingest_cors_refused_total",
                                      "Ingest requests from a browser origin that no source allows (no CORS headers sent)");
+  rejected_dropped_ = &registry->counter(
+      "omt_ingest_rejected_events_dropped_total",
+      "Rejected events dropped, oldest first, to keep the rejected-events store within queue.max_rejected_events");
 }
 
 void IngestEvents::emit(const IngestBodyDecoded& e) const {
@@ -60,6 +63,25 @@ void IngestEvents::emit(const IngestQueueRefused& e) const {
 
 void IngestEvents::emit(const IngestAnswerHeld&) const {
   if (slowed_answers_ != nullptr) slowed_answers_->inc();
+}
+
+void IngestEvents::emit(const IngestRejectedEventsKept& e) const {
+  if (e.events == 0 || !spdlog::should_log(level_enum::debug)) return;
+  EventFields fields;
+  fields.number("events", static_cast<std::uint64_t>(e.events));
+  emit_line(level_enum::debug, "ingest_rejected_events_kept", fields,
+            fmt::format("ingest: {} rejected events kept for replay (dead-letter list --events)", e.events));
+}
+
+void IngestEvents::emit(const IngestRejectedEventsDropped& e) const {
+  if (e.events == 0) return;
+  if (rejected_dropped_ != nullptr) rejected_dropped_->inc(e.events);
+  EventFields fields;
+  fields.number("events", e.events);
+  emit_line(level_enum::warn, "ingest_rejected_events_dropped", fields,
+            fmt::format("ingest: the rejected-events store is full (queue.max_rejected_events): dropped the {} oldest; "
+                        "replay them (dead-letter replay --events) or raise the bound",
+                        e.events));
 }
 
 void IngestEvents::emit(const IngestCorsRefused& e) const {

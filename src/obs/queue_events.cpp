@@ -16,6 +16,19 @@ void emit(const QueueRecordsMigrated& e) {
             fmt::format("queue: moved {} records into chunks (the queue's new layout)", e.records));
 }
 
+void emit(const QueueRejectedEventsReplayed& e) {
+  EventFields fields;
+  fields.number("enqueued", e.enqueued)
+      .number("still_rejected", e.still_rejected)
+      .number("skipped", e.skipped)
+      .number("unknown_source", e.unknown_source)
+      .number("gone", e.gone);
+  emit_line(level_enum::info, "rejected_events_replayed", fields,
+            fmt::format("queue: rejected events replayed: {} became records, {} still fail, {} skipped, {} from sources "
+                        "no longer configured (kept), {} no longer stored",
+                        e.enqueued, e.still_rejected, e.skipped, e.unknown_source, e.gone));
+}
+
 void emit(const QueueChunkQuarantined& e) {
   EventFields fields;
   fields.text("key", key_fingerprint(e.api_key)).text("type", e.type).text("reason", e.reason);

@@ -92,9 +92,13 @@ void write_rejected(std::string& out, const std::vector<RejectedEvent>& rejected
   out += ']';
 }
 
-// Every event can never succeed: 400, so the sender aborts instead of counting them delivered.
-// 400 only when every event can never succeed: skipped calls are fine, so a request of them alone is a 200.
-int status_of(const IngestResult& result) { return result.accepted.empty() && result.skipped.empty() ? 400 : 200; }
+// 400 only when the request held no event at all (every item not an event object): a rejected event is kept for
+// replay, and skipped calls are fine, so either makes a 200.
+int status_of(const IngestResult& result) {
+  const bool kept = !result.accepted.empty() || !result.skipped.empty() ||
+                    std::any_of(result.rejected.begin(), result.rejected.end(), is_event);
+  return kept ? 200 : 400;
+}
 
 // ,"skipped":N when some were (absent otherwise, so the answers of requests without such calls stay as they were).
 void write_skipped(std::string& out, const IngestResult& result) {
@@ -207,14 +211,15 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
   for (std::size_t i = 0; i < events.size(); ++i) {
     dom::element event = events[i];
     if (!event.is_object()) {
-      result.rejected.push_back({i, "Expected an event object, got " + std::string(json::type_name(event))});
+      result.rejected.push_back({i, "Expected an event object, got " + std::string(json::type_name(event)), ""});
       continue;
     }
     if (batch_level.any() && needs_merge(event, batch_level)) {
       if (!merge_parser) merge_parser.emplace();
       merged = merged_event(event, batch_level);
       if (merge_parser->parse(merged).get(event) != simdjson::SUCCESS) {
-        result.rejected.push_back({i, "The event with the batch-level context merged in is not valid JSON"});
+        result.rejected.push_back(
+            {i, "The event with the batch-level context merged in is not valid JSON", simdjson::minify(events[i])});
         continue;
       }
     }
@@ -234,7 +239,7 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
     }
     auto mapped = sources::map_event(transformer, event, source);
     if (!mapped) {
-      result.rejected.push_back({i, std::move(mapped.error().message)});
+      result.rejected.push_back({i, std::move(mapped.error().message), simdjson::minify(event)});
     } else if (mapped->skip) {
       result.skipped.push_back({i, std::move(mapped->skip->outcome)});
     } else {
@@ -255,6 +260,24 @@ Reply ingest_answer(const IngestResult& result) {
   write_rejected(reply.body, result.rejected);
   reply.body += '}';
   return reply;
+}
+
+bool has_anything_to_store(const IngestResult& result) {
+  return !result.accepted.empty() || std::any_of(result.rejected.begin(), result.rejected.end(), is_event);
+}
+
+Expected<std::optional<ometria::Record>> transform_stored_event(std::string_view event_json,
+                                                                const ometria::Transformer& transformer,
+                                                                const config::SourceConfig& source) {
+  BodyParser parser;
+  auto event = parser.parse(event_json);
+  if (!event) return tl::unexpected(event.error());
+  if (!event->is_object()) return fail(errc::invalid_request, "Expected an event object, got " + std::string(json::type_name(*event)));
+  if (skipped_type(*event)) return std::optional<ometria::Record>{};
+  auto mapped = sources::map_event(transformer, *event, source);
+  if (!mapped) return tl::unexpected(std::move(mapped.error()));
+  if (mapped->skip) return std::optional<ometria::Record>{};  // the source's settings now skip it
+  return std::optional<ometria::Record>(std::move(*mapped->record));
 }
 
 Reply dry_run_answer(const IngestResult& result, std::string_view api_key, const IngestLimits& limits,

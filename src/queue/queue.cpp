@@ -11,4 +11,11 @@ std::future<Expected<std::vector<RecordId>>> Queue::enqueue(std::vector<NewRecor
   return future;
 }
 
+std::future<Expected<IngestStored>> Queue::store(IngestWrite write) {
+  auto promise = std::make_shared<std::promise<Expected<IngestStored>>>();
+  auto future = promise->get_future();
+  store(std::move(write), [promise](Expected<IngestStored> result) { promise->set_value(std::move(result)); });
+  return future;
+}
+
 }  // namespace omt::queue

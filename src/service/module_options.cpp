@@ -47,6 +47,7 @@ queue::SqliteQueueOptions queue_options(const config::Config& config) {
   o.path = config.queue.path;
   o.durability = config.queue.durability == "normal" ? queue::Durability::process_crash : queue::Durability::power_loss;
   o.high_water_mark = config.queue.high_water_mark;
+  o.max_rejected_events = config.queue.max_rejected_events;
   return o;
 }
 

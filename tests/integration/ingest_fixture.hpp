@@ -99,6 +99,7 @@ class IngestTest : public ::testing::Test {
     options.path = queue_path();
     options.durability = omt::queue::Durability::process_crash;
     options.high_water_mark = high_water_mark;
+    options.max_rejected_events = max_rejected_events_;
     options.create_if_missing = create;
     auto opened = omt::queue::SqliteQueue::open(options);
     ASSERT_TRUE(opened) << opened.error().message;
@@ -119,6 +120,15 @@ class IngestTest : public ::testing::Test {
     }
     std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return all;
+  }
+
+  // The same for the rejected events kept for replay, oldest first.
+  std::vector<omt::queue::RejectedEvent> rejected_events_in_queue_file() {
+    stop_server_and_queue();
+    open_queue(1'000'000, /*create=*/false);
+    auto events = queue_->rejected_events({});
+    EXPECT_TRUE(events);
+    return events ? *events : std::vector<omt::queue::RejectedEvent>{};
   }
 
   // The server stops taking requests, then the queue closes (its writer answers and lets go of whatever it
@@ -142,6 +152,7 @@ class IngestTest : public ::testing::Test {
   std::unique_ptr<omt::test::TestServer> server_;
   std::unique_ptr<omt::queue::SqliteQueue> queue_;  // after server_: destroyed before it
   std::atomic<int> notified_{0};
+  std::uint64_t max_rejected_events_ = omt::config::QueueConfig{}.max_rejected_events;  // set before start()
 };
 
 }  // namespace omt::test::ingest

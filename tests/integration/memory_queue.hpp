@@ -1,5 +1,5 @@
 // An in-memory queue::Queue for tests of the delivery engine without SQLite: the same contract in the small
-// (due times, leases, attempts, held keys, dead letters), nothing durable. Thread-safe: delivery calls it from its
+// (due times, leases, attempts, held keys, dead letters, rejected events, unbounded), nothing durable. Thread-safe: delivery calls it from its
 // pool threads.
 #pragma once
 
@@ -18,19 +18,60 @@ namespace omt::test {
 class MemoryQueue final : public queue::Queue {
  public:
   using Queue::enqueue;
+  using Queue::store;
 
   void enqueue(std::vector<queue::NewRecord> records, EnqueueDone done) override {
     std::vector<queue::RecordId> ids;
     {
       std::lock_guard lock(mutex_);
-      for (auto& r : records) {
-        Stored s;
-        s.record = queue::QueuedRecord{next_id_++, r.api_key, r.type, std::move(r.json), 0, now_ms(), now_ms()};
-        ids.push_back(s.record.id);
-        records_.emplace(s.record.id, std::move(s));
-      }
+      ids = add_records(std::move(records));
     }
     done(std::move(ids));
+  }
+
+  void store(queue::IngestWrite write, StoreDone done) override {
+    queue::IngestStored stored;
+    {
+      std::lock_guard lock(mutex_);
+      stored.records = add_records(std::move(write.records));
+      for (auto& e : write.rejected) rejected_.push_back(queue::RejectedEvent{next_rejected_id_++, std::move(e), now_ms()});
+    }
+    done(std::move(stored));
+  }
+
+  Expected<std::vector<queue::RejectedEvent>> rejected_events(const queue::RejectedEventSelection& which) override {
+    std::lock_guard lock(mutex_);
+    std::vector<queue::RejectedEvent> out;
+    for (const auto& e : rejected_) {
+      if (which.limit != 0 && out.size() == which.limit) break;
+      if (e.id <= which.after_id || (which.since && e.rejected_at < *which.since)) continue;
+      if (!which.source.empty() && e.event.source != which.source) continue;
+      out.push_back(e);
+    }
+    return out;
+  }
+
+  Expected<queue::RejectedEventsSettled> settle_rejected_events(std::vector<queue::RejectedEventOutcome> outcomes) override {
+    std::lock_guard lock(mutex_);
+    queue::RejectedEventsSettled settled;
+    for (auto& outcome : outcomes) {
+      auto it = std::find_if(rejected_.begin(), rejected_.end(), [&](const auto& e) { return e.id == outcome.id; });
+      if (it == rejected_.end()) {
+        ++settled.gone;
+      } else if (outcome.reason) {
+        it->event.reason = *outcome.reason;
+        ++settled.still_rejected;
+      } else {
+        rejected_.erase(it);
+        if (!outcome.record) {
+          ++settled.skipped;
+          continue;
+        }
+        add_records({std::move(*outcome.record)});
+        ++settled.enqueued;
+      }
+    }
+    return settled;
   }
 
   Expected<queue::Leased> lease(const std::string& api_key, queue::RecordType type, std::size_t max,
@@ -147,6 +188,7 @@ class MemoryQueue final : public queue::Queue {
     queue::QueueStats s;
     s.depth = records_.size();
     s.dead_letters = dead_.size();
+    s.rejected_events = rejected_.size();
     return s;
   }
   std::uint64_t depth() const override {
@@ -178,6 +220,18 @@ class MemoryQueue final : public queue::Queue {
   }
 
  private:
+  // Under mutex_.
+  std::vector<queue::RecordId> add_records(std::vector<queue::NewRecord> records) {
+    std::vector<queue::RecordId> ids;
+    for (auto& r : records) {
+      Stored s;
+      s.record = queue::QueuedRecord{next_id_++, r.api_key, r.type, std::move(r.json), 0, now_ms(), now_ms()};
+      ids.push_back(s.record.id);
+      records_.emplace(s.record.id, std::move(s));
+    }
+    return ids;
+  }
+
   struct Stored {
     queue::QueuedRecord record;
     queue::UnixMillis leased_until = 0;
@@ -194,7 +248,9 @@ class MemoryQueue final : public queue::Queue {
   std::map<queue::RecordId, Stored> records_;  // by id: oldest first
   std::map<std::string, queue::HeldKey> held_;
   std::vector<queue::DeadRecord> dead_;
+  std::vector<queue::RejectedEvent> rejected_;  // oldest first
   queue::RecordId next_id_ = 1;
+  queue::RecordId next_rejected_id_ = 1;
   std::size_t acked_ = 0;
   std::size_t holds_ = 0;
 };

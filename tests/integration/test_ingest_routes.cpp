@@ -202,15 +202,79 @@ TEST_F(IngestTest, TheNewCallRoutesKeepCredentialsAndLimits) {
   EXPECT_EQ(records_in_queue_file().size(), 1u);
 }
 
-TEST_F(IngestTest, EveryEventRejectedIs400AndTouchesNoQueue) {
+TEST_F(IngestTest, EveryEventRejectedIsA200AndTheEventsAreKeptWithTheirReasons) {
   start();
   const auto response = post("/v1/webhook", json::array({json{{"type", "pageview"}}, 3}).dump(), kWebBearer);
-  ASSERT_EQ(response.status, 400);
+  ASSERT_EQ(response.status, 200);
   EXPECT_EQ(response.body,
             R"({"accepted":0,"rejected":[{"index":0,"error":"message type pageview is not supported"},)"
             R"({"index":1,"error":"Expected an event object, got number"}]})");
-  EXPECT_EQ(notified_.load(), 0);
+  EXPECT_EQ(notified_.load(), 0);  // nothing for delivery
   EXPECT_TRUE(records_in_queue_file().empty());
+  // The event is kept (durable before the 200); the number is not an event, so there is nothing to keep.
+  const auto kept = rejected_events_in_queue_file();
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].event.source, "web");
+  EXPECT_EQ(kept[0].event.route, "/v1/webhook");
+  EXPECT_EQ(kept[0].event.reason, "message type pageview is not supported");
+  // As it was transformed: with the gateway's stamps (replay must see what ingest saw).
+  const json kept_event = json::parse(kept[0].event.event);
+  EXPECT_EQ(kept_event["type"], "pageview");
+  EXPECT_TRUE(kept_event.contains("receivedAt") && kept_event.contains("messageId")) << kept[0].event.event;
+}
+
+TEST_F(IngestTest, ARequestOfNoEventsAtAllIsStill400AndStoresNothing) {
+  start();
+  const auto response = post("/v1/batch", json{{"batch", json::array({1, "two"})}}.dump(), kWebBasic);
+  ASSERT_EQ(response.status, 400);
+  EXPECT_EQ(response.body,
+            R"({"accepted":0,"rejected":[{"index":0,"error":"Expected an event object, got number"},)"
+            R"({"index":1,"error":"Expected an event object, got string"}]})");
+  EXPECT_TRUE(rejected_events_in_queue_file().empty());
+}
+
+TEST_F(IngestTest, RejectedEventsOfABatchAreKeptBesideItsRecordsAsTheyWereTransformed) {
+  start();
+  json bad = identify(2);
+  bad["context"].erase("traits");
+  const json batch = {{"context", {{"traits", {{"listingId", "from-batch"}}}}},
+                      {"batch", json::array({identify(1), bad})}};
+  const auto response = post("/v1/batch", batch.dump(), {{"Authorization", basic_auth("wk-app")}});
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(json::parse(response.body)["accepted"], 1);
+  EXPECT_EQ(records_in_queue_file().size(), 1u);
+  const auto kept = rejected_events_in_queue_file();
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].event.source, "app");
+  EXPECT_EQ(kept[0].event.route, "/v1/batch");
+  EXPECT_EQ(kept[0].event.reason, json::parse(response.body)["rejected"][0]["error"]);
+  // The batch-level context merged in: replay transforms what ingest did.
+  EXPECT_EQ(json::parse(kept[0].event.event)["context"]["traits"]["listingId"], "from-batch");
+}
+
+TEST_F(IngestTest, ADryRunKeepsNoRejectedEvent) {
+  start();
+  const auto response = post("/v1/track?dry_run=true", json{{"event", "x"}}.dump(), kWebBasic);
+  EXPECT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(json::parse(response.body)["rejected"].size(), 1u);
+  EXPECT_TRUE(rejected_events_in_queue_file().empty());
+}
+
+TEST_F(IngestTest, RejectedEventsPastTheBoundDropTheOldestAndAreCounted) {
+  max_rejected_events_ = 2;
+  start();
+  for (int i = 0; i < 3; ++i) {
+    json bad = custom_event(i);
+    bad["context"]["traits"].erase("email");  // a custom event needs an e-mail
+    bad["event"] = "Bad " + std::to_string(i);
+    ASSERT_EQ(post("/v1/track", bad.dump(), kWebBasic).status, 200);
+  }
+  EXPECT_NE(metrics_.render_prometheus().find("omt_ingest_rejected_events_dropped_total 1"), std::string::npos)
+      << metrics_.render_prometheus();
+  const auto kept = rejected_events_in_queue_file();
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(json::parse(kept[0].event.event)["event"], "Bad 1");
+  EXPECT_EQ(json::parse(kept[1].event.event)["event"], "Bad 2");
 }
 
 TEST_F(IngestTest, BadBodiesAre400WithTheReasonAndTooManyEvents413) {
@@ -298,13 +362,28 @@ TEST_F(IngestTest, WithoutAQueueOnlyDryRunsWork) {
   EXPECT_EQ(json::parse(response.body)["batches"][0]["records"][0]["id"], "m1");
 }
 
-// A queue that hands enqueues to the test instead of storing them: shows when the answer is sent.
+// A queue that hands writes to the test instead of storing them: shows when the answer is sent.
 class ManualQueue final : public omt::queue::Queue {
  public:
   using Queue::enqueue;
+  using Queue::store;
   void enqueue(std::vector<omt::queue::NewRecord> records, EnqueueDone done) override {
     std::lock_guard lock(mutex_);
     pending_.emplace_back(std::move(records), std::move(done));
+  }
+  // The records are handed to the test as an enqueue (these tests send no rejected events).
+  void store(omt::queue::IngestWrite write, StoreDone done) override {
+    std::lock_guard lock(mutex_);
+    pending_.emplace_back(std::move(write.records), [done = std::move(done)](omt::Expected<std::vector<omt::queue::RecordId>> ids) {
+      if (!ids) return done(tl::unexpected(ids.error()));
+      done(omt::queue::IngestStored{std::move(*ids), 0});
+    });
+  }
+  omt::Expected<std::vector<omt::queue::RejectedEvent>> rejected_events(const omt::queue::RejectedEventSelection&) override {
+    return unused();
+  }
+  omt::Expected<omt::queue::RejectedEventsSettled> settle_rejected_events(std::vector<omt::queue::RejectedEventOutcome>) override {
+    return unused();
   }
   std::size_t pending() const {
     std::lock_guard lock(mutex_);

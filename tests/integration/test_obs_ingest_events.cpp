@@ -35,6 +35,34 @@ TEST(IngestEvents, OutcomesAreCountedByName) {
   EXPECT_TRUE(has_line(m, "omt_ingest_slowed_answers_total 1")) << m;
 }
 
+TEST(IngestEvents, RejectedEventsKeptAreToldAtDebugAndThoseDroppedForTheBoundWarnedAndCounted) {
+  obs::Registry registry;
+  const obs::IngestEvents events(&registry);
+  {
+    LogCapture capture({"debug", obs::LogFormat::text, false});
+    events.emit(obs::IngestRejectedEventsKept{2});
+    events.emit(obs::IngestRejectedEventsKept{0});
+    const auto lines = capture.lines();
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_TRUE(lines[0].ends_with(" debug ingest: 2 rejected events kept for replay (dead-letter list --events)"))
+        << lines[0];
+  }
+  {
+    LogCapture capture({"info", obs::LogFormat::json, false});
+    events.emit(obs::IngestRejectedEventsDropped{3});
+    events.emit(obs::IngestRejectedEventsDropped{0});
+    const auto lines = capture.lines();
+    ASSERT_EQ(lines.size(), 1u);
+    const json line = json::parse(lines[0]);
+    EXPECT_EQ(line["event"], "ingest_rejected_events_dropped");
+    EXPECT_EQ(line["level"], "warning");
+    EXPECT_EQ(line["events"], 3);
+    EXPECT_NE(line["msg"].get<std::string>().find("dropped the 3 oldest"), std::string::npos) << lines[0];
+  }
+  const std::string m = registry.render_prometheus();
+  EXPECT_TRUE(has_line(m, "omt_ingest_rejected_events_dropped_total 3")) << m;
+}
+
 TEST(IngestEvents, WithoutARegistryOnlyTheLinesAreWritten) {
   const obs::IngestEvents events(nullptr);
   LogCapture capture({"info", obs::LogFormat::text, false});

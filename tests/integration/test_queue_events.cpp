@@ -39,6 +39,20 @@ TEST(QueueEvents, RecordsMigrated) {
   EXPECT_EQ(line["records"], 3);
 }
 
+TEST(QueueEvents, RejectedEventsReplayedSaysWhatBecameOfThem) {
+  const obs::QueueRejectedEventsReplayed event{2, 3, 4, 1, 0};
+  EXPECT_TRUE(text_line(event).ends_with(" info queue: rejected events replayed: 2 became records, 3 still fail, 4 "
+                                         "skipped, 1 from sources no longer configured (kept), 0 no longer stored"))
+      << text_line(event);
+  const auto line = json_line(event);
+  EXPECT_EQ(line["event"], "rejected_events_replayed");
+  EXPECT_EQ(line["enqueued"], 2);
+  EXPECT_EQ(line["still_rejected"], 3);
+  EXPECT_EQ(line["skipped"], 4);
+  EXPECT_EQ(line["unknown_source"], 1);
+  EXPECT_EQ(line["gone"], 0);
+}
+
 TEST(QueueEvents, ChunkQuarantinedNamesTheKeyOnlyByItsFingerprint) {
   const obs::QueueChunkQuarantined event{"secret-api-key", "contact",
                                          "damaged chunk of 3 records: queue: a stored chunk is cut short (chunk 12345678)"};

@@ -310,20 +310,79 @@ TEST(IngestAnswers, AcceptedAndRejected) {
   EXPECT_EQ(reply.status, 200);
   EXPECT_FALSE(reply.api_version_header);
   EXPECT_EQ(reply.body, R"({"accepted":2,"rejected":[{"index":1,"error":"Expected an event object, got number"}]})");
-  EXPECT_TRUE(has_records(r));
+  EXPECT_TRUE(has_anything_to_store(r));
+  // The number is not an event: listed, with nothing to keep.
+  EXPECT_FALSE(is_event(r.rejected[0]));
 
   r = ingest(IngestRoute::batch, json{{"batch", json::array({identify(0), identify(1)})}}.dump());
   EXPECT_EQ(ingest_answer(r).body, R"({"accepted":2,"rejected":[]})");
 }
 
-TEST(IngestAnswers, NothingAcceptedIs400WithTheReasons) {
+TEST(IngestAnswers, RejectedEventsAreKeptSoNothingAcceptedIsStillA200WithTheReasons) {
   auto r = ingest(IngestRoute::webhook, json::array({json{{"type", "pageview"}}, json{{"type", "purchase"}}}).dump());
-  EXPECT_FALSE(has_records(r));
+  EXPECT_TRUE(r.accepted.empty());
+  EXPECT_TRUE(has_anything_to_store(r));  // the rejected events, for replay
   const Reply reply = ingest_answer(r);
-  EXPECT_EQ(reply.status, 400);
+  EXPECT_EQ(reply.status, 200);
   EXPECT_EQ(reply.body,
             R"({"accepted":0,"rejected":[{"index":0,"error":"message type pageview is not supported"},)"
             R"({"index":1,"error":"message type purchase is not supported"}]})");
+  ASSERT_EQ(r.rejected.size(), 2u);
+  EXPECT_EQ(r.rejected[0].event, R"({"type":"pageview"})");
+  EXPECT_EQ(r.rejected[1].event, R"({"type":"purchase"})");
+}
+
+TEST(IngestAnswers, ARequestOfItemsThatAreNoEventsAtAllIsStill400) {
+  auto r = ingest(IngestRoute::batch, json{{"batch", json::array({1, "two", json::array()})}}.dump());
+  ASSERT_EQ(r.rejected.size(), 3u);
+  EXPECT_FALSE(has_anything_to_store(r));
+  const Reply reply = ingest_answer(r);
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_EQ(reply.body,
+            R"({"accepted":0,"rejected":[{"index":0,"error":"Expected an event object, got number"},)"
+            R"({"index":1,"error":"Expected an event object, got string"},)"
+            R"({"index":2,"error":"Expected an event object, got array"}]})");
+  // One event object among them is enough for a 200: it is kept.
+  r = ingest(IngestRoute::batch, json{{"batch", json::array({1, json{{"type", "x"}}})}}.dump());
+  EXPECT_EQ(ingest_answer(r).status, 200);
+  EXPECT_TRUE(has_anything_to_store(r));
+}
+
+TEST(IngestAnswers, ARejectedEventIsKeptAsItWasTransformed) {
+  // The route's type added, and a batch's context merged in: replay transforms exactly what ingest did.
+  auto single = ingest(IngestRoute::track, R"({"event":"x"})");
+  ASSERT_EQ(single.rejected.size(), 1u);
+  EXPECT_EQ(single.rejected[0].event, R"({"type":"track","event":"x"})");
+
+  json bad = identify(1);
+  bad["context"]["traits"].erase("listingId");
+  bad.erase("context");
+  bad["traits"] = {{"email", "a@example.com"}};
+  const json body = {{"context", {{"ip", "203.0.113.9"}}}, {"batch", json::array({bad})}};
+  auto merged = ingest(IngestRoute::batch, body.dump());
+  ASSERT_EQ(merged.rejected.size(), 1u);
+  const json kept = json::parse(merged.rejected[0].event);
+  EXPECT_EQ(kept["context"]["ip"], "203.0.113.9");
+  EXPECT_EQ(kept["traits"]["email"], "a@example.com");
+}
+
+TEST(IngestAnswers, AStoredEventIsTransformedAgainWithTodaysSettings) {
+  omt::config::SourceConfig source;
+  source.name = "web";
+  source.destination = destination();
+  auto record = transform_stored_event(identify(1).dump(), transformer(), source);
+  ASSERT_TRUE(record) << record.error().message;
+  ASSERT_TRUE(*record);
+  EXPECT_EQ((*record)->type, omt::ometria::RecordType::contact);
+  auto still = transform_stored_event(R"({"type":"pageview"})", transformer(), source);
+  ASSERT_FALSE(still);
+  EXPECT_EQ(still.error().message, "message type pageview is not supported");
+  // A call Ometria has no record for is skipped, as ingest would.
+  auto skipped = transform_stored_event(R"({"type":"page"})", transformer(), source);
+  ASSERT_TRUE(skipped);
+  EXPECT_FALSE(*skipped);
+  EXPECT_FALSE(transform_stored_event("not json", transformer(), source));
+  EXPECT_EQ(transform_stored_event("[1]", transformer(), source).error().message, "Expected an event object, got array");
 }
 
 TEST(IngestAnswers, CallsOmetriaHasNoRecordForAreSkippedAndNeverMakeA400) {
@@ -376,11 +435,14 @@ TEST(IngestAnswers, DryRunGroupsAsDeliveryWouldBatch) {
   ASSERT_EQ(body["rejected"].size(), 1u);
   EXPECT_EQ(body["rejected"][0]["index"], 6);
 
-  // A dry run where nothing would be accepted answers as the real request would: 400.
+  // A dry run answers as the real request would: a rejected event is a 200 (the real request keeps it), a body of
+  // no events at all a 400.
   r = ingest(IngestRoute::track, R"({"event":"x"})");
   const Reply none = dry_run_answer(r, "key-1", limits, [](std::string_view) { return std::string("k"); });
-  EXPECT_EQ(none.status, 400);
+  EXPECT_EQ(none.status, 200);
   EXPECT_EQ(json::parse(none.body)["batches"], json::array());
+  r = ingest(IngestRoute::webhook, "[1]");
+  EXPECT_EQ(dry_run_answer(r, "key-1", limits, [](std::string_view) { return std::string("k"); }).status, 400);
 }
 
 TEST(IngestAnswers, PathsOfRoutes) {

@@ -1,10 +1,12 @@
 // The ingest routes' outcomes (/v1/webhook, /v1/identify, /v1/track, /v1/batch): a coded body decoded (debug,
 // and the decoded body, redacted, at trace), events rejected or skipped and records stored (omt_ingest_events_total by
 // outcome), the queue refusing a request's records (warn), an answer held back while the queue is deep
-// (omt_ingest_slowed_answers_total), a browser origin refused (omt_ingest_cors_refused_total). Lines, metric names, labels and help text as users have always seen them.
+// (omt_ingest_slowed_answers_total), a browser origin refused (omt_ingest_cors_refused_total), rejected events
+// kept for replay (debug) and old ones dropped for the store's bound (warn, omt_ingest_rejected_events_dropped_total). Lines, metric names, labels and help text as users have always seen them.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace omt::obs {
@@ -18,7 +20,8 @@ struct IngestBodyDecoded {
   std::size_t encoded_bytes = 0;
   std::string_view decoded;
 };
-// Events of one request that can never succeed (answered in "rejected"); dry runs are not counted.
+// Events of one request that could not be transformed (answered in "rejected"; kept for replay when they are
+// event objects); dry runs are not counted.
 struct IngestEventsRejected {
   std::size_t events = 0;
 };
@@ -35,6 +38,14 @@ struct IngestRecordsStored {
 struct IngestQueueRefused {
   std::size_t records = 0;
   std::string_view error;
+};
+// A request's rejected events, durable in the rejected-events store (with its accepted records, if any).
+struct IngestRejectedEventsKept {
+  std::size_t events = 0;
+};
+// Storing a request's rejected events took the store past queue.max_rejected_events: the oldest were dropped.
+struct IngestRejectedEventsDropped {
+  std::uint64_t events = 0;
 };
 // An answer held back because the queue is over ingest.slow_down_from.
 struct IngestAnswerHeld {};
@@ -56,6 +67,8 @@ class IngestEvents {
   void emit(const IngestRecordsStored& event) const;
   void emit(const IngestQueueRefused& event) const;
   void emit(const IngestAnswerHeld& event) const;
+  void emit(const IngestRejectedEventsKept& event) const;
+  void emit(const IngestRejectedEventsDropped& event) const;
   void emit(const IngestCorsRefused& event) const;
 
  private:
@@ -64,6 +77,7 @@ class IngestEvents {
   Counter* skipped_events_ = nullptr;
   Counter* slowed_answers_ = nullptr;
   Counter* cors_refused_ = nullptr;
+  Counter* rejected_dropped_ = nullptr;
 };
 
 }  // namespace omt::obs

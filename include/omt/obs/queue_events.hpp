@@ -1,5 +1,5 @@
 // The durable queue's events: a database moved to a newer layout, a damaged chunk set aside, a transaction
-// that failed, and a completion callback that threw. One struct per outcome, one emit overload each
+// that failed, a completion callback that threw, and rejected events replayed (dead-letter replay --events). One struct per outcome, one emit overload each
 // (obs/event.hpp has the rules). The queue bumps no counter of its own (its depth is a gauge the service reads).
 #pragma once
 
@@ -32,7 +32,17 @@ struct QueueCallbackThrew {
   std::optional<std::string_view> what;  // nullopt: not a std::exception; may carry user data (redacted)
 };
 
+// `dead-letter replay --events` transformed stored rejected events again (logged by the CLI, on stderr).
+struct QueueRejectedEventsReplayed {
+  std::uint64_t enqueued = 0;        // became records in the queue
+  std::uint64_t still_rejected = 0;  // failed again (reason updated)
+  std::uint64_t skipped = 0;         // now skipped (a call Ometria has no record for): removed
+  std::uint64_t unknown_source = 0;  // their source is no longer configured: kept as they were
+  std::uint64_t gone = 0;            // no longer stored when the replay was applied
+};
+
 void emit(const QueueRecordsMigrated& event);
+void emit(const QueueRejectedEventsReplayed& event);
 void emit(const QueueChunkQuarantined& event);
 void emit(const QueueTransactionFailed& event);
 void emit(const QueueRollbackFailed& event);

@@ -1,5 +1,6 @@
 // The ingest endpoints without HTTP types: what was sent (the body shapes of /v1/webhook, /v1/<type> and
-// /v1/batch), what each event becomes (an Ometria record, skipped, or the reason it never can), and the answers.
+// /v1/batch), what each event becomes (an Ometria record, skipped, or rejected with its reason and kept for
+// replay), and the answers.
 // Pure; never throws. Who is sending: protocol/ingest_credentials.hpp; the batch-level context merged into each
 // event of /v1/batch: protocol/batch_merge.hpp; what rudder-server's gateway would add: protocol/gateway_stamp.hpp.
 // The route glue (net/ingest_routes) adds the queue: see docs/ingest.md for the status codes and why.
@@ -58,8 +59,13 @@ struct AcceptedRecord {
 
 struct RejectedEvent {
   std::size_t index = 0;
-  std::string error;  // why it can never succeed (the transformer's message, or the record size limit)
+  std::string error;  // why it cannot be transformed (the transformer's message, or the record size limit)
+  // The event's compact JSON text as it was transformed (a batch's context merged in, the route's type added),
+  // which the route stores for replay. Empty for an item that is not an event at all (a number in a batch):
+  // it is listed, but there is nothing to keep.
+  std::string event;
 };
+inline bool is_event(const RejectedEvent& rejected) { return !rejected.event.empty(); }
 
 // Call types of the Segment / RudderStack HTTP API that Ometria has no record for (compared case-insensitively):
 // accepted and skipped, never refused, so that a stock SDK app calling page() gets no 4xx.
@@ -90,19 +96,29 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
 
 // ---- answers ----------------------------------------------------------------------------------------------------
 
-// The answer once the accepted records are durable: 200 {"accepted":N,"rejected":[{"index":i,"error":"..."}]},
-// with "skipped":M after "accepted" when M > 0 events were calls of skipped_call_types. When no event was accepted
-// nor skipped (every event can never succeed) the same body comes with 400, so RudderStack aborts
-// the request instead of counting it delivered, and its senders see the reasons; nothing is stored then.
+// The answer once the accepted records and the rejected events are durable: 200
+// {"accepted":N,"rejected":[{"index":i,"error":"..."}]}, with "skipped":M after "accepted" when M > 0 events were
+// calls of skipped_call_types. A rejected event is kept (the client handed it over; `dead-letter replay --events`
+// transforms it again), so it is answered 200 like an accepted one. Only a request whose every item is not an
+// event at all (no event object in it) gets the same body with 400: there is nothing to keep, and a retry
+// would be refused again.
 Reply ingest_answer(const IngestResult& result);
-// True when there is something to store (otherwise ingest_answer is final without touching the queue).
-inline bool has_records(const IngestResult& result) { return !result.accepted.empty(); }
+// True when there is something to store: accepted records or rejected events (otherwise ingest_answer is final
+// without touching the queue).
+bool has_anything_to_store(const IngestResult& result);
+
+// A stored rejected event transformed again as ingest would now, with today's mappings and the source's settings
+// (dead-letter replay --events): its record, nullopt when it is now skipped (a call Ometria has no record for), or
+// why it still cannot be. event_json: RejectedEvent::event as it was stored.
+Expected<std::optional<ometria::Record>> transform_stored_event(std::string_view event_json,
+                                                                const ometria::Transformer& transformer,
+                                                                const config::SourceConfig& source);
 
 // A dry run's answer: the records grouped as delivery would batch them (by API key and record type, at most
 // limits.max_batch_records to a batch, in order of first appearance):
 // {"dry_run":true,"accepted":N,"batches":[{"api_key":"key:<fingerprint>","type":"contact","records":[...]}],
-//  "rejected":[...]}, with the status the real request would get (200, or 400 when nothing would be accepted
-//  nor skipped; "skipped":M as in ingest_answer).
+//  "rejected":[...]}, with the status the real request would get (as ingest_answer; "skipped":M likewise).
+// Nothing is stored, rejected events neither.
 // key_name turns an API key into the name shown (the log's fingerprint: the key itself is never echoed).
 Reply dry_run_answer(const IngestResult& result, std::string_view api_key, const IngestLimits& limits,
                      const std::function<std::string(std::string_view)>& key_name);

@@ -2,6 +2,7 @@
 // touching delivery. Promises of every implementation: an enqueue is acknowledged only once its records are
 // durable (they survive the process being killed); a record leaves the queue only by ack (after a 2xx) or by
 // moving to the dead-letter store with its reason; leased records not acked before a crash are leased again.
+// Events ingest could not transform are kept too, in a bounded rejected-events store, until replayed.
 #pragma once
 
 #include <chrono>
@@ -75,6 +76,7 @@ struct QueueStats {
   std::vector<PartitionStats> partitions;
   std::uint64_t depth = 0;  // records waiting (leased ones included)
   std::uint64_t dead_letters = 0;
+  std::uint64_t rejected_events = 0;
   std::optional<UnixMillis> oldest_created_at;  // of the waiting records
   std::vector<HeldKey> held_keys;
 };
@@ -86,9 +88,62 @@ struct DeadLetterSelection {
   std::size_t limit = 0;
 };
 
+// ---- rejected events: well-formed events ingest could not transform (a missing e-mail, an unsupported value).
+// The client handed them over and was answered 200, so they are kept, bounded, until an operator replays them
+// with fixed mappings or settings (`dead-letter replay --events`).
+
+struct NewRejectedEvent {
+  std::string source;  // the name of the source it came from (config sources[].name)
+  std::string route;   // the path it came in on ("/v1/batch")
+  std::string reason;  // why it could not be transformed (the transformer's message)
+  std::string event;   // the event's JSON text as it was transformed (a batch's context merged in)
+};
+
+struct RejectedEvent {
+  RecordId id = 0;  // its own numbering, apart from the records'
+  NewRejectedEvent event;
+  UnixMillis rejected_at = 0;  // when it was stored (a replay that fails again keeps the time, updates the reason)
+};
+
+// Which rejected events an operation applies to: all, or those of one source, stored at or after a time;
+// oldest first, up to limit (0 = no limit), after the id after_id (to read page by page).
+struct RejectedEventSelection {
+  RecordId after_id = 0;
+  std::optional<UnixMillis> since;
+  std::string source;  // empty: every source
+  std::size_t limit = 0;
+};
+
+// What one ingest request stores, durable together or not at all: its accepted records and its rejected events.
+struct IngestWrite {
+  std::vector<NewRecord> records;
+  std::vector<NewRejectedEvent> rejected;
+};
+
+struct IngestStored {
+  std::vector<RecordId> records;       // the records' ids, in order
+  std::uint64_t rejected_dropped = 0;  // older rejected events dropped to keep the store within its bound
+};
+
+// A replayed rejected event: transformed now into `record` (enqueued, and the event removed), failing again with
+// `reason` (the event stays, with this reason), or neither: now skipped, nothing to send (the event removed).
+struct RejectedEventOutcome {
+  RecordId id = 0;
+  std::optional<NewRecord> record;
+  std::optional<std::string> reason;
+};
+
+struct RejectedEventsSettled {
+  std::size_t enqueued = 0;        // became records in the queue
+  std::size_t still_rejected = 0;  // failed again; reason updated
+  std::size_t skipped = 0;         // now skipped: removed, nothing to send
+  std::size_t gone = 0;            // no longer stored (dropped for the bound meanwhile, or replayed by another)
+};
+
 class Queue {
  public:
   using EnqueueDone = std::function<void(Expected<std::vector<RecordId>>)>;
+  using StoreDone = std::function<void(Expected<IngestStored>)>;
 
   virtual ~Queue() = default;
 
@@ -98,6 +153,11 @@ class Queue {
   // caller's thread.
   virtual void enqueue(std::vector<NewRecord> records, EnqueueDone done) = 0;
   std::future<Expected<std::vector<RecordId>>> enqueue(std::vector<NewRecord> records);
+  // As enqueue, and the rejected events in the same transaction: done is called once both are durable (or with
+  // the error, and nothing was stored). The rejected-events store keeps at most its bound; when a write takes
+  // it past, the oldest are dropped, and done says how many.
+  virtual void store(IngestWrite write, StoreDone done) = 0;
+  std::future<Expected<IngestStored>> store(IngestWrite write);
 
   // Up to max records of (api_key, type) that are due and not leased, oldest first; they stay invisible to
   // other leases of this queue object for lease_for, or until acked / rescheduled / dead-lettered. Leases do
@@ -140,6 +200,12 @@ class Queue {
   virtual Expected<std::size_t> replay(const DeadLetterSelection& which) = 0;
   // Deletes dead letters for good. Returns how many.
   virtual Expected<std::size_t> purge(const DeadLetterSelection& which) = 0;
+
+  virtual Expected<std::vector<RejectedEvent>> rejected_events(const RejectedEventSelection& which) = 0;
+  // Applies a replay's outcomes in one transaction: each event still stored becomes its record (enqueued, due
+  // now) and is removed, has its reason updated, or (skipped) is removed. An event no longer stored is counted as
+  // gone, and its record is not enqueued (so one event never becomes two records).
+  virtual Expected<RejectedEventsSettled> settle_rejected_events(std::vector<RejectedEventOutcome> outcomes) = 0;
 };
 
 }  // namespace omt::queue

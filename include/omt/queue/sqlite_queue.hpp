@@ -25,6 +25,7 @@ struct SqliteQueueOptions {
   std::filesystem::path path = config::QueueConfig{}.path;  // its directory is created when missing
   Durability durability = Durability::power_loss;
   std::uint64_t high_water_mark = config::QueueConfig{}.high_water_mark;  // records waiting
+  std::uint64_t max_rejected_events = config::QueueConfig{}.max_rejected_events;  // past it the oldest are dropped
   std::size_t max_records_per_enqueue = 10'000;
   std::size_t max_pending_operations = 10'000;       // beyond this, operations fail fast (errc::unavailable)
   std::size_t max_records_per_transaction = 20'000;  // group commit stops gathering here
@@ -43,7 +44,9 @@ class SqliteQueue final : public Queue {
   SqliteQueue& operator=(const SqliteQueue&) = delete;
 
   using Queue::enqueue;
+  using Queue::store;
   void enqueue(std::vector<NewRecord> records, EnqueueDone done) override;
+  void store(IngestWrite write, StoreDone done) override;
   Expected<Leased> lease(const std::string& api_key, RecordType type, std::size_t max,
                                             std::chrono::milliseconds lease_for) override;
   Expected<std::size_t> ack(const std::vector<RecordId>& ids) override;
@@ -61,6 +64,8 @@ class SqliteQueue final : public Queue {
   Expected<std::vector<DeadRecord>> dead_letters(const DeadLetterSelection& which) override;
   Expected<std::size_t> replay(const DeadLetterSelection& which) override;
   Expected<std::size_t> purge(const DeadLetterSelection& which) override;
+  Expected<std::vector<RejectedEvent>> rejected_events(const RejectedEventSelection& which) override;
+  Expected<RejectedEventsSettled> settle_rejected_events(std::vector<RejectedEventOutcome> outcomes) override;
 
   // How many transactions the writer has committed (group commit makes this far smaller than the enqueues).
   std::uint64_t commits() const;

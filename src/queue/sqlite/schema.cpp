@@ -90,6 +90,19 @@ Expected<void> to_version_1(Connection& db, MigrationReport& report) {
   return {};
 }
 
+// Events ingest could not transform, kept for replay. AUTOINCREMENT: ids only grow, so the oldest is the lowest
+// id (the bound drops from there) and an id is never reused. No other index: reads page through in id order
+// (--since and --source filter on the way), and every index would cost each rejected request a write.
+Expected<void> to_version_2(Connection& db, MigrationReport&) {
+  return db.exec(
+      "CREATE TABLE IF NOT EXISTS rejected_events("
+      "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+      "  source TEXT NOT NULL, route TEXT NOT NULL, reason TEXT NOT NULL,"
+      "  rejected_at INTEGER NOT NULL,"
+      "  event TEXT NOT NULL);",
+      "create the rejected_events table");
+}
+
 struct Migration {
   int to;  // the version the database is at once it has run
   Expected<void> (*run)(Connection& db, MigrationReport& report);
@@ -98,6 +111,7 @@ struct Migration {
 // In order; the last one's `to` is kSchemaVersion.
 constexpr Migration kMigrations[] = {
     {1, &to_version_1},
+    {2, &to_version_2},
 };
 static_assert(std::size(kMigrations) > 0 && kMigrations[std::size(kMigrations) - 1].to == kSchemaVersion);
 

@@ -20,6 +20,7 @@
 #include "group_commit.hpp"
 #include "omt/ometria/push_api.hpp"
 #include "omt/obs/queue_events.hpp"
+#include "rejected_event_store.hpp"
 #include "schema.hpp"
 
 namespace omt::queue {
@@ -44,6 +45,8 @@ struct SqliteQueue::Impl {
   Expected<std::optional<sqlite::StoredChunk>> readable_chunk(chunk::ChunkId id, std::uint64_t count,
                                                               std::uint64_t& quarantined);
   Expected<std::vector<HeldKey>> read_held_keys();
+  // Stores records as new chunks, due now; ids[i] becomes records[i]'s id.
+  Expected<void> insert_records(const std::vector<NewRecord>& records, std::vector<RecordId>& ids);
   Expected<void> drop_hold(const std::string& api_key);
   Expected<RecordType> record_type(const std::string& name, const char* whose) const {
     auto type = ometria::record_type_from(name);
@@ -55,6 +58,7 @@ struct SqliteQueue::Impl {
   sqlite::Connection db;
   sqlite::ChunkStore chunks;
   sqlite::DeadLetterStore dead;
+  sqlite::RejectedEventStore rejected;
   sqlite::Statement hold_stmt, unhold_stmt, held_stmt, ready_partitions_stmt, partition_stats_stmt;
   sqlite::Statement rekey_stmt, key_chunks_stmt, key_records_stmt;
   LeaseTable leases;
@@ -68,6 +72,9 @@ Expected<void> SqliteQueue::Impl::prepare_statements() {
   auto prepared_dead = sqlite::DeadLetterStore::prepare(db);
   if (!prepared_dead) return tl::unexpected(prepared_dead.error());
   dead = std::move(*prepared_dead);
+  auto prepared_rejected = sqlite::RejectedEventStore::prepare(db);
+  if (!prepared_rejected) return tl::unexpected(prepared_rejected.error());
+  rejected = std::move(*prepared_rejected);
   return db.prepare_each({
       {&hold_stmt, "INSERT OR REPLACE INTO held_keys(api_key, reason, held_at) VALUES(?, ?, ?)"},
       {&unhold_stmt, "DELETE FROM held_keys WHERE api_key = ?"},
@@ -126,6 +133,25 @@ Expected<std::vector<HeldKey>> SqliteQueue::Impl::read_held_keys() {
   return held;
 }
 
+Expected<void> SqliteQueue::Impl::insert_records(const std::vector<NewRecord>& records, std::vector<RecordId>& ids) {
+  const UnixMillis now = this->now();
+  ids.assign(records.size(), 0);
+  std::vector<chunk::Entry> entries;
+  for (const auto& members : chunk::plan_chunks(records)) {
+    entries.clear();
+    for (std::size_t slot = 0; slot < members.size(); ++slot) {
+      entries.push_back(chunk::Entry{static_cast<unsigned>(slot), 0, now, now, records[members[slot]].json});
+    }
+    const auto& first = records[members.front()];
+    auto chunk_id = chunks.insert(first.api_key, ometria::to_string(first.type), entries);
+    if (!chunk_id) return tl::unexpected(chunk_id.error());
+    for (std::size_t slot = 0; slot < members.size(); ++slot) {
+      ids[members[slot]] = chunk::record_id(**chunk_id, static_cast<unsigned>(slot));
+    }
+  }
+  return {};
+}
+
 Expected<void> SqliteQueue::Impl::drop_hold(const std::string& api_key) {
   Query q(db, unhold_stmt, "unhold key");
   if (auto ran = q.bind(api_key).run(); !ran) return tl::unexpected(ran.error());
@@ -159,44 +185,50 @@ void SqliteQueue::enqueue(std::vector<NewRecord> records, EnqueueDone done) {
     done(std::vector<RecordId>{});
     return;
   }
-  if (records.size() > impl_->options.max_records_per_enqueue) {
-    done(fail(errc::too_large, "queue: " + std::to_string(records.size()) + " records in one enqueue, at most " +
+  store(IngestWrite{std::move(records), {}}, [done = std::move(done)](Expected<IngestStored> stored) {
+    if (!stored) done(tl::unexpected(std::move(stored.error())));
+    else done(std::move(stored->records));
+  });
+}
+
+void SqliteQueue::store(IngestWrite write, StoreDone done) {
+  if (write.records.empty() && write.rejected.empty()) {
+    done(IngestStored{});
+    return;
+  }
+  if (write.records.size() > impl_->options.max_records_per_enqueue) {
+    done(fail(errc::too_large, "queue: " + std::to_string(write.records.size()) + " records in one enqueue, at most " +
                                    std::to_string(impl_->options.max_records_per_enqueue)));
     return;
   }
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    if (auto fits = ometria::check_record_size(records[i].json.size(), errc::too_large); !fits) {
+  for (const auto& record : write.records) {
+    if (auto fits = ometria::check_record_size(record.json.size(), errc::too_large); !fits) {
       done(tl::unexpected(std::move(fits.error())));
       return;
     }
   }
-  auto ids = std::make_shared<std::vector<RecordId>>();
-  auto shared_done = std::make_shared<EnqueueDone>(std::move(done));
+  auto stored = std::make_shared<IngestStored>();
+  auto shared_done = std::make_shared<StoreDone>(std::move(done));
   sqlite::GroupCommitWriter::Task task;
-  task.records = records.size();
+  task.records = write.records.size() + write.rejected.size();
   task.durable = true;
-  task.run = [impl = impl_.get(), ids, records = std::move(records)](std::int64_t& delta) -> Expected<void> {
-    const UnixMillis now = impl->now();
-    ids->assign(records.size(), 0);
-    std::vector<chunk::Entry> entries;
-    for (const auto& members : chunk::plan_chunks(records)) {
-      entries.clear();
-      for (std::size_t slot = 0; slot < members.size(); ++slot) {
-        entries.push_back(chunk::Entry{static_cast<unsigned>(slot), 0, now, now, records[members[slot]].json});
+  task.run = [impl = impl_.get(), stored, write = std::move(write)](std::int64_t& delta) -> Expected<void> {
+    if (auto r = impl->insert_records(write.records, stored->records); !r) return r;
+    if (!write.rejected.empty()) {
+      const UnixMillis now = impl->now();
+      for (const auto& event : write.rejected) {
+        if (auto r = impl->rejected.insert(event, now); !r) return r;
       }
-      const auto& first = records[members.front()];
-      auto chunk_id = impl->chunks.insert(first.api_key, ometria::to_string(first.type), entries);
-      if (!chunk_id) return tl::unexpected(chunk_id.error());
-      for (std::size_t slot = 0; slot < members.size(); ++slot) {
-        (*ids)[members[slot]] = chunk::record_id(**chunk_id, static_cast<unsigned>(slot));
-      }
+      auto dropped = impl->rejected.trim(impl->options.max_rejected_events);
+      if (!dropped) return tl::unexpected(dropped.error());
+      stored->rejected_dropped = *dropped;
     }
-    delta = static_cast<std::int64_t>(records.size());
+    delta = static_cast<std::int64_t>(write.records.size());
     return {};
   };
-  task.finish = [ids, shared_done](const Error* err) {
+  task.finish = [stored, shared_done](const Error* err) {
     if (err != nullptr) (*shared_done)(tl::unexpected(*err));
-    else (*shared_done)(std::move(*ids));
+    else (*shared_done)(std::move(*stored));
   };
   Error refused;
   if (!impl_->writer->submit(std::move(task), refused)) (*shared_done)(tl::unexpected(refused));
@@ -474,6 +506,9 @@ Expected<QueueStats> SqliteQueue::stats() {
     auto dead = impl->dead.count();
     if (!dead) return tl::unexpected(dead.error());
     s.dead_letters = *dead;
+    auto rejected = impl->rejected.count();
+    if (!rejected) return tl::unexpected(rejected.error());
+    s.rejected_events = *rejected;
     auto held = impl->read_held_keys();
     if (!held) return tl::unexpected(held.error());
     s.held_keys = std::move(*held);
@@ -547,6 +582,44 @@ Expected<std::size_t> SqliteQueue::purge(const DeadLetterSelection& which) {
     }
     return purged;
   });
+}
+
+Expected<std::vector<RejectedEvent>> SqliteQueue::rejected_events(const RejectedEventSelection& which) {
+  return impl_->writer->call<std::vector<RejectedEvent>>(
+      "rejected_events", [impl = impl_.get(), &which](std::int64_t&) { return impl->rejected.select(which); });
+}
+
+Expected<RejectedEventsSettled> SqliteQueue::settle_rejected_events(std::vector<RejectedEventOutcome> outcomes) {
+  for (const auto& outcome : outcomes) {
+    if (!outcome.record) continue;
+    if (auto fits = ometria::check_record_size(outcome.record->json.size(), errc::too_large); !fits)
+      return tl::unexpected(std::move(fits.error()));
+  }
+  return impl_->writer->call<RejectedEventsSettled>(
+      "settle_rejected_events", [impl = impl_.get(), &outcomes](std::int64_t& delta) -> Expected<RejectedEventsSettled> {
+        RejectedEventsSettled settled;
+        std::vector<NewRecord> records;
+        for (auto& outcome : outcomes) {
+          if (outcome.reason) {
+            auto updated = impl->rejected.update_reason(outcome.id, *outcome.reason);
+            if (!updated) return tl::unexpected(updated.error());
+            if (*updated == 0) ++settled.gone;
+            else ++settled.still_rejected;
+            continue;
+          }
+          // Removed first: only an event that was still stored becomes a record.
+          auto removed = impl->rejected.remove(outcome.id);
+          if (!removed) return tl::unexpected(removed.error());
+          if (*removed == 0) ++settled.gone;
+          else if (!outcome.record) ++settled.skipped;
+          else records.push_back(std::move(*outcome.record));
+        }
+        std::vector<RecordId> ids;
+        if (auto r = impl->insert_records(records, ids); !r) return tl::unexpected(r.error());
+        settled.enqueued = records.size();
+        delta = static_cast<std::int64_t>(records.size());
+        return settled;
+      });
 }
 
 }  // namespace omt::queue
