@@ -1,5 +1,6 @@
 // `ometria-transformer dead-letter list|replay|purge [--queue PATH] [--limit N] [--id ID...]`: inspect the
 // records Ometria refused (with why), put them back in the queue, or delete them. Output is JSON.
+// `dead-letter list --ometria-errors` lists what Ometria rejected after accepting a push (GET /v2/push/_errors).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -19,11 +20,52 @@ struct DeadLetterArgs {
   std::int64_t limit = 0;
   std::vector<queue::RecordId> ids;
   bool all = false;
+  bool ometria_errors = false;  // list: the errors Ometria listed instead of the dead letters
 };
 
 queue::DeadLetterSelection selection(const DeadLetterArgs& args) { return queue::DeadLetterSelection{args.ids, static_cast<std::size_t>(args.limit)}; }
 
+// What Ometria rejected after accepting the pushes, newest first, with the push and records delivery matched it
+// to (when the entry carried ids and the push was recent enough), as the service kept them.
+int run_list_ometria_errors(const DeadLetterArgs& args) {
+  if (!args.ids.empty()) return fail("dead-letter list", "--id names dead letters; it does not go with --ometria-errors", exit_usage);
+  auto q = open_queue_for_operator(args.path);
+  if (!q) return report_error("dead-letter list", q.error());
+  auto errors = (*q)->ometria_errors(static_cast<std::size_t>(args.limit));
+  if (!errors) return report_error("dead-letter list", errors.error());
+  const auto optional_text = [](const std::optional<std::string>& text) {
+    return text ? nlohmann::json(*text) : nlohmann::json(nullptr);
+  };
+  nlohmann::json out;
+  out["queue"] = args.path;
+  out["count"] = errors->size();
+  out["ometria_errors"] = nlohmann::json::array();
+  for (const auto& e : *errors) {
+    nlohmann::json matched = nullptr;
+    if (e.match) {
+      matched = {{"record_ids", e.match->record_ids},
+                 {"request_id", e.match->request_id},
+                 {"type", e.match->type},
+                 {"pushed_at", iso8601_utc(e.match->pushed_at_unix_ms)}};
+    }
+    out["ometria_errors"].push_back({{"key", obs::key_fingerprint(e.api_key)},
+                                     {"error_message", e.error.message},
+                                     {"error_path", e.error.path},
+                                     {"record_id", optional_text(e.error.record_id)},
+                                     {"request_id", optional_text(e.error.request_id)},
+                                     {"record_type", optional_text(e.error.record_type)},
+                                     {"time_stamp", optional_text(e.error.time_stamp)},
+                                     {"occurrences", e.occurrences},
+                                     {"first_seen_at", iso8601_utc(e.first_seen_at)},
+                                     {"last_seen_at", iso8601_utc(e.last_seen_at)},
+                                     {"matched", std::move(matched)}});
+  }
+  print_json(out);
+  return 0;
+}
+
 int run_list(const DeadLetterArgs& args) {
+  if (args.ometria_errors) return run_list_ometria_errors(args);
   auto q = open_queue_for_operator(args.path);
   if (!q) return report_error("dead-letter list", q.error());
   auto dead = (*q)->dead_letters(selection(args));
@@ -112,6 +154,9 @@ void add_dead_letter_command(CLI::App& app, int& exit_code) {
   list_args->limit = 100;
   auto* list = dead->add_subcommand("list", "Print dead letters with their reasons (JSON), oldest first");
   add_common_options(*list, *list_args, "At most this many (default 100; 0 = all)");
+  list->add_flag("--ometria-errors", list_args->ometria_errors,
+                 "Instead: what Ometria rejected after accepting a push (GET /v2/push/_errors, read by serve), newest "
+                 "first, matched to the records delivery sent where Ometria's entry carries ids");
   list->footer(exit_status_footer("the queue could not be read"));
   list->callback([list_args, &exit_code] { exit_code = with_queue_path(*list_args, "dead-letter list", run_list); });
 

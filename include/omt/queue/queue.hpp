@@ -86,6 +86,8 @@ struct DeadLetterSelection {
   std::size_t limit = 0;
 };
 
+class OmetriaErrorLog;
+
 class Queue {
  public:
   using EnqueueDone = std::function<void(Expected<std::vector<RecordId>>)>;
@@ -140,6 +142,10 @@ class Queue {
   virtual Expected<std::size_t> replay(const DeadLetterSelection& which) = 0;
   // Deletes dead letters for good. Returns how many.
   virtual Expected<std::size_t> purge(const DeadLetterSelection& which) = 0;
+
+  // Where the errors Ometria lists after accepting pushes are kept (omt/queue/ometria_errors.hpp); nullptr: this
+  // backend keeps none (they are still counted and logged).
+  virtual OmetriaErrorLog* ometria_error_log() { return nullptr; }
 };
 
 }  // namespace omt::queue
