@@ -8,12 +8,11 @@
 #include <nlohmann/json.hpp>
 
 #include <signal.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <fstream>
 
 #include "child_process.hpp"
+#include "cli_run.hpp"
 #include "delivery_harness.hpp"
 #include "http_client.hpp"
 #include "log_capture.hpp"
@@ -260,24 +259,6 @@ TEST_F(OmetriaErrorsEngineTest, AHeldKeyIsNotPolledAndZeroTurnsThePollOff) {
 
 // ---- the real binary ----
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;  // stdout only
-};
-
-CliRun run_cli(const std::string& args) {
-  CliRun result;
-  const std::string command = std::string(OMT_BINARY) + " " + args + " 2>/dev/null";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
 TEST_F(OmetriaErrorsEngineTest, TheServiceKeepsWhatOmetriaRejectsMatchedToItsRecordsForTheCliAndHealth) {
   fake_->list_errors_with_ids(true);
   const std::string rejected = kKey + "/contact/3";
@@ -322,7 +303,7 @@ TEST_F(OmetriaErrorsEngineTest, TheServiceKeepsWhatOmetriaRejectsMatchedToItsRec
       << metrics;
 
   // The operator's view, from another process beside the running service.
-  const auto listed = run_cli("dead-letter list --ometria-errors --queue " + queue_path);
+  const auto listed = run("dead-letter list --ometria-errors --queue " + queue_path);
   ASSERT_EQ(listed.exit_code, 0) << listed.out;
   const auto out = json::parse(listed.out);
   ASSERT_EQ(out["count"], 1) << listed.out;
@@ -341,7 +322,7 @@ TEST_F(OmetriaErrorsEngineTest, TheServiceKeepsWhatOmetriaRejectsMatchedToItsRec
   }
   EXPECT_EQ(entry["matched"]["request_id"], pushed_in);
   EXPECT_EQ(entry["request_id"], pushed_in);
-  EXPECT_EQ(run_cli("dead-letter list --ometria-errors --id 1 --queue " + queue_path).exit_code, 2);
+  EXPECT_EQ(run("dead-letter list --ometria-errors --id 1 --queue " + queue_path).exit_code, 2);
 
   child.signal(SIGTERM);
   EXPECT_EQ(child.wait_exit(10s), 0) << child.output();
