@@ -224,7 +224,9 @@ TEST_F(OmetriaErrorsEngineTest, TheDocumentedShapeIsKeptUnmatchedAndCountedOnceH
             std::string::npos)
       << metrics;
   for (const auto& request : fake_->requests()) {
-    if (request.method == "GET") EXPECT_EQ(request.target, "/v2/push/_errors");
+    if (request.method == "GET") {
+      EXPECT_EQ(request.target, "/v2/push/_errors");
+    }
   }
 }
 
@@ -255,6 +257,24 @@ TEST_F(OmetriaErrorsEngineTest, AHeldKeyIsNotPolledAndZeroTurnsThePollOff) {
     engine.stop(5s);
   }
   EXPECT_EQ(gets(kKey), before) << "0 turns the poll off";
+}
+
+TEST_F(OmetriaErrorsEngineTest, PollsTakeTokensOfTheKeysRateLimitLikePushes) {
+  auto o = options();
+  o.errors_poll_interval = 5ms;  // asks far more often than the key's budget allows
+  o.errors_poll_keys = {kKey};
+  o.rate_limit.requests_per_second = 4;
+  o.rate_limit.burst = 1;
+  const auto started = std::chrono::steady_clock::now();
+  {
+    DeliveryEngine engine(*queue_, sender_options(), o);
+    ASSERT_TRUE(eventually([&] { return fake_->error_polls() >= 2; }));
+    std::this_thread::sleep_for(500ms);
+    engine.stop(5s);
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  // A token bucket of 4/s and burst 1 lets at most 1 + 4 per second through, whatever the schedule asks.
+  EXPECT_LE(static_cast<double>(fake_->error_polls()), 1 + 4 * seconds) << seconds << " s";
 }
 
 // ---- the real binary ----
