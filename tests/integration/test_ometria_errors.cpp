@@ -226,6 +226,9 @@ TEST_F(OmetriaErrorsEngineTest, TheDocumentedShapeIsKeptUnmatchedAndCountedOnceH
   for (const auto& request : fake_->requests()) {
     if (request.method == "GET") {
       EXPECT_EQ(request.target, "/v2/push/_errors");
+      EXPECT_EQ(request.api_key, kKey);
+      EXPECT_EQ(request.content_type, "") << "a GET of the real client sends no body";
+      EXPECT_EQ(request.body_bytes, 0u);
     }
   }
 }

@@ -144,7 +144,7 @@ class Queue {
   virtual Expected<std::size_t> purge(const DeadLetterSelection& which) = 0;
 
   // Where the errors Ometria lists after accepting pushes are kept (omt/queue/ometria_errors.hpp); nullptr: this
-  // backend keeps none (they are still counted and logged).
+  // backend keeps none, and delivery then does not read them (only kept entries tell a new error from a known one).
   virtual OmetriaErrorLog* ometria_error_log() { return nullptr; }
 };
 
