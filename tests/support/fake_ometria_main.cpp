@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
   CLI::App app{"fake-ometria: a fake Ometria push API (POST /v2/push) for trials, tests and benchmarks.\n"
                "Prints the port it listens on alone on the first line of stdout, then one JSON line per accepted\n"
                "record ({\"api_key\":...,\"push\":N,\"record\":{...}}) unless --out is given.\n"
-               "GET /_fake/stats answers {\"records\":N,\"pushes\":N,\"requests\":N}.\n"
+               "GET /_fake/stats answers {\"records\":N,\"pushes\":N,\"requests\":N}; GET /v2/push/_errors lists the\n"
+               "records of --reject-later, accepted and then rejected.\n"
                "Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start; 2 bad options."};
   app.get_formatter()->column_width(34);
   std::string listen = "127.0.0.1:0";
