@@ -50,6 +50,7 @@ nlohmann::ordered_json effective(const config::Config& c) {
                    {"burst", c.delivery.rate_limit.burst},
                    {"linger", duration(c.delivery.linger)},
                    {"pushes_per_partition", c.delivery.pushes_per_partition},
+                   {"errors_poll_interval", duration(c.delivery.errors_poll_interval)},
                    {"retry",
                     {{"base_delay", duration(c.delivery.retry.base_delay)},
                      {"max_delay", duration(c.delivery.retry.max_delay)},

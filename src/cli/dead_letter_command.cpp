@@ -2,6 +2,7 @@
 // records Ometria refused (with why), put them back in the queue, or delete them. With --events, list and replay
 // the events ingest could not transform (kept with their reason): replay transforms them again with today's
 // mappings and source settings, so the fix for a bad mapping is to change it, then replay. Output is JSON.
+// `dead-letter list --ometria-errors` lists what Ometria rejected after accepting a push (GET /v2/push/_errors).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -28,11 +29,52 @@ struct DeadLetterArgs {
   bool events = false;  // the rejected events instead of the dead letters
   std::string since;    // --since (with --events)
   std::string source;   // --source (with --events)
+  bool ometria_errors = false;  // list: the errors Ometria listed instead of the dead letters
 };
 
 queue::DeadLetterSelection selection(const DeadLetterArgs& args) { return queue::DeadLetterSelection{args.ids, static_cast<std::size_t>(args.limit)}; }
 
+// What Ometria rejected after accepting the pushes, newest first, with the push and records delivery matched it
+// to (when the entry carried ids and the push was recent enough), as the service kept them.
+int run_list_ometria_errors(const DeadLetterArgs& args) {
+  if (!args.ids.empty()) return fail("dead-letter list", "--id names dead letters; it does not go with --ometria-errors", exit_usage);
+  auto q = open_queue_for_operator(args.path);
+  if (!q) return report_error("dead-letter list", q.error());
+  auto errors = (*q)->ometria_errors(static_cast<std::size_t>(args.limit));
+  if (!errors) return report_error("dead-letter list", errors.error());
+  const auto optional_text = [](const std::optional<std::string>& text) {
+    return text ? nlohmann::json(*text) : nlohmann::json(nullptr);
+  };
+  nlohmann::json out;
+  out["queue"] = args.path;
+  out["count"] = errors->size();
+  out["ometria_errors"] = nlohmann::json::array();
+  for (const auto& e : *errors) {
+    nlohmann::json matched = nullptr;
+    if (e.match) {
+      matched = {{"record_ids", e.match->record_ids},
+                 {"request_id", e.match->request_id},
+                 {"type", e.match->type},
+                 {"pushed_at", iso8601_utc(e.match->pushed_at_unix_ms)}};
+    }
+    out["ometria_errors"].push_back({{"key", obs::key_fingerprint(e.api_key)},
+                                     {"error_message", e.error.message},
+                                     {"error_path", e.error.path},
+                                     {"record_id", optional_text(e.error.record_id)},
+                                     {"request_id", optional_text(e.error.request_id)},
+                                     {"record_type", optional_text(e.error.record_type)},
+                                     {"time_stamp", optional_text(e.error.time_stamp)},
+                                     {"occurrences", e.occurrences},
+                                     {"first_seen_at", iso8601_utc(e.first_seen_at)},
+                                     {"last_seen_at", iso8601_utc(e.last_seen_at)},
+                                     {"matched", std::move(matched)}});
+  }
+  print_json(out);
+  return 0;
+}
+
 int run_list(const DeadLetterArgs& args) {
+  if (args.ometria_errors) return run_list_ometria_errors(args);
   auto q = open_queue_for_operator(args.path);
   if (!q) return report_error("dead-letter list", q.error());
   auto dead = (*q)->dead_letters(selection(args));
@@ -226,6 +268,8 @@ int run_replay_events(const DeadLetterArgs& args) {
 
 // --since and --source select rejected events; --id names dead letters.
 std::optional<int> refuse_mixed_options(const DeadLetterArgs& args, std::string_view command) {
+  if (args.events && args.ometria_errors)
+    return fail(command, "--events and --ometria-errors list different things: give one of them", exit_usage);
   if (args.events && !args.ids.empty())
     return fail(command, "--id names dead letters; select rejected events with --since, --source and --limit", exit_usage);
   if (!args.events && (!args.since.empty() || !args.source.empty()))
@@ -277,6 +321,9 @@ void add_dead_letter_command(CLI::App& app, int& exit_code) {
   auto* list = dead->add_subcommand("list", "Print dead letters with their reasons (JSON), oldest first");
   add_common_options(*list, *list_args, "At most this many (default 100; 0 = all)");
   add_event_options(*list, *list_args, "List the events ingest could not transform (kept with their reason) instead");
+  list->add_flag("--ometria-errors", list_args->ometria_errors,
+                 "Instead: what Ometria rejected after accepting a push (GET /v2/push/_errors, read by serve), newest "
+                 "first, matched to the records delivery sent where Ometria's entry carries ids");
   list->footer(exit_status_footer("the queue could not be read"));
   list->callback([list_args, &exit_code] { exit_code = with_queue_path(*list_args, "dead-letter list", run_list_either); });
 

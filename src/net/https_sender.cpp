@@ -250,15 +250,17 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
     if (!url.tls && !options_.allow_plain_http)
       co_return PushOutcome::failure(NetworkError::invalid_request, "plain http:// is not allowed; use https://");
 
-    http::request<http::string_body> message{http::verb::post, url.target, 11};
+    const bool is_get = request.method == PushRequest::Method::get;
+    http::request<http::string_body> message{is_get ? http::verb::get : http::verb::post, url.target, 11};
     message.set(http::field::host, url.host_header);
-    message.set(http::field::content_type, "application/json");
+    if (!is_get) message.set(http::field::content_type, "application/json");
     message.set(http::field::accept, "application/json");
     message.set(http::field::user_agent, options_.user_agent);
     message.set("X-Ometria-Auth", request.api_key);
     message.keep_alive(true);
-    message.body() = std::move(request.body);
+    if (!is_get) message.body() = std::move(request.body);
     message.prepare_payload();
+    const std::size_t body_limit = request.max_answer_bytes != 0 ? request.max_answer_bytes : options_.max_response_body;
 
     ConnectionPtr connection = take_idle(url.pool_key());
     const bool reused = connection != nullptr;
@@ -270,7 +272,7 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
         co_return failure;
       }
     }
-    Exchange exchange = co_await exchange_on(*connection, message);
+    Exchange exchange = co_await exchange_on(*connection, message, body_limit);
     if (reused && exchange.nothing_read && !stopped_) {
       // The server probably closed this idle connection while we were not looking: one more try on a new one.
       // Harmless even if it did read the push: Ometria merges records by id.
@@ -281,7 +283,7 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
         log_failure(url, request.api_key, failure);
         co_return failure;
       }
-      exchange = co_await exchange_on(*connection, message);
+      exchange = co_await exchange_on(*connection, message, body_limit);
     }
     release(connection, exchange.reusable && !stopped_);
     if (stopped_ && !exchange.result.has_answer())
@@ -374,13 +376,14 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
     co_return connection;
   }
 
-  asio::awaitable<Exchange> exchange_on(Connection& connection, http::request<http::string_body>& message) {
+  asio::awaitable<Exchange> exchange_on(Connection& connection, http::request<http::string_body>& message,
+                                        std::size_t body_limit) {
     Exchange out;
     boost::system::error_code ec;
     connection.tcp().expires_after(options_.response_timeout);
     http::response_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options_.max_response_header));
-    parser.body_limit(options_.max_response_body);
+    parser.body_limit(body_limit);
 
     if (connection.secure) {
       co_await http::async_write(*connection.secure, message, asio::redirect_error(asio::use_awaitable, ec));
@@ -396,7 +399,7 @@ class HttpsSenderImpl : public std::enable_shared_from_this<HttpsSenderImpl> {
         co_await http::async_read_header(*connection.plain, connection.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       }
     }
-    if (!ec && parser.content_length() && *parser.content_length() > options_.max_response_body) {
+    if (!ec && parser.content_length() && *parser.content_length() > body_limit) {
       ec = http::error::body_limit;
     }
     if (!ec && !parser.is_done()) {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 namespace omt::ometria {
 
@@ -105,6 +106,117 @@ std::vector<std::vector<std::size_t>> group_into_pushes(std::span<const PushKey>
     }
   }
   return pushes;
+}
+
+// ---- GET /v2/push/_errors ----
+
+std::string errors_endpoint_for(std::string_view endpoint) {
+  const auto query = endpoint.find('?');
+  std::string_view path = endpoint.substr(0, query);
+  const std::string_view rest = query == std::string_view::npos ? std::string_view() : endpoint.substr(query);
+  while (path.ends_with('/')) path.remove_suffix(1);
+  return std::string(path) + "/_errors" + std::string(rest);
+}
+
+namespace {
+
+// At most max_error_text_bytes, never cutting a UTF-8 sequence in two.
+std::string bounded_text(std::string text) {
+  if (text.size() <= max_error_text_bytes) return text;
+  std::size_t cut = max_error_text_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  text.resize(cut);
+  return text;
+}
+
+// A text field, or an integer given as its digits (ids); anything else is absent.
+std::optional<std::string> text_field(const nlohmann::json& entry, const char* name) {
+  const auto it = entry.find(name);
+  if (it == entry.end()) return std::nullopt;
+  if (it->is_string()) return bounded_text(it->get<std::string>());
+  if (it->is_number_integer()) return it->dump();
+  return std::nullopt;
+}
+
+}  // namespace
+
+Expected<OmetriaErrorList> parse_errors_answer(std::string_view body) {
+  if (body.size() > max_errors_answer_bytes) {
+    return fail(errc::too_large, "Ometria's errors answer is over " + std::to_string(max_errors_answer_bytes) + " bytes");
+  }
+  if (!nesting_within(body, 16)) return fail(errc::invalid_json, "Ometria's errors answer is nested too deeply");
+  const auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return fail(errc::invalid_json, "Ometria's errors answer is not JSON");
+  const nlohmann::json* list = &parsed;
+  if (parsed.is_object()) {
+    // Not the documented shape; an object wrapping the list is read too, rather than losing what it says.
+    list = nullptr;
+    for (const char* member : {"errors", "data"}) {
+      if (auto it = parsed.find(member); it != parsed.end() && it->is_array()) {
+        list = &*it;
+        break;
+      }
+    }
+  }
+  if (list == nullptr || !list->is_array()) {
+    return fail(errc::invalid_json, "Ometria's errors answer is not a JSON array of errors");
+  }
+  OmetriaErrorList out;
+  for (const auto& entry : *list) {
+    if (!entry.is_object() || out.errors.size() >= max_errors_per_answer) {
+      ++out.ignored;
+      continue;
+    }
+    OmetriaError error;
+    error.message = text_field(entry, "error_message").value_or("");
+    error.path = text_field(entry, "error_path").value_or("");
+    error.record_id = text_field(entry, "record_id");
+    error.request_id = text_field(entry, "request_id");
+    error.record_type = text_field(entry, "record_type");
+    error.time_stamp = text_field(entry, "time_stamp");
+    if (error.message.empty() && error.path.empty() && !error.record_id && !error.request_id) {
+      ++out.ignored;  // says nothing anyone could act on
+      continue;
+    }
+    out.errors.push_back(std::move(error));
+  }
+  return out;
+}
+
+std::string error_digest(const OmetriaError& error) {
+  // FNV-1a 64 over every field, each with a tag and its length, so that no two different entries run together.
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  const auto mix = [&hash](char tag, const std::optional<std::string>& value) {
+    const std::string text = value ? std::to_string(value->size()) + ":" + *value : "-";
+    for (const char c : std::string(1, tag) + text) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 0x100000001b3ull;
+    }
+  };
+  mix('m', error.message);
+  mix('p', error.path);
+  mix('r', error.record_id);
+  mix('q', error.request_id);
+  mix('t', error.record_type);
+  mix('s', error.time_stamp);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string digest(16, '0');
+  for (int i = 15; i >= 0; --i, hash >>= 4) digest[static_cast<std::size_t>(i)] = kHex[hash & 15];
+  return digest;
+}
+
+std::optional<std::string> record_id_of(std::string_view record_json) {
+  // simdjson, not nlohmann: this runs for every record of every delivered push while the errors poll is on.
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::object record;
+  if (parser.parse(record_json.data(), record_json.size()).get_object().get(record) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  simdjson::dom::element id;
+  if (record["id"].get(id) != simdjson::SUCCESS) return std::nullopt;
+  if (id.is_string()) return std::string(id.get_string().value_unsafe());
+  if (id.is_int64() || id.is_uint64()) return simdjson::minify(id);
+  return std::nullopt;
 }
 
 }  // namespace omt::ometria

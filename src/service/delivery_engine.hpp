@@ -1,7 +1,8 @@
 // Internal: the delivery engine behind DeliveryService, shared by the files that hold its three parts:
 //   delivery_service.cpp     plumbing (strand, queue pool), scanning for ready partitions, start and stop;
 //   delivery_partitions.cpp  a partition's lifecycle: lease -> linger -> push -> ack / reschedule / dead-letter;
-//   delivery_holds.cpp       keys Ometria refused: holding, probing and releasing them.
+//   delivery_holds.cpp       keys Ometria refused: holding, probing and releasing them;
+//   delivery_ometria_errors.cpp  reading what Ometria rejected after a 2xx (GET /v2/push/_errors) per key.
 // The pure decisions are elsewhere: delivery::plan_after_push (what a push's answer leads to) and
 // delivery::KeyHoldTable (who is held, which lane may probe). What happens is told through obs::DeliveryEvents.
 //
@@ -40,10 +41,12 @@
 #include <vector>
 
 #include "omt/delivery/key_holds.hpp"
+#include "omt/delivery/ometria_errors.hpp"
 #include "omt/delivery/push_plan.hpp"
 #include "omt/delivery/rate_limiter.hpp"
 #include "omt/delivery/sender.hpp"
 #include "omt/obs/delivery_events.hpp"
+#include "omt/obs/ometria_errors_events.hpp"
 #include "omt/queue/queue.hpp"
 #include "omt/service/delivery_service.hpp"
 
@@ -167,6 +170,17 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   void restore_holds(const std::vector<queue::HeldKey>& held);
   void publish_holds();
 
+  // ---- what Ometria rejected after a 2xx (delivery_ometria_errors.cpp) ----
+  bool errors_poll_on() const { return errors_schedule_.enabled(); }
+  void start_errors_poll();
+  void remember_push(const Partition& p, const delivery::PushOutcome& outcome);
+  void arm_errors_timer(Steady::time_point at);
+  void poll_due_errors();
+  void poll_errors(const std::string& api_key);
+  void on_errors_answer(const std::string& api_key, delivery::PushOutcome outcome);
+  void on_errors_stored(const std::string& api_key, const std::vector<delivery::SeenError>& fresh);
+  void publish_error_summary();
+
   // ---- start and stop (delivery_service.cpp) ----
   void start();
   void notify();
@@ -212,8 +226,19 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<std::uint64_t> retried_{0};
   std::atomic<std::uint64_t> dead_{0};
 
+  // What Ometria rejected after a 2xx. Strand only, but for the snapshot.
+  delivery::ErrorPollSchedule errors_schedule_;
+  delivery::RecentPushes recent_pushes_;
+  obs::OmetriaErrorEvents error_events_;
+  std::string errors_url_;
+  asio::steady_timer errors_timer_;
+  Steady::time_point errors_timer_at_ = Steady::time_point::max();
+  std::uint64_t errors_timer_generation_ = 0;
+  std::map<std::string, OmetriaErrorsStatus> error_summary_;  // by api key
+
   mutable std::mutex snapshot_mutex_;
   std::vector<HeldKeyStatus> held_snapshot_;
+  std::vector<OmetriaErrorsStatus> errors_snapshot_;
 };
 
 }  // namespace omt::service

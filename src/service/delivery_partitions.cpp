@@ -129,6 +129,7 @@ void DeliveryService::Impl::on_pushed(Partition& p, Steady::time_point started, 
   const delivery::PartitionState state{p.batch.size(), p.max_attempts, is_full(p), is_probe(p)};
   const auto plan = delivery::plan_after_push(outcome, state, options_.retry, random01(), wall_now());
   tell(p, outcome, plan, now - started);
+  if (plan.decision.action == Action::delivered && errors_poll_on()) remember_push(p, outcome);
 
   if (plan.pause_key) key_pause_[p.key.api_key] = now + *plan.pause_key;
   if (plan.backoff) p.not_before = now + *plan.backoff;

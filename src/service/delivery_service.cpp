@@ -19,7 +19,14 @@ DeliveryService::Impl::Impl(asio::io_context& io, queue::Queue& queue, delivery:
       limiter_(options_.rate_limit),
       events_(metrics),
       scan_timer_(strand_),
-      rng_(std::random_device{}()) {
+      rng_(std::random_device{}()),
+      // Polled only when the queue can keep what Ometria lists: each poll lists the same errors again, and only
+      // the kept ones tell a new error from one seen before.
+      errors_schedule_(queue.ometria_error_log() != nullptr ? options_.errors_poll_interval : milliseconds(0)),
+      recent_pushes_(options_.errors_matched_records),
+      error_events_(metrics),
+      errors_url_(ometria::errors_endpoint_for(options_.endpoint)),
+      errors_timer_(strand_) {
   options_.max_in_flight = std::max<std::size_t>(1, options_.max_in_flight);
   options_.max_records_per_push = std::clamp<std::size_t>(options_.max_records_per_push, 1, ometria::records_per_push);
 }
@@ -148,6 +155,7 @@ Steady::time_point DeliveryService::Impl::earliest_push(const Partition& p) cons
 
 void DeliveryService::Impl::start() {
   on_strand([](Impl& self) {
+    self.start_errors_poll();
     self.on_queue([](queue::Queue& q) { return q.held_keys(); },
                   [self = self.shared_from_this()](Expected<std::vector<queue::HeldKey>> held) {
                     if (!held) self->events_.emit(obs::HeldKeysUnreadable{held.error().message});
@@ -172,6 +180,7 @@ bool DeliveryService::Impl::stop(milliseconds deadline) {
   }
   on_strand([](Impl& self) {
     self.scan_timer_.cancel();
+    self.errors_timer_.cancel();
     for (auto& [key, p] : self.partitions_) p->timer.cancel();
     for (auto& [key, timer] : self.probe_timers_) timer->cancel();
     self.waiting_for_slot_.clear();
@@ -205,6 +214,11 @@ bool DeliveryService::stop(milliseconds deadline) { return impl_->stop(deadline)
 std::vector<HeldKeyStatus> DeliveryService::held_keys() const {
   std::lock_guard lock(impl_->snapshot_mutex_);
   return impl_->held_snapshot_;
+}
+
+std::vector<OmetriaErrorsStatus> DeliveryService::ometria_errors() const {
+  std::lock_guard lock(impl_->snapshot_mutex_);
+  return impl_->errors_snapshot_;
 }
 
 DeliveryCounters DeliveryService::counters() const {

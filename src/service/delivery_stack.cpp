@@ -2,6 +2,8 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
 
 #include <filesystem>
 #include <map>
@@ -42,6 +44,20 @@ std::string held_key_source(const std::vector<config::SourceConfig>& sources, co
   const auto names = sources_with_fingerprint(sources, fingerprint);
   if (names.empty()) return describe_key_sources(names);
   return (names.size() == 1 ? "source " : "sources ") + describe_key_sources(names);
+}
+
+// The errors Ometria listed after accepting pushes, per key: reported, never failed (the records were the
+// senders' to fix, and the service itself is working).
+std::string ometria_errors_detail(const config::Config& config, const std::vector<OmetriaErrorsStatus>& keys) {
+  if (config.delivery.errors_poll_interval.count() == 0) return "not read (delivery.errors_poll_interval is 0)";
+  if (keys.empty()) return "none listed by Ometria";
+  std::string detail = "records Ometria rejected after accepting them (see `dead-letter list --ometria-errors`):";
+  for (const auto& k : keys) {
+    const std::time_t seconds = static_cast<std::time_t>(k.latest_new_at_unix_ms / 1000);
+    detail += fmt::format(" {} ({} listed, the latest new at {:%Y-%m-%dT%H:%M:%SZ}; {})", k.key_fingerprint, k.errors,
+                          fmt::gmtime(seconds), held_key_source(config.sources, k.key_fingerprint));
+  }
+  return detail;
 }
 
 }  // namespace
@@ -146,6 +162,10 @@ std::vector<net::HealthCheck> DeliveryStack::health_checks() {
                                                   (k.probing ? ", probing" : "") + "; " +
                                                   held_key_source(impl->config.sources, k.key_fingerprint) + ")";
                                       }
+                                      return true;
+                                    }});
+  checks.push_back(net::HealthCheck{"ometria_errors", [impl](std::string& detail) {
+                                      detail = ometria_errors_detail(impl->config, impl->delivery->ometria_errors());
                                       return true;
                                     }});
   return checks;

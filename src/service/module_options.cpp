@@ -25,6 +25,13 @@ DeliveryOptions delivery_options(const config::Config& config) {
   o.retry = config.delivery.retry;
   o.max_in_flight = config.ometria.max_in_flight;
   o.pushes_per_partition = config.delivery.pushes_per_partition;
+  o.errors_poll_interval = config.delivery.errors_poll_interval;
+  for (const auto& source : config.sources) {
+    const auto& key = source.destination.api_key;
+    if (std::find(o.errors_poll_keys.begin(), o.errors_poll_keys.end(), key) == o.errors_poll_keys.end()) {
+      o.errors_poll_keys.push_back(key);
+    }
+  }
   // A lease must outlive every push of its records: all of the sender's timeouts, with room to spare.
   const auto push_bound = config.ometria.connect_timeout + config.ometria.handshake_timeout +
                           config.ometria.response_timeout + config.delivery.linger;

@@ -44,12 +44,25 @@ TEST(FakeOmetriaProgram, StatusAnswersEveryPushWithRetryAfter) {
   EXPECT_EQ(client.get("/_fake/stats").body, R"({"pushes":0,"records":0,"requests":1})");
 }
 
+TEST(FakeOmetriaProgram, RejectLaterAcceptsARecordThenListsItInTheErrorsList) {
+  RunningFake fake({"--keys", "k,other", "--reject-later", "c1=Invalid email", "--errors-with-ids", "--out", "/dev/null"});
+  EXPECT_EQ(fake.push("k").status, 202);  // accepted: Ometria validates later
+  HttpClient client("127.0.0.1", fake.port);
+  const auto listed = client.request("GET", "/v2/push/_errors", "", {{"X-Ometria-Auth", "k"}});
+  EXPECT_EQ(listed.status, 200);
+  EXPECT_EQ(listed.body, R"([{"error_message":"Invalid email","error_path":"root","record_id":"c1","record_type":"contact",)"
+                         R"("request_id":"fake-1","time_stamp":"2026-01-01T00:00:00Z"}])");
+  EXPECT_EQ(client.request("GET", "/v2/push/_errors", "", {{"X-Ometria-Auth", "other"}}).body, "[]") << "per key";
+  EXPECT_EQ(client.request("GET", "/v2/push/_errors", "", {{"X-Ometria-Auth", "nobody"}}).status, 401);
+}
+
 TEST(FakeOmetriaProgram, BadOptionsExitTwoWithAReason) {
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"--keys", "k", "--refuse-key", "k"},
            {"--keys", "k", "--refuse-key", "k=200"},
            {"--keys", "k", "--status", "200"},
-           {"--keys", "k", "--retry-after", "5"}}) {
+           {"--keys", "k", "--retry-after", "5"},
+           {"--keys", "k", "--reject-later", "c1"}}) {
     ChildProcess child(OMT_FAKE_OMETRIA_BINARY, args);
     EXPECT_EQ(child.wait_exit(10s), 2) << args.back();
     EXPECT_NE(child.output().find("fake-ometria: --"), std::string::npos) << child.output();

@@ -26,6 +26,8 @@ TEST(ModuleOptions, DefaultsAreTheConfigurationsDefaults) {
   EXPECT_EQ(delivery.linger, delivery_defaults.linger);
   EXPECT_EQ(delivery.max_in_flight, delivery_defaults.max_in_flight);
   EXPECT_EQ(delivery.pushes_per_partition, delivery_defaults.pushes_per_partition);
+  EXPECT_EQ(delivery.errors_poll_interval, delivery_defaults.errors_poll_interval);
+  EXPECT_TRUE(delivery.errors_poll_keys.empty());
   EXPECT_EQ(delivery.max_records_per_push, omt::ometria::records_per_push);
 
   const auto ingest = omt::service::ingest_limits(config);
@@ -48,6 +50,12 @@ TEST(ModuleOptions, EachTakesWhatTheConfigurationSays) {
   config.ometria.extra_ca_file = "/tmp/ca.pem";
   config.delivery.linger = 50ms;
   config.delivery.pushes_per_partition = 3;
+  config.delivery.errors_poll_interval = 90s;
+  for (const char* key : {"key-1", "key-2", "key-1"}) {
+    omt::config::SourceConfig source;
+    source.destination.api_key = key;
+    config.sources.push_back(source);
+  }
   config.delivery.retry.max_attempts = 9;
   config.ingest.slow_down_from = 42;
   config.ingest.max_slow_down = 250ms;
@@ -70,6 +78,8 @@ TEST(ModuleOptions, EachTakesWhatTheConfigurationSays) {
   EXPECT_EQ(delivery.endpoint, "http://127.0.0.1:1/v2/push");
   EXPECT_EQ(delivery.linger, 50ms);
   EXPECT_EQ(delivery.pushes_per_partition, 3u);
+  EXPECT_EQ(delivery.errors_poll_interval, 90s);
+  EXPECT_EQ(delivery.errors_poll_keys, (std::vector<std::string>{"key-1", "key-2"}));  // each key polled once
   EXPECT_EQ(delivery.max_in_flight, 7u);
   EXPECT_EQ(delivery.retry.max_attempts, 9u);
   EXPECT_GE(delivery.lease_for, 4 * (1s + 2s + 3s + 50ms));  // a lease outlives every push of its records

@@ -1,16 +1,15 @@
 // The operator subcommands (queue stats, dead-letter list|replay|purge) run as the real binary on a real queue.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "cli_run.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/queue/sqlite_queue.hpp"
 
@@ -19,27 +18,7 @@ namespace {
 using omt::queue::NewRecord;
 using omt::queue::RecordType;
 using omt::queue::SqliteQueue;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-};
-
-// stderr is dropped, or with stderr_too folded into out (to read an error message). env: "NAME=value ..." for the
-// child only.
-RunResult run(const std::string& args, bool stderr_too = false, const std::string& env = "") {
-  RunResult result;
-  const std::string command =
-      (env.empty() ? "" : "env " + env + " ") + std::string(OMT_BINARY) + " " + args + (stderr_too ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using omt::test::run;
 
 class QueueCliTest : public ::testing::Test {
  protected:

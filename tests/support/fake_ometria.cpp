@@ -258,6 +258,14 @@ struct FakeOmetria::Impl {
   std::size_t connections = 0;
   std::size_t concurrent = 0;
   std::size_t max_concurrent = 0;
+  struct LaterRejection {
+    std::string message;
+    std::string path;
+  };
+  std::map<std::string, LaterRejection> reject_later;  // by record id
+  std::map<std::string, std::deque<nlohmann::json>> errors;  // by key: the last 100, oldest first
+  std::size_t error_polls = 0;
+  bool errors_with_ids = false;
 
   void start() {
     if (options.tls) {
@@ -421,6 +429,7 @@ struct FakeOmetria::Impl {
       plan.body = nlohmann::json{{"records", record_total}, {"pushes", push_total}, {"requests", request_total}}.dump();
       return plan;
     }
+    if (request.target() == "/v2/push/_errors") return list_errors(request, key);
     std::optional<ScriptedAnswer> script;
     {
       std::lock_guard lock(mutex);
@@ -508,6 +517,50 @@ struct FakeOmetria::Impl {
     plan.body.clear();  // written once the push has its request_id
   }
 
+  // GET /v2/push/_errors: the key's list, like a push's key checks (a refused key is refused here too).
+  Plan list_errors(const Request& request, const std::string& key) {
+    Plan plan;
+    const auto refuse = [&](int status, const std::string& detail) {
+      plan.status = status;
+      plan.content_type = "application/problem+json";
+      plan.body = problem(status, detail);
+      return plan;
+    };
+    if (request.method() != http::verb::get) return refuse(405, "only GET");
+    std::lock_guard lock(mutex);
+    plan.headers = extra_headers;
+    plan.delay = delay;
+    if (const auto forced = key_status.find(key); forced != key_status.end()) return refuse(forced->second, "the API key is not allowed");
+    if (std::find(options.keys.begin(), options.keys.end(), key) == options.keys.end())
+      return refuse(401, "missing or unknown X-Ometria-Auth");
+    plan.status = 200;
+    nlohmann::json list = nlohmann::json::array();
+    if (const auto it = errors.find(key); it != errors.end()) {
+      for (const auto& entry : it->second) list.push_back(entry);
+    }
+    plan.body = list.dump();
+    ++error_polls;
+    return plan;
+  }
+
+  // Under the lock: the records of an accepted push that its asynchronous validation rejects.
+  void reject_accepted(const ReceivedPush& push, const std::vector<ReceivedRecord>& accepted) {
+    for (const auto& r : accepted) {
+      const auto rule = reject_later.find(r.id);
+      if (rule == reject_later.end()) continue;
+      nlohmann::json entry = {{"error_message", rule->second.message}, {"error_path", rule->second.path}};
+      if (errors_with_ids) {
+        entry["record_id"] = r.id;
+        entry["request_id"] = push.request_id;
+        entry["record_type"] = r.type;
+        entry["time_stamp"] = "2026-01-01T00:00:00Z";
+      }
+      auto& list = errors[push.api_key];
+      list.push_back(std::move(entry));
+      if (list.size() > 100) list.pop_front();  // Ometria lists the last 100
+    }
+  }
+
   ReceivedPush accept(Plan& plan, const std::string& key, std::uint64_t connection) {
     ReceivedPush push;
     push.api_key = key;
@@ -520,6 +573,7 @@ struct FakeOmetria::Impl {
       push.number = ++push_total;
       push.request_id = "fake-" + std::to_string(push.number);
       for (auto& r : plan.records) r.push = push.number;
+      reject_accepted(push, plan.records);
       record_total += plan.records.size();
       if (options.keep_records) {
         records.insert(records.end(), plan.records.begin(), plan.records.end());
@@ -601,6 +655,21 @@ void FakeOmetria::release_answers() {
     asio::post(timer->get_executor(), [timer] { timer->expires_at(asio::steady_timer::time_point::min()); });
   }
   impl_->held_timers.clear();
+}
+
+void FakeOmetria::reject_later(const std::string& record_id, const std::string& message, const std::string& path) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->reject_later[record_id] = Impl::LaterRejection{message, path};
+}
+
+void FakeOmetria::list_errors_with_ids(bool with_ids) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->errors_with_ids = with_ids;
+}
+
+std::size_t FakeOmetria::error_polls() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->error_polls;
 }
 
 std::vector<ReceivedRecord> FakeOmetria::records() const {

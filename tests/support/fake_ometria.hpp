@@ -1,7 +1,8 @@
 // A fake Ometria push API (POST /v2/push, per /work/shared/OMETRIA_API.md) for tests, benchmarks and compose:
 // plain HTTP or TLS on 127.0.0.1 port 0, scriptable per test (429 with or without Retry-After, 500, 401/403 for
 // a key, slow answers, held answers, dropped connections, extra headers), recording every accepted record with
-// its key. It runs its own threads; every accessor is thread-safe and the wait_* calls block with a timeout.
+// its key. GET /v2/push/_errors lists, per key, the last 100 records accepted and then rejected (reject_later).
+// It runs its own threads; every accessor is thread-safe and the wait_* calls block with a timeout.
 #pragma once
 
 #include <chrono>
@@ -129,6 +130,12 @@ class FakeOmetria {
   void set_status_for_every_push(int status, std::optional<std::string> retry_after = std::nullopt);
   void set_extra_headers(std::vector<std::pair<std::string, std::string>> headers);  // on every answer
   void set_delay(std::chrono::milliseconds delay);  // before every answer
+  // A record with this id is accepted (counted in "accepted") and then rejected, as Ometria's asynchronous
+  // validation does: each push of it adds an entry to its key's GET /v2/push/_errors list.
+  void reject_later(const std::string& record_id, const std::string& message, const std::string& path = "root");
+  // Entries rejected from now on: {"error_message","error_path"} as documented (the default), or (true) also
+  // record_id, request_id, record_type and time_stamp, the fields whose presence is UNVERIFIED.
+  void list_errors_with_ids(bool with_ids);
   void hold_answers();     // requests are read, then wait (counted by held()) until release_answers()
   void release_answers();  // also lets go of any held request
 
@@ -141,6 +148,7 @@ class FakeOmetria {
   std::size_t connections_accepted() const;
   std::size_t held() const;
   std::size_t max_concurrent_requests() const;  // most requests between read and answer at once
+  std::size_t error_polls() const;              // GET /v2/push/_errors answered 200
 
   bool wait_for_records(std::size_t count, std::chrono::milliseconds timeout) const;
   bool wait_for_requests(std::size_t count, std::chrono::milliseconds timeout) const;

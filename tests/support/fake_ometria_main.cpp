@@ -1,10 +1,12 @@
 // fake-ometria: the fake Ometria push API as a program, for trials, benchmarks and docker compose.
 //   fake-ometria --listen 127.0.0.1:0 --keys k1,k2 [--refuse-key KEY=STATUS]... [--status CODE [--retry-after S]]
 //                [--tls-dir DIR [--tls-name NAME,...]] [--out FILE] [--port-file FILE] [--threads N] [--max-records N]
+//                [--reject-later ID=MESSAGE]... [--errors-with-ids]
 // Prints the bound port alone on the first line of stdout, then (without --out) one JSON line per accepted record:
 //   {"api_key":"k1","push":7,"record":{...}}
 // With --tls-dir, serves HTTPS with DIR/cert.pem and DIR/key.pem, made (with DIR/ca.pem to trust) if absent.
-// GET /_fake/stats answers {"records":N,"pushes":N,"requests":N} (records accepted so far).
+// GET /_fake/stats answers {"records":N,"pushes":N,"requests":N} (records accepted so far). GET /v2/push/_errors
+// lists the records of --reject-later accepted and then rejected, as Ometria's later validation does.
 // Runs until SIGINT or SIGTERM, then prints its counts on stderr.
 #include <CLI/CLI.hpp>
 
@@ -22,7 +24,8 @@ int main(int argc, char** argv) {
   CLI::App app{"fake-ometria: a fake Ometria push API (POST /v2/push) for trials, tests and benchmarks.\n"
                "Prints the port it listens on alone on the first line of stdout, then one JSON line per accepted\n"
                "record ({\"api_key\":...,\"push\":N,\"record\":{...}}) unless --out is given.\n"
-               "GET /_fake/stats answers {\"records\":N,\"pushes\":N,\"requests\":N}.\n"
+               "GET /_fake/stats answers {\"records\":N,\"pushes\":N,\"requests\":N}; GET /v2/push/_errors lists the\n"
+               "records of --reject-later, accepted and then rejected.\n"
                "Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start; 2 bad options."};
   app.get_formatter()->column_width(34);
   std::string listen = "127.0.0.1:0";
@@ -34,6 +37,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> refused_keys;
   int every_status = 0;
   std::string retry_after;
+  std::vector<std::string> later_rejections;
+  bool errors_with_ids = false;
   app.add_option("--listen", listen, "address:port to listen on (port 0: any free port)")->capture_default_str();
   app.add_option("--keys", keys, "accepted X-Ometria-Auth keys (others get 401)")->delimiter(',')->required();
   app.add_option("--refuse-key", refused_keys,
@@ -44,6 +49,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--retry-after", retry_after, "with --status: the Retry-After header to send, in seconds")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--reject-later", later_rejections,
+                 "accept the record with this id, then list it in GET /v2/push/_errors with MESSAGE (repeatable)");
+  app.add_flag("--errors-with-ids", errors_with_ids,
+               "GET /v2/push/_errors entries also carry record_id, request_id, record_type, time_stamp (UNVERIFIED shape)");
   app.add_option("--tls-dir", tls_dir, "serve HTTPS with DIR/cert.pem + DIR/key.pem (made with DIR/ca.pem if absent)");
   app.add_option("--tls-name", tls_names, "extra host names for a made certificate (e.g. a compose service name)")
       ->delimiter(',');
@@ -74,6 +83,15 @@ int main(int argc, char** argv) {
       return 2;
     }
     refusals.emplace_back(spec.substr(0, eq), status);
+  }
+  std::vector<std::pair<std::string, std::string>> rejections;
+  for (const auto& spec : later_rejections) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      std::cerr << "fake-ometria: --reject-later must be ID=MESSAGE, got '" << spec << "'\n";
+      return 2;
+    }
+    rejections.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
   }
   if (every_status != 0 && every_status < 400) {
     std::cerr << "fake-ometria: --status must be 0 or a 4xx or 5xx status, got " << every_status << "\n";
@@ -132,6 +150,8 @@ int main(int argc, char** argv) {
     }
     omt::testing::FakeOmetria fake(options);
     for (const auto& [key, status] : refusals) fake.set_key_status(key, status);
+    for (const auto& [id, message] : rejections) fake.reject_later(id, message);
+    fake.list_errors_with_ids(errors_with_ids);
     if (every_status != 0) {
       fake.set_status_for_every_push(every_status,
                                      retry_after.empty() ? std::nullopt : std::optional<std::string>(retry_after));

@@ -125,6 +125,19 @@ TEST(Config, SourcesAndSecretsFromTheEnvironment) {
   ::unsetenv("OMT_TEST_OMETRIA_KEY");
 }
 
+TEST(Config, ErrorsPollIntervalIsADurationAndZeroIsOff) {
+  EXPECT_EQ(omt::config::Config{}.delivery.errors_poll_interval, std::chrono::minutes(5));
+  auto off = validate_text(R"({"delivery": {"errors_poll_interval": "0"}})");
+  ASSERT_TRUE(off) << off.error().message;
+  EXPECT_EQ(off->delivery.errors_poll_interval, std::chrono::milliseconds(0));
+  auto often = validate_text(R"({"delivery": {"errors_poll_interval": "30s"}})");
+  ASSERT_TRUE(often);
+  EXPECT_EQ(often->delivery.errors_poll_interval, std::chrono::seconds(30));
+  auto bad = validate_text(R"({"delivery": {"errors_poll_interval": "often"}})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("delivery.errors_poll_interval"), std::string::npos) << bad.error().message;
+}
+
 TEST(Config, SourceAllowedOrigins) {
   auto c = validate_text(R"({"sources": [{"write_key": "w1", "api_key": "k1", "allowed_origins": ["https://shop.example", "http://localhost:8080"]},
                                          {"write_key": "w2", "api_key": "k2", "allowed_origins": ["*"]}]})");

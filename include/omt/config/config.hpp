@@ -78,6 +78,8 @@ struct DeliveryConfig {
   std::chrono::milliseconds linger{200};     // how long a partial batch waits for more records
   std::size_t pushes_per_partition = 1;      // pushes of one (API key, type) at once; 1 keeps their order
   delivery::RetryConfig retry;               // backoff, Retry-After cap, 401/403 probe interval, max attempts
+  // How often each key's GET /v2/push/_errors (what Ometria rejected after a 2xx) is read; 0: never.
+  std::chrono::milliseconds errors_poll_interval{std::chrono::minutes(5)};
 };
 
 // The ingest endpoints (/v1/webhook, /v1/identify, /v1/track, /v1/batch).

@@ -14,9 +14,13 @@
 namespace omt::delivery {
 
 struct PushRequest {
+  enum class Method { post, get };
   std::string url;      // ometria::push_endpoint unless configured (http:// only with allow_plain_http)
   std::string api_key;  // sent as X-Ometria-Auth; never logged (obs::key_fingerprint)
-  std::string body;     // a JSON array of records (ometria::push_body)
+  std::string body;     // a JSON array of records (ometria::push_body); nothing for a GET
+  // A push is a POST; GET reads Ometria's lists on the same connections (ometria::errors_endpoint_for).
+  Method method = Method::post;
+  std::size_t max_answer_bytes = 0;  // 0: the sender's own limit (SenderOptions::max_response_body)
 };
 
 // Why no HTTP answer was received. Every kind but invalid_request, overloaded and shutdown is worth a retry.

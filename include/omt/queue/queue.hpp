@@ -139,6 +139,7 @@ struct RejectedEventsSettled {
   std::size_t skipped = 0;         // now skipped: removed, nothing to send
   std::size_t gone = 0;            // no longer stored (dropped for the bound meanwhile, or replayed by another)
 };
+class OmetriaErrorLog;
 
 class Queue {
  public:
@@ -206,6 +207,9 @@ class Queue {
   // now) and is removed, has its reason updated, or (skipped) is removed. An event no longer stored is counted as
   // gone, and its record is not enqueued (so one event never becomes two records).
   virtual Expected<RejectedEventsSettled> settle_rejected_events(std::vector<RejectedEventOutcome> outcomes) = 0;
+  // Where the errors Ometria lists after accepting pushes are kept (omt/queue/ometria_errors.hpp); nullptr: this
+  // backend keeps none, and delivery then does not read them (only kept entries tell a new error from a known one).
+  virtual OmetriaErrorLog* ometria_error_log() { return nullptr; }
 };
 
 }  // namespace omt::queue

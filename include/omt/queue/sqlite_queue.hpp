@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "omt/config/config.hpp"
+#include "omt/queue/ometria_errors.hpp"
 #include "omt/queue/queue.hpp"
 
 namespace omt::queue {
@@ -30,12 +31,13 @@ struct SqliteQueueOptions {
   std::size_t max_pending_operations = 10'000;       // beyond this, operations fail fast (errc::unavailable)
   std::size_t max_records_per_transaction = 20'000;  // group commit stops gathering here
   std::chrono::milliseconds busy_timeout{5000};      // waiting for another process's lock (e.g. the CLI)
+  std::size_t max_ometria_errors = 10'000;           // errors Ometria listed, kept (least recently listed go)
   bool create_if_missing = true;                     // false: opening a missing file fails (the CLI)
   // Leases are kept in this process's memory only: a restart hands every unacked record out again at once.
   std::function<UnixMillis()> clock;  // wall clock in ms; empty = std::chrono::system_clock (tests pass a fake)
 };
 
-class SqliteQueue final : public Queue {
+class SqliteQueue final : public Queue, public OmetriaErrorLog {
  public:
   static Expected<std::unique_ptr<SqliteQueue>> open(SqliteQueueOptions options);
   ~SqliteQueue() override;  // finishes every pending operation, then closes
@@ -66,6 +68,12 @@ class SqliteQueue final : public Queue {
   Expected<std::size_t> purge(const DeadLetterSelection& which) override;
   Expected<std::vector<RejectedEvent>> rejected_events(const RejectedEventSelection& which) override;
   Expected<RejectedEventsSettled> settle_rejected_events(std::vector<RejectedEventOutcome> outcomes) override;
+  OmetriaErrorLog* ometria_error_log() override { return this; }
+  Expected<std::vector<delivery::SeenError>> record_ometria_errors(const std::string& api_key,
+                                                                  const std::vector<delivery::SeenError>& seen,
+                                                                  std::int64_t now) override;
+  Expected<std::vector<StoredOmetriaError>> ometria_errors(std::size_t limit) override;
+  Expected<std::vector<OmetriaErrorsOfKey>> ometria_errors_by_key() override;
 
   // How many transactions the writer has committed (group commit makes this far smaller than the enqueues).
   std::uint64_t commits() const;

@@ -52,6 +52,12 @@ struct DeliveryOptions {
   // also woken by a timer of their own; this is the safety net).
   std::chrono::milliseconds poll_interval{1000};
   std::size_t queue_threads = 4;  // threads running the (blocking) queue calls; concurrent acks share a commit
+  // GET /v2/push/_errors of each key this often (0: never; also never when the queue keeps no errors): the keys
+  // of errors_poll_keys (the configured sources') and every key delivery pushes to. Each poll takes a token of
+  // the key's rate limit like a push. The record ids of recent pushes kept for matching errors to records:
+  std::chrono::milliseconds errors_poll_interval = config::DeliveryConfig{}.errors_poll_interval;
+  std::vector<std::string> errors_poll_keys;
+  std::size_t errors_matched_records = 100'000;
   // Tests may pin these; empty: std::chrono::system_clock and a seeded std::mt19937_64.
   std::function<std::chrono::system_clock::time_point()> wall_clock;
   std::function<double()> random01;
@@ -63,6 +69,13 @@ struct HeldKeyStatus {
   std::string reason;           // "HTTP 401"
   std::int64_t held_at_unix_ms = 0;
   bool probing = false;         // the probe push is under way (or waiting for records)
+};
+
+// Errors Ometria listed for a key after accepting its pushes (GET /v2/push/_errors), as kept in the queue.
+struct OmetriaErrorsStatus {
+  std::string key_fingerprint;  // obs::key_fingerprint, never the key
+  std::uint64_t errors = 0;
+  std::int64_t latest_new_at_unix_ms = 0;  // when the latest new one was seen
 };
 
 struct DeliveryCounters {
@@ -95,6 +108,7 @@ class DeliveryService {
 
   // Thread-safe snapshots (for /health and tests).
   std::vector<HeldKeyStatus> held_keys() const;
+  std::vector<OmetriaErrorsStatus> ometria_errors() const;  // by fingerprint; empty while the poll is off
   DeliveryCounters counters() const;
 
   struct Impl;

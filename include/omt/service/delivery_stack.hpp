@@ -44,8 +44,9 @@ class DeliveryStack {
   DeliveryStack& operator=(const DeliveryStack&) = delete;
 
   ServiceContext context();
-  // /health checks: "queue" (depth, dead letters not read: cheap) and "delivery" (held keys by fingerprint;
-  // a held key is reported, not failed, so one refused customer key does not make the service unhealthy).
+  // /health checks: "queue" (depth, dead letters not read: cheap), "delivery" (held keys by fingerprint;
+  // a held key is reported, not failed, so one refused customer key does not make the service unhealthy) and
+  // "ometria_errors" (per key fingerprint, the errors Ometria listed after accepting pushes: reported, not failed).
   std::vector<net::HealthCheck> health_checks();
 
   // Stops delivery (pushes in flight get up to `deadline`), the delivery thread, then closes the queue.

@@ -103,6 +103,24 @@ Expected<void> to_version_2(Connection& db, MigrationReport&) {
       "create the rejected_events table");
 }
 
+// What Ometria listed as rejected after accepting pushes (GET /v2/push/_errors): one row per distinct entry and
+// key (the digest of all its fields), the match to our push when one was found; bounded by the queue's options.
+Expected<void> to_version_3(Connection& db, MigrationReport&) {
+  return db.exec(
+      "CREATE TABLE IF NOT EXISTS ometria_errors("
+      "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+      "  api_key TEXT NOT NULL, digest TEXT NOT NULL,"
+      "  message TEXT NOT NULL, path TEXT NOT NULL,"
+      "  record_id TEXT, request_id TEXT, record_type TEXT, time_stamp TEXT,"  // NULL: the answer had none
+      "  occurrences INTEGER NOT NULL,"
+      "  first_seen_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL, latest_new_at INTEGER NOT NULL,"
+      "  matched_record_ids TEXT, matched_request_id TEXT, matched_type TEXT, matched_pushed_at INTEGER,"
+      "  UNIQUE(api_key, digest));"
+      "CREATE INDEX IF NOT EXISTS ometria_errors_seen ON ometria_errors(last_seen_at, id);"
+      "CREATE INDEX IF NOT EXISTS ometria_errors_new ON ometria_errors(latest_new_at, id);",
+      "create the ometria_errors table");
+}
+
 struct Migration {
   int to;  // the version the database is at once it has run
   Expected<void> (*run)(Connection& db, MigrationReport& report);
@@ -112,6 +130,7 @@ struct Migration {
 constexpr Migration kMigrations[] = {
     {1, &to_version_1},
     {2, &to_version_2},
+    {3, &to_version_3},
 };
 static_assert(std::size(kMigrations) > 0 && kMigrations[std::size(kMigrations) - 1].to == kSchemaVersion);
 

@@ -18,6 +18,7 @@
 #include "connection.hpp"
 #include "dead_letter_store.hpp"
 #include "group_commit.hpp"
+#include "ometria_error_store.hpp"
 #include "omt/ometria/push_api.hpp"
 #include "omt/obs/queue_events.hpp"
 #include "rejected_event_store.hpp"
@@ -59,6 +60,7 @@ struct SqliteQueue::Impl {
   sqlite::ChunkStore chunks;
   sqlite::DeadLetterStore dead;
   sqlite::RejectedEventStore rejected;
+  sqlite::OmetriaErrorStore ometria_errors;
   sqlite::Statement hold_stmt, unhold_stmt, held_stmt, ready_partitions_stmt, partition_stats_stmt;
   sqlite::Statement rekey_stmt, key_chunks_stmt, key_records_stmt;
   LeaseTable leases;
@@ -75,6 +77,9 @@ Expected<void> SqliteQueue::Impl::prepare_statements() {
   auto prepared_rejected = sqlite::RejectedEventStore::prepare(db);
   if (!prepared_rejected) return tl::unexpected(prepared_rejected.error());
   rejected = std::move(*prepared_rejected);
+  auto prepared_errors = sqlite::OmetriaErrorStore::prepare(db, options.max_ometria_errors);
+  if (!prepared_errors) return tl::unexpected(prepared_errors.error());
+  ometria_errors = std::move(*prepared_errors);
   return db.prepare_each({
       {&hold_stmt, "INSERT OR REPLACE INTO held_keys(api_key, reason, held_at) VALUES(?, ?, ?)"},
       {&unhold_stmt, "DELETE FROM held_keys WHERE api_key = ?"},
@@ -620,6 +625,27 @@ Expected<RejectedEventsSettled> SqliteQueue::settle_rejected_events(std::vector<
         delta = static_cast<std::int64_t>(records.size());
         return settled;
       });
+}
+
+// ---- what Ometria rejected after a 2xx (OmetriaErrorLog) ----
+
+Expected<std::vector<delivery::SeenError>> SqliteQueue::record_ometria_errors(const std::string& api_key,
+                                                                             const std::vector<delivery::SeenError>& seen,
+                                                                             std::int64_t now) {
+  return impl_->writer->call<std::vector<delivery::SeenError>>(
+      "record_ometria_errors", [impl = impl_.get(), &api_key, &seen, now](std::int64_t&) {
+        return impl->ometria_errors.record(api_key, seen, now);
+      });
+}
+
+Expected<std::vector<StoredOmetriaError>> SqliteQueue::ometria_errors(std::size_t limit) {
+  return impl_->writer->call<std::vector<StoredOmetriaError>>(
+      "ometria_errors", [impl = impl_.get(), limit](std::int64_t&) { return impl->ometria_errors.list(limit); });
+}
+
+Expected<std::vector<OmetriaErrorsOfKey>> SqliteQueue::ometria_errors_by_key() {
+  return impl_->writer->call<std::vector<OmetriaErrorsOfKey>>(
+      "ometria_errors_by_key", [impl = impl_.get()](std::int64_t&) { return impl->ometria_errors.by_key(); });
 }
 
 }  // namespace omt::queue
