@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "omt/config/config.hpp"
@@ -75,6 +76,10 @@ struct IngestResult {
   std::vector<SkippedEvent> skipped;     // in request order: nothing to store, nothing wrong
   std::vector<RejectedEvent> rejected;   // in request order
 };
+
+// The skipped events by the outcome omt_ingest_events_total counts them under: "skipped" for the call types of
+// skipped_call_types, a source's own skip's outcome ("no_consent", ...) otherwise; in order of first appearance.
+std::vector<std::pair<std::string_view, std::size_t>> skipped_by_outcome(const IngestResult& result);
 
 // Parses the body in the route's shape and maps every event as the source's settings say (sources::map_event:
 // rudder-transformer's mapping with the source's destination settings, and the source's own stages around it).
