@@ -93,9 +93,10 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
 // ---- answers ----------------------------------------------------------------------------------------------------
 
 // The answer once the accepted records are durable: 200 {"accepted":N,"rejected":[{"index":i,"error":"..."}]},
-// with "skipped":M after "accepted" when M > 0 events were calls of skipped_call_types. When no event was accepted
-// nor skipped (every event can never succeed) the same body comes with 400, so RudderStack aborts
-// the request instead of counting it delivered, and its senders see the reasons; nothing is stored then.
+// with "skipped":M after "accepted" when M > 0 events were skipped (calls of skipped_call_types, and events the
+// source's settings do not send). When no event was accepted nor skipped (every event can never succeed) the
+// same body comes with 400, so RudderStack aborts the request instead of counting it delivered, and its
+// senders see the reasons; nothing is stored then.
 Reply ingest_answer(const IngestResult& result);
 // True when there is something to store (otherwise ingest_answer is final without touching the queue).
 inline bool has_records(const IngestResult& result) { return !result.accepted.empty(); }
