@@ -14,6 +14,7 @@
 #include "omt/protocol/ingest_cors.hpp"
 #include "omt/protocol/proxy.hpp"
 #include "omt/queue/queue.hpp"
+#include "omt/sources/source_mapper.hpp"
 
 namespace omt::net {
 
@@ -119,7 +120,8 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
     return respond(to_response(protocol::dry_run_answer(*result, destination.api_key, state->limits,
                                                          [](std::string_view key) { return obs::key_fingerprint(key); })));
   state->events.emit(obs::IngestEventsRejected{result->rejected.size()});
-  state->events.emit(obs::IngestEventsSkipped{result->skipped.size()});
+  for (const auto& [outcome, events] : protocol::skipped_by_outcome(*result))
+    state->events.emit(obs::IngestEventsSkipped{events, outcome});
 
   protocol::Reply answer = protocol::ingest_answer(*result);
   if (!protocol::has_anything_to_store(*result)) return respond(to_response(std::move(answer)));
@@ -197,7 +199,7 @@ void register_ingest_routes(Router& router, IngestContext context) {
                                                          .run_later = std::move(context.run_later),
                                                          .trusted_proxies = std::move(context.trusted_proxies),
                                                          .clock = std::move(context.clock),
-                                                         .events = obs::IngestEvents(context.metrics)});
+                                                         .events = obs::IngestEvents(context.metrics, sources::skip_outcomes)});
   std::shared_ptr<const IngestState> shared = std::move(state);
   for (auto route : protocol::all_ingest_routes) {
     router.add(Method::post, protocol::path_of(route),

@@ -10,7 +10,7 @@ namespace omt::obs {
 
 using spdlog::level::level_enum;
 
-IngestEvents::IngestEvents(Registry* registry) {
+IngestEvents::IngestEvents(Registry* registry, std::span<const std::string_view> skip_outcomes) {
   if (registry == nullptr) return;
   accepted_events_ = &registry->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
                                         {{"outcome", "accepted"}});
@@ -18,6 +18,10 @@ IngestEvents::IngestEvents(Registry* registry) {
                                         {{"outcome", "rejected"}});
   skipped_events_ = &registry->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
                                        {{"outcome", "skipped"}});
+  for (const std::string_view outcome : skip_outcomes)
+    skip_outcome_events_.emplace_back(
+        outcome, &registry->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
+                                    {{"outcome", std::string(outcome)}}));
   slowed_answers_ = &registry->counter(
       "omt_ingest_slowed_answers_total", "Ingest answers held back because the queue is over ingest.slow_down_from");
   cors_refused_ = &registry->counter("omt_ingest_cors_refused_total",
@@ -47,7 +51,11 @@ void IngestEvents::emit(const IngestEventsRejected& e) const {
 }
 
 void IngestEvents::emit(const IngestEventsSkipped& e) const {
-  if (skipped_events_ != nullptr && e.events > 0) skipped_events_->inc(e.events);
+  if (skipped_events_ == nullptr || e.events == 0) return;
+  Counter* counter = skipped_events_;
+  for (const auto& [outcome, outcome_counter] : skip_outcome_events_)
+    if (outcome == e.outcome) counter = outcome_counter;
+  counter->inc(e.events);
 }
 
 void IngestEvents::emit(const IngestRecordsStored& e) const {

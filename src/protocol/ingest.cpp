@@ -249,6 +249,19 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
   return result;
 }
 
+std::vector<std::pair<std::string_view, std::size_t>> skipped_by_outcome(const IngestResult& result) {
+  std::vector<std::pair<std::string_view, std::size_t>> counts;
+  for (const auto& skipped : result.skipped) {
+    std::string_view outcome = skipped.type;
+    for (std::string_view call_type : skipped_call_types)
+      if (outcome == call_type) outcome = "skipped";
+    auto counted = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == outcome; });
+    if (counted == counts.end()) counts.emplace_back(outcome, 1);
+    else ++counted->second;
+  }
+  return counts;
+}
+
 // ---- answers ----------------------------------------------------------------------------------------------------
 
 Reply ingest_answer(const IngestResult& result) {

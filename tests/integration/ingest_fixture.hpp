@@ -82,7 +82,7 @@ class IngestTest : public ::testing::Test {
     omt::net::register_ingest_routes(
         router, omt::net::IngestContext{.transformer = omt::test::load_transformer(),
                                         .queue = queue_override ? queue_override : queue_.get(),
-                                        .sources = sources(),
+                                        .sources = sources_,
                                         .limits = limits,
                                         .notify = [this] { notified_.fetch_add(1); },
                                         .metrics = &metrics_,
@@ -146,6 +146,7 @@ class IngestTest : public ::testing::Test {
   std::string queue_path() const { return dir_.file("queue.db"); }
 
   std::vector<omt::ip::Network> trusted_proxies_;  // set before start()
+  std::vector<omt::config::SourceConfig> sources_ = sources();  // a test may set a source's settings before start()
   omt::testing::TempDir dir_;
   omt::obs::Registry metrics_;
   omt::net::DelayedCalls delayed_calls_;  // outlives the queue and the server below

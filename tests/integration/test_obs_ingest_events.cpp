@@ -63,6 +63,20 @@ TEST(IngestEvents, RejectedEventsKeptAreToldAtDebugAndThoseDroppedForTheBoundWar
   EXPECT_TRUE(has_line(m, "omt_ingest_rejected_events_dropped_total 3")) << m;
 }
 
+TEST(IngestEvents, ASourcesOwnSkipsAreCountedUnderTheirOwnOutcome) {
+  obs::Registry registry;
+  constexpr std::string_view outcomes[] = {"no_consent", "not_allowed"};
+  const obs::IngestEvents events(&registry, outcomes);
+  events.emit(obs::IngestEventsSkipped{2, "no_consent"});
+  events.emit(obs::IngestEventsSkipped{1, "not_allowed"});
+  events.emit(obs::IngestEventsSkipped{3});
+  events.emit(obs::IngestEventsSkipped{4, "unheard_of"});  // not registered: still counted, as skipped
+  const std::string m = registry.render_prometheus();
+  EXPECT_TRUE(has_line(m, "omt_ingest_events_total{outcome=\"no_consent\"} 2")) << m;
+  EXPECT_TRUE(has_line(m, "omt_ingest_events_total{outcome=\"not_allowed\"} 1")) << m;
+  EXPECT_TRUE(has_line(m, "omt_ingest_events_total{outcome=\"skipped\"} 7")) << m;
+}
+
 TEST(IngestEvents, WithoutARegistryOnlyTheLinesAreWritten) {
   const obs::IngestEvents events(nullptr);
   LogCapture capture({"info", obs::LogFormat::text, false});

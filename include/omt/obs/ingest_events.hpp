@@ -7,7 +7,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace omt::obs {
 
@@ -25,10 +29,12 @@ struct IngestBodyDecoded {
 struct IngestEventsRejected {
   std::size_t events = 0;
 };
-// Events of one request of a call type Ometria has no record for (page, screen, group, alias); dry runs are not
+// Events of one request accepted and skipped, by outcome: "skipped" for a call type Ometria has no record for
+// (page, screen, group, alias), or the outcome of a source's own skip ("no_consent", ...); dry runs are not
 // counted.
 struct IngestEventsSkipped {
   std::size_t events = 0;
+  std::string_view outcome = "skipped";
 };
 // A request's accepted records, durable in the queue.
 struct IngestRecordsStored {
@@ -59,7 +65,9 @@ struct IngestCorsRefused {
 class IngestEvents {
  public:
   // registry: null counts nothing (the routes were registered without metrics); the lines are written anyway.
-  explicit IngestEvents(Registry* registry);
+  // skip_outcomes: the outcomes of sources' own skips, each counted under its own label (an outcome not
+  // listed is counted as "skipped").
+  explicit IngestEvents(Registry* registry, std::span<const std::string_view> skip_outcomes = {});
 
   void emit(const IngestBodyDecoded& event) const;
   void emit(const IngestEventsRejected& event) const;
@@ -75,6 +83,7 @@ class IngestEvents {
   Counter* accepted_events_ = nullptr;
   Counter* rejected_events_ = nullptr;
   Counter* skipped_events_ = nullptr;
+  std::vector<std::pair<std::string, Counter*>> skip_outcome_events_;
   Counter* slowed_answers_ = nullptr;
   Counter* cors_refused_ = nullptr;
   Counter* rejected_dropped_ = nullptr;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "omt/config/config.hpp"
@@ -83,6 +84,10 @@ struct IngestResult {
   std::vector<RejectedEvent> rejected;   // in request order
 };
 
+// The skipped events by the outcome omt_ingest_events_total counts them under: "skipped" for the call types of
+// skipped_call_types, a source's own skip's outcome ("no_consent", ...) otherwise; in order of first appearance.
+std::vector<std::pair<std::string_view, std::size_t>> skipped_by_outcome(const IngestResult& result);
+
 // Parses the body in the route's shape and maps every event as the source's settings say (sources::map_event:
 // rudder-transformer's mapping with the source's destination settings, and the source's own stages around it).
 // Errors (nothing is accepted then): errc::invalid_json (400, "Invalid JSON at byte N: ..."), errc::invalid_request
@@ -98,7 +103,7 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
 
 // The answer once the accepted records and the rejected events are durable: 200
 // {"accepted":N,"rejected":[{"index":i,"error":"..."}]}, with "skipped":M after "accepted" when M > 0 events were
-// calls of skipped_call_types. A rejected event is kept (the client handed it over; `dead-letter replay --events`
+// skipped (calls of skipped_call_types, and events the source's settings do not send). A rejected event is kept (the client handed it over; `dead-letter replay --events`
 // transforms it again), so it is answered 200 like an accepted one. Only a request whose every item is not an
 // event at all (no event object in it) gets the same body with 400: there is nothing to keep, and a retry
 // would be refused again.

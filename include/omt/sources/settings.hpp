@@ -4,8 +4,14 @@
 // src/sources/settings.cpp reads them from a `sources` entry. The rudder-transformer routes never read them.
 #pragma once
 
+#include "omt/sources/consent.hpp"
+#include "omt/sources/custom_events.hpp"
+
 namespace omt::sources {
 
-struct Settings {};
+struct Settings {
+  ConsentSettings consent;
+  CustomEventSettings custom_events;
+};
 
 }  // namespace omt::sources

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "omt/config/config.hpp"
 #include "omt/error.hpp"
@@ -16,6 +17,12 @@ class element;
 }
 
 namespace omt::sources {
+
+// The outcomes a source's own skips are counted under (omt_ingest_events_total{outcome=...}), besides the
+// "skipped" of call types Ometria has no record for; the ingest routes register a counter for each, once.
+inline constexpr std::string_view skip_no_consent = "no_consent";    // its consent does not allow it (consent)
+inline constexpr std::string_view skip_not_allowed = "not_allowed";  // a custom event the source does not send
+inline constexpr std::string_view skip_outcomes[] = {skip_no_consent, skip_not_allowed};
 
 // An event the source's settings say not to send: nothing wrong with it, nothing to store.
 struct Skip {
