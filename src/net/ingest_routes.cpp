@@ -7,6 +7,7 @@
 #include "omt/delivery/sender.hpp"
 #include "omt/obs/delivery_events.hpp"
 #include "omt/obs/ingest_events.hpp"
+#include "omt/obs/product_events.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/ometria/transformer.hpp"
 #include "omt/protocol/content_encoding.hpp"
@@ -27,6 +28,7 @@ struct IngestState {
   std::function<void()> notify;
   std::function<void(std::chrono::milliseconds, std::function<void()>)> run_later;
   obs::IngestEvents events;
+  obs::ProductEvents products;
 
   Response unavailable(int status, std::string_view message) const {
     Response r = Response::json_error(status, message);
@@ -107,12 +109,16 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
 
   std::vector<queue::NewRecord> records;
   records.reserve(result->accepted.size());
-  for (auto& accepted : result->accepted)
+  std::vector<sources::IncompleteProduct> incomplete;  // told once they are stored
+  for (auto& accepted : result->accepted) {
     records.push_back(queue::NewRecord{destination.api_key, accepted.record.type, std::move(accepted.record.json)});
+    if (accepted.incomplete_product) incomplete.push_back(std::move(*accepted.incomplete_product));
+  }
   const std::size_t count = records.size();
 
   // One enqueue per request: all of its accepted records become durable together, or none does.
-  state->queue->enqueue(std::move(records), [state, respond, count, answer = std::move(answer)](
+  state->queue->enqueue(std::move(records), [state, respond, count, answer = std::move(answer),
+                                             incomplete = std::move(incomplete), source_name = (*source)->name](
                                                 Expected<std::vector<queue::RecordId>> stored) {
     if (!stored) {
       state->events.emit(obs::IngestQueueRefused{count, stored.error().message});
@@ -121,6 +127,8 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
       return respond(state->unavailable(status, "The queue could not store the events: retry later"));
     }
     state->events.emit(obs::IngestRecordsStored{count});
+    for (const auto& product : incomplete)
+      state->products.emit(obs::ProductIncomplete{source_name, product.id, product.missing});
     if (state->notify) state->notify();
     const auto hold = state->run_later ? protocol::ingest_slow_down(state->queue->depth(), state->queue->high_water_mark(), state->limits)
                                        : std::chrono::milliseconds(0);
@@ -165,7 +173,8 @@ void register_ingest_routes(Router& router, IngestContext context) {
                                                          .limits = context.limits,
                                                          .notify = std::move(context.notify),
                                                          .run_later = std::move(context.run_later),
-                                                         .events = obs::IngestEvents(context.metrics)});
+                                                         .events = obs::IngestEvents(context.metrics),
+                                                         .products = obs::ProductEvents(context.metrics)});
   std::shared_ptr<const IngestState> shared = std::move(state);
   for (auto route : protocol::all_ingest_routes) {
     router.add(Method::post, protocol::path_of(route),

@@ -5,13 +5,37 @@
 
 #include <simdjson.h>
 
+#include "sources/contact_id_stage.hpp"
+#include "sources/namespace_stage.hpp"
+#include "sources/product_stage.hpp"
+
 namespace omt::sources {
 
 Expected<Mapped> map_event(const ometria::Transformer& transformer, const simdjson::dom::element& event,
                            const config::SourceConfig& source) {
-  auto record = transformer.transform(event, source.destination);
-  if (!record) return tl::unexpected(std::move(record.error()));
-  return Mapped{std::move(*record), std::nullopt};
+  const Settings& settings = source.mapping;
+  Mapped mapped;
+  // 2. Records the transformer has no table for. A product event's name wins over the custom-event mapping.
+  if (auto product = product_record(transformer.tables(), event, settings.products)) {
+    if (!*product) return tl::unexpected(std::move(product->error()));
+    mapped.record = std::move((*product)->record);
+    mapped.incomplete_product = std::move((*product)->incomplete);
+  } else {
+    // 3. The transformer, with the contact id the source chose for identifies that name none.
+    std::optional<simdjson::dom::parser> rewrite_parser;
+    simdjson::dom::element mapped_event = event;
+    const auto rewritten = with_listing_id(transformer.tables(), event, settings.contact_ids);
+    if (rewritten) {
+      if (rewrite_parser.emplace().parse(*rewritten).get(mapped_event) != simdjson::SUCCESS)
+        return fail(errc::transformation, "internal error: the event with its contact id is not valid JSON");
+    }
+    auto record = transformer.transform(mapped_event, source.destination);
+    if (!record) return tl::unexpected(std::move(record.error()));
+    mapped.record = std::move(*record);
+  }
+  // 4. What rewrites the record.
+  if (auto done = apply_namespaces(*mapped.record, settings.namespaces); !done) return tl::unexpected(std::move(done.error()));
+  return mapped;
 }
 
 }  // namespace omt::sources

@@ -4,8 +4,16 @@
 // src/sources/settings.cpp reads them from a `sources` entry. The rudder-transformer routes never read them.
 #pragma once
 
+#include "omt/sources/contact_ids.hpp"
+#include "omt/sources/namespaces.hpp"
+#include "omt/sources/products.hpp"
+
 namespace omt::sources {
 
-struct Settings {};
+struct Settings {
+  ProductSettings products;   // "product_events", "stock_events"
+  Namespaces namespaces;      // "namespaces"
+  ContactIdSettings contact_ids;  // "contact_id"
+};
 
 }  // namespace omt::sources
