@@ -35,6 +35,7 @@ Expected<Mapped> map_event(const ometria::Transformer& transformer, const simdjs
   }
   // 4. What rewrites the record.
   if (auto done = apply_namespaces(*mapped.record, settings.namespaces); !done) return tl::unexpected(std::move(done.error()));
+  if (mapped.incomplete_product) mapped.incomplete_product->id.insert(0, settings.namespaces.product);  // as sent
   return mapped;
 }
 
