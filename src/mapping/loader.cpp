@@ -171,6 +171,7 @@ struct FileShape {
   std::vector<std::string> required_lists;  // "fields" always
   bool custom_fields = false;
   bool statuses = false;
+  bool stock_events = false;  // product.json's "stockEvents"
 };
 
 Expected<MappingFile> load_file(const std::string& name, const std::string& text, const FileShape& shape,
@@ -230,6 +231,14 @@ Expected<MappingFile> load_file(const std::string& name, const std::string& text
         if (!status.is_string()) return tl::unexpected(load_error(where, "status of \"" + event + "\" must be a string"));
         file.statuses.emplace_back(event, status.get<std::string>());
       }
+    } else if (key == "stockEvents" && shape.stock_events) {
+      if (!value.is_object()) return tl::unexpected(load_error(where, "must map event names to true (in stock) or false"));
+      for (const auto& [event, in_stock] : value.items()) {
+        if (event == "comment") continue;
+        if (!in_stock.is_boolean())
+          return tl::unexpected(load_error(where, "\"" + event + "\" must be true (in stock) or false (out of stock)"));
+        file.stock_events.emplace_back(event, in_stock.get<bool>());
+      }
     } else {
       return tl::unexpected(load_error(name, "unknown key \"" + key + "\""));
     }
@@ -256,7 +265,7 @@ void intern_parents(TableSet& set) {
     }
     path.parent_id = static_cast<int>(it - parents.begin());
   };
-  for (auto* file : {&set.contact, &set.custom_event, &set.order, &set.lineitems, &set.variant}) {
+  for (auto* file : {&set.contact, &set.custom_event, &set.order, &set.lineitems, &set.variant, &set.product}) {
     for (auto& [name, list] : file->lists)
       for (auto& rule : list.rules)
         for (auto& path : rule.from) intern(path);
@@ -296,6 +305,7 @@ Expected<MappingFile> parse_mapping_file(const std::string& name, const std::str
       {"order.json", {{"fields", "customer", "address"}, true, true}},
       {"lineitems.json", {{"fields"}, true, false}},
       {"variant.json", {{"fields"}, false, false}},
+      {"product.json", {{"fields", "attribute", "listing"}, true, false, true}},
   };
   const auto shape = shapes.find(name);
   if (shape == shapes.end()) return fail(errc::invalid_config, "unknown mapping file " + name, name);
@@ -327,7 +337,8 @@ Expected<TableSet> parse_tables(const FileReader& read, std::span<const TableCon
                                                         {&set.custom_event, "custom_event.json"},
                                                         {&set.order, "order.json"},
                                                         {&set.lineitems, "lineitems.json"},
-                                                        {&set.variant, "variant.json"}};
+                                                        {&set.variant, "variant.json"},
+                                                        {&set.product, "product.json"}};
   for (const auto& [target, name] : files) {
     auto text = read(name);
     if (!text) return tl::unexpected(text.error());

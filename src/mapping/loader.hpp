@@ -15,7 +15,7 @@
 
 namespace omt::mapping {
 
-// generic.json and the five tables from a directory (each file at most 1 MiB), checked against `contracts`.
+// generic.json and the tables from a directory (each file at most 1 MiB), checked against `contracts`.
 Expected<TableSet> load_tables(const std::filesystem::path& dir, std::span<const TableContract> contracts);
 
 // The same from any source of file texts (tests and fuzzing): read("contact.json") -> its text.
@@ -27,7 +27,8 @@ Error load_error(const std::string& where, const std::string& what);
 
 // The pieces parse_tables is made of, for fuzzing one file at a time.
 Expected<GenericLookups> parse_generic_file(const Expected<std::string>& text);
-// name is one of contact.json, custom_event.json, order.json, lineitems.json, variant.json (it sets the shape).
+// name is one of contact.json, custom_event.json, order.json, lineitems.json, variant.json, product.json (it sets
+// the shape).
 Expected<MappingFile> parse_mapping_file(const std::string& name, const std::string& text, const GenericLookups& generic);
 
 }  // namespace omt::mapping

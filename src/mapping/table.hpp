@@ -72,6 +72,7 @@ struct MappingFile {
   std::map<std::string, RuleList, std::less<>> lists;  // "fields", and e.g. "customer", "address"
   std::optional<CustomFields> custom_fields;
   std::vector<std::pair<std::string, std::string>> statuses;  // order event name -> status
+  std::vector<std::pair<std::string, bool>> stock_events;      // product.json: stock event name -> is_in_stock
   // Every list the file's shape requires exists once loaded.
   const RuleList& list(std::string_view list_name) const { return lists.find(list_name)->second; }
 };
@@ -81,11 +82,12 @@ using GenericLookups = std::map<std::string, std::vector<SourcePath>, std::less<
 
 struct TableSet {
   MappingFile contact, custom_event, order, lineitems, variant;
+  MappingFile product;  // a source's own table (omt/sources/products.hpp): never read by the transformer
   GenericLookups generic;
 
-  // The table loaded from `name` ("lineitems.json"), or null for a name that is not one of the five.
+  // The table loaded from `name` ("lineitems.json"), or null for a name that is not one of the tables.
   const MappingFile* file(std::string_view name) const {
-    for (const MappingFile* f : {&contact, &custom_event, &order, &lineitems, &variant})
+    for (const MappingFile* f : {&contact, &custom_event, &order, &lineitems, &variant, &product})
       if (f->name == name) return f;
     return nullptr;
   }

@@ -8,6 +8,7 @@
 #include "omt/delivery/sender.hpp"
 #include "omt/obs/delivery_events.hpp"
 #include "omt/obs/ingest_events.hpp"
+#include "omt/obs/product_events.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/ometria/transformer.hpp"
 #include "omt/protocol/content_encoding.hpp"
@@ -31,6 +32,7 @@ struct IngestState {
   std::vector<ip::Network> trusted_proxies;
   std::function<std::chrono::system_clock::time_point()> clock;
   obs::IngestEvents events;
+  obs::ProductEvents products;
 
   Response unavailable(int status, std::string_view message) const {
     Response r = Response::json_error(status, message);
@@ -128,8 +130,11 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
 
   queue::IngestWrite write;
   write.records.reserve(result->accepted.size());
-  for (auto& accepted : result->accepted)
+  std::vector<sources::IncompleteProduct> incomplete;  // told once they are stored
+  for (auto& accepted : result->accepted) {
     write.records.push_back(queue::NewRecord{destination.api_key, accepted.record.type, std::move(accepted.record.json)});
+    if (accepted.incomplete_product) incomplete.push_back(std::move(*accepted.incomplete_product));
+  }
   // The client handed these over too: kept, with why, for `dead-letter replay --events` once the mapping or
   // setting that refused them is fixed. Items that are not events at all have nothing to keep.
   for (auto& rejected : result->rejected) {
@@ -141,7 +146,8 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
   const std::size_t kept = write.rejected.size();
 
   // One write per request: its accepted records and rejected events become durable together, or none does.
-  state->queue->store(std::move(write), [state, respond, count, kept, answer = std::move(answer)](
+  state->queue->store(std::move(write), [state, respond, count, kept, answer = std::move(answer),
+                                            incomplete = std::move(incomplete), source_name = (*source)->name](
                                             Expected<queue::IngestStored> stored) {
     if (!stored) {
       state->events.emit(obs::IngestQueueRefused{count, stored.error().message});
@@ -153,6 +159,8 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
     state->events.emit(obs::IngestRejectedEventsDropped{stored->rejected_dropped});
     if (count == 0) return respond(to_response(answer));  // nothing for delivery, nor for the slow-down
     state->events.emit(obs::IngestRecordsStored{count});
+    for (const auto& product : incomplete)
+      state->products.emit(obs::ProductIncomplete{source_name, product.id, product.missing});
     if (state->notify) state->notify();
     const auto hold = state->run_later ? protocol::ingest_slow_down(state->queue->depth(), state->queue->high_water_mark(), state->limits)
                                        : std::chrono::milliseconds(0);
@@ -199,7 +207,8 @@ void register_ingest_routes(Router& router, IngestContext context) {
                                                          .run_later = std::move(context.run_later),
                                                          .trusted_proxies = std::move(context.trusted_proxies),
                                                          .clock = std::move(context.clock),
-                                                         .events = obs::IngestEvents(context.metrics, sources::skip_outcomes)});
+                                                         .events = obs::IngestEvents(context.metrics, sources::skip_outcomes),
+                                                         .products = obs::ProductEvents(context.metrics)});
   std::shared_ptr<const IngestState> shared = std::move(state);
   for (auto route : protocol::all_ingest_routes) {
     router.add(Method::post, protocol::path_of(route),

@@ -21,6 +21,7 @@ obs::EventKind kind_of(const std::optional<ometria::RecordType>& type) {
     case ometria::RecordType::contact: return obs::EventKind::identify;
     case ometria::RecordType::order: return obs::EventKind::order;
     case ometria::RecordType::custom_event: return obs::EventKind::custom_event;
+    case ometria::RecordType::product: break;  // only a source's own mapping makes products, never these routes
   }
   return obs::EventKind::other;
 }

@@ -358,12 +358,13 @@ std::string_view to_string(RecordType type) {
     case RecordType::contact: return "contact";
     case RecordType::order: return "order";
     case RecordType::custom_event: return "custom_event";
+    case RecordType::product: return "product";
   }
   return "contact";
 }
 
 std::optional<RecordType> record_type_from(std::string_view name) {
-  for (auto type : {RecordType::contact, RecordType::order, RecordType::custom_event})
+  for (auto type : {RecordType::contact, RecordType::order, RecordType::custom_event, RecordType::product})
     if (to_string(type) == name) return type;
   return std::nullopt;
 }

@@ -243,7 +243,7 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
     } else if (mapped->skip) {
       result.skipped.push_back({i, std::move(mapped->skip->outcome)});
     } else {
-      result.accepted.push_back({i, std::move(*mapped->record)});
+      result.accepted.push_back({i, std::move(*mapped->record), std::move(mapped->incomplete_product)});
     }
   }
   return result;

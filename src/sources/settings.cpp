@@ -3,12 +3,18 @@
 
 #include "sources/consent.hpp"
 #include "sources/custom_events.hpp"
+#include "sources/contact_id_stage.hpp"
+#include "sources/namespace_stage.hpp"
+#include "sources/product_stage.hpp"
 
 namespace omt::sources {
 
 void read_settings(config::detail::ObjectReader& source, Settings& out) {
   read_consent(source, out.consent);
   read_custom_events(source, out.custom_events);
+  read_product_settings(source, out.products);
+  read_namespaces(source, out.namespaces);
+  read_contact_id(source, out.contact_ids);
 }
 
 bool read_string_list(config::detail::ObjectReader& reader, std::string_view key, std::vector<std::string>& out,

@@ -7,6 +7,9 @@
 
 #include "sources/consent.hpp"
 #include "sources/custom_events.hpp"
+#include "sources/contact_id_stage.hpp"
+#include "sources/namespace_stage.hpp"
+#include "sources/product_stage.hpp"
 
 namespace omt::sources {
 
@@ -14,12 +17,32 @@ Expected<Mapped> map_event(const ometria::Transformer& transformer, const simdjs
                            const config::SourceConfig& source) {
   const Settings& settings = source.mapping;
   if (auto skip = consent_skip(event, settings.consent)) return Mapped{std::nullopt, std::move(skip)};
-  // After the stages that build records of their own: an event they take never becomes a custom event.
-  if (auto skip = custom_event_skip(transformer, event, settings.custom_events)) return Mapped{std::nullopt, std::move(skip)};
-  auto record = transformer.transform(event, source.destination);
-  if (!record) return tl::unexpected(std::move(record.error()));
-  list_product_ids(*record, settings.custom_events);
-  return Mapped{std::move(*record), std::nullopt};
+  Mapped mapped;
+  // 2. Records the transformer has no table for. A product event's name wins over the custom-event mapping.
+  if (auto product = product_record(transformer.tables(), event, settings.products)) {
+    if (!*product) return tl::unexpected(std::move(product->error()));
+    mapped.record = std::move((*product)->record);
+    mapped.incomplete_product = std::move((*product)->incomplete);
+  } else {
+    // After the stages that build records of their own: an event they take never becomes a custom event.
+    if (auto skip = custom_event_skip(transformer, event, settings.custom_events)) return Mapped{std::nullopt, std::move(skip)};
+    // 3. The transformer, with the contact id the source chose for identifies that name none.
+    std::optional<simdjson::dom::parser> rewrite_parser;
+    simdjson::dom::element mapped_event = event;
+    const auto rewritten = with_listing_id(transformer.tables(), event, settings.contact_ids);
+    if (rewritten) {
+      if (rewrite_parser.emplace().parse(*rewritten).get(mapped_event) != simdjson::SUCCESS)
+        return fail(errc::transformation, "internal error: the event with its contact id is not valid JSON");
+    }
+    auto record = transformer.transform(mapped_event, source.destination);
+    if (!record) return tl::unexpected(std::move(record.error()));
+    mapped.record = std::move(*record);
+  }
+  // 4. What rewrites the record.
+  list_product_ids(*mapped.record, settings.custom_events);
+  if (auto done = apply_namespaces(*mapped.record, settings.namespaces); !done) return tl::unexpected(std::move(done.error()));
+  if (mapped.incomplete_product) mapped.incomplete_product->id.insert(0, settings.namespaces.product);  // as sent
+  return mapped;
 }
 
 }  // namespace omt::sources

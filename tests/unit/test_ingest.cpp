@@ -208,24 +208,25 @@ TEST(IngestBatchLevel, TheBatchLevelContextReachesEveryEventThatLacksIt) {
                      {"context", {{"traits", {{"email", "batch@example.com"}, {"listingId", "l-batch"}}}}},
                      {"integrations", {{"All", true}}}};
   const auto r = ingest(IngestRoute::batch, body.dump());
-  ASSERT_EQ(r.accepted.size(), 3u) << ingest_answer(r).body;
+  ASSERT_EQ(r.accepted.size(), 4u) << ingest_answer(r).body;
   EXPECT_EQ(json::parse(r.accepted[0].record.json)["identity_email"], "batch@example.com");
   EXPECT_EQ(json::parse(r.accepted[1].record.json)["identity_email"], "own@example.com");
   EXPECT_EQ(json::parse(r.accepted[2].record.json)["identity_email"], "batch@example.com");
-  // Shallow: the identify's own context.traits wins wholesale, so the batch-level listingId is not added to it.
-  ASSERT_EQ(r.rejected.size(), 1u);
-  EXPECT_EQ(r.rejected[0].index, 3u);
-  EXPECT_EQ(r.rejected[0].error, "Parameter listingId is required for identify");
+  // Shallow: the identify's own context.traits wins wholesale, so the batch-level listingId is not added to it;
+  // it gets the source's contact id (its userId, the default of contact_id: docs/sources.md) instead.
+  EXPECT_EQ(r.accepted[3].index, 3u);
+  EXPECT_EQ(json::parse(r.accepted[3].record.json)["id"], "u4");
+  EXPECT_TRUE(r.rejected.empty());
 
   // Without the batch-level context the first and third events have no email: rejected with the contract's words.
   json plain = body;
   plain.erase("context");
+  // (The identify has its own e-mail, and its userId as its contact id.)
   const auto without = ingest(IngestRoute::batch, plain.dump());
-  ASSERT_EQ(without.rejected.size(), 3u);
+  ASSERT_EQ(without.rejected.size(), 2u);
   EXPECT_EQ(without.rejected[0].index, 0u);
   EXPECT_EQ(without.rejected[0].error, R"(Missing required value from ["traits.email","context.traits.email","properties.email"])");
   EXPECT_EQ(without.rejected[1].index, 2u);
-  EXPECT_EQ(without.rejected[2].index, 3u);
 }
 
 TEST(IngestBatchLevel, BatchLevelIntegrationsReachIdentifies) {
@@ -239,11 +240,21 @@ TEST(IngestBatchLevel, BatchLevelIntegrationsReachIdentifies) {
   const json body = {{"batch", {without_listing, own_integrations}},
                      {"integrations", {{"Ometria", {{"listingId", "l-batch"}}}}}};
   const auto r = ingest(IngestRoute::batch, body.dump());
-  ASSERT_EQ(r.accepted.size(), 1u) << ingest_answer(r).body;
+  ASSERT_EQ(r.accepted.size(), 2u) << ingest_answer(r).body;
   EXPECT_EQ(json::parse(r.accepted[0].record.json)["id"], "l-batch");
-  ASSERT_EQ(r.rejected.size(), 1u);
-  EXPECT_EQ(r.rejected[0].index, 1u);
-  EXPECT_EQ(r.rejected[0].error, "Parameter listingId is required for identify");
+  // The own integrations.Ometria has no listingId, so the batch-level one is not used: the source's contact id
+  // (the userId, contact_id's default) is.
+  EXPECT_EQ(json::parse(r.accepted[1].record.json)["id"], "u2");
+  EXPECT_TRUE(r.rejected.empty());
+
+  // With contact_id "none" (rudder-transformer's rule) the second is refused, as before.
+  auto source = source_of(destination());
+  source.mapping.contact_ids.from = omt::sources::ContactIdFrom::none;
+  const auto strict = ingest_events(IngestRoute::batch, body.dump(), transformer(), source, {});
+  ASSERT_TRUE(strict) << strict.error().message;
+  ASSERT_EQ(strict->rejected.size(), 1u);
+  EXPECT_EQ(strict->rejected[0].index, 1u);
+  EXPECT_EQ(strict->rejected[0].error, "Parameter listingId is required for identify");
 }
 
 TEST(IngestShapes, InvalidJsonNamesTheByteOffset) {
@@ -357,6 +368,7 @@ TEST(IngestAnswers, ARejectedEventIsKeptAsItWasTransformed) {
   json bad = identify(1);
   bad["context"]["traits"].erase("listingId");
   bad.erase("context");
+  bad.erase("userId");  // no listing id, and no userId to make one from (the source's contact_id)
   bad["traits"] = {{"email", "a@example.com"}};
   const json body = {{"context", {{"ip", "203.0.113.9"}}}, {"batch", json::array({bad})}};
   auto merged = ingest(IngestRoute::batch, body.dump());

@@ -61,6 +61,11 @@ TEST(MappingLoad, ErrorsNameTheFileAndTheEntry) {
             "mapping error in variant.json fields[0] (to \"id\"): a rule needs exactly one of \"from\" or \"generic\"");
   EXPECT_EQ(load_error("variant.json", R"({"rules":[]})"), "mapping error in variant.json: unknown key \"rules\"");
   EXPECT_EQ(load_error("order.json", R"({"fields":[]})"), "mapping error in order.json: missing the rule list \"customer\"");
+  EXPECT_EQ(load_error("product.json", R"({"fields":[],"attribute":[],"listing":[],"customFields":{"from":"root"},
+                                          "stockEvents":{"product out of stock":"no"}})"),
+            "mapping error in product.json stockEvents: \"product out of stock\" must be true (in stock) or false (out of stock)");
+  EXPECT_EQ(load_error("product.json", R"({"fields":[],"attribute":[],"customFields":{"from":"root"}})"),
+            "mapping error in product.json: missing the rule list \"listing\"");
 }
 
 TEST(MappingLoad, RuleErrorsNameTheRuleByItsTo) {

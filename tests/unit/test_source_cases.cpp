@@ -2,7 +2,8 @@
 // `sources` entry, one event, and what it must become, written from ../shared/OMETRIA_RECORDS.md and the seeds,
 // not from the implementation's output:
 //   {"description": "...", "source": {sources entry}, "event": {...},
-//    "expect": {"record": {Ometria record}} | {"skip": "outcome"} | {"error": "exact message"}
+//    "expect": {"record": {Ometria record}, "incomplete": "what a product lacks" (absent: nothing)}
+//              | {"skip": "outcome"} | {"error": "exact message"}
 //              | {"config_error": "a part of the start-up error"}}
 // The entry is read by the real configuration reader (name, write_key and api_key are filled in when absent); a
 // record is compared as a JSON value (key order aside: these records are ours, not rudder-transformer's).
@@ -94,6 +95,7 @@ TEST_P(SourceCase, BecomesWhatItShould) {
     ASSERT_TRUE(mapped) << mapped.error().message;
     ASSERT_TRUE(mapped->record) << "skipped: " << mapped->skip->outcome;
     EXPECT_EQ(json::parse(mapped->record->json), expect["record"]) << mapped->record->json;
+    EXPECT_EQ(mapped->incomplete_product ? mapped->incomplete_product->missing : "", expect.value("incomplete", ""));
   }
 }
 

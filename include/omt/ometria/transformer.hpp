@@ -35,7 +35,8 @@ struct DestinationConfig {
 // "true"/"false"). Unknown keys are ignored; a missing or non-object Config gives empty settings.
 DestinationConfig destination_config_from(const simdjson::dom::element& config);
 
-enum class RecordType : std::uint8_t { contact, order, custom_event };
+// product: made only by a source's own mapping (omt/sources/products.hpp), never by transform().
+enum class RecordType : std::uint8_t { contact, order, custom_event, product };
 std::string_view to_string(RecordType type);                     // the Ometria "@type"
 std::optional<RecordType> record_type_from(std::string_view name);  // its inverse
 

@@ -25,6 +25,7 @@
 #include "omt/protocol/ingest_credentials.hpp"
 #include "omt/protocol/ingest_route.hpp"
 #include "omt/protocol/rudder.hpp"
+#include "omt/sources/products.hpp"
 
 namespace omt::protocol {
 
@@ -56,6 +57,7 @@ bool is_dry_run(std::string_view target);
 struct AcceptedRecord {
   std::size_t index = 0;  // the event's position in the request (0 for a single event)
   ometria::Record record;
+  std::optional<sources::IncompleteProduct> incomplete_product;  // sent, but lacking what recommendations need
 };
 
 struct RejectedEvent {

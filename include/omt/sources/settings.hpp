@@ -6,12 +6,18 @@
 
 #include "omt/sources/consent.hpp"
 #include "omt/sources/custom_events.hpp"
+#include "omt/sources/contact_ids.hpp"
+#include "omt/sources/namespaces.hpp"
+#include "omt/sources/products.hpp"
 
 namespace omt::sources {
 
 struct Settings {
   ConsentSettings consent;
   CustomEventSettings custom_events;
+  ProductSettings products;   // "product_events", "stock_events"
+  Namespaces namespaces;      // "namespaces"
+  ContactIdSettings contact_ids;  // "contact_id"
 };
 
 }  // namespace omt::sources

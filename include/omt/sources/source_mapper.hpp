@@ -11,6 +11,7 @@
 #include "omt/config/config.hpp"
 #include "omt/error.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "omt/sources/products.hpp"
 
 namespace simdjson::dom {
 class element;
@@ -34,6 +35,7 @@ struct Skip {
 struct Mapped {
   std::optional<ometria::Record> record;
   std::optional<Skip> skip;
+  std::optional<IncompleteProduct> incomplete_product;  // with a product record that lacks what recommendations need
 };
 
 // The error is the reason the event can never become a record (as Transformer::transform's).
