@@ -375,8 +375,13 @@ Expected<Transformer> Transformer::load(const std::filesystem::path& mappings_di
 }
 
 Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config) const {
+  return transform(message, config, *tables_);
+}
+
+Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config,
+                                        const mapping::TableSet& tables) const {
   try {
-    return Mapper(*tables_, message, config).run();
+    return Mapper(tables, message, config).run();
   } catch (const std::exception& e) {
     // Nothing above is expected to throw; a bad_alloc on a hostile event must still fail only that event.
     return fail(errc::transformation, std::string("internal error: ") + e.what());

@@ -5,12 +5,17 @@
 
 #include <simdjson.h>
 
+#include "sources/orders_stage.hpp"
+
 namespace omt::sources {
 
 Expected<Mapped> map_event(const ometria::Transformer& transformer, const simdjson::dom::element& event,
                            const config::SourceConfig& source) {
-  auto record = transformer.transform(event, source.destination);
+  const auto& orders = source.mapping.orders;
+  auto record = transformer.transform(event, source.destination, order_tables(transformer.tables(), orders));
   if (!record) return tl::unexpected(std::move(record.error()));
+  if (auto rewritten = rewrite_order(*record, orders, transformer.tables()); !rewritten)
+    return tl::unexpected(std::move(rewritten.error()));
   return Mapped{std::move(*record), std::nullopt};
 }
 

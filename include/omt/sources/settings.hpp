@@ -4,8 +4,12 @@
 // src/sources/settings.cpp reads them from a `sources` entry. The rudder-transformer routes never read them.
 #pragma once
 
+#include "omt/sources/orders.hpp"
+
 namespace omt::sources {
 
-struct Settings {};
+struct Settings {
+  OrderSettings orders;
+};
 
 }  // namespace omt::sources
