@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mapping/own_orders.hpp"
+
 namespace omt::mapping {
 using njson = nlohmann::json;
 
@@ -15,8 +17,8 @@ Error load_error(const std::string& where, const std::string& what) {
 }
 
 namespace {
-
 constexpr std::size_t max_path_segments = 16;
+}  // namespace
 
 Expected<SourcePath> compile_path(const njson& j, const std::string& where) {
   if (!j.is_string()) return tl::unexpected(load_error(where, "a source path must be a string"));
@@ -147,6 +149,8 @@ Expected<Rule> compile_rule(const njson& j, const std::string& where, const Gene
     return tl::unexpected(load_error(where, "\"onInvalid\": \"fail\" needs an \"error\" message"));
   return rule;
 }
+
+namespace {
 
 // As the config loader does, nlohmann's parse_error says where: "parse error at line 3, column 14: ...".
 Expected<njson> parse_json_text(const std::string& name, const Expected<std::string>& text) {
@@ -348,6 +352,9 @@ Expected<TableSet> parse_tables(const FileReader& read, std::span<const TableCon
   }
   if (auto broken = check_contract(set, contracts)) return tl::unexpected(*broken);
   intern_parents(set);
+  auto own_orders = parse_own_orders(read("own_orders.json"), set);
+  if (!own_orders) return tl::unexpected(own_orders.error());
+  set.own_orders = std::move(*own_orders);
   return set;
 }
 

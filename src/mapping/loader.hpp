@@ -9,6 +9,8 @@
 #include <span>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "mapping/contract.hpp"
 #include "mapping/table.hpp"
 #include "omt/error.hpp"
@@ -30,5 +32,9 @@ Expected<GenericLookups> parse_generic_file(const Expected<std::string>& text);
 // name is one of contact.json, custom_event.json, order.json, lineitems.json, variant.json, product.json (it sets
 // the shape).
 Expected<MappingFile> parse_mapping_file(const std::string& name, const std::string& text, const GenericLookups& generic);
+
+// One source path ("properties.order_id") and one rule, as the files above write them; `where` names them in errors.
+Expected<SourcePath> compile_path(const nlohmann::json& path, const std::string& where);
+Expected<Rule> compile_rule(const nlohmann::json& rule, const std::string& where, const GenericLookups& generic);
 
 }  // namespace omt::mapping

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,10 +81,14 @@ struct MappingFile {
 // userId, firstName, ... -> their source paths (generic.json).
 using GenericLookups = std::map<std::string, std::vector<SourcePath>, std::less<>>;
 
+struct OwnOrderTables;  // mapping/own_orders.hpp
+
 struct TableSet {
   MappingFile contact, custom_event, order, lineitems, variant;
   MappingFile product;  // a source's own table (omt/sources/products.hpp): never read by the transformer
   GenericLookups generic;
+  // The order tables of the service's own sources (own_orders.json on top of these); null in its own copies.
+  std::shared_ptr<const OwnOrderTables> own_orders;
 
   // The table loaded from `name` ("lineitems.json"), or null for a name that is not one of the tables.
   const MappingFile* file(std::string_view name) const {

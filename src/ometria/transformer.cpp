@@ -376,8 +376,13 @@ Expected<Transformer> Transformer::load(const std::filesystem::path& mappings_di
 }
 
 Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config) const {
+  return transform(message, config, *tables_);
+}
+
+Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config,
+                                        const mapping::TableSet& tables) const {
   try {
-    return Mapper(*tables_, message, config).run();
+    return Mapper(tables, message, config).run();
   } catch (const std::exception& e) {
     // Nothing above is expected to throw; a bad_alloc on a hostile event must still fail only that event.
     return fail(errc::transformation, std::string("internal error: ") + e.what());
@@ -385,6 +390,10 @@ Expected<Record> Transformer::transform(const dom::element& message, const Desti
 }
 
 std::optional<RecordType> Transformer::record_type_of(const dom::element& message) const {
+  return record_type_of(message, *tables_);
+}
+
+std::optional<RecordType> Transformer::record_type_of(const dom::element& message, const mapping::TableSet& tables) const {
   const auto type = get(message, paths().type);
   if (!type || !type->is_string()) return std::nullopt;
   const std::string lowered = js_to_lower(type->get_string().value_unsafe());
@@ -393,7 +402,7 @@ std::optional<RecordType> Transformer::record_type_of(const dom::element& messag
   const auto event = get(message, paths().event);
   if (!event || !event->is_string()) return RecordType::custom_event;
   const std::string name = js_to_lower(js_trim(event->get_string().value_unsafe()));
-  for (const auto& entry : tables_->order.statuses)
+  for (const auto& entry : tables.order.statuses)
     if (entry.first == name) return RecordType::order;
   return RecordType::custom_event;
 }

@@ -61,10 +61,10 @@ void read_custom_events(ObjectReader& source, CustomEventSettings& out) {
   for (const auto& name : has_allow ? allow : deny) out.names.push_back(event_type_of(name));
 }
 
-std::optional<Skip> custom_event_skip(const ometria::Transformer& transformer, const dom::element& event,
-                                      const CustomEventSettings& settings) {
+std::optional<Skip> custom_event_skip(const ometria::Transformer& transformer, const mapping::TableSet& tables,
+                                      const dom::element& event, const CustomEventSettings& settings) {
   if (settings.list == CustomEventSettings::List::none) return std::nullopt;
-  if (transformer.record_type_of(event) != ometria::RecordType::custom_event) return std::nullopt;
+  if (transformer.record_type_of(event, tables) != ometria::RecordType::custom_event) return std::nullopt;
   const auto name = json::member(event, "event");
   std::string_view text;
   if (!name || name->get(text) != simdjson::SUCCESS) return std::nullopt;  // the transformer says why it cannot be sent

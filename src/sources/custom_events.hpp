@@ -15,9 +15,11 @@ namespace omt::sources {
 // "custom_events": {"allow": [names]} or {"deny": [names]} (not both), "product_ids": bool.
 void read_custom_events(config::detail::ObjectReader& source, CustomEventSettings& out);
 
-// A Skip (outcome skip_not_allowed) for a track event the transformer would make a custom event of and the
+// A Skip (outcome skip_not_allowed) for a track event the transformer would make a custom event of (by the
+// source's tables: its order lifecycle names are orders) and the
 // lists leave out; nullopt for every other event.
-std::optional<Skip> custom_event_skip(const ometria::Transformer& transformer, const simdjson::dom::element& event,
+std::optional<Skip> custom_event_skip(const ometria::Transformer& transformer, const mapping::TableSet& tables,
+                                      const simdjson::dom::element& event,
                                       const CustomEventSettings& settings);
 
 // With product_ids on, a custom_event record's properties.products (an array) becomes properties.product_id: the

@@ -5,6 +5,7 @@
 #include "sources/custom_events.hpp"
 #include "sources/contact_id_stage.hpp"
 #include "sources/namespace_stage.hpp"
+#include "sources/orders_stage.hpp"
 #include "sources/product_stage.hpp"
 
 namespace omt::sources {
@@ -15,6 +16,7 @@ void read_settings(config::detail::ObjectReader& source, Settings& out) {
   read_product_settings(source, out.products);
   read_namespaces(source, out.namespaces);
   read_contact_id(source, out.contact_ids);
+  read_order_settings(source, out.orders);
 }
 
 bool read_string_list(config::detail::ObjectReader& reader, std::string_view key, std::vector<std::string>& out,

@@ -9,6 +9,7 @@
 #include "sources/custom_events.hpp"
 #include "sources/contact_id_stage.hpp"
 #include "sources/namespace_stage.hpp"
+#include "sources/orders_stage.hpp"
 #include "sources/product_stage.hpp"
 
 namespace omt::sources {
@@ -17,6 +18,8 @@ Expected<Mapped> map_event(const ometria::Transformer& transformer, const simdjs
                            const config::SourceConfig& source) {
   const Settings& settings = source.mapping;
   if (auto skip = consent_skip(event, settings.consent)) return Mapped{std::nullopt, std::move(skip)};
+  // The tables its events are mapped with: the seed's, and its own order names and fields (own_orders.json).
+  const mapping::TableSet& tables = order_tables(transformer.tables(), settings.orders);
   Mapped mapped;
   // 2. Records the transformer has no table for. A product event's name wins over the custom-event mapping.
   if (auto product = product_record(transformer.tables(), event, settings.products)) {
@@ -25,7 +28,7 @@ Expected<Mapped> map_event(const ometria::Transformer& transformer, const simdjs
     mapped.incomplete_product = std::move((*product)->incomplete);
   } else {
     // After the stages that build records of their own: an event they take never becomes a custom event.
-    if (auto skip = custom_event_skip(transformer, event, settings.custom_events)) return Mapped{std::nullopt, std::move(skip)};
+    if (auto skip = custom_event_skip(transformer, tables, event, settings.custom_events)) return Mapped{std::nullopt, std::move(skip)};
     // 3. The transformer, with the contact id the source chose for identifies that name none.
     std::optional<simdjson::dom::parser> rewrite_parser;
     simdjson::dom::element mapped_event = event;
@@ -34,8 +37,10 @@ Expected<Mapped> map_event(const ometria::Transformer& transformer, const simdjs
       if (rewrite_parser.emplace().parse(*rewritten).get(mapped_event) != simdjson::SUCCESS)
         return fail(errc::transformation, "internal error: the event with its contact id is not valid JSON");
     }
-    auto record = transformer.transform(mapped_event, source.destination);
+    auto record = transformer.transform(mapped_event, source.destination, tables);
     if (!record) return tl::unexpected(std::move(record.error()));
+    if (auto rewritten = rewrite_order(*record, settings.orders, transformer.tables()); !rewritten)
+      return tl::unexpected(std::move(rewritten.error()));
     mapped.record = std::move(*record);
   }
   // 4. What rewrites the record.

@@ -54,9 +54,14 @@ class Transformer {
 
   // Checks in the contract's order: event type, apiKey, then identify/track mapping.
   Expected<Record> transform(const simdjson::dom::element& message, const DestinationConfig& config) const;
+  // The same steps over other tables built from tables() at load (a source's own: omt/sources/).
+  Expected<Record> transform(const simdjson::dom::element& message, const DestinationConfig& config,
+                             const mapping::TableSet& tables) const;
 
   // The record type an event would become (from its type and event name), for metrics of failed events too.
   std::optional<RecordType> record_type_of(const simdjson::dom::element& message) const;
+  // The same by other tables (a source's own, whose order event names may be more).
+  std::optional<RecordType> record_type_of(const simdjson::dom::element& message, const mapping::TableSet& tables) const;
 
   // The loaded tables, for the stages of a source's own mapping (omt/sources/), which read tables of their own.
   const mapping::TableSet& tables() const { return *tables_; }

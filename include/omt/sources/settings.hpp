@@ -9,6 +9,7 @@
 #include "omt/sources/contact_ids.hpp"
 #include "omt/sources/namespaces.hpp"
 #include "omt/sources/products.hpp"
+#include "omt/sources/orders.hpp"
 
 namespace omt::sources {
 
@@ -18,6 +19,7 @@ struct Settings {
   ProductSettings products;   // "product_events", "stock_events"
   Namespaces namespaces;      // "namespaces"
   ContactIdSettings contact_ids;  // "contact_id"
+  OrderSettings orders;       // "order_lifecycle", "valid_order_statuses", "order_currency"
 };
 
 }  // namespace omt::sources
