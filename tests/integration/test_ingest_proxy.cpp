@@ -5,8 +5,10 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
+#include <future>
 #include <thread>
 
 #include "fake_ometria.hpp"
@@ -61,6 +63,12 @@ class ProxyTest : public ::testing::Test {
     server_ = std::make_unique<omt::test::TestServer>(omt::test::test_server_config(), std::move(router));
   }
   ~ProxyTest() override {
+    // A push's completion runs on the sender's thread and may still be dropping the last reference to its
+    // (answered) connection, whose destructor counts into the server's metrics: let that thread get past it
+    // before the server and its registry go.
+    std::promise<void> idle;
+    boost::asio::post(io_, [&idle] { idle.set_value(); });
+    idle.get_future().wait();
     server_.reset();  // the routes hold the last copies of the sender
     sender_.reset();
     work_.reset();
