@@ -29,7 +29,8 @@ std::optional<Error> extend(MappingFile& file, const njson& spec, const std::str
       for (const auto& [to, paths] : value.items()) {
         if (is_comment(to)) continue;
         const std::string entry = at + " " + to;
-        auto rule = std::find_if(fields.rules.begin(), fields.rules.end(), [&](const Rule& r) { return r.to == to && !r.if_empty; });
+        const std::string& field = to;  // a lambda may not capture a structured binding (clang 14)
+        auto rule = std::find_if(fields.rules.begin(), fields.rules.end(), [&](const Rule& r) { return r.to == field && !r.if_empty; });
         if (rule == fields.rules.end()) return load_error(entry, "no rule of " + file.name + " fields maps \"" + to + "\"");
         if (rule->keep_empty) return load_error(entry, "a \"keepEmpty\" rule reads exactly one source path");
         if (!paths.is_array() || paths.empty()) return load_error(entry, "must be a non-empty list of source paths");

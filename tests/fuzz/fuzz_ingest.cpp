@@ -54,6 +54,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   check(ingest_answer(*result));
-  check(dry_run_answer(*result, destination.api_key, limits, [](std::string_view) { return std::string("key:fuzz"); }));
+  check(dry_run_answer(*result, source.destination.api_key, limits, [](std::string_view) { return std::string("key:fuzz"); }));
   return 0;
 }
