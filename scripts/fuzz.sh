@@ -19,7 +19,9 @@ for target in transform request_body mapping_load ingest; do
   echo "fuzz_$target: ${limit[*]}"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "$build/tests/fuzz/fuzz_$target" "${limit[@]}" -max_len=${FUZZ_MAX_LEN:-16384} -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$build/" "$corpus" 2>&1 | grep -E "^(stat::number_of_executed_units|#[0-9]+ +DONE|==|SUMMARY)|ERROR" || true
-  test "${PIPESTATUS[0]}" -eq 0
+    -print_final_stats=1 -artifact_prefix="$build/" "$corpus" >"$build/fuzz_$target.log" 2>&1 && status=0 || status=$?
+  grep -E "^(stat::number_of_executed_units|#[0-9]+ +DONE|==|SUMMARY)|ERROR|what\(\)" "$build/fuzz_$target.log" || true
+  # The fuzzer's own status: a crash, leak or sanitizer report is nonzero (the artifact is in $build/crash-*).
+  if ((status != 0)); then echo "fuzz_$target: FAILED (exit $status; log: $build/fuzz_$target.log)" >&2; exit 1; fi
 done
 echo "fuzz: all targets clean"

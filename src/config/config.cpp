@@ -33,6 +33,8 @@ Expected<RawConfig> RawConfig::parse(std::string_view json_text, std::string_vie
     raw.tree_->json = nlohmann::json::parse(json_text.begin(), json_text.end());
   } catch (const nlohmann::json::parse_error& e) {
     return fail(errc::invalid_config, raw.source_ + ": invalid JSON: " + e.what());
+  } catch (const nlohmann::json::out_of_range& e) {  // a number past a double's range
+    return fail(errc::invalid_config, raw.source_ + ": invalid JSON: " + e.what());
   }
   if (!raw.tree_->json.is_object()) return fail(errc::invalid_config, raw.source_ + ": expected a JSON object");
   return raw;

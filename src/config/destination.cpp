@@ -31,6 +31,8 @@ Expected<ometria::DestinationConfig> parse_destination_config(std::string_view j
     root = nlohmann::json::parse(json_text.begin(), json_text.end());
   } catch (const nlohmann::json::parse_error& e) {
     return fail(errc::invalid_config, name + " is not JSON: " + detail::describe_syntax_error(e, json_text));
+  } catch (const nlohmann::json::out_of_range& e) {  // a number past a double's range
+    return fail(errc::invalid_config, name + " is not JSON: " + e.what());
   }
   if (!root.is_object())
     return fail(errc::invalid_config, name + ": expected a JSON object (the destination's Config, or a whole destination with its \"Config\")");

@@ -101,6 +101,8 @@ Expected<std::vector<std::string>> RawConfig::apply_environment(const std::vecto
       sources = nlohmann::json::parse(variable.value);
     } catch (const nlohmann::json::parse_error& e) {
       return tl::unexpected(environment_error(variable.name, "invalid JSON: " + detail::describe_syntax_error(e, variable.value)));
+    } catch (const nlohmann::json::out_of_range&) {  // a number past a double's range
+      return tl::unexpected(environment_error(variable.name, "invalid JSON: a number is out of range"));
     }
     // The value is not shown in its errors: it holds the sources' secrets.
     detail::set_at(*tree_, "sources", std::move(sources), variable.name);

@@ -157,7 +157,7 @@ Expected<njson> parse_json_text(const std::string& name, const Expected<std::str
   if (!text) return tl::unexpected(text.error());
   try {
     return njson::parse(*text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const njson::parse_error& e) {
+  } catch (const njson::exception& e) {  // parse_error, or out_of_range for a number past a double's range
     return fail(errc::invalid_config, "mapping file " + name + " is not valid JSON: " + e.what(), name);
   }
 }

@@ -73,7 +73,7 @@ Expected<std::shared_ptr<const OwnOrderTables>> parse_own_orders(const Expected<
   njson j;
   try {
     j = njson::parse(*text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const njson::parse_error& e) {
+  } catch (const njson::exception& e) {  // parse_error, or out_of_range for a number past a double's range
     return fail(errc::invalid_config, std::string("mapping file ") + file_name + " is not valid JSON: " + e.what(), file_name);
   }
   if (!j.is_object()) return tl::unexpected(load_error(file_name, "the file must hold a JSON object"));
