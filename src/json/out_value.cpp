@@ -298,4 +298,9 @@ void write(std::string& out, const OutValue& value) {
       value.v);
 }
 
+Error wrong_type(std::string_view where, std::string_view expected, simdjson::dom::element got) {
+  return Error{errc::instrumentation, std::string(where) + " must be " + std::string(expected) + ", got " + std::string(type_name(got)),
+               std::string(where)};
+}
+
 }  // namespace omt::json

@@ -13,6 +13,8 @@
 
 #include <simdjson.h>
 
+#include "omt/error.hpp"
+
 namespace omt::json {
 
 struct OutValue;
@@ -89,6 +91,9 @@ bool truthy(simdjson::dom::element e);
 bool qualifies(simdjson::dom::element e);
 // "string", "number", "boolean", "object", "array", "null": for error messages.
 std::string_view type_name(simdjson::dom::element e);
+// The error of a value of the wrong type at `where` ("message must be an object, got array"), with `where` as its
+// path: the mappers' one wording for it.
+Error wrong_type(std::string_view where, std::string_view expected, simdjson::dom::element got);
 
 // Appends compact JSON, as JSON.stringify would write it.
 void write(std::string& out, const OutValue& value);

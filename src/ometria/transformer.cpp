@@ -73,12 +73,6 @@ const FixedPaths& paths() {
 
 std::optional<dom::element> get(dom::element root, const SourcePath& path) { return mapping::lookup(root, path); }
 
-Error wrong_type(std::string_view where, std::string_view expected, dom::element got) {
-  return Error{errc::instrumentation,
-               std::string(where) + " must be " + std::string(expected) + ", got " + std::string(json::type_name(got)),
-               std::string(where)};
-}
-
 bool is_truthy(const OutObject& obj, std::string_view key) {
   const OutValue* v = obj.find(key);
   return v && json::truthy(*v);
@@ -106,10 +100,10 @@ class Mapper {
       : t_(tables), message_(message), source_(message), config_(config) {}
 
   Expected<Record> run() {
-    if (!message_.is_object()) return tl::unexpected(wrong_type("message", "an object", message_));
+    if (!message_.is_object()) return tl::unexpected(json::wrong_type("message", "an object", message_));
     const auto type = get(message_, paths().type);
     if (!type || !json::truthy(*type)) return fail(errc::instrumentation, "Event type is required", "type");
-    if (!type->is_string()) return tl::unexpected(wrong_type("type", "a string", *type));
+    if (!type->is_string()) return tl::unexpected(json::wrong_type("type", "a string", *type));
     if (config_.api_key.empty()) return fail(errc::configuration, "Invalid Api Key", "destination.Config.apiKey");
 
     const std::string lowered = js_to_lower(type->get_string().value_unsafe());
@@ -199,7 +193,7 @@ class Mapper {
         break;
       }
     if (!name || !json::truthy(*name)) return std::nullopt;
-    if (!name->is_string()) return wrong_type(origin->text, "a string", *name);
+    if (!name->is_string()) return json::wrong_type(origin->text, "a string", *name);
     const std::string_view text = name->get_string().value_unsafe();
     std::vector<std::string_view> words;
     std::size_t i = 0;
@@ -243,7 +237,7 @@ class Mapper {
   Expected<OutObject> track(RecordType& record_type) {
     const auto event = get(message_, paths().event);
     if (!event || !json::truthy(*event)) return fail(errc::instrumentation, "Event name is required for track call", "event");
-    if (!event->is_string()) return tl::unexpected(wrong_type("event", "a string", *event));
+    if (!event->is_string()) return tl::unexpected(json::wrong_type("event", "a string", *event));
     const std::string_view name = arena_.keep(js_to_lower(js_trim(event->get_string().value_unsafe())));
     for (const auto& [order_event, status] : t_.order.statuses)
       if (order_event == name) {
@@ -271,7 +265,7 @@ class Mapper {
       if (!custom.empty()) p.set(key::order_properties, std::move(custom));
     }
     if (const auto products = get(message_, paths().products); products && json::truthy(*products)) {
-      if (products->is_string()) return tl::unexpected(wrong_type("properties.products", "an array", *products));
+      if (products->is_string()) return tl::unexpected(json::wrong_type("properties.products", "an array", *products));
       if (products->is_array()) {
         OutArray items = line_items(products->get_array().value_unsafe());
         if (!items.items.empty()) p.set("lineitems", std::move(items));

@@ -66,12 +66,6 @@ bool truthy(const OutObject& o, std::string_view k) {
   return v && json::truthy(*v);
 }
 
-Error wrong_type(std::string_view where, std::string_view expected, dom::element got) {
-  return Error{errc::instrumentation,
-               std::string(where) + " must be " + std::string(expected) + ", got " + std::string(json::type_name(got)),
-               std::string(where)};
-}
-
 // Each object item of the array at `k` mapped by `rules`, kept when `keep` says so; the key is left out when
 // none is kept. A value that is not an array fails the event (as an order's products do).
 template <class Keep>
@@ -80,7 +74,7 @@ std::optional<Error> map_items(OutObject& p, std::string_view k, std::string_vie
   OutValue* slot = p.find(k);
   if (!slot) return std::nullopt;
   const auto* el = std::get_if<dom::element>(&slot->v);
-  if (!el || !el->is_array()) return el ? std::optional<Error>(wrong_type(where, "an array", *el)) : std::nullopt;
+  if (!el || !el->is_array()) return el ? std::optional<Error>(json::wrong_type(where, "an array", *el)) : std::nullopt;
   OutArray items;
   for (dom::element item : json::as_array(*el)) {
     if (!item.is_object()) continue;
