@@ -8,7 +8,7 @@ namespace omt::delivery {
 bool KeyHoldTable::hold(const std::string& api_key, std::string reason, std::int64_t now_ms,
                         std::chrono::milliseconds probe_after) {
   KeyHold& h = holds_[api_key];
-  // Held and not probing: a lane that leased before the hold began saw the same refusal; nothing new.
+  // Held and not probing: a pusher that leased before the hold began saw the same refusal; nothing new.
   if (!h.reason.empty() && !h.probing) return false;
   h.reason = std::move(reason);
   h.held_at_ms = now_ms;
@@ -42,24 +42,24 @@ void KeyHoldTable::postpone_probe(const std::string& api_key, std::int64_t now_m
   if (auto it = holds_.find(api_key); it != holds_.end()) it->second.probe_at_ms = now_ms + after.count();
 }
 
-bool KeyHoldTable::may_push(const std::string& api_key, const Lane& lane) {
+bool KeyHoldTable::may_push(const std::string& api_key, const Pusher& pusher) {
   auto it = holds_.find(api_key);
   if (it == holds_.end()) return true;
   KeyHold& h = it->second;
   if (!h.probing) return false;
-  if (h.probe && *h.probe != lane) return false;
-  h.probe = lane;
+  if (h.probe && *h.probe != pusher) return false;
+  h.probe = pusher;
   return true;
 }
 
-bool KeyHoldTable::is_probe(const std::string& api_key, const Lane& lane) const {
+bool KeyHoldTable::is_probe(const std::string& api_key, const Pusher& pusher) const {
   auto it = holds_.find(api_key);
-  return it != holds_.end() && it->second.probing && it->second.probe == lane;
+  return it != holds_.end() && it->second.probing && it->second.probe == pusher;
 }
 
-void KeyHoldTable::clear_probe(const std::string& api_key, const Lane& lane) {
+void KeyHoldTable::clear_probe(const std::string& api_key, const Pusher& pusher) {
   auto it = holds_.find(api_key);
-  if (it != holds_.end() && it->second.probe == lane) it->second.probe.reset();
+  if (it != holds_.end() && it->second.probe == pusher) it->second.probe.reset();
 }
 
 bool KeyHoldTable::release(const std::string& api_key) { return holds_.erase(api_key) > 0; }

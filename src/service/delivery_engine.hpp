@@ -4,7 +4,7 @@
 //   delivery_holds.cpp       keys Ometria refused: holding, probing and releasing them;
 //   delivery_ometria_errors.cpp  reading what Ometria rejected after a 2xx (GET /v2/push/_errors) per key.
 // The pure decisions are elsewhere: delivery::plan_after_push (what a push's answer leads to) and
-// delivery::KeyHoldTable (who is held, which lane may probe). What happens is told through obs::DeliveryEvents.
+// delivery::KeyHoldTable (who is held, which pusher may probe). What happens is told through obs::DeliveryEvents.
 //
 // Why it is shaped this way:
 // - All engine state lives on one strand, so it needs no locks; the queue's calls block (they wait for the
@@ -56,15 +56,15 @@ namespace asio = boost::asio;
 using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// A lane of one (API key, type): each lane pushes one batch at a time; several lanes of a busy partition push
-// at once (DeliveryOptions::pushes_per_partition). Lanes lease disjoint records from the queue.
+// A pusher of one (API key, type): each pusher pushes one batch at a time; several pushers of a busy partition push
+// at once (DeliveryOptions::pushes_per_partition). Pushers lease disjoint records from the queue.
 struct PartitionKey {
   std::string api_key;
   ometria::RecordType type = ometria::RecordType::contact;
-  unsigned lane = 0;
+  unsigned pusher = 0;
   auto operator<=>(const PartitionKey&) const = default;
   bool operator==(const PartitionKey&) const = default;
-  delivery::Lane lane_of_key() const { return delivery::Lane{type, lane}; }
+  delivery::Pusher pusher_of_key() const { return delivery::Pusher{type, pusher}; }
 };
 
 struct LeasedRecord {
@@ -161,8 +161,8 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   void release(Partition& p);
 
   // ---- held keys (delivery_holds.cpp) ----
-  bool is_probe(const Partition& p) const { return holds_.is_probe(p.key.api_key, p.key.lane_of_key()); }
-  void clear_probe(const Partition& p) { holds_.clear_probe(p.key.api_key, p.key.lane_of_key()); }
+  bool is_probe(const Partition& p) const { return holds_.is_probe(p.key.api_key, p.key.pusher_of_key()); }
+  void clear_probe(const Partition& p) { holds_.clear_probe(p.key.api_key, p.key.pusher_of_key()); }
   void hold(const std::string& api_key, const std::string& reason, milliseconds probe_after);
   void arm_probe(const std::string& api_key, milliseconds after);
   void probe(const std::string& api_key);

@@ -1,6 +1,6 @@
 // Keys Ometria refused (401/403): their records are held in the queue (kept, not pushed) and, after
 // hold_probe_interval, released for one probe push; the probe's answer ends the hold or renews it. Who is held
-// and which lane may probe is delivery::KeyHoldTable's; this file adds the timers and the queue calls.
+// and which pusher may probe is delivery::KeyHoldTable's; this file adds the timers and the queue calls.
 #include <algorithm>
 #include <utility>
 

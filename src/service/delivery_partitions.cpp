@@ -30,7 +30,7 @@ std::string dead_letter_reason(const delivery::Decision& decision, const deliver
 }  // namespace
 
 // A held key pushes nothing, except one partition carrying the probe once the probe time has come.
-bool DeliveryService::Impl::may_push(Partition& p) { return holds_.may_push(p.key.api_key, p.key.lane_of_key()); }
+bool DeliveryService::Impl::may_push(Partition& p) { return holds_.may_push(p.key.api_key, p.key.pusher_of_key()); }
 
 // ---- leasing and lingering ----
 

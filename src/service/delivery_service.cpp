@@ -113,10 +113,10 @@ void DeliveryService::Impl::on_scan(Steady::time_point started, Expected<std::ve
   } else {
     deferred_ = false;
     for (const auto& r : *ready) {
-      // One lane per full push's worth of due records, up to pushes_per_partition.
+      // One pusher per full push's worth of due records, up to pushes_per_partition.
       const auto pushes = (r.ready + options_.max_records_per_push - 1) / options_.max_records_per_push;
-      const auto lanes = std::clamp<std::uint64_t>(pushes, 1, std::max<std::size_t>(1, options_.pushes_per_partition));
-      for (unsigned lane = 0; lane < lanes; ++lane) consider(partition(PartitionKey{r.api_key, r.type, lane}), now);
+      const auto pushers = std::clamp<std::uint64_t>(pushes, 1, std::max<std::size_t>(1, options_.pushes_per_partition));
+      for (unsigned pusher = 0; pusher < pushers; ++pusher) consider(partition(PartitionKey{r.api_key, r.type, pusher}), now);
     }
   }
   if (rescan_) {

@@ -225,7 +225,7 @@ class MemoryQueue final : public queue::Queue {
     std::vector<queue::RecordId> ids;
     for (auto& r : records) {
       Stored s;
-      s.record = queue::QueuedRecord{next_id_++, r.api_key, r.type, std::move(r.json), 0, now_ms(), now_ms()};
+      s.record = queue::QueuedRecord{next_id_++, r.api_key, r.type, std::move(r.json), r.lane, 0, now_ms(), now_ms()};
       ids.push_back(s.record.id);
       records_.emplace(s.record.id, std::move(s));
     }

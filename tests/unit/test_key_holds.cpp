@@ -1,5 +1,5 @@
 // KeyHoldTable: the bookkeeping of keys Ometria refused, with the clock passed in: holding, the probe time,
-// one lane carrying the probe, and the end of a hold.
+// one pusher carrying the probe, and the end of a hold.
 #include <gtest/gtest.h>
 
 #include "omt/delivery/key_holds.hpp"
@@ -8,12 +8,12 @@ namespace {
 
 using namespace std::chrono_literals;
 using omt::delivery::KeyHoldTable;
-using omt::delivery::Lane;
+using omt::delivery::Pusher;
 using omt::ometria::RecordType;
 
-const Lane kContacts{RecordType::contact, 0};
-const Lane kContacts2{RecordType::contact, 1};
-const Lane kOrders{RecordType::order, 0};
+const Pusher kContacts{RecordType::contact, 0};
+const Pusher kContacts2{RecordType::contact, 1};
+const Pusher kOrders{RecordType::order, 0};
 
 TEST(KeyHolds, AnUnheldKeyAlwaysPushes) {
   KeyHoldTable holds;
@@ -35,12 +35,12 @@ TEST(KeyHolds, AHeldKeyPushesNothingUntilItsProbe) {
   EXPECT_FALSE(h.probing);
   EXPECT_FALSE(holds.may_push("k", kContacts));
   EXPECT_TRUE(holds.may_push("other", kContacts));  // other keys keep flowing
-  // Refused again by a lane that leased before the hold: nothing new.
+  // Refused again by a pusher that leased before the hold: nothing new.
   EXPECT_FALSE(holds.hold("k", "HTTP 403", 2'000, 180s));
   EXPECT_EQ(holds.holds().at("k").held_at_ms, 1'000);
 }
 
-TEST(KeyHolds, OneLaneCarriesTheProbe) {
+TEST(KeyHolds, OnePusherCarriesTheProbe) {
   KeyHoldTable holds;
   holds.hold("k", "HTTP 401", 0, 1s);
   EXPECT_TRUE(holds.start_probe("k"));
@@ -52,7 +52,7 @@ TEST(KeyHolds, OneLaneCarriesTheProbe) {
   EXPECT_FALSE(holds.may_push("k", kOrders));
   holds.clear_probe("k", kOrders);  // not the probe: no effect
   EXPECT_TRUE(holds.is_probe("k", kContacts));
-  holds.clear_probe("k", kContacts);  // it had nothing to push: another lane may take it
+  holds.clear_probe("k", kContacts);  // it had nothing to push: another pusher may take it
   EXPECT_TRUE(holds.may_push("k", kOrders));
   EXPECT_TRUE(holds.is_probe("k", kOrders));
 }

@@ -14,7 +14,7 @@
 
 namespace omt::delivery {
 
-// The partition (lane) whose records were pushed.
+// The partition (pusher) whose records were pushed.
 struct PartitionState {
   std::size_t records = 0;         // in the push
   std::uint32_t max_attempts = 0;  // the most failed pushes any of them had before this one

@@ -11,6 +11,7 @@
 #include <future>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "omt/error.hpp"
@@ -23,10 +24,18 @@ using ometria::RecordType;
 // Wall-clock milliseconds since the Unix epoch (times survive restarts, so no steady clock here).
 using UnixMillis = std::int64_t;
 
+// Which lane a record travels in. Live records (ingest, replays) are always pushed before backfill records
+// (imported history) of the same API key, and backfill gets only the rate budget live traffic leaves; the two
+// are counted apart (ingest's slow-down and 429 thresholds count live records only, import.max_queued caps
+// the backfill).
+enum class Lane : std::uint8_t { live = 0, backfill = 1 };
+constexpr std::string_view lane_name(Lane lane) { return lane == Lane::live ? "live" : "backfill"; }
+
 struct NewRecord {
   std::string api_key;
   RecordType type = RecordType::contact;
   std::string json;  // one compact JSON object
+  Lane lane = Lane::live;
 };
 
 struct QueuedRecord {
@@ -34,6 +43,7 @@ struct QueuedRecord {
   std::string api_key;
   RecordType type = RecordType::contact;
   std::string json;
+  Lane lane = Lane::live;
   std::uint32_t attempts = 0;  // failed pushes so far
   UnixMillis next_attempt_at = 0;
   UnixMillis created_at = 0;
