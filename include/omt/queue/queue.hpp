@@ -74,6 +74,7 @@ struct PartitionStats {
   RecordType type = RecordType::contact;
   std::uint64_t depth = 0;
   UnixMillis oldest_created_at = 0;
+  Lane lane = Lane::live;
 };
 
 struct HeldKey {
