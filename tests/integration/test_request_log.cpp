@@ -296,16 +296,7 @@ TEST(RequestLogEvents, AFailedWriteIsCountedAndLoggedAsAWarning) {
 const std::string kKey = "request-log-key";
 
 service::DeliveryOptions logging_options() {
-  service::DeliveryOptions o;
-  o.endpoint = "https://ometria.invalid/v2/push";
-  o.linger = 5ms;
-  o.rate_limit.requests_per_second = 0;  // unlimited
-  o.retry.base_delay = 10ms;
-  o.retry.max_delay = 20ms;
-  o.retry.max_retry_after = 20ms;
-  o.retry.hold_probe_interval = 50ms;
-  o.poll_interval = 20ms;
-  o.random01 = [] { return 0.5; };
+  auto o = fast_options("https://ometria.invalid/v2/push");
   o.key_sources = {{kKey, "web, app"}};
   return o;
 }
