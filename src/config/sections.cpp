@@ -42,6 +42,7 @@ void read_queue_section(ObjectReader& queue, Config& config) {
   queue.string_in("durability", q.durability, {"full", "normal"});
   queue.unsigned_integer("high_water_mark", q.high_water_mark, 1, std::int64_t{1} << 40);
   queue.unsigned_integer("max_rejected_events", q.max_rejected_events, 1, std::int64_t{1} << 40);
+  queue.unsigned_integer("max_request_log", q.max_request_log, 1, std::int64_t{1} << 40);
 }
 
 void read_ometria_section(ObjectReader& ometria, Config& config) {

@@ -2,7 +2,8 @@
 //   delivery_service.cpp     plumbing (strand, queue pool), scanning for ready partitions, start and stop;
 //   delivery_partitions.cpp  a partition's lifecycle: lease -> linger -> push -> ack / reschedule / dead-letter;
 //   delivery_holds.cpp       keys Ometria refused: holding, probing and releasing them;
-//   delivery_ometria_errors.cpp  reading what Ometria rejected after a 2xx (GET /v2/push/_errors) per key.
+//   delivery_ometria_errors.cpp  reading what Ometria rejected after a 2xx (GET /v2/push/_errors) per key;
+//   delivery_request_log.cpp     every push's outcome, written to the queue's request log.
 // The pure decisions are elsewhere: delivery::plan_after_push (what a push's answer leads to) and
 // delivery::KeyHoldTable (who is held, which pusher may probe). What happens is told through obs::DeliveryEvents.
 //
@@ -34,6 +35,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -47,6 +49,7 @@
 #include "omt/delivery/sender.hpp"
 #include "omt/obs/delivery_events.hpp"
 #include "omt/obs/ometria_errors_events.hpp"
+#include "omt/obs/request_log_events.hpp"
 #include "omt/queue/queue.hpp"
 #include "omt/service/delivery_service.hpp"
 
@@ -70,6 +73,28 @@ struct PartitionKey {
 struct LeasedRecord {
   queue::RecordId id = 0;
   std::string json;  // one compact JSON object
+  queue::Lane lane = queue::Lane::live;
+};
+
+// Tells the request log's failed writes (delivery_request_log.cpp). The queue tells them on its writer thread, maybe
+// after the engine is gone: its callbacks share this state, and the engine's end detaches it (under the lock) while
+// the metrics registry is still there.
+class RequestLogFailures {
+ public:
+  explicit RequestLogFailures(obs::Registry& metrics) : state_(std::make_shared<State>(metrics)) {}
+  ~RequestLogFailures();
+  RequestLogFailures(const RequestLogFailures&) = delete;
+  RequestLogFailures& operator=(const RequestLogFailures&) = delete;
+  // For RequestLog::log_pushes: a failure is counted and logged for `pushes` pushes.
+  std::function<void(const Error*)> on_done(std::size_t pushes) const;
+
+ private:
+  struct State {
+    explicit State(obs::Registry& metrics) : events(std::in_place, metrics) {}
+    std::mutex mutex;
+    std::optional<obs::RequestLogEvents> events;  // empty once the engine is gone
+  };
+  std::shared_ptr<State> state_;
 };
 
 struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
@@ -181,6 +206,9 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   void on_errors_stored(const std::string& api_key, const std::vector<delivery::SeenError>& fresh);
   void publish_error_summary();
 
+  // ---- the request log (delivery_request_log.cpp) ----
+  void log_push(const Partition& p, const delivery::PushOutcome& outcome, Steady::duration took);
+
   // ---- start and stop (delivery_service.cpp) ----
   void start();
   void notify();
@@ -235,6 +263,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   Steady::time_point errors_timer_at_ = Steady::time_point::max();
   std::uint64_t errors_timer_generation_ = 0;
   std::map<std::string, OmetriaErrorsStatus> error_summary_;  // by api key
+  RequestLogFailures request_log_failures_;
 
   mutable std::mutex snapshot_mutex_;
   std::vector<HeldKeyStatus> held_snapshot_;

@@ -55,7 +55,7 @@ void DeliveryService::Impl::on_leased(Partition& p, Expected<queue::Leased> leas
       if (!p.ids.insert(r.id).second) continue;
       if (p.batch.empty() || r.created_at < p.oldest_created_at) p.oldest_created_at = r.created_at;
       p.max_attempts = std::max(p.max_attempts, r.attempts);
-      p.batch.push_back(LeasedRecord{r.id, std::move(r.json)});
+      p.batch.push_back(LeasedRecord{r.id, std::move(r.json), r.lane});
     }
   }
   if (stopping_.load()) return;  // leased records stay in the queue; their leases end with the process
@@ -129,6 +129,7 @@ void DeliveryService::Impl::on_pushed(Partition& p, Steady::time_point started, 
   const delivery::PartitionState state{p.batch.size(), p.max_attempts, is_full(p), is_probe(p)};
   const auto plan = delivery::plan_after_push(outcome, state, options_.retry, random01(), wall_now());
   tell(p, outcome, plan, now - started);
+  log_push(p, outcome, now - started);
   if (plan.decision.action == Action::delivered && errors_poll_on()) remember_push(p, outcome);
 
   if (plan.pause_key) key_pause_[p.key.api_key] = now + *plan.pause_key;

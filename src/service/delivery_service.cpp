@@ -26,7 +26,8 @@ DeliveryService::Impl::Impl(asio::io_context& io, queue::Queue& queue, delivery:
       recent_pushes_(options_.errors_matched_records),
       error_events_(metrics),
       errors_url_(ometria::errors_endpoint_for(options_.endpoint)),
-      errors_timer_(strand_) {
+      errors_timer_(strand_),
+      request_log_failures_(metrics) {
   options_.max_in_flight = std::max<std::size_t>(1, options_.max_in_flight);
   options_.max_records_per_push = std::clamp<std::size_t>(options_.max_records_per_push, 1, ometria::records_per_push);
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "omt/service/key_sources.hpp"
+
 namespace omt::service {
 
 net::SenderOptions sender_options(const config::Config& config) {
@@ -31,6 +33,7 @@ DeliveryOptions delivery_options(const config::Config& config) {
     if (std::find(o.errors_poll_keys.begin(), o.errors_poll_keys.end(), key) == o.errors_poll_keys.end()) {
       o.errors_poll_keys.push_back(key);
     }
+    if (!o.key_sources.contains(key)) o.key_sources.emplace(key, describe_key_sources(sources_with_key(config.sources, key)));
   }
   // A lease must outlive every push of its records: all of the sender's timeouts, with room to spare.
   const auto push_bound = config.ometria.connect_timeout + config.ometria.handshake_timeout +
@@ -55,6 +58,7 @@ queue::SqliteQueueOptions queue_options(const config::Config& config) {
   o.durability = config.queue.durability == "normal" ? queue::Durability::process_crash : queue::Durability::power_loss;
   o.high_water_mark = config.queue.high_water_mark;
   o.max_rejected_events = config.queue.max_rejected_events;
+  o.max_request_log = config.queue.max_request_log;
   return o;
 }
 

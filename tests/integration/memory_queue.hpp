@@ -1,6 +1,6 @@
 // An in-memory queue::Queue for tests of the delivery engine without SQLite: the same contract in the small
-// (due times, leases, attempts, held keys, dead letters, rejected events, unbounded), nothing durable. Thread-safe: delivery calls it from its
-// pool threads.
+// (due times, leases, attempts, held keys, dead letters, rejected events, unbounded; the request log, bounded, whose
+// writes can be made to fail), nothing durable. Thread-safe: delivery calls it from its pool threads.
 #pragma once
 
 #include <algorithm>
@@ -12,10 +12,11 @@
 #include <vector>
 
 #include "omt/queue/queue.hpp"
+#include "omt/queue/request_log.hpp"
 
 namespace omt::test {
 
-class MemoryQueue final : public queue::Queue {
+class MemoryQueue final : public queue::Queue, public queue::RequestLog {
  public:
   using Queue::enqueue;
   using Queue::store;
@@ -204,6 +205,52 @@ class MemoryQueue final : public queue::Queue {
   Expected<std::size_t> replay(const queue::DeadLetterSelection&) override { return std::size_t{0}; }
   Expected<std::size_t> purge(const queue::DeadLetterSelection&) override { return std::size_t{0}; }
 
+  // ---- the request log ----
+  queue::RequestLog* request_log() override { return this; }
+  void log_pushes(std::vector<queue::RequestLogEntry> entries, LogDone done) override {
+    bool fails = false;
+    {
+      std::lock_guard lock(mutex_);
+      fails = fail_log_writes_;
+      if (!fails) {
+        for (auto& e : entries) logged_.push_back(queue::LoggedRequest{next_logged_id_++, std::move(e)});
+        while (logged_.size() > max_request_log_) logged_.erase(logged_.begin());
+      }
+    }
+    if (!done) return;
+    if (!fails) return done(nullptr);
+    const Error failed{errc::io, "queue: log a push: disk I/O error (scripted)", ""};
+    done(&failed);
+  }
+  Expected<std::vector<queue::LoggedRequest>> logged_requests(const queue::RequestLogSelection& which) override {
+    std::lock_guard lock(mutex_);
+    std::vector<queue::LoggedRequest> out;
+    const auto select = [&](const queue::LoggedRequest& r) {
+      if (which.limit != 0 && out.size() == which.limit) return false;
+      const auto& e = r.entry;
+      const bool past = which.after_id == 0 || (which.newest_first ? r.id < which.after_id : r.id > which.after_id);
+      if (past && (!which.since || e.at >= *which.since) && (which.source.empty() || (", " + e.source + ", ").find(", " + which.source + ", ") != std::string::npos) &&
+          (!which.status_from || e.status >= *which.status_from) && (!which.status_to || e.status <= *which.status_to))
+        out.push_back(r);
+      return true;
+    };
+    if (which.newest_first) {
+      for (auto it = logged_.rbegin(); it != logged_.rend() && select(*it);) ++it;
+    } else {
+      for (auto it = logged_.begin(); it != logged_.end() && select(*it);) ++it;
+    }
+    return out;
+  }
+  // From now on every log write fails (the entries are not kept), or succeeds again.
+  void fail_log_writes(bool fail) {
+    std::lock_guard lock(mutex_);
+    fail_log_writes_ = fail;
+  }
+  void set_max_request_log(std::size_t max) {
+    std::lock_guard lock(mutex_);
+    max_request_log_ = max;
+  }
+
   std::size_t acked() const {
     std::lock_guard lock(mutex_);
     return acked_;
@@ -253,6 +300,10 @@ class MemoryQueue final : public queue::Queue {
   queue::RecordId next_rejected_id_ = 1;
   std::size_t acked_ = 0;
   std::size_t holds_ = 0;
+  std::vector<queue::LoggedRequest> logged_;  // oldest first
+  std::int64_t next_logged_id_ = 1;
+  std::size_t max_request_log_ = 100'000;
+  bool fail_log_writes_ = false;
 };
 
 }  // namespace omt::test

@@ -72,6 +72,7 @@ TEST(Config, ErrorsNameTheKey) {
       {R"({"mappings_dir": ""})", "mappings_dir: expected a non-empty path"},
       {R"({"queues": {}})", "queues: unknown key"},
       {R"({"queue": {"durability": "maybe"}})", "queue.durability: expected one of full, normal, got \"maybe\""},
+      {R"({"queue": {"max_request_log": 0}})", "queue.max_request_log: expected an integer 1.."},
       {R"({"ometria": {"endpoint": "http://127.0.0.1:1/v2/push"}})", "ometria.endpoint: plain http:// is refused"},
       {R"({"ometria": {"endpoint": "ftp://x"}})", "ometria.endpoint: expected an https:// URL"},
       {R"({"delivery": {"requests_per_second": "fast"}})", "delivery.requests_per_second: expected a number"},
@@ -103,6 +104,13 @@ TEST(Config, ErrorsNameTheKey) {
     EXPECT_EQ(c.error().code, errc::invalid_config);
     EXPECT_NE(c.error().message.find(message), std::string::npos) << text << " -> " << c.error().message;
   }
+}
+
+TEST(Config, TheRequestLogKeepsAHundredThousandPushesUnlessTold) {
+  EXPECT_EQ(QueueConfig{}.max_request_log, 100'000u);
+  auto c = validate_text(R"({"queue": {"max_request_log": 500}})");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->queue.max_request_log, 500u);
 }
 
 TEST(Config, SourcesAndSecretsFromTheEnvironment) {

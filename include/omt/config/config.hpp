@@ -60,6 +60,7 @@ struct QueueConfig {
   std::string durability = "full";         // full: survives power loss; normal: survives a killed process (WAL)
   std::uint64_t high_water_mark = 1'000'000;  // records waiting; over it ingest answers 429 and stores nothing
   std::uint64_t max_rejected_events = 100'000;  // events ingest could not transform, kept for replay; oldest dropped
+  std::uint64_t max_request_log = 100'000;      // pushes kept in the request log (`requests`); oldest dropped
 };
 
 // Where and how records are pushed.

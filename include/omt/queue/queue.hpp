@@ -151,6 +151,7 @@ struct RejectedEventsSettled {
   std::size_t gone = 0;            // no longer stored (dropped for the bound meanwhile, or replayed by another)
 };
 class OmetriaErrorLog;
+class RequestLog;
 
 class Queue {
  public:
@@ -221,6 +222,8 @@ class Queue {
   // Where the errors Ometria lists after accepting pushes are kept (omt/queue/ometria_errors.hpp); nullptr: this
   // backend keeps none, and delivery then does not read them (only kept entries tell a new error from a known one).
   virtual OmetriaErrorLog* ometria_error_log() { return nullptr; }
+  // Where every push's outcome is logged (omt/queue/request_log.hpp); nullptr: this backend keeps no request log.
+  virtual RequestLog* request_log() { return nullptr; }
 };
 
 }  // namespace omt::queue

@@ -12,6 +12,7 @@
 #include "omt/config/config.hpp"
 #include "omt/queue/ometria_errors.hpp"
 #include "omt/queue/queue.hpp"
+#include "omt/queue/request_log.hpp"
 
 namespace omt::queue {
 
@@ -32,12 +33,14 @@ struct SqliteQueueOptions {
   std::size_t max_records_per_transaction = 20'000;  // group commit stops gathering here
   std::chrono::milliseconds busy_timeout{5000};      // waiting for another process's lock (e.g. the CLI)
   std::size_t max_ometria_errors = 10'000;           // errors Ometria listed, kept (least recently listed go)
+  std::uint64_t max_request_log = config::QueueConfig{}.max_request_log;  // pushes logged; past it the oldest go
+  std::size_t max_pending_request_log = 10'000;      // entries waiting for the writer; more are refused (not logged)
   bool create_if_missing = true;                     // false: opening a missing file fails (the CLI)
   // Leases are kept in this process's memory only: a restart hands every unacked record out again at once.
   std::function<UnixMillis()> clock;  // wall clock in ms; empty = std::chrono::system_clock (tests pass a fake)
 };
 
-class SqliteQueue final : public Queue, public OmetriaErrorLog {
+class SqliteQueue final : public Queue, public OmetriaErrorLog, public RequestLog {
  public:
   static Expected<std::unique_ptr<SqliteQueue>> open(SqliteQueueOptions options);
   ~SqliteQueue() override;  // finishes every pending operation, then closes
@@ -74,6 +77,9 @@ class SqliteQueue final : public Queue, public OmetriaErrorLog {
                                                                   std::int64_t now) override;
   Expected<std::vector<StoredOmetriaError>> ometria_errors(std::size_t limit) override;
   Expected<std::vector<OmetriaErrorsOfKey>> ometria_errors_by_key() override;
+  RequestLog* request_log() override { return this; }
+  void log_pushes(std::vector<RequestLogEntry> entries, LogDone done) override;
+  Expected<std::vector<LoggedRequest>> logged_requests(const RequestLogSelection& which) override;
 
   // How many transactions the writer has committed (group commit makes this far smaller than the enqueues).
   std::uint64_t commits() const;

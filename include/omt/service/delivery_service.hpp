@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +59,9 @@ struct DeliveryOptions {
   std::chrono::milliseconds errors_poll_interval = config::DeliveryConfig{}.errors_poll_interval;
   std::vector<std::string> errors_poll_keys;
   std::size_t errors_matched_records = 100'000;
+  // The request log's source of each key: api key -> the names of the sources with that key ("web", "web, app").
+  // A key not in it is logged with no source (an old key).
+  std::map<std::string, std::string> key_sources;
   // Tests may pin these; empty: std::chrono::system_clock and a seeded std::mt19937_64.
   std::function<std::chrono::system_clock::time_point()> wall_clock;
   std::function<double()> random01;

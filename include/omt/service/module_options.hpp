@@ -14,7 +14,8 @@ namespace omt::service {
 // ometria: timeouts, the in-flight cap (also the idle connections kept), the CA file and plain http.
 net::SenderOptions sender_options(const config::Config& config);
 // ometria.endpoint and max_in_flight, and the delivery section; the lease outlives every push's timeouts; the
-// sources' distinct API keys are the keys whose errors are polled (besides those delivery pushes to).
+// sources' distinct API keys are the keys whose errors are polled (besides those delivery pushes to), and each
+// key's sources are named in the request log.
 DeliveryOptions delivery_options(const config::Config& config);
 // The ingest section, and server.limits.max_body_bytes for decoded bodies.
 protocol::IngestLimits ingest_limits(const config::Config& config);

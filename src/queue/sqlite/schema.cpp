@@ -121,6 +121,22 @@ Expected<void> to_version_3(Connection& db, MigrationReport&) {
       "create the ometria_errors table");
 }
 
+// The request log: one row per push to Ometria and what became of it (request_log_store.hpp). AUTOINCREMENT: ids
+// only grow, so the newest are the highest ids and the bound drops from the lowest. No other index: every index
+// would cost each push a write, and the operator's reads page through by id (filters applied on the way).
+Expected<void> to_version_6(Connection& db, MigrationReport&) {
+  return db.exec(
+      "CREATE TABLE IF NOT EXISTS request_log("
+      "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+      "  at INTEGER NOT NULL,"                                  // Unix ms: when the push ended
+      "  source TEXT NOT NULL, key_fingerprint TEXT NOT NULL,"  // never the key itself
+      "  type TEXT NOT NULL, lane TEXT NOT NULL, records INTEGER NOT NULL,"
+      "  status INTEGER NOT NULL, failure TEXT NOT NULL,"       // status 0: no answer, failure says why
+      "  request_id TEXT, accepted INTEGER, rejected INTEGER,"  // NULL: Ometria's answer had none
+      "  duration_ms INTEGER NOT NULL);",
+      "create the request_log table");
+}
+
 struct Migration {
   int to;  // the version the database is at once it has run
   Expected<void> (*run)(Connection& db, MigrationReport& report);
@@ -131,6 +147,7 @@ constexpr Migration kMigrations[] = {
     {1, &to_version_1},
     {2, &to_version_2},
     {3, &to_version_3},
+    {6, &to_version_6},
 };
 static_assert(std::size(kMigrations) > 0 && kMigrations[std::size(kMigrations) - 1].to == kSchemaVersion);
 

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -22,6 +23,7 @@
 #include "omt/ometria/push_api.hpp"
 #include "omt/obs/queue_events.hpp"
 #include "rejected_event_store.hpp"
+#include "request_log_store.hpp"
 #include "schema.hpp"
 
 namespace omt::queue {
@@ -49,6 +51,7 @@ struct SqliteQueue::Impl {
   // Stores records as new chunks, due now; ids[i] becomes records[i]'s id.
   Expected<void> insert_records(const std::vector<NewRecord>& records, std::vector<RecordId>& ids);
   Expected<void> drop_hold(const std::string& api_key);
+  void submit_request_log_flush();
   Expected<RecordType> record_type(const std::string& name, const char* whose) const {
     auto type = ometria::record_type_from(name);
     if (!type) return fail(errc::io, std::string("queue: ") + whose + " has an unknown type \"" + name + "\"", options.path.string());
@@ -61,6 +64,12 @@ struct SqliteQueue::Impl {
   sqlite::DeadLetterStore dead;
   sqlite::RejectedEventStore rejected;
   sqlite::OmetriaErrorStore ometria_errors;
+  sqlite::RequestLogStore request_log;
+  // Pushes logged but not yet taken by the writer, and whether a task to take them is queued (log_mutex).
+  std::mutex log_mutex;
+  std::vector<RequestLogEntry> log_pending;
+  std::vector<RequestLog::LogDone> log_waiting;
+  bool log_flush_queued = false;
   sqlite::Statement hold_stmt, unhold_stmt, held_stmt, ready_partitions_stmt, partition_stats_stmt;
   sqlite::Statement rekey_stmt, key_chunks_stmt, key_records_stmt;
   LeaseTable leases;
@@ -80,6 +89,9 @@ Expected<void> SqliteQueue::Impl::prepare_statements() {
   auto prepared_errors = sqlite::OmetriaErrorStore::prepare(db, options.max_ometria_errors);
   if (!prepared_errors) return tl::unexpected(prepared_errors.error());
   ometria_errors = std::move(*prepared_errors);
+  auto prepared_log = sqlite::RequestLogStore::prepare(db);
+  if (!prepared_log) return tl::unexpected(prepared_log.error());
+  request_log = std::move(*prepared_log);
   return db.prepare_each({
       {&hold_stmt, "INSERT OR REPLACE INTO held_keys(api_key, reason, held_at) VALUES(?, ?, ?)"},
       {&unhold_stmt, "DELETE FROM held_keys WHERE api_key = ?"},
@@ -646,6 +658,82 @@ Expected<std::vector<StoredOmetriaError>> SqliteQueue::ometria_errors(std::size_
 Expected<std::vector<OmetriaErrorsOfKey>> SqliteQueue::ometria_errors_by_key() {
   return impl_->writer->call<std::vector<OmetriaErrorsOfKey>>(
       "ometria_errors_by_key", [impl = impl_.get()](std::int64_t&) { return impl->ometria_errors.by_key(); });
+}
+
+// ---- the request log (RequestLog) ----
+
+// Entries wait in memory until the writer takes all of them in one task: however many pushes end together, logging
+// them adds one task (a few inserts) to a transaction, never a commit or an fsync of its own (durable = false), and
+// the caller never waits for the database.
+void SqliteQueue::log_pushes(std::vector<RequestLogEntry> entries, LogDone done) {
+  if (entries.empty()) {
+    if (done) done(nullptr);
+    return;
+  }
+  bool submit = false;
+  {
+    std::lock_guard lock(impl_->log_mutex);
+    if (impl_->log_pending.size() + entries.size() <= impl_->options.max_pending_request_log) {
+      impl_->log_pending.insert(impl_->log_pending.end(), std::make_move_iterator(entries.begin()),
+                                std::make_move_iterator(entries.end()));
+      impl_->log_waiting.push_back(std::move(done));
+      submit = !std::exchange(impl_->log_flush_queued, true);
+      done = nullptr;
+    }
+  }
+  if (done) {
+    const Error refused{errc::unavailable,
+                        "queue: too many pushes waiting to be logged (" +
+                            std::to_string(impl_->options.max_pending_request_log) + ")",
+                        impl_->options.path.string()};
+    done(&refused);
+    return;
+  }
+  if (submit) impl_->submit_request_log_flush();
+}
+
+void SqliteQueue::Impl::submit_request_log_flush() {
+  struct Batch {
+    std::vector<RequestLogEntry> entries;
+    std::vector<RequestLog::LogDone> waiting;
+  };
+  auto batch = std::make_shared<Batch>();
+  // Taken when the task runs, not now: what was logged meanwhile goes in the same transaction.
+  const auto take = [this, batch] {
+    std::lock_guard lock(log_mutex);
+    batch->entries.insert(batch->entries.end(), std::make_move_iterator(log_pending.begin()),
+                          std::make_move_iterator(log_pending.end()));
+    batch->waiting.insert(batch->waiting.end(), std::make_move_iterator(log_waiting.begin()),
+                          std::make_move_iterator(log_waiting.end()));
+    log_pending.clear();
+    log_waiting.clear();
+    log_flush_queued = false;
+  };
+  const auto tell = [batch](const Error* err) {
+    for (auto& done : batch->waiting) {
+      if (done) done(err);
+    }
+  };
+  sqlite::GroupCommitWriter::Task task;
+  task.run = [this, batch, take](std::int64_t&) -> Expected<void> {
+    take();
+    for (const auto& entry : batch->entries) {
+      if (auto r = request_log.insert(entry); !r) return r;
+    }
+    if (auto r = request_log.trim(options.max_request_log); !r) return tl::unexpected(r.error());
+    return {};
+  };
+  task.finish = tell;
+  Error refused;
+  if (!writer->submit(std::move(task), refused)) {
+    take();
+    tell(&refused);
+  }
+}
+
+Expected<std::vector<LoggedRequest>> SqliteQueue::logged_requests(const RequestLogSelection& which) {
+  return impl_->writer->call<std::vector<LoggedRequest>>(
+      "logged_requests", [impl = impl_.get(), &which](std::int64_t&) { return impl->request_log.select(which); });
 }
 
 }  // namespace omt::queue
