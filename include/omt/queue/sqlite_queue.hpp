@@ -74,6 +74,11 @@ class SqliteQueue final : public Queue, public OmetriaErrorLog {
                                                                   std::int64_t now) override;
   Expected<std::vector<StoredOmetriaError>> ometria_errors(std::size_t limit) override;
   Expected<std::vector<OmetriaErrorsOfKey>> ometria_errors_by_key() override;
+  using Queue::enqueue_import;
+  Expected<ImportRun> start_import_run(NewImportRun run) override;
+  Expected<std::vector<ImportRun>> import_runs(const std::string& run_key) override;
+  Expected<void> set_import_run_state(ImportRunId id, ImportState state) override;
+  void enqueue_import(std::vector<NewRecord> records, ImportCheckpoint checkpoint, EnqueueDone done) override;
 
   // How many transactions the writer has committed (group commit makes this far smaller than the enqueues).
   std::uint64_t commits() const;
