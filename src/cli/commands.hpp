@@ -13,5 +13,6 @@ void add_serve_command(CLI::App& app, int& exit_code);
 void add_queue_command(CLI::App& app, int& exit_code);        // queue stats|rekey|release
 void add_dead_letter_command(CLI::App& app, int& exit_code);  // dead-letter list|replay|purge
 void add_check_config_command(CLI::App& app, int& exit_code);  // check-config --config FILE
+void add_import_command(CLI::App& app, int& exit_code);        // import FILE... --source NAME; import status
 
 }  // namespace omt::cli
