@@ -6,7 +6,9 @@
 // it continues where it stopped. `import status` shows each import. docs/import.md walks through it.
 #include <CLI/CLI.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -28,6 +30,7 @@ namespace omt::cli {
 namespace {
 
 constexpr std::string_view kCommand = "import";
+using import::with_commas;
 
 struct ImportArgs {
   QueueLocation where;
@@ -55,15 +58,6 @@ void install_stop_handlers() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
-}
-
-std::string with_commas(std::uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
 }
 
 // The progress on stderr: on a terminal one line redrawn in place, otherwise a plain line every few seconds.
@@ -126,6 +120,24 @@ class ProgressLine {
   std::chrono::steady_clock::time_point started_, last_drawn_;
   bool drawn_ = false;
   import::Progress last_;
+};
+
+// Held while an import runs, so that a second process with the same arguments cannot resume the same run at the
+// same time (both would enqueue the same records). flock: released when the process ends, even by SIGKILL.
+class RunLock {
+ public:
+  ~RunLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  // False when another process holds it.
+  Expected<bool> take(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return fail(errc::io, path + ": cannot open the import's lock file");
+    return ::flock(fd_, LOCK_EX | LOCK_NB) == 0;
+  }
+
+ private:
+  int fd_ = -1;
 };
 
 nlohmann::json place_json(const import::SourcePlace& at) { return {{"file", at.file}, {"line", at.line}}; }
@@ -203,6 +215,7 @@ int run_import(const ImportArgs& args) {
 
   // Whether this is a new run, a resumed one, or done already: known before the input is read.
   std::unique_ptr<queue::SqliteQueue> q;
+  RunLock lock;
   import::RunChoice choice;
   if (!args.dry_run) {
     queue::SqliteQueueOptions options;
@@ -212,6 +225,9 @@ int run_import(const ImportArgs& args) {
     auto opened = queue::SqliteQueue::open(std::move(options));
     if (!opened) return report_error(kCommand, opened.error());
     q = std::move(*opened);
+    auto locked = lock.take(queue_path_of(args.where, *cfg) + ".import-" + run_key.substr(0, 16) + ".lock");
+    if (!locked) return report_error(kCommand, locked.error());
+    if (!*locked) return fail(kCommand, "this import is already running in another process (same inputs and source)", exit_usage);
     auto runs = q->import_runs(run_key);
     if (!runs) return report_error(kCommand, runs.error());
     choice = import::choose_run(*runs, identities, args.again);

@@ -263,11 +263,13 @@ class PassRunner {
     auto stats = c_.queue->stats();
     if (!stats) return tl::unexpected(stats.error());
     waiting_ = backfill_waiting(*stats, c_.api_key);
+    for (const auto& p : stats->partitions) lanes_stored_ = lanes_stored_ || p.lane == queue::Lane::backfill;
     if (c_.now_unix_ms) refreshed_at_ = c_.now_unix_ms();
-    // Delivered: this process's records that left the key's backfill lane. (Where the lanes change keeps
-    // per-lane delivered totals, the lead wires them in here instead.)
+    // Delivered: this process's records that left the key's backfill lane. Unknown until the queue has shown a
+    // backfill partition: a queue that does not store lanes counts every record live, and would make every
+    // record look delivered. (Where the lanes change keeps per-lane delivered totals, they go here instead.)
     const std::uint64_t expected = baseline_ + totals_.queued_now;
-    progress_.delivered = expected > waiting_ ? std::min(expected - waiting_, totals_.queued_now) : 0;
+    if (lanes_stored_) progress_.delivered = expected > waiting_ ? std::min(expected - waiting_, totals_.queued_now) : 0;
     return {};
   }
 
@@ -302,6 +304,7 @@ class PassRunner {
   std::size_t batch_limit_ = 1000;
   std::uint64_t waiting_ = 0, baseline_ = 0;
   std::int64_t refreshed_at_ = 0;
+  bool lanes_stored_ = false;  // a backfill partition was seen
 };
 
 }  // namespace

@@ -17,6 +17,20 @@ Expected<std::optional<std::string_view>> JsonLinesReader::next_line(bool& too_l
   too_long = false;
   long_line_.clear();
   bool long_line = false;  // part of this line is in long_line_
+  // The line that ends here (`tail`: its part still in the buffer), without a CR before its LF.
+  const auto line_of = [&](std::string_view tail) -> std::optional<std::string_view> {
+    std::string_view line = tail;
+    if (long_line) {
+      if (!too_long) long_line_.append(tail);
+      line = long_line_;
+    }
+    if (too_long || line.size() > max_line_bytes) {
+      too_long = true;
+      return std::string_view();
+    }
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    return line;
+  };
   for (;;) {
     const char* start = buffer_.data() + begin_;
     const void* newline = std::memchr(start, '\n', end_ - begin_);
@@ -24,28 +38,15 @@ Expected<std::optional<std::string_view>> JsonLinesReader::next_line(bool& too_l
       const std::size_t length = static_cast<const char*>(newline) - start;
       begin_ += length + 1;
       offset_ += length + 1;
-      std::string_view line(start, length);
-      if (long_line) {
-        if (!too_long) long_line_.append(line);
-        line = long_line_;
-      }
-      if (too_long) return std::optional<std::string_view>(std::string_view());
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      return std::optional<std::string_view>(line);
+      return line_of(std::string_view(start, length));
     }
     if (at_end_) {
       if (begin_ == end_ && !long_line) return std::optional<std::string_view>{};
       // The last line has no newline.
-      std::string_view line(start, end_ - begin_);
-      offset_ += line.size();
+      const std::string_view tail(start, end_ - begin_);
+      offset_ += tail.size();
       begin_ = end_;
-      if (long_line) {
-        if (!too_long) long_line_.append(line);
-        line = long_line_;
-      }
-      if (too_long) return std::optional<std::string_view>(std::string_view());
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      return std::optional<std::string_view>(line);
+      return line_of(tail);
     }
     // No newline in what is buffered: keep the partial line, read more.
     if (begin_ == 0 && end_ == buffer_.size()) {

@@ -30,6 +30,10 @@ const HazardText kHazards[] = {
      "custom events more than four hours old never enter a contact into an automation flow: they are history only"},
 };
 
+std::string place(const SourcePlace& at) { return at.file + ":" + std::to_string(at.line); }
+
+}  // namespace
+
 std::string with_commas(std::uint64_t n) {
   std::string digits = std::to_string(n), out;
   for (std::size_t i = 0; i < digits.size(); ++i) {
@@ -38,10 +42,6 @@ std::string with_commas(std::uint64_t n) {
   }
   return out;
 }
-
-std::string place(const SourcePlace& at) { return at.file + ":" + std::to_string(at.line); }
-
-}  // namespace
 
 std::string_view hazard_name(Hazard hazard) {
   for (const auto& h : kHazards)

@@ -81,8 +81,13 @@ class ImportCommandTest : public ::testing::Test {
     }
     return out;
   }
-  // The record ids of all queued records, in queue order (record ids grow with each enqueue).
-  std::vector<std::pair<std::int64_t, std::string>> queued_in_order() const {
+  // The types of all queued records in the order they were enqueued (record ids grow with each enqueue).
+  std::vector<std::string> types_in_queue_order() const {
+    std::vector<std::string> types;
+    for (const auto& [id, type] : queued_ids_and_types()) types.push_back(type);
+    return types;
+  }
+  std::vector<std::pair<std::int64_t, std::string>> queued_ids_and_types() const {
     std::vector<std::pair<std::int64_t, std::string>> out;
     omt::queue::SqliteQueueOptions options;
     options.path = db_;
@@ -136,12 +141,7 @@ TEST_F(ImportCommandTest, AHazardIsRefusedThenAcceptedAndPassesGoByType) {
   EXPECT_NE(records[RecordType::contact][0].find(R"("marketing_optin":"EXPLICITLY_OPTEDIN")"), std::string::npos);
   EXPECT_NE(records[RecordType::contact][1].find(R"("marketing_optin":"EXPLICITLY_OPTEDOUT")"), std::string::npos);
   // Contacts were enqueued before the order, the order before the custom event.
-  auto order = queued_in_order();
-  ASSERT_EQ(order.size(), 4u);
-  EXPECT_EQ(order[0].second, "contact");
-  EXPECT_EQ(order[1].second, "contact");
-  EXPECT_EQ(order[2].second, "order");
-  EXPECT_EQ(order[3].second, "custom_event");
+  EXPECT_EQ(types_in_queue_order(), (std::vector<std::string>{"contact", "contact", "order", "custom_event"}));
 }
 
 TEST_F(ImportCommandTest, TheSourcesDefaultOptInIsSentOnlyWhenAskedTo) {
@@ -180,12 +180,7 @@ TEST_F(ImportCommandTest, BadRowsAreListedAndRefusedUnlessAllowed) {
   EXPECT_EQ(summary["plan"]["bad_rows"], 2);
   EXPECT_EQ(summary["plan"]["listed_bad_rows"][0]["line"], 4);
   EXPECT_EQ(summary["plan"]["listed_bad_rows"][0]["field"], "email");
-  auto order = queued_in_order();
-  ASSERT_EQ(order.size(), 5u);
-  EXPECT_EQ(order[0].second, "product");
-  EXPECT_EQ(order[1].second, "product");
-  EXPECT_EQ(order[2].second, "contact");
-  EXPECT_EQ(order[4].second, "order");
+  EXPECT_EQ(types_in_queue_order(), (std::vector<std::string>{"product", "product", "contact", "contact", "order"}));
 }
 
 TEST_F(ImportCommandTest, AFinishedImportSaysSoAndAgainImportsOnceMore) {

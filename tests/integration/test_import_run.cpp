@@ -54,6 +54,13 @@ class ImportRunTest : public ::testing::Test {
     for (const auto& i : inputs) files.push_back(i.identity);
     return *queue_.start_import_run({"key", "shop", "{}", files});
   }
+  ImportContext context() {
+    ImportContext c;
+    c.queue = &queue_;
+    c.mapper = &*mapper_;
+    c.api_key = "k";
+    return c;
+  }
   std::set<std::string> queued_ids() {
     std::set<std::string> ids;
     for (const auto& r : queue_.records()) {
@@ -75,10 +82,7 @@ TEST_F(ImportRunTest, AFullBackfillLaneMakesTheImportWaitUntilDeliveryDrainsIt) 
   const auto inputs = products(95);
   const auto planned = plan(inputs);
   auto run = start(inputs);
-  ImportContext c;
-  c.queue = &queue_;
-  c.mapper = &*mapper_;
-  c.api_key = "k";
+  ImportContext c = context();
   c.max_queued = 20;
   c.batch_records = 10;
   std::size_t waits = 0, delivered = 0;
@@ -111,10 +115,7 @@ TEST_F(ImportRunTest, AStopCommitsWhatIsPendingAndTheResumedRunEnqueuesTheRestOn
   const auto inputs = products(1000);
   const auto planned = plan(inputs);
   auto run = start(inputs);
-  ImportContext c;
-  c.queue = &queue_;
-  c.mapper = &*mapper_;
-  c.api_key = "k";
+  ImportContext c = context();
   c.batch_records = 64;
   std::size_t batches = 0;
   c.on_progress = [&](const Progress&) { ++batches; };

@@ -93,5 +93,7 @@ Decision decide(const Plan& plan, const std::vector<Hazard>& accepted, std::uint
 std::string format_plan(const Plan& plan, std::string_view where);
 // "1h 23m", "4m 05s", "12s"
 std::string format_duration(double seconds);
+// "1,234,567"
+std::string with_commas(std::uint64_t n);
 
 }  // namespace omt::import
