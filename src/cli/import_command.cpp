@@ -295,7 +295,7 @@ int run_import(const ImportArgs& args) {
   context.on_progress = [&](const import::Progress& p) { line.update(p, run.records); };
   context.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
   context.now_unix_ms = [] { return unix_millis_now(); };
-  auto totals = import::run_passes(context, run, *inputs, planned->records_per_file);
+  auto totals = import::run_passes(context, run, *inputs, *planned);
   line.finish();
   if (!totals) {
     (void)q->set_import_run_state(run.id, queue::ImportState::interrupted);

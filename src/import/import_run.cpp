@@ -130,8 +130,22 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
   PlannedInputs planned;
   PlanBuilder builder(now_unix_ms);
   std::uint64_t items = 0;
+  std::size_t hint_runs = 0;
   for (const auto& input : inputs) {
     auto& counts = planned.records_per_file.emplace_back();
+    auto& hints = planned.hints_per_file.emplace_back(std::vector<ItemRun>{});
+    const auto hint = [&](std::uint8_t what) {
+      if (!hints) return;
+      if (!hints->empty() && hints->back().what == what && hints->back().items < UINT32_MAX) {
+        ++hints->back().items;
+      } else if (hint_runs < max_hint_runs) {
+        hints->push_back(ItemRun{what, 1});
+        ++hint_runs;
+      } else {
+        hint_runs -= hints->size();
+        hints.reset();  // too many: this file's passes go without
+      }
+    };
     auto reader = open_reader(input);
     if (!reader) return tl::unexpected(reader.error());
     for (;;) {
@@ -146,10 +160,13 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
       if (classified.record) {
         builder.add_record(classified.record->type, classified.record->json, classified.record->at);
         ++counts[pass_of(classified.record->type)];
+        hint(static_cast<std::uint8_t>(pass_of(classified.record->type)));
       } else if (classified.skipped) {
         builder.add_skipped();
+        hint(hint_skipped);
       } else {
         builder.add_bad_row(std::move(*classified.bad));
+        hint(hint_bad);
       }
       if (on_item) on_item(++items);
     }
@@ -309,8 +326,29 @@ class PassRunner {
 
 }  // namespace
 
+namespace {
+// Walks a file's hints item by item; nullopt for every item when the file has none.
+class HintCursor {
+ public:
+  explicit HintCursor(const ItemHints* hints) : hints_(hints && *hints ? &**hints : nullptr) {}
+  std::optional<std::uint8_t> next() {
+    if (!hints_) return std::nullopt;
+    while (run_ < hints_->size() && used_ == (*hints_)[run_].items) ++run_, used_ = 0;
+    if (run_ == hints_->size()) return std::nullopt;
+    ++used_;
+    return (*hints_)[run_].what;
+  }
+
+ private:
+  const std::vector<ItemRun>* hints_;
+  std::size_t run_ = 0;
+  std::uint32_t used_ = 0;
+};
+}  // namespace
+
 Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& run, const std::vector<InputFile>& inputs,
-                               const std::vector<std::array<std::uint64_t, pass_count>>& records_per_file) {
+                               const PlannedInputs& planned) {
+  const auto& records_per_file = planned.records_per_file;
   PassRunner runner(context, run);
   if (auto started = runner.start(); !started) return tl::unexpected(started.error());
   for (std::uint32_t pass = 0; pass < pass_count; ++pass) {
@@ -332,6 +370,7 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
       }
       auto reader = open_reader(inputs[f]);
       if (!reader) return tl::unexpected(reader.error());
+      HintCursor hints(f < planned.hints_per_file.size() ? &planned.hints_per_file[f] : nullptr);
       std::vector<queue::NewRecord> batch;
       batch.reserve(runner.batch_limit());
       for (;;) {
@@ -352,10 +391,15 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
           break;
         }
         const SourcePlace at_place = place_of(**item);
+        const auto hint = hints.next();
         if (at_place.end_offset <= resume_after) continue;  // committed before
         runner.count_read(at_place, pass);
         const auto* known = std::get_if<RecordItem>(&**item);
-        if (known == nullptr || known->type == type) {
+        if (hint && *hint != pass) {
+          // Another pass's record, or no record (counted once, in the first pass): not transformed here.
+          if (pass == 0 && *hint == hint_bad) runner.count_error();
+          if (pass == 0 && *hint == hint_skipped) runner.count_skipped();
+        } else if (known == nullptr || known->type == type) {
           auto classified = classify(std::move(**item), *context.mapper);
           if (classified.bad) {
             if (pass == 0) runner.count_error();

@@ -100,7 +100,7 @@ TEST_F(ImportRunTest, AFullBackfillLaneMakesTheImportWaitUntilDeliveryDrainsIt) 
   };
   std::int64_t clock = 0;
   c.now_unix_ms = [&] { return clock += 2000; };
-  auto totals = run_passes(c, run, inputs, planned.records_per_file);
+  auto totals = run_passes(c, run, inputs, planned);
   ASSERT_TRUE(totals) << totals.error().message;
   EXPECT_FALSE(totals->interrupted);
   EXPECT_EQ(totals->queued, 95u);
@@ -120,7 +120,7 @@ TEST_F(ImportRunTest, AStopCommitsWhatIsPendingAndTheResumedRunEnqueuesTheRestOn
   std::size_t batches = 0;
   c.on_progress = [&](const Progress&) { ++batches; };
   c.stop_requested = [&] { return batches >= 3; };
-  auto first = run_passes(c, run, inputs, planned.records_per_file);
+  auto first = run_passes(c, run, inputs, planned);
   ASSERT_TRUE(first) << first.error().message;
   EXPECT_TRUE(first->interrupted);
   EXPECT_EQ(first->queued, 3u * 64);
@@ -131,7 +131,10 @@ TEST_F(ImportRunTest, AStopCommitsWhatIsPendingAndTheResumedRunEnqueuesTheRestOn
   ASSERT_EQ(stored->size(), 1u);
   EXPECT_EQ((*stored)[0].records, 3u * 64);
   c.stop_requested = nullptr;
-  auto second = run_passes(c, (*stored)[0], inputs, planned.records_per_file);
+  // The resumed run without the plan's hints (as when they were too many to keep): every item is looked at.
+  auto without_hints = planned;
+  without_hints.hints_per_file.assign(inputs.size(), std::nullopt);
+  auto second = run_passes(c, (*stored)[0], inputs, without_hints);
   ASSERT_TRUE(second) << second.error().message;
   EXPECT_FALSE(second->interrupted);
   EXPECT_EQ(second->queued, 1000u);
@@ -143,6 +146,29 @@ TEST_F(ImportRunTest, AStopCommitsWhatIsPendingAndTheResumedRunEnqueuesTheRestOn
   std::size_t done = 0;
   for (const auto& cp : (*stored)[0].checkpoints) done += cp.done;
   EXPECT_EQ(done, pass_count);
+}
+
+TEST_F(ImportRunTest, MixedTypesGoInPassOrderWithOrWithoutHints) {
+  const auto path = dir_ / "mixed.jsonl";
+  std::ofstream(path) << R"({"@type":"order","id":"o1","timestamp":"2024-05-01T10:00:00Z","grand_total":1,"currency":"GBP"})" "\n"
+                      << R"({"@type":"contact","id":"c1","email":"a@example.com"})" "\n"
+                      << R"({"@type":"product","id":"p1","title":"T","price":1})" "\n"
+                      << R"({"@type":"contact","id":"c2","email":"b@example.com"})" "\n";
+  auto inputs = resolve_inputs({path.string()}, std::nullopt);
+  ASSERT_TRUE(inputs) << inputs.error().message;
+  for (bool hints : {true, false}) {
+    omt::test::MemoryQueue queue;
+    auto planned = plan(*inputs);
+    if (!hints) planned.hints_per_file.assign(1, std::nullopt);
+    auto run = *queue.start_import_run({"key", "shop", "{}", {(*inputs)[0].identity}});
+    ImportContext c = context();
+    c.queue = &queue;
+    ASSERT_TRUE(run_passes(c, run, *inputs, planned));
+    std::vector<omt::queue::RecordType> types;
+    for (const auto& r : queue.records()) types.push_back(r.type);
+    using T = omt::queue::RecordType;
+    EXPECT_EQ(types, (std::vector<T>{T::product, T::contact, T::contact, T::order})) << "hints: " << hints;
+  }
 }
 
 }  // namespace

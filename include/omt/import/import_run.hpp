@@ -61,9 +61,24 @@ struct Classified {
 Classified classify(Item item, EventMapper& mapper);
 
 // ---- the plan pass ----
+
+// What the plan pass found each item of a file to be, in reading order, run-length encoded: the passes then
+// transform only the items of their own type. Kept only while small (max_hint_runs over all files, a few MB):
+// past it a file has none, and its passes transform every item to find their own. A hint, never a source of
+// truth for what a record is: the pass transforms its items itself.
+inline constexpr std::uint8_t hint_skipped = pass_count;      // an item that is no record: skipped
+inline constexpr std::uint8_t hint_bad = pass_count + 1;      // an item that is no record: a bad row
+inline constexpr std::size_t max_hint_runs = 2u << 20;
+struct ItemRun {
+  std::uint8_t what = 0;  // a pass index, hint_skipped or hint_bad
+  std::uint32_t items = 0;
+};
+using ItemHints = std::optional<std::vector<ItemRun>>;
+
 struct PlannedInputs {
   Plan plan;
   std::vector<std::array<std::uint64_t, pass_count>> records_per_file;  // by file, then pass: passes skip empty files
+  std::vector<ItemHints> hints_per_file;  // by file
   bool interrupted = false;
 };
 // Reads every input once. stop_requested is asked between items (Ctrl-C); on_item after each (progress).
@@ -118,6 +133,6 @@ std::uint64_t backfill_waiting(const queue::QueueStats& stats, const std::string
 
 // Runs (or resumes) the passes of `run` over `inputs` (the run's files, in order).
 Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& run, const std::vector<InputFile>& inputs,
-                               const std::vector<std::array<std::uint64_t, pass_count>>& records_per_file);
+                               const PlannedInputs& planned);
 
 }  // namespace omt::import
