@@ -4,8 +4,8 @@
 #
 #   bench/load/import.sh [--build DIR] [--events 1000000] [--durability full|normal] [--clients 4]
 #
-# Reports for each: seconds, events/s, and the importer's peak RSS (/usr/bin/time -v), and the ratio of import
-# to ingest throughput. Each import runs on a new queue, with every hazard accepted (the events are history).
+# Reports for each: seconds, events/s, CPU seconds (user + system: what counts on a busy machine), and peak RSS
+# (/usr/bin/time -v for the importer, VmHWM for serve), and the ratio of import to ingest throughput. Each import runs on a new queue, with every hazard accepted (the events are history).
 # The ingest side posts bodies of 100 events with `--clients` keep-alive connections (Python, standard library)
 # and counts until every request was answered 200; delivery goes to the fake Ometria (no rate limit).
 set -euo pipefail
@@ -76,8 +76,9 @@ run_import() {  # $1: input file, $2: label
   seconds=$(echo "$end - $start" | bc -l)
   queued=$(python3 -c "import json,sys; print(json.load(open('$dir/summary.json'))['queued'])")
   rss=$(grep 'Maximum resident set size' "$dir/time.txt" | awk '{print $NF}')
-  printf '%-12s %8.1f s  %10.0f events/s  %8s records queued  peak RSS %6.1f MiB\n' "$2" "$seconds" \
-    "$(echo "$events / $seconds" | bc -l)" "$queued" "$(echo "$rss / 1024" | bc -l)"
+  cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$dir/time.txt")
+  printf '%-12s %8.1f s  %10.0f events/s  cpu %6.1f s  %8s records queued  peak RSS %6.1f MiB\n' "$2" "$seconds" \
+    "$(echo "$events / $seconds" | bc -l)" "$cpu" "$queued" "$(echo "$rss / 1024" | bc -l)"
   echo "$seconds" >"$dir/seconds"
 }
 run_import "$work/events.jsonl" import
@@ -113,8 +114,10 @@ PY
 end=$(date +%s.%N)
 ingest_seconds=$(echo "$end - $start" | bc -l)
 server_rss=$(grep VmHWM "/proc/$server/status" | awk '{print $2}')
-printf '%-12s %8.1f s  %10.0f events/s  (serve peak RSS %6.1f MiB)\n' ingest "$ingest_seconds" \
-  "$(echo "$events / $ingest_seconds" | bc -l)" "$(echo "$server_rss / 1024" | bc -l)"
+# serve's CPU while it ingested (delivery to the fake included: it runs beside ingest).
+server_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$server/stat")
+printf '%-12s %8.1f s  %10.0f events/s  cpu %6.1f s  (serve, delivery included; peak RSS %6.1f MiB)\n' ingest \
+  "$ingest_seconds" "$(echo "$events / $ingest_seconds" | bc -l)" "$server_cpu" "$(echo "$server_rss / 1024" | bc -l)"
 printf 'import/ingest throughput: plain %.2f, gzip %.2f\n' \
   "$(echo "$ingest_seconds / $(cat "$work/import/seconds")" | bc -l)" \
   "$(echo "$ingest_seconds / $(cat "$work/import.gz/seconds")" | bc -l)"

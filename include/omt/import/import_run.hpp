@@ -8,7 +8,8 @@
 // as those records. A resumed pass skips to the first item past the offset; the passes before it are done, the
 // passes after it not begun. Items are transformed the same way every time (the same mappings, the source's
 // settings), so each pass finds the same records again: nothing is enqueued twice, nothing skipped. Memory stays
-// bounded: one batch and the readers' buffers; a pass reads its files again rather than keeping anything.
+// bounded: one batch, the readers' buffers, and the plan's hints (what each item became, run-length encoded and
+// capped); a pass reads its files again rather than keeping records.
 // Reads the clock, the queue and files through what it is given; never throws.
 #pragma once
 
