@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -308,23 +309,36 @@ bool wait_until_partly_committed(const fs::path& db, std::int64_t total, omt::te
   return false;
 }
 
-TEST_F(ImportCommandTest, KilledInTheMiddleAndRunAgainEveryRecordIsQueuedExactlyOnce) {
-  constexpr std::size_t kContacts = 150'000;
-  write_config({{"queue", {{"durability", "full"}}}});
-  const auto files = write_identifies(dir_, kContacts, 3);
-  {
-    omt::test::ChildProcess child(OMT_BINARY, import_argv(files, config_));
-    ASSERT_TRUE(wait_until_partly_committed(db_, kContacts, child)) << "the import was never caught in the middle";
-    child.signal(SIGKILL);
-    ASSERT_TRUE(child.wait_exit(std::chrono::seconds(10)));
+constexpr std::size_t kContacts = 150'000;
+
+// A large import (kContacts identifies over `count` files, queue durability full) started as the real binary and
+// caught with some but not all of its records committed.
+class LargeImportTest : public ImportCommandTest {
+ protected:
+  void start(std::size_t count) {
+    write_config({{"queue", {{"durability", "full"}}}});
+    files_ = write_identifies(dir_, kContacts, count);
+    child_ = std::make_unique<omt::test::ChildProcess>(OMT_BINARY, import_argv(files_, config_));
+    ASSERT_TRUE(wait_until_partly_committed(db_, kContacts, *child_)) << "the import was never caught in the middle";
   }
+  std::string quoted_files() const {
+    std::string args;
+    for (const auto& f : files_) args += "'" + f.string() + "' ";
+    return args;
+  }
+  std::vector<fs::path> files_;
+  std::unique_ptr<omt::test::ChildProcess> child_;
+};
+
+TEST_F(LargeImportTest, KilledInTheMiddleAndRunAgainEveryRecordIsQueuedExactlyOnce) {
+  ASSERT_NO_FATAL_FAILURE(start(3));
+  child_->signal(SIGKILL);
+  ASSERT_TRUE(child_->wait_exit(std::chrono::seconds(10)));
   const auto before = committed_records(db_);
   ASSERT_GT(before, 0);
   ASSERT_LT(before, static_cast<std::int64_t>(kContacts));
 
-  std::string args;
-  for (const auto& f : files) args += "'" + f.string() + "' ";
-  auto rerun = run(import_args(args, "--quiet"), true);
+  auto rerun = run(import_args(quoted_files(), "--quiet"), true);
   ASSERT_EQ(rerun.exit_code, 0) << rerun.out;
   EXPECT_NE(rerun.out.find("Resuming import run 1"), std::string::npos) << rerun.out;
   EXPECT_NE(rerun.out.find("Imported: " + std::string("150,000") + " of 150,000 records"), std::string::npos) << rerun.out;
@@ -340,17 +354,13 @@ TEST_F(ImportCommandTest, KilledInTheMiddleAndRunAgainEveryRecordIsQueuedExactly
   for (std::size_t i = 0; i < kContacts; ++i) ASSERT_TRUE(ids.count("L" + std::to_string(i))) << "skipped: L" << i;
 }
 
-TEST_F(ImportCommandTest, CtrlCCommitsWhatIsPendingAndAChangedFileIsThenRefused) {
-  constexpr std::size_t kContacts = 150'000;
-  write_config({{"queue", {{"durability", "full"}}}});
-  const auto files = write_identifies(dir_, kContacts, 2);
-  omt::test::ChildProcess child(OMT_BINARY, import_argv(files, config_));
-  ASSERT_TRUE(wait_until_partly_committed(db_, kContacts, child)) << "the import was never caught in the middle";
-  child.signal(SIGINT);
-  const auto status = child.wait_exit(std::chrono::seconds(20));
+TEST_F(LargeImportTest, CtrlCCommitsWhatIsPendingAndAChangedFileIsThenRefused) {
+  ASSERT_NO_FATAL_FAILURE(start(2));
+  child_->signal(SIGINT);
+  const auto status = child_->wait_exit(std::chrono::seconds(20));
   ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 1) << child.output();
-  EXPECT_NE(child.output().find("interrupted; run again to continue"), std::string::npos) << child.output();
+  EXPECT_EQ(*status, 1) << child_->output();
+  EXPECT_NE(child_->output().find("interrupted; run again to continue"), std::string::npos) << child_->output();
   const auto committed = committed_records(db_);
   EXPECT_LT(committed, static_cast<std::int64_t>(kContacts));
   EXPECT_EQ(count_queued(), static_cast<std::size_t>(committed));  // records and checkpoints agree
@@ -359,11 +369,10 @@ TEST_F(ImportCommandTest, CtrlCCommitsWhatIsPendingAndAChangedFileIsThenRefused)
   ASSERT_EQ(listed.exit_code, 0);
   EXPECT_EQ(nlohmann::json::parse(listed.out)["imports"][0]["state"], "interrupted");
 
-  std::ofstream(files[1], std::ios::app) << R"({"type":"identify","userId":"late"})" << "\n";
-  std::string args = "'" + files[0].string() + "' '" + files[1].string() + "'";
-  auto refused = run(import_args(args, "--quiet"), true);
+  std::ofstream(files_[1], std::ios::app) << R"({"type":"identify","userId":"late"})" << "\n";
+  auto refused = run(import_args(quoted_files(), "--quiet"), true);
   EXPECT_EQ(refused.exit_code, 2) << refused.out;
-  EXPECT_NE(refused.out.find(files[1].string() + " changed ("), std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find(files_[1].string() + " changed ("), std::string::npos) << refused.out;
   EXPECT_NE(refused.out.find("pass --again"), std::string::npos) << refused.out;
   EXPECT_EQ(count_queued(), static_cast<std::size_t>(committed));
 }
