@@ -1,5 +1,6 @@
-// The import's passes over its inputs. One batch is in flight at a time, and the next is cut only after it
-// committed: a failed commit can then never leave a later checkpoint stored past records that are not.
+// The import's passes over its inputs. One batch is in flight at a time: the next is read while it commits, and
+// handed over only after it committed, so a failed commit can never leave a later checkpoint stored past records
+// that are not.
 #include "omt/import/import_run.hpp"
 
 #include <openssl/sha.h>
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <future>
 
 #include "omt/import/file_source.hpp"
 #include "omt/import/json_lines_reader.hpp"
@@ -244,20 +246,36 @@ class PassRunner {
   bool stopping() const { return c_.stop_requested && c_.stop_requested(); }
   std::size_t batch_limit() const { return batch_limit_; }
 
-  // Commits the records with the checkpoint, once the lane has room for them (at a stop: at once).
+  // Hands the records with their checkpoint to the queue once the lane has room for them (at a stop: at once),
+  // after the batch before has committed: the next batch is read while this one commits, and a checkpoint is
+  // never submitted while an earlier one may still fail.
   Expected<void> commit(std::vector<queue::NewRecord> records, const queue::ImportCheckpoint& checkpoint) {
+    if (auto settled = settle(); !settled) return settled;
     if (auto room = wait_for_room(records.size()); !room) return room;
-    const std::size_t n = records.size();
-    auto stored = c_.queue->enqueue_import(std::move(records), checkpoint).get();
+    pending_records_ = records.size();
+    pending_ = c_.queue->enqueue_import(std::move(records), checkpoint);
+    return {};
+  }
+
+  // Waits for the batch in flight, if any, to commit.
+  Expected<void> settle() {
+    if (!pending_.valid()) return {};
+    auto stored = pending_.get();
     if (!stored) return tl::unexpected(stored.error());
-    totals_.queued += n;
-    totals_.queued_now += n;
+    totals_.queued += pending_records_;
+    totals_.queued_now += pending_records_;
     progress_.queued = totals_.queued;
     if (c_.now_unix_ms && c_.now_unix_ms() - refreshed_at_ >= 1000) {
       if (auto r = refresh(); !r) return r;
     }
     report();
     return {};
+  }
+
+  // Once everything handed over has committed.
+  Expected<RunTotals> finish() {
+    if (auto settled = settle(); !settled) return tl::unexpected(settled.error());
+    return totals();
   }
 
   void count_read(const SourcePlace& at, std::size_t pass) {
@@ -322,6 +340,8 @@ class PassRunner {
   std::uint64_t waiting_ = 0, baseline_ = 0;
   std::int64_t refreshed_at_ = 0;
   bool lanes_stored_ = false;  // a backfill partition was seen
+  std::future<Expected<std::vector<queue::RecordId>>> pending_;  // the batch in flight
+  std::size_t pending_records_ = 0;
 };
 
 }  // namespace
@@ -377,12 +397,13 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
         if (runner.stopping()) {
           runner.mark_interrupted();
           if (auto r = runner.commit(std::move(batch), checkpoint); !r) return tl::unexpected(r.error());
-          return runner.totals();
+          return runner.finish();
         }
         auto item = (*reader)->next();
         if (!item) {
           // Commit what was read before the error: it is sound, and the rerun starts after it.
           if (auto r = runner.commit(std::move(batch), checkpoint); !r) return tl::unexpected(r.error());
+          if (auto r = runner.finish(); !r) return tl::unexpected(r.error());
           return tl::unexpected(item.error());
         }
         if (!*item) {
@@ -420,7 +441,7 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
       }
     }
   }
-  return runner.totals();
+  return runner.finish();
 }
 
 }  // namespace omt::import
