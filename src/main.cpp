@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   omt::cli::add_dead_letter_command(app, exit_code);
   omt::cli::add_check_config_command(app, exit_code);
   omt::cli::add_requests_command(app, exit_code);
+  omt::cli::add_import_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

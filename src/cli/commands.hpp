@@ -14,5 +14,6 @@ void add_queue_command(CLI::App& app, int& exit_code);        // queue stats|rek
 void add_dead_letter_command(CLI::App& app, int& exit_code);  // dead-letter list|replay|purge
 void add_check_config_command(CLI::App& app, int& exit_code);  // check-config --config FILE
 void add_requests_command(CLI::App& app, int& exit_code);  // requests: the request log
+void add_import_command(CLI::App& app, int& exit_code);        // import FILE... --source NAME; import status
 
 }  // namespace omt::cli

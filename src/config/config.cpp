@@ -100,6 +100,7 @@ constexpr Section sections[] = {
     {"ometria", detail::read_ometria_section},
     {"delivery", detail::read_delivery_section},
     {"ingest", detail::read_ingest_section},
+    {"import", detail::read_import_section},
 };
 }  // namespace
 

@@ -93,6 +93,7 @@ void read_queue_section(ObjectReader& section, Config& config);
 void read_ometria_section(ObjectReader& section, Config& config);
 void read_delivery_section(ObjectReader& section, Config& config);
 void read_ingest_section(ObjectReader& section, Config& config);
+void read_import_section(ObjectReader& section, Config& config);
 void read_sources(ObjectReader& root, Config& config);
 
 // The destination settings, one set of rules under two spellings: a source's ("api_key", in the config file)

@@ -125,6 +125,10 @@ void read_ingest_section(ObjectReader& ingest, Config& config) {
   read_trusted_proxies(ingest, i.trusted_proxies);
 }
 
+void read_import_section(ObjectReader& import, Config& config) {
+  import.unsigned_integer("max_queued", config.import.max_queued, 1, std::int64_t{1} << 40);
+}
+
 void read_destination_settings(ObjectReader& reader, const DestinationKeys& keys, ometria::DestinationConfig& out) {
   reader.secret(keys.api_key, out.api_key);
   // Ometria's contact opt-in states (its push API refuses others); "" is "not set", as RudderStack's form sends it.

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "omt/queue/queue.hpp"
@@ -188,6 +189,17 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
     std::lock_guard lock(mutex_);
     queue::QueueStats s;
     s.depth = records_.size();
+    // One partition per (key, type, lane), as the import's backfill cap reads them.
+    std::map<std::tuple<std::string, queue::RecordType, queue::Lane>, std::uint64_t> partitions;
+    for (const auto& [id, stored] : records_) ++partitions[{stored.record.api_key, stored.record.type, stored.record.lane}];
+    for (const auto& [key, depth] : partitions) {
+      queue::PartitionStats p;
+      p.api_key = std::get<0>(key);
+      p.type = std::get<1>(key);
+      p.lane = std::get<2>(key);
+      p.depth = depth;
+      s.partitions.push_back(std::move(p));
+    }
     s.dead_letters = dead_.size();
     s.rejected_events = rejected_.size();
     return s;
@@ -251,6 +263,72 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
     max_request_log_ = max;
   }
 
+  Expected<queue::ImportRun> start_import_run(queue::NewImportRun run) override {
+    std::lock_guard lock(mutex_);
+    queue::ImportRun r;
+    r.id = static_cast<queue::ImportRunId>(runs_.size() + 1);
+    r.run_key = std::move(run.run_key);
+    r.source = std::move(run.source);
+    r.arguments = std::move(run.arguments);
+    r.files = std::move(run.files);
+    r.started_at = r.updated_at = now_ms();
+    runs_.push_back(r);
+    return r;
+  }
+  Expected<std::vector<queue::ImportRun>> import_runs(const std::string& run_key) override {
+    std::lock_guard lock(mutex_);
+    std::vector<queue::ImportRun> out;
+    for (const auto& r : runs_)
+      if (run_key.empty() || r.run_key == run_key) out.push_back(r);
+    return out;
+  }
+  Expected<void> set_import_run_state(queue::ImportRunId id, queue::ImportState state) override {
+    std::lock_guard lock(mutex_);
+    if (id < 1 || static_cast<std::size_t>(id) > runs_.size()) return fail(errc::not_found, "no import run");
+    runs_[static_cast<std::size_t>(id - 1)].state = state;
+    return {};
+  }
+  using Queue::enqueue_import;
+  void enqueue_import(std::vector<queue::NewRecord> records, queue::ImportCheckpoint checkpoint, EnqueueDone done) override {
+    std::vector<queue::RecordId> ids;
+    {
+      std::lock_guard lock(mutex_);
+      if (checkpoint.run_id < 1 || static_cast<std::size_t>(checkpoint.run_id) > runs_.size()) {
+        done(fail(errc::not_found, "no import run"));
+        return;
+      }
+      auto& run = runs_[static_cast<std::size_t>(checkpoint.run_id - 1)];
+      run.records += records.size();
+      checkpoint.updated_at = now_ms();
+      auto at = std::find_if(run.checkpoints.begin(), run.checkpoints.end(), [&](const auto& c) {
+        return c.file_index == checkpoint.file_index && c.pass == checkpoint.pass;
+      });
+      if (at == run.checkpoints.end()) run.checkpoints.push_back(checkpoint);
+      else *at = checkpoint;
+      std::sort(run.checkpoints.begin(), run.checkpoints.end(), [](const auto& a, const auto& b) {
+        return std::pair(a.file_index, a.pass) < std::pair(b.file_index, b.pass);
+      });
+      ids = add_records(std::move(records));
+    }
+    done(std::move(ids));
+  }
+  // Delivers (removes) up to n of the oldest records, as a running service would.
+  std::size_t deliver_oldest(std::size_t n) {
+    std::lock_guard lock(mutex_);
+    std::size_t removed = 0;
+    while (removed < n && !records_.empty()) {
+      records_.erase(records_.begin());
+      ++removed;
+    }
+    return removed;
+  }
+  std::vector<queue::QueuedRecord> records() const {
+    std::lock_guard lock(mutex_);
+    std::vector<queue::QueuedRecord> out;
+    for (const auto& [id, s] : records_) out.push_back(s.record);
+    return out;
+  }
+
   std::size_t acked() const {
     std::lock_guard lock(mutex_);
     return acked_;
@@ -296,6 +374,7 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
   std::map<std::string, queue::HeldKey> held_;
   std::vector<queue::DeadRecord> dead_;
   std::vector<queue::RejectedEvent> rejected_;  // oldest first
+  std::vector<queue::ImportRun> runs_;  // run id - 1
   queue::RecordId next_id_ = 1;
   queue::RecordId next_rejected_id_ = 1;
   std::size_t acked_ = 0;

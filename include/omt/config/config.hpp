@@ -96,6 +96,12 @@ struct IngestConfig {
   std::vector<ip::Network> trusted_proxies;
 };
 
+// `ometria-transformer import`: history enters the queue's backfill lane, which live records always overtake.
+struct ImportConfig {
+  // Backfill records of one key waiting at most: an import waits (it does not fail) while the lane is this full.
+  std::uint64_t max_queued = 200'000;
+};
+
 // A secret value is written in the file as a string, or as {"env": "NAME"} to read it from the environment.
 // One source of events: who may send (write key for /v1/identify|track|batch, token for /v1/webhook) and the
 // Ometria destination its events go to.
@@ -117,6 +123,7 @@ struct Config {
   OmetriaConfig ometria;
   DeliveryConfig delivery;
   IngestConfig ingest;
+  ImportConfig import;
   std::vector<SourceConfig> sources;
 };
 

@@ -150,6 +150,54 @@ struct RejectedEventsSettled {
   std::size_t skipped = 0;         // now skipped: removed, nothing to send
   std::size_t gone = 0;            // no longer stored (dropped for the bound meanwhile, or replayed by another)
 };
+// ---- imports: `ometria-transformer import` keeps how far it got in the queue itself, each checkpoint committed in
+// the same transaction as the records it covers, so that an import stopped at any moment continues exactly where
+// it stopped: nothing enqueued twice, nothing skipped.
+
+using ImportRunId = std::int64_t;
+
+// One input file as the import first saw it: a file that no longer matches is refused on resume.
+struct ImportFile {
+  std::string path;
+  std::uint64_t size = 0;
+  std::string head_hash;  // SHA-256 (hex) of its first MiB
+};
+
+struct NewImportRun {
+  std::string run_key;    // what makes two runs the same import (the source and the inputs as given)
+  std::string source;     // the source's name
+  std::string arguments;  // the command line's inputs and options, for `import status`
+  std::vector<ImportFile> files;  // in reading order; a checkpoint names one by its index here
+};
+
+// How far a run is in one file during one pass (the passes go by record type: products, contacts, orders, custom
+// events): every item up to `offset` (decompressed bytes) of the file was read in this pass and its records are
+// stored. done: the pass is through the file.
+struct ImportCheckpoint {
+  ImportRunId run_id = 0;
+  std::uint32_t file_index = 0;
+  std::uint32_t pass = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t line = 0;     // the last line read, for `import status`
+  std::uint64_t records = 0;  // records enqueued by this pass from this file so far
+  bool done = false;
+  UnixMillis updated_at = 0;  // set by the queue
+};
+
+enum class ImportState : std::uint8_t { running, interrupted, finished, superseded };
+std::string_view to_string(ImportState state);
+std::optional<ImportState> import_state_from(std::string_view name);
+
+struct ImportRun {
+  ImportRunId id = 0;
+  std::string run_key, source, arguments;
+  ImportState state = ImportState::running;
+  std::uint64_t records = 0;  // enqueued by the run so far
+  UnixMillis started_at = 0, updated_at = 0;
+  std::vector<ImportFile> files;
+  std::vector<ImportCheckpoint> checkpoints;  // by file, then pass
+};
+
 class OmetriaErrorLog;
 class RequestLog;
 
@@ -224,6 +272,17 @@ class Queue {
   virtual OmetriaErrorLog* ometria_error_log() { return nullptr; }
   // Where every push's outcome is logged (omt/queue/request_log.hpp); nullptr: this backend keeps no request log.
   virtual RequestLog* request_log() { return nullptr; }
+
+  // ---- imports ---- (a backend that keeps no import checkpoints refuses them all: it cannot take an import)
+  // A new run of an import, state running, its files stored (a run with the same key before it is left as it is).
+  virtual Expected<ImportRun> start_import_run(NewImportRun run);
+  // The runs with this key (every run when empty), oldest first, with their files and checkpoints.
+  virtual Expected<std::vector<ImportRun>> import_runs(const std::string& run_key);
+  virtual Expected<void> set_import_run_state(ImportRunId id, ImportState state);
+  // As enqueue, and the checkpoint in the same transaction: both are durable, or neither is. Records may be
+  // empty (a checkpoint only: the end of a file). The run's record count grows by the records.
+  virtual void enqueue_import(std::vector<NewRecord> records, ImportCheckpoint checkpoint, EnqueueDone done);
+  std::future<Expected<std::vector<RecordId>>> enqueue_import(std::vector<NewRecord> records, ImportCheckpoint checkpoint);
 };
 
 }  // namespace omt::queue

@@ -80,6 +80,11 @@ class SqliteQueue final : public Queue, public OmetriaErrorLog, public RequestLo
   RequestLog* request_log() override { return this; }
   void log_pushes(std::vector<RequestLogEntry> entries, LogDone done) override;
   Expected<std::vector<LoggedRequest>> logged_requests(const RequestLogSelection& which) override;
+  using Queue::enqueue_import;
+  Expected<ImportRun> start_import_run(NewImportRun run) override;
+  Expected<std::vector<ImportRun>> import_runs(const std::string& run_key) override;
+  Expected<void> set_import_run_state(ImportRunId id, ImportState state) override;
+  void enqueue_import(std::vector<NewRecord> records, ImportCheckpoint checkpoint, EnqueueDone done) override;
 
   // How many transactions the writer has committed (group commit makes this far smaller than the enqueues).
   std::uint64_t commits() const;

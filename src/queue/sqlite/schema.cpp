@@ -121,6 +121,27 @@ Expected<void> to_version_3(Connection& db, MigrationReport&) {
       "create the ometria_errors table");
 }
 
+// Imports (`ometria-transformer import`): each run, its input files as first seen, and one checkpoint per file and
+// pass, written in the same transaction as the records it covers.
+Expected<void> to_version_5(Connection& db, MigrationReport&) {
+  return db.exec(
+      "CREATE TABLE IF NOT EXISTS import_runs("
+      "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+      "  run_key TEXT NOT NULL, source TEXT NOT NULL, arguments TEXT NOT NULL, state TEXT NOT NULL,"
+      "  records INTEGER NOT NULL, started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS import_runs_by_key ON import_runs(run_key, id);"
+      "CREATE TABLE IF NOT EXISTS import_files("
+      "  run_id INTEGER NOT NULL, file_index INTEGER NOT NULL,"
+      "  path TEXT NOT NULL, size INTEGER NOT NULL, head_hash TEXT NOT NULL,"
+      "  PRIMARY KEY(run_id, file_index));"
+      "CREATE TABLE IF NOT EXISTS import_checkpoints("
+      "  run_id INTEGER NOT NULL, file_index INTEGER NOT NULL, pass INTEGER NOT NULL,"
+      "  offset INTEGER NOT NULL, line INTEGER NOT NULL, records INTEGER NOT NULL, done INTEGER NOT NULL,"
+      "  updated_at INTEGER NOT NULL,"
+      "  PRIMARY KEY(run_id, file_index, pass));",
+      "create the import tables");
+}
+
 // The request log: one row per push to Ometria and what became of it (request_log_store.hpp). AUTOINCREMENT: ids
 // only grow, so the newest are the highest ids and the bound drops from the lowest. No other index: every index
 // would cost each push a write, and the operator's reads page through by id (filters applied on the way).
@@ -147,6 +168,7 @@ constexpr Migration kMigrations[] = {
     {1, &to_version_1},
     {2, &to_version_2},
     {3, &to_version_3},
+    {5, &to_version_5},
     {6, &to_version_6},
 };
 static_assert(std::size(kMigrations) > 0 && kMigrations[std::size(kMigrations) - 1].to == kSchemaVersion);

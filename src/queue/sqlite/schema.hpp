@@ -12,7 +12,8 @@ namespace omt::queue::sqlite {
 // 1: chunks (record_chunk.hpp), dead_letters, held_keys. 0: no tables, or the ones before versions were kept
 // (the one-row-per-record "records" table, or version 1's tables without the version set).
 // 2: rejected_events (rejected_event_store.hpp). 3: ometria_errors (what Ometria rejected after a 2xx).
-// 6: request_log (every push and its outcome, request_log_store.hpp).
+// 4: lanes (live, backfill) on chunks, lane_totals. 5: import_runs, import_files, import_checkpoints
+// (import_store.hpp). 6: request_log (every push and its outcome, request_log_store.hpp).
 inline constexpr int kSchemaVersion = 6;
 
 // Puts the database in WAL mode and migrates it to kSchemaVersion. Call before preparing statements on its

@@ -19,6 +19,7 @@
 #include "connection.hpp"
 #include "dead_letter_store.hpp"
 #include "group_commit.hpp"
+#include "import_store.hpp"
 #include "ometria_error_store.hpp"
 #include "omt/ometria/push_api.hpp"
 #include "omt/obs/queue_events.hpp"
@@ -70,6 +71,7 @@ struct SqliteQueue::Impl {
   std::vector<RequestLogEntry> log_pending;
   std::vector<RequestLog::LogDone> log_waiting;
   bool log_flush_queued = false;
+  sqlite::ImportStore imports;
   sqlite::Statement hold_stmt, unhold_stmt, held_stmt, ready_partitions_stmt, partition_stats_stmt;
   sqlite::Statement rekey_stmt, key_chunks_stmt, key_records_stmt;
   LeaseTable leases;
@@ -92,6 +94,9 @@ Expected<void> SqliteQueue::Impl::prepare_statements() {
   auto prepared_log = sqlite::RequestLogStore::prepare(db);
   if (!prepared_log) return tl::unexpected(prepared_log.error());
   request_log = std::move(*prepared_log);
+  auto prepared_imports = sqlite::ImportStore::prepare(db);
+  if (!prepared_imports) return tl::unexpected(prepared_imports.error());
+  imports = std::move(*prepared_imports);
   return db.prepare_each({
       {&hold_stmt, "INSERT OR REPLACE INTO held_keys(api_key, reason, held_at) VALUES(?, ?, ?)"},
       {&unhold_stmt, "DELETE FROM held_keys WHERE api_key = ?"},
@@ -734,6 +739,60 @@ void SqliteQueue::Impl::submit_request_log_flush() {
 Expected<std::vector<LoggedRequest>> SqliteQueue::logged_requests(const RequestLogSelection& which) {
   return impl_->writer->call<std::vector<LoggedRequest>>(
       "logged_requests", [impl = impl_.get(), &which](std::int64_t&) { return impl->request_log.select(which); });
+}
+
+// ---- imports ----
+
+Expected<ImportRun> SqliteQueue::start_import_run(NewImportRun run) {
+  return impl_->writer->call<ImportRun>("start_import_run", [impl = impl_.get(), &run](std::int64_t&) {
+    return impl->imports.start(run, impl->now());
+  });
+}
+
+Expected<std::vector<ImportRun>> SqliteQueue::import_runs(const std::string& run_key) {
+  return impl_->writer->call<std::vector<ImportRun>>("import_runs",
+                                                     [impl = impl_.get(), &run_key](std::int64_t&) { return impl->imports.runs(run_key); });
+}
+
+Expected<void> SqliteQueue::set_import_run_state(ImportRunId id, ImportState state) {
+  auto r = impl_->writer->call<bool>("set_import_run_state", [impl = impl_.get(), id, state](std::int64_t&) -> Expected<bool> {
+    if (auto set = impl->imports.set_state(id, state, impl->now()); !set) return tl::unexpected(set.error());
+    return true;
+  });
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+// One task, so one transaction: the records and the checkpoint that says they are stored commit together.
+void SqliteQueue::enqueue_import(std::vector<NewRecord> records, ImportCheckpoint checkpoint, EnqueueDone done) {
+  if (records.size() > impl_->options.max_records_per_enqueue) {
+    done(fail(errc::too_large, "queue: " + std::to_string(records.size()) + " records in one enqueue, at most " +
+                                   std::to_string(impl_->options.max_records_per_enqueue)));
+    return;
+  }
+  for (const auto& record : records) {
+    if (auto fits = ometria::check_record_size(record.json.size(), errc::too_large); !fits) {
+      done(tl::unexpected(std::move(fits.error())));
+      return;
+    }
+  }
+  auto ids = std::make_shared<std::vector<RecordId>>();
+  auto shared_done = std::make_shared<EnqueueDone>(std::move(done));
+  sqlite::GroupCommitWriter::Task task;
+  task.records = std::max<std::size_t>(records.size(), 1);
+  task.durable = true;
+  task.run = [impl = impl_.get(), ids, records = std::move(records), checkpoint](std::int64_t& delta) -> Expected<void> {
+    if (auto r = impl->insert_records(records, *ids); !r) return r;
+    if (auto r = impl->imports.checkpoint(checkpoint, records.size(), impl->now()); !r) return r;
+    delta = static_cast<std::int64_t>(records.size());
+    return {};
+  };
+  task.finish = [ids, shared_done](const Error* err) {
+    if (err != nullptr) (*shared_done)(tl::unexpected(*err));
+    else (*shared_done)(std::move(*ids));
+  };
+  Error refused;
+  if (!impl_->writer->submit(std::move(task), refused)) (*shared_done)(tl::unexpected(refused));
 }
 
 }  // namespace omt::queue

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# `ometria-transformer import` of N JSON Lines events of 3-4 KB (plain, then gzip), beside POST /v1/batch ingest of
+# the same events into a running serve, in the same run:
+#
+#   bench/load/import.sh [--build DIR] [--events 1000000] [--durability full|normal] [--clients 4]
+#
+# Reports for each: seconds, events/s, CPU seconds (user + system: what counts on a busy machine), and peak RSS
+# (/usr/bin/time -v for the importer, VmHWM for serve), and the ratio of import to ingest throughput. Each import runs on a new queue, with every hazard accepted (the events are history).
+# The ingest side posts bodies of 100 events with `--clients` keep-alive connections (Python, standard library)
+# and counts until every request was answered 200; delivery goes to the fake Ometria (no rate limit).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=bench/load/lib.sh
+source "$root/bench/load/lib.sh"
+build="$root/build"
+events=1000000
+durability=full
+clients=4
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --build) build=$2; shift 2 ;;
+    --events) events=$2; shift 2 ;;
+    --durability) durability=$2; shift 2 ;;
+    --clients) clients=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+binary="$build/ometria-transformer"
+fake="$build/tests/fake-ometria"
+[[ -x "$binary" && -x "$fake" ]] || { echo "build first (with tests): $binary, $fake" >&2; exit 2; }
+[[ -x /usr/bin/time ]] || { echo "/usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "writing $events events..." >&2
+python3 "$root/bench/load/make_import_events.py" "$events" "$work/events.jsonl" "$work/batches.jsonl"
+gzip -k -1 "$work/events.jsonl"
+echo "events.jsonl: $(du -h "$work/events.jsonl" | cut -f1), gzip: $(du -h "$work/events.jsonl.gz" | cut -f1)" >&2
+
+"$fake" --listen 127.0.0.1:0 --keys bench-api-key --port-file "$work/fake.port" >/dev/null 2>"$work/fake.log" &
+pids+=($!)
+for _ in $(seq 1 200); do [[ -s "$work/fake.port" ]] && break; sleep 0.05; done
+[[ -s "$work/fake.port" ]] || { echo "fake-ometria did not start:" >&2; cat "$work/fake.log" >&2; exit 1; }
+fake_port=$(cat "$work/fake.port")
+
+config() {  # $1: queue file
+  cat <<JSON
+{"queue": {"path": "$1", "durability": "$durability", "high_water_mark": 100000000},
+ "ingest": {"slow_down_from": 0},
+ "ometria": {"endpoint": "http://127.0.0.1:$fake_port/v2/push", "allow_plain_http": true},
+ "delivery": {"requests_per_second": 0},
+ "log": {"level": "warn"},
+ "sources": [{"name": "bench", "write_key": "bench-write-key", "api_key": "bench-api-key"}]}
+JSON
+}
+
+# ---- import, plain and gzip ----
+run_import() {  # $1: input file, $2: label
+  local dir="$work/$2"
+  mkdir -p "$dir"
+  config "$dir/queue.db" >"$dir/config.json"
+  local start end
+  start=$(date +%s.%N)
+  /usr/bin/time -v "$binary" import "$1" --source bench --config "$dir/config.json" --quiet --json \
+    --accept optin-without-timestamp --accept one-optin-for-all --accept old-custom-events --max-bad-records "$events" \
+    >"$dir/summary.json" 2>"$dir/time.txt"
+  end=$(date +%s.%N)
+  local seconds queued rss
+  seconds=$(echo "$end - $start" | bc -l)
+  queued=$(python3 -c "import json,sys; print(json.load(open('$dir/summary.json'))['queued'])")
+  rss=$(grep 'Maximum resident set size' "$dir/time.txt" | awk '{print $NF}')
+  cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$dir/time.txt")
+  printf '%-12s %8.1f s  %10.0f events/s  cpu %6.1f s  %8s records queued  peak RSS %6.1f MiB\n' "$2" "$seconds" \
+    "$(echo "$events / $seconds" | bc -l)" "$cpu" "$queued" "$(echo "$rss / 1024" | bc -l)"
+  echo "$seconds" >"$dir/seconds"
+}
+run_import "$work/events.jsonl" import
+run_import "$work/events.jsonl.gz" import.gz
+
+# ---- ingest of the same events ----
+mkdir -p "$work/ingest"
+config "$work/ingest/queue.db" >"$work/ingest/config.json"
+"$binary" serve --config "$work/ingest/config.json" --listen 127.0.0.1:0 --log-level info 2>"$work/ingest/server.log" &
+server=$!
+pids+=($server)
+wait_for_listening "$server" "$work/ingest/server.log"
+start=$(date +%s.%N)
+python3 - "$port" "$clients" "$work/batches.jsonl" <<'PY'
+import base64, http.client, sys, threading
+port, clients, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+bodies = open(path, "rb").read().splitlines()
+auth = "Basic " + base64.b64encode(b"bench-write-key:").decode()
+failed = []
+def post(share):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for body in share:
+        while True:
+            c.request("POST", "/v1/batch", body, {"Content-Type": "application/json", "Authorization": auth})
+            r = c.getresponse(); r.read()
+            if r.status == 200: break
+            if r.status not in (429, 503): failed.append(r.status); break
+threads = [threading.Thread(target=post, args=(bodies[i::clients],)) for i in range(clients)]
+for t in threads: t.start()
+for t in threads: t.join()
+if failed: sys.exit("ingest failed: %r" % failed[:5])
+PY
+end=$(date +%s.%N)
+ingest_seconds=$(echo "$end - $start" | bc -l)
+server_rss=$(grep VmHWM "/proc/$server/status" | awk '{print $2}')
+# serve's CPU while it ingested (delivery to the fake included: it runs beside ingest).
+server_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$server/stat")
+printf '%-12s %8.1f s  %10.0f events/s  cpu %6.1f s  (serve, delivery included; peak RSS %6.1f MiB)\n' ingest \
+  "$ingest_seconds" "$(echo "$events / $ingest_seconds" | bc -l)" "$server_cpu" "$(echo "$server_rss / 1024" | bc -l)"
+printf 'import/ingest throughput: plain %.2f, gzip %.2f\n' \
+  "$(echo "$ingest_seconds / $(cat "$work/import/seconds")" | bc -l)" \
+  "$(echo "$ingest_seconds / $(cat "$work/import.gz/seconds")" | bc -l)"

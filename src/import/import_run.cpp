@@ -1,0 +1,447 @@
+// The import's passes over its inputs. One batch is in flight at a time: the next is read while it commits, and
+// handed over only after it committed, so a failed commit can never leave a later checkpoint stored past records
+// that are not.
+#include "omt/import/import_run.hpp"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <future>
+
+#include "omt/import/file_source.hpp"
+#include "omt/import/json_lines_reader.hpp"
+
+namespace omt::import {
+namespace {
+
+std::string hex(const unsigned char* bytes, std::size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out += digits[bytes[i] >> 4];
+    out += digits[bytes[i] & 15];
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return hex(digest, sizeof digest);
+}
+
+const SourcePlace& place_of(const Item& item) {
+  return std::visit([](const auto& i) -> const SourcePlace& { return i.at; }, item);
+}
+
+const queue::ImportCheckpoint* checkpoint_of(const queue::ImportRun& run, std::uint32_t file, std::uint32_t pass) {
+  for (const auto& c : run.checkpoints)
+    if (c.file_index == file && c.pass == pass) return &c;
+  return nullptr;
+}
+
+}  // namespace
+
+Expected<queue::ImportFile> identify_file(const std::filesystem::path& file) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(file, ec);
+  if (ec) return fail(errc::io, file.string() + ": cannot read its size: " + ec.message(), file.string());
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return fail(errc::io, file.string() + ": cannot open", file.string());
+  std::string head(std::min<std::uintmax_t>(size, identity_head_bytes), '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  if (static_cast<std::size_t>(in.gcount()) != head.size()) return fail(errc::io, file.string() + ": cannot read", file.string());
+  return queue::ImportFile{file.string(), static_cast<std::uint64_t>(size), sha256_hex(head)};
+}
+
+Expected<std::unique_ptr<ItemReader>> open_reader(const InputFile& file) {
+  if (file.format == InputFormat::csv) {
+    // The seam for CSV: import::CsvReader (an ItemReader over a ByteSource, from open_file_source) plugs in here.
+    return fail(errc::invalid_request, file.path.string() + ": CSV input is not built yet in this version");
+  }
+  auto source = open_file_source(file.path);
+  if (!source) return tl::unexpected(source.error());
+  return std::unique_ptr<ItemReader>(std::make_unique<JsonLinesReader>(std::move(*source), file.path.string(), file.format));
+}
+
+Expected<std::vector<InputFile>> resolve_inputs(const std::vector<std::string>& arguments, std::optional<InputFormat> format) {
+  std::vector<InputFile> inputs;
+  for (const auto& argument : arguments) {
+    auto files = input_files(argument);
+    if (!files) return tl::unexpected(files.error());
+    for (auto& path : *files) {
+      InputFile input;
+      input.path = path;
+      if (format) {
+        input.format = *format;
+      } else {
+        std::string name = path.filename().string();
+        std::string first;
+        const bool csv_name = detect_format(name, "").has_value();  // a .csv name needs no look inside
+        if (!csv_name) {
+          auto line = first_non_empty_line(path);
+          if (!line) return tl::unexpected(line.error());
+          first = std::move(*line);
+        }
+        auto detected = detect_format(path.string(), first);
+        if (!detected) return tl::unexpected(detected.error());
+        input.format = *detected;
+      }
+      auto identity = identify_file(path);
+      if (!identity) return tl::unexpected(identity.error());
+      input.identity = std::move(*identity);
+      inputs.push_back(std::move(input));
+    }
+  }
+  return inputs;
+}
+
+std::string run_key_of(std::string_view source, const std::vector<std::string>& arguments, std::optional<InputFormat> format,
+                       bool send_default_optin) {
+  std::string text = "source=" + std::string(source) + "\nformat=" + std::string(format ? to_string(*format) : "auto") +
+                     "\nsend_default_optin=" + (send_default_optin ? "1" : "0") + "\n";
+  for (const auto& argument : arguments) {
+    std::error_code ec;
+    const auto absolute = std::filesystem::weakly_canonical(std::filesystem::absolute(argument, ec), ec);
+    text += "input=" + (ec ? argument : absolute.string()) + "\n";
+  }
+  return sha256_hex(text);
+}
+
+Classified classify(Item item, EventMapper& mapper) {
+  Classified out;
+  if (auto* bad = std::get_if<BadRow>(&item)) {
+    out.bad = std::move(*bad);
+  } else if (auto* record = std::get_if<RecordItem>(&item)) {
+    out.record = std::move(*record);
+  } else {
+    auto& event = std::get<EventItem>(item);
+    auto mapped = mapper.map(event.json);
+    if (mapped.record) out.record = RecordItem{std::move(event.at), mapped.record->type, std::move(mapped.record->json)};
+    else if (mapped.skipped) out.skipped = true;
+    else out.bad = BadRow{std::move(event.at), mapped.bad->path, mapped.bad->message};
+  }
+  return out;
+}
+
+Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventMapper& mapper, std::int64_t now_unix_ms,
+                                    double requests_per_second, const std::function<bool()>& stop_requested,
+                                    const std::function<void(std::uint64_t)>& on_item) {
+  PlannedInputs planned;
+  PlanBuilder builder(now_unix_ms);
+  std::uint64_t items = 0;
+  std::size_t hint_runs = 0;
+  for (const auto& input : inputs) {
+    auto& counts = planned.records_per_file.emplace_back();
+    auto& hints = planned.hints_per_file.emplace_back(std::vector<ItemRun>{});
+    const auto hint = [&](std::uint8_t what) {
+      if (!hints) return;
+      if (!hints->empty() && hints->back().what == what && hints->back().items < UINT32_MAX) {
+        ++hints->back().items;
+      } else if (hint_runs < max_hint_runs) {
+        hints->push_back(ItemRun{what, 1});
+        ++hint_runs;
+      } else {
+        hint_runs -= hints->size();
+        hints.reset();  // too many: this file's passes go without
+      }
+    };
+    auto reader = open_reader(input);
+    if (!reader) return tl::unexpected(reader.error());
+    for (;;) {
+      if (stop_requested && stop_requested()) {
+        planned.interrupted = true;
+        return planned;
+      }
+      auto item = (*reader)->next();
+      if (!item) return tl::unexpected(item.error());
+      if (!*item) break;
+      auto classified = classify(std::move(**item), mapper);
+      if (classified.record) {
+        builder.add_record(classified.record->type, classified.record->json, classified.record->at);
+        ++counts[pass_of(classified.record->type)];
+        hint(static_cast<std::uint8_t>(pass_of(classified.record->type)));
+      } else if (classified.skipped) {
+        builder.add_skipped();
+        hint(hint_skipped);
+      } else {
+        builder.add_bad_row(std::move(*classified.bad));
+        hint(hint_bad);
+      }
+      if (on_item) on_item(++items);
+    }
+  }
+  planned.plan = builder.finish(requests_per_second, ometria::records_per_push);
+  return planned;
+}
+
+RunChoice choose_run(const std::vector<queue::ImportRun>& runs, const std::vector<queue::ImportFile>& files, bool again) {
+  RunChoice choice;
+  const queue::ImportRun* latest = nullptr;
+  for (const auto& run : runs)
+    if (run.state != queue::ImportState::superseded) latest = &run;
+  if (again || latest == nullptr) {
+    choice.kind = RunChoice::Kind::start;
+    for (const auto& run : runs)
+      if (run.state != queue::ImportState::superseded) choice.superseded.push_back(run.id);
+    return choice;
+  }
+  if (latest->state == queue::ImportState::finished) {
+    choice.kind = RunChoice::Kind::already_imported;
+    choice.run = *latest;
+    choice.message = "already imported (run " + std::to_string(latest->id) + ", " + std::to_string(latest->records) +
+                     " records): nothing to do; pass --again to import it again";
+    return choice;
+  }
+  // Resuming: every file must be the one the run began with.
+  const auto refuse = [&](std::string why) {
+    choice.kind = RunChoice::Kind::refused;
+    choice.run = *latest;
+    choice.message = std::move(why) + " since import run " + std::to_string(latest->id) +
+                     " began: it cannot be resumed exactly; pass --again to import the inputs as they are now from the start";
+    return choice;
+  };
+  for (std::size_t i = 0; i < std::max(files.size(), latest->files.size()); ++i) {
+    if (i >= latest->files.size()) return refuse(files[i].path + " is new");
+    if (i >= files.size()) return refuse(latest->files[i].path + " is gone");
+    const auto& then = latest->files[i];
+    const auto& now = files[i];
+    if (then.path != now.path) return refuse("the inputs changed (" + then.path + " is now " + now.path + ")");
+    if (then.size != now.size)
+      return refuse(now.path + " changed (" + std::to_string(then.size) + " bytes then, " + std::to_string(now.size) + " now)");
+    if (then.head_hash != now.head_hash) return refuse(now.path + " changed (its first MiB differs)");
+  }
+  choice.kind = RunChoice::Kind::resume;
+  choice.run = *latest;
+  return choice;
+}
+
+std::uint64_t backfill_waiting(const queue::QueueStats& stats, const std::string& api_key) {
+  std::uint64_t waiting = 0;
+  for (const auto& p : stats.partitions)
+    if (p.api_key == api_key && p.lane == queue::Lane::backfill) waiting += p.depth;
+  return waiting;
+}
+
+namespace {
+
+// One run of the passes: what is known of the queue, and committing batches with their checkpoints.
+class PassRunner {
+ public:
+  PassRunner(ImportContext& context, const queue::ImportRun& run) : c_(context) {
+    totals_.queued = run.records;
+    progress_.queued = run.records;
+    batch_limit_ = static_cast<std::size_t>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(c_.batch_records, c_.max_queued)));
+  }
+
+  Expected<void> start() {
+    auto refreshed = refresh();
+    if (!refreshed) return refreshed;
+    baseline_ = waiting_;
+    return {};
+  }
+
+  bool stopping() const { return c_.stop_requested && c_.stop_requested(); }
+  std::size_t batch_limit() const { return batch_limit_; }
+
+  // Hands the records with their checkpoint to the queue once the lane has room for them (at a stop: at once),
+  // after the batch before has committed: the next batch is read while this one commits, and a checkpoint is
+  // never submitted while an earlier one may still fail.
+  Expected<void> commit(std::vector<queue::NewRecord> records, const queue::ImportCheckpoint& checkpoint) {
+    if (auto settled = settle(); !settled) return settled;
+    if (auto room = wait_for_room(records.size()); !room) return room;
+    pending_records_ = records.size();
+    pending_ = c_.queue->enqueue_import(std::move(records), checkpoint);
+    return {};
+  }
+
+  // Waits for the batch in flight, if any, to commit.
+  Expected<void> settle() {
+    if (!pending_.valid()) return {};
+    auto stored = pending_.get();
+    if (!stored) return tl::unexpected(stored.error());
+    totals_.queued += pending_records_;
+    totals_.queued_now += pending_records_;
+    progress_.queued = totals_.queued;
+    if (c_.now_unix_ms && c_.now_unix_ms() - refreshed_at_ >= 1000) {
+      if (auto r = refresh(); !r) return r;
+    }
+    report();
+    return {};
+  }
+
+  // Once everything handed over has committed.
+  Expected<RunTotals> finish() {
+    if (auto settled = settle(); !settled) return tl::unexpected(settled.error());
+    return totals();
+  }
+
+  void count_read(const SourcePlace& at, std::size_t pass) {
+    ++totals_.read;
+    progress_.read = totals_.read;
+    progress_.pass = pass;
+    if (progress_.file != at.file) progress_.file = at.file;
+  }
+  void count_error() { progress_.errors = ++totals_.errors; }
+  void count_skipped() { ++totals_.skipped; }
+  RunTotals totals() const {
+    RunTotals t = totals_;
+    t.delivered = progress_.delivered;
+    return t;
+  }
+  void mark_interrupted() { totals_.interrupted = true; }
+
+ private:
+  Expected<void> refresh() {
+    auto stats = c_.queue->stats();
+    if (!stats) return tl::unexpected(stats.error());
+    waiting_ = backfill_waiting(*stats, c_.api_key);
+    for (const auto& p : stats->partitions) lanes_stored_ = lanes_stored_ || p.lane == queue::Lane::backfill;
+    if (c_.now_unix_ms) refreshed_at_ = c_.now_unix_ms();
+    // Delivered: this process's records that left the key's backfill lane. Unknown until the queue has shown a
+    // backfill partition: a queue that does not store lanes counts every record live, and would make every
+    // record look delivered. (Where the lanes change keeps per-lane delivered totals, they go here instead.)
+    const std::uint64_t expected = baseline_ + totals_.queued_now;
+    if (lanes_stored_) progress_.delivered = expected > waiting_ ? std::min(expected - waiting_, totals_.queued_now) : 0;
+    return {};
+  }
+
+  Expected<void> wait_for_room(std::size_t n) {
+    if (n == 0) return {};
+    bool refreshed = false;
+    for (;;) {
+      if (waiting_ + n <= c_.max_queued || stopping()) break;
+      if (!refreshed || !c_.sleep) {
+        if (auto r = refresh(); !r) return r;
+        refreshed = true;
+        if (waiting_ + n <= c_.max_queued || waiting_ == 0) break;
+      }
+      progress_.waiting_for_lane = true;
+      report();
+      if (!c_.sleep) break;
+      c_.sleep(std::chrono::milliseconds(500));
+      if (auto r = refresh(); !r) return r;
+    }
+    progress_.waiting_for_lane = false;
+    waiting_ += n;  // counted as waiting until the next look says how many went
+    return {};
+  }
+
+  void report() {
+    if (c_.on_progress) c_.on_progress(progress_);
+  }
+
+  ImportContext& c_;
+  RunTotals totals_;
+  Progress progress_;
+  std::size_t batch_limit_ = 1000;
+  std::uint64_t waiting_ = 0, baseline_ = 0;
+  std::int64_t refreshed_at_ = 0;
+  bool lanes_stored_ = false;  // a backfill partition was seen
+  std::future<Expected<std::vector<queue::RecordId>>> pending_;  // the batch in flight
+  std::size_t pending_records_ = 0;
+};
+
+}  // namespace
+
+namespace {
+// Walks a file's hints item by item; nullopt for every item when the file has none.
+class HintCursor {
+ public:
+  explicit HintCursor(const ItemHints* hints) : hints_(hints && *hints ? &**hints : nullptr) {}
+  std::optional<std::uint8_t> next() {
+    if (!hints_) return std::nullopt;
+    while (run_ < hints_->size() && used_ == (*hints_)[run_].items) ++run_, used_ = 0;
+    if (run_ == hints_->size()) return std::nullopt;
+    ++used_;
+    return (*hints_)[run_].what;
+  }
+
+ private:
+  const std::vector<ItemRun>* hints_;
+  std::size_t run_ = 0;
+  std::uint32_t used_ = 0;
+};
+}  // namespace
+
+Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& run, const std::vector<InputFile>& inputs,
+                               const PlannedInputs& planned) {
+  const auto& records_per_file = planned.records_per_file;
+  PassRunner runner(context, run);
+  if (auto started = runner.start(); !started) return tl::unexpected(started.error());
+  for (std::uint32_t pass = 0; pass < pass_count; ++pass) {
+    const ometria::RecordType type = pass_types[pass];
+    for (std::uint32_t f = 0; f < inputs.size(); ++f) {
+      const queue::ImportCheckpoint* at = checkpoint_of(run, f, pass);
+      if (at && at->done) continue;
+      queue::ImportCheckpoint checkpoint;
+      checkpoint.run_id = run.id;
+      checkpoint.file_index = f;
+      checkpoint.pass = pass;
+      if (at) checkpoint = *at;
+      const std::uint64_t resume_after = checkpoint.offset;
+      if (f < records_per_file.size() && records_per_file[f][pass] == 0) {
+        // Nothing of this type in the file (the plan pass read it all): the pass is through it without reading.
+        checkpoint.done = true;
+        if (auto r = runner.commit({}, checkpoint); !r) return tl::unexpected(r.error());
+        continue;
+      }
+      auto reader = open_reader(inputs[f]);
+      if (!reader) return tl::unexpected(reader.error());
+      HintCursor hints(f < planned.hints_per_file.size() ? &planned.hints_per_file[f] : nullptr);
+      std::vector<queue::NewRecord> batch;
+      batch.reserve(runner.batch_limit());
+      for (;;) {
+        if (runner.stopping()) {
+          runner.mark_interrupted();
+          if (auto r = runner.commit(std::move(batch), checkpoint); !r) return tl::unexpected(r.error());
+          return runner.finish();
+        }
+        auto item = (*reader)->next();
+        if (!item) {
+          // Commit what was read before the error: it is sound, and the rerun starts after it.
+          if (auto r = runner.commit(std::move(batch), checkpoint); !r) return tl::unexpected(r.error());
+          if (auto r = runner.finish(); !r) return tl::unexpected(r.error());
+          return tl::unexpected(item.error());
+        }
+        if (!*item) {
+          checkpoint.done = true;
+          if (auto r = runner.commit(std::move(batch), checkpoint); !r) return tl::unexpected(r.error());
+          break;
+        }
+        const SourcePlace at_place = place_of(**item);
+        const auto hint = hints.next();
+        if (at_place.end_offset <= resume_after) continue;  // committed before
+        runner.count_read(at_place, pass);
+        const auto* known = std::get_if<RecordItem>(&**item);
+        if (hint && *hint != pass) {
+          // Another pass's record, or no record (counted once, in the first pass): not transformed here.
+          if (pass == 0 && *hint == hint_bad) runner.count_error();
+          if (pass == 0 && *hint == hint_skipped) runner.count_skipped();
+        } else if (known == nullptr || known->type == type) {
+          auto classified = classify(std::move(**item), *context.mapper);
+          if (classified.bad) {
+            if (pass == 0) runner.count_error();
+          } else if (classified.skipped) {
+            if (pass == 0) runner.count_skipped();
+          } else if (classified.record->type == type) {
+            batch.push_back(queue::NewRecord{context.api_key, type, std::move(classified.record->json), queue::Lane::backfill});
+            ++checkpoint.records;
+          }
+        }
+        checkpoint.offset = at_place.end_offset;
+        checkpoint.line = at_place.line;
+        if (batch.size() >= runner.batch_limit()) {
+          if (auto r = runner.commit(std::move(batch), checkpoint); !r) return tl::unexpected(r.error());
+          batch.clear();
+          batch.reserve(runner.batch_limit());
+        }
+      }
+    }
+  }
+  return runner.finish();
+}
+
+}  // namespace omt::import

@@ -1,0 +1,176 @@
+// import::run_passes over the in-memory queue (which keeps lanes): the backfill cap makes the import wait, not
+// fail, while delivery drains the lane; a stop commits what is pending and a resumed run enqueues the rest
+// exactly once; delivered counts the records that left the lane.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "memory_queue.hpp"
+#include "omt/import/import_run.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace omt::import;
+
+class ImportRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "omt-import-run-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    auto loaded = omt::ometria::Transformer::load(fs::path(OMT_SOURCE_DIR) / "mappings");
+    ASSERT_TRUE(loaded) << loaded.error().message;
+    transformer_.emplace(std::move(*loaded));
+    source_.name = "shop";
+    source_.destination.api_key = "k";
+    mapper_.emplace(*transformer_, source_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  // n products (records), one file.
+  std::vector<InputFile> products(std::size_t n) {
+    const auto path = dir_ / "products.jsonl";
+    std::ofstream out(path);
+    for (std::size_t i = 0; i < n; ++i) out << R"({"@type":"product","id":"p)" << i << R"(","title":"T","price":1})" << "\n";
+    out.close();
+    auto inputs = resolve_inputs({path.string()}, std::nullopt);
+    EXPECT_TRUE(inputs) << inputs.error().message;
+    return *inputs;
+  }
+  PlannedInputs plan(const std::vector<InputFile>& inputs) {
+    auto planned = plan_inputs(inputs, *mapper_, 0, 8, nullptr, nullptr);
+    EXPECT_TRUE(planned) << planned.error().message;
+    return *planned;
+  }
+  omt::queue::ImportRun start(const std::vector<InputFile>& inputs) {
+    std::vector<omt::queue::ImportFile> files;
+    for (const auto& i : inputs) files.push_back(i.identity);
+    return *queue_.start_import_run({"key", "shop", "{}", files});
+  }
+  ImportContext context() {
+    ImportContext c;
+    c.queue = &queue_;
+    c.mapper = &*mapper_;
+    c.api_key = "k";
+    return c;
+  }
+  std::set<std::string> queued_ids() {
+    std::set<std::string> ids;
+    for (const auto& r : queue_.records()) {
+      const auto at = r.json.find("\"id\":\"") + 6;
+      EXPECT_TRUE(ids.insert(r.json.substr(at, r.json.find('"', at) - at)).second) << "twice: " << r.json;
+      EXPECT_EQ(r.lane, omt::queue::Lane::backfill);
+    }
+    return ids;
+  }
+
+  fs::path dir_;
+  std::optional<omt::ometria::Transformer> transformer_;
+  omt::config::SourceConfig source_;
+  std::optional<EventMapper> mapper_;
+  omt::test::MemoryQueue queue_;
+};
+
+TEST_F(ImportRunTest, AFullBackfillLaneMakesTheImportWaitUntilDeliveryDrainsIt) {
+  const auto inputs = products(95);
+  const auto planned = plan(inputs);
+  auto run = start(inputs);
+  ImportContext c = context();
+  c.max_queued = 20;
+  c.batch_records = 10;
+  std::size_t waits = 0, delivered = 0;
+  bool saw_waiting = false;
+  std::optional<std::uint64_t> last_delivered;
+  c.on_progress = [&](const Progress& p) {
+    saw_waiting = saw_waiting || p.waiting_for_lane;
+    last_delivered = p.delivered;
+    EXPECT_LE(queue_.depth(), 20u);  // never past the cap
+  };
+  // "Delivery": each wait, the oldest 10 leave the queue.
+  c.sleep = [&](std::chrono::milliseconds) {
+    ++waits;
+    delivered += queue_.deliver_oldest(10);
+  };
+  std::int64_t clock = 0;
+  c.now_unix_ms = [&] { return clock += 2000; };
+  auto totals = run_passes(c, run, inputs, planned);
+  ASSERT_TRUE(totals) << totals.error().message;
+  EXPECT_FALSE(totals->interrupted);
+  EXPECT_EQ(totals->queued, 95u);
+  EXPECT_TRUE(saw_waiting);
+  EXPECT_GE(waits, 7u);
+  EXPECT_EQ(delivered + queue_.depth(), 95u);
+  ASSERT_TRUE(last_delivered);
+  EXPECT_GT(*last_delivered, 0u);
+}
+
+TEST_F(ImportRunTest, AStopCommitsWhatIsPendingAndTheResumedRunEnqueuesTheRestOnce) {
+  const auto inputs = products(1000);
+  const auto planned = plan(inputs);
+  auto run = start(inputs);
+  ImportContext c = context();
+  c.batch_records = 64;
+  std::size_t batches = 0;
+  c.on_progress = [&](const Progress&) { ++batches; };
+  c.stop_requested = [&] { return batches >= 3; };
+  auto first = run_passes(c, run, inputs, planned);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(first->interrupted);
+  const std::uint64_t committed = first->queued;
+  EXPECT_GE(committed, 3u * 64);  // what had committed when the stop came, and the batch in flight
+  EXPECT_LT(committed, 1000u);
+  EXPECT_EQ(queue_.records().size(), committed);
+
+  auto stored = queue_.import_runs("key");
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].records, committed);
+  c.stop_requested = nullptr;
+  // The resumed run without the plan's hints (as when they were too many to keep): every item is looked at.
+  auto without_hints = planned;
+  without_hints.hints_per_file.assign(inputs.size(), std::nullopt);
+  auto second = run_passes(c, (*stored)[0], inputs, without_hints);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_FALSE(second->interrupted);
+  EXPECT_EQ(second->queued, 1000u);
+  EXPECT_EQ(second->queued_now, 1000u - committed);
+  const auto ids = queued_ids();
+  EXPECT_EQ(ids.size(), 1000u);
+  // Every pass of the file is done.
+  stored = queue_.import_runs("key");
+  std::size_t done = 0;
+  for (const auto& cp : (*stored)[0].checkpoints) done += cp.done;
+  EXPECT_EQ(done, pass_count);
+}
+
+TEST_F(ImportRunTest, MixedTypesGoInPassOrderWithOrWithoutHints) {
+  const auto path = dir_ / "mixed.jsonl";
+  std::ofstream(path) << R"({"@type":"order","id":"o1","timestamp":"2024-05-01T10:00:00Z","grand_total":1,"currency":"GBP"})" "\n"
+                      << R"({"@type":"contact","id":"c1","email":"a@example.com"})" "\n"
+                      << R"({"@type":"product","id":"p1","title":"T","price":1})" "\n"
+                      << R"({"@type":"contact","id":"c2","email":"b@example.com"})" "\n";
+  auto inputs = resolve_inputs({path.string()}, std::nullopt);
+  ASSERT_TRUE(inputs) << inputs.error().message;
+  for (bool hints : {true, false}) {
+    omt::test::MemoryQueue queue;
+    auto planned = plan(*inputs);
+    if (!hints) planned.hints_per_file.assign(1, std::nullopt);
+    auto run = *queue.start_import_run({"key", "shop", "{}", {(*inputs)[0].identity}});
+    ImportContext c = context();
+    c.queue = &queue;
+    ASSERT_TRUE(run_passes(c, run, *inputs, planned));
+    std::vector<omt::queue::RecordType> types;
+    for (const auto& r : queue.records()) types.push_back(r.type);
+    using T = omt::queue::RecordType;
+    EXPECT_EQ(types, (std::vector<T>{T::product, T::contact, T::contact, T::order})) << "hints: " << hints;
+  }
+}
+
+}  // namespace
