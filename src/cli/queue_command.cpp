@@ -76,14 +76,36 @@ int run_queue_stats(const QueueLocation& where) {
   out["rejected_events"] = stats->rejected_events;
   out["oldest_age_seconds"] = stats->oldest_created_at ? nlohmann::json(age_seconds(*stats->oldest_created_at)) : nullptr;
   if (sources_error) out["sources_error"] = *sources_error;
+  // One entry per (key, type), its lanes inside: what waits in each, and what each ever delivered or
+  // dead-lettered (seed 004's "records amount in the export queue", per type and lane).
+  std::uint64_t lane_depth[2] = {0, 0};
   out["partitions"] = nlohmann::json::array();
-  for (const auto& p : stats->partitions) {
-    out["partitions"].push_back({{"key", obs::key_fingerprint(p.api_key)},
-                                 {"source", source_of(p.api_key)},
-                                 {"type", ometria::to_string(p.type)},
-                                 {"depth", p.depth},
-                                 {"oldest_age_seconds", age_seconds(p.oldest_created_at)}});
+  const auto& partitions = stats->partitions;  // ordered by key, type, lane
+  for (std::size_t i = 0; i < partitions.size();) {
+    const auto& first = partitions[i];
+    std::uint64_t depth = 0;
+    std::optional<queue::UnixMillis> oldest;
+    nlohmann::json lanes = nlohmann::json::object();
+    for (; i < partitions.size() && partitions[i].api_key == first.api_key && partitions[i].type == first.type; ++i) {
+      const auto& p = partitions[i];
+      depth += p.depth;
+      lane_depth[p.lane == queue::Lane::backfill ? 1 : 0] += p.depth;
+      if (p.depth > 0 && (!oldest || p.oldest_created_at < *oldest)) oldest = p.oldest_created_at;
+      lanes[std::string(queue::lane_name(p.lane))] = {
+          {"depth", p.depth},
+          {"oldest_age_seconds", p.depth > 0 ? nlohmann::json(age_seconds(p.oldest_created_at)) : nullptr},
+          {"delivered", p.delivered},
+          {"dead_lettered", p.dead_lettered}};
+    }
+    out["partitions"].push_back({{"key", obs::key_fingerprint(first.api_key)},
+                                 {"source", source_of(first.api_key)},
+                                 {"type", ometria::to_string(first.type)},
+                                 {"depth", depth},
+                                 {"oldest_age_seconds", oldest ? nlohmann::json(age_seconds(*oldest)) : nullptr},
+                                 {"lanes", std::move(lanes)}});
   }
+  out["live_depth"] = lane_depth[0];
+  out["backfill_depth"] = lane_depth[1];
   out["held_keys"] = nlohmann::json::array();
   for (const auto& held : stats->held_keys) {
     out["held_keys"].push_back({{"key", obs::key_fingerprint(held.api_key)},
@@ -162,8 +184,9 @@ void add_queue_command(CLI::App& app, int& exit_code) {
   queue_cmd->require_subcommand(1);
 
   auto* stats = queue_cmd->add_subcommand(
-      "stats", "Print the queue's depth per key and type, dead letters and held keys, each key with the source(s) "
-               "whose current key it is (JSON)");
+      "stats", "Print the queue's depth per key and type (and per lane: live and backfill, with the records each "
+               "delivered and dead-lettered), dead letters and held keys, each key with the source(s) whose current "
+               "key it is (JSON)");
   stats->footer(exit_status_footer("the queue could not be read"));
   auto where = std::make_shared<QueueLocation>();
   add_queue_location_options(*stats, *where);

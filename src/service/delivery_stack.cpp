@@ -27,6 +27,26 @@ using std::chrono::milliseconds;
 
 namespace {
 
+// The freshness check's verdict and detail: fresh unless the oldest undelivered live record is older than the
+// warning (past four hours Ometria ignores an event for automations, silently).
+bool freshness_detail(const FreshnessStatus& status, std::int64_t now_ms, std::string& detail) {
+  const auto warning_s = std::chrono::duration_cast<std::chrono::seconds>(status.warning).count();
+  if (!status.checked) {
+    detail = "not checked yet";
+    return true;
+  }
+  if (status.sources.empty()) {
+    detail = "no live record waiting";
+    return true;
+  }
+  const auto& oldest = status.sources.front();
+  const std::int64_t age_ms = std::max<std::int64_t>(now_ms - oldest.oldest_created_at_unix_ms, 0);
+  const bool fresh = age_ms <= status.warning.count();
+  detail = fmt::format("oldest live record waiting {} s ({}); {} {} s", age_ms / 1000, oldest.source,
+                       fresh ? "warning past" : "older than delivery.freshness_warning,", warning_s);
+  return fresh;
+}
+
 // Keys the queue holds records or a hold under that no configured source has: warned about once, at start-up.
 void warn_of_keys_without_source(queue::Queue& queue, const config::Config& config) {
   auto stats = queue.stats();
@@ -144,10 +164,13 @@ std::vector<net::HealthCheck> DeliveryStack::health_checks() {
   Impl* impl = impl_.get();
   std::vector<net::HealthCheck> checks;
   checks.push_back(net::HealthCheck{"queue", [impl](std::string& detail) {
-                                      const auto depth = impl->queue->depth();
+                                      // The high-water mark counts live records only (ingest's 429).
+                                      const auto depth = impl->queue->lane_depth(queue::Lane::live);
+                                      const auto backfill = impl->queue->lane_depth(queue::Lane::backfill);
                                       const auto high = impl->queue->high_water_mark();
                                       detail = "depth " + std::to_string(depth) + " of high-water mark " +
                                                std::to_string(high);
+                                      if (backfill > 0) detail += ", backfill " + std::to_string(backfill);
                                       return true;
                                     }});
   checks.push_back(net::HealthCheck{"delivery", [impl](std::string& detail) {
@@ -168,6 +191,14 @@ std::vector<net::HealthCheck> DeliveryStack::health_checks() {
                                       detail = ometria_errors_detail(impl->config, impl->delivery->ometria_errors());
                                       return true;
                                     }});
+  checks.push_back(net::HealthCheck{"freshness",
+                                    [impl](std::string& detail) {
+                                      const auto now = std::chrono::duration_cast<milliseconds>(
+                                                           std::chrono::system_clock::now().time_since_epoch())
+                                                           .count();
+                                      return freshness_detail(impl->delivery->freshness(), now, detail);
+                                    },
+                                    /*degrades=*/true});
   return checks;
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "omt/service/key_sources.hpp"
+
 namespace omt::service {
 
 net::SenderOptions sender_options(const config::Config& config) {
@@ -26,6 +28,10 @@ DeliveryOptions delivery_options(const config::Config& config) {
   o.max_in_flight = config.ometria.max_in_flight;
   o.pushes_per_partition = config.delivery.pushes_per_partition;
   o.errors_poll_interval = config.delivery.errors_poll_interval;
+  o.freshness_warning = config.delivery.freshness_warning;
+  o.source_of_key = [sources = config.sources](const std::string& api_key) {
+    return describe_key_sources(sources_with_key(sources, api_key));
+  };
   for (const auto& source : config.sources) {
     const auto& key = source.destination.api_key;
     if (std::find(o.errors_poll_keys.begin(), o.errors_poll_keys.end(), key) == o.errors_poll_keys.end()) {

@@ -12,7 +12,8 @@ namespace omt::queue::sqlite {
 // 1: chunks (record_chunk.hpp), dead_letters, held_keys. 0: no tables, or the ones before versions were kept
 // (the one-row-per-record "records" table, or version 1's tables without the version set).
 // 2: rejected_events (rejected_event_store.hpp). 3: ometria_errors (what Ometria rejected after a 2xx).
-inline constexpr int kSchemaVersion = 3;
+// 4: chunks name their lane (queue::Lane; older chunks are live), lane_totals (delivered and dead-lettered).
+inline constexpr int kSchemaVersion = 4;
 
 // Puts the database in WAL mode and migrates it to kSchemaVersion. Call before preparing statements on its
 // tables. Nothing is written when the database is already at kSchemaVersion (the CLI opens it beside the server).
