@@ -33,6 +33,7 @@ Expected<std::optional<std::string>> queued_key(queue::Queue& q, const std::stri
   auto stats = q.stats();
   if (!stats) return tl::unexpected(stats.error());
   for (const auto& p : stats->partitions) {
+    if (p.depth == 0) continue;  // listed for its totals only: no record waits under it
     if (obs::key_fingerprint(p.api_key) == fingerprint) return std::optional<std::string>(p.api_key);
   }
   for (const auto& h : stats->held_keys) {
@@ -76,33 +77,42 @@ int run_queue_stats(const QueueLocation& where) {
   out["rejected_events"] = stats->rejected_events;
   out["oldest_age_seconds"] = stats->oldest_created_at ? nlohmann::json(age_seconds(*stats->oldest_created_at)) : nullptr;
   if (sources_error) out["sources_error"] = *sources_error;
-  // One entry per (key, type), its lanes inside: what waits in each, and what each ever delivered or
-  // dead-lettered (seed 004's "records amount in the export queue", per type and lane).
+  // "partitions": one entry per (key, type) with records waiting, as before, with its depth per lane. "lanes":
+  // every (key, type, lane) with records waiting or ever delivered or dead-lettered (kept across restarts): seed
+  // 004's "records amount in the export queue" per type and lane, as `import status` shows it.
   std::uint64_t lane_depth[2] = {0, 0};
   out["partitions"] = nlohmann::json::array();
+  out["lanes"] = nlohmann::json::array();
   const auto& partitions = stats->partitions;  // ordered by key, type, lane
   for (std::size_t i = 0; i < partitions.size();) {
     const auto& first = partitions[i];
     std::uint64_t depth = 0;
     std::optional<queue::UnixMillis> oldest;
-    nlohmann::json lanes = nlohmann::json::object();
+    nlohmann::json depths = {{"live", 0}, {"backfill", 0}};
     for (; i < partitions.size() && partitions[i].api_key == first.api_key && partitions[i].type == first.type; ++i) {
       const auto& p = partitions[i];
+      const std::string lane(queue::lane_name(p.lane));
       depth += p.depth;
       lane_depth[p.lane == queue::Lane::backfill ? 1 : 0] += p.depth;
+      depths[lane] = p.depth;
       if (p.depth > 0 && (!oldest || p.oldest_created_at < *oldest)) oldest = p.oldest_created_at;
-      lanes[std::string(queue::lane_name(p.lane))] = {
-          {"depth", p.depth},
-          {"oldest_age_seconds", p.depth > 0 ? nlohmann::json(age_seconds(p.oldest_created_at)) : nullptr},
-          {"delivered", p.delivered},
-          {"dead_lettered", p.dead_lettered}};
+      out["lanes"].push_back(
+          {{"key", obs::key_fingerprint(p.api_key)},
+           {"source", source_of(p.api_key)},
+           {"type", ometria::to_string(p.type)},
+           {"lane", lane},
+           {"depth", p.depth},
+           {"oldest_age_seconds", p.depth > 0 ? nlohmann::json(age_seconds(p.oldest_created_at)) : nullptr},
+           {"delivered", p.delivered},
+           {"dead_lettered", p.dead_lettered}});
     }
+    if (depth == 0) continue;
     out["partitions"].push_back({{"key", obs::key_fingerprint(first.api_key)},
                                  {"source", source_of(first.api_key)},
                                  {"type", ometria::to_string(first.type)},
                                  {"depth", depth},
-                                 {"oldest_age_seconds", oldest ? nlohmann::json(age_seconds(*oldest)) : nullptr},
-                                 {"lanes", std::move(lanes)}});
+                                 {"oldest_age_seconds", age_seconds(*oldest)},
+                                 {"lanes", std::move(depths)}});
   }
   out["live_depth"] = lane_depth[0];
   out["backfill_depth"] = lane_depth[1];

@@ -27,24 +27,32 @@ using std::chrono::milliseconds;
 
 namespace {
 
+// A configured duration as it is written in the configuration ("1h", "90s", "250ms").
+std::string duration_text(milliseconds d) {
+  const auto ms = d.count();
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
 // The freshness check's verdict and detail: fresh unless the oldest undelivered live record is older than the
-// warning (past four hours Ometria ignores an event for automations, silently).
+// warning (past four hours Ometria ignores an event for automations, silently). The healthy detail names no age,
+// so that it reads the same from one answer to the next (the age is the metric's).
 bool freshness_detail(const FreshnessStatus& status, std::int64_t now_ms, std::string& detail) {
-  const auto warning_s = std::chrono::duration_cast<std::chrono::seconds>(status.warning).count();
-  if (!status.checked) {
-    detail = "not checked yet";
-    return true;
+  const std::string warning = duration_text(status.warning);
+  if (!status.sources.empty()) {
+    const auto& oldest = status.sources.front();
+    const std::int64_t age_ms = std::max<std::int64_t>(now_ms - oldest.oldest_created_at_unix_ms, 0);
+    if (age_ms > status.warning.count()) {
+      detail = fmt::format("the oldest undelivered live record ({}) waits for {} s, longer than {} "
+                           "(delivery.freshness_warning); past 4 hours Ometria ignores events for automations",
+                           oldest.source, age_ms / 1000, warning);
+      return false;
+    }
   }
-  if (status.sources.empty()) {
-    detail = "no live record waiting";
-    return true;
-  }
-  const auto& oldest = status.sources.front();
-  const std::int64_t age_ms = std::max<std::int64_t>(now_ms - oldest.oldest_created_at_unix_ms, 0);
-  const bool fresh = age_ms <= status.warning.count();
-  detail = fmt::format("oldest live record waiting {} s ({}); {} {} s", age_ms / 1000, oldest.source,
-                       fresh ? "warning past" : "older than delivery.freshness_warning,", warning_s);
-  return fresh;
+  detail = "every live record younger than " + warning + " (delivery.freshness_warning)";
+  return true;
 }
 
 // Keys the queue holds records or a hold under that no configured source has: warned about once, at start-up.
@@ -52,7 +60,8 @@ void warn_of_keys_without_source(queue::Queue& queue, const config::Config& conf
   auto stats = queue.stats();
   if (!stats) return;  // delivery reports the queue's errors as it meets them
   std::map<std::string, std::pair<std::uint64_t, bool>> keys;  // records, held
-  for (const auto& p : stats->partitions) keys[p.api_key].first += p.depth;
+  for (const auto& p : stats->partitions)
+    if (p.depth > 0) keys[p.api_key].first += p.depth;  // a drained partition is listed for its totals only
   for (const auto& h : stats->held_keys) keys[h.api_key].second = true;
   for (const auto& [key, seen] : keys) {
     if (sources_with_key(config.sources, key).empty()) obs::emit(obs::QueuedKeyWithoutSource{key, seen.first, seen.second});

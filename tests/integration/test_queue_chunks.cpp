@@ -186,7 +186,7 @@ TEST_F(QueueChunksTest, ADatabaseInTheOldOneRowPerRecordLayoutIsMovedOverOnOpen)
   ASSERT_TRUE(q);
   EXPECT_EQ(q->depth(), 3u);
   EXPECT_EQ(sql_integer("SELECT COUNT(*) FROM sqlite_master WHERE name = 'records'"), 0);
-  EXPECT_EQ(sql_integer("PRAGMA user_version"), 3);
+  EXPECT_EQ(sql_integer("PRAGMA user_version"), 4);
   auto contacts = q->lease("k", RecordType::contact, 100, 30s);
   ASSERT_TRUE(contacts);
   ASSERT_EQ(contacts->records.size(), 2u);
@@ -231,14 +231,14 @@ TEST_F(QueueChunksTest, ANewDatabaseIsAtTheCurrentSchemaVersionAndReopensWithout
     ASSERT_TRUE(q);
     enqueue(*q, contacts("k", 0, 2));
   }
-  EXPECT_EQ(sql_integer("PRAGMA user_version"), 3);
+  EXPECT_EQ(sql_integer("PRAGMA user_version"), 4);
   // A database of version 1's tables written before the version was kept (0) is taken as it is.
   sql("PRAGMA user_version = 0");
   auto q = open();
   ASSERT_TRUE(q);
   EXPECT_EQ(q->depth(), 2u);
   q.reset();
-  EXPECT_EQ(sql_integer("PRAGMA user_version"), 3);
+  EXPECT_EQ(sql_integer("PRAGMA user_version"), 4);
 }
 
 TEST_F(QueueChunksTest, AVersion1DatabaseGainsTheRejectedEventsTableAndKeepsItsRecords) {
@@ -252,7 +252,7 @@ TEST_F(QueueChunksTest, AVersion1DatabaseGainsTheRejectedEventsTableAndKeepsItsR
   auto q = open();
   ASSERT_TRUE(q);
   EXPECT_EQ(q->depth(), 2u);
-  EXPECT_EQ(sql_integer("PRAGMA user_version"), 3);
+  EXPECT_EQ(sql_integer("PRAGMA user_version"), 4);
   auto stored = q->store({{}, {omt::queue::NewRejectedEvent{"web", "/v1/track", "why", R"({"type":"track"})"}}}).get();
   ASSERT_TRUE(stored) << stored.error().message;
   auto events = q->rejected_events({});
@@ -262,15 +262,15 @@ TEST_F(QueueChunksTest, AVersion1DatabaseGainsTheRejectedEventsTableAndKeepsItsR
 
 TEST_F(QueueChunksTest, ADatabaseFromANewerVersionIsRefusedNeverMisread) {
   { ASSERT_TRUE(open()); }
-  sql("PRAGMA user_version = 4");
+  sql("PRAGMA user_version = 5");
   SqliteQueueOptions o;
   o.path = db_path();
   auto q = SqliteQueue::open(std::move(o));
   ASSERT_FALSE(q);
   EXPECT_EQ(q.error().code, omt::errc::io);
-  EXPECT_NE(q.error().message.find("schema version 4, newer than this build knows (3)"), std::string::npos)
+  EXPECT_NE(q.error().message.find("schema version 5, newer than this build knows (4)"), std::string::npos)
       << q.error().message;
-  EXPECT_EQ(sql_integer("PRAGMA user_version"), 4);  // left as it was
+  EXPECT_EQ(sql_integer("PRAGMA user_version"), 5);  // left as it was
 }
 
 }  // namespace

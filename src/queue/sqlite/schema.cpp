@@ -28,6 +28,13 @@ Expected<bool> has_table(Connection& db, const char* name) {
   return q.bind(std::string_view(name)).step();
 }
 
+Expected<bool> has_column(Connection& db, const char* table, const char* column) {
+  auto stmt = db.prepare("SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
+  if (!stmt) return tl::unexpected(stmt.error());
+  Query q(db, *stmt, "look for a column");
+  return q.bind(std::string_view(table)).bind(std::string_view(column)).step();
+}
+
 // Databases written before chunks kept one row per record in a table "records": each becomes a chunk of its
 // own (new ids, same attempts and times), so an upgrade loses nothing that was queued. Returns how many.
 Expected<std::uint64_t> move_record_rows_into_chunks(Connection& db) {
@@ -136,6 +143,13 @@ Expected<void> to_version_4(Connection& db, MigrationReport&) {
     if (!row) return tl::unexpected(row.error());
     if (*row) next_id_floor = q.integer(0);
   }
+  // A database whose version was lost (set back to 0 by hand) may have the lane already: kept, not reset.
+  auto has_lane = has_column(db, "chunks", "lane");
+  if (!has_lane) return tl::unexpected(has_lane.error());
+  const std::string copy = std::string(
+                               "INSERT INTO chunks_v4(id, api_key, type, lane, count, next_attempt_at, created_at, records)"
+                               "  SELECT id, api_key, type, ") +
+                           (*has_lane ? "lane" : "0") + ", count, next_attempt_at, created_at, records FROM chunks ORDER BY id;";
   if (auto r = db.exec(
           "CREATE TABLE chunks_v4("
           "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -144,13 +158,16 @@ Expected<void> to_version_4(Connection& db, MigrationReport&) {
           "  count INTEGER NOT NULL,"
           "  next_attempt_at INTEGER NOT NULL,"
           "  created_at INTEGER NOT NULL,"
-          "  records BLOB NOT NULL);"
-          "INSERT INTO chunks_v4(id, api_key, type, lane, count, next_attempt_at, created_at, records)"
-          "  SELECT id, api_key, type, 0, count, next_attempt_at, created_at, records FROM chunks ORDER BY id;"
+          "  records BLOB NOT NULL);",
+          "create the chunks table with lanes");
+      !r)
+    return r;
+  if (auto r = db.exec(copy.c_str(), "copy the chunks"); !r) return r;
+  if (auto r = db.exec(
           "DROP TABLE chunks;"
           "ALTER TABLE chunks_v4 RENAME TO chunks;"
           "CREATE INDEX chunks_due ON chunks(api_key, type, lane, next_attempt_at, id, count, created_at);"
-          "CREATE TABLE lane_totals("
+          "CREATE TABLE IF NOT EXISTS lane_totals("
           "  api_key TEXT NOT NULL, type TEXT NOT NULL, lane INTEGER NOT NULL,"
           "  delivered INTEGER NOT NULL, dead_lettered INTEGER NOT NULL,"
           "  PRIMARY KEY(api_key, type, lane)) WITHOUT ROWID;",
