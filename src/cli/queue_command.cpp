@@ -4,8 +4,10 @@
 // Records keep the key they were accepted under (a key names an Ometria account), so only these commands move them.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "cli/commands.hpp"
 #include "cli/queue_cli.hpp"
@@ -33,7 +35,6 @@ Expected<std::optional<std::string>> queued_key(queue::Queue& q, const std::stri
   auto stats = q.stats();
   if (!stats) return tl::unexpected(stats.error());
   for (const auto& p : stats->partitions) {
-    if (p.depth == 0) continue;  // listed for its totals only: no record waits under it
     if (obs::key_fingerprint(p.api_key) == fingerprint) return std::optional<std::string>(p.api_key);
   }
   for (const auto& h : stats->held_keys) {
@@ -83,7 +84,13 @@ int run_queue_stats(const QueueLocation& where) {
   std::uint64_t lane_depth[2] = {0, 0};
   out["partitions"] = nlohmann::json::array();
   out["lanes"] = nlohmann::json::array();
-  const auto& partitions = stats->partitions;  // ordered by key, type, lane
+  // Waiting and drained partitions together, ordered by key, type, lane.
+  std::vector<queue::PartitionStats> partitions = stats->partitions;
+  partitions.insert(partitions.end(), stats->drained.begin(), stats->drained.end());
+  std::sort(partitions.begin(), partitions.end(), [](const auto& a, const auto& b) {
+    return std::make_tuple(a.api_key, std::string(ometria::to_string(a.type)), a.lane) <
+           std::make_tuple(b.api_key, std::string(ometria::to_string(b.type)), b.lane);
+  });
   for (std::size_t i = 0; i < partitions.size();) {
     const auto& first = partitions[i];
     std::uint64_t depth = 0;

@@ -60,8 +60,7 @@ void warn_of_keys_without_source(queue::Queue& queue, const config::Config& conf
   auto stats = queue.stats();
   if (!stats) return;  // delivery reports the queue's errors as it meets them
   std::map<std::string, std::pair<std::uint64_t, bool>> keys;  // records, held
-  for (const auto& p : stats->partitions)
-    if (p.depth > 0) keys[p.api_key].first += p.depth;  // a drained partition is listed for its totals only
+  for (const auto& p : stats->partitions) keys[p.api_key].first += p.depth;
   for (const auto& h : stats->held_keys) keys[h.api_key].second = true;
   for (const auto& [key, seen] : keys) {
     if (sources_with_key(config.sources, key).empty()) obs::emit(obs::QueuedKeyWithoutSource{key, seen.first, seen.second});

@@ -217,7 +217,7 @@ class MemoryQueue final : public queue::Queue {
       p.api_key = std::get<0>(key);
       p.type = std::get<1>(key);
       p.lane = std::get<2>(key);
-      s.partitions.push_back(p);
+      (p.depth > 0 ? s.partitions : s.drained).push_back(p);
     }
     s.depth = records_.size();
     s.dead_letters = dead_.size();

@@ -51,6 +51,10 @@ struct RunningFake {
     HttpClient client("127.0.0.1", port);
     return json::parse(client.get("/_fake/stats").body);
   }
+  json rates() {
+    HttpClient client("127.0.0.1", port);
+    return json::parse(client.get("/_fake/rates").body);
+  }
 };
 
 class DeliveryLanesBinary : public ::testing::Test {
@@ -110,7 +114,7 @@ TEST_F(DeliveryLanesBinary, TheFakesRateLimitAnswers429WithRetryAfterPastNPushes
   EXPECT_EQ(std::vector<int>(statuses.begin(), statuses.begin() + 4), (std::vector<int>{202, 202, 202, 429}));
   const auto refused = static_cast<std::size_t>(std::count(statuses.begin(), statuses.end(), 429));
   EXPECT_EQ(retry_after, "1");
-  const auto stats = fake.stats();
+  const auto stats = fake.rates();
   EXPECT_EQ(stats["rate_limited"].get<std::size_t>(), refused);
   std::size_t seen = 0;
   for (const auto& [second, pushes] : stats["pushes_per_key_second"][kKey].items()) seen += pushes.get<std::size_t>();
@@ -160,7 +164,7 @@ TEST_F(DeliveryLanesBinary, ALiveEventReachesOmetriaWithinTwoSecondsBehindAHundr
   EXPECT_NE(queue_detail.find(", backfill "), std::string::npos) << queue_detail;
 
   // What Ometria's side saw: at most the configured rate per second, give or take a token at a second's edge.
-  const auto stats = fake.stats();
+  const auto stats = fake.rates();
   std::size_t busiest = 0;
   for (const auto& [second, pushes] : stats["pushes_per_key_second"][kKey].items()) {
     busiest = std::max(busiest, pushes.get<std::size_t>());

@@ -448,18 +448,21 @@ struct FakeOmetria::Impl {
       std::lock_guard lock(mutex);
       plan.status = 200;
       plan.content_type = "application/json";
+      plan.body = nlohmann::json{{"records", record_total}, {"pushes", push_total}, {"requests", request_total}}.dump();
+      return plan;
+    }
+    if (request.target() == "/_fake/rates" && request.method() == http::verb::get) {
+      // Pushes per key and second, to check a client keeps to a rate (the fake's test keys, not real ones).
+      std::lock_guard lock(mutex);
       nlohmann::json per_key = nlohmann::json::object();
       for (const auto& [k, seconds] : per_second) {
         nlohmann::json counts = nlohmann::json::object();
         for (const auto& [second, n] : seconds) counts[std::to_string(second)] = n;
-        per_key[k] = std::move(counts);  // the fake's configured test keys, not real ones
+        per_key[k] = std::move(counts);
       }
-      plan.body = nlohmann::json{{"records", record_total},
-                                 {"pushes", push_total},
-                                 {"requests", request_total},
-                                 {"rate_limited", rate_limited},
-                                 {"pushes_per_key_second", std::move(per_key)}}
-                      .dump();
+      plan.status = 200;
+      plan.content_type = "application/json";
+      plan.body = nlohmann::json{{"rate_limited", rate_limited}, {"pushes_per_key_second", std::move(per_key)}}.dump();
       return plan;
     }
     if (request.target() == "/v2/push/_errors") return list_errors(request, key);

@@ -155,7 +155,7 @@ class FakeOmetria {
   std::size_t error_polls() const;              // GET /v2/push/_errors answered 200
   std::size_t rate_limited() const;             // pushes answered 429 for the rate limit
   // Pushes received per key per wall-clock second (unix seconds), the 429s for the rate limit included; the
-  // last 300 seconds of each key.
+  // last 300 seconds of each key. Also answered over HTTP: GET /_fake/rates.
   std::map<std::string, std::map<std::int64_t, std::size_t>> pushes_per_second() const;
 
   bool wait_for_records(std::size_t count, std::chrono::milliseconds timeout) const;

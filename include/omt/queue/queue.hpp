@@ -71,7 +71,7 @@ struct ReadyPartition {
 };
 
 // One (api key, type, lane): what waits in it, and what ever left it (totals kept across restarts, updated in
-// the transaction of the ack or dead-letter itself). A partition with nothing waiting is listed while it has totals.
+// the transaction of the ack or dead-letter itself).
 struct PartitionStats {
   std::string api_key;
   RecordType type = RecordType::contact;
@@ -89,7 +89,8 @@ struct HeldKey {
 };
 
 struct QueueStats {
-  std::vector<PartitionStats> partitions;  // ordered by api key, type, lane
+  std::vector<PartitionStats> partitions;  // with records waiting, ordered by api key, type, lane
+  std::vector<PartitionStats> drained;     // nothing waits, listed for their totals (same order)
   std::uint64_t depth = 0;  // records waiting (leased ones included), every lane
   std::uint64_t dead_letters = 0;
   std::uint64_t rejected_events = 0;

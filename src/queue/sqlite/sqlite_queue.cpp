@@ -569,7 +569,7 @@ Expected<QueueStats> SqliteQueue::stats() {
         it->second.dead_lettered = static_cast<std::uint64_t>(q.integer(4));
       }
     }
-    for (auto& [key, p] : partitions) s.partitions.push_back(std::move(p));
+    for (auto& [key, p] : partitions) (p.depth > 0 ? s.partitions : s.drained).push_back(std::move(p));
     auto dead = impl->dead.count();
     if (!dead) return tl::unexpected(dead.error());
     s.dead_letters = *dead;
