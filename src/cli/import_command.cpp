@@ -20,6 +20,7 @@
 #include "cli/commands.hpp"
 #include "cli/mappings_location.hpp"
 #include "cli/queue_cli.hpp"
+#include "cli/queue_lanes.hpp"
 #include "omt/import/event_mapping.hpp"
 #include "omt/import/import_run.hpp"
 #include "omt/import/plan.hpp"
@@ -373,6 +374,14 @@ int run_status(const QueueLocation& where, bool json) {
                               {"arguments", arguments.is_discarded() ? nlohmann::json(run.arguments) : arguments},
                               {"files", std::move(files)}});
   }
+  // Seed 004's "records amount in the export queue": per key (named by its sources), type and lane, the records
+  // waiting, delivered and dead-lettered (the queue's lane totals, kept across restarts).
+  auto stats = (*q)->stats();
+  if (!stats) return report_error(command, stats.error());
+  const KeySourceNames source_of(where);
+  const auto now = unix_millis_now();
+  out["lanes"] = nlohmann::json::array();
+  for (const auto& lane : all_lanes(*stats)) out["lanes"].push_back(lane_json(lane, source_of(lane.api_key), now));
   if (json) {
     print_json(out);
     return exit_ok;
@@ -391,6 +400,13 @@ int run_status(const QueueLocation& where, bool json) {
         std::cout << f["position"]["pass"].get<std::string>() << " pass, line " << f["position"]["line"].get<std::uint64_t>()
                   << (f["position"]["done"].get<bool>() ? " (pass done)" : "") << "\n";
     }
+  }
+  if (!out["lanes"].empty()) std::cout << "Records in the queue, per key, type and lane (waiting, delivered, dead-lettered):\n";
+  for (const auto& l : out["lanes"]) {
+    std::cout << "  " << l["key"].get<std::string>() << " (" << l["source"].get<std::string>() << ")  "
+              << l["type"].get<std::string>() << "  " << l["lane"].get<std::string>() << ": "
+              << with_commas(l["depth"].get<std::uint64_t>()) << " waiting, " << with_commas(l["delivered"].get<std::uint64_t>())
+              << " delivered, " << with_commas(l["dead_lettered"].get<std::uint64_t>()) << " dead-lettered\n";
   }
   return exit_ok;
 }

@@ -4,11 +4,14 @@
 // Records keep the key they were accepted under (a key names an Ometria account), so only these commands move them.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "cli/commands.hpp"
 #include "cli/queue_cli.hpp"
+#include "cli/queue_lanes.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/service/key_sources.hpp"
 
@@ -49,41 +52,53 @@ int no_such_key(std::string_view command, const std::string& fingerprint) {
 int run_queue_stats(const QueueLocation& where) {
   auto path = resolve_queue_path(where);
   if (!path) return fail("queue stats", path.error().message, exit_usage);
-  // The sources name the keys; without --config (or OMT_SOURCES) they are unknown, not "old".
-  std::optional<std::vector<config::SourceConfig>> sources;
-  std::optional<std::string> sources_error;
-  if (auto cfg = resolve_config(where, /*with_sources=*/true); !cfg) {
-    sources_error = cfg.error().message;
-  } else if (!where.config_file.empty() || !cfg->sources.empty()) {
-    sources = cfg->sources;
-  }
-  auto source_of = [&](const std::string& api_key) -> std::string {
-    if (!sources) return "unknown (pass --config to name the sources)";
-    return service::describe_key_sources(service::sources_with_key(*sources, api_key));
-  };
+  const KeySourceNames source_of(where);
+  const auto& sources_error = source_of.error();
 
   auto q = open_queue_for_operator(*path);
   if (!q) return report_error("queue stats", q.error());
   auto stats = (*q)->stats();
   if (!stats) return report_error("queue stats", stats.error());
   const auto now = unix_millis_now();
-  auto age_seconds = [now](queue::UnixMillis created) { return std::max<std::int64_t>(now - created, 0) / 1000.0; };
 
   nlohmann::json out;
   out["queue"] = *path;
   out["depth"] = stats->depth;
   out["dead_letters"] = stats->dead_letters;
   out["rejected_events"] = stats->rejected_events;
-  out["oldest_age_seconds"] = stats->oldest_created_at ? nlohmann::json(age_seconds(*stats->oldest_created_at)) : nullptr;
+  out["oldest_age_seconds"] = stats->oldest_created_at ? nlohmann::json(age_seconds(*stats->oldest_created_at, now)) : nullptr;
   if (sources_error) out["sources_error"] = *sources_error;
+  // "partitions": one entry per (key, type) with records waiting, as before, with its depth per lane. "lanes":
+  // every (key, type, lane) with records waiting or ever delivered or dead-lettered (kept across restarts): seed
+  // 004's "records amount in the export queue" per type and lane, as `import status` shows it.
+  std::uint64_t lane_depth[2] = {0, 0};
   out["partitions"] = nlohmann::json::array();
-  for (const auto& p : stats->partitions) {
-    out["partitions"].push_back({{"key", obs::key_fingerprint(p.api_key)},
-                                 {"source", source_of(p.api_key)},
-                                 {"type", ometria::to_string(p.type)},
-                                 {"depth", p.depth},
-                                 {"oldest_age_seconds", age_seconds(p.oldest_created_at)}});
+  out["lanes"] = nlohmann::json::array();
+  const std::vector<queue::PartitionStats> partitions = all_lanes(*stats);
+  for (std::size_t i = 0; i < partitions.size();) {
+    const auto& first = partitions[i];
+    std::uint64_t depth = 0;
+    std::optional<queue::UnixMillis> oldest;
+    nlohmann::json depths = {{"live", 0}, {"backfill", 0}};
+    for (; i < partitions.size() && partitions[i].api_key == first.api_key && partitions[i].type == first.type; ++i) {
+      const auto& p = partitions[i];
+      const std::string lane(queue::lane_name(p.lane));
+      depth += p.depth;
+      lane_depth[p.lane == queue::Lane::backfill ? 1 : 0] += p.depth;
+      depths[lane] = p.depth;
+      if (p.depth > 0 && (!oldest || p.oldest_created_at < *oldest)) oldest = p.oldest_created_at;
+      out["lanes"].push_back(lane_json(p, source_of(p.api_key), now));
+    }
+    if (depth == 0) continue;
+    out["partitions"].push_back({{"key", obs::key_fingerprint(first.api_key)},
+                                 {"source", source_of(first.api_key)},
+                                 {"type", ometria::to_string(first.type)},
+                                 {"depth", depth},
+                                 {"oldest_age_seconds", age_seconds(*oldest, now)},
+                                 {"lanes", std::move(depths)}});
   }
+  out["live_depth"] = lane_depth[0];
+  out["backfill_depth"] = lane_depth[1];
   out["held_keys"] = nlohmann::json::array();
   for (const auto& held : stats->held_keys) {
     out["held_keys"].push_back({{"key", obs::key_fingerprint(held.api_key)},
@@ -162,8 +177,9 @@ void add_queue_command(CLI::App& app, int& exit_code) {
   queue_cmd->require_subcommand(1);
 
   auto* stats = queue_cmd->add_subcommand(
-      "stats", "Print the queue's depth per key and type, dead letters and held keys, each key with the source(s) "
-               "whose current key it is (JSON)");
+      "stats", "Print the queue's depth per key and type (and per lane: live and backfill, with the records each "
+               "delivered and dead-lettered), dead letters and held keys, each key with the source(s) whose current "
+               "key it is (JSON)");
   stats->footer(exit_status_footer("the queue could not be read"));
   auto where = std::make_shared<QueueLocation>();
   add_queue_location_options(*stats, *where);

@@ -69,6 +69,7 @@ void read_delivery_section(ObjectReader& delivery, Config& config) {
   delivery.duration("linger", d.linger, milliseconds(0), std::chrono::minutes(1));
   delivery.unsigned_integer("pushes_per_partition", d.pushes_per_partition, 1, 64);
   delivery.duration("errors_poll_interval", d.errors_poll_interval, milliseconds(0), std::chrono::hours(24));
+  delivery.duration("freshness_warning", d.freshness_warning, milliseconds(1), std::chrono::hours(24 * 7));
   ObjectReader retry = delivery.object("retry");
   retry.duration("base_delay", d.retry.base_delay, milliseconds(1), std::chrono::hours(1));
   retry.duration("max_delay", d.retry.max_delay, milliseconds(1), std::chrono::hours(24));

@@ -226,6 +226,17 @@ std::uint64_t backfill_waiting(const queue::QueueStats& stats, const std::string
 }
 
 namespace {
+// The key's backfill records delivered so far, ever (the queue's lane totals, kept across restarts).
+std::uint64_t backfill_delivered(const queue::QueueStats& stats, const std::string& api_key) {
+  std::uint64_t delivered = 0;
+  for (const auto* list : {&stats.partitions, &stats.drained})
+    for (const auto& p : *list)
+      if (p.api_key == api_key && p.lane == queue::Lane::backfill) delivered += p.delivered;
+  return delivered;
+}
+}  // namespace
+
+namespace {
 
 // One run of the passes: what is known of the queue, and committing batches with their checkpoints.
 class PassRunner {
@@ -239,7 +250,7 @@ class PassRunner {
   Expected<void> start() {
     auto refreshed = refresh();
     if (!refreshed) return refreshed;
-    baseline_ = waiting_;
+    baseline_delivered_ = delivered_;
     return {};
   }
 
@@ -298,13 +309,11 @@ class PassRunner {
     auto stats = c_.queue->stats();
     if (!stats) return tl::unexpected(stats.error());
     waiting_ = backfill_waiting(*stats, c_.api_key);
-    for (const auto& p : stats->partitions) lanes_stored_ = lanes_stored_ || p.lane == queue::Lane::backfill;
+    delivered_ = backfill_delivered(*stats, c_.api_key);
     if (c_.now_unix_ms) refreshed_at_ = c_.now_unix_ms();
-    // Delivered: this process's records that left the key's backfill lane. Unknown until the queue has shown a
-    // backfill partition: a queue that does not store lanes counts every record live, and would make every
-    // record look delivered. (Where the lanes change keeps per-lane delivered totals, they go here instead.)
-    const std::uint64_t expected = baseline_ + totals_.queued_now;
-    if (lanes_stored_) progress_.delivered = expected > waiting_ ? std::min(expected - waiting_, totals_.queued_now) : 0;
+    // Delivered: the key's backfill records delivered since this process started, at most what it queued (another
+    // import of the same key, or an earlier run's records, may be delivered meanwhile: the figure is the lane's).
+    progress_.delivered = std::min(delivered_ - std::min(delivered_, baseline_delivered_), totals_.queued_now);
     return {};
   }
 
@@ -337,9 +346,9 @@ class PassRunner {
   RunTotals totals_;
   Progress progress_;
   std::size_t batch_limit_ = 1000;
-  std::uint64_t waiting_ = 0, baseline_ = 0;
+  std::uint64_t waiting_ = 0;
+  std::uint64_t delivered_ = 0, baseline_delivered_ = 0;  // the key's backfill lane totals: now, and at the start
   std::int64_t refreshed_at_ = 0;
-  bool lanes_stored_ = false;  // a backfill partition was seen
   std::future<Expected<std::vector<queue::RecordId>>> pending_;  // the batch in flight
   std::size_t pending_records_ = 0;
 };

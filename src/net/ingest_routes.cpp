@@ -96,7 +96,8 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
     return respond(std::move(r));
   }
 
-  // Backpressure before any work: RudderStack and the SDKs retry 429 and 503.
+  // Backpressure before any work: RudderStack and the SDKs retry 429 and 503. Live records only: an import's
+  // backfill, however large, never makes ingest refuse (queue::Queue::over_high_water).
   if (!dry_run) {
     if (state->queue == nullptr)
       return respond(state->unavailable(503, "No queue is configured: events cannot be stored (dry runs still work)"));
@@ -162,7 +163,8 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
     for (const auto& product : incomplete)
       state->products.emit(obs::ProductIncomplete{source_name, product.id, product.missing});
     if (state->notify) state->notify();
-    const auto hold = state->run_later ? protocol::ingest_slow_down(state->queue->depth(), state->queue->high_water_mark(), state->limits)
+    const auto hold = state->run_later ? protocol::ingest_slow_down(state->queue->lane_depth(queue::Lane::live),
+                                                                  state->queue->high_water_mark(), state->limits)
                                        : std::chrono::milliseconds(0);
     if (hold.count() == 0) return respond(to_response(answer));
     // The records are stored; only the answer waits, so that this sender's next request comes later.

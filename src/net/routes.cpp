@@ -52,15 +52,20 @@ void add_operational_routes(Router& router, obs::Registry& metrics, ServiceInfo 
     if (checks.empty()) return respond(json_response(200, R"({"status":"ok"})"));
     nlohmann::json results = nlohmann::json::object();
     bool all_ok = true;
+    std::string degraded;  // the details of the failing checks that only degrade
     for (const auto& c : checks) {
       std::string detail;
       const bool ok = c.check(detail);
-      all_ok = all_ok && ok;
+      if (!ok && c.degrades) degraded += (degraded.empty() ? "" : "; ") + (detail.empty() ? c.name : detail);
+      else all_ok = all_ok && ok;
       nlohmann::json entry = {{"ok", ok}};
       if (!detail.empty()) entry["detail"] = detail;
       results[c.name] = std::move(entry);
     }
-    nlohmann::json body = {{"status", all_ok ? "ok" : "unavailable"}, {"checks", std::move(results)}};
+    const char* status = !all_ok ? "unavailable" : degraded.empty() ? "ok" : "degraded";
+    nlohmann::json body = {{"status", status}};
+    if (all_ok && !degraded.empty()) body["reason"] = degraded;
+    body["checks"] = std::move(results);
     respond(json_response(all_ok ? 200 : 503, body.dump()));
   });
 

@@ -236,6 +236,18 @@ void DeliveryEvents::emit(const HeldKeysChanged& e) {
 
 void DeliveryEvents::emit(const QueueDepthSeen& e) { depth_.set(static_cast<std::int64_t>(e.depth)); }
 
+void DeliveryEvents::emit(const OldestLiveRecordAge& e) {
+  auto it = oldest_live_.find(e.source);
+  if (it == oldest_live_.end()) {
+    auto& gauge = metrics_.gauge("omt_queue_oldest_live_record_age_seconds",
+                                 "Age of the oldest undelivered live record, by source (past 4 hours Ometria ignores "
+                                 "events for automations)",
+                                 {{"source", e.source}});
+    it = oldest_live_.emplace(e.source, &gauge).first;
+  }
+  it->second->set(std::max<std::int64_t>(e.seconds, 0));
+}
+
 void DeliveryEvents::emit(const PushesInFlight& e) { in_flight_.set(static_cast<std::int64_t>(e.in_flight)); }
 
 void DeliveryEvents::emit(const ReadyPartitionsUnreadable& e) {

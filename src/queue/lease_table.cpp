@@ -4,14 +4,15 @@
 
 namespace omt::queue {
 
-LeaseTable::PartitionId LeaseTable::partition(std::string_view api_key, std::string_view type) {
-  auto [it, added] = partition_ids_.try_emplace(chunk::partition_name(api_key, type), static_cast<PartitionId>(partitions_));
+LeaseTable::PartitionId LeaseTable::partition(std::string_view api_key, std::string_view type, Lane lane) {
+  auto [it, added] = partition_ids_.try_emplace(chunk::partition_name(api_key, type, lane), static_cast<PartitionId>(partitions_));
   if (added) ++partitions_;
   return it->second;
 }
 
-std::optional<LeaseTable::PartitionId> LeaseTable::find_partition(std::string_view api_key, std::string_view type) const {
-  auto it = partition_ids_.find(chunk::partition_name(api_key, type));
+std::optional<LeaseTable::PartitionId> LeaseTable::find_partition(std::string_view api_key, std::string_view type,
+                                                                  Lane lane) const {
+  auto it = partition_ids_.find(chunk::partition_name(api_key, type, lane));
   if (it == partition_ids_.end()) return std::nullopt;
   return it->second;
 }

@@ -1,4 +1,4 @@
-// Which records this process has leased, until when, and how many per chunk and per (api key, type). Pure: no
+// Which records this process has leased, until when, and how many per chunk and per (api key, type, lane). Pure: no
 // SQLite, no clock (every call that needs the time is given it), no locking (the SQLite queue uses it from its
 // writer thread only). Leases live in memory only: after a restart every record not acked is leased again.
 // A lease that has run out still counts until expire() is called with a time at or past its end.
@@ -21,10 +21,11 @@ class LeaseTable {
  public:
   using PartitionId = std::uint32_t;
 
-  // The id of (api key, type), given out the first time it is asked for and the same for the table's life.
-  PartitionId partition(std::string_view api_key, std::string_view type);
+  // The id of (api key, type, lane), given out the first time it is asked for and the same for the table's life.
+  PartitionId partition(std::string_view api_key, std::string_view type, Lane lane = Lane::live);
   // nullopt when partition() was never asked for it (so none of its records was ever leased).
-  std::optional<PartitionId> find_partition(std::string_view api_key, std::string_view type) const;
+  std::optional<PartitionId> find_partition(std::string_view api_key, std::string_view type,
+                                            Lane lane = Lane::live) const;
 
   // Leases a record of that partition until `until` (a record already leased gets the new end).
   void lease(RecordId id, PartitionId partition, UnixMillis until);

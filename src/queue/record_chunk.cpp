@@ -82,12 +82,13 @@ Summary summarize(const std::vector<Entry>& entries) {
   return s;
 }
 
-std::string partition_name(std::string_view api_key, std::string_view type) {
+std::string partition_name(std::string_view api_key, std::string_view type, Lane lane) {
   std::string name;
-  name.reserve(type.size() + 1 + api_key.size());
+  name.reserve(type.size() + 2 + api_key.size());
   name.append(type);
   name.push_back('\n');
   name.append(api_key);
+  if (lane == Lane::backfill) name.push_back('\n');
   return name;
 }
 
@@ -95,7 +96,7 @@ std::vector<std::vector<std::size_t>> plan_chunks(const std::vector<NewRecord>& 
   std::vector<std::vector<std::size_t>> partitions;
   std::unordered_map<std::string, std::size_t> partition_of;
   for (std::size_t i = 0; i < records.size(); ++i) {
-    auto [it, added] = partition_of.try_emplace(partition_name(records[i].api_key, ometria::to_string(records[i].type)),
+    auto [it, added] = partition_of.try_emplace(partition_name(records[i].api_key, ometria::to_string(records[i].type), records[i].lane),
                                                 partitions.size());
     if (added) partitions.emplace_back();
     partitions[it->second].push_back(i);

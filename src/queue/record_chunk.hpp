@@ -50,10 +50,11 @@ struct Summary {
 };
 Summary summarize(const std::vector<Entry>& entries);
 
-// One string for an (api key, type), as a hash key: the type, a newline (which no type name holds), the key.
-std::string partition_name(std::string_view api_key, std::string_view type);
+// One string for an (api key, type, lane), as a hash key: the type, a newline (which no type name holds), the
+// key; a backfill partition's then ends in a second newline (a key in the queue never holds one).
+std::string partition_name(std::string_view api_key, std::string_view type, Lane lane = Lane::live);
 
-// How one enqueue's records are cut into chunks: those of each (api key, type) in the order given, the
+// How one enqueue's records are cut into chunks: those of each (api key, type, lane) in the order given, the
 // partitions in the order they first appear, at most kRecordsPerChunk a chunk. Each chunk lists the indexes of
 // its records in `records`; a record's slot is its position in that list.
 std::vector<std::vector<std::size_t>> plan_chunks(const std::vector<NewRecord>& records);

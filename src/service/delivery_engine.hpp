@@ -4,6 +4,8 @@
 //   delivery_holds.cpp       keys Ometria refused: holding, probing and releasing them;
 //   delivery_ometria_errors.cpp  reading what Ometria rejected after a 2xx (GET /v2/push/_errors) per key;
 //   delivery_request_log.cpp     every push's outcome, written to the queue's request log.
+//   delivery_lanes.cpp       live before backfill: which lane of a key may take a token or a slot now;
+//   delivery_freshness.cpp   how old the oldest undelivered live record is (metric and /health).
 // The pure decisions are elsewhere: delivery::plan_after_push (what a push's answer leads to) and
 // delivery::KeyHoldTable (who is held, which pusher may probe). What happens is told through obs::DeliveryEvents.
 //
@@ -19,6 +21,18 @@
 // - Records leased but not yet pushed are kept in memory while the partition lingers; leases expire only
 //   long after the sender has given up, so a partition never sees its own records twice (ids are also
 //   de-duplicated on top-up).
+// - Live before backfill (queue::Lane): partitions are (key, type, lane), so each lane keeps its own order and
+//   its own pushers. Per key, live records go first and the backfill gets only the rate budget live traffic
+//   leaves: a backfill partition takes a token only when no live partition of its key is ready or waiting (leasing
+//   or waiting for a token, a slot or a pause), and a live partition that stops waiting wakes the backfill it held
+//   back. A live push therefore waits at most for the next token (1 / requests_per_second), never behind the
+//   backlog. In-flight backfill pushes leave slots free for live ones (backfill_slots(): a quarter of
+//   ometria.max_in_flight, at least one, is never taken by backfill; with max_in_flight 1 the one slot is shared),
+//   live partitions waiting for a slot are served first, and backfill partitions hold at most half of the active
+//   partitions, so a scan always finds room for live ones. A backfill batch held back longer than half its lease
+//   is dropped from memory (its records come back when the lease ends, attempts untouched), so a lease never
+//   runs out under a waiting batch. Scans list live partitions first. Held keys, probes and 429 pauses are per key
+//   and apply to both lanes alike.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -37,6 +51,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -64,10 +79,12 @@ using std::chrono::milliseconds;
 struct PartitionKey {
   std::string api_key;
   ometria::RecordType type = ometria::RecordType::contact;
+  queue::Lane lane = queue::Lane::live;
   unsigned pusher = 0;
   auto operator<=>(const PartitionKey&) const = default;
   bool operator==(const PartitionKey&) const = default;
-  delivery::Pusher pusher_of_key() const { return delivery::Pusher{type, pusher}; }
+  delivery::Pusher pusher_of_key() const { return delivery::Pusher{type, pusher, lane == queue::Lane::backfill}; }
+  bool live() const { return lane == queue::Lane::live; }
 };
 
 struct LeasedRecord {
@@ -115,6 +132,8 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
     std::uint64_t timer_generation = 0;        // a fire from an older arming is ignored
     Steady::time_point not_before{};           // backoff after a failed push
     bool queued_for_slot = false;
+    bool behind_live = false;                  // backfill waiting for its key's live partitions (delivery_lanes.cpp)
+    Steady::time_point behind_live_since{};
   };
 
   Impl(asio::io_context& io, queue::Queue& queue, delivery::Sender& sender, DeliveryOptions options,
@@ -185,6 +204,20 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   void go_idle(Partition& p);
   void release(Partition& p);
 
+  // ---- live before backfill (delivery_lanes.cpp) ----
+  bool live_ahead(const std::string& api_key) const;
+  bool may_take_token(Partition& p, Steady::time_point now);
+  void wake_backfill(const Partition& live);
+  bool has_slot(const Partition& p) const;
+  std::size_t backfill_slots() const;
+  bool may_activate(const PartitionKey& key) const;
+  void count_active(const Partition& p, int change);
+
+  // ---- freshness of the live lane (delivery_freshness.cpp) ----
+  void start_freshness();
+  void check_freshness();
+  void on_freshness(Expected<queue::QueueStats> stats);
+
   // ---- held keys (delivery_holds.cpp) ----
   bool is_probe(const Partition& p) const { return holds_.is_probe(p.key.api_key, p.key.pusher_of_key()); }
   void clear_probe(const Partition& p) { holds_.clear_probe(p.key.api_key, p.key.pusher_of_key()); }
@@ -227,9 +260,11 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   delivery::KeyHoldTable holds_;
   std::map<std::string, std::shared_ptr<asio::steady_timer>> probe_timers_;  // by api key
   std::unordered_map<std::string, Steady::time_point> key_pause_;  // 429 / backlog pressure: the whole key waits
-  std::deque<PartitionKey> waiting_for_slot_;
+  std::deque<PartitionKey> waiting_for_slot_[2];  // by lane: live ones are given a slot first
   std::size_t sending_ = 0;
+  std::size_t sending_backfill_ = 0;
   std::size_t active_ = 0;  // partitions not idle
+  std::size_t active_backfill_ = 0;
   bool deferred_ = false;   // a scan left partitions out (too many active)
   asio::steady_timer scan_timer_;
   Steady::time_point scan_timer_at_ = Steady::time_point::max();
@@ -265,7 +300,12 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   std::map<std::string, OmetriaErrorsStatus> error_summary_;  // by api key
   RequestLogFailures request_log_failures_;
 
+  // Freshness: checked every freshness_interval on its own timer; the snapshot for /health.
+  asio::steady_timer freshness_timer_;
+  std::set<std::string> freshness_sources_;  // sources given a gauge so far (set to 0 once nothing waits)
+
   mutable std::mutex snapshot_mutex_;
+  FreshnessStatus freshness_snapshot_;
   std::vector<HeldKeyStatus> held_snapshot_;
   std::vector<OmetriaErrorsStatus> errors_snapshot_;
 };

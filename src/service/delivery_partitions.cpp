@@ -39,7 +39,7 @@ void DeliveryService::Impl::start_lease(Partition& p) {
   const std::size_t want = options_.max_records_per_push - p.batch.size();
   on_queue(
       [key = p.key, want, lease_for = options_.lease_for](queue::Queue& q) {
-        return q.lease(key.api_key, key.type, want, lease_for);
+        return q.lease(key.api_key, key.type, key.lane, want, lease_for);
       },
       [self = shared_from_this(), key = p.key](Expected<queue::Leased> leased) {
         self->on_leased(self->partition(key), std::move(leased));
@@ -72,6 +72,7 @@ void DeliveryService::Impl::on_leased(Partition& p, Expected<queue::Leased> leas
     return try_dispatch(p);
   }
   p.phase = Partition::Phase::collecting;
+  if (p.key.live()) wake_backfill(p);
   arm_timer(p, options_.linger - lingered, [](Impl& self, Partition& q) {
     // The linger is over: take whatever else arrived, then push.
     if (q.phase == Partition::Phase::collecting) self.start_lease(q);
@@ -87,13 +88,14 @@ void DeliveryService::Impl::try_dispatch(Partition& p) {
   if (const auto pause = earliest_push(p); now < pause) {
     return arm_timer(p, pause - now, [](Impl& self, Partition& q) { self.try_dispatch(q); });
   }
-  if (sending_ >= options_.max_in_flight) {
+  if (!has_slot(p)) {
     if (!p.queued_for_slot) {
       p.queued_for_slot = true;
-      waiting_for_slot_.push_back(p.key);
+      waiting_for_slot_[static_cast<std::size_t>(p.key.lane)].push_back(p.key);
     }
     return;
   }
+  if (!may_take_token(p, now)) return;  // woken by the live partition it waits for
   if (!limiter_.try_acquire(p.key.api_key, now)) {
     const auto wait = std::max<Steady::duration>(limiter_.wait_time(p.key.api_key, now), milliseconds(1));
     return arm_timer(p, wait, [](Impl& self, Partition& q) { self.try_dispatch(q); });
@@ -104,6 +106,7 @@ void DeliveryService::Impl::try_dispatch(Partition& p) {
 void DeliveryService::Impl::send(Partition& p) {
   p.phase = Partition::Phase::sending;
   ++sending_;
+  if (!p.key.live()) ++sending_backfill_;
   events_.emit(obs::PushesInFlight{sending_});
   begin_busy();
   std::vector<std::string_view> records;
@@ -116,10 +119,12 @@ void DeliveryService::Impl::send(Partition& p) {
       self->on_pushed(self->partition(key), started, std::move(outcome));
     });
   });
+  if (p.key.live()) wake_backfill(p);
 }
 
 void DeliveryService::Impl::on_pushed(Partition& p, Steady::time_point started, delivery::PushOutcome outcome) {
   --sending_;
+  if (!p.key.live()) --sending_backfill_;
   events_.emit(obs::PushesInFlight{sending_});
   const auto now = Steady::now();
   events_.emit(obs::PushAnswered{now - started});
@@ -234,12 +239,16 @@ void DeliveryService::Impl::finish(Partition& p, QueueUpdate update, bool lease_
   });
 }
 
+// Live partitions first: a slot freed by any push goes to a live push waiting for one.
 void DeliveryService::Impl::drain_waiting() {
-  while (sending_ < options_.max_in_flight && !waiting_for_slot_.empty()) {
-    Partition& p = partition(waiting_for_slot_.front());
-    waiting_for_slot_.pop_front();
-    p.queued_for_slot = false;
-    try_dispatch(p);
+  for (auto& waiting : waiting_for_slot_) {
+    while (sending_ < options_.max_in_flight && !waiting.empty()) {
+      Partition& p = partition(waiting.front());
+      if (!has_slot(p)) break;
+      waiting.pop_front();
+      p.queued_for_slot = false;
+      try_dispatch(p);
+    }
   }
 }
 
@@ -254,9 +263,11 @@ void DeliveryService::Impl::clear_batch(Partition& p) {
 void DeliveryService::Impl::go_idle(Partition& p) {
   if (p.phase != Partition::Phase::idle) {
     p.phase = Partition::Phase::idle;
-    if (active_ > 0) --active_;
+    count_active(p, -1);
   }
+  p.behind_live = false;
   ++p.timer_generation;
+  if (p.key.live()) wake_backfill(p);
   if (deferred_) request_scan();
 }
 

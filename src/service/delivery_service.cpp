@@ -27,7 +27,8 @@ DeliveryService::Impl::Impl(asio::io_context& io, queue::Queue& queue, delivery:
       error_events_(metrics),
       errors_url_(ometria::errors_endpoint_for(options_.endpoint)),
       errors_timer_(strand_),
-      request_log_failures_(metrics) {
+      request_log_failures_(metrics),
+      freshness_timer_(strand_) {
   options_.max_in_flight = std::max<std::size_t>(1, options_.max_in_flight);
   options_.max_records_per_push = std::clamp<std::size_t>(options_.max_records_per_push, 1, ometria::records_per_push);
 }
@@ -113,11 +114,14 @@ void DeliveryService::Impl::on_scan(Steady::time_point started, Expected<std::ve
     events_.emit(obs::ReadyPartitionsUnreadable{ready.error().message});
   } else {
     deferred_ = false;
+    // Live partitions first, whatever order the queue lists them in: they are given the free room first.
+    std::stable_partition(ready->begin(), ready->end(), [](const auto& r) { return r.lane == queue::Lane::live; });
     for (const auto& r : *ready) {
       // One pusher per full push's worth of due records, up to pushes_per_partition.
       const auto pushes = (r.ready + options_.max_records_per_push - 1) / options_.max_records_per_push;
       const auto pushers = std::clamp<std::uint64_t>(pushes, 1, std::max<std::size_t>(1, options_.pushes_per_partition));
-      for (unsigned pusher = 0; pusher < pushers; ++pusher) consider(partition(PartitionKey{r.api_key, r.type, pusher}), now);
+      for (unsigned pusher = 0; pusher < pushers; ++pusher)
+        consider(partition(PartitionKey{r.api_key, r.type, r.lane, pusher}), now);
     }
   }
   if (rescan_) {
@@ -138,12 +142,12 @@ void DeliveryService::Impl::consider(Partition& p, Steady::time_point now) {
   const auto not_before = earliest_push(p);
   if (now < not_before) return schedule_scan_at(not_before);
   // Partitions holding leased records at once: enough to keep every slot busy, bounded for memory.
-  if (active_ >= max_active()) {
+  if (!may_activate(p.key)) {
     deferred_ = true;  // scanned again when a partition goes idle
     return;
   }
   if (!may_push(p)) return;
-  ++active_;
+  count_active(p, +1);
   start_lease(p);
 }
 
@@ -157,6 +161,7 @@ Steady::time_point DeliveryService::Impl::earliest_push(const Partition& p) cons
 void DeliveryService::Impl::start() {
   on_strand([](Impl& self) {
     self.start_errors_poll();
+    self.start_freshness();
     self.on_queue([](queue::Queue& q) { return q.held_keys(); },
                   [self = self.shared_from_this()](Expected<std::vector<queue::HeldKey>> held) {
                     if (!held) self->events_.emit(obs::HeldKeysUnreadable{held.error().message});
@@ -182,9 +187,10 @@ bool DeliveryService::Impl::stop(milliseconds deadline) {
   on_strand([](Impl& self) {
     self.scan_timer_.cancel();
     self.errors_timer_.cancel();
+    self.freshness_timer_.cancel();
     for (auto& [key, p] : self.partitions_) p->timer.cancel();
     for (auto& [key, timer] : self.probe_timers_) timer->cancel();
-    self.waiting_for_slot_.clear();
+    for (auto& waiting : self.waiting_for_slot_) waiting.clear();
   });
   bool drained = false;
   {
@@ -215,6 +221,11 @@ bool DeliveryService::stop(milliseconds deadline) { return impl_->stop(deadline)
 std::vector<HeldKeyStatus> DeliveryService::held_keys() const {
   std::lock_guard lock(impl_->snapshot_mutex_);
   return impl_->held_snapshot_;
+}
+
+FreshnessStatus DeliveryService::freshness() const {
+  std::lock_guard lock(impl_->snapshot_mutex_);
+  return impl_->freshness_snapshot_;
 }
 
 std::vector<OmetriaErrorsStatus> DeliveryService::ometria_errors() const {

@@ -27,6 +27,34 @@ using std::chrono::milliseconds;
 
 namespace {
 
+// A configured duration as it is written in the configuration ("1h", "90s", "250ms").
+std::string duration_text(milliseconds d) {
+  const auto ms = d.count();
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+// The freshness check's verdict and detail: fresh unless the oldest undelivered live record is older than the
+// warning (past four hours Ometria ignores an event for automations, silently). The healthy detail names no age,
+// so that it reads the same from one answer to the next (the age is the metric's).
+bool freshness_detail(const FreshnessStatus& status, std::int64_t now_ms, std::string& detail) {
+  const std::string warning = duration_text(status.warning);
+  if (!status.sources.empty()) {
+    const auto& oldest = status.sources.front();
+    const std::int64_t age_ms = std::max<std::int64_t>(now_ms - oldest.oldest_created_at_unix_ms, 0);
+    if (age_ms > status.warning.count()) {
+      detail = fmt::format("the oldest undelivered live record ({}) waits for {} s, longer than {} "
+                           "(delivery.freshness_warning); past 4 hours Ometria ignores events for automations",
+                           oldest.source, age_ms / 1000, warning);
+      return false;
+    }
+  }
+  detail = "every live record younger than " + warning + " (delivery.freshness_warning)";
+  return true;
+}
+
 // Keys the queue holds records or a hold under that no configured source has: warned about once, at start-up.
 void warn_of_keys_without_source(queue::Queue& queue, const config::Config& config) {
   auto stats = queue.stats();
@@ -144,10 +172,13 @@ std::vector<net::HealthCheck> DeliveryStack::health_checks() {
   Impl* impl = impl_.get();
   std::vector<net::HealthCheck> checks;
   checks.push_back(net::HealthCheck{"queue", [impl](std::string& detail) {
-                                      const auto depth = impl->queue->depth();
+                                      // The high-water mark counts live records only (ingest's 429).
+                                      const auto depth = impl->queue->lane_depth(queue::Lane::live);
+                                      const auto backfill = impl->queue->lane_depth(queue::Lane::backfill);
                                       const auto high = impl->queue->high_water_mark();
                                       detail = "depth " + std::to_string(depth) + " of high-water mark " +
                                                std::to_string(high);
+                                      if (backfill > 0) detail += ", backfill " + std::to_string(backfill);
                                       return true;
                                     }});
   checks.push_back(net::HealthCheck{"delivery", [impl](std::string& detail) {
@@ -168,6 +199,14 @@ std::vector<net::HealthCheck> DeliveryStack::health_checks() {
                                       detail = ometria_errors_detail(impl->config, impl->delivery->ometria_errors());
                                       return true;
                                     }});
+  checks.push_back(net::HealthCheck{"freshness",
+                                    [impl](std::string& detail) {
+                                      const auto now = std::chrono::duration_cast<milliseconds>(
+                                                           std::chrono::system_clock::now().time_since_epoch())
+                                                           .count();
+                                      return freshness_detail(impl->delivery->freshness(), now, detail);
+                                    },
+                                    /*degrades=*/true});
   return checks;
 }
 

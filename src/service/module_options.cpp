@@ -28,6 +28,7 @@ DeliveryOptions delivery_options(const config::Config& config) {
   o.max_in_flight = config.ometria.max_in_flight;
   o.pushes_per_partition = config.delivery.pushes_per_partition;
   o.errors_poll_interval = config.delivery.errors_poll_interval;
+  o.freshness_warning = config.delivery.freshness_warning;
   for (const auto& source : config.sources) {
     const auto& key = source.destination.api_key;
     if (std::find(o.errors_poll_keys.begin(), o.errors_poll_keys.end(), key) == o.errors_poll_keys.end()) {

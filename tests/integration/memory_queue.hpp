@@ -1,6 +1,7 @@
 // An in-memory queue::Queue for tests of the delivery engine without SQLite: the same contract in the small
-// (due times, leases, attempts, held keys, dead letters, rejected events, unbounded; the request log, bounded, whose
-// writes can be made to fail), nothing durable. Thread-safe: delivery calls it from its pool threads.
+// (due times, leases, attempts, held keys, dead letters, rejected events, lanes and their totals, unbounded; the
+// request log, bounded, whose writes can be made to fail), nothing durable. Thread-safe: delivery calls it from its
+// pool threads.
 #pragma once
 
 #include <algorithm>
@@ -20,6 +21,7 @@ namespace omt::test {
 class MemoryQueue final : public queue::Queue, public queue::RequestLog {
  public:
   using Queue::enqueue;
+  using Queue::lease;
   using Queue::store;
 
   void enqueue(std::vector<queue::NewRecord> records, EnqueueDone done) override {
@@ -76,13 +78,13 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
     return settled;
   }
 
-  Expected<queue::Leased> lease(const std::string& api_key, queue::RecordType type, std::size_t max,
+  Expected<queue::Leased> lease(const std::string& api_key, queue::RecordType type, queue::Lane lane, std::size_t max,
                                 std::chrono::milliseconds lease_for) override {
     std::lock_guard lock(mutex_);
     queue::Leased leased;
     const auto now = now_ms();
     for (auto& [id, s] : records_) {
-      if (!due(s, now) || s.record.api_key != api_key || s.record.type != type) continue;
+      if (!due(s, now) || s.record.api_key != api_key || s.record.type != type || s.record.lane != lane) continue;
       if (leased.records.size() == max) {
         leased.more_due = true;
         break;
@@ -96,7 +98,13 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
   Expected<std::size_t> ack(const std::vector<queue::RecordId>& ids) override {
     std::lock_guard lock(mutex_);
     std::size_t n = 0;
-    for (auto id : ids) n += records_.erase(id);
+    for (auto id : ids) {
+      auto it = records_.find(id);
+      if (it == records_.end()) continue;
+      ++totals_[partition_of(it->second.record)].delivered;
+      records_.erase(it);
+      ++n;
+    }
     acked_ += n;
     return n;
   }
@@ -122,6 +130,7 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
       auto it = records_.find(id);
       if (it == records_.end()) continue;
       dead_.push_back(queue::DeadRecord{it->second.record, reason, now_ms()});
+      ++totals_[partition_of(it->second.record)].dead_lettered;
       records_.erase(it);
       ++n;
     }
@@ -166,6 +175,7 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
         continue;
       }
       dead_.push_back(queue::DeadRecord{it->second.record, reason, now_ms()});
+      ++totals_[partition_of(it->second.record)].dead_lettered;
       it = records_.erase(it);
       ++n;
     }
@@ -175,31 +185,42 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
 
   Expected<std::vector<queue::ReadyPartition>> ready_partitions() override {
     std::lock_guard lock(mutex_);
-    std::map<std::pair<std::string, queue::RecordType>, std::uint64_t> ready;
+    std::map<Partition, std::uint64_t> ready;
     const auto now = now_ms();
     for (const auto& [id, s] : records_) {
-      if (due(s, now) && !held_.contains(s.record.api_key)) ++ready[{s.record.api_key, s.record.type}];
+      if (due(s, now) && !held_.contains(s.record.api_key)) ++ready[partition_of(s.record)];
     }
     std::vector<queue::ReadyPartition> out;
-    for (const auto& [key, n] : ready) out.push_back(queue::ReadyPartition{key.first, key.second, n});
+    for (const auto& [key, n] : ready) {
+      out.push_back(queue::ReadyPartition{std::get<0>(key), std::get<1>(key), n, std::get<2>(key)});
+    }
+    // Live first, as the SQLite queue lists them.
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.lane < b.lane; });
     return out;
   }
 
   Expected<queue::QueueStats> stats() override {
     std::lock_guard lock(mutex_);
     queue::QueueStats s;
-    s.depth = records_.size();
-    // One partition per (key, type, lane), as the import's backfill cap reads them.
-    std::map<std::tuple<std::string, queue::RecordType, queue::Lane>, std::uint64_t> partitions;
-    for (const auto& [id, stored] : records_) ++partitions[{stored.record.api_key, stored.record.type, stored.record.lane}];
-    for (const auto& [key, depth] : partitions) {
-      queue::PartitionStats p;
+    std::map<Partition, queue::PartitionStats> partitions;
+    for (const auto& [id, r] : records_) {
+      auto& p = partitions[partition_of(r.record)];
+      if (p.depth == 0 || r.record.created_at < p.oldest_created_at) p.oldest_created_at = r.record.created_at;
+      ++p.depth;
+      if (!s.oldest_created_at || r.record.created_at < *s.oldest_created_at) s.oldest_created_at = r.record.created_at;
+    }
+    for (const auto& [key, t] : totals_) {
+      auto& p = partitions[key];
+      p.delivered = t.delivered;
+      p.dead_lettered = t.dead_lettered;
+    }
+    for (auto& [key, p] : partitions) {
       p.api_key = std::get<0>(key);
       p.type = std::get<1>(key);
       p.lane = std::get<2>(key);
-      p.depth = depth;
-      s.partitions.push_back(std::move(p));
+      (p.depth > 0 ? s.partitions : s.drained).push_back(p);
     }
+    s.depth = records_.size();
     s.dead_letters = dead_.size();
     s.rejected_events = rejected_.size();
     return s;
@@ -207,6 +228,11 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
   std::uint64_t depth() const override {
     std::lock_guard lock(mutex_);
     return records_.size();
+  }
+  std::uint64_t lane_depth(queue::Lane lane) const override {
+    std::lock_guard lock(mutex_);
+    return static_cast<std::uint64_t>(
+        std::count_if(records_.begin(), records_.end(), [lane](const auto& r) { return r.second.record.lane == lane; }));
   }
   std::uint64_t high_water_mark() const override { return 1'000'000; }
 
@@ -317,9 +343,11 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
     std::lock_guard lock(mutex_);
     std::size_t removed = 0;
     while (removed < n && !records_.empty()) {
+      ++totals_[partition_of(records_.begin()->second.record)].delivered;  // as an ack counts it
       records_.erase(records_.begin());
       ++removed;
     }
+    acked_ += removed;
     return removed;
   }
   std::vector<queue::QueuedRecord> records() const {
@@ -361,6 +389,12 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
     queue::QueuedRecord record;
     queue::UnixMillis leased_until = 0;
   };
+  using Partition = std::tuple<std::string, queue::RecordType, queue::Lane>;
+  static Partition partition_of(const queue::QueuedRecord& r) { return {r.api_key, r.type, r.lane}; }
+  struct Totals {
+    std::uint64_t delivered = 0;
+    std::uint64_t dead_lettered = 0;
+  };
   static queue::UnixMillis now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -373,6 +407,7 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
   std::map<queue::RecordId, Stored> records_;  // by id: oldest first
   std::map<std::string, queue::HeldKey> held_;
   std::vector<queue::DeadRecord> dead_;
+  std::map<Partition, Totals> totals_;
   std::vector<queue::RejectedEvent> rejected_;  // oldest first
   std::vector<queue::ImportRun> runs_;  // run id - 1
   queue::RecordId next_id_ = 1;

@@ -75,7 +75,7 @@ class ImportCommandTest : public ::testing::Test {
     EXPECT_TRUE(q) << q.error().message;
     if (!q) return out;
     for (auto type : {RecordType::product, RecordType::contact, RecordType::order, RecordType::custom_event}) {
-      auto leased = (*q)->lease(kKey, type, 10'000'000, std::chrono::minutes(1));
+      auto leased = (*q)->lease(kKey, type, omt::queue::Lane::backfill, 10'000'000, std::chrono::minutes(1));
       EXPECT_TRUE(leased);
       if (!leased) continue;
       for (auto& r : leased->records) out[type].push_back(std::move(r.json));
@@ -95,7 +95,7 @@ class ImportCommandTest : public ::testing::Test {
     auto q = omt::queue::SqliteQueue::open(options);
     if (!q) return out;
     for (auto type : {RecordType::product, RecordType::contact, RecordType::order, RecordType::custom_event}) {
-      auto leased = (*q)->lease(kKey, type, 10'000'000, std::chrono::minutes(1));
+      auto leased = (*q)->lease(kKey, type, omt::queue::Lane::backfill, 10'000'000, std::chrono::minutes(1));
       if (!leased) continue;
       for (auto& r : leased->records) out.emplace_back(r.id, std::string(omt::ometria::to_string(type)));
     }
@@ -203,8 +203,20 @@ TEST_F(ImportCommandTest, AFinishedImportSaysSoAndAgainImportsOnceMore) {
   EXPECT_EQ(imports[1]["source"], "shop");
   ASSERT_EQ(imports[1]["files"].size(), 1u);
   EXPECT_EQ(imports[1]["files"][0]["passes_done"], 4);
+  // The queue's lanes: both runs' records wait in the backfill lane of the shop's key, none delivered yet.
+  std::map<std::string, nlohmann::json> lanes;
+  const auto answer = nlohmann::json::parse(status.out);
+  for (const auto& l : answer["lanes"]) lanes[l["type"].get<std::string>()] = l;
+  ASSERT_EQ(lanes.size(), 3u) << status.out;
+  EXPECT_EQ(lanes["contact"]["lane"], "backfill");
+  EXPECT_EQ(lanes["contact"]["source"], "shop");
+  EXPECT_EQ(lanes["contact"]["depth"], 4);
+  EXPECT_EQ(lanes["product"]["depth"], 4);
+  EXPECT_EQ(lanes["order"]["depth"], 2);
+  EXPECT_EQ(lanes["order"]["delivered"], 0);
   auto text = run("import status --config '" + config_.string() + "'");
   EXPECT_NE(text.out.find("run 2  finished  source shop  5 records queued  1/1 files done"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("(shop)  contact  backfill: 4 waiting, 0 delivered, 0 dead-lettered"), std::string::npos) << text.out;
 }
 
 TEST_F(ImportCommandTest, GzipIsReadAsPlainAndATruncatedGzipNamesTheFile) {

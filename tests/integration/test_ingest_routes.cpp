@@ -396,8 +396,8 @@ class ManualQueue final : public omt::queue::Queue {
     return first;
   }
 
-  omt::Expected<omt::queue::Leased> lease(const std::string&, RecordType, std::size_t,
-                                                 std::chrono::milliseconds) override { return unused(); }
+  omt::Expected<omt::queue::Leased> lease(const std::string&, RecordType, omt::queue::Lane, std::size_t,
+                                          std::chrono::milliseconds) override { return unused(); }
   omt::Expected<std::size_t> ack(const std::vector<omt::queue::RecordId>&) override { return unused(); }
   omt::Expected<std::size_t> reschedule(const std::vector<omt::queue::RecordId>&, std::chrono::milliseconds) override {
     return unused();
@@ -413,6 +413,7 @@ class ManualQueue final : public omt::queue::Queue {
   omt::Expected<std::vector<omt::queue::ReadyPartition>> ready_partitions() override { return unused(); }
   omt::Expected<omt::queue::QueueStats> stats() override { return unused(); }
   std::uint64_t depth() const override { return 0; }
+  std::uint64_t lane_depth(omt::queue::Lane) const override { return 0; }
   std::uint64_t high_water_mark() const override { return 1000; }
   omt::Expected<std::vector<omt::queue::DeadRecord>> dead_letters(const omt::queue::DeadLetterSelection&) override {
     return unused();

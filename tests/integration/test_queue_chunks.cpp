@@ -5,7 +5,6 @@
 // the file, and a file from a newer version is refused.
 #include <gtest/gtest.h>
 
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,6 +16,7 @@
 
 #include "log_capture.hpp"
 #include "omt/queue/sqlite_queue.hpp"
+#include "sqlite_file.hpp"
 
 namespace {
 
@@ -60,27 +60,8 @@ class QueueChunksTest : public ::testing::Test {
     return ids ? *ids : std::vector<RecordId>{};
   }
   // Runs SQL on the database file directly (another connection), as an old version or a damaged disk would.
-  void sql(const std::string& statement) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
-    char* message = nullptr;
-    const int rc = sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &message);
-    EXPECT_EQ(rc, SQLITE_OK) << (message ? message : "");
-    sqlite3_free(message);
-    sqlite3_close(db);
-  }
-  // The one integer a query on the database file answers.
-  std::int64_t sql_integer(const std::string& query) {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
-    sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, query.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-    EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    const std::int64_t value = sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return value;
-  }
+  void sql(const std::string& statement) { omt::test::run_sql(db_path(), statement); }
+  std::int64_t sql_integer(const std::string& query) { return omt::test::sql_integer(db_path(), query); }
 
   std::filesystem::path dir_;
   std::atomic<omt::queue::UnixMillis> now_{1'700'000'000'000};

@@ -266,6 +266,28 @@ struct FakeOmetria::Impl {
   std::map<std::string, std::deque<nlohmann::json>> errors;  // by key: the last 100, oldest first
   std::size_t error_polls = 0;
   bool errors_with_ids = false;
+  std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> recent_pushes;  // by key: the last second
+  std::map<std::string, std::map<std::int64_t, std::size_t>> per_second;                 // by key, unix second
+  std::size_t rate_limited = 0;
+
+  // Under the lock: counts a push of the key, and whether it is over the rate limit.
+  bool over_rate_limit(const std::string& key) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto second = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    auto& counts = per_second[key];
+    ++counts[second];
+    while (!counts.empty() && counts.begin()->first < second - 300) counts.erase(counts.begin());
+    if (options.rate_limit == 0) return false;
+    auto& recent = recent_pushes[key];
+    while (!recent.empty() && now - recent.front() >= std::chrono::seconds(1)) recent.pop_front();
+    if (recent.size() >= options.rate_limit) {
+      ++rate_limited;
+      return true;
+    }
+    recent.push_back(now);
+    return false;
+  }
 
   void start() {
     if (options.tls) {
@@ -429,6 +451,20 @@ struct FakeOmetria::Impl {
       plan.body = nlohmann::json{{"records", record_total}, {"pushes", push_total}, {"requests", request_total}}.dump();
       return plan;
     }
+    if (request.target() == "/_fake/rates" && request.method() == http::verb::get) {
+      // Pushes per key and second, to check a client keeps to a rate (the fake's test keys, not real ones).
+      std::lock_guard lock(mutex);
+      nlohmann::json per_key = nlohmann::json::object();
+      for (const auto& [k, seconds] : per_second) {
+        nlohmann::json counts = nlohmann::json::object();
+        for (const auto& [second, n] : seconds) counts[std::to_string(second)] = n;
+        per_key[k] = std::move(counts);
+      }
+      plan.status = 200;
+      plan.content_type = "application/json";
+      plan.body = nlohmann::json{{"rate_limited", rate_limited}, {"pushes_per_key_second", std::move(per_key)}}.dump();
+      return plan;
+    }
     if (request.target() == "/v2/push/_errors") return list_errors(request, key);
     std::optional<ScriptedAnswer> script;
     {
@@ -447,6 +483,13 @@ struct FakeOmetria::Impl {
           plan.status = forced->second;
           plan.content_type = "application/problem+json";
           plan.body = problem(plan.status, "the API key is not allowed");
+          return plan;
+        }
+        if (request.target() == "/v2/push" && request.method() == http::verb::post && over_rate_limit(key)) {
+          plan.status = 429;
+          plan.content_type = "application/problem+json";
+          plan.body = problem(429, "more than " + std::to_string(options.rate_limit) + " pushes in a second");
+          plan.headers.emplace_back("Retry-After", "1");
           return plan;
         }
         if (every_push_status != 0 && request.target() == "/v2/push") {
@@ -670,6 +713,16 @@ void FakeOmetria::list_errors_with_ids(bool with_ids) {
 std::size_t FakeOmetria::error_polls() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->error_polls;
+}
+
+std::size_t FakeOmetria::rate_limited() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->rate_limited;
+}
+
+std::map<std::string, std::map<std::int64_t, std::size_t>> FakeOmetria::pushes_per_second() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->per_second;
 }
 
 std::vector<ReceivedRecord> FakeOmetria::records() const {

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -107,6 +108,9 @@ struct FakeOmetriaOptions {
   std::chrono::milliseconds idle_timeout{30000};  // a keep-alive connection without a request is closed
   int threads = 1;
   bool keep_records = true;  // false: only count (and call on_push), for long benchmark runs
+  // Ometria's rate limit (OMETRIA_API.md): more than this many pushes of one key within a second are answered
+  // 429 with Retry-After: 1 (0: no limit).
+  std::size_t rate_limit = 0;
   // Called for every accepted push with its records, on a server thread, outside the fake's lock.
   std::function<void(const ReceivedPush&, const std::vector<ReceivedRecord>&)> on_push;
 };
@@ -149,6 +153,10 @@ class FakeOmetria {
   std::size_t held() const;
   std::size_t max_concurrent_requests() const;  // most requests between read and answer at once
   std::size_t error_polls() const;              // GET /v2/push/_errors answered 200
+  std::size_t rate_limited() const;             // pushes answered 429 for the rate limit
+  // Pushes received per key per wall-clock second (unix seconds), the 429s for the rate limit included; the
+  // last 300 seconds of each key. Also answered over HTTP: GET /_fake/rates.
+  std::map<std::string, std::map<std::int64_t, std::size_t>> pushes_per_second() const;
 
   bool wait_for_records(std::size_t count, std::chrono::milliseconds timeout) const;
   bool wait_for_requests(std::size_t count, std::chrono::milliseconds timeout) const;

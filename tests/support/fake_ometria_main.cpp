@@ -1,12 +1,14 @@
 // fake-ometria: the fake Ometria push API as a program, for trials, benchmarks and docker compose.
 //   fake-ometria --listen 127.0.0.1:0 --keys k1,k2 [--refuse-key KEY=STATUS]... [--status CODE [--retry-after S]]
 //                [--tls-dir DIR [--tls-name NAME,...]] [--out FILE] [--port-file FILE] [--threads N] [--max-records N]
-//                [--reject-later ID=MESSAGE]... [--errors-with-ids]
+//                [--reject-later ID=MESSAGE]... [--errors-with-ids] [--rate-limit N]
 // Prints the bound port alone on the first line of stdout, then (without --out) one JSON line per accepted record:
 //   {"api_key":"k1","push":7,"record":{...}}
 // With --tls-dir, serves HTTPS with DIR/cert.pem and DIR/key.pem, made (with DIR/ca.pem to trust) if absent.
-// GET /_fake/stats answers {"records":N,"pushes":N,"requests":N} (records accepted so far). GET /v2/push/_errors
-// lists the records of --reject-later accepted and then rejected, as Ometria's later validation does.
+// GET /_fake/stats answers {"records":N,"pushes":N,"requests":N} (records accepted so far); GET /_fake/rates
+// {"rate_limited":N,"pushes_per_key_second":{KEY:{UNIX_SECOND:N}}} (pushes received per key and second, the last
+// 300 s). With --rate-limit N, more than N pushes of one key within a second are answered 429 with Retry-After: 1.
+// GET /v2/push/_errors lists the records of --reject-later accepted and then rejected, as Ometria's later validation does.
 // Runs until SIGINT or SIGTERM, then prints its counts on stderr.
 #include <CLI/CLI.hpp>
 
@@ -24,7 +26,8 @@ int main(int argc, char** argv) {
   CLI::App app{"fake-ometria: a fake Ometria push API (POST /v2/push) for trials, tests and benchmarks.\n"
                "Prints the port it listens on alone on the first line of stdout, then one JSON line per accepted\n"
                "record ({\"api_key\":...,\"push\":N,\"record\":{...}}) unless --out is given.\n"
-               "GET /_fake/stats answers {\"records\":N,\"pushes\":N,\"requests\":N}; GET /v2/push/_errors lists the\n"
+               "GET /_fake/stats answers {\"records\":N,\"pushes\":N,\"requests\":N}; GET /_fake/rates answers\n"
+               "{\"rate_limited\":N,\"pushes_per_key_second\":{KEY:{UNIX_SECOND:N}}}; GET /v2/push/_errors lists the\n"
                "records of --reject-later, accepted and then rejected.\n"
                "Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start; 2 bad options."};
   app.get_formatter()->column_width(34);
@@ -60,6 +63,10 @@ int main(int argc, char** argv) {
   app.add_option("--port-file", port_file, "also write the bound port to this file");
   app.add_option("--threads", threads, "server threads")->check(CLI::Range(1, 64))->capture_default_str();
   app.add_option("--max-records", max_records, "records allowed per push (413 above)")->capture_default_str();
+  std::size_t rate_limit = 0;
+  app.add_option("--rate-limit", rate_limit,
+                 "pushes allowed per key within a second; more are answered 429 with Retry-After: 1 (0: no limit)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const auto colon = listen.rfind(':');
@@ -125,6 +132,7 @@ int main(int argc, char** argv) {
   options.keys = keys;
   options.threads = threads;
   options.max_records = max_records;
+  options.rate_limit = rate_limit;
   options.keep_records = false;
   options.on_push = [&](const omt::testing::ReceivedPush& push, const std::vector<omt::testing::ReceivedRecord>& records) {
     std::string lines;

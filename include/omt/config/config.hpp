@@ -81,6 +81,9 @@ struct DeliveryConfig {
   delivery::RetryConfig retry;               // backoff, Retry-After cap, 401/403 probe interval, max attempts
   // How often each key's GET /v2/push/_errors (what Ometria rejected after a 2xx) is read; 0: never.
   std::chrono::milliseconds errors_poll_interval{std::chrono::minutes(5)};
+  // /health is "degraded" once the oldest undelivered live record is older than this (Ometria ignores events
+  // older than four hours for automations).
+  std::chrono::milliseconds freshness_warning{std::chrono::hours(1)};
 };
 
 // The ingest endpoints (/v1/webhook, /v1/identify, /v1/track, /v1/batch).

@@ -19,6 +19,7 @@ namespace omt::delivery {
 struct Pusher {
   ometria::RecordType type = ometria::RecordType::contact;
   unsigned index = 0;  // which of the partition's concurrent pushers
+  bool backfill = false;  // of the backfill lane (queue::Lane), not the live one
   auto operator<=>(const Pusher&) const = default;
   bool operator==(const Pusher&) const = default;
 };

@@ -25,13 +25,16 @@ struct ServiceInfo {
 };
 
 // A named check for /health. It returns true when healthy and may fill `detail`; it must be quick and thread-safe.
+// A check that `degrades` only warns: failing, it makes /health "degraded" (still 200), not "unavailable".
 struct HealthCheck {
   std::string name;
   std::function<bool(std::string& detail)> check;
+  bool degrades = false;
 };
 
-// GET /health: {"status":"ok"} (200), or with checks {"status":"ok"|"unavailable","checks":{name:{"ok":..}}},
-// 503 when one fails. GET /version: {"name":..,"version":..}. GET /metrics: the Prometheus text format.
+// GET /health: {"status":"ok"} (200), or with checks {"status":"ok"|"degraded"|"unavailable","checks":{name:
+// {"ok":..}}}: 503 when a check fails, 200 and "degraded" (with "reason": the failing checks' details) when only
+// checks that degrade fail. GET /version: {"name":..,"version":..}. GET /metrics: the Prometheus text format.
 void add_operational_routes(Router& router, obs::Registry& metrics, ServiceInfo info,
                             std::vector<HealthCheck> health_checks = {});
 

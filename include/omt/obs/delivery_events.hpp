@@ -103,6 +103,12 @@ struct HeldKeysChanged {
 struct QueueDepthSeen {
   std::uint64_t depth = 0;
 };
+// How old the oldest undelivered live record of a source is (0: none waits); sets
+// omt_queue_oldest_live_record_age_seconds{source}.
+struct OldestLiveRecordAge {
+  std::string source;
+  std::int64_t seconds = 0;  // whole seconds
+};
 struct PushesInFlight {
   std::size_t in_flight = 0;
 };
@@ -199,6 +205,7 @@ class DeliveryEvents {
   void emit(const KeyHoldDropped& event);
   void emit(const HeldKeysChanged& event);
   void emit(const QueueDepthSeen& event);
+  void emit(const OldestLiveRecordAge& event);
   void emit(const PushesInFlight& event);
   void emit(const ReadyPartitionsUnreadable& event);
   void emit(const LeaseFailed& event);
@@ -224,6 +231,7 @@ class DeliveryEvents {
   Counter& rejected_records_;
   std::map<std::pair<std::string, std::string>, Counter*> pushes_;
   std::map<std::string, Gauge*> key_held_;  // by fingerprint
+  std::map<std::string, Gauge*> oldest_live_;  // by source
 };
 
 }  // namespace omt::obs

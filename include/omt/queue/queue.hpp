@@ -55,26 +55,31 @@ struct DeadRecord {
   UnixMillis dead_at = 0;
 };
 
-// What a lease hands out: records of one (api key, type), oldest first, and whether due records were left
+// What a lease hands out: records of one (api key, type, lane), oldest first, and whether due records were left
 // behind because they did not fit in the number asked for (the caller's batch is as full as it gets for now).
 struct Leased {
   std::vector<QueuedRecord> records;
   bool more_due = false;
 };
 
-// One (api key, type) with records that are due and not leased, on a key that is not held.
+// One (api key, type, lane) with records that are due and not leased, on a key that is not held.
 struct ReadyPartition {
   std::string api_key;
   RecordType type = RecordType::contact;
   std::uint64_t ready = 0;
+  Lane lane = Lane::live;
 };
 
+// One (api key, type, lane): what waits in it, and what ever left it (totals kept across restarts, updated in
+// the transaction of the ack or dead-letter itself).
 struct PartitionStats {
   std::string api_key;
   RecordType type = RecordType::contact;
   std::uint64_t depth = 0;
-  UnixMillis oldest_created_at = 0;
+  UnixMillis oldest_created_at = 0;  // of the waiting records (0: none waits)
   Lane lane = Lane::live;
+  std::uint64_t delivered = 0;      // acked after a 2xx
+  std::uint64_t dead_lettered = 0;  // moved to the dead-letter store (pushes refused, released keys, damage)
 };
 
 struct HeldKey {
@@ -84,8 +89,9 @@ struct HeldKey {
 };
 
 struct QueueStats {
-  std::vector<PartitionStats> partitions;
-  std::uint64_t depth = 0;  // records waiting (leased ones included)
+  std::vector<PartitionStats> partitions;  // with records waiting, ordered by api key, type, lane
+  std::vector<PartitionStats> drained;     // nothing waits, listed for their totals (same order)
+  std::uint64_t depth = 0;  // records waiting (leased ones included), every lane
   std::uint64_t dead_letters = 0;
   std::uint64_t rejected_events = 0;
   std::optional<UnixMillis> oldest_created_at;  // of the waiting records
@@ -220,18 +226,23 @@ class Queue {
   virtual void store(IngestWrite write, StoreDone done) = 0;
   std::future<Expected<IngestStored>> store(IngestWrite write);
 
-  // Up to max records of (api_key, type) that are due and not leased, oldest first; they stay invisible to
+  // Up to max records of (api_key, type, lane) that are due and not leased, oldest first; they stay invisible to
   // other leases of this queue object for lease_for, or until acked / rescheduled / dead-lettered. Leases do
   // not outlive the process: after a restart every record not acked is handed out again (at-least-once).
   // An implementation may hand out fewer than max while more are due (records stored together are leased
   // together); it then says so in more_due.
-  virtual Expected<Leased> lease(const std::string& api_key, RecordType type, std::size_t max,
-                                                    std::chrono::milliseconds lease_for) = 0;
-  // Deletes delivered records. Returns how many existed.
+  virtual Expected<Leased> lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
+                                 std::chrono::milliseconds lease_for) = 0;
+  // The live lane's (ingest's records).
+  Expected<Leased> lease(const std::string& api_key, RecordType type, std::size_t max, std::chrono::milliseconds lease_for) {
+    return lease(api_key, type, Lane::live, max, lease_for);
+  }
+  // Deletes delivered records (and counts them in their partition's delivered total). Returns how many existed.
   virtual Expected<std::size_t> ack(const std::vector<RecordId>& ids) = 0;
   // attempts + 1, next attempt after delay, lease released.
   virtual Expected<std::size_t> reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) = 0;
-  // Moves records to the dead-letter store with the reason.
+  // Moves records to the dead-letter store with the reason (counted in their partition's dead-lettered total).
+  // A replayed dead letter comes back in the live lane.
   virtual Expected<std::size_t> dead_letter(const std::vector<RecordId>& ids, const std::string& reason) = 0;
 
   // A held key's records stay stored; ready_partitions leaves them out until unhold.
@@ -251,10 +262,12 @@ class Queue {
   virtual Expected<std::vector<ReadyPartition>> ready_partitions() = 0;
   virtual Expected<QueueStats> stats() = 0;
 
-  // Records waiting (cheap: no database read). Over the high-water mark, ingest answers 429 and stores nothing.
+  // Records waiting, every lane / one lane (cheap: no database read). Over the high-water mark of live records,
+  // ingest answers 429 and stores nothing: backfill never counts there, however large an import is.
   virtual std::uint64_t depth() const = 0;
+  virtual std::uint64_t lane_depth(Lane lane) const = 0;
   virtual std::uint64_t high_water_mark() const = 0;
-  bool over_high_water() const { return depth() >= high_water_mark(); }
+  bool over_high_water() const { return lane_depth(Lane::live) >= high_water_mark(); }
 
   virtual Expected<std::vector<DeadRecord>> dead_letters(const DeadLetterSelection& which) = 0;
   // Puts dead letters back in the queue (same ids, attempts 0, due now). Returns how many.

@@ -49,11 +49,12 @@ class SqliteQueue final : public Queue, public OmetriaErrorLog, public RequestLo
   SqliteQueue& operator=(const SqliteQueue&) = delete;
 
   using Queue::enqueue;
+  using Queue::lease;
   using Queue::store;
   void enqueue(std::vector<NewRecord> records, EnqueueDone done) override;
   void store(IngestWrite write, StoreDone done) override;
-  Expected<Leased> lease(const std::string& api_key, RecordType type, std::size_t max,
-                                            std::chrono::milliseconds lease_for) override;
+  Expected<Leased> lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
+                         std::chrono::milliseconds lease_for) override;
   Expected<std::size_t> ack(const std::vector<RecordId>& ids) override;
   Expected<std::size_t> reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) override;
   Expected<std::size_t> dead_letter(const std::vector<RecordId>& ids, const std::string& reason) override;
@@ -65,6 +66,7 @@ class SqliteQueue final : public Queue, public OmetriaErrorLog, public RequestLo
   Expected<std::vector<ReadyPartition>> ready_partitions() override;
   Expected<QueueStats> stats() override;
   std::uint64_t depth() const override;
+  std::uint64_t lane_depth(Lane lane) const override;
   std::uint64_t high_water_mark() const override;
   Expected<std::vector<DeadRecord>> dead_letters(const DeadLetterSelection& which) override;
   Expected<std::size_t> replay(const DeadLetterSelection& which) override;

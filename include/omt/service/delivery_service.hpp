@@ -3,6 +3,7 @@
 // token bucket per key and a global cap on pushes in flight; each answer goes through delivery::decide() and ends
 // in ack, reschedule, dead-letter or a held key (401/403, probed again later). Records leave the queue only by
 // ack or dead-letter, so a stop or a crash at any moment leaves every unacked record queued (at-least-once).
+// Per key, live records go before backfill (queue::Lane), which gets only the rate budget live traffic leaves.
 #pragma once
 
 #include <chrono>
@@ -59,9 +60,13 @@ struct DeliveryOptions {
   std::chrono::milliseconds errors_poll_interval = config::DeliveryConfig{}.errors_poll_interval;
   std::vector<std::string> errors_poll_keys;
   std::size_t errors_matched_records = 100'000;
-  // The request log's source of each key: api key -> the names of the sources with that key ("web", "web, app").
-  // A key not in it is logged with no source (an old key).
+  // The sources of each key: api key -> the names of the sources with that key ("web", "web, app"), as the
+  // request log and the freshness metric name them. A key not in it has no source (an old key).
   std::map<std::string, std::string> key_sources;
+  // Freshness of the live lane: how old its oldest undelivered record is, looked at this often (metric
+  // omt_queue_oldest_live_record_age_seconds by source); older than freshness_warning, /health is "degraded".
+  std::chrono::milliseconds freshness_warning = config::DeliveryConfig{}.freshness_warning;
+  std::chrono::milliseconds freshness_interval{5000};
   // Tests may pin these; empty: std::chrono::system_clock and a seeded std::mt19937_64.
   std::function<std::chrono::system_clock::time_point()> wall_clock;
   std::function<double()> random01;
@@ -80,6 +85,18 @@ struct OmetriaErrorsStatus {
   std::string key_fingerprint;  // obs::key_fingerprint, never the key
   std::uint64_t errors = 0;
   std::int64_t latest_new_at_unix_ms = 0;  // when the latest new one was seen
+};
+
+// The oldest undelivered live record, per source, as the last freshness check found it. Past four hours Ometria
+// ignores an event for automations (OMETRIA_RECORDS.md), so a live record this old is a silent loss.
+struct FreshnessStatus {
+  struct Source {
+    std::string source;
+    std::int64_t oldest_created_at_unix_ms = 0;
+  };
+  bool checked = false;        // a check has run
+  std::vector<Source> sources;  // those with live records waiting, oldest first
+  std::chrono::milliseconds warning{0};
 };
 
 struct DeliveryCounters {
@@ -113,6 +130,7 @@ class DeliveryService {
   // Thread-safe snapshots (for /health and tests).
   std::vector<HeldKeyStatus> held_keys() const;
   std::vector<OmetriaErrorsStatus> ometria_errors() const;  // by fingerprint; empty while the poll is off
+  FreshnessStatus freshness() const;
   DeliveryCounters counters() const;
 
   struct Impl;

@@ -16,7 +16,7 @@ namespace omt::queue::sqlite {
 Expected<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::start(Connection& db, Options options) {
   std::unique_ptr<GroupCommitWriter> writer(new GroupCommitWriter(db, options));
   if (auto r = writer->prepare(); !r) return tl::unexpected(r.error());
-  writer->depth_ = options.depth;
+  writer->set_depth(options.depth);
   GroupCommitWriter* raw = writer.get();
   writer->thread_ = std::thread([raw] { raw->loop(); });
   return writer;
@@ -104,8 +104,8 @@ void GroupCommitWriter::loop() {
 }
 
 // Inside the transaction: the exact count when another connection has committed since this one last looked.
-Expected<std::optional<std::uint64_t>> GroupCommitWriter::recount_if_changed_elsewhere() {
-  if (!options_.count_records) return std::optional<std::uint64_t>{};
+Expected<std::optional<LaneCounts>> GroupCommitWriter::recount_if_changed_elsewhere() {
+  if (!options_.count_records) return std::optional<LaneCounts>{};
   std::int64_t version = 0;
   {
     Query q(db_, data_version_, "read the data version");
@@ -113,18 +113,18 @@ Expected<std::optional<std::uint64_t>> GroupCommitWriter::recount_if_changed_els
     if (!row) return tl::unexpected(row.error());
     version = q.integer(0);
   }
-  if (version == last_data_version_) return std::optional<std::uint64_t>{};
+  if (version == last_data_version_) return std::optional<LaneCounts>{};
   auto counted = options_.count_records();
   if (!counted) return tl::unexpected(counted.error());
   last_data_version_ = version;
-  return std::optional<std::uint64_t>(*counted);
+  return std::optional<LaneCounts>(*counted);
 }
 
 void GroupCommitWriter::run_group(std::vector<Task>& tasks) {
   std::vector<std::optional<Error>> failures(tasks.size());
   std::optional<Error> group_failure;
-  std::int64_t depth_delta = 0;
-  std::optional<std::uint64_t> recounted;  // the exact count at the transaction's start, when it was taken
+  DepthDelta depth_delta;
+  std::optional<LaneCounts> recounted;  // the exact count at the transaction's start, when it was taken
 
   const bool want_full = options_.durability == Durability::power_loss &&
                          std::any_of(tasks.begin(), tasks.end(), [](const Task& t) { return t.durable; });
@@ -147,7 +147,7 @@ void GroupCommitWriter::run_group(std::vector<Task>& tasks) {
         group_failure = sp.error();
         break;
       }
-      std::int64_t delta = 0;
+      DepthDelta delta;
       auto ran = tasks[i].run(delta);
       if (ran) {
         depth_delta += delta;
@@ -183,10 +183,14 @@ void GroupCommitWriter::run_group(std::vector<Task>& tasks) {
   } else {
     commits_.fetch_add(1, std::memory_order_relaxed);
     if (recounted) {
-      const auto exact = static_cast<std::int64_t>(*recounted) + depth_delta;
-      depth_.store(exact > 0 ? static_cast<std::uint64_t>(exact) : 0, std::memory_order_relaxed);
+      const auto exact = [](std::uint64_t counted, std::int64_t delta) {
+        const auto n = static_cast<std::int64_t>(counted) + delta;
+        return n > 0 ? static_cast<std::uint64_t>(n) : 0;
+      };
+      set_depth(LaneCounts{exact(recounted->live, depth_delta.live), exact(recounted->backfill, depth_delta.backfill)});
     } else {
-      apply_depth_delta(depth_delta);
+      apply_depth_delta(Lane::live, depth_delta.live);
+      apply_depth_delta(Lane::backfill, depth_delta.backfill);
     }
   }
   for (std::size_t i = 0; i < tasks.size(); ++i) {
@@ -201,15 +205,16 @@ void GroupCommitWriter::run_group(std::vector<Task>& tasks) {
   }
 }
 
-void GroupCommitWriter::apply_depth_delta(std::int64_t delta) {
+void GroupCommitWriter::apply_depth_delta(Lane lane, std::int64_t delta) {
+  auto& depth = depth_[index(lane)];
   if (delta >= 0) {
-    depth_.fetch_add(static_cast<std::uint64_t>(delta), std::memory_order_relaxed);
+    depth.fetch_add(static_cast<std::uint64_t>(delta), std::memory_order_relaxed);
     return;
   }
   // Never below zero: another process (the CLI) may have removed records this count still holds.
   const auto drop = static_cast<std::uint64_t>(-delta);
-  std::uint64_t current = depth_.load(std::memory_order_relaxed);
-  while (!depth_.compare_exchange_weak(current, current >= drop ? current - drop : 0, std::memory_order_relaxed)) {
+  std::uint64_t current = depth.load(std::memory_order_relaxed);
+  while (!depth.compare_exchange_weak(current, current >= drop ? current - drop : 0, std::memory_order_relaxed)) {
   }
 }
 

@@ -1,7 +1,8 @@
 // The queue's one writer thread and its group commit: every operation is a Task run on that thread, and the
 // tasks that queue up while a transaction is being written go into the next one, so one commit (one fsync)
 // answers many callers. Each task runs in its own SAVEPOINT (one failing task does not undo the others) and is
-// told its outcome only after the commit. The writer counts the waiting records: only it knows what committed.
+// told its outcome only after the commit. The writer counts the waiting records, per lane: only it knows what
+// committed.
 #pragma once
 
 #include <atomic>
@@ -18,11 +19,24 @@
 #include <thread>
 #include <vector>
 
+#include "chunk_store.hpp"
 #include "connection.hpp"
 #include "omt/error.hpp"
 #include "omt/queue/sqlite_queue.hpp"
 
 namespace omt::queue::sqlite {
+
+// How a task changes the number of waiting records of each lane.
+struct DepthDelta {
+  std::int64_t live = 0;
+  std::int64_t backfill = 0;
+  void add(Lane lane, std::int64_t records) { (lane == Lane::backfill ? backfill : live) += records; }
+  DepthDelta& operator+=(const DepthDelta& other) {
+    live += other.live;
+    backfill += other.backfill;
+    return *this;
+  }
+};
 
 class GroupCommitWriter {
  public:
@@ -32,7 +46,7 @@ class GroupCommitWriter {
   struct Task {
     std::size_t records = 1;  // counted against max_records_per_transaction
     bool durable = false;     // the caller is told "stored": commit with the configured durability
-    std::function<Expected<void>(std::int64_t& depth_delta)> run;
+    std::function<Expected<void>(DepthDelta& depth_delta)> run;
     std::function<void(const Error*)> finish;
   };
 
@@ -40,11 +54,11 @@ class GroupCommitWriter {
     Durability durability = Durability::power_loss;
     std::size_t max_pending_operations = 10'000;       // beyond this, submit refuses (errc::unavailable)
     std::size_t max_records_per_transaction = 20'000;  // group commit stops gathering here
-    std::uint64_t depth = 0;                           // records waiting when the writer starts
+    LaneCounts depth;                                  // records waiting when the writer starts
     // Counts the waiting records exactly (on the writer thread, inside a transaction). When set, a transaction
     // that finds another connection committed since the last one (PRAGMA data_version: an operator command
     // such as dead-letter replay or queue release) recounts, so the cheap count stays right beside the CLI.
-    std::function<Expected<std::uint64_t>()> count_records;
+    std::function<Expected<LaneCounts>()> count_records;
   };
 
   // Prepares the transaction statements, sets PRAGMA synchronous for the durability and starts the thread,
@@ -58,14 +72,18 @@ class GroupCommitWriter {
   // Queues a task; false when the writer is stopping or too many tasks wait (refused says which).
   bool submit(Task task, Error& refused);
 
-  // Runs body(depth_delta) -> Expected<T> on the writer thread inside a transaction and waits for the commit.
+  // Runs body(DepthDelta&) -> Expected<T> on the writer thread inside a transaction and waits for the commit.
   // Called from the writer thread itself (a completion callback) it fails instead of deadlocking.
   template <class T, class Body>
   Expected<T> call(std::string_view what, Body body);
 
-  std::uint64_t depth() const { return depth_.load(std::memory_order_relaxed); }
+  std::uint64_t depth(Lane lane) const { return depth_[index(lane)].load(std::memory_order_relaxed); }
+  std::uint64_t depth() const { return depth(Lane::live) + depth(Lane::backfill); }
   // Re-syncs the count with an exact one (another process, the CLI, may have changed the database).
-  void set_depth(std::uint64_t depth) { depth_.store(depth, std::memory_order_relaxed); }
+  void set_depth(LaneCounts depth) {
+    depth_[index(Lane::live)].store(depth.live, std::memory_order_relaxed);
+    depth_[index(Lane::backfill)].store(depth.backfill, std::memory_order_relaxed);
+  }
   std::uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
 
  private:
@@ -74,11 +92,12 @@ class GroupCommitWriter {
   Expected<void> step(const Statement& stmt, std::string_view what);
   void loop();
   void run_group(std::vector<Task>& tasks);
-  void apply_depth_delta(std::int64_t delta);
+  static std::size_t index(Lane lane) { return lane == Lane::backfill ? 1 : 0; }
+  void apply_depth_delta(Lane lane, std::int64_t delta);
 
   Connection& db_;
   const Options options_;
-  Expected<std::optional<std::uint64_t>> recount_if_changed_elsewhere();
+  Expected<std::optional<LaneCounts>> recount_if_changed_elsewhere();
 
   Statement begin_, commit_, rollback_, savepoint_, release_, rollback_to_, sync_full_, sync_normal_, data_version_;
   std::int64_t last_data_version_ = 0;
@@ -88,7 +107,7 @@ class GroupCommitWriter {
   std::condition_variable wake_;
   std::deque<Task> pending_;
   bool stopping_ = false;
-  std::atomic<std::uint64_t> depth_{0};
+  std::atomic<std::uint64_t> depth_[2] = {0, 0};  // by index(lane)
   std::atomic<std::uint64_t> commits_{0};
   std::thread thread_;
 };
@@ -103,7 +122,7 @@ Expected<T> GroupCommitWriter::call(std::string_view what, Body body) {
   auto future = promise->get_future();
   auto result = std::make_shared<std::optional<T>>();
   Task task;
-  task.run = [result, body = std::move(body)](std::int64_t& delta) -> Expected<void> {
+  task.run = [result, body = std::move(body)](DepthDelta& delta) -> Expected<void> {
     auto value = body(delta);
     if (!value) return tl::unexpected(value.error());
     result->emplace(std::move(*value));

@@ -28,6 +28,13 @@ Expected<bool> has_table(Connection& db, const char* name) {
   return q.bind(std::string_view(name)).step();
 }
 
+Expected<bool> has_column(Connection& db, const char* table, const char* column) {
+  auto stmt = db.prepare("SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
+  if (!stmt) return tl::unexpected(stmt.error());
+  Query q(db, *stmt, "look for a column");
+  return q.bind(std::string_view(table)).bind(std::string_view(column)).step();
+}
+
 // Databases written before chunks kept one row per record in a table "records": each becomes a chunk of its
 // own (new ids, same attempts and times), so an upgrade loses nothing that was queued. Returns how many.
 Expected<std::uint64_t> move_record_rows_into_chunks(Connection& db) {
@@ -121,6 +128,62 @@ Expected<void> to_version_3(Connection& db, MigrationReport&) {
       "create the ometria_errors table");
 }
 
+// Lanes (queue::Lane): each chunk names its lane, and the chunks_due index leads with (api key, type, lane) so a
+// lease scan and the ready count read one lane. The column goes before the blob (a column after it would make
+// every read of it walk the blob's overflow pages), so the table is rebuilt: same ids, every chunk live (all that
+// was queued came from ingest), and the AUTOINCREMENT counter carried over, so that no record id is ever reused.
+// lane_totals: records delivered and dead-lettered per (api key, type, lane), for `queue stats` and `import status`.
+Expected<void> to_version_4(Connection& db, MigrationReport&) {
+  std::int64_t next_id_floor = 0;
+  {
+    auto stmt = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'");
+    if (!stmt) return tl::unexpected(stmt.error());
+    Query q(db, *stmt, "read the chunk id counter");
+    auto row = q.step();
+    if (!row) return tl::unexpected(row.error());
+    if (*row) next_id_floor = q.integer(0);
+  }
+  // A database whose version was lost (set back to 0 by hand) may have the lane already: kept, not reset.
+  auto has_lane = has_column(db, "chunks", "lane");
+  if (!has_lane) return tl::unexpected(has_lane.error());
+  const std::string copy = std::string(
+                               "INSERT INTO chunks_v4(id, api_key, type, lane, count, next_attempt_at, created_at, records)"
+                               "  SELECT id, api_key, type, ") +
+                           (*has_lane ? "lane" : "0") + ", count, next_attempt_at, created_at, records FROM chunks ORDER BY id;";
+  if (auto r = db.exec(
+          "CREATE TABLE chunks_v4("
+          "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+          "  api_key TEXT NOT NULL, type TEXT NOT NULL,"
+          "  lane INTEGER NOT NULL CHECK(lane IN (0, 1)),"  // queue::Lane: 0 live, 1 backfill
+          "  count INTEGER NOT NULL,"
+          "  next_attempt_at INTEGER NOT NULL,"
+          "  created_at INTEGER NOT NULL,"
+          "  records BLOB NOT NULL);",
+          "create the chunks table with lanes");
+      !r)
+    return r;
+  if (auto r = db.exec(copy.c_str(), "copy the chunks"); !r) return r;
+  if (auto r = db.exec(
+          "DROP TABLE chunks;"
+          "ALTER TABLE chunks_v4 RENAME TO chunks;"
+          "CREATE INDEX chunks_due ON chunks(api_key, type, lane, next_attempt_at, id, count, created_at);"
+          "CREATE TABLE IF NOT EXISTS lane_totals("
+          "  api_key TEXT NOT NULL, type TEXT NOT NULL, lane INTEGER NOT NULL,"
+          "  delivered INTEGER NOT NULL, dead_lettered INTEGER NOT NULL,"
+          "  PRIMARY KEY(api_key, type, lane)) WITHOUT ROWID;",
+          "add lanes to the chunks");
+      !r)
+    return r;
+  if (next_id_floor == 0) return {};
+  // The copy left the counter at the highest id still stored (or none, when nothing was): set it back.
+  if (auto r = db.exec("DELETE FROM sqlite_sequence WHERE name = 'chunks'", "reset the chunk id counter"); !r) return r;
+  auto stmt = db.prepare("INSERT INTO sqlite_sequence(name, seq) VALUES('chunks', ?)");
+  if (!stmt) return tl::unexpected(stmt.error());
+  Query q(db, *stmt, "carry the chunk id counter over");
+  if (auto r = q.bind(next_id_floor).run(); !r) return tl::unexpected(r.error());
+  return {};
+}
+
 // Imports (`ometria-transformer import`): each run, its input files as first seen, and one checkpoint per file and
 // pass, written in the same transaction as the records it covers.
 Expected<void> to_version_5(Connection& db, MigrationReport&) {
@@ -168,6 +231,7 @@ constexpr Migration kMigrations[] = {
     {1, &to_version_1},
     {2, &to_version_2},
     {3, &to_version_3},
+    {4, &to_version_4},
     {5, &to_version_5},
     {6, &to_version_6},
 };

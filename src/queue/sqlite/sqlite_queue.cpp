@@ -4,12 +4,15 @@
 // type), so a push's worth of records is stored, leased and deleted with a few B-tree operations; the writer
 // thread is the pipeline's narrowest point, and per-record rows made it spend most of its time walking B-trees.
 // Leases live in memory (lease_table.hpp): they matter only to the running process, and a restart must hand
-// every unacked record out again anyway.
+// every unacked record out again anyway. Each chunk names its lane (queue::Lane); what leaves a partition by ack
+// or dead-letter is counted in lane_totals in the same transaction, so the totals never disagree with the queue.
 #include "omt/queue/sqlite_queue.hpp"
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <tuple>
 #include <string>
 #include <utility>
 
@@ -45,12 +48,15 @@ struct SqliteQueue::Impl {
   Expected<void> prepare_statements();
   Expected<std::uint64_t> quarantine(const sqlite::StoredChunk& damaged, std::uint64_t count);
   // The chunk of `count` records, decoded; nullopt when it is gone, or when it cannot be decoded: then it was
-  // quarantined, and its records are added to `quarantined`.
+  // quarantined, and its records are taken off `delta` and added to `quarantined`.
   Expected<std::optional<sqlite::StoredChunk>> readable_chunk(chunk::ChunkId id, std::uint64_t count,
-                                                              std::uint64_t& quarantined);
+                                                              sqlite::DepthDelta& delta, std::uint64_t& quarantined);
+  // Adds to the delivered and dead-lettered totals of the chunk owner's partition.
+  Expected<void> count_out(const sqlite::ChunkOwner& owner, std::uint64_t delivered, std::uint64_t dead_lettered);
   Expected<std::vector<HeldKey>> read_held_keys();
-  // Stores records as new chunks, due now; ids[i] becomes records[i]'s id.
-  Expected<void> insert_records(const std::vector<NewRecord>& records, std::vector<RecordId>& ids);
+  // Stores records as new chunks of their lanes, due now; ids[i] becomes records[i]'s id. Adds them to delta.
+  Expected<void> insert_records(const std::vector<NewRecord>& records, std::vector<RecordId>& ids,
+                                sqlite::DepthDelta& delta);
   Expected<void> drop_hold(const std::string& api_key);
   void submit_request_log_flush();
   Expected<RecordType> record_type(const std::string& name, const char* whose) const {
@@ -73,6 +79,7 @@ struct SqliteQueue::Impl {
   bool log_flush_queued = false;
   sqlite::ImportStore imports;
   sqlite::Statement hold_stmt, unhold_stmt, held_stmt, ready_partitions_stmt, partition_stats_stmt;
+  sqlite::Statement count_out_stmt, lane_totals_stmt;
   sqlite::Statement rekey_stmt, key_chunks_stmt, key_records_stmt;
   LeaseTable leases;
   std::unique_ptr<sqlite::GroupCommitWriter> writer;
@@ -102,10 +109,16 @@ Expected<void> SqliteQueue::Impl::prepare_statements() {
       {&unhold_stmt, "DELETE FROM held_keys WHERE api_key = ?"},
       {&held_stmt, "SELECT api_key, reason, held_at FROM held_keys ORDER BY held_at, api_key"},
       {&ready_partitions_stmt,
-       "SELECT api_key, type, SUM(count) FROM chunks WHERE next_attempt_at <= ?"
-       " AND api_key NOT IN (SELECT api_key FROM held_keys) GROUP BY api_key, type ORDER BY MIN(created_at)"},
+       "SELECT api_key, type, lane, SUM(count) FROM chunks WHERE next_attempt_at <= ?"
+       " AND api_key NOT IN (SELECT api_key FROM held_keys) GROUP BY api_key, type, lane ORDER BY lane, MIN(created_at)"},
       {&partition_stats_stmt,
-       "SELECT api_key, type, SUM(count), MIN(created_at) FROM chunks GROUP BY api_key, type ORDER BY api_key, type"},
+       "SELECT api_key, type, lane, SUM(count), MIN(created_at) FROM chunks GROUP BY api_key, type, lane"
+       " ORDER BY api_key, type, lane"},
+      {&count_out_stmt,
+       "INSERT INTO lane_totals(api_key, type, lane, delivered, dead_lettered) VALUES(?, ?, ?, ?, ?)"
+       " ON CONFLICT(api_key, type, lane) DO UPDATE SET delivered = delivered + excluded.delivered,"
+       " dead_lettered = dead_lettered + excluded.dead_lettered"},
+      {&lane_totals_stmt, "SELECT api_key, type, lane, delivered, dead_lettered FROM lane_totals"},
       {&rekey_stmt, "UPDATE chunks SET api_key = ? WHERE api_key = ?"},
       {&key_chunks_stmt, "SELECT id, count FROM chunks WHERE api_key = ? ORDER BY id"},
       {&key_records_stmt, "SELECT COALESCE(SUM(count), 0) FROM chunks WHERE api_key = ?"},
@@ -129,18 +142,31 @@ Expected<std::uint64_t> SqliteQueue::Impl::quarantine(const sqlite::StoredChunk&
   row.created_at = row.dead_at = now();
   if (auto r = dead.insert(row, "store damaged chunk"); !r) return tl::unexpected(r.error());
   if (auto r = chunks.remove(damaged.id, "delete damaged chunk"); !r) return tl::unexpected(r.error());
+  if (auto r = count_out({damaged.api_key, damaged.type, damaged.lane}, 0, count); !r) return tl::unexpected(r.error());
   obs::emit(obs::QueueChunkQuarantined{damaged.api_key, damaged.type, row.reason});
   return count;
 }
 
 Expected<std::optional<sqlite::StoredChunk>> SqliteQueue::Impl::readable_chunk(chunk::ChunkId id, std::uint64_t count,
+                                                                             sqlite::DepthDelta& delta,
                                                                              std::uint64_t& quarantined) {
   auto stored = chunks.read_any(id);
   if (!stored || !*stored || !(*stored)->damage) return stored;
   auto moved = quarantine(**stored, count);
   if (!moved) return tl::unexpected(moved.error());
+  delta.add((*stored)->lane, -static_cast<std::int64_t>(*moved));
   quarantined += *moved;
   return std::optional<sqlite::StoredChunk>{};
+}
+
+Expected<void> SqliteQueue::Impl::count_out(const sqlite::ChunkOwner& owner, std::uint64_t delivered,
+                                            std::uint64_t dead_lettered) {
+  if (delivered == 0 && dead_lettered == 0) return {};
+  Query q(db, count_out_stmt, "count records out of the queue");
+  q.bind(owner.api_key).bind(owner.type).bind(static_cast<std::int64_t>(owner.lane));
+  q.bind(static_cast<std::int64_t>(delivered)).bind(static_cast<std::int64_t>(dead_lettered));
+  if (auto r = q.run(); !r) return tl::unexpected(r.error());
+  return {};
 }
 
 Expected<std::vector<HeldKey>> SqliteQueue::Impl::read_held_keys() {
@@ -155,7 +181,8 @@ Expected<std::vector<HeldKey>> SqliteQueue::Impl::read_held_keys() {
   return held;
 }
 
-Expected<void> SqliteQueue::Impl::insert_records(const std::vector<NewRecord>& records, std::vector<RecordId>& ids) {
+Expected<void> SqliteQueue::Impl::insert_records(const std::vector<NewRecord>& records, std::vector<RecordId>& ids,
+                                                 sqlite::DepthDelta& delta) {
   const UnixMillis now = this->now();
   ids.assign(records.size(), 0);
   std::vector<chunk::Entry> entries;
@@ -165,8 +192,9 @@ Expected<void> SqliteQueue::Impl::insert_records(const std::vector<NewRecord>& r
       entries.push_back(chunk::Entry{static_cast<unsigned>(slot), 0, now, now, records[members[slot]].json});
     }
     const auto& first = records[members.front()];
-    auto chunk_id = chunks.insert(first.api_key, ometria::to_string(first.type), entries);
+    auto chunk_id = chunks.insert(first.api_key, ometria::to_string(first.type), first.lane, entries);
     if (!chunk_id) return tl::unexpected(chunk_id.error());
+    delta.add(first.lane, static_cast<std::int64_t>(members.size()));
     for (std::size_t slot = 0; slot < members.size(); ++slot) {
       ids[members[slot]] = chunk::record_id(**chunk_id, static_cast<unsigned>(slot));
     }
@@ -234,8 +262,8 @@ void SqliteQueue::store(IngestWrite write, StoreDone done) {
   sqlite::GroupCommitWriter::Task task;
   task.records = write.records.size() + write.rejected.size();
   task.durable = true;
-  task.run = [impl = impl_.get(), stored, write = std::move(write)](std::int64_t& delta) -> Expected<void> {
-    if (auto r = impl->insert_records(write.records, stored->records); !r) return r;
+  task.run = [impl = impl_.get(), stored, write = std::move(write)](sqlite::DepthDelta& delta) -> Expected<void> {
+    if (auto r = impl->insert_records(write.records, stored->records, delta); !r) return r;
     if (!write.rejected.empty()) {
       const UnixMillis now = impl->now();
       for (const auto& event : write.rejected) {
@@ -245,7 +273,6 @@ void SqliteQueue::store(IngestWrite write, StoreDone done) {
       if (!dropped) return tl::unexpected(dropped.error());
       stored->rejected_dropped = *dropped;
     }
-    delta = static_cast<std::int64_t>(write.records.size());
     return {};
   };
   task.finish = [stored, shared_done](const Error* err) {
@@ -256,19 +283,19 @@ void SqliteQueue::store(IngestWrite write, StoreDone done) {
   if (!impl_->writer->submit(std::move(task), refused)) (*shared_done)(tl::unexpected(refused));
 }
 
-Expected<Leased> SqliteQueue::lease(const std::string& api_key, RecordType type, std::size_t max,
+Expected<Leased> SqliteQueue::lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
                                     std::chrono::milliseconds lease_for) {
-  return impl_->writer->call<Leased>("lease", [impl = impl_.get(), &api_key, type, max, lease_for](std::int64_t& delta)
+  return impl_->writer->call<Leased>("lease", [impl = impl_.get(), &api_key, type, lane, max, lease_for](sqlite::DepthDelta& delta)
                                                   -> Expected<Leased> {
     const UnixMillis now = impl->now();
     impl->leases.expire(now);
     const std::string type_name(ometria::to_string(type));
     const UnixMillis until = now + std::max<std::int64_t>(lease_for.count(), 1);
-    const auto partition = impl->leases.partition(api_key, type_name);
+    const auto partition = impl->leases.partition(api_key, type_name, lane);
     Leased result;
     auto& leased = result.records;
     // Chunks with due records come oldest first; those whose records are all leased are skipped unread.
-    auto due = impl->chunks.due(api_key, type_name, now);
+    auto due = impl->chunks.due(api_key, type_name, lane, now);
     while (leased.size() < max) {
       auto row = due.next();
       if (!row) return tl::unexpected(row.error());
@@ -277,8 +304,7 @@ Expected<Leased> SqliteQueue::lease(const std::string& api_key, RecordType type,
       const std::uint64_t count = (*row)->count;
       if (impl->leases.leased_in_chunk(chunk_id) >= count) continue;
       std::uint64_t quarantined = 0;
-      auto stored = impl->readable_chunk(chunk_id, count, quarantined);
-      delta -= static_cast<std::int64_t>(quarantined);
+      auto stored = impl->readable_chunk(chunk_id, count, delta, quarantined);
       if (!stored) return tl::unexpected(stored.error());
       if (!*stored) continue;
       std::vector<const chunk::Entry*> free;
@@ -301,6 +327,7 @@ Expected<Leased> SqliteQueue::lease(const std::string& api_key, RecordType type,
         r.id = chunk::record_id(chunk_id, e->slot);
         r.api_key = api_key;
         r.type = type;
+        r.lane = lane;
         r.json = std::string(e->json);
         r.attempts = e->attempts;
         r.next_attempt_at = e->next_attempt_at;
@@ -314,7 +341,7 @@ Expected<Leased> SqliteQueue::lease(const std::string& api_key, RecordType type,
 }
 
 Expected<std::size_t> SqliteQueue::ack(const std::vector<RecordId>& ids) {
-  return impl_->writer->call<std::size_t>("ack", [impl = impl_.get(), &ids](std::int64_t& delta) -> Expected<std::size_t> {
+  return impl_->writer->call<std::size_t>("ack", [impl = impl_.get(), &ids](sqlite::DepthDelta& delta) -> Expected<std::size_t> {
     std::size_t removed = 0;
     for (const auto& [chunk_id, group] : chunk::group_by_chunk(ids)) {
       bool all_leased = true;
@@ -325,6 +352,8 @@ Expected<std::size_t> SqliteQueue::ack(const std::vector<RecordId>& ids) {
         if (!deleted) return tl::unexpected(deleted.error());
         if (*deleted) {
           removed += group.size();
+          delta.add((*deleted)->lane, -static_cast<std::int64_t>(group.size()));
+          if (auto r = impl->count_out(**deleted, group.size(), 0); !r) return tl::unexpected(r.error());
           continue;
         }
       }
@@ -336,16 +365,19 @@ Expected<std::size_t> SqliteQueue::ack(const std::vector<RecordId>& ids) {
         if (!std::binary_search(group.begin(), group.end(), chunk::record_id(chunk_id, e.slot))) kept.push_back(e);
       }
       if (kept.size() == (*stored)->entries.size()) continue;
-      removed += (*stored)->entries.size() - kept.size();
+      const std::size_t here = (*stored)->entries.size() - kept.size();
+      removed += here;
+      delta.add((*stored)->lane, -static_cast<std::int64_t>(here));
+      if (auto r = impl->count_out({(*stored)->api_key, (*stored)->type, (*stored)->lane}, here, 0); !r)
+        return tl::unexpected(r.error());
       if (auto r = impl->chunks.rewrite(chunk_id, kept); !r) return tl::unexpected(r.error());
     }
-    delta = -static_cast<std::int64_t>(removed);
     return removed;
   });
 }
 
 Expected<std::size_t> SqliteQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) {
-  return impl_->writer->call<std::size_t>("reschedule", [impl = impl_.get(), &ids, delay](std::int64_t&) -> Expected<std::size_t> {
+  return impl_->writer->call<std::size_t>("reschedule", [impl = impl_.get(), &ids, delay](sqlite::DepthDelta&) -> Expected<std::size_t> {
     const UnixMillis due = impl->now() + std::max<std::int64_t>(delay.count(), 0);
     std::size_t changed = 0;
     for (const auto& [chunk_id, group] : chunk::group_by_chunk(ids)) {
@@ -370,7 +402,7 @@ Expected<std::size_t> SqliteQueue::reschedule(const std::vector<RecordId>& ids, 
 }
 
 Expected<std::size_t> SqliteQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason) {
-  return impl_->writer->call<std::size_t>("dead_letter", [impl = impl_.get(), &ids, &reason](std::int64_t& delta)
+  return impl_->writer->call<std::size_t>("dead_letter", [impl = impl_.get(), &ids, &reason](sqlite::DepthDelta& delta)
                                                              -> Expected<std::size_t> {
     const UnixMillis now = impl->now();
     std::size_t moved = 0;
@@ -391,16 +423,19 @@ Expected<std::size_t> SqliteQueue::dead_letter(const std::vector<RecordId>& ids,
         if (auto r = impl->dead.insert(row); !r) return tl::unexpected(r.error());
         ++moved;
       }
-      if (kept.size() == (*stored)->entries.size()) continue;
+      const std::size_t here = (*stored)->entries.size() - kept.size();
+      if (here == 0) continue;
+      delta.add((*stored)->lane, -static_cast<std::int64_t>(here));
+      if (auto r = impl->count_out({(*stored)->api_key, (*stored)->type, (*stored)->lane}, 0, here); !r)
+        return tl::unexpected(r.error());
       if (auto r = impl->chunks.rewrite(chunk_id, kept); !r) return tl::unexpected(r.error());
     }
-    delta = -static_cast<std::int64_t>(moved);
     return moved;
   });
 }
 
 Expected<void> SqliteQueue::hold_key(const std::string& api_key, const std::string& reason) {
-  auto r = impl_->writer->call<bool>("hold_key", [impl = impl_.get(), &api_key, &reason](std::int64_t&) -> Expected<bool> {
+  auto r = impl_->writer->call<bool>("hold_key", [impl = impl_.get(), &api_key, &reason](sqlite::DepthDelta&) -> Expected<bool> {
     Query q(impl->db, impl->hold_stmt, "hold key");
     if (auto ran = q.bind(api_key).bind(reason).bind(impl->now()).run(); !ran) return tl::unexpected(ran.error());
     return true;
@@ -410,7 +445,7 @@ Expected<void> SqliteQueue::hold_key(const std::string& api_key, const std::stri
 }
 
 Expected<void> SqliteQueue::unhold_key(const std::string& api_key) {
-  auto r = impl_->writer->call<bool>("unhold_key", [impl = impl_.get(), &api_key](std::int64_t&) -> Expected<bool> {
+  auto r = impl_->writer->call<bool>("unhold_key", [impl = impl_.get(), &api_key](sqlite::DepthDelta&) -> Expected<bool> {
     Query q(impl->db, impl->unhold_stmt, "unhold key");
     if (auto ran = q.bind(api_key).run(); !ran) return tl::unexpected(ran.error());
     return true;
@@ -420,7 +455,7 @@ Expected<void> SqliteQueue::unhold_key(const std::string& api_key) {
 }
 
 Expected<std::size_t> SqliteQueue::rekey(const std::string& from_key, const std::string& to_key) {
-  return impl_->writer->call<std::size_t>("rekey", [impl = impl_.get(), &from_key, &to_key](std::int64_t&)
+  return impl_->writer->call<std::size_t>("rekey", [impl = impl_.get(), &from_key, &to_key](sqlite::DepthDelta&)
                                                        -> Expected<std::size_t> {
     std::uint64_t records = 0;
     {
@@ -440,7 +475,7 @@ Expected<std::size_t> SqliteQueue::rekey(const std::string& from_key, const std:
 }
 
 Expected<std::size_t> SqliteQueue::release_key(const std::string& api_key, const std::string& reason) {
-  return impl_->writer->call<std::size_t>("release_key", [impl = impl_.get(), &api_key, &reason](std::int64_t& delta)
+  return impl_->writer->call<std::size_t>("release_key", [impl = impl_.get(), &api_key, &reason](sqlite::DepthDelta& delta)
                                                              -> Expected<std::size_t> {
     std::vector<std::pair<chunk::ChunkId, std::uint64_t>> ids;  // with each one's record count
     {
@@ -457,9 +492,10 @@ Expected<std::size_t> SqliteQueue::release_key(const std::string& api_key, const
     std::uint64_t moved = 0;
     for (const auto& [chunk_id, count] : ids) {
       // A chunk that cannot be decoded goes as one quarantined entry, as a lease would send it.
-      auto stored = impl->readable_chunk(chunk_id, count, moved);
+      auto stored = impl->readable_chunk(chunk_id, count, delta, moved);
       if (!stored) return tl::unexpected(stored.error());
       if (!*stored) continue;
+      const std::size_t here = (*stored)->entries.size();
       for (const auto& e : (*stored)->entries) {
         const RecordId id = chunk::record_id(chunk_id, e.slot);
         impl->leases.release(id);
@@ -470,20 +506,22 @@ Expected<std::size_t> SqliteQueue::release_key(const std::string& api_key, const
         ++moved;
       }
       if (auto r = impl->chunks.remove(chunk_id, "delete released chunk"); !r) return tl::unexpected(r.error());
+      delta.add((*stored)->lane, -static_cast<std::int64_t>(here));
+      if (auto r = impl->count_out({(*stored)->api_key, (*stored)->type, (*stored)->lane}, 0, here); !r)
+        return tl::unexpected(r.error());
     }
     if (auto r = impl->drop_hold(api_key); !r) return tl::unexpected(r.error());
-    delta = -static_cast<std::int64_t>(moved);
     return static_cast<std::size_t>(moved);
   });
 }
 
 Expected<std::vector<HeldKey>> SqliteQueue::held_keys() {
-  return impl_->writer->call<std::vector<HeldKey>>("held_keys", [impl = impl_.get()](std::int64_t&) { return impl->read_held_keys(); });
+  return impl_->writer->call<std::vector<HeldKey>>("held_keys", [impl = impl_.get()](sqlite::DepthDelta&) { return impl->read_held_keys(); });
 }
 
 Expected<std::vector<ReadyPartition>> SqliteQueue::ready_partitions() {
   return impl_->writer->call<std::vector<ReadyPartition>>(
-      "ready_partitions", [impl = impl_.get()](std::int64_t&) -> Expected<std::vector<ReadyPartition>> {
+      "ready_partitions", [impl = impl_.get()](sqlite::DepthDelta&) -> Expected<std::vector<ReadyPartition>> {
         const UnixMillis now = impl->now();
         impl->leases.expire(now);
         const auto leased_per_partition = impl->leases.leased_per_partition();
@@ -497,20 +535,23 @@ Expected<std::vector<ReadyPartition>> SqliteQueue::ready_partitions() {
           const std::string type_name = q.text(1);
           auto type = impl->record_type(type_name, "a record");
           if (!type) return tl::unexpected(type.error());
-          const auto due = static_cast<std::uint64_t>(q.integer(2));
+          const Lane lane = sqlite::lane_of_column(q.integer(2));
+          const auto due = static_cast<std::uint64_t>(q.integer(3));
           const std::string api_key = q.text(0);
-          const auto known = impl->leases.find_partition(api_key, type_name);
+          const auto known = impl->leases.find_partition(api_key, type_name, lane);
           const auto leased = known ? leased_per_partition[*known] : 0;
           // A leased record may have been rescheduled into the future meanwhile; never count below zero.
-          if (due > leased) ready.push_back(ReadyPartition{api_key, *type, due - leased});
+          if (due > leased) ready.push_back(ReadyPartition{api_key, *type, due - leased, lane});
         }
         return ready;
       });
 }
 
 Expected<QueueStats> SqliteQueue::stats() {
-  auto stats = impl_->writer->call<QueueStats>("stats", [impl = impl_.get()](std::int64_t&) -> Expected<QueueStats> {
+  auto stats = impl_->writer->call<QueueStats>("stats", [impl = impl_.get()](sqlite::DepthDelta&) -> Expected<QueueStats> {
     QueueStats s;
+    // Waiting records and totals meet by (api key, type name, lane); the map keeps them in that order.
+    std::map<std::tuple<std::string, std::string, Lane>, PartitionStats> partitions;
     {
       Query q(impl->db, impl->partition_stats_stmt, "queue stats");
       for (;;) {
@@ -519,12 +560,33 @@ Expected<QueueStats> SqliteQueue::stats() {
         if (!*row) break;
         auto type = impl->record_type(q.text(1), "a record");
         if (!type) return tl::unexpected(type.error());
-        PartitionStats p{q.text(0), *type, static_cast<std::uint64_t>(q.integer(2)), q.integer(3)};
+        const Lane lane = sqlite::lane_of_column(q.integer(2));
+        PartitionStats p{q.text(0), *type, static_cast<std::uint64_t>(q.integer(3)), q.integer(4), lane};
         s.depth += p.depth;
         if (!s.oldest_created_at || p.oldest_created_at < *s.oldest_created_at) s.oldest_created_at = p.oldest_created_at;
-        s.partitions.push_back(std::move(p));
+        partitions.emplace(std::make_tuple(p.api_key, q.text(1), lane), std::move(p));
       }
     }
+    {
+      Query q(impl->db, impl->lane_totals_stmt, "queue totals");
+      for (;;) {
+        auto row = q.step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) break;
+        auto type = impl->record_type(q.text(1), "a total");
+        if (!type) return tl::unexpected(type.error());
+        const Lane lane = sqlite::lane_of_column(q.integer(2));
+        auto [it, added] = partitions.try_emplace(std::make_tuple(q.text(0), q.text(1), lane));
+        if (added) {
+          it->second.api_key = q.text(0);
+          it->second.type = *type;
+          it->second.lane = lane;
+        }
+        it->second.delivered = static_cast<std::uint64_t>(q.integer(3));
+        it->second.dead_lettered = static_cast<std::uint64_t>(q.integer(4));
+      }
+    }
+    for (auto& [key, p] : partitions) (p.depth > 0 ? s.partitions : s.drained).push_back(std::move(p));
     auto dead = impl->dead.count();
     if (!dead) return tl::unexpected(dead.error());
     s.dead_letters = *dead;
@@ -537,17 +599,22 @@ Expected<QueueStats> SqliteQueue::stats() {
     return s;
   });
   // Another process (the CLI) may have replayed records: the exact count re-syncs the cheap counter.
-  if (stats) impl_->writer->set_depth(stats->depth);
+  if (stats) {
+    sqlite::LaneCounts counts;
+    for (const auto& p : stats->partitions) (p.lane == Lane::backfill ? counts.backfill : counts.live) += p.depth;
+    impl_->writer->set_depth(counts);
+  }
   return stats;
 }
 
 std::uint64_t SqliteQueue::depth() const { return impl_->writer->depth(); }
+std::uint64_t SqliteQueue::lane_depth(Lane lane) const { return impl_->writer->depth(lane); }
 std::uint64_t SqliteQueue::high_water_mark() const { return impl_->options.high_water_mark; }
 std::uint64_t SqliteQueue::commits() const { return impl_->writer->commits(); }
 
 Expected<std::vector<DeadRecord>> SqliteQueue::dead_letters(const DeadLetterSelection& which) {
   return impl_->writer->call<std::vector<DeadRecord>>(
-      "dead_letters", [impl = impl_.get(), &which](std::int64_t&) -> Expected<std::vector<DeadRecord>> {
+      "dead_letters", [impl = impl_.get(), &which](sqlite::DepthDelta&) -> Expected<std::vector<DeadRecord>> {
         auto ids = impl->dead.select_ids(which);
         if (!ids) return tl::unexpected(ids.error());
         std::vector<DeadRecord> dead;
@@ -573,7 +640,7 @@ Expected<std::vector<DeadRecord>> SqliteQueue::dead_letters(const DeadLetterSele
 }
 
 Expected<std::size_t> SqliteQueue::replay(const DeadLetterSelection& which) {
-  return impl_->writer->call<std::size_t>("replay", [impl = impl_.get(), &which](std::int64_t& delta) -> Expected<std::size_t> {
+  return impl_->writer->call<std::size_t>("replay", [impl = impl_.get(), &which](sqlite::DepthDelta& delta) -> Expected<std::size_t> {
     auto ids = impl->dead.select_ids(which);
     if (!ids) return tl::unexpected(ids.error());
     const UnixMillis now = impl->now();
@@ -587,13 +654,13 @@ Expected<std::size_t> SqliteQueue::replay(const DeadLetterSelection& which) {
       if (auto r = impl->dead.remove(id, "delete replayed dead letter"); !r) return tl::unexpected(r.error());
       ++replayed;
     }
-    delta = static_cast<std::int64_t>(replayed);
+    delta.add(Lane::live, static_cast<std::int64_t>(replayed));
     return replayed;
   });
 }
 
 Expected<std::size_t> SqliteQueue::purge(const DeadLetterSelection& which) {
-  return impl_->writer->call<std::size_t>("purge", [impl = impl_.get(), &which](std::int64_t&) -> Expected<std::size_t> {
+  return impl_->writer->call<std::size_t>("purge", [impl = impl_.get(), &which](sqlite::DepthDelta&) -> Expected<std::size_t> {
     auto ids = impl->dead.select_ids(which);
     if (!ids) return tl::unexpected(ids.error());
     std::size_t purged = 0;
@@ -608,7 +675,7 @@ Expected<std::size_t> SqliteQueue::purge(const DeadLetterSelection& which) {
 
 Expected<std::vector<RejectedEvent>> SqliteQueue::rejected_events(const RejectedEventSelection& which) {
   return impl_->writer->call<std::vector<RejectedEvent>>(
-      "rejected_events", [impl = impl_.get(), &which](std::int64_t&) { return impl->rejected.select(which); });
+      "rejected_events", [impl = impl_.get(), &which](sqlite::DepthDelta&) { return impl->rejected.select(which); });
 }
 
 Expected<RejectedEventsSettled> SqliteQueue::settle_rejected_events(std::vector<RejectedEventOutcome> outcomes) {
@@ -618,7 +685,7 @@ Expected<RejectedEventsSettled> SqliteQueue::settle_rejected_events(std::vector<
       return tl::unexpected(std::move(fits.error()));
   }
   return impl_->writer->call<RejectedEventsSettled>(
-      "settle_rejected_events", [impl = impl_.get(), &outcomes](std::int64_t& delta) -> Expected<RejectedEventsSettled> {
+      "settle_rejected_events", [impl = impl_.get(), &outcomes](sqlite::DepthDelta& delta) -> Expected<RejectedEventsSettled> {
         RejectedEventsSettled settled;
         std::vector<NewRecord> records;
         for (auto& outcome : outcomes) {
@@ -637,9 +704,8 @@ Expected<RejectedEventsSettled> SqliteQueue::settle_rejected_events(std::vector<
           else records.push_back(std::move(*outcome.record));
         }
         std::vector<RecordId> ids;
-        if (auto r = impl->insert_records(records, ids); !r) return tl::unexpected(r.error());
+        if (auto r = impl->insert_records(records, ids, delta); !r) return tl::unexpected(r.error());
         settled.enqueued = records.size();
-        delta = static_cast<std::int64_t>(records.size());
         return settled;
       });
 }
@@ -650,19 +716,19 @@ Expected<std::vector<delivery::SeenError>> SqliteQueue::record_ometria_errors(co
                                                                              const std::vector<delivery::SeenError>& seen,
                                                                              std::int64_t now) {
   return impl_->writer->call<std::vector<delivery::SeenError>>(
-      "record_ometria_errors", [impl = impl_.get(), &api_key, &seen, now](std::int64_t&) {
+      "record_ometria_errors", [impl = impl_.get(), &api_key, &seen, now](sqlite::DepthDelta&) {
         return impl->ometria_errors.record(api_key, seen, now);
       });
 }
 
 Expected<std::vector<StoredOmetriaError>> SqliteQueue::ometria_errors(std::size_t limit) {
   return impl_->writer->call<std::vector<StoredOmetriaError>>(
-      "ometria_errors", [impl = impl_.get(), limit](std::int64_t&) { return impl->ometria_errors.list(limit); });
+      "ometria_errors", [impl = impl_.get(), limit](sqlite::DepthDelta&) { return impl->ometria_errors.list(limit); });
 }
 
 Expected<std::vector<OmetriaErrorsOfKey>> SqliteQueue::ometria_errors_by_key() {
   return impl_->writer->call<std::vector<OmetriaErrorsOfKey>>(
-      "ometria_errors_by_key", [impl = impl_.get()](std::int64_t&) { return impl->ometria_errors.by_key(); });
+      "ometria_errors_by_key", [impl = impl_.get()](sqlite::DepthDelta&) { return impl->ometria_errors.by_key(); });
 }
 
 // ---- the request log (RequestLog) ----
@@ -720,7 +786,7 @@ void SqliteQueue::Impl::submit_request_log_flush() {
     }
   };
   sqlite::GroupCommitWriter::Task task;
-  task.run = [this, batch, take](std::int64_t&) -> Expected<void> {
+  task.run = [this, batch, take](sqlite::DepthDelta&) -> Expected<void> {
     take();
     for (const auto& entry : batch->entries) {
       if (auto r = request_log.insert(entry); !r) return r;
@@ -738,24 +804,24 @@ void SqliteQueue::Impl::submit_request_log_flush() {
 
 Expected<std::vector<LoggedRequest>> SqliteQueue::logged_requests(const RequestLogSelection& which) {
   return impl_->writer->call<std::vector<LoggedRequest>>(
-      "logged_requests", [impl = impl_.get(), &which](std::int64_t&) { return impl->request_log.select(which); });
+      "logged_requests", [impl = impl_.get(), &which](sqlite::DepthDelta&) { return impl->request_log.select(which); });
 }
 
 // ---- imports ----
 
 Expected<ImportRun> SqliteQueue::start_import_run(NewImportRun run) {
-  return impl_->writer->call<ImportRun>("start_import_run", [impl = impl_.get(), &run](std::int64_t&) {
+  return impl_->writer->call<ImportRun>("start_import_run", [impl = impl_.get(), &run](sqlite::DepthDelta&) {
     return impl->imports.start(run, impl->now());
   });
 }
 
 Expected<std::vector<ImportRun>> SqliteQueue::import_runs(const std::string& run_key) {
   return impl_->writer->call<std::vector<ImportRun>>("import_runs",
-                                                     [impl = impl_.get(), &run_key](std::int64_t&) { return impl->imports.runs(run_key); });
+                                                     [impl = impl_.get(), &run_key](sqlite::DepthDelta&) { return impl->imports.runs(run_key); });
 }
 
 Expected<void> SqliteQueue::set_import_run_state(ImportRunId id, ImportState state) {
-  auto r = impl_->writer->call<bool>("set_import_run_state", [impl = impl_.get(), id, state](std::int64_t&) -> Expected<bool> {
+  auto r = impl_->writer->call<bool>("set_import_run_state", [impl = impl_.get(), id, state](sqlite::DepthDelta&) -> Expected<bool> {
     if (auto set = impl->imports.set_state(id, state, impl->now()); !set) return tl::unexpected(set.error());
     return true;
   });
@@ -781,10 +847,9 @@ void SqliteQueue::enqueue_import(std::vector<NewRecord> records, ImportCheckpoin
   sqlite::GroupCommitWriter::Task task;
   task.records = std::max<std::size_t>(records.size(), 1);
   task.durable = true;
-  task.run = [impl = impl_.get(), ids, records = std::move(records), checkpoint](std::int64_t& delta) -> Expected<void> {
-    if (auto r = impl->insert_records(records, *ids); !r) return r;
+  task.run = [impl = impl_.get(), ids, records = std::move(records), checkpoint](sqlite::DepthDelta& delta) -> Expected<void> {
+    if (auto r = impl->insert_records(records, *ids, delta); !r) return r;
     if (auto r = impl->imports.checkpoint(checkpoint, records.size(), impl->now()); !r) return r;
-    delta = static_cast<std::int64_t>(records.size());
     return {};
   };
   task.finish = [ids, shared_done](const Error* err) {
