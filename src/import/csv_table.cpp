@@ -62,7 +62,7 @@ Expected<Read> read_kind(const njson& j, const std::string& file, const std::str
 Expected<Field> compile_field(const njson& j, const std::string& file, const std::string& where, bool in_each_row) {
   static const std::unordered_set<std::string> known = {
       "column", "columnsStartingWith", "to", "read", "prefix", "true", "false", "formats", "timezone",
-      "map", "unmapped", "required", "onInvalid", "const", "firstRow", "dropItemIfEmpty", "comment"};
+      "map", "unmapped", "required", "onInvalid", "const", "firstRow", "dropItemIfEmpty", "dropPrefix", "comment"};
   if (!j.is_object()) return tl::unexpected(table_error(file, where, "a field must be an object"));
   Field f;
   f.where = where;
@@ -128,6 +128,11 @@ Expected<Field> compile_field(const njson& j, const std::string& file, const std
                      only_with("firstRow", in_each_row, "in eachRow.fields")})
     if (!check) return tl::unexpected(check.error());
 
+  if (j.contains("dropPrefix")) {
+    if (!j["dropPrefix"].is_string() || j["dropPrefix"].get<std::string>().empty() || f.has_const)
+      return tl::unexpected(table_error(file, at, "\"dropPrefix\" must be a non-empty string, on a field with a column"));
+    f.value.drop_prefix = j["dropPrefix"].get<std::string>();
+  }
   if (j.contains("prefix")) {
     if (!j["prefix"].is_string()) return tl::unexpected(table_error(file, at, "\"prefix\" must be a string"));
     f.value.prefix = j["prefix"].get<std::string>();

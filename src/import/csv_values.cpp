@@ -246,6 +246,11 @@ std::string check_time_format(std::string_view pattern) {
 
 Outcome write_value(const ValueSpec& spec, std::string_view cell, std::string& out, std::string& reason) {
   std::string_view text = cell;
+  if (!spec.drop_prefix.empty() && text.substr(0, spec.drop_prefix.size()) == spec.drop_prefix) {
+    text.remove_prefix(spec.drop_prefix.size());
+    cell = text;
+    if (text.empty()) return Outcome::skipped;
+  }
   if (!spec.map.empty()) {
     bool found = false;
     for (const auto& [output, inputs] : spec.map) {

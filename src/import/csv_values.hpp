@@ -17,6 +17,7 @@ enum class Unmapped : std::uint8_t { fail, keep, skip };
 struct ValueSpec {
   Read read = Read::string;
   std::string prefix;                                 // string: written before the cell's text
+  std::string drop_prefix;                            // removed from the cell's start when there ("'" of spreadsheets)
   std::vector<std::string> true_words, false_words;   // boolean: lower case
   std::vector<std::string> formats;                   // timestamp, date: strptime-like patterns, tried in order
   int assumed_offset_minutes = 0;                     // timestamp: the zone of a value without one

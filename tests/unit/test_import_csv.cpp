@@ -263,6 +263,14 @@ TEST(CsvImportBadRows, MalformedRowsAreBadRowsAndTheNextRowsAreRead) {
             "3 22 {\"@type\":\"contact\",\"id\":\"2\"}\n");
 }
 
+TEST(CsvImportTables, ShopifyCustomerIdLosesASpreadsheetApostrophe) {
+  const Read got = read_csv("Customer ID,Email,First Name\n'7012345678901,ada@example.com,Ada\n",
+                            shipped_table("shopify_customers"));
+  EXPECT_EQ(joined(got.items),
+            "2 64 {\"@type\":\"contact\",\"id\":\"7012345678901\",\"email\":\"ada@example.com\","
+            "\"customer_id\":\"7012345678901\",\"firstname\":\"Ada\"}\n");
+}
+
 TEST(CsvImportBadRows, RequiredEmptyCellNamesItsColumn) {
   const Read got = read_csv("Customer ID,Email,First Name\n7001,,Ada\n", shipped_table("shopify_customers"));
   EXPECT_EQ(joined(got.items), "2 39 bad Email: is empty, and the table requires it\n");
