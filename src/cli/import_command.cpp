@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -38,6 +39,8 @@ struct ImportArgs {
   std::vector<std::string> inputs;
   std::string source;
   std::string format;  // empty: detect
+  std::string csv_type;   // --type: the records a CSV file's rows are
+  std::string csv_table;  // --csv-table NAME|FILE; empty: detected from the header
   bool dry_run = false;
   std::vector<std::string> accept;
   std::int64_t max_bad_records = 0;
@@ -210,6 +213,31 @@ int run_import(const ImportArgs& args) {
   auto inputs = import::resolve_inputs(args.inputs, format);
   if (!inputs) return fail(kCommand, inputs.error().message, exit_usage);
   if (inputs->empty()) return fail(kCommand, "no input files in " + describe_inputs(args.inputs), exit_usage);
+  // CSV files: the tables of mappings/import/ (loaded and checked once), the type and the table to read them.
+  import::CsvTables csv_tables;
+  const bool any_csv = std::any_of(inputs->begin(), inputs->end(), [](const auto& i) { return i.format == import::InputFormat::csv; });
+  if (!any_csv && (!args.csv_type.empty() || !args.csv_table.empty()))
+    return fail(kCommand, "--type and --csv-table apply to CSV input only, and no input is CSV", exit_usage);
+  if (any_csv) {
+    const auto type = ometria::record_type_from(args.csv_type);
+    if (args.csv_type.empty() || !type || *type == ometria::RecordType::custom_event)
+      return fail(kCommand, "--type: CSV input needs --type contact, order or product (the records its rows are)" +
+                                (args.csv_type.empty() ? std::string() : ", not \"" + args.csv_type + "\""),
+                  exit_usage);
+    auto tables = import::CsvTables::load(mappings.directory / "import");
+    if (!tables) return fail(kCommand, "cannot load the CSV tables: " + tables.error().message, exit_usage);
+    csv_tables = std::move(*tables);
+    auto choice = std::make_shared<import::CsvTableChoice>();
+    choice->type = *type;
+    choice->detect_among = &csv_tables;
+    if (!args.csv_table.empty()) {
+      auto table = csv_tables.resolve(args.csv_table);
+      if (!table) return fail(kCommand, "--csv-table: " + table.error().message, exit_usage);
+      choice->table = std::move(*table);
+    }
+    for (auto& input : *inputs)
+      if (input.format == import::InputFormat::csv) input.csv = choice;
+  }
   std::vector<queue::ImportFile> identities;
   for (const auto& input : *inputs) identities.push_back(input.identity);
   const std::string run_key = import::run_key_of(source->name, args.inputs, format, args.send_default_optin);
@@ -422,6 +450,10 @@ void add_import_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--source", args->source, "The source (its name in the configuration) whose mapping and API key the import uses");
   add_queue_location_options(*cmd, args->where);
   cmd->add_option("--format", args->format, "events | records | csv (default: detected per file)");
+  cmd->add_option("--type", args->csv_type, "CSV input: the records its rows are (contact, order or product)");
+  cmd->add_option("--csv-table", args->csv_table,
+                  "CSV input: the table of mappings/import/ that reads it (a name, or a table FILE of your own); default: "
+                  "the one whose headers the file has");
   cmd->add_flag("--dry-run", args->dry_run, "Read everything and print the plan; enqueue nothing");
   cmd->add_option("--accept", args->accept,
                   "Go ahead despite this hazard (repeatable): optin-without-timestamp, one-optin-for-all, old-custom-events");

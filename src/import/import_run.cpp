@@ -57,12 +57,15 @@ Expected<queue::ImportFile> identify_file(const std::filesystem::path& file) {
 }
 
 Expected<std::unique_ptr<ItemReader>> open_reader(const InputFile& file) {
-  if (file.format == InputFormat::csv) {
-    // The seam for CSV: import::CsvReader (an ItemReader over a ByteSource, from open_file_source) plugs in here.
-    return fail(errc::invalid_request, file.path.string() + ": CSV input is not built yet in this version");
-  }
   auto source = open_file_source(file.path);
   if (!source) return tl::unexpected(source.error());
+  if (file.format == InputFormat::csv) {
+    if (!file.csv)
+      return fail(errc::invalid_request, file.path.string() + ": a CSV file needs --type contact|order|product (the records its rows are)");
+    auto reader = CsvReader::open(file.path.string(), std::move(*source), *file.csv);
+    if (!reader) return tl::unexpected(reader.error());
+    return std::unique_ptr<ItemReader>(std::move(*reader));
+  }
   return std::unique_ptr<ItemReader>(std::make_unique<JsonLinesReader>(std::move(*source), file.path.string(), file.format));
 }
 
@@ -400,18 +403,33 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
       auto reader = open_reader(inputs[f]);
       if (!reader) return tl::unexpected(reader.error());
       HintCursor hints(f < planned.hints_per_file.size() ? &planned.hints_per_file[f] : nullptr);
+      // Items that share an end offset (the records of one CSV group) are committed together or not at all: a
+      // checkpoint says "everything ending at or before this offset is queued", so it is only ever taken where
+      // the offset moves on. `safe` is the checkpoint after the last such item, `safe_records` the records of
+      // batch it covers; the rest of batch belongs to the item(s) at the current offset.
       std::vector<queue::NewRecord> batch;
       batch.reserve(runner.batch_limit());
+      queue::ImportCheckpoint safe = checkpoint;
+      std::size_t safe_records = 0;
+      const auto commit_safe = [&]() -> Expected<void> {
+        std::vector<queue::NewRecord> rest(std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(safe_records)),
+                                           std::make_move_iterator(batch.end()));
+        batch.resize(safe_records);
+        if (auto r = runner.commit(std::move(batch), safe); !r) return r;
+        batch = std::move(rest);
+        safe_records = 0;
+        return {};
+      };
       for (;;) {
         if (runner.stopping()) {
           runner.mark_interrupted();
-          if (auto r = runner.commit(std::move(batch), checkpoint); !r) return tl::unexpected(r.error());
+          if (auto r = commit_safe(); !r) return tl::unexpected(r.error());
           return runner.finish();
         }
         auto item = (*reader)->next();
         if (!item) {
           // Commit what was read before the error: it is sound, and the rerun starts after it.
-          if (auto r = runner.commit(std::move(batch), checkpoint); !r) return tl::unexpected(r.error());
+          if (auto r = commit_safe(); !r) return tl::unexpected(r.error());
           if (auto r = runner.finish(); !r) return tl::unexpected(r.error());
           return tl::unexpected(item.error());
         }
@@ -423,6 +441,15 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
         const SourcePlace at_place = place_of(**item);
         const auto hint = hints.next();
         if (at_place.end_offset <= resume_after) continue;  // committed before
+        if (at_place.end_offset != checkpoint.offset) {
+          // The items before this one are complete: a checkpoint may be taken after them.
+          safe = checkpoint;
+          safe_records = batch.size();
+          if (safe_records >= runner.batch_limit()) {
+            if (auto r = commit_safe(); !r) return tl::unexpected(r.error());
+            batch.reserve(runner.batch_limit());
+          }
+        }
         runner.count_read(at_place, pass);
         const auto* known = std::get_if<RecordItem>(&**item);
         if (hint && *hint != pass) {
@@ -442,11 +469,6 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
         }
         checkpoint.offset = at_place.end_offset;
         checkpoint.line = at_place.line;
-        if (batch.size() >= runner.batch_limit()) {
-          if (auto r = runner.commit(std::move(batch), checkpoint); !r) return tl::unexpected(r.error());
-          batch.clear();
-          batch.reserve(runner.batch_limit());
-        }
       }
     }
   }

@@ -390,3 +390,27 @@ TEST_F(LargeImportTest, CtrlCCommitsWhatIsPendingAndAChangedFileIsThenRefused) {
 }
 
 }  // namespace
+
+// A Shopify order export (one row per line item) read by the shipped table: one order per `Name`, with its line
+// items, in the backfill lane; without --type the command says what it needs.
+TEST_F(ImportCommandTest, AShopifyOrderCsvBecomesOneOrderPerNameWithItsLineItems) {
+  auto untyped = run(import_args(cases("csv/shopify_orders.csv"), "--quiet"), true);
+  EXPECT_EQ(untyped.exit_code, 2) << untyped.out;
+  EXPECT_NE(untyped.out.find("--type: CSV input needs --type contact, order or product"), std::string::npos) << untyped.out;
+  auto wrong = run(import_args(cases("csv/shopify_orders.csv"), "--quiet --type order --csv-table no_such_table"), true);
+  EXPECT_EQ(wrong.exit_code, 2) << wrong.out;
+  EXPECT_NE(wrong.out.find("--csv-table"), std::string::npos) << wrong.out;
+
+  auto imported = run(import_args(cases("csv/shopify_orders.csv"), "--quiet --type order"), true);
+  ASSERT_EQ(imported.exit_code, 0) << imported.out;
+  auto orders = queued()[RecordType::order];
+  ASSERT_EQ(orders.size(), 2u);
+  const auto first = nlohmann::json::parse(orders[0]);
+  EXPECT_EQ(first["id"], "5511111111111");
+  EXPECT_EQ(first["currency"], "GBP");
+  ASSERT_TRUE(first["lineitems"].is_array());
+  EXPECT_GE(first["lineitems"].size(), 2u);
+  // What the table makes, exactly as the reader's own golden file says (its second column is the line).
+  const std::string expected = read_file(cases("csv/shopify_orders.expected"));
+  EXPECT_NE(expected.find(orders[0]), std::string::npos) << orders[0];
+}

@@ -20,8 +20,7 @@ class MappingDir {
       : dir_(std::filesystem::temp_directory_path() /
              ("omt-mappings-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++))) {
     std::filesystem::create_directories(dir_);
-    for (const auto& entry : std::filesystem::directory_iterator(project_mappings_dir()))
-      std::filesystem::copy_file(entry.path(), dir_ / entry.path().filename());
+    std::filesystem::copy(project_mappings_dir(), dir_, std::filesystem::copy_options::recursive);  // import/ too
   }
   ~MappingDir() {
     std::error_code ignored;

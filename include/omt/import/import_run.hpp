@@ -26,6 +26,7 @@
 #include "omt/error.hpp"
 #include "omt/import/event_mapping.hpp"
 #include "omt/import/input_format.hpp"
+#include "omt/import/csv_reader.hpp"
 #include "omt/import/item.hpp"
 #include "omt/import/plan.hpp"
 #include "omt/queue/queue.hpp"
@@ -39,11 +40,13 @@ struct InputFile {
   std::filesystem::path path;
   InputFormat format = InputFormat::events;
   queue::ImportFile identity;  // path (as shown), size, hash of the first MiB
+  // CSV only: the record type (--type) and the table that reads it (--csv-table, or detected from the header).
+  std::shared_ptr<const CsvTableChoice> csv;
 };
 
 // Size and SHA-256 of the first MiB.
 Expected<queue::ImportFile> identify_file(const std::filesystem::path& file);
-// The reader of a file in its format. CSV: the seam for import::CsvReader (not built in this branch yet).
+// The reader of a file in its format (CSV: import::CsvReader with the file's table choice).
 Expected<std::unique_ptr<ItemReader>> open_reader(const InputFile& file);
 // The files of the command line's arguments (folders walked in sorted order), each with its format: `format`
 // when given, else detected per file (detect_format). An argument naming nothing, or a file whose format cannot
