@@ -263,7 +263,10 @@ TEST_F(ImportCommandTest, UnusableOptionsAreRefusedBeforeAnythingIsRead) {
   EXPECT_NE(hazard.out.find("no hazard named \"everything\""), std::string::npos) << hazard.out;
   auto csv = run(import_args(cases("records.jsonl"), "--format csv"), true);
   EXPECT_EQ(csv.exit_code, 2);
-  EXPECT_NE(csv.out.find("CSV input is not built yet"), std::string::npos) << csv.out;
+  EXPECT_NE(csv.out.find("CSV input needs --type contact, order or product"), std::string::npos) << csv.out;
+  auto type_without_csv = run(import_args(cases("records.jsonl"), "--type order"), true);
+  EXPECT_EQ(type_without_csv.exit_code, 2);
+  EXPECT_NE(type_without_csv.out.find("--type and --csv-table apply to CSV input only"), std::string::npos) << type_without_csv.out;
 }
 
 // ---- large imports, stopped in the middle ----
