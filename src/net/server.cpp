@@ -3,6 +3,7 @@
 // obs::HttpEvents' (obs/http_events).
 #include "omt/net/server.hpp"
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <future>
@@ -55,6 +56,11 @@ void run_worker(Server::Impl& impl, Worker& worker) {
 }
 
 }  // namespace
+
+void keep_freed_memory_for_reuse() {
+  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+}
 
 Server::Impl::Impl(const config::ServerConfig& cfg, Router r, obs::Registry& registry, unsigned thread_count)
     : config(cfg),
