@@ -10,7 +10,7 @@ packages=(
   libhowardhinnant-date-dev libphonenumber-dev libprotobuf-dev libicu-dev
   libexpected-dev libcli11-dev libssl-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 curl openssl wrk
+  python3 curl openssl wrk linux-perf  # linux-perf: `perf record -g` of the load benchmark (bench/load/run.sh)
   nodejs chromium  # tests/sdk/browser_sdk_check.sh: the SDKs come from npm, the browser is Debian's
 )
 # Optional extras: fuzzing (clang + libFuzzer runtime). Asked for with OMT_WITH_FUZZ=1.

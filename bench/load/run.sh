@@ -12,6 +12,11 @@
 # 127.0.0.1, checks that the body transforms, runs wrk N times against each, alternating, and prints the medians
 # of requests/s, events/s and p50/p99 latency for both, the service as a share of the floor, and the service's
 # peak RSS (VmHWM). Machines differ from one session to the next: compare the ratios, which one run measures.
+#
+# Then the ingest path: one service with a durable queue (durability full, a source with a write key, delivery
+# pointed at a closed port so that nothing drains and nothing competes for the CPU), loaded alternately with
+# the 100 events on /v0/destinations/ometria and the same 100 on /v1/batch (HTTP Basic); it prints the events/s
+# each acknowledged and the ingest path as a share of the transform path. --no-ingest skips it.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,6 +29,7 @@ duration=10s
 connections=32
 wrk_threads=2
 server_threads=$(nproc)
+ingest=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --binary) binary=$2; shift 2 ;;
@@ -33,7 +39,8 @@ while [[ $# -gt 0 ]]; do
     --connections) connections=$2; shift 2 ;;
     --wrk-threads) wrk_threads=$2; shift 2 ;;
     --server-threads) server_threads=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --no-ingest) ingest=0; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -57,8 +64,8 @@ trap cleanup EXIT
 
 python3 "$root/bench/load/make_payloads.py" "$work"
 
-start_server() {
-  "$binary" serve --listen 127.0.0.1:0 --threads "$server_threads" --log-level info 2>"$work/server.log" &
+start_server() {  # $@: more arguments for serve
+  "$binary" serve --listen 127.0.0.1:0 --threads "$server_threads" --log-level info "$@" 2>"$work/server.log" &
   server_pid=$!
   wait_for_listening "$server_pid" "$work/server.log"
   server_port=$port
@@ -76,9 +83,10 @@ stop_pid() {
   wait "$1" || { echo "process $1 exited with status $?" >&2; exit 1; }
 }
 
-# wrk once against port $1 with body $2 at path $3, appending its RESULT line to file $4; X-Content-Format: $5.
+# wrk once against port $1 with body $2 at path $3, appending its RESULT line to file $4; X-Content-Format: $5;
+# Authorization: $6.
 load_once() {
-  OMT_BODY_FILE="$work/$2" OMT_CONTENT_FORMAT="$5" wrk -t"$wrk_threads" -c"$connections" -d"$duration" \
+  OMT_BODY_FILE="$work/$2" OMT_CONTENT_FORMAT="$5" OMT_AUTHORIZATION="${6:-}" wrk -t"$wrk_threads" -c"$connections" -d"$duration" \
     -s "$root/bench/load/post.lua" "http://127.0.0.1:$1$3" | grep '^RESULT' >>"$4"
 }
 
@@ -90,6 +98,10 @@ check_errors() {  # $1: name, $2: results file
 }
 
 field() { sed -E "s/.* $1=([0-9]+).*/\\1/" "$2"; }
+events_of() {  # $1: results file, $2: events a request; the median events/s of the 2xx answers
+  paste -d' ' <(field requests "$1") <(field non2xx "$1") <(field duration_us "$1") |
+    awk -v e="$2" '{printf "%.0f\n", ($1 - $2) * e / ($3 / 1e6)}' | median
+}
 rps_of() { paste -d' ' <(field requests "$1") <(field duration_us "$1") | awk '{printf "%.0f\n", $1 / ($2 / 1e6)}' | median; }
 ms_of() { field "$1" "$2" | median | awk '{print $1 / 1000}'; }
 
@@ -136,3 +148,46 @@ done
 echo "(medians of $runs runs each, alternating; wrk -t$wrk_threads -c$connections -d$duration; --threads $server_threads;"
 echo " share: the service's requests/s as a share of the floor's; p99_x: its p99 over the floor's;"
 echo " processor100c, router100c: the same 100 events as processor100, router100 in the compacted form)"
+
+[[ $ingest == 1 ]] || exit 0
+# ---- the ingest path beside the transform path: one service, one run ------------------------------------------
+write_key="wk-bench-load"
+authorization="Basic $(printf '%s:' "$write_key" | base64 -w0)"
+cat >"$work/ingest.json" <<EOF
+{
+  "queue": {"path": "$work/queue.db", "durability": "full", "high_water_mark": 1000000000},
+  "ingest": {"slow_down_from": 0},
+  "ometria": {"endpoint": "http://127.0.0.1:9/v2/push", "allow_plain_http": true},
+  "sources": [{"name": "bench", "write_key": "$write_key", "api_key": "bench-api-key"}]
+}
+EOF
+start_server --config "$work/ingest.json"
+status=$(curl -s -o "$work/answer.json" -w '%{http_code}' -H "Authorization: $authorization" \
+         -H 'Content-Type: application/json' --data-binary "@$work/batch100.json" "http://127.0.0.1:$server_port/v1/batch")
+if [[ "$status" != 200 ]] || ! grep -q '"accepted":100,' "$work/answer.json"; then
+  echo "batch100: the body is not accepted whole (HTTP $status): $(head -c 300 "$work/answer.json")" >&2
+  exit 1
+fi
+: >"$work/transform_results"
+: >"$work/ingest_results"
+for _ in $(seq 1 "$runs"); do  # alternating, so that both see the same machine
+  load_once "$server_port" processor100.json /v0/destinations/ometria "$work/transform_results" ""
+  load_once "$server_port" batch100.json /v1/batch "$work/ingest_results" "" "$authorization"
+done
+rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
+stop_pid "$server_pid"; server_pid=""
+check_errors "processor100 (ingest run)" "$work/transform_results"
+check_errors "batch100" "$work/ingest_results"
+transform_events=$(events_of "$work/transform_results" 100)
+ingest_events=$(events_of "$work/ingest_results" 100)
+echo
+printf '%-24s %10s %7s %7s\n' path events/s p50_ms p99_ms
+printf '%-24s %10.0f %7.2f %7.2f\n' /v0/destinations/ometria "$transform_events" \
+  "$(ms_of p50_us "$work/transform_results")" "$(ms_of p99_us "$work/transform_results")"
+printf '%-24s %10.0f %7.2f %7.2f\n' "/v1/batch (acknowledged)" "$ingest_events" \
+  "$(ms_of p50_us "$work/ingest_results")" "$(ms_of p99_us "$work/ingest_results")"
+printf 'ingest share: %.0f%%   peak RSS %.1f MiB\n' \
+  "$(awk -v a="$ingest_events" -v b="$transform_events" 'BEGIN {print 100 * a / b}')" \
+  "$(awk -v v="$rss_kib" 'BEGIN {print v / 1024}')"
+echo "(the same 100 events: processor100 on /v0/destinations/ometria, batch100 on /v1/batch into the queue at"
+echo " durability full; medians of $runs runs each, alternating; only 2xx answers count as acknowledged)"

@@ -67,6 +67,7 @@ int run_serve(const ServeFlags& flags) {
                                     cfg->log.format == "json" ? obs::LogFormat::json : obs::LogFormat::text,
                                     cfg->log.log_pii});
   const std::uint64_t fd_limit = net::raise_open_file_limit();
+  net::keep_freed_memory_for_reuse();
   obs::emit(obs::ServiceStarting{OMT_VERSION, fd_limit});
 
   const auto mappings = mappings_location(cfg->mappings_dir, "mappings_dir");

@@ -1,6 +1,7 @@
 #include "http_session.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -8,8 +9,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
-#include "server_impl.hpp"
+#include "omt/net/response_head.hpp"
 #include "omt/obs/http_events.hpp"
+#include "server_impl.hpp"
 
 namespace omt::net {
 
@@ -37,10 +39,19 @@ Method method_from(http::verb verb) {
 constexpr std::size_t first_body_read = 64 * 1024;
 // Growth factor when the body fills up: 4 keeps a 400 KB body to two reallocations (64 K -> 256 K -> all).
 constexpr std::size_t body_growth = 4;
+// A connection keeps buffers up to this size for its next request; larger ones go once the answer is written,
+// so that thousands of idle keep-alive connections hold little.
+constexpr std::size_t kept_buffer_bytes = 16 * 1024;
+
+// s.clear(), or its memory handed back when it is larger than a connection keeps.
+void clear_or_release(std::string& s) {
+  if (s.capacity() > kept_buffer_bytes) std::string().swap(s);
+  else s.clear();
+}
 
 }  // namespace
 
-HttpSession::HttpSession(std::shared_ptr<Server::Impl> server, tcp::socket socket, std::uint64_t id)
+HttpSession::HttpSession(std::shared_ptr<Server::Impl> server, ServerSocket socket, std::uint64_t id)
     : server_(std::move(server)), stream_(std::move(socket)), id_(id) {
   server_->events.emit(obs::ConnectionOpened{});
   boost::system::error_code peer_error;  // once a connection: every request on it comes from the same peer
@@ -76,7 +87,9 @@ void HttpSession::force_close() {
 void HttpSession::deliver(Response response) {
   // After shutdown nothing runs the executor: a late answer is dropped (queued, it would keep this alive).
   if (server_->threads_stopped.load()) return;
-  asio::dispatch(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
+  // A handler answering at once is on this connection's thread: written now, no hand-off.
+  if (stream_.get_executor().running_in_this_thread()) return write_response(std::move(response));
+  asio::post(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
     self->write_response(std::move(r));
   });
 }
@@ -200,37 +213,48 @@ void HttpSession::on_request_read() {
   state_ = State::handling;
   stream_.expires_never();
   auto& req = parser_->get();
-  Request request;
+  // Filled in place: the strings keep their capacity from the connection's previous request.
+  Request& request = request_;
   request.method = method_from(req.method());
-  request.target = std::string(req.target());
-  const auto query = request.target.find('?');
-  request.path = request.target.substr(0, query);
-  request.headers.reserve(16);
-  for (const auto& field : req) request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-  request.body = std::move(body_);
-  body_ = std::string();
-  request.peer_address = peer_address_;
+  request.target.assign(req.target().data(), req.target().size());
+  request.path.assign(request.target, 0, request.target.find('?'));
+  std::size_t fields = 0;
+  for (const auto& field : req) {
+    if (fields == request.headers.size()) request.headers.emplace_back();
+    request.headers[fields].first.assign(field.name_string().data(), field.name_string().size());
+    request.headers[fields].second.assign(field.value().data(), field.value().size());
+    ++fields;
+  }
+  request.headers.resize(fields);
+  request.params.clear();
+  request.body.swap(body_);  // body_ now holds the previous request's buffer, for the next body
+  body_.clear();
+  if (request.peer_address != peer_address_) request.peer_address = peer_address_;
   keep_alive_ = req.keep_alive();
   version_ = req.version();
-  const std::string method_name(req.method_string());
-  parser_.reset();
+  const std::string_view method_name(req.method_string().data(), req.method_string().size());
   if (obs::HttpEvents::access_lines_on()) {
-    request_line_ = method_name + " " + request.target;
+    request_line_.assign(method_name);
+    request_line_ += ' ';
+    request_line_ += request.target;
     server_->events.emit(obs::RequestBodyRead{id_, request_line_, request.body, request.header("Content-Encoding")});
   }
 
   const Router::Match match = server_->router.match(request);
   if (!match.path_matched) {
     route_ = &server_->events.unmatched_route();
+    parser_.reset();
     return write_response(Response::json_error(404, "Not found: " + request.path));
   }
   route_ = &server_->events.route(match.route_index);
   if (match.handler == nullptr) {
-    Response r = Response::json_error(405, "Method " + method_name + " not allowed for " + request.path +
-                                               " (allowed: " + match.allow + ")");
+    Response r = Response::json_error(405, "Method " + std::string(method_name) + " not allowed for " +
+                                               request.path + " (allowed: " + match.allow + ")");
     r.headers.emplace_back("Allow", match.allow);
+    parser_.reset();
     return write_response(std::move(r));
   }
+  parser_.reset();
   Responder respond(shared_from_this());
   try {
     (*match.handler)(request, respond);
@@ -253,31 +277,37 @@ void HttpSession::send_error_and_close(int status, std::string message) {
 void HttpSession::write_response(Response r) {
   if (state_ != State::handling) return;  // closed meanwhile (deadline passed)
   state_ = State::writing;
-  server_->events.emit(obs::RequestServed{route_, id_, request_line_, r.status, Clock::now() - request_start_, r.body});
+  response_ = std::move(r);
+  server_->events.emit(obs::RequestServed{route_, id_, request_line_, response_.status, Clock::now() - request_start_,
+                                          response_.body});
   request_line_.clear();
 
   const bool keep_alive = keep_alive_ && !close_after_write_ && !server_->stopping.load();
-  response_.emplace(static_cast<http::status>(r.status), version_ ? version_ : 11);
-  // A 204 has no content, so it names no content type (RFC 9110, 15.3.5).
-  if (r.status != 204) response_->set(http::field::content_type, r.content_type);
-  for (auto& [name, value] : r.headers) response_->set(name, value);
-  response_->keep_alive(keep_alive);
-  response_->body() = std::move(r.body);
-  response_->prepare_payload();
+  head_.clear();
+  append_response_head(head_, response_, version_ ? version_ : 11, keep_alive);
+  const std::size_t body_bytes = response_has_body(response_.status) ? response_.body.size() : 0;
+  const std::array<asio::const_buffer, 2> wire{asio::buffer(head_), asio::buffer(response_.body.data(), body_bytes)};
   stream_.expires_after(config().timeouts.write);
-  http::async_write(stream_, *response_, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+  asio::async_write(stream_, wire, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
     self->on_written(ec, keep_alive);
   });
 }
 
+void HttpSession::release_large_buffers() {
+  response_.headers.clear();
+  clear_or_release(response_.body);
+  clear_or_release(request_.body);
+  clear_or_release(body_);
+  // Thousands of idle connections must not each keep a large read buffer from one big chunked request.
+  if (buffer_.size() == 0 && buffer_.capacity() > kept_buffer_bytes) buffer_.shrink_to_fit();
+}
+
 void HttpSession::on_written(beast::error_code ec, bool keep_alive) {
-  response_.reset();
+  release_large_buffers();
   if (ec || state_ == State::closed) return close_now();
   // Only an error answer can leave request bytes unread (a 413 body still arriving): linger for those.
   if (!keep_alive) return close_after_write_ ? linger_and_close() : close_now();
   close_after_write_ = false;
-  // Thousands of idle connections must not each keep a large read buffer from one big chunked request.
-  if (buffer_.size() == 0 && buffer_.capacity() > 16 * 1024) buffer_.shrink_to_fit();
   do_idle_wait();
 }
 

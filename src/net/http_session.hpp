@@ -1,7 +1,9 @@
 // Internal: one client connection (Beast's http_session). Phases: idle (waiting for the first byte of a request,
 // idle timeout), reading (the whole request within the read timeout, within the header and body limits),
 // handling (no timeout: an asynchronous handler may take its time), writing (write timeout), then keep-alive
-// or close. Everything runs on the connection's strand; a handler that throws gets its request a 500.
+// or close. Everything runs on the connection's worker thread (no strand: nothing else runs its handlers); a
+// handler that throws gets its request a 500. The buffers a request needs (header fields, body, answer head)
+// are kept from one request to the next on the connection, so a keep-alive request allocates little.
 #pragma once
 
 #include <chrono>
@@ -14,6 +16,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "listener.hpp"
 #include "omt/net/router.hpp"
 #include "omt/net/server.hpp"
 
@@ -25,7 +28,7 @@ namespace omt::net {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession>, public ResponseSink {
  public:
-  HttpSession(std::shared_ptr<Server::Impl> server, boost::asio::ip::tcp::socket socket, std::uint64_t id);
+  HttpSession(std::shared_ptr<Server::Impl> server, ServerSocket socket, std::uint64_t id);
   ~HttpSession() override;
 
   std::uint64_t id() const { return id_; }
@@ -52,17 +55,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Res
   void on_request_read();
   void send_error_and_close(int status, std::string message);
   void write_response(Response r);
+  void release_large_buffers();
   void on_written(boost::beast::error_code ec, bool keep_alive);
   void linger_and_close();
   void do_linger_read();
   void close_now();
 
   std::shared_ptr<Server::Impl> server_;
-  boost::beast::tcp_stream stream_;
+  boost::beast::basic_stream<boost::asio::ip::tcp, ServerExecutor> stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  std::optional<boost::beast::http::response<boost::beast::http::string_body>> response_;
-  std::string body_;
+  Request request_;     // the request being handled; its strings keep their capacity for the next one
+  Response response_;   // the answer being written: its body is the string the handler serialised it into
+  std::string head_;    // the answer's status line and header fields, written before the body in one send
+  std::string body_;    // the body being read (swapped into request_ when it is whole)
   std::size_t body_expected_ = 0;  // Content-Length
   std::size_t body_received_ = 0;  // bytes of it in body_ so far
   std::uint64_t id_;

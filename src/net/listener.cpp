@@ -6,7 +6,7 @@
 #include <memory>
 #include <string_view>
 
-#include <boost/asio/strand.hpp>
+#include <boost/asio/dispatch.hpp>
 
 #include "http_session.hpp"
 #include "server_impl.hpp"
@@ -22,8 +22,8 @@ namespace {
 constexpr int send_flags = MSG_NOSIGNAL;
 }  // namespace
 
-Listener::Listener(Server::Impl& server)
-    : server_(server), acceptor_(asio::make_strand(server.ioc)), retry_timer_(acceptor_.get_executor()) {}
+Listener::Listener(Server::Impl& server, Worker& home)
+    : server_(server), acceptor_(home.ioc.get_executor()), retry_timer_(home.ioc.get_executor()) {}
 
 Expected<Endpoint> Listener::listen(const std::string& host, std::uint16_t port) {
   const std::string where = Endpoint{host, port}.to_string();
@@ -33,7 +33,7 @@ Expected<Endpoint> Listener::listen(const std::string& host, std::uint16_t port)
   if (!ec) {
     endpoint = tcp::endpoint(address, port);
   } else {
-    tcp::resolver resolver(server_.ioc);
+    tcp::resolver resolver(acceptor_.get_executor());
     auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive, ec);
     if (ec || results.empty()) return fail(errc::io, "cannot resolve " + host + ": " + ec.message());
     endpoint = results.begin()->endpoint();
@@ -59,14 +59,15 @@ void Listener::close() {
 }
 
 void Listener::do_accept() {
-  acceptor_.async_accept(asio::make_strand(server_.ioc),
-                         [this, keep = server_.shared_from_this()](beast::error_code ec, tcp::socket socket) {
-                           on_accept(ec, std::move(socket));
-                         });
+  // Accepted straight onto the worker the connection will live on: its reads and writes never change thread.
+  incoming_.emplace(server_.next_worker().ioc.get_executor());
+  acceptor_.async_accept(*incoming_, [this, keep = server_.shared_from_this()](beast::error_code ec) { on_accept(ec); });
 }
 
-void Listener::on_accept(beast::error_code ec, tcp::socket socket) {
+void Listener::on_accept(beast::error_code ec) {
   if (ec == asio::error::operation_aborted || !acceptor_.is_open() || server_.stopping.load()) return;
+  ServerSocket socket = std::move(*incoming_);
+  incoming_.reset();
   if (ec) {
     // Out of descriptors or memory: accepting again at once would spin. Back off briefly.
     server_.events.emit(obs::AcceptFailed{ec.message()});
@@ -85,11 +86,11 @@ void Listener::on_accept(beast::error_code ec, tcp::socket socket) {
   server_.open.fetch_add(1);
   auto session = std::make_shared<HttpSession>(server_.shared_from_this(), std::move(socket), next_session_id_++);
   server_.register_session(session);
-  session->start();
+  session->start();  // on the session's own worker thread
   do_accept();
 }
 
-void Listener::reject(tcp::socket& socket) {
+void Listener::reject(ServerSocket& socket) {
   // Answer at once without holding anything: one non-blocking send of a canned 503 into an empty socket buffer.
   static constexpr std::string_view busy =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 46\r\n"

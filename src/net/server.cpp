@@ -3,6 +3,7 @@
 // obs::HttpEvents' (obs/http_events).
 #include "omt/net/server.hpp"
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <future>
@@ -32,13 +33,41 @@ std::uint64_t raise_open_file_limit() {
   return static_cast<std::uint64_t>(limit.rlim_cur);
 }
 
+namespace {
+
+std::vector<std::unique_ptr<Worker>> make_workers(unsigned count) {
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (unsigned i = 0; i < count; ++i) workers.push_back(std::make_unique<Worker>());
+  return workers;
+}
+
+// An exception escaping a completion handler must not end the thread, or the server would slowly die.
+void run_worker(Server::Impl& impl, Worker& worker) {
+  while (true) {
+    try {
+      worker.ioc.run();
+      return;
+    } catch (const std::exception& e) {
+      impl.events.emit(obs::ServerThreadThrew{e.what()});
+    } catch (...) {
+      impl.events.emit(obs::ServerThreadThrew{nullptr});
+    }
+  }
+}
+
+}  // namespace
+
+void keep_freed_memory_for_reuse() {
+  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+}
+
 Server::Impl::Impl(const config::ServerConfig& cfg, Router r, obs::Registry& registry, unsigned thread_count)
     : config(cfg),
       router(std::move(r)),
       events(registry, router.patterns()),
-      ioc(static_cast<int>(thread_count)),
-      listener(*this),
-      work(asio::make_work_guard(ioc)) {}
+      workers(make_workers(thread_count)),
+      listener(*this, *workers.front()) {}
 
 void Server::Impl::register_session(const std::shared_ptr<HttpSession>& session) {
   std::lock_guard lock(sessions_mutex);
@@ -75,21 +104,8 @@ Expected<std::unique_ptr<Server>> Server::start(const config::ServerConfig& conf
   impl->endpoint = std::move(*bound);
 
   impl->listener.start();
-  impl->threads.reserve(threads);
-  for (unsigned i = 0; i < threads; ++i) {
-    impl->threads.emplace_back([raw = impl.get()] {
-      // An exception escaping a completion handler must not end the thread, or the server would slowly die.
-      while (true) {
-        try {
-          raw->ioc.run();
-          return;
-        } catch (const std::exception& e) {
-          raw->events.emit(obs::ServerThreadThrew{e.what()});
-        } catch (...) {
-          raw->events.emit(obs::ServerThreadThrew{nullptr});
-        }
-      }
-    });
+  for (auto& worker : impl->workers) {
+    worker->thread = std::thread([raw = impl.get(), w = worker.get()] { run_worker(*raw, *w); });
   }
   impl->events.emit(obs::ServerListening{impl->endpoint.to_string(), threads});
   return std::unique_ptr<Server>(new Server(std::move(impl)));
@@ -130,14 +146,16 @@ bool Server::shutdown(std::chrono::milliseconds deadline) {
     for (auto& s : impl.live_sessions()) s->force_close();
   }
   // With the acceptor and every socket closed, the threads run out of work and return.
-  impl.work.reset();
-  for (auto& t : impl.threads) {
-    if (t.joinable()) t.join();
+  for (auto& worker : impl.workers) worker->work.reset();
+  for (auto& worker : impl.workers) {
+    if (worker->thread.joinable()) worker->thread.join();
   }
   impl.threads_stopped.store(true);
   // Answers delivered while the threads were stopping: run them now (they find their connection closed).
-  impl.ioc.restart();
-  impl.ioc.poll();
+  for (auto& worker : impl.workers) {
+    worker->ioc.restart();
+    worker->ioc.poll();
+  }
   impl.events.emit(obs::ServerStopped{});
   return drained;
 }

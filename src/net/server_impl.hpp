@@ -1,5 +1,8 @@
 // Internal: what one server's parts share. Server (start, threads, shutdown) owns it; the Listener accepts into
-// it; every HttpSession holds it alive, so the io_context outlives the last connection's socket.
+// it; every HttpSession holds it alive, so the io_contexts outlive the last connection's socket.
+// Threading: one io_context per thread (a Worker), each run by its own thread only. A connection lives on one
+// worker from accept to close, so its handlers never run concurrently and need no strand; the only hand-offs
+// between threads are accept -> worker (once per connection) and an answer delivered from another thread.
 #pragma once
 
 #include <atomic>
@@ -22,6 +25,14 @@ namespace omt::net {
 
 class HttpSession;
 
+// One server thread and the io_context only it runs (concurrency hint 1: Asio skips its cross-thread locking
+// and wake-ups for the thread's own work).
+struct Worker {
+  boost::asio::io_context ioc{1};
+  boost::asio::executor_work_guard<ServerExecutor> work = boost::asio::make_work_guard(ioc.get_executor());
+  std::thread thread;
+};
+
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Impl(const config::ServerConfig& cfg, Router r, obs::Registry& registry, unsigned thread_count);
 
@@ -29,6 +40,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   void register_session(const std::shared_ptr<HttpSession>& session);
   void unregister_session(std::uint64_t id);
   std::vector<std::shared_ptr<HttpSession>> live_sessions();
+
+  // The worker a new connection goes to: in turn (connections are long-lived keep-alives; turns spread them).
+  Worker& next_worker() { return *workers[next_worker_index++ % workers.size()]; }
 
   const config::ServerConfig config;
   const Router router;
@@ -45,11 +59,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   bool shut_down = false;
   Endpoint endpoint;
 
-  // Asio objects last: they are destroyed first, while the members above are still alive.
-  boost::asio::io_context ioc;
+  // Asio objects last: they are destroyed first, while the members above are still alive; the listener (on
+  // workers[0]) before the io_contexts.
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::size_t next_worker_index = 0;  // the listener's thread only
   Listener listener;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
-  std::vector<std::thread> threads;
 };
 
 }  // namespace omt::net

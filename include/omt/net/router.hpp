@@ -36,7 +36,7 @@ struct Request {
 struct Response {
   int status = 200;
   std::string body;
-  std::string content_type = "application/json";
+  std::string_view content_type = "application/json";  // text with static storage (a literal)
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
 
   // {"error": message} with the status.
@@ -62,6 +62,8 @@ class Responder {
   std::shared_ptr<State> state_;
 };
 
+// The Request is the connection's, reused for its next request: a handler may change it (move its body out)
+// but must not keep a reference to it past its return; whatever it needs later, it moves or copies.
 using Handler = std::function<void(Request& request, Responder respond)>;
 
 class Router {

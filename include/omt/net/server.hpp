@@ -57,4 +57,10 @@ class Server {
 // Raises RLIMIT_NOFILE's soft limit to its hard limit; returns the soft limit in force afterwards.
 std::uint64_t raise_open_file_limit();
 
+// Tells glibc's malloc to keep what a request freed for the next one: blocks under 1 MiB (a 100-event body, its
+// answer) come from the heap rather than fresh mmap()s, and a heap gives memory back only past 8 MiB free. Without
+// it each large body costs about 90 page faults (the pages of a buffer unmapped and mapped again) per request.
+// Process-wide: for the `serve` program, called once at start-up.
+void keep_freed_memory_for_reuse();
+
 }  // namespace omt::net
