@@ -209,9 +209,6 @@ TEST(Config, OverridesWinOverTheFile) {
   EXPECT_EQ(c->mappings_dir, "/m");
 }
 
-}  // namespace
-}  // namespace omt::config
-
 TEST(Config, TheQueueBackendIsSqliteByDefaultOrPostgresWithAUrl) {
   auto c = validate_text("{}");
   ASSERT_TRUE(c) << c.error().message;
@@ -240,3 +237,6 @@ TEST(Config, TheQueueBackendIsSqliteByDefaultOrPostgresWithAUrl) {
     EXPECT_NE(bad.error().message.find(message), std::string::npos) << text << " -> " << bad.error().message;
   }
 }
+
+}  // namespace
+}  // namespace omt::config

@@ -115,6 +115,8 @@ Expected<Connection> Connection::open(const ConnectOptions& options) {
     PQfinish(conn);
     return fail(errc::io, "queue: postgres: cannot connect to " + where + ": " + detail);
   }
+  // Notices (a table that already exists, skipped) are the server being chatty, not news for the log.
+  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
   Connection c(conn, options.statement_timeout, describe(conn));
   const std::string set = "SET statement_timeout = " + std::to_string(options.statement_timeout.count()) +
                           "; SET lock_timeout = " + std::to_string(options.statement_timeout.count());
@@ -146,7 +148,7 @@ Expected<Result> Connection::wait_for_result(std::string_view what) {
   }
   // One result per statement; the last one answers, the first error wins.
   std::optional<Result> last;
-  std::optional<Error> failed;
+  std::optional<std::string> failed;
   while (pg_result* r = PQgetResult(conn)) {
     Result result(r);
     const auto status = PQresultStatus(r);
@@ -155,12 +157,14 @@ Expected<Result> Connection::wait_for_result(std::string_view what) {
       std::string detail = trimmed(PQresultErrorMessage(r));
       if (state && std::strcmp(state, "57014") == 0) detail = "did not finish within the statement timeout (" + detail + ")";
       if (detail.empty()) detail = trimmed(PQerrorMessage(conn));
-      failed = error_of(what, detail);
+      failed = std::move(detail);
     }
     last.emplace(std::move(result));
   }
-  if (failed) return tl::unexpected(*failed);
-  if (broken()) return tl::unexpected(error_of(what, "connection lost: " + trimmed(PQerrorMessage(conn))));
+  if (broken()) {
+    return tl::unexpected(error_of(what, "connection lost: " + (failed ? *failed : trimmed(PQerrorMessage(conn)))));
+  }
+  if (failed) return tl::unexpected(error_of(what, *failed));
   if (!last) return tl::unexpected(error_of(what, "no result"));
   return std::move(*last);
 }

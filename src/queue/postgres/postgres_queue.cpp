@@ -63,6 +63,7 @@ constexpr const char* kDeadLetterUpsert =
 struct PostgresQueue::Impl {
   // An operation run in a transaction of its own; `delta` is how it changes the records waiting.
   struct Call {
+    std::string what;  // names the operation in its errors
     std::function<Expected<void>(Connection& db, std::int64_t& delta)> run;
     std::function<void(const Error*)> finish;
   };
@@ -101,12 +102,12 @@ struct PostgresQueue::Impl {
 
   // The connection, opened again when the last one was lost.
   Expected<Connection*> connection() {
-    if (current && !current->broken()) return &*current;
-    current.reset();
+    if (live && !live->broken()) return &*live;
+    live.reset();
     auto opened = Connection::open(connect_options());
     if (!opened) return tl::unexpected(opened.error());
-    current.emplace(std::move(*opened));
-    return &*current;
+    live.emplace(std::move(*opened));
+    return &*live;
   }
 
   bool submit(Task task, Error& refused) {
@@ -135,6 +136,7 @@ struct PostgresQueue::Impl {
     auto future = promise->get_future();
     auto result = std::make_shared<std::optional<T>>();
     Call c;
+    c.what = what;
     c.run = [result, body = std::move(body)](Connection& db, std::int64_t& delta) -> Expected<void> {
       auto value = body(db, delta);
       if (!value) return tl::unexpected(value.error());
@@ -154,7 +156,7 @@ struct PostgresQueue::Impl {
   void run_call(Call& c);
   void run_stores(std::vector<Store>& stores);
   // Runs body inside BEGIN ... COMMIT on the current connection; rolls back on failure.
-  Expected<void> in_transaction(const std::function<Expected<void>(Connection&)>& body);
+  Expected<void> in_transaction(std::string_view what, const std::function<Expected<void>(Connection&)>& body);
   void apply_delta(std::int64_t delta);
 
   // Stores records as new rows, due now; ids[i] becomes records[i]'s id (ids grow in the records' order).
@@ -165,7 +167,7 @@ struct PostgresQueue::Impl {
 
   PostgresQueueOptions options;
   std::string where;  // the server, for errors (no password)
-  std::optional<Connection> current;  // empty or broken: the next task connects again
+  std::optional<Connection> live;  // empty or broken: the next task connects again
   std::mutex mutex;
   std::condition_variable wake;
   std::deque<Task> pending;
@@ -175,13 +177,14 @@ struct PostgresQueue::Impl {
   std::thread thread;
 };
 
-Expected<void> PostgresQueue::Impl::in_transaction(const std::function<Expected<void>(Connection&)>& body) {
+Expected<void> PostgresQueue::Impl::in_transaction(std::string_view what,
+                                                   const std::function<Expected<void>(Connection&)>& body) {
   auto conn = connection();
   if (!conn) return tl::unexpected(conn.error());
   Connection& c = **conn;
-  if (auto r = c.run("BEGIN", "begin transaction"); !r) return r;
+  if (auto r = c.run("BEGIN", what); !r) return r;
   auto done = body(c);
-  if (done) done = c.run("COMMIT", "commit");
+  if (done) done = c.run("COMMIT", std::string(what) + " (commit)");
   if (!done) {
     if (!c.broken()) (void)c.run("ROLLBACK", "roll back");
     obs::emit(obs::QueueTransactionFailed{done.error().message});
@@ -233,7 +236,7 @@ void PostgresQueue::Impl::loop() {
 
 void PostgresQueue::Impl::run_call(Call& c) {
   std::int64_t delta = 0;
-  auto done = in_transaction([&](Connection& db) { return c.run(db, delta); });
+  auto done = in_transaction(c.what, [&](Connection& db) { return c.run(db, delta); });
   if (done) apply_delta(delta);
   try {
     c.finish(done ? nullptr : &done.error());
@@ -247,7 +250,7 @@ void PostgresQueue::Impl::run_call(Call& c) {
 void PostgresQueue::Impl::run_stores(std::vector<Store>& stores) {
   std::vector<IngestStored> stored(stores.size());
   auto write_all = [&](std::size_t from, std::size_t to) {
-    return in_transaction([&](Connection& db) -> Expected<void> {
+    return in_transaction("store", [&](Connection& db) -> Expected<void> {
       std::vector<const NewRecord*> records;
       std::vector<const NewRejectedEvent*> rejected;
       for (std::size_t i = from; i < to; ++i) {
@@ -285,7 +288,7 @@ void PostgresQueue::Impl::run_stores(std::vector<Store>& stores) {
     if (done) apply_delta(added);
   };
   auto done = write_all(0, stores.size());
-  if (!done && stores.size() > 1 && current && !current->broken()) {
+  if (!done && stores.size() > 1 && live && !live->broken()) {
     // One write the server refused must not fail the others it was gathered with: each alone.
     for (std::size_t i = 0; i < stores.size(); ++i) finish_range(i, i + 1, write_all(i, i + 1));
   } else {
