@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "omt/queue/sqlite_queue.hpp"
+#include "queue_records.hpp"
 
 namespace {
 
@@ -52,15 +53,8 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-NewRecord contact(const std::string& key, int n) {
-  return NewRecord{key, RecordType::contact, R"({"@type":"contact","id":"c)" + std::to_string(n) + "\"}"};
-}
-
-std::vector<NewRecord> contacts(const std::string& key, int from, int count) {
-  std::vector<NewRecord> records;
-  for (int i = from; i < from + count; ++i) records.push_back(contact(key, i));
-  return records;
-}
+using omt::test::contact;
+using omt::test::contacts;
 
 class QueueTest : public ::testing::Test {
  protected:

@@ -18,7 +18,9 @@
 
 #include "omt/queue/postgres_queue.hpp"
 #include "omt/queue/sqlite_queue.hpp"
+#include "fake_ometria.hpp"  // TempDir
 #include "postgres_server.hpp"
+#include "queue_records.hpp"
 
 namespace {
 
@@ -35,39 +37,15 @@ using omt::queue::RejectedEventSelection;
 
 enum class Backend { sqlite, postgres };
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "omt-contract-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-NewRecord contact(const std::string& key, int n) {
-  return NewRecord{key, RecordType::contact, R"({"@type":"contact","id":"c)" + std::to_string(n) + "\"}"};
-}
-
-std::vector<NewRecord> contacts(const std::string& key, int from, int count) {
-  std::vector<NewRecord> records;
-  for (int i = from; i < from + count; ++i) records.push_back(contact(key, i));
-  return records;
-}
+using omt::test::contact;
+using omt::test::contacts;
 
 NewRejectedEvent rejected(int n, const std::string& source = "web") {
   return NewRejectedEvent{source, "/v1/batch", "Missing required value " + std::to_string(n),
                           R"({"type":"identify","userId":"u)" + std::to_string(n) + "\"}"};
 }
 
-NewRecord contact(int n) { return contact("k", n); }
+NewRecord contact(int n) { return contact("k", n); }  // key "k"
 
 // What a test may change about the queue it opens; the rest is each backend's default.
 struct QueueSettings {
@@ -96,7 +74,7 @@ class QueueContract : public ::testing::TestWithParam<Backend> {
       return q ? std::move(*q) : nullptr;
     }
     omt::queue::SqliteQueueOptions o;
-    o.path = dir_.path() / "data" / "queue.db";
+    o.path = std::filesystem::path(dir_.path()) / "data" / "queue.db";
     o.high_water_mark = s.high_water_mark;
     o.max_rejected_events = s.max_rejected_events;
     o.clock = [this] { return now_.load(); };
@@ -155,7 +133,7 @@ class QueueContract : public ::testing::TestWithParam<Backend> {
     return out;
   }
 
-  TempDir dir_;
+  omt::testing::TempDir dir_;
   std::string url_;
   std::atomic<omt::queue::UnixMillis> now_{1'700'000'000'000};
   std::unique_ptr<Queue> queue_;
@@ -172,7 +150,9 @@ TEST_P(QueueContract, EnqueuedRecordsSurviveCloseAndReopen) {
     EXPECT_LT(ids[0], ids[1]);
     EXPECT_EQ(q->depth(), 3u);
   }
-  if (GetParam() == Backend::sqlite) EXPECT_TRUE(std::filesystem::exists(dir_.path() / "data" / "queue.db"));  // directory created
+  if (GetParam() == Backend::sqlite) {
+    EXPECT_TRUE(std::filesystem::exists(dir_.file("data/queue.db")));  // directory created
+  }
   auto q = open();
   ASSERT_TRUE(q);
   EXPECT_EQ(q->depth(), 3u);
@@ -615,8 +595,8 @@ TEST_P(QueueContract, RejectedEventsARecordThatIsTooLargeIsRefusedAndNothingIsSt
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, QueueContract, ::testing::Values(Backend::sqlite, Backend::postgres),
-                         [](const ::testing::TestParamInfo<Backend>& info) {
-                           return info.param == Backend::sqlite ? std::string("Sqlite") : std::string("Postgres");
+                         [](const ::testing::TestParamInfo<Backend>& param_info) {
+                           return param_info.param == Backend::sqlite ? std::string("Sqlite") : std::string("Postgres");
                          });
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "omt/ometria/push_api.hpp"
 #include "ometria_error_store.hpp"
 #include "schema.hpp"
+#include "../write_checks.hpp"
 
 namespace omt::queue {
 
@@ -416,31 +417,13 @@ PostgresQueue::PostgresQueue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 PostgresQueue::~PostgresQueue() = default;  // Impl finishes the pending tasks and joins its thread
 
 void PostgresQueue::enqueue(std::vector<NewRecord> records, EnqueueDone done) {
-  if (records.empty()) {
-    done(std::vector<RecordId>{});
-    return;
-  }
-  store(IngestWrite{std::move(records), {}}, [done = std::move(done)](Expected<IngestStored> stored) {
-    if (!stored) done(tl::unexpected(std::move(stored.error())));
-    else done(std::move(stored->records));
-  });
+  store(IngestWrite{std::move(records), {}}, records_only(std::move(done)));
 }
 
 void PostgresQueue::store(IngestWrite write, StoreDone done) {
-  if (write.records.empty() && write.rejected.empty()) {
-    done(IngestStored{});
+  if (auto answer = answer_before_queueing(write, impl_->options.max_records_per_enqueue)) {
+    done(std::move(*answer));
     return;
-  }
-  if (write.records.size() > impl_->options.max_records_per_enqueue) {
-    done(fail(errc::too_large, "queue: " + std::to_string(write.records.size()) + " records in one enqueue, at most " +
-                                   std::to_string(impl_->options.max_records_per_enqueue)));
-    return;
-  }
-  for (const auto& record : write.records) {
-    if (auto fits = ometria::check_record_size(record.json.size(), errc::too_large); !fits) {
-      done(tl::unexpected(std::move(fits.error())));
-      return;
-    }
   }
   auto shared_done = std::make_shared<StoreDone>(std::move(done));
   Error refused;
