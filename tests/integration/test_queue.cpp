@@ -71,26 +71,7 @@ class QueueTest : public ::testing::Test {
   }
   std::unique_ptr<SqliteQueue> open() { return open(options()); }
   static std::vector<RecordId> enqueue(SqliteQueue& q, std::vector<NewRecord> records) {
-    auto future = q.enqueue(std::move(records));
-    if (future.wait_for(30s) != std::future_status::ready) {
-      ADD_FAILURE() << "enqueue not acknowledged in time";
-      return {};
-    }
-    auto ids = future.get();
-    if (!ids) ADD_FAILURE() << ids.error().message;
-    return ids ? *ids : std::vector<RecordId>{};
-  }
-  // Key "old": three contacts (their ids returned) and an order; key "other": two contacts.
-  static std::vector<RecordId> enqueue_old_and_other(SqliteQueue& q) {
-    auto ids = enqueue(q, contacts("old", 0, 3));
-    enqueue(q, {NewRecord{"old", RecordType::order, R"({"@type":"order","id":"o"})"}});
-    enqueue(q, contacts("other", 10, 2));
-    return ids;
-  }
-  static std::vector<RecordId> ids_of(const std::vector<omt::queue::QueuedRecord>& records) {
-    std::vector<RecordId> ids;
-    for (const auto& r : records) ids.push_back(r.id);
-    return ids;
+    return omt::test::enqueue_acknowledged(q, std::move(records));
   }
 
   TempDir dir_;

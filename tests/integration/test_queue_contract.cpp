@@ -96,14 +96,7 @@ class QueueContract : public ::testing::TestWithParam<Backend> {
     return dynamic_cast<omt::queue::PostgresQueue&>(q).commits();
   }
   static std::vector<RecordId> enqueue(Queue& q, std::vector<NewRecord> records) {
-    auto future = q.enqueue(std::move(records));
-    if (future.wait_for(30s) != std::future_status::ready) {
-      ADD_FAILURE() << "enqueue not acknowledged in time";
-      return {};
-    }
-    auto ids = future.get();
-    if (!ids) ADD_FAILURE() << ids.error().message;
-    return ids ? *ids : std::vector<RecordId>{};
+    return omt::test::enqueue_acknowledged(q, std::move(records));
   }
   // Key "old": three contacts (their ids returned) and an order; key "other": two contacts.
   static std::vector<RecordId> enqueue_old_and_other(Queue& q) {

@@ -16,6 +16,7 @@
 
 #include "omt/queue/postgres_queue.hpp"
 #include "postgres_server.hpp"
+#include "queue_records.hpp"
 
 namespace {
 
@@ -28,13 +29,7 @@ using omt::queue::RecordId;
 using omt::queue::RecordType;
 using omt::test::PostgresServer;
 
-std::vector<NewRecord> contacts(const std::string& key, int from, int count) {
-  std::vector<NewRecord> records;
-  for (int i = from; i < from + count; ++i) {
-    records.push_back(NewRecord{key, RecordType::contact, R"({"@type":"contact","id":"c)" + std::to_string(i) + "\"}"});
-  }
-  return records;
-}
+using omt::test::contacts;
 
 // One statement on the test's database, outside the queue; the first value of the answer.
 std::string sql(const std::string& url, const std::string& statement) {
@@ -62,9 +57,7 @@ class PostgresQueueTest : public ::testing::Test {
     return q ? std::move(*q) : nullptr;
   }
   static std::vector<RecordId> enqueue(PostgresQueue& q, std::vector<NewRecord> records) {
-    auto ids = q.enqueue(std::move(records)).get();
-    EXPECT_TRUE(ids) << ids.error().message;
-    return ids ? *ids : std::vector<RecordId>{};
+    return omt::test::enqueue_acknowledged(q, std::move(records));
   }
 
   std::string url_;
