@@ -21,7 +21,7 @@ namespace omt::cli {
 namespace {
 
 struct DeadLetterArgs {
-  std::string path = default_queue_path;  // resolved from `where` before a command runs
+  OperatorQueue queue;  // resolved from `where` before a command runs
   QueueLocation where;
   std::int64_t limit = 0;
   std::vector<queue::RecordId> ids;
@@ -38,15 +38,17 @@ queue::DeadLetterSelection selection(const DeadLetterArgs& args) { return queue:
 // to (when the entry carried ids and the push was recent enough), as the service kept them.
 int run_list_ometria_errors(const DeadLetterArgs& args) {
   if (!args.ids.empty()) return fail("dead-letter list", "--id names dead letters; it does not go with --ometria-errors", exit_usage);
-  auto q = open_queue_for_operator(args.path);
+  auto q = open_queue_for_operator(args.queue);
   if (!q) return report_error("dead-letter list", q.error());
-  auto errors = (*q)->ometria_errors(static_cast<std::size_t>(args.limit));
+  queue::OmetriaErrorLog* log = (*q)->ometria_error_log();
+  if (log == nullptr) return fail("dead-letter list", "this queue keeps no Ometria errors", exit_failed);
+  auto errors = log->ometria_errors(static_cast<std::size_t>(args.limit));
   if (!errors) return report_error("dead-letter list", errors.error());
   const auto optional_text = [](const std::optional<std::string>& text) {
     return text ? nlohmann::json(*text) : nlohmann::json(nullptr);
   };
   nlohmann::json out;
-  out["queue"] = args.path;
+  out["queue"] = args.queue.label;
   out["count"] = errors->size();
   out["ometria_errors"] = nlohmann::json::array();
   for (const auto& e : *errors) {
@@ -75,12 +77,12 @@ int run_list_ometria_errors(const DeadLetterArgs& args) {
 
 int run_list(const DeadLetterArgs& args) {
   if (args.ometria_errors) return run_list_ometria_errors(args);
-  auto q = open_queue_for_operator(args.path);
+  auto q = open_queue_for_operator(args.queue);
   if (!q) return report_error("dead-letter list", q.error());
   auto dead = (*q)->dead_letters(selection(args));
   if (!dead) return report_error("dead-letter list", dead.error());
   nlohmann::json out;
-  out["queue"] = args.path;
+  out["queue"] = args.queue.label;
   out["count"] = dead->size();
   out["dead_letters"] = nlohmann::json::array();
   for (const auto& d : *dead) {
@@ -115,12 +117,12 @@ std::optional<int> refuse_unknown_ids(queue::Queue& q, const DeadLetterArgs& arg
 }
 
 int run_replay(const DeadLetterArgs& args) {
-  auto q = open_queue_for_operator(args.path);
+  auto q = open_queue_for_operator(args.queue);
   if (!q) return report_error("dead-letter replay", q.error());
   if (const auto refused = refuse_unknown_ids(**q, args, "dead-letter replay")) return *refused;
   auto replayed = (*q)->replay(selection(args));
   if (!replayed) return report_error("dead-letter replay", replayed.error());
-  print_json({{"queue", args.path}, {"replayed", *replayed}});
+  print_json({{"queue", args.queue.label}, {"replayed", *replayed}});
   return 0;
 }
 
@@ -128,12 +130,12 @@ int run_purge(const DeadLetterArgs& args) {
   if (args.ids.empty() && !args.all) {
     return fail("dead-letter purge", "name the records with --id ID... or pass --all", exit_usage);
   }
-  auto q = open_queue_for_operator(args.path);
+  auto q = open_queue_for_operator(args.queue);
   if (!q) return report_error("dead-letter purge", q.error());
   if (const auto refused = refuse_unknown_ids(**q, args, "dead-letter purge")) return *refused;
   auto purged = (*q)->purge(selection(args));
   if (!purged) return report_error("dead-letter purge", purged.error());
-  print_json({{"queue", args.path}, {"purged", *purged}});
+  print_json({{"queue", args.queue.label}, {"purged", *purged}});
   return 0;
 }
 
@@ -175,7 +177,7 @@ int run_list_events(const DeadLetterArgs& args) {
   constexpr std::string_view command = "dead-letter list --events";
   auto which = rejected_selection(args);
   if (!which) return fail(command, which.error().message, exit_usage);
-  auto q = open_queue_for_operator(args.path);
+  auto q = open_queue_for_operator(args.queue);
   if (!q) return report_error(command, q.error());
   nlohmann::json listed = nlohmann::json::array();
   auto read = for_each_rejected_page(**q, *which, [&](std::vector<queue::RejectedEvent> page) -> Expected<void> {
@@ -191,7 +193,7 @@ int run_list_events(const DeadLetterArgs& args) {
     return {};
   });
   if (!read) return report_error(command, read.error());
-  print_json({{"queue", args.path}, {"count", listed.size()}, {"rejected_events", std::move(listed)}});
+  print_json({{"queue", args.queue.label}, {"count", listed.size()}, {"rejected_events", std::move(listed)}});
   return 0;
 }
 
@@ -222,7 +224,7 @@ int run_replay_events(const DeadLetterArgs& args) {
   std::map<std::string, const config::SourceConfig*, std::less<>> sources;
   for (const auto& s : cfg->sources) sources.emplace(s.name, &s);
 
-  auto q = open_queue_for_operator(args.path);
+  auto q = open_queue_for_operator(args.queue);
   if (!q) return report_error(command, q.error());
   obs::QueueRejectedEventsReplayed totals;
   std::map<std::string, std::uint64_t> unknown_sources;  // name -> events kept
@@ -256,7 +258,7 @@ int run_replay_events(const DeadLetterArgs& args) {
   });
   if (!replayed) return report_error(command, replayed.error());
   obs::emit(totals);
-  print_json({{"queue", args.path},
+  print_json({{"queue", args.queue.label},
               {"enqueued", totals.enqueued},
               {"still_rejected", totals.still_rejected},
               {"still_rejected_reasons", still_failing},
@@ -287,13 +289,13 @@ int run_replay_either(const DeadLetterArgs& args) {
   return args.events ? run_replay_events(args) : run_replay(args);
 }
 
-// Resolves --queue / --config into args.path, then runs the command (exit 2 if the location is unusable).
+// Resolves --queue / --config into args.queue.label, then runs the command (exit 2 if the location is unusable).
 int with_queue_path(DeadLetterArgs& args, const char* command, int (*run)(const DeadLetterArgs&)) {
-  auto path = resolve_queue_path(args.where);
-  if (!path) {
-    return fail(command, path.error().message, exit_usage);
+  auto target = resolve_queue(args.where);
+  if (!target) {
+    return fail(command, target.error().message, exit_usage);
   }
-  args.path = *path;
+  args.queue = std::move(*target);
   return run(args);
 }
 

@@ -22,6 +22,7 @@
 #include "cli/mappings_location.hpp"
 #include "cli/queue_cli.hpp"
 #include "cli/queue_lanes.hpp"
+#include "omt/service/open_queue.hpp"
 #include "omt/import/event_mapping.hpp"
 #include "omt/import/import_run.hpp"
 #include "omt/import/plan.hpp"
@@ -243,18 +244,20 @@ int run_import(const ImportArgs& args) {
   const std::string run_key = import::run_key_of(source->name, args.inputs, format, args.send_default_optin);
 
   // Whether this is a new run, a resumed one, or done already: known before the input is read.
-  std::unique_ptr<queue::SqliteQueue> q;
+  const OperatorQueue target = operator_queue_of(args.where, *cfg);
+  if (target.config.queue.backend != "sqlite")
+    return fail(kCommand,
+                "queue.backend " + target.config.queue.backend +
+                    ": an import needs the SQLite queue for now (the PostgreSQL queue keeps no import checkpoints yet)",
+                exit_usage);
+  std::unique_ptr<queue::Queue> q;
   RunLock lock;
   import::RunChoice choice;
   if (!args.dry_run) {
-    queue::SqliteQueueOptions options;
-    options.path = queue_path_of(args.where, *cfg);
-    options.durability = cfg->queue.durability == "normal" ? queue::Durability::process_crash : queue::Durability::power_loss;
-    options.high_water_mark = cfg->queue.high_water_mark;
-    auto opened = queue::SqliteQueue::open(std::move(options));
+    auto opened = service::open_queue(target.config, service::QueueUse::service);
     if (!opened) return report_error(kCommand, opened.error());
     q = std::move(*opened);
-    auto locked = lock.take(queue_path_of(args.where, *cfg) + ".import-" + run_key.substr(0, 16) + ".lock");
+    auto locked = lock.take(target.config.queue.path.string() + ".import-" + run_key.substr(0, 16) + ".lock");
     if (!locked) return report_error(kCommand, locked.error());
     if (!*locked) return fail(kCommand, "this import is already running in another process (same inputs and source)", exit_usage);
     auto runs = q->import_runs(run_key);
@@ -360,13 +363,13 @@ int run_import(const ImportArgs& args) {
 
 int run_status(const QueueLocation& where, bool json) {
   constexpr std::string_view command = "import status";
-  auto path = resolve_queue_path(where);
-  if (!path) return fail(command, path.error().message, exit_usage);
-  auto q = open_queue_for_operator(*path);
+  auto target = resolve_queue(where);
+  if (!target) return fail(command, target.error().message, exit_usage);
+  auto q = open_queue_for_operator(*target);
   if (!q) return report_error(command, q.error());
   auto runs = (*q)->import_runs("");
   if (!runs) return report_error(command, runs.error());
-  nlohmann::json out = {{"queue", *path}, {"imports", nlohmann::json::array()}};
+  nlohmann::json out = {{"queue", target->label}, {"imports", nlohmann::json::array()}};
   for (const auto& run : *runs) {
     nlohmann::json files = nlohmann::json::array();
     std::size_t files_done = 0;
@@ -414,7 +417,7 @@ int run_status(const QueueLocation& where, bool json) {
     print_json(out);
     return exit_ok;
   }
-  if (runs->empty()) std::cout << "No imports in " << *path << "\n";
+  if (runs->empty()) std::cout << "No imports in " << target->label << "\n";
   for (const auto& i : out["imports"]) {
     std::cout << "run " << i["run"].get<std::int64_t>() << "  " << i["state"].get<std::string>() << "  source "
               << i["source"].get<std::string>() << "  " << with_commas(i["records"].get<std::uint64_t>()) << " records queued  "

@@ -16,7 +16,9 @@
 #include "cli/cli_errors.hpp"
 #include "omt/config/config.hpp"
 #include "omt/config/values.hpp"
-#include "omt/queue/sqlite_queue.hpp"
+#include "omt/queue/ometria_errors.hpp"
+#include "omt/queue/queue.hpp"
+#include "omt/service/open_queue.hpp"
 
 namespace omt::cli {
 
@@ -45,29 +47,39 @@ inline Expected<config::Config> resolve_config(const QueueLocation& where, bool 
   return config::validate(raw);
 }
 
-inline std::string queue_path_of(const QueueLocation& where, const config::Config& cfg) {
-  return where.queue_flag.empty() ? cfg.queue.path.string() : where.queue_flag;
+// The queue an operator command works on (the configuration's queue section; --queue PATH makes it the SQLite
+// file there) and how its answers name it ("queue": the path, or the PostgreSQL URL without its password).
+struct OperatorQueue {
+  config::Config config;
+  std::string label = default_queue_path;
+};
+
+inline OperatorQueue operator_queue_of(const QueueLocation& where, config::Config cfg) {
+  if (!where.queue_flag.empty()) {
+    cfg.queue.backend = "sqlite";
+    cfg.queue.url.clear();
+    cfg.queue.path = where.queue_flag;
+  }
+  std::string label = service::describe_queue(cfg.queue);
+  return OperatorQueue{std::move(cfg), std::move(label)};
 }
 
-inline Expected<std::string> resolve_queue_path(const QueueLocation& where) {
-  if (!where.queue_flag.empty()) return where.queue_flag;
+inline Expected<OperatorQueue> resolve_queue(const QueueLocation& where) {
+  if (!where.queue_flag.empty()) return operator_queue_of(where, config::Config{});
   auto cfg = resolve_config(where, /*with_sources=*/false);
   if (!cfg) return tl::unexpected(cfg.error());
-  return cfg->queue.path.string();
+  return operator_queue_of(where, std::move(*cfg));
 }
 
 inline void add_queue_location_options(CLI::App& cmd, QueueLocation& where) {
-  cmd.add_option("--queue", where.queue_flag, "Path of the queue database (default: queue.path of --config, else ./data/queue.db)");
+  cmd.add_option("--queue", where.queue_flag, "Path of a SQLite queue database (default: the queue of --config, else ./data/queue.db)");
   cmd.add_option("--config", where.config_file, "The service's configuration file, to find the queue from");
 }
 
-// Opens an existing queue (never creates one). Safe beside a running service: WAL lets both work on the file,
-// and leases live in the service's memory.
-inline Expected<std::unique_ptr<queue::SqliteQueue>> open_queue_for_operator(const std::string& path) {
-  queue::SqliteQueueOptions options;
-  options.path = path;
-  options.create_if_missing = false;
-  return queue::SqliteQueue::open(std::move(options));
+// Opens an existing queue (never creates one). Safe beside a running service: SQLite's WAL lets both work on the
+// file, and PostgreSQL is shared by design; the service's leases are left alone.
+inline Expected<std::unique_ptr<queue::Queue>> open_queue_for_operator(const OperatorQueue& target) {
+  return service::open_queue(target.config, service::QueueUse::operator_command);
 }
 
 // "2024-05-01T12:00:00.123Z"

@@ -50,19 +50,19 @@ int no_such_key(std::string_view command, const std::string& fingerprint) {
 }
 
 int run_queue_stats(const QueueLocation& where) {
-  auto path = resolve_queue_path(where);
-  if (!path) return fail("queue stats", path.error().message, exit_usage);
+  auto target = resolve_queue(where);
+  if (!target) return fail("queue stats", target.error().message, exit_usage);
   const KeySourceNames source_of(where);
   const auto& sources_error = source_of.error();
 
-  auto q = open_queue_for_operator(*path);
+  auto q = open_queue_for_operator(*target);
   if (!q) return report_error("queue stats", q.error());
   auto stats = (*q)->stats();
   if (!stats) return report_error("queue stats", stats.error());
   const auto now = unix_millis_now();
 
   nlohmann::json out;
-  out["queue"] = *path;
+  out["queue"] = target->label;
   out["depth"] = stats->depth;
   out["dead_letters"] = stats->dead_letters;
   out["rejected_events"] = stats->rejected_events;
@@ -127,9 +127,9 @@ int run_rekey(const KeyArgs& args) {
                              "); nothing was done",
                 exit_failed);
   }
-  const std::string path = queue_path_of(args.where, *cfg);
+  const OperatorQueue target = operator_queue_of(args.where, *cfg);
   const std::string from = normalized_fingerprint(args.fingerprint);
-  auto q = open_queue_for_operator(path);
+  auto q = open_queue_for_operator(target);
   if (!q) return report_error(command, q.error());
   auto key = queued_key(**q, from);
   if (!key) return report_error(command, key.error());
@@ -141,7 +141,7 @@ int run_rekey(const KeyArgs& args) {
   }
   auto moved = (*q)->rekey(**key, to_key);
   if (!moved) return report_error(command, moved.error());
-  print_json({{"queue", path},
+  print_json({{"queue", target.label},
               {"from", from},
               {"to", obs::key_fingerprint(to_key)},
               {"source", source->name},
@@ -155,10 +155,10 @@ int run_release(const KeyArgs& args) {
     return fail(command, "say what becomes of the records: --to-dead-letter (the only way release gives them up)",
                 exit_usage);
   }
-  auto path = resolve_queue_path(args.where);
-  if (!path) return fail(command, path.error().message, exit_usage);
+  auto target = resolve_queue(args.where);
+  if (!target) return fail(command, target.error().message, exit_usage);
   const std::string fingerprint = normalized_fingerprint(args.fingerprint);
-  auto q = open_queue_for_operator(*path);
+  auto q = open_queue_for_operator(*target);
   if (!q) return report_error(command, q.error());
   auto key = queued_key(**q, fingerprint);
   if (!key) return report_error(command, key.error());
@@ -166,7 +166,7 @@ int run_release(const KeyArgs& args) {
   const std::string reason = "given up by the operator (queue release --key " + fingerprint + " --to-dead-letter)";
   auto released = (*q)->release_key(**key, reason);
   if (!released) return report_error(command, released.error());
-  print_json({{"queue", *path}, {"key", fingerprint}, {"dead_lettered", *released}});
+  print_json({{"queue", target->label}, {"key", fingerprint}, {"dead_lettered", *released}});
   return 0;
 }
 

@@ -142,9 +142,9 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 int run_requests(const RequestsArgs& args) {
   auto which = selection_of(args);
   if (!which) return fail(kCommand, which.error().message, exit_usage);
-  auto path = resolve_queue_path(args.where);
-  if (!path) return fail(kCommand, path.error().message, exit_usage);
-  auto q = open_queue_for_operator(*path);
+  auto target = resolve_queue(args.where);
+  if (!target) return fail(kCommand, target.error().message, exit_usage);
+  auto q = open_queue_for_operator(*target);
   if (!q) return report_error(kCommand, q.error());
   queue::RequestLog* log = (*q)->request_log();
   const std::size_t limit = static_cast<std::size_t>(args.limit);

@@ -38,6 +38,17 @@ void read_log_section(ObjectReader& log, Config& config) {
 
 void read_queue_section(ObjectReader& queue, Config& config) {
   QueueConfig& q = config.queue;
+  queue.string_in("backend", q.backend, {"sqlite", "postgres"});
+  queue.secret("url", q.url);  // it may carry a password
+  if (q.backend == "postgres" && q.url.empty()) {
+    queue.error("url", "the postgres backend needs queue.url, a libpq connection string or URI such as "
+                       "\"postgresql://omt@db.internal/omt\" (usually {\"env\": \"OMT_QUEUE_URL\"})");
+  } else if (q.backend == "postgres" && q.url.rfind("postgresql://", 0) != 0 && q.url.rfind("postgres://", 0) != 0 &&
+             q.url.find('=') == std::string::npos) {
+    queue.error("url", "expected a postgresql:// URI or a libpq connection string (\"host=... dbname=...\")");
+  } else if (q.backend == "sqlite" && !q.url.empty()) {
+    queue.error("url", "queue.url is for queue.backend \"postgres\"; the sqlite backend uses queue.path");
+  }
   queue.path("path", q.path);
   queue.string_in("durability", q.durability, {"full", "normal"});
   queue.unsigned_integer("high_water_mark", q.high_water_mark, 1, std::int64_t{1} << 40);

@@ -15,10 +15,10 @@
 
 #include "omt/net/https_sender.hpp"
 #include "omt/obs/delivery_events.hpp"
-#include "omt/queue/sqlite_queue.hpp"
 #include "omt/service/delivery_service.hpp"
 #include "omt/service/key_sources.hpp"
 #include "omt/service/module_options.hpp"
+#include "omt/service/open_queue.hpp"
 
 namespace omt::service {
 
@@ -94,7 +94,7 @@ std::string ometria_errors_detail(const config::Config& config, const std::vecto
 // io_context go, and the queue closes last, finishing its pending operations.
 struct DeliveryStack::Impl {
   config::Config config;
-  std::unique_ptr<queue::SqliteQueue> queue;
+  std::unique_ptr<queue::Queue> queue;
   asio::io_context io{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::unique_ptr<delivery::Sender> sender;
@@ -129,10 +129,8 @@ struct DeliveryStack::Impl {
 Expected<bool> DeliveryStack::wanted(const config::Config& config) {
   if (!config.sources.empty()) return true;
   std::error_code ec;
-  if (!std::filesystem::exists(config.queue.path, ec)) return false;
-  auto options = queue_options(config);
-  options.create_if_missing = false;
-  auto existing = queue::SqliteQueue::open(std::move(options));
+  if (config.queue.backend == "sqlite" && !std::filesystem::exists(config.queue.path, ec)) return false;
+  auto existing = open_queue(config, QueueUse::operator_command);
   if (!existing) return tl::unexpected(existing.error());
   return (*existing)->depth() > 0;
 }
@@ -140,7 +138,7 @@ Expected<bool> DeliveryStack::wanted(const config::Config& config) {
 Expected<std::unique_ptr<DeliveryStack>> DeliveryStack::start(const config::Config& config, obs::Registry& metrics) {
   auto impl = std::make_unique<Impl>();
   impl->config = config;
-  auto opened = queue::SqliteQueue::open(queue_options(impl->config));
+  auto opened = open_queue(impl->config, QueueUse::service);
   if (!opened) return tl::unexpected(opened.error());
   impl->queue = std::move(*opened);
   warn_of_keys_without_source(*impl->queue, impl->config);
@@ -159,7 +157,7 @@ Expected<std::unique_ptr<DeliveryStack>> DeliveryStack::start(const config::Conf
     done.set_value();
   });
   impl->delivery->start();
-  obs::emit(obs::DeliveryStarted{impl->config.queue.path.string(), impl->queue->depth(), impl->config.ometria.endpoint});
+  obs::emit(obs::DeliveryStarted{describe_queue(impl->config.queue), impl->queue->depth(), impl->config.ometria.endpoint});
   return std::unique_ptr<DeliveryStack>(new DeliveryStack(std::move(impl)));
 }
 

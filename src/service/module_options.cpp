@@ -63,4 +63,12 @@ queue::SqliteQueueOptions queue_options(const config::Config& config) {
   return o;
 }
 
+queue::PostgresQueueOptions postgres_queue_options(const config::Config& config) {
+  queue::PostgresQueueOptions o;
+  o.url = config.queue.url;
+  o.high_water_mark = config.queue.high_water_mark;
+  o.max_rejected_events = config.queue.max_rejected_events;
+  return o;
+}
+
 }  // namespace omt::service

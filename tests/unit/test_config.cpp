@@ -217,5 +217,34 @@ TEST(Config, OverridesWinOverTheFile) {
   EXPECT_EQ(c->mappings_dir, "/m");
 }
 
+TEST(Config, TheQueueBackendIsSqliteByDefaultOrPostgresWithAUrl) {
+  auto c = validate_text("{}");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->queue.backend, "sqlite");
+  EXPECT_TRUE(c->queue.url.empty());
+  ::setenv("OMT_TEST_QUEUE_URL", "postgresql://omt:pw@db.internal/omt", 1);
+  c = validate_text(R"({"queue": {"backend": "postgres", "url": {"env": "OMT_TEST_QUEUE_URL"}}})");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->queue.backend, "postgres");
+  EXPECT_EQ(c->queue.url, "postgresql://omt:pw@db.internal/omt");
+  c = validate_text(R"({"queue": {"backend": "postgres", "url": "host=db.internal dbname=omt"}})");
+  ASSERT_TRUE(c) << c.error().message;
+  ::unsetenv("OMT_TEST_QUEUE_URL");
+
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"queue": {"backend": "mysql"}})", "queue.backend"},
+      {R"({"queue": {"backend": "postgres"}})", "queue.url: the postgres backend needs queue.url"},
+      {R"({"queue": {"backend": "postgres", "url": "db.internal"}})", "queue.url: expected a postgresql:// URI"},
+      {R"({"queue": {"url": "postgresql://db/omt"}})", "queue.url: queue.url is for queue.backend \"postgres\""},
+      {R"({"queue": {"backend": "postgres", "url": {"env": "OMT_TEST_QUEUE_URL_UNSET"}}})", "queue.url"},
+  };
+  for (const auto& [text, message] : cases) {
+    auto bad = validate_text(text);
+    ASSERT_FALSE(bad) << text;
+    EXPECT_EQ(bad.error().code, errc::invalid_config);
+    EXPECT_NE(bad.error().message.find(message), std::string::npos) << text << " -> " << bad.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace omt::config

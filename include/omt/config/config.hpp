@@ -56,7 +56,9 @@ struct LogConfig {
 
 // The durable queue between ingest and delivery (SQLite).
 struct QueueConfig {
-  std::filesystem::path path = "./data/queue.db";
+  std::string backend = "sqlite";  // "sqlite": the file at path; "postgres": the database at url, which instances can share
+  std::string url;                 // postgres only: a libpq connection string or URI (usually {"env": "OMT_QUEUE_URL"})
+  std::filesystem::path path = "./data/queue.db";  // sqlite only
   std::string durability = "full";         // full: survives power loss; normal: survives a killed process (WAL)
   std::uint64_t high_water_mark = 1'000'000;  // records waiting; over it ingest answers 429 and stores nothing
   std::uint64_t max_rejected_events = 100'000;  // events ingest could not transform, kept for replay; oldest dropped

@@ -6,6 +6,7 @@
 #include "omt/config/config.hpp"
 #include "omt/net/https_sender.hpp"
 #include "omt/protocol/ingest.hpp"
+#include "omt/queue/postgres_queue.hpp"
 #include "omt/queue/sqlite_queue.hpp"
 #include "omt/service/delivery_service.hpp"
 
@@ -19,7 +20,8 @@ net::SenderOptions sender_options(const config::Config& config);
 DeliveryOptions delivery_options(const config::Config& config);
 // The ingest section, and server.limits.max_body_bytes for decoded bodies.
 protocol::IngestLimits ingest_limits(const config::Config& config);
-// The queue section.
+// The queue section, for each backend (service::open_queue picks the configured one).
 queue::SqliteQueueOptions queue_options(const config::Config& config);
+queue::PostgresQueueOptions postgres_queue_options(const config::Config& config);
 
 }  // namespace omt::service

@@ -1,29 +1,10 @@
 #include "ometria_error_store.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <optional>
 
+#include "../ometria_error_ids.hpp"
+
 namespace omt::queue::sqlite {
-
-namespace {
-
-std::optional<std::string> ids_text(const std::optional<delivery::ErrorMatch>& match) {
-  if (!match) return std::nullopt;
-  return nlohmann::json(match->record_ids).dump();
-}
-
-std::vector<std::string> ids_from_text(const std::string& text) {
-  const auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  std::vector<std::string> ids;
-  if (!parsed.is_array()) return ids;
-  for (const auto& id : parsed) {
-    if (id.is_string()) ids.push_back(id.get<std::string>());
-  }
-  return ids;
-}
-
-}  // namespace
 
 Expected<OmetriaErrorStore> OmetriaErrorStore::prepare(Connection& db, std::size_t keep) {
   OmetriaErrorStore store(db, keep);
@@ -73,7 +54,7 @@ Expected<std::vector<delivery::SeenError>> OmetriaErrorStore::record(const std::
       }
     }
     const auto occurrences = static_cast<std::int64_t>(s.occurrences);
-    const std::optional<std::string> ids = ids_text(s.match);
+    const std::optional<std::string> ids = matched_ids_text(s.match);
     const std::optional<std::string> request_id = s.match ? std::optional<std::string>(s.match->request_id) : std::nullopt;
     const std::optional<std::string> type = s.match ? std::optional<std::string>(s.match->type) : std::nullopt;
     if (!row_id) {
@@ -126,7 +107,7 @@ Expected<std::vector<StoredOmetriaError>> OmetriaErrorStore::list(std::size_t li
     e.last_seen_at = q.integer(10);
     e.latest_new_at = q.integer(11);
     if (!q.is_null(12)) {
-      e.match = delivery::ErrorMatch{ids_from_text(q.text(12)), q.text(13), q.text(14), q.integer(15)};
+      e.match = delivery::ErrorMatch{matched_ids_from_text(q.text(12)), q.text(13), q.text(14), q.integer(15)};
     }
     out.push_back(std::move(e));
   }

@@ -18,6 +18,7 @@
 
 #include "../lease_table.hpp"
 #include "../record_chunk.hpp"
+#include "../write_checks.hpp"
 #include "chunk_store.hpp"
 #include "connection.hpp"
 #include "dead_letter_store.hpp"
@@ -231,31 +232,13 @@ SqliteQueue::SqliteQueue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SqliteQueue::~SqliteQueue() = default;  // Impl stops the writer first
 
 void SqliteQueue::enqueue(std::vector<NewRecord> records, EnqueueDone done) {
-  if (records.empty()) {
-    done(std::vector<RecordId>{});
-    return;
-  }
-  store(IngestWrite{std::move(records), {}}, [done = std::move(done)](Expected<IngestStored> stored) {
-    if (!stored) done(tl::unexpected(std::move(stored.error())));
-    else done(std::move(stored->records));
-  });
+  store(IngestWrite{std::move(records), {}}, records_only(std::move(done)));
 }
 
 void SqliteQueue::store(IngestWrite write, StoreDone done) {
-  if (write.records.empty() && write.rejected.empty()) {
-    done(IngestStored{});
+  if (auto answer = answer_before_queueing(write, impl_->options.max_records_per_enqueue)) {
+    done(std::move(*answer));
     return;
-  }
-  if (write.records.size() > impl_->options.max_records_per_enqueue) {
-    done(fail(errc::too_large, "queue: " + std::to_string(write.records.size()) + " records in one enqueue, at most " +
-                                   std::to_string(impl_->options.max_records_per_enqueue)));
-    return;
-  }
-  for (const auto& record : write.records) {
-    if (auto fits = ometria::check_record_size(record.json.size(), errc::too_large); !fits) {
-      done(tl::unexpected(std::move(fits.error())));
-      return;
-    }
   }
   auto stored = std::make_shared<IngestStored>();
   auto shared_done = std::make_shared<StoreDone>(std::move(done));

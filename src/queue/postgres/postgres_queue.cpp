@@ -1,0 +1,797 @@
+// The PostgreSQL queue's operations. One thread owns the connection (as the SQLite queue's writer does): callers
+// queue tasks and wait for them. Enqueues that queue up together are written in one transaction with one INSERT
+// for all their records (group commit); every other operation is a transaction of its own. Records are rows, not
+// chunks: a lease is a row's leased_until / lease_owner, taken with FOR UPDATE SKIP LOCKED, so instances that
+// share the table later never hand out the same record twice.
+#include "omt/queue/postgres_queue.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+
+#include "connection.hpp"
+#include "omt/obs/queue_events.hpp"
+#include "omt/ometria/push_api.hpp"
+#include "ometria_error_store.hpp"
+#include "schema.hpp"
+#include "../write_checks.hpp"
+
+namespace omt::queue {
+
+using postgres::Connection;
+using postgres::Params;
+using postgres::Result;
+
+namespace {
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "ometria-transformer";
+  return name;
+}
+
+Params& add_limit(Params& p, std::size_t limit) {
+  if (limit == 0) return p.add_null();  // LIMIT NULL: no limit
+  return p.add(static_cast<std::int64_t>(limit));
+}
+
+// The dead letters a selection names, as a condition on dead_letters.id using $1.
+std::string dead_letter_condition(const DeadLetterSelection& which, Params& p) {
+  if (!which.ids.empty()) {
+    p.add_array(std::vector<std::int64_t>(which.ids.begin(), which.ids.end()));
+    return "id = ANY($1::bigint[])";
+  }
+  add_limit(p, which.limit);
+  return "id IN (SELECT id FROM dead_letters ORDER BY id LIMIT $1)";
+}
+
+constexpr const char* kDeadLetterUpsert =
+    " ON CONFLICT (id) DO UPDATE SET api_key = EXCLUDED.api_key, type = EXCLUDED.type, lane = EXCLUDED.lane,"
+    " json = EXCLUDED.json, attempts = EXCLUDED.attempts, created_at = EXCLUDED.created_at,"
+    " reason = EXCLUDED.reason, dead_at = EXCLUDED.dead_at";
+
+}  // namespace
+
+struct PostgresQueue::Impl {
+  // An operation run in a transaction of its own; `delta` is how it changes the records waiting.
+  struct Call {
+    std::string what;  // names the operation in its errors
+    std::function<Expected<void>(Connection& db, std::int64_t& delta)> run;
+    std::function<void(const Error*)> finish;
+  };
+  // An enqueue (or store): gathered with the others waiting into one transaction.
+  struct Store {
+    IngestWrite write;
+    StoreDone done;
+  };
+  using Task = std::variant<Call, Store>;
+
+  explicit Impl(PostgresQueueOptions opts) : options(std::move(opts)) {
+    if (options.lease_owner.empty()) options.lease_owner = host_name();
+  }
+  ~Impl() {
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+    }
+    wake.notify_all();
+    if (thread.joinable()) thread.join();
+  }
+
+  UnixMillis now() const {
+    if (options.clock) return options.clock();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+  postgres::ConnectOptions connect_options() const {
+    return {options.url, options.connect_timeout, options.statement_timeout, "ometria-transformer"};
+  }
+  Expected<RecordType> record_type(const std::string& name, const char* whose) const {
+    auto type = ometria::record_type_from(name);
+    if (!type) return fail(errc::io, std::string("queue: postgres: ") + whose + " has an unknown type \"" + name + "\"");
+    return *type;
+  }
+
+  // The connection, opened again when the last one was lost.
+  Expected<Connection*> connection() {
+    if (live && !live->broken()) return &*live;
+    live.reset();
+    auto opened = Connection::open(connect_options());
+    if (!opened) return tl::unexpected(opened.error());
+    live.emplace(std::move(*opened));
+    return &*live;
+  }
+
+  bool submit(Task task, Error& refused) {
+    {
+      std::lock_guard lock(mutex);
+      if (stopping) {
+        refused = Error{errc::io, "queue: closed", where};
+        return false;
+      }
+      if (pending.size() >= options.max_pending_operations) {
+        refused = Error{errc::unavailable, "queue: too many operations waiting", where};
+        return false;
+      }
+      pending.push_back(std::move(task));
+    }
+    wake.notify_one();
+    return true;
+  }
+
+  template <class T, class Body>
+  Expected<T> call(std::string_view what, Body body) {
+    if (std::this_thread::get_id() == thread.get_id()) {
+      return fail(errc::io, "queue: " + std::string(what) + " called from a queue callback (it would deadlock)");
+    }
+    auto promise = std::make_shared<std::promise<Expected<T>>>();
+    auto future = promise->get_future();
+    auto result = std::make_shared<std::optional<T>>();
+    Call c;
+    c.what = what;
+    c.run = [result, body = std::move(body)](Connection& db, std::int64_t& delta) -> Expected<void> {
+      auto value = body(db, delta);
+      if (!value) return tl::unexpected(value.error());
+      result->emplace(std::move(*value));
+      return {};
+    };
+    c.finish = [result, promise](const Error* err) {
+      if (err != nullptr) promise->set_value(tl::unexpected(*err));
+      else promise->set_value(std::move(**result));
+    };
+    Error refused;
+    if (!submit(std::move(c), refused)) return tl::unexpected(refused);
+    return future.get();
+  }
+
+  void loop();
+  void run_call(Call& c);
+  void run_stores(std::vector<Store>& stores);
+  // Runs body inside BEGIN ... COMMIT on the current connection; rolls back on failure.
+  Expected<void> in_transaction(std::string_view what, const std::function<Expected<void>(Connection&)>& body);
+  void apply_delta(std::int64_t delta);
+
+  // Stores records as new rows, due now; ids[i] becomes records[i]'s id (ids grow in the records' order).
+  Expected<void> insert_records(Connection& db, const std::vector<const NewRecord*>& records, std::vector<RecordId>& ids);
+  Expected<std::uint64_t> insert_rejected(Connection& db, const std::vector<const NewRejectedEvent*>& events);
+  Expected<std::uint64_t> count_records(Connection& db);
+  Expected<std::vector<HeldKey>> read_held_keys(Connection& db);
+
+  PostgresQueueOptions options;
+  std::string where;  // the server, for errors (no password)
+  std::optional<Connection> live;  // empty or broken: the next task connects again
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<Task> pending;
+  bool stopping = false;
+  std::atomic<std::uint64_t> depth{0};
+  std::atomic<std::uint64_t> commits{0};
+  std::thread thread;
+};
+
+Expected<void> PostgresQueue::Impl::in_transaction(std::string_view what,
+                                                   const std::function<Expected<void>(Connection&)>& body) {
+  auto conn = connection();
+  if (!conn) return tl::unexpected(conn.error());
+  Connection& c = **conn;
+  if (auto r = c.run("BEGIN", what); !r) return r;
+  auto done = body(c);
+  if (done) done = c.run("COMMIT", std::string(what) + " (commit)");
+  if (!done) {
+    if (!c.broken()) (void)c.run("ROLLBACK", "roll back");
+    obs::emit(obs::QueueTransactionFailed{done.error().message});
+    return done;
+  }
+  commits.fetch_add(1, std::memory_order_relaxed);
+  return {};
+}
+
+void PostgresQueue::Impl::apply_delta(std::int64_t delta) {
+  if (delta >= 0) {
+    depth.fetch_add(static_cast<std::uint64_t>(delta), std::memory_order_relaxed);
+    return;
+  }
+  const auto drop = static_cast<std::uint64_t>(-delta);
+  std::uint64_t current = depth.load(std::memory_order_relaxed);
+  while (!depth.compare_exchange_weak(current, current >= drop ? current - drop : 0, std::memory_order_relaxed)) {
+  }
+}
+
+void PostgresQueue::Impl::loop() {
+  for (;;) {
+    std::optional<Call> call_task;
+    std::vector<Store> stores;
+    {
+      std::unique_lock lock(mutex);
+      wake.wait(lock, [this] { return stopping || !pending.empty(); });
+      if (pending.empty()) return;  // stopping, and everything has been done
+      if (auto* c = std::get_if<Call>(&pending.front())) {
+        call_task.emplace(std::move(*c));
+        pending.pop_front();
+      } else {
+        // Group commit: every store that queued up behind this one, up to the transaction's size.
+        std::size_t records = 0;
+        while (!pending.empty() && std::holds_alternative<Store>(pending.front())) {
+          auto& s = std::get<Store>(pending.front());
+          const std::size_t n = s.write.records.size() + s.write.rejected.size();
+          if (!stores.empty() && records + n > options.max_records_per_transaction) break;
+          records += n;
+          stores.push_back(std::move(s));
+          pending.pop_front();
+        }
+      }
+    }
+    if (call_task) run_call(*call_task);
+    else run_stores(stores);
+  }
+}
+
+void PostgresQueue::Impl::run_call(Call& c) {
+  std::int64_t delta = 0;
+  auto done = in_transaction(c.what, [&](Connection& db) { return c.run(db, delta); });
+  if (done) apply_delta(delta);
+  try {
+    c.finish(done ? nullptr : &done.error());
+  } catch (const std::exception& e) {
+    obs::emit(obs::QueueCallbackThrew{e.what()});
+  } catch (...) {
+    obs::emit(obs::QueueCallbackThrew{std::nullopt});
+  }
+}
+
+void PostgresQueue::Impl::run_stores(std::vector<Store>& stores) {
+  std::vector<IngestStored> stored(stores.size());
+  auto write_all = [&](std::size_t from, std::size_t to) {
+    return in_transaction("store", [&](Connection& db) -> Expected<void> {
+      std::vector<const NewRecord*> records;
+      std::vector<const NewRejectedEvent*> rejected;
+      for (std::size_t i = from; i < to; ++i) {
+        for (const auto& r : stores[i].write.records) records.push_back(&r);
+        for (const auto& e : stores[i].write.rejected) rejected.push_back(&e);
+      }
+      std::vector<RecordId> ids;
+      if (auto r = insert_records(db, records, ids); !r) return r;
+      std::size_t next = 0;
+      for (std::size_t i = from; i < to; ++i) {
+        const std::size_t n = stores[i].write.records.size();
+        stored[i].records.assign(ids.begin() + static_cast<std::ptrdiff_t>(next),
+                                 ids.begin() + static_cast<std::ptrdiff_t>(next + n));
+        next += n;
+      }
+      if (rejected.empty()) return {};
+      auto dropped = insert_rejected(db, rejected);
+      if (!dropped) return tl::unexpected(dropped.error());
+      // The one trim is told to the last writer that added events: it took the store past its bound.
+      for (std::size_t i = to; i-- > from;) {
+        if (stores[i].write.rejected.empty()) continue;
+        stored[i].rejected_dropped = *dropped;
+        break;
+      }
+      return {};
+    });
+  };
+  std::vector<std::optional<Error>> failures(stores.size());
+  auto finish_range = [&](std::size_t from, std::size_t to, const Expected<void>& done) {
+    std::int64_t added = 0;
+    for (std::size_t i = from; i < to; ++i) {
+      if (done) added += static_cast<std::int64_t>(stores[i].write.records.size());
+      else failures[i] = done.error();
+    }
+    if (done) apply_delta(added);
+  };
+  auto done = write_all(0, stores.size());
+  if (!done && stores.size() > 1 && live && !live->broken()) {
+    // One write the server refused must not fail the others it was gathered with: each alone.
+    for (std::size_t i = 0; i < stores.size(); ++i) finish_range(i, i + 1, write_all(i, i + 1));
+  } else {
+    finish_range(0, stores.size(), done);
+  }
+  for (std::size_t i = 0; i < stores.size(); ++i) {
+    try {
+      if (failures[i]) stores[i].done(tl::unexpected(*failures[i]));
+      else stores[i].done(std::move(stored[i]));
+    } catch (const std::exception& e) {
+      obs::emit(obs::QueueCallbackThrew{e.what()});
+    } catch (...) {
+      obs::emit(obs::QueueCallbackThrew{std::nullopt});
+    }
+  }
+}
+
+Expected<void> PostgresQueue::Impl::insert_records(Connection& db, const std::vector<const NewRecord*>& records,
+                                                   std::vector<RecordId>& ids) {
+  ids.clear();
+  if (records.empty()) return {};
+  Params count;
+  count.add(static_cast<std::int64_t>(records.size()));
+  auto taken = db.exec("SELECT nextval(pg_get_serial_sequence('records', 'id')) FROM generate_series(1, $1::bigint)",
+                       count, "number records");
+  if (!taken) return tl::unexpected(taken.error());
+  for (int r = 0; r < taken->rows(); ++r) ids.push_back(taken->integer(r, 0));
+  std::sort(ids.begin(), ids.end());
+  if (ids.size() != records.size()) return fail(errc::io, "queue: postgres: the sequence gave too few ids", where);
+  std::vector<std::string> keys, types, lanes, jsons;
+  keys.reserve(records.size());
+  types.reserve(records.size());
+  lanes.reserve(records.size());
+  jsons.reserve(records.size());
+  for (const NewRecord* r : records) {
+    keys.push_back(r->api_key);
+    types.emplace_back(ometria::to_string(r->type));
+    lanes.push_back(std::to_string(static_cast<int>(r->lane)));
+    jsons.push_back(r->json);
+  }
+  Params p;
+  p.add_array(ids).add_array(keys).add_array(types).add_array(lanes).add_array(jsons).add(now());
+  auto inserted = db.exec(
+      "INSERT INTO records(id, api_key, type, lane, json, next_attempt_at, created_at)"
+      " SELECT t.id, t.api_key, t.type, t.lane, t.json, $6, $6"
+      " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::text[]) AS t(id, api_key, type, lane, json)",
+      p, "store records");
+  if (!inserted) return tl::unexpected(inserted.error());
+  return {};
+}
+
+Expected<std::uint64_t> PostgresQueue::Impl::insert_rejected(Connection& db,
+                                                             const std::vector<const NewRejectedEvent*>& events) {
+  std::vector<std::string> sources, routes, reasons, texts;
+  for (const NewRejectedEvent* e : events) {
+    sources.push_back(e->source);
+    routes.push_back(e->route);
+    reasons.push_back(e->reason);
+    texts.push_back(e->event);
+  }
+  Params p;
+  p.add_array(sources).add_array(routes).add_array(reasons).add_array(texts).add(now());
+  auto inserted = db.exec(
+      "INSERT INTO rejected_events(source, route, reason, rejected_at, event)"
+      " SELECT t.source, t.route, t.reason, $5, t.event"
+      " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(source, route, reason, event, n)"
+      " ORDER BY t.n",
+      p, "store rejected events");
+  if (!inserted) return tl::unexpected(inserted.error());
+  // Ids only grow, so their span bounds the count: within the bound (the usual case) no count is needed.
+  auto span = db.exec("SELECT COALESCE(MAX(id) - MIN(id) + 1, 0) FROM rejected_events", "measure rejected events");
+  if (!span) return tl::unexpected(span.error());
+  const auto bound = options.max_rejected_events;
+  if (static_cast<std::uint64_t>(span->integer(0, 0)) <= bound) return std::uint64_t{0};
+  auto counted = db.exec("SELECT COUNT(*) FROM rejected_events", "count rejected events");
+  if (!counted) return tl::unexpected(counted.error());
+  const auto stored = static_cast<std::uint64_t>(counted->integer(0, 0));
+  if (stored <= bound) return std::uint64_t{0};
+  Params drop;
+  drop.add(static_cast<std::int64_t>(stored - bound));
+  auto dropped = db.exec("DELETE FROM rejected_events WHERE id IN (SELECT id FROM rejected_events ORDER BY id LIMIT $1)",
+                         drop, "drop the oldest rejected events");
+  if (!dropped) return tl::unexpected(dropped.error());
+  return static_cast<std::uint64_t>(dropped->changed());
+}
+
+Expected<std::uint64_t> PostgresQueue::Impl::count_records(Connection& db) {
+  auto counted = db.exec("SELECT COUNT(*) FROM records", "count records");
+  if (!counted) return tl::unexpected(counted.error());
+  return static_cast<std::uint64_t>(counted->integer(0, 0));
+}
+
+Expected<std::vector<HeldKey>> PostgresQueue::Impl::read_held_keys(Connection& db) {
+  auto rows = db.exec("SELECT api_key, reason, held_at FROM held_keys ORDER BY held_at, api_key", "list held keys");
+  if (!rows) return tl::unexpected(rows.error());
+  std::vector<HeldKey> held;
+  for (int r = 0; r < rows->rows(); ++r) held.push_back(HeldKey{rows->text(r, 0), rows->text(r, 1), rows->integer(r, 2)});
+  return held;
+}
+
+Expected<std::unique_ptr<PostgresQueue>> PostgresQueue::open(PostgresQueueOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  auto conn = impl->connection();
+  if (!conn) return tl::unexpected(conn.error());
+  Connection& db = **conn;
+  impl->where = db.where();
+  if (auto r = postgres::prepare_schema(db); !r) return tl::unexpected(r.error());
+  if (impl->options.take_over_leases) {
+    // This instance restarted: what it had leased and not acked is handed out again now, not when the leases end.
+    Params p;
+    p.add(impl->options.lease_owner);
+    auto released = db.exec("UPDATE records SET leased_until = 0, lease_owner = NULL WHERE lease_owner = $1", p,
+                            "release this instance's old leases");
+    if (!released) return tl::unexpected(released.error());
+  }
+  auto depth = impl->count_records(db);
+  if (!depth) return tl::unexpected(depth.error());
+  impl->depth = *depth;
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->loop(); });
+  return std::unique_ptr<PostgresQueue>(new PostgresQueue(std::move(impl)));
+}
+
+PostgresQueue::PostgresQueue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PostgresQueue::~PostgresQueue() = default;  // Impl finishes the pending tasks and joins its thread
+
+void PostgresQueue::enqueue(std::vector<NewRecord> records, EnqueueDone done) {
+  store(IngestWrite{std::move(records), {}}, records_only(std::move(done)));
+}
+
+void PostgresQueue::store(IngestWrite write, StoreDone done) {
+  if (auto answer = answer_before_queueing(write, impl_->options.max_records_per_enqueue)) {
+    done(std::move(*answer));
+    return;
+  }
+  auto shared_done = std::make_shared<StoreDone>(std::move(done));
+  Error refused;
+  if (!impl_->submit(Impl::Store{std::move(write), [shared_done](Expected<IngestStored> r) { (*shared_done)(std::move(r)); }},
+                     refused)) {
+    (*shared_done)(tl::unexpected(refused));
+  }
+}
+
+Expected<Leased> PostgresQueue::lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
+                                      std::chrono::milliseconds lease_for) {
+  if (max == 0) return Leased{};
+  return impl_->call<Leased>("lease", [impl = impl_.get(), &api_key, type, lane, max, lease_for](Connection& db, std::int64_t&)
+                                          -> Expected<Leased> {
+    const UnixMillis now = impl->now();
+    Params p;
+    p.add(api_key).add(ometria::to_string(type)).add(now).add(static_cast<std::int64_t>(max));
+    p.add(now + std::max<std::int64_t>(lease_for.count(), 1)).add(impl->options.lease_owner);
+    p.add(static_cast<std::int64_t>(lane == Lane::backfill ? 1 : 0));
+    // One more than asked is locked to learn whether more are due; SKIP LOCKED passes over rows another
+    // instance is leasing at this moment.
+    auto rows = db.exec(
+        "WITH due AS (SELECT id FROM records WHERE api_key = $1 AND type = $2 AND lane = $7 AND next_attempt_at <= $3"
+        "   AND leased_until <= $3 ORDER BY id LIMIT $4::bigint + 1 FOR UPDATE SKIP LOCKED),"
+        " taken AS (UPDATE records r SET leased_until = $5, lease_owner = $6"
+        "   FROM (SELECT id FROM due ORDER BY id LIMIT $4) t WHERE r.id = t.id"
+        "   RETURNING r.id, r.json, r.lane, r.attempts, r.next_attempt_at, r.created_at)"
+        " SELECT id, json, lane, attempts, next_attempt_at, created_at, (SELECT COUNT(*) FROM due)"
+        " FROM taken ORDER BY id",
+        p, "lease");
+    if (!rows) return tl::unexpected(rows.error());
+    Leased result;
+    for (int r = 0; r < rows->rows(); ++r) {
+      QueuedRecord q;
+      q.id = rows->integer(r, 0);
+      q.api_key = api_key;
+      q.type = type;
+      q.json = rows->text(r, 1);
+      q.lane = rows->integer(r, 2) == 1 ? Lane::backfill : Lane::live;
+      q.attempts = static_cast<std::uint32_t>(rows->integer(r, 3));
+      q.next_attempt_at = rows->integer(r, 4);
+      q.created_at = rows->integer(r, 5);
+      result.records.push_back(std::move(q));
+      result.more_due = static_cast<std::size_t>(rows->integer(r, 6)) > max;
+    }
+    return result;
+  });
+}
+
+Expected<std::size_t> PostgresQueue::ack(const std::vector<RecordId>& ids) {
+  if (ids.empty()) return std::size_t{0};
+  return impl_->call<std::size_t>("ack", [&ids](Connection& db, std::int64_t& delta) -> Expected<std::size_t> {
+    Params p;
+    p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
+    auto deleted = db.exec("DELETE FROM records WHERE id = ANY($1::bigint[])", p, "ack");
+    if (!deleted) return tl::unexpected(deleted.error());
+    delta = -static_cast<std::int64_t>(deleted->changed());
+    return deleted->changed();
+  });
+}
+
+Expected<std::size_t> PostgresQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) {
+  if (ids.empty()) return std::size_t{0};
+  return impl_->call<std::size_t>("reschedule", [impl = impl_.get(), &ids, delay](Connection& db, std::int64_t&)
+                                                    -> Expected<std::size_t> {
+    Params p;
+    p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
+    p.add(impl->now() + std::max<std::int64_t>(delay.count(), 0));
+    auto changed = db.exec(
+        "UPDATE records SET attempts = attempts + 1, next_attempt_at = $2, leased_until = 0, lease_owner = NULL"
+        " WHERE id = ANY($1::bigint[])",
+        p, "reschedule");
+    if (!changed) return tl::unexpected(changed.error());
+    return changed->changed();
+  });
+}
+
+Expected<std::size_t> PostgresQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason) {
+  if (ids.empty()) return std::size_t{0};
+  return impl_->call<std::size_t>("dead_letter", [impl = impl_.get(), &ids, &reason](Connection& db, std::int64_t& delta)
+                                                     -> Expected<std::size_t> {
+    Params p;
+    p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end())).add(reason).add(impl->now());
+    auto moved = db.exec(
+        std::string("WITH moved AS (DELETE FROM records WHERE id = ANY($1::bigint[]) RETURNING *)"
+                    " INSERT INTO dead_letters(id, api_key, type, lane, json, attempts, created_at, reason, dead_at)"
+                    " SELECT id, api_key, type, lane, json, attempts + 1, created_at, $2, $3 FROM moved") +
+            kDeadLetterUpsert,
+        p, "dead-letter");
+    if (!moved) return tl::unexpected(moved.error());
+    delta = -static_cast<std::int64_t>(moved->changed());
+    return moved->changed();
+  });
+}
+
+Expected<void> PostgresQueue::hold_key(const std::string& api_key, const std::string& reason) {
+  auto r = impl_->call<bool>("hold_key", [impl = impl_.get(), &api_key, &reason](Connection& db, std::int64_t&)
+                                             -> Expected<bool> {
+    Params p;
+    p.add(api_key).add(reason).add(impl->now());
+    auto held = db.exec(
+        "INSERT INTO held_keys(api_key, reason, held_at) VALUES($1, $2, $3)"
+        " ON CONFLICT (api_key) DO UPDATE SET reason = EXCLUDED.reason, held_at = EXCLUDED.held_at",
+        p, "hold key");
+    if (!held) return tl::unexpected(held.error());
+    return true;
+  });
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+namespace {
+Expected<void> drop_hold(Connection& db, const std::string& api_key) {
+  Params p;
+  p.add(api_key);
+  auto r = db.exec("DELETE FROM held_keys WHERE api_key = $1", p, "unhold key");
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+}  // namespace
+
+Expected<void> PostgresQueue::unhold_key(const std::string& api_key) {
+  auto r = impl_->call<bool>("unhold_key", [&api_key](Connection& db, std::int64_t&) -> Expected<bool> {
+    if (auto d = drop_hold(db, api_key); !d) return tl::unexpected(d.error());
+    return true;
+  });
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Expected<std::vector<HeldKey>> PostgresQueue::held_keys() {
+  return impl_->call<std::vector<HeldKey>>(
+      "held_keys", [impl = impl_.get()](Connection& db, std::int64_t&) { return impl->read_held_keys(db); });
+}
+
+Expected<std::size_t> PostgresQueue::rekey(const std::string& from_key, const std::string& to_key) {
+  return impl_->call<std::size_t>("rekey", [&from_key, &to_key](Connection& db, std::int64_t&) -> Expected<std::size_t> {
+    Params p;
+    p.add(to_key).add(from_key);
+    // Same ids, attempts, due times and leases: only the key changes.
+    auto moved = db.exec("UPDATE records SET api_key = $1 WHERE api_key = $2", p, "rekey records");
+    if (!moved) return tl::unexpected(moved.error());
+    if (auto d = drop_hold(db, from_key); !d) return tl::unexpected(d.error());
+    return moved->changed();
+  });
+}
+
+Expected<std::size_t> PostgresQueue::release_key(const std::string& api_key, const std::string& reason) {
+  return impl_->call<std::size_t>("release_key", [impl = impl_.get(), &api_key, &reason](Connection& db,
+                                                                                          std::int64_t& delta)
+                                                     -> Expected<std::size_t> {
+    Params p;
+    p.add(api_key).add(reason).add(impl->now());
+    // Attempts as they are: no push failed here, the operator gave the records up.
+    auto moved = db.exec(
+        std::string("WITH moved AS (DELETE FROM records WHERE api_key = $1 RETURNING *)"
+                    " INSERT INTO dead_letters(id, api_key, type, lane, json, attempts, created_at, reason, dead_at)"
+                    " SELECT id, api_key, type, lane, json, attempts, created_at, $2, $3 FROM moved") +
+            kDeadLetterUpsert,
+        p, "release key");
+    if (!moved) return tl::unexpected(moved.error());
+    if (auto d = drop_hold(db, api_key); !d) return tl::unexpected(d.error());
+    delta = -static_cast<std::int64_t>(moved->changed());
+    return moved->changed();
+  });
+}
+
+Expected<std::vector<ReadyPartition>> PostgresQueue::ready_partitions() {
+  return impl_->call<std::vector<ReadyPartition>>(
+      "ready_partitions", [impl = impl_.get()](Connection& db, std::int64_t&) -> Expected<std::vector<ReadyPartition>> {
+        Params p;
+        p.add(impl->now());
+        auto rows = db.exec(
+            "SELECT api_key, type, lane, COUNT(*) FROM records WHERE next_attempt_at <= $1 AND leased_until <= $1"
+            " AND api_key NOT IN (SELECT api_key FROM held_keys) GROUP BY api_key, type, lane"
+            " ORDER BY lane, MIN(created_at)",  // live first, as delivery wants them
+            p, "list ready partitions");
+        if (!rows) return tl::unexpected(rows.error());
+        std::vector<ReadyPartition> ready;
+        for (int r = 0; r < rows->rows(); ++r) {
+          auto type = impl->record_type(rows->text(r, 1), "a record");
+          if (!type) return tl::unexpected(type.error());
+          ready.push_back(ReadyPartition{rows->text(r, 0), *type, static_cast<std::uint64_t>(rows->integer(r, 3)),
+                                         rows->integer(r, 2) == 1 ? Lane::backfill : Lane::live});
+        }
+        return ready;
+      });
+}
+
+Expected<QueueStats> PostgresQueue::stats() {
+  auto stats = impl_->call<QueueStats>("stats", [impl = impl_.get()](Connection& db, std::int64_t&) -> Expected<QueueStats> {
+    QueueStats s;
+    auto rows = db.exec(
+        "SELECT api_key, type, lane, COUNT(*), MIN(created_at) FROM records GROUP BY api_key, type, lane"
+        " ORDER BY api_key, type, lane",
+        "queue stats");
+    if (!rows) return tl::unexpected(rows.error());
+    for (int r = 0; r < rows->rows(); ++r) {
+      auto type = impl->record_type(rows->text(r, 1), "a record");
+      if (!type) return tl::unexpected(type.error());
+      PartitionStats p{rows->text(r, 0), *type, static_cast<std::uint64_t>(rows->integer(r, 3)), rows->integer(r, 4),
+                       rows->integer(r, 2) == 1 ? Lane::backfill : Lane::live};
+      s.depth += p.depth;
+      if (!s.oldest_created_at || p.oldest_created_at < *s.oldest_created_at) s.oldest_created_at = p.oldest_created_at;
+      s.partitions.push_back(std::move(p));
+    }
+    auto counts = db.exec("SELECT (SELECT COUNT(*) FROM dead_letters), (SELECT COUNT(*) FROM rejected_events)",
+                          "count dead letters and rejected events");
+    if (!counts) return tl::unexpected(counts.error());
+    s.dead_letters = static_cast<std::uint64_t>(counts->integer(0, 0));
+    s.rejected_events = static_cast<std::uint64_t>(counts->integer(0, 1));
+    auto held = impl->read_held_keys(db);
+    if (!held) return tl::unexpected(held.error());
+    s.held_keys = std::move(*held);
+    return s;
+  });
+  // Another process (the CLI, another instance) may have changed the table: the exact count re-syncs the cheap one.
+  if (stats) impl_->depth.store(stats->depth, std::memory_order_relaxed);
+  return stats;
+}
+
+std::uint64_t PostgresQueue::depth() const { return impl_->depth.load(std::memory_order_relaxed); }
+std::uint64_t PostgresQueue::high_water_mark() const { return impl_->options.high_water_mark; }
+std::uint64_t PostgresQueue::commits() const { return impl_->commits.load(std::memory_order_relaxed); }
+
+Expected<std::vector<DeadRecord>> PostgresQueue::dead_letters(const DeadLetterSelection& which) {
+  return impl_->call<std::vector<DeadRecord>>(
+      "dead_letters", [impl = impl_.get(), &which](Connection& db, std::int64_t&) -> Expected<std::vector<DeadRecord>> {
+        Params p;
+        const std::string condition = dead_letter_condition(which, p);
+        auto rows = db.exec("SELECT id, api_key, type, lane, json, attempts, created_at, reason, dead_at"
+                            " FROM dead_letters WHERE " + condition + " ORDER BY id",
+                            p, "read dead letters");
+        if (!rows) return tl::unexpected(rows.error());
+        std::vector<DeadRecord> dead;
+        for (int r = 0; r < rows->rows(); ++r) {
+          auto type = impl->record_type(rows->text(r, 2), "a dead letter");
+          if (!type) return tl::unexpected(type.error());
+          DeadRecord d;
+          d.record.id = rows->integer(r, 0);
+          d.record.api_key = rows->text(r, 1);
+          d.record.type = *type;
+          d.record.lane = rows->integer(r, 3) == 1 ? Lane::backfill : Lane::live;
+          d.record.json = rows->text(r, 4);
+          d.record.attempts = static_cast<std::uint32_t>(rows->integer(r, 5));
+          d.record.created_at = rows->integer(r, 6);
+          d.reason = rows->text(r, 7);
+          d.dead_at = rows->integer(r, 8);
+          dead.push_back(std::move(d));
+        }
+        if (which.ids.empty()) return dead;
+        // In the order the ids were given, as the SQLite queue answers.
+        std::unordered_map<RecordId, std::size_t> at;
+        for (std::size_t i = 0; i < dead.size(); ++i) at.emplace(dead[i].record.id, i);
+        std::vector<DeadRecord> ordered;
+        for (RecordId id : which.ids) {
+          if (auto it = at.find(id); it != at.end()) ordered.push_back(dead[it->second]);
+        }
+        return ordered;
+      });
+}
+
+Expected<std::size_t> PostgresQueue::replay(const DeadLetterSelection& which) {
+  return impl_->call<std::size_t>("replay", [impl = impl_.get(), &which](Connection& db, std::int64_t& delta)
+                                                -> Expected<std::size_t> {
+    Params p;
+    const std::string condition = dead_letter_condition(which, p);
+    p.add(impl->now());
+    // Same ids (the sequence never hands them out again), attempts 0, due now.
+    auto moved = db.exec("WITH moved AS (DELETE FROM dead_letters WHERE " + condition +
+                             " RETURNING *) INSERT INTO records(id, api_key, type, lane, json, attempts, next_attempt_at,"
+                             " created_at) SELECT id, api_key, type, lane, json, 0, $2, created_at FROM moved",
+                         p, "replay dead letters");
+    if (!moved) return tl::unexpected(moved.error());
+    delta = static_cast<std::int64_t>(moved->changed());
+    return moved->changed();
+  });
+}
+
+Expected<std::size_t> PostgresQueue::purge(const DeadLetterSelection& which) {
+  return impl_->call<std::size_t>("purge", [&which](Connection& db, std::int64_t&) -> Expected<std::size_t> {
+    Params p;
+    const std::string condition = dead_letter_condition(which, p);
+    auto purged = db.exec("DELETE FROM dead_letters WHERE " + condition, p, "purge dead letters");
+    if (!purged) return tl::unexpected(purged.error());
+    return purged->changed();
+  });
+}
+
+Expected<std::vector<RejectedEvent>> PostgresQueue::rejected_events(const RejectedEventSelection& which) {
+  return impl_->call<std::vector<RejectedEvent>>(
+      "rejected_events", [&which](Connection& db, std::int64_t&) -> Expected<std::vector<RejectedEvent>> {
+        Params p;
+        p.add(which.after_id);
+        if (which.since) p.add(*which.since);
+        else p.add_null();
+        p.add(which.source);
+        add_limit(p, which.limit);
+        auto rows = db.exec(
+            "SELECT id, source, route, reason, rejected_at, event FROM rejected_events"
+            " WHERE id > $1 AND ($2::bigint IS NULL OR rejected_at >= $2) AND ($3 = '' OR source = $3)"
+            " ORDER BY id LIMIT $4",
+            p, "read rejected events");
+        if (!rows) return tl::unexpected(rows.error());
+        std::vector<RejectedEvent> events;
+        for (int r = 0; r < rows->rows(); ++r) {
+          events.push_back(RejectedEvent{
+              rows->integer(r, 0),
+              NewRejectedEvent{rows->text(r, 1), rows->text(r, 2), rows->text(r, 3), rows->text(r, 5)},
+              rows->integer(r, 4)});
+        }
+        return events;
+      });
+}
+
+Expected<RejectedEventsSettled> PostgresQueue::settle_rejected_events(std::vector<RejectedEventOutcome> outcomes) {
+  for (const auto& outcome : outcomes) {
+    if (!outcome.record) continue;
+    if (auto fits = ometria::check_record_size(outcome.record->json.size(), errc::too_large); !fits)
+      return tl::unexpected(std::move(fits.error()));
+  }
+  return impl_->call<RejectedEventsSettled>(
+      "settle_rejected_events",
+      [impl = impl_.get(), &outcomes](Connection& db, std::int64_t& delta) -> Expected<RejectedEventsSettled> {
+        RejectedEventsSettled settled;
+        std::vector<const NewRecord*> records;
+        for (auto& outcome : outcomes) {
+          Params p;
+          if (outcome.reason) {
+            p.add(*outcome.reason).add(outcome.id);
+            auto updated = db.exec("UPDATE rejected_events SET reason = $1 WHERE id = $2", p, "update rejected event");
+            if (!updated) return tl::unexpected(updated.error());
+            if (updated->changed() == 0) ++settled.gone;
+            else ++settled.still_rejected;
+            continue;
+          }
+          // Removed first: only an event that was still stored becomes a record.
+          p.add(outcome.id);
+          auto removed = db.exec("DELETE FROM rejected_events WHERE id = $1", p, "delete rejected event");
+          if (!removed) return tl::unexpected(removed.error());
+          if (removed->changed() == 0) ++settled.gone;
+          else if (!outcome.record) ++settled.skipped;
+          else records.push_back(&*outcome.record);
+        }
+        std::vector<RecordId> ids;
+        if (auto r = impl->insert_records(db, records, ids); !r) return tl::unexpected(r.error());
+        settled.enqueued = records.size();
+        delta = static_cast<std::int64_t>(records.size());
+        return settled;
+      });
+}
+
+Expected<std::vector<delivery::SeenError>> PostgresQueue::record_ometria_errors(
+    const std::string& api_key, const std::vector<delivery::SeenError>& seen, std::int64_t now) {
+  return impl_->call<std::vector<delivery::SeenError>>(
+      "record_ometria_errors", [impl = impl_.get(), &api_key, &seen, now](Connection& db, std::int64_t&) {
+        return postgres::record_ometria_errors(db, api_key, seen, now, impl->options.max_ometria_errors);
+      });
+}
+
+Expected<std::vector<StoredOmetriaError>> PostgresQueue::ometria_errors(std::size_t limit) {
+  return impl_->call<std::vector<StoredOmetriaError>>(
+      "ometria_errors", [limit](Connection& db, std::int64_t&) { return postgres::list_ometria_errors(db, limit); });
+}
+
+Expected<std::vector<OmetriaErrorsOfKey>> PostgresQueue::ometria_errors_by_key() {
+  return impl_->call<std::vector<OmetriaErrorsOfKey>>(
+      "ometria_errors_by_key", [](Connection& db, std::int64_t&) { return postgres::ometria_errors_by_key(db); });
+}
+
+}  // namespace omt::queue

@@ -1,0 +1,96 @@
+// Migrations are history, as in the SQLite queue: each writes the layout of its version with its own SQL.
+#include "schema.hpp"
+
+#include <iterator>
+#include <string>
+
+namespace omt::queue::postgres {
+namespace {
+
+// One row per record (PostgreSQL's row locks, not chunks, let instances lease apart). A lease is the pair
+// leased_until / lease_owner: a record is free once leased_until <= now, so a lease outlives neither its time
+// nor (see PostgresQueue::open) a restart of the instance that took it.
+constexpr const char* kVersion1 =
+    "CREATE TABLE records("
+    "  id BIGSERIAL PRIMARY KEY,"  // a sequence: ids only grow and are never reused
+    "  api_key TEXT NOT NULL, type TEXT NOT NULL,"
+    "  lane SMALLINT NOT NULL DEFAULT 0,"  // queue::Lane: 0 live, 1 backfill
+    "  json TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at BIGINT NOT NULL, created_at BIGINT NOT NULL,"  // Unix ms
+    "  leased_until BIGINT NOT NULL DEFAULT 0, lease_owner TEXT);"
+    "CREATE INDEX records_due ON records(api_key, type, next_attempt_at, id);"
+    "CREATE TABLE dead_letters("
+    "  id BIGINT PRIMARY KEY, api_key TEXT NOT NULL, type TEXT NOT NULL, lane SMALLINT NOT NULL DEFAULT 0,"
+    "  json TEXT NOT NULL, attempts INTEGER NOT NULL, created_at BIGINT NOT NULL,"
+    "  reason TEXT NOT NULL, dead_at BIGINT NOT NULL);"
+    "CREATE TABLE held_keys(api_key TEXT PRIMARY KEY, reason TEXT NOT NULL, held_at BIGINT NOT NULL);"
+    "CREATE TABLE rejected_events("
+    "  id BIGSERIAL PRIMARY KEY, source TEXT NOT NULL, route TEXT NOT NULL, reason TEXT NOT NULL,"
+    "  rejected_at BIGINT NOT NULL, event TEXT NOT NULL);"
+    "CREATE TABLE ometria_errors("
+    "  id BIGSERIAL PRIMARY KEY, api_key TEXT NOT NULL, digest TEXT NOT NULL,"
+    "  message TEXT NOT NULL, path TEXT NOT NULL,"
+    "  record_id TEXT, request_id TEXT, record_type TEXT, time_stamp TEXT,"
+    "  occurrences BIGINT NOT NULL,"
+    "  first_seen_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL, latest_new_at BIGINT NOT NULL,"
+    "  matched_record_ids TEXT, matched_request_id TEXT, matched_type TEXT, matched_pushed_at BIGINT,"
+    "  UNIQUE(api_key, digest));"
+    "CREATE INDEX ometria_errors_seen ON ometria_errors(last_seen_at, id);"
+    "CREATE INDEX ometria_errors_new ON ometria_errors(latest_new_at, id);";
+
+struct Migration {
+  int to;
+  const char* sql;
+};
+constexpr Migration kMigrations[] = {
+    {1, kVersion1},
+};
+static_assert(kMigrations[std::size(kMigrations) - 1].to == kSchemaVersion);
+
+// Any constant, the same for every instance: only the queue's migrations take it.
+constexpr const char* kLock = "SELECT pg_advisory_xact_lock(7305481275112020)";
+
+}  // namespace
+
+Expected<int> schema_version(Connection& db) {
+  auto table = db.exec("SELECT to_regclass('schema_version') IS NOT NULL", "look for the schema_version table");
+  if (!table) return tl::unexpected(table.error());
+  if (table->text(0, 0) != "t") return 0;
+  auto version = db.exec("SELECT COALESCE(MAX(version), 0) FROM schema_version", "read the schema version");
+  if (!version) return tl::unexpected(version.error());
+  return static_cast<int>(version->integer(0, 0));
+}
+
+Expected<void> prepare_schema(Connection& db) {
+  if (auto r = db.run("BEGIN", "begin migration"); !r) return r;
+  auto migrate = [&]() -> Expected<void> {
+    if (auto r = db.exec(kLock, "lock for migration"); !r) return tl::unexpected(r.error());
+    if (auto r = db.run("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)", "create schema_version");
+        !r)
+      return r;
+    auto version = schema_version(db);
+    if (!version) return tl::unexpected(version.error());
+    if (*version > kSchemaVersion) {
+      return fail(errc::io,
+                  "queue: postgres: the database has schema version " + std::to_string(*version) +
+                      ", newer than this build knows (" + std::to_string(kSchemaVersion) + ")",
+                  db.where());
+    }
+    for (const auto& migration : kMigrations) {
+      if (migration.to <= *version) continue;
+      if (auto r = db.run(migration.sql, "migrate to schema version " + std::to_string(migration.to)); !r) return r;
+      Params p;
+      p.add(std::int64_t{migration.to});
+      if (auto r = db.exec("DELETE FROM schema_version", "set the schema version"); !r) return tl::unexpected(r.error());
+      if (auto r = db.exec("INSERT INTO schema_version(version) VALUES($1)", p, "set the schema version"); !r)
+        return tl::unexpected(r.error());
+    }
+    return db.run("COMMIT", "commit migration");
+  };
+  auto done = migrate();
+  if (!done && !db.broken()) (void)db.run("ROLLBACK", "roll back migration");
+  return done;
+}
+
+}  // namespace omt::queue::postgres

@@ -1,0 +1,618 @@
+// The queue contract (omt/queue/queue.hpp) checked against every backend: the same cases run on SQLite in a
+// temporary directory and on a real PostgreSQL server the tests start (support/postgres_server.hpp), on every run.
+// What only one backend does (SQLite's chunks, its file errors, the PostgreSQL connection) is tested beside it.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "omt/queue/postgres_queue.hpp"
+#include "omt/queue/sqlite_queue.hpp"
+#include "fake_ometria.hpp"  // TempDir
+#include "postgres_server.hpp"
+#include "queue_records.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using omt::queue::DeadLetterSelection;
+using omt::queue::IngestWrite;
+using omt::queue::NewRecord;
+using omt::queue::NewRejectedEvent;
+using omt::queue::Queue;
+using omt::queue::RecordId;
+using omt::queue::RecordType;
+using omt::queue::RejectedEventOutcome;
+using omt::queue::RejectedEventSelection;
+
+enum class Backend { sqlite, postgres };
+
+using omt::test::contact;
+using omt::test::contacts;
+
+NewRejectedEvent rejected(int n, const std::string& source = "web") {
+  return NewRejectedEvent{source, "/v1/batch", "Missing required value " + std::to_string(n),
+                          R"({"type":"identify","userId":"u)" + std::to_string(n) + "\"}"};
+}
+
+NewRecord contact(int n) { return contact("k", n); }  // key "k"
+
+// What a test may change about the queue it opens; the rest is each backend's default.
+struct QueueSettings {
+  std::uint64_t high_water_mark = omt::config::QueueConfig{}.high_water_mark;
+  std::uint64_t max_rejected_events = omt::config::QueueConfig{}.max_rejected_events;
+};
+
+class QueueContract : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::postgres) url_ = omt::test::PostgresServer::shared().create_database();
+  }
+  void TearDown() override { queue_.reset(); }
+
+  QueueSettings options() { return {}; }
+  // A new queue object on this test's database (the same data each time).
+  std::unique_ptr<Queue> open(QueueSettings s = {}) {
+    if (GetParam() == Backend::postgres) {
+      omt::queue::PostgresQueueOptions o;
+      o.url = url_;
+      o.high_water_mark = s.high_water_mark;
+      o.max_rejected_events = s.max_rejected_events;
+      o.clock = [this] { return now_.load(); };
+      auto q = omt::queue::PostgresQueue::open(std::move(o));
+      if (!q) ADD_FAILURE() << q.error().message;
+      return q ? std::move(*q) : nullptr;
+    }
+    omt::queue::SqliteQueueOptions o;
+    o.path = std::filesystem::path(dir_.path()) / "data" / "queue.db";
+    o.high_water_mark = s.high_water_mark;
+    o.max_rejected_events = s.max_rejected_events;
+    o.clock = [this] { return now_.load(); };
+    auto q = omt::queue::SqliteQueue::open(std::move(o));
+    if (!q) ADD_FAILURE() << q.error().message;
+    return q ? std::move(*q) : nullptr;
+  }
+  // The fixture's own queue (queue_), opened again.
+  Queue& reopen(std::uint64_t max_rejected_events = 100'000) {
+    queue_.reset();
+    QueueSettings s;
+    s.max_rejected_events = max_rejected_events;
+    queue_ = open(s);
+    if (!queue_) throw std::runtime_error("the queue did not open");
+    return *queue_;
+  }
+  static std::uint64_t commits(Queue& q) {
+    if (auto* s = dynamic_cast<omt::queue::SqliteQueue*>(&q)) return s->commits();
+    return dynamic_cast<omt::queue::PostgresQueue&>(q).commits();
+  }
+  static std::vector<RecordId> enqueue(Queue& q, std::vector<NewRecord> records) {
+    return omt::test::enqueue_acknowledged(q, std::move(records));
+  }
+  // Key "old": three contacts (their ids returned) and an order; key "other": two contacts.
+  static std::vector<RecordId> enqueue_old_and_other(Queue& q) {
+    auto ids = enqueue(q, contacts("old", 0, 3));
+    enqueue(q, {NewRecord{"old", RecordType::order, R"({"@type":"order","id":"o"})"}});
+    enqueue(q, contacts("other", 10, 2));
+    return ids;
+  }
+  static std::vector<RecordId> ids_of(const std::vector<omt::queue::QueuedRecord>& records) {
+    std::vector<RecordId> ids;
+    for (const auto& r : records) ids.push_back(r.id);
+    return ids;
+  }
+  omt::queue::IngestStored store(IngestWrite write) {
+    auto stored = queue_->store(std::move(write)).get();
+    EXPECT_TRUE(stored) << stored.error().message;
+    return stored ? *stored : omt::queue::IngestStored{};
+  }
+  std::vector<omt::queue::RejectedEvent> listed(RejectedEventSelection which = {}) {
+    auto events = queue_->rejected_events(which);
+    EXPECT_TRUE(events) << events.error().message;
+    return events ? *events : std::vector<omt::queue::RejectedEvent>{};
+  }
+  static std::vector<std::string> reasons(const std::vector<omt::queue::RejectedEvent>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.push_back(e.event.reason);
+    return out;
+  }
+
+  omt::testing::TempDir dir_;
+  std::string url_;
+  std::atomic<omt::queue::UnixMillis> now_{1'700'000'000'000};
+  std::unique_ptr<Queue> queue_;
+};
+
+TEST_P(QueueContract, EnqueuedRecordsSurviveCloseAndReopen) {
+  std::vector<RecordId> ids;
+  {
+    auto q = open();
+    ASSERT_TRUE(q);
+    ids = enqueue(*q, {contact("key-a", 1), contact("key-a", 2),
+                       NewRecord{"key-a", RecordType::order, R"({"@type":"order","id":"o1"})"}});
+    ASSERT_EQ(ids.size(), 3u);
+    EXPECT_LT(ids[0], ids[1]);
+    EXPECT_EQ(q->depth(), 3u);
+  }
+  if (GetParam() == Backend::sqlite) {
+    EXPECT_TRUE(std::filesystem::exists(dir_.file("data/queue.db")));  // directory created
+  }
+  auto q = open();
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->depth(), 3u);
+  auto leased = q->lease("key-a", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(leased) << leased.error().message;
+  ASSERT_EQ(leased->records.size(), 2u);
+  EXPECT_EQ(leased->records[0].id, ids[0]);
+  EXPECT_EQ(leased->records[0].json, R"({"@type":"contact","id":"c1"})");
+  EXPECT_EQ(leased->records[0].api_key, "key-a");
+  EXPECT_EQ(leased->records[0].attempts, 0u);
+  EXPECT_EQ(leased->records[0].created_at, now_.load());
+  auto orders = q->lease("key-a", RecordType::order, 10, 30s);
+  ASSERT_TRUE(orders);
+  ASSERT_EQ(orders->records.size(), 1u);
+  EXPECT_EQ(orders->records[0].json, R"({"@type":"order","id":"o1"})");
+  EXPECT_EQ(orders->records[0].type, RecordType::order);
+}
+
+TEST_P(QueueContract, ConcurrentProducersAllGetDurableDistinctIds) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::set<RecordId> all;
+  for (int p = 0; p < 6; ++p) {
+    threads.emplace_back([&, p] {
+      for (int e = 0; e < 20; ++e) {
+        auto ids = enqueue(*q, contacts("k" + std::to_string(p % 2), p * 1000 + e * 10, 10));
+        std::lock_guard lock(mutex);
+        all.insert(ids.begin(), ids.end());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(all.size(), 1200u);
+  EXPECT_LE(commits(*q), 120u);
+  q.reset();
+  auto reopened = open();
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ(reopened->depth(), 1200u);
+}
+
+// Lanes: a lease reads one lane, each lane in its own order, and ready partitions list the live lane first.
+TEST_P(QueueContract, EachLaneIsLeasedApartAndReadyPartitionsListLiveFirst) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  auto backfill = contacts("a", 0, 3);
+  for (auto& r : backfill) r.lane = omt::queue::Lane::backfill;
+  const auto backfill_ids = enqueue(*q, backfill);
+  const auto live_ids = enqueue(*q, contacts("a", 100, 2));
+  auto ready = q->ready_partitions();
+  ASSERT_TRUE(ready);
+  ASSERT_EQ(ready->size(), 2u);
+  EXPECT_EQ((*ready)[0].lane, omt::queue::Lane::live);  // though the backfill is older
+  EXPECT_EQ((*ready)[0].ready, 2u);
+  EXPECT_EQ((*ready)[1].lane, omt::queue::Lane::backfill);
+  auto live = q->lease("a", RecordType::contact, omt::queue::Lane::live, 10, 30s);
+  ASSERT_TRUE(live);
+  EXPECT_EQ(ids_of(live->records), live_ids);
+  auto rest = q->lease("a", RecordType::contact, omt::queue::Lane::backfill, 10, 30s);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(ids_of(rest->records), backfill_ids);
+  for (const auto& r : rest->records) EXPECT_EQ(r.lane, omt::queue::Lane::backfill);
+}
+
+TEST_P(QueueContract, LeaseAckRescheduleAndLeaseExpiry) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  auto ids = enqueue(*q, contacts("a", 0, 5));
+  enqueue(*q, contacts("b", 100, 1));
+  ASSERT_EQ(ids.size(), 5u);
+
+  auto first = q->lease("a", RecordType::contact, 3, 30s);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(ids_of(first->records), (std::vector<RecordId>{ids[0], ids[1], ids[2]}));
+  auto second = q->lease("a", RecordType::contact, 3, 30s);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(ids_of(second->records), (std::vector<RecordId>{ids[3], ids[4]}));  // leased ones are not handed out twice
+  EXPECT_TRUE(q->lease("a", RecordType::contact, 3, 30s)->records.empty());
+  EXPECT_TRUE(q->lease("a", RecordType::order, 3, 30s)->records.empty());
+
+  auto acked = q->ack({ids[0], ids[1], 999'999});
+  ASSERT_TRUE(acked);
+  EXPECT_EQ(*acked, 2u);
+  EXPECT_EQ(q->depth(), 4u);
+  EXPECT_EQ(*q->ack({ids[0]}), 0u);  // acking twice is harmless
+
+  ASSERT_EQ(*q->reschedule({ids[2]}, 10s), 1u);
+  now_ += 9'999;
+  EXPECT_TRUE(q->lease("a", RecordType::contact, 10, 30s)->records.empty());
+  now_ += 1;
+  auto retried = q->lease("a", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(retried);
+  ASSERT_EQ(retried->records.size(), 1u);
+  EXPECT_EQ(retried->records[0].id, ids[2]);
+  EXPECT_EQ(retried->records[0].attempts, 1u);
+
+  // The second lease (taken 10 s ago for 30 s) runs out: its records come back by themselves.
+  now_ += 20'000;
+  auto expired = q->lease("a", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(expired);
+  EXPECT_EQ(ids_of(expired->records), (std::vector<RecordId>{ids[3], ids[4]}));
+  EXPECT_EQ(q->depth(), 4u);
+}
+
+TEST_P(QueueContract, LeasedButUnackedRecordsAreDeliveredAgainAfterARestart) {
+  std::vector<RecordId> ids;
+  {
+    auto q = open();
+    ASSERT_TRUE(q);
+    ids = enqueue(*q, contacts("a", 0, 4));
+    auto leased = q->lease("a", RecordType::contact, 4, 1h);
+    ASSERT_TRUE(leased);
+    ASSERT_EQ(leased->records.size(), 4u);
+    ASSERT_EQ(*q->ack({ids[0]}), 1u);
+  }  // "crash" with three records leased and not acked
+  auto q = open();
+  ASSERT_TRUE(q);
+  auto again = q->lease("a", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(ids_of(again->records), (std::vector<RecordId>{ids[1], ids[2], ids[3]}));
+}
+
+TEST_P(QueueContract, DeadLetterListReplayAndPurge) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  auto ids = enqueue(*q, contacts("a", 0, 4));
+  ASSERT_TRUE(q->lease("a", RecordType::contact, 4, 30s));
+  ASSERT_EQ(*q->reschedule({ids[0]}, 0ms), 1u);
+  now_ += 5;
+  auto moved = q->dead_letter({ids[0], ids[1], ids[2]}, "HTTP 400 Bad Request: Ometria refused the payload");
+  ASSERT_TRUE(moved) << moved.error().message;
+  EXPECT_EQ(*moved, 3u);
+  EXPECT_EQ(q->depth(), 1u);
+  EXPECT_EQ(*q->dead_letter({ids[0]}, "again"), 0u);  // already moved
+
+  auto dead = q->dead_letters({});
+  ASSERT_TRUE(dead);
+  ASSERT_EQ(dead->size(), 3u);
+  EXPECT_EQ((*dead)[0].record.id, ids[0]);
+  EXPECT_EQ((*dead)[0].record.attempts, 2u);  // one reschedule + the push that was refused
+  EXPECT_EQ((*dead)[0].reason, "HTTP 400 Bad Request: Ometria refused the payload");
+  EXPECT_EQ((*dead)[0].dead_at, now_.load());
+  EXPECT_EQ((*dead)[1].record.json, R"({"@type":"contact","id":"c1"})");
+  auto limited = q->dead_letters(DeadLetterSelection{{}, 2});
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->size(), 2u);
+  auto by_id = q->dead_letters(DeadLetterSelection{{ids[2], 424242}, 0});
+  ASSERT_TRUE(by_id);
+  ASSERT_EQ(by_id->size(), 1u);
+  EXPECT_EQ(by_id->at(0).record.id, ids[2]);
+
+  auto replayed = q->replay(DeadLetterSelection{{ids[1]}, 0});
+  ASSERT_TRUE(replayed) << replayed.error().message;
+  EXPECT_EQ(*replayed, 1u);
+  EXPECT_EQ(q->depth(), 2u);
+  auto back = q->lease("a", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->records.size(), 1u);
+  EXPECT_EQ(back->records[0].id, ids[1]);  // same id, fresh attempts
+  EXPECT_EQ(back->records[0].attempts, 0u);
+
+  auto stats = q->stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->dead_letters, 2u);
+  auto purged = q->purge(DeadLetterSelection{{}, 1});
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(*purged, 1u);
+  EXPECT_EQ(q->dead_letters({})->size(), 1u);
+  EXPECT_EQ(*q->purge({}), 1u);
+  EXPECT_TRUE(q->dead_letters({})->empty());
+  EXPECT_EQ(*q->replay({}), 0u);
+}
+
+TEST_P(QueueContract, HeldKeysStayStoredAndLeaveReadyPartitionsUntilReleased) {
+  {
+    auto q = open();
+    ASSERT_TRUE(q);
+    enqueue(*q, contacts("bad", 0, 3));
+    enqueue(*q, contacts("good", 10, 2));
+    enqueue(*q, {NewRecord{"good", RecordType::custom_event, R"({"@type":"custom_event","id":"e"})"}});
+    ASSERT_TRUE(q->hold_key("bad", "HTTP 401 Unauthorized: Ometria refused the API key"));
+  }
+  auto q = open();  // holds persist across restarts
+  ASSERT_TRUE(q);
+  auto ready = q->ready_partitions();
+  ASSERT_TRUE(ready) << ready.error().message;
+  ASSERT_EQ(ready->size(), 2u);
+  for (const auto& p : *ready) EXPECT_EQ(p.api_key, "good");
+  auto held = q->held_keys();
+  ASSERT_TRUE(held);
+  ASSERT_EQ(held->size(), 1u);
+  EXPECT_EQ(held->at(0).api_key, "bad");
+  EXPECT_EQ(held->at(0).reason, "HTTP 401 Unauthorized: Ometria refused the API key");
+  // A probe can still lease from a held key.
+  auto probe = q->lease("bad", RecordType::contact, 1, 30s);
+  ASSERT_TRUE(probe);
+  EXPECT_EQ(probe->records.size(), 1u);
+  ASSERT_TRUE(q->unhold_key("bad"));
+  ready = q->ready_partitions();
+  ASSERT_TRUE(ready);
+  ASSERT_EQ(ready->size(), 3u);
+  for (const auto& p : *ready) {
+    if (p.api_key == "bad") {
+      EXPECT_EQ(p.ready, 2u);  // the probed record is leased
+    }
+  }
+  EXPECT_TRUE(q->held_keys()->empty());
+}
+
+TEST_P(QueueContract, RekeyMovesAKeysRecordsWithTheirIdsAttemptsAndDueTimesAndDropsItsHold) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  const auto old_ids = enqueue_old_and_other(*q);
+  auto retried = q->lease("old", RecordType::contact, 1, 30s);
+  ASSERT_TRUE(retried);
+  ASSERT_EQ(*q->reschedule(ids_of(retried->records), 10s), 1u);
+  ASSERT_TRUE(q->hold_key("old", "HTTP 401 Unauthorized: Ometria refused the API key"));
+
+  auto moved = q->rekey("old", "new");
+  ASSERT_TRUE(moved) << moved.error().message;
+  EXPECT_EQ(*moved, 4u);
+  EXPECT_TRUE(q->held_keys()->empty());
+  EXPECT_EQ(q->depth(), 6u);
+  auto stats = q->stats();
+  ASSERT_TRUE(stats);
+  for (const auto& p : stats->partitions) EXPECT_NE(p.api_key, "old");
+  // Due now: two of the three contacts, under the new key and their own ids; the retried one keeps its due time.
+  auto leased = q->lease("new", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(leased->records.size(), 2u);
+  for (const auto& r : leased->records) {
+    EXPECT_EQ(r.api_key, "new");
+    EXPECT_NE(std::find(old_ids.begin(), old_ids.end(), r.id), old_ids.end());
+  }
+  now_ += 10'000;
+  leased = q->lease("new", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(leased->records.size(), 1u);
+  EXPECT_EQ(leased->records[0].attempts, 1u);
+  EXPECT_EQ(q->lease("old", RecordType::contact, 10, 30s)->records.size(), 0u);
+  EXPECT_EQ(q->lease("new", RecordType::order, 10, 30s)->records.size(), 1u);
+  // A key with nothing queued moves nothing (and drops a hold it may have).
+  ASSERT_TRUE(q->hold_key("gone", "HTTP 403 Forbidden: Ometria refused the API key"));
+  EXPECT_EQ(*q->rekey("gone", "new"), 0u);
+  EXPECT_TRUE(q->held_keys()->empty());
+}
+
+TEST_P(QueueContract, ReleaseKeyMovesAKeysRecordsToTheDeadLettersWithTheReasonAndDropsItsHold) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  const auto ids = enqueue_old_and_other(*q);
+  ASSERT_TRUE(q->hold_key("old", "HTTP 401 Unauthorized: Ometria refused the API key"));
+
+  auto released = q->release_key("old", "released by the operator");
+  ASSERT_TRUE(released) << released.error().message;
+  EXPECT_EQ(*released, 4u);
+  EXPECT_EQ(q->depth(), 2u);
+  EXPECT_TRUE(q->held_keys()->empty());
+  auto dead = q->dead_letters({});
+  ASSERT_TRUE(dead);
+  ASSERT_EQ(dead->size(), 4u);
+  EXPECT_EQ(dead->at(0).record.id, ids[0]);
+  for (const auto& d : *dead) {
+    EXPECT_EQ(d.record.api_key, "old");
+    EXPECT_EQ(d.reason, "released by the operator");
+    EXPECT_EQ(d.record.attempts, 0u);
+  }
+  auto stats = q->stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->depth, 2u);
+  ASSERT_EQ(stats->partitions.size(), 1u);
+  EXPECT_EQ(stats->partitions[0].api_key, "other");
+  // Replayed, they come back under the key they had.
+  EXPECT_EQ(*q->replay({}), 4u);
+  EXPECT_EQ(q->lease("old", RecordType::contact, 10, 30s)->records.size(), 3u);
+  EXPECT_EQ(*q->release_key("nobody", "x"), 0u);
+}
+
+TEST_P(QueueContract, StatsPerKeyAndType) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  enqueue(*q, contacts("a", 0, 3));
+  now_ += 1000;
+  enqueue(*q, {NewRecord{"a", RecordType::order, "{}"}, NewRecord{"b", RecordType::custom_event, "{}"}});
+  auto stats = q->stats();
+  ASSERT_TRUE(stats) << stats.error().message;
+  EXPECT_EQ(stats->depth, 5u);
+  EXPECT_EQ(stats->dead_letters, 0u);
+  ASSERT_TRUE(stats->oldest_created_at);
+  EXPECT_EQ(*stats->oldest_created_at, now_.load() - 1000);
+  ASSERT_EQ(stats->partitions.size(), 3u);
+  EXPECT_EQ(stats->partitions[0].api_key, "a");
+  EXPECT_EQ(stats->partitions[0].type, RecordType::contact);
+  EXPECT_EQ(stats->partitions[0].depth, 3u);
+  EXPECT_EQ(stats->partitions[1].type, RecordType::order);
+  EXPECT_EQ(stats->partitions[2].type, RecordType::custom_event);
+  EXPECT_EQ(stats->partitions[2].oldest_created_at, now_.load());
+}
+
+TEST_P(QueueContract, HighWaterMark) {
+  auto o = options();
+  o.high_water_mark = 10;
+  auto q = open(o);
+  ASSERT_TRUE(q);
+  auto ids = enqueue(*q, contacts("a", 0, 9));
+  EXPECT_FALSE(q->over_high_water());
+  enqueue(*q, contacts("a", 9, 1));
+  EXPECT_TRUE(q->over_high_water());
+  ASSERT_EQ(*q->ack({ids[0]}), 1u);
+  EXPECT_FALSE(q->over_high_water());
+  q.reset();
+  auto reopened = open(o);  // the counter starts from the stored depth
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ(reopened->depth(), 9u);
+}
+
+TEST_P(QueueContract, RefusesOversizedRecordsAndStoresNothing) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  auto records = contacts("a", 0, 2);
+  records.push_back(NewRecord{"a", RecordType::contact, std::string(60 * 1024 + 1, 'x')});
+  auto result = q->enqueue(std::move(records)).get();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, omt::errc::too_large);
+  EXPECT_EQ(q->depth(), 0u);
+  EXPECT_EQ(q->stats()->depth, 0u);
+  auto empty = q->enqueue(std::vector<NewRecord>{}).get();
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST_P(QueueContract, CallingBackIntoTheQueueFromItsCallbackFailsInsteadOfDeadlocking) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  std::promise<omt::Error> nested;
+  q->enqueue(contacts("a", 0, 1), [&](omt::Expected<std::vector<RecordId>>) {
+    auto stats = q->stats();
+    nested.set_value(stats ? omt::Error{} : stats.error());
+  });
+  auto future = nested.get_future();
+  ASSERT_EQ(future.wait_for(30s), std::future_status::ready);
+  auto err = future.get();
+  EXPECT_EQ(err.code, omt::errc::io);
+  EXPECT_NE(err.message.find("deadlock"), std::string::npos) << err.message;
+}
+
+TEST_P(QueueContract, RejectedEventsStoredTogetherWithTheRequestsRecordsAndDurable) {
+  auto& q = reopen();
+  const auto stored = store({{contact(1), contact(2)}, {rejected(1), rejected(2, "app")}});
+  EXPECT_EQ(stored.records.size(), 2u);
+  EXPECT_EQ(stored.rejected_dropped, 0u);
+  EXPECT_EQ(q.depth(), 2u);  // rejected events are not records waiting
+
+  reopen();  // what the answer promised is in the file
+  const auto events = listed();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].event.source, "web");
+  EXPECT_EQ(events[0].event.route, "/v1/batch");
+  EXPECT_EQ(events[0].event.reason, "Missing required value 1");
+  EXPECT_EQ(events[0].event.event, R"({"type":"identify","userId":"u1"})");
+  EXPECT_EQ(events[0].rejected_at, 1'700'000'000'000);
+  EXPECT_EQ(events[1].event.source, "app");
+  EXPECT_LT(events[0].id, events[1].id);
+  auto stats = queue_->stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->depth, 2u);
+  EXPECT_EQ(stats->rejected_events, 2u);
+
+  // Only rejected events: stored all the same.
+  EXPECT_TRUE(store({{}, {rejected(3)}}).records.empty());
+  EXPECT_EQ(listed().size(), 3u);
+}
+
+TEST_P(QueueContract, RejectedEventsBoundedTheOldestAreDroppedFirstAndCounted) {
+  reopen(/*max_rejected_events=*/3);
+  EXPECT_EQ(store({{}, {rejected(1), rejected(2)}}).rejected_dropped, 0u);
+  EXPECT_EQ(store({{}, {rejected(3)}}).rejected_dropped, 0u);
+  EXPECT_EQ(store({{contact(1)}, {rejected(4), rejected(5)}}).rejected_dropped, 2u);
+  EXPECT_EQ(reasons(listed()), (std::vector<std::string>{"Missing required value 3", "Missing required value 4",
+                                                         "Missing required value 5"}));
+  // A single request with more than the bound keeps its newest.
+  EXPECT_EQ(store({{}, {rejected(6), rejected(7), rejected(8), rejected(9)}}).rejected_dropped, 4u);
+  EXPECT_EQ(reasons(listed()), (std::vector<std::string>{"Missing required value 7", "Missing required value 8",
+                                                         "Missing required value 9"}));
+  EXPECT_EQ(queue_->depth(), 1u);  // the records of the request are never dropped
+
+  // With gaps in the ids (some replayed), the bound still counts events, not ids.
+  auto events = listed();
+  auto settled = queue_->settle_rejected_events({RejectedEventOutcome{events[1].id, contact(2), std::nullopt}});
+  ASSERT_TRUE(settled);
+  EXPECT_EQ(store({{}, {rejected(10)}}).rejected_dropped, 0u);
+  EXPECT_EQ(store({{}, {rejected(11)}}).rejected_dropped, 1u);
+  EXPECT_EQ(reasons(listed()), (std::vector<std::string>{"Missing required value 9", "Missing required value 10",
+                                                         "Missing required value 11"}));
+}
+
+TEST_P(QueueContract, RejectedEventsSelectedBySinceSourceLimitAndPage) {
+  reopen();
+  store({{}, {rejected(1), rejected(2, "app")}});
+  now_ += 60'000;
+  store({{}, {rejected(3), rejected(4, "app"), rejected(5)}});
+  EXPECT_EQ(listed().size(), 5u);
+  RejectedEventSelection later;
+  later.since = now_.load();
+  EXPECT_EQ(reasons(listed(later)), (std::vector<std::string>{"Missing required value 3", "Missing required value 4",
+                                                              "Missing required value 5"}));
+  RejectedEventSelection app;
+  app.source = "app";
+  EXPECT_EQ(reasons(listed(app)), (std::vector<std::string>{"Missing required value 2", "Missing required value 4"}));
+  app.since = now_.load();
+  EXPECT_EQ(reasons(listed(app)), (std::vector<std::string>{"Missing required value 4"}));
+  RejectedEventSelection page;
+  page.limit = 2;
+  const auto first = listed(page);
+  ASSERT_EQ(first.size(), 2u);
+  page.after_id = first.back().id;
+  EXPECT_EQ(reasons(listed(page)), (std::vector<std::string>{"Missing required value 3", "Missing required value 4"}));
+}
+
+TEST_P(QueueContract, RejectedEventsSettlingEnqueuesWhatTransformsNowAndUpdatesTheReasonOfTheRest) {
+  auto& q = reopen();
+  store({{}, {rejected(1), rejected(2), rejected(3)}});
+  const auto events = listed();
+  ASSERT_EQ(events.size(), 3u);
+  store({{}, {rejected(4)}});
+  auto settled = q.settle_rejected_events({RejectedEventOutcome{events[0].id, contact(1), std::nullopt},
+                                           RejectedEventOutcome{events[2].id, std::nullopt, "still wrong"},
+                                           RejectedEventOutcome{listed().back().id, std::nullopt, std::nullopt}});
+  ASSERT_TRUE(settled) << settled.error().message;
+  EXPECT_EQ(settled->enqueued, 1u);
+  EXPECT_EQ(settled->still_rejected, 1u);
+  EXPECT_EQ(settled->skipped, 1u);  // removed, nothing to send
+  EXPECT_EQ(settled->gone, 0u);
+  EXPECT_EQ(q.depth(), 1u);
+  auto leased = q.lease("k", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(leased->records.size(), 1u);
+  EXPECT_EQ(leased->records[0].json, contact(1).json);
+  const auto left = listed();
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].event.reason, "Missing required value 2");
+  EXPECT_EQ(left[1].event.reason, "still wrong");
+  EXPECT_EQ(left[1].rejected_at, events[2].rejected_at);
+
+  // An event no longer stored (replayed by another run meanwhile) never becomes a second record.
+  settled = q.settle_rejected_events({RejectedEventOutcome{events[0].id, contact(1), std::nullopt},
+                                      RejectedEventOutcome{events[0].id, std::nullopt, "x"}});
+  ASSERT_TRUE(settled);
+  EXPECT_EQ(settled->enqueued, 0u);
+  EXPECT_EQ(settled->gone, 2u);
+  EXPECT_EQ(q.depth(), 1u);
+}
+
+TEST_P(QueueContract, RejectedEventsARecordThatIsTooLargeIsRefusedAndNothingIsStored) {
+  auto& q = reopen();
+  NewRecord huge = contact(1);
+  huge.json = std::string(70 * 1024, 'x');
+  auto refused = q.store({{huge}, {rejected(1)}}).get();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, omt::errc::too_large);
+  EXPECT_TRUE(listed().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, QueueContract, ::testing::Values(Backend::sqlite, Backend::postgres),
+                         [](const ::testing::TestParamInfo<Backend>& param_info) {
+                           return param_info.param == Backend::sqlite ? std::string("Sqlite") : std::string("Postgres");
+                         });
+
+}  // namespace

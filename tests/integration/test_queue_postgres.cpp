@@ -1,0 +1,218 @@
+// What only the PostgreSQL queue does, against a real server the tests start (support/postgres_server.hpp): its
+// schema version, clear errors for a bad URL or an unreachable server, a lost connection (the server restarted)
+// reported and then reconnected, leases as rows that two queue objects on one database never share, and lanes
+// stored with the records. The contract it shares with SQLite is in test_queue_contract.cpp.
+#include <gtest/gtest.h>
+
+#include <libpq-fe.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "omt/queue/postgres_queue.hpp"
+#include "postgres_server.hpp"
+#include "queue_records.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using omt::queue::Lane;
+using omt::queue::NewRecord;
+using omt::queue::PostgresQueue;
+using omt::queue::PostgresQueueOptions;
+using omt::queue::RecordId;
+using omt::queue::RecordType;
+using omt::test::PostgresServer;
+
+using omt::test::contacts;
+
+// One statement on the test's database, outside the queue; the first value of the answer.
+std::string sql(const std::string& url, const std::string& statement) {
+  std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(url.c_str()), &PQfinish);
+  if (PQstatus(conn.get()) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn.get()));
+  std::unique_ptr<PGresult, void (*)(PGresult*)> r(PQexec(conn.get(), statement.c_str()), &PQclear);
+  const auto status = PQresultStatus(r.get());
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) throw std::runtime_error(PQresultErrorMessage(r.get()));
+  return status == PGRES_TUPLES_OK && PQntuples(r.get()) > 0 ? PQgetvalue(r.get(), 0, 0) : "";
+}
+
+class PostgresQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override { url_ = PostgresServer::shared().create_database(); }
+  PostgresQueueOptions options(const std::string& owner = "instance-a") {
+    PostgresQueueOptions o;
+    o.url = url_;
+    o.lease_owner = owner;
+    o.clock = [this] { return now_.load(); };
+    return o;
+  }
+  std::unique_ptr<PostgresQueue> open(PostgresQueueOptions o) {
+    auto q = PostgresQueue::open(std::move(o));
+    if (!q) ADD_FAILURE() << q.error().message;
+    return q ? std::move(*q) : nullptr;
+  }
+  static std::vector<RecordId> enqueue(PostgresQueue& q, std::vector<NewRecord> records) {
+    return omt::test::enqueue_acknowledged(q, std::move(records));
+  }
+
+  std::string url_;
+  std::atomic<omt::queue::UnixMillis> now_{1'700'000'000'000};
+};
+
+TEST_F(PostgresQueueTest, ANewDatabaseGetsTheTablesAtTheCurrentSchemaVersionAndANewerOneIsRefused) {
+  ASSERT_TRUE(open(options()));
+  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "1");
+  ASSERT_TRUE(open(options()));  // opening again migrates nothing
+  EXPECT_EQ(sql(url_, "SELECT COUNT(*) FROM schema_version"), "1");
+  sql(url_, "UPDATE schema_version SET version = 99");
+  auto newer = PostgresQueue::open(options());
+  ASSERT_FALSE(newer);
+  EXPECT_NE(newer.error().message.find("schema version 99, newer than this build knows (1)"), std::string::npos)
+      << newer.error().message;
+}
+
+TEST_F(PostgresQueueTest, ABadUrlOrAnUnreachableServerIsAClearErrorAtOpen) {
+  auto o = options();
+  o.url = "postgresql://omt@127.0.0.1:notaport/x";
+  auto bad = PostgresQueue::open(o);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("queue: postgres"), std::string::npos) << bad.error().message;
+
+  o.url = "host=127.0.0.1 port=1 user=omt dbname=omt password=secret-word";
+  o.connect_timeout = 2s;
+  auto unreachable = PostgresQueue::open(o);
+  ASSERT_FALSE(unreachable);
+  EXPECT_EQ(unreachable.error().code, omt::errc::io);
+  EXPECT_NE(unreachable.error().message.find("queue: postgres: cannot connect to omt@127.0.0.1:1/omt"), std::string::npos)
+      << unreachable.error().message;
+  EXPECT_EQ(unreachable.error().message.find("secret-word"), std::string::npos) << unreachable.error().message;
+}
+
+TEST_F(PostgresQueueTest, ALostConnectionIsAQueueErrorAndTheNextOperationReconnects) {
+  auto q = open(options());
+  ASSERT_TRUE(q);
+  const auto ids = enqueue(*q, contacts("k", 0, 3));
+  PostgresServer::shared().restart();
+  auto lost = q->stats();
+  ASSERT_FALSE(lost) << "the server restarted under the queue's connection";
+  EXPECT_EQ(lost.error().code, omt::errc::io);
+  EXPECT_NE(lost.error().message.find("queue: postgres: stats: connection lost"), std::string::npos)
+      << lost.error().message;
+  auto stats = q->stats();  // a new connection
+  ASSERT_TRUE(stats) << stats.error().message;
+  EXPECT_EQ(stats->depth, 3u);
+  const auto more = enqueue(*q, contacts("k", 3, 2));
+  ASSERT_EQ(more.size(), 2u);
+  EXPECT_GT(more[0], ids.back());
+
+  // Down for good: each operation fails within its timeouts instead of hanging, and the queue object survives.
+  PostgresServer::shared().stop();
+  auto down = q->enqueue(contacts("k", 5, 1)).get();
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code, omt::errc::io);
+  EXPECT_FALSE(q->lease("k", RecordType::contact, 10, 30s));
+  PostgresServer::shared().start();
+  auto leased = q->lease("k", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(leased) << leased.error().message;
+  EXPECT_EQ(leased->records.size(), 5u);
+}
+
+TEST_F(PostgresQueueTest, TwoQueueObjectsOnOneDatabaseNeverLeaseTheSameRecord) {
+  auto a = open(options("instance-a"));
+  auto b = open(options("instance-b"));
+  ASSERT_TRUE(a && b);
+  for (int i = 0; i < 20; ++i) enqueue(*a, contacts("k", i * 10, 10));
+  std::mutex mutex;
+  std::multiset<RecordId> leased;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (PostgresQueue* q : {a.get(), b.get(), a.get(), b.get()}) {
+    threads.emplace_back([&, q] {
+      for (;;) {
+        auto got = q->lease("k", RecordType::contact, 7, 1h);
+        if (!got) {
+          ++failures;
+          return;
+        }
+        if (got->records.empty()) return;
+        std::lock_guard lock(mutex);
+        for (const auto& r : got->records) leased.insert(r.id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(leased.size(), 200u);
+  EXPECT_EQ(std::set<RecordId>(leased.begin(), leased.end()).size(), 200u) << "a record was leased twice";
+}
+
+TEST_F(PostgresQueueTest, ARestartedInstanceTakesBackItsOwnLeasesAndLeavesOthersUntilTheyEnd) {
+  auto a = open(options("instance-a"));
+  auto b = open(options("instance-b"));
+  ASSERT_TRUE(a && b);
+  enqueue(*a, contacts("k", 0, 4));
+  ASSERT_EQ(a->lease("k", RecordType::contact, 2, 1min)->records.size(), 2u);
+  ASSERT_EQ(b->lease("k", RecordType::contact, 2, 1min)->records.size(), 2u);
+  a.reset();
+  auto again = open(options("instance-a"));  // instance-a restarted
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->lease("k", RecordType::contact, 10, 1h)->records.size(), 2u);  // its own two, not b's
+  auto inspect = options("instance-a");
+  inspect.take_over_leases = false;  // an operator command beside a running instance takes nothing over
+  ASSERT_TRUE(open(inspect));
+  EXPECT_TRUE(again->lease("k", RecordType::contact, 10, 1h)->records.empty());
+  now_ += 60'000;  // b's lease ends
+  EXPECT_EQ(again->lease("k", RecordType::contact, 10, 1h)->records.size(), 2u);
+}
+
+TEST_F(PostgresQueueTest, RecordsKeepTheirLane) {
+  auto q = open(options());
+  ASSERT_TRUE(q);
+  auto records = contacts("k", 0, 2);
+  records[1].lane = Lane::backfill;
+  enqueue(*q, records);
+  // A lease reads one lane.
+  auto live = q->lease("k", RecordType::contact, Lane::live, 10, 30s);
+  ASSERT_TRUE(live);
+  ASSERT_EQ(live->records.size(), 1u);
+  EXPECT_EQ(live->records[0].lane, Lane::live);
+  auto leased = q->lease("k", RecordType::contact, Lane::backfill, 10, 30s);
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(leased->records.size(), 1u);
+  EXPECT_EQ(leased->records[0].lane, Lane::backfill);
+  leased->records.insert(leased->records.begin(), live->records[0]);
+  auto stats = q->stats();
+  ASSERT_TRUE(stats);
+  ASSERT_EQ(stats->partitions.size(), 2u);
+  EXPECT_EQ(stats->partitions[0].lane, Lane::live);
+  EXPECT_EQ(stats->partitions[1].lane, Lane::backfill);
+  ASSERT_EQ(*q->dead_letter({leased->records[1].id}, "refused"), 1u);
+  EXPECT_EQ(q->dead_letters({})->at(0).record.lane, Lane::backfill);
+}
+
+TEST_F(PostgresQueueTest, AStatementThatWaitsTooLongFailsWithinItsTimeout) {
+  auto o = options();
+  o.statement_timeout = 300ms;
+  auto q = open(o);
+  ASSERT_TRUE(q);
+  enqueue(*q, contacts("k", 0, 1));
+  // Another session holds the table locked: the queue's statement gives up instead of waiting for it.
+  std::unique_ptr<PGconn, void (*)(PGconn*)> locker(PQconnectdb(url_.c_str()), &PQfinish);
+  ASSERT_EQ(PQstatus(locker.get()), CONNECTION_OK);
+  PQclear(PQexec(locker.get(), "BEGIN; LOCK TABLE records IN ACCESS EXCLUSIVE MODE"));
+  const auto started = std::chrono::steady_clock::now();
+  auto stats = q->stats();
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(stats);
+  EXPECT_EQ(stats.error().code, omt::errc::io);
+  EXPECT_LT(took, 5s);
+  PQclear(PQexec(locker.get(), "ROLLBACK"));
+  EXPECT_TRUE(q->stats());
+}
+
+}  // namespace
