@@ -241,7 +241,10 @@ int run_import(const ImportArgs& args) {
   }
   std::vector<queue::ImportFile> identities;
   for (const auto& input : *inputs) identities.push_back(input.identity);
-  const std::string run_key = import::run_key_of(source->name, args.inputs, format, args.send_default_optin);
+  // Another --type or --csv-table reads the same files as other records: another import.
+  const std::string csv_options =
+      args.csv_type.empty() && args.csv_table.empty() ? std::string() : "type=" + args.csv_type + " table=" + args.csv_table;
+  const std::string run_key = import::run_key_of(source->name, args.inputs, format, args.send_default_optin, csv_options);
 
   // Whether this is a new run, a resumed one, or done already: known before the input is read.
   const OperatorQueue target = operator_queue_of(args.where, *cfg);

@@ -102,9 +102,11 @@ Expected<std::vector<InputFile>> resolve_inputs(const std::vector<std::string>& 
 }
 
 std::string run_key_of(std::string_view source, const std::vector<std::string>& arguments, std::optional<InputFormat> format,
-                       bool send_default_optin) {
+                       bool send_default_optin, std::string_view csv_options) {
   std::string text = "source=" + std::string(source) + "\nformat=" + std::string(format ? to_string(*format) : "auto") +
                      "\nsend_default_optin=" + (send_default_optin ? "1" : "0") + "\n";
+  // Only when given, so that the runs of imports without CSV options keep their keys.
+  if (!csv_options.empty()) text += "csv=" + std::string(csv_options) + "\n";
   for (const auto& argument : arguments) {
     std::error_code ec;
     const auto absolute = std::filesystem::weakly_canonical(std::filesystem::absolute(argument, ec), ec);

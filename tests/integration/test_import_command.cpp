@@ -416,4 +416,11 @@ TEST_F(ImportCommandTest, AShopifyOrderCsvBecomesOneOrderPerNameWithItsLineItems
   // What the table makes, exactly as the reader's own golden file says (its second column is the line).
   const std::string expected = read_file(cases("csv/shopify_orders.expected"));
   EXPECT_NE(expected.find(orders[0]), std::string::npos) << orders[0];
+  // The same CSV options again: already imported. The CSV options are part of what makes an import itself.
+  auto same = run(import_args(cases("csv/shopify_orders.csv"), "--quiet --type order"), true);
+  EXPECT_EQ(same.exit_code, 0) << same.out;
+  EXPECT_NE(same.out.find("already imported"), std::string::npos) << same.out;
+  auto named = run(import_args(cases("csv/shopify_orders.csv"), "--quiet --type order --csv-table shopify_orders"), true);
+  EXPECT_EQ(named.exit_code, 0) << named.out;
+  EXPECT_EQ(named.out.find("already imported"), std::string::npos) << "another --csv-table is another import: " << named.out;
 }

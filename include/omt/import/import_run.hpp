@@ -54,7 +54,7 @@ Expected<std::unique_ptr<ItemReader>> open_reader(const InputFile& file);
 Expected<std::vector<InputFile>> resolve_inputs(const std::vector<std::string>& arguments, std::optional<InputFormat> format);
 // The key of a run: the same source, inputs and options are the same import.
 std::string run_key_of(std::string_view source, const std::vector<std::string>& arguments,
-                       std::optional<InputFormat> format, bool send_default_optin);
+                       std::optional<InputFormat> format, bool send_default_optin, std::string_view csv_options = {});
 
 // An item made into what it will be: a record (events transformed as ingest would), skipped, or a bad row.
 struct Classified {
