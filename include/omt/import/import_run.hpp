@@ -131,8 +131,8 @@ struct RunTotals {
   std::optional<std::uint64_t> delivered;
 };
 
-// The backfill records of a key waiting in the queue, from stats(): the count import.max_queued caps.
-// Until the queue stores lanes every partition says live, and this is 0 (the lanes change makes it real).
+// The backfill records of a key waiting in the queue, from stats(): the count import.max_queued caps (a queue
+// read, not the cheap in-memory depth, because a running serve in another process delivers them).
 std::uint64_t backfill_waiting(const queue::QueueStats& stats, const std::string& api_key);
 
 // Runs (or resumes) the passes of `run` over `inputs` (the run's files, in order).
