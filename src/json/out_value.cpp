@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 
 namespace omt::json {
 namespace dom = simdjson::dom;
@@ -79,42 +80,56 @@ std::string_view type_name(dom::element e) {
 
 // ---- strings and numbers -----------------------------------------------------------------------------------
 namespace {
-// Bytes JSON.stringify escapes: control characters, '"' and '\\'.
-constexpr std::array<bool, 256> escape_table = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = true;
-  t['"'] = t['\\'] = true;
+// The bytes JSON.stringify escapes (control characters, '"' and '\\'), by how many bytes the escape adds.
+constexpr std::array<std::uint8_t, 256> escape_extra = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = 5;  // \u00XX
+  for (unsigned char c : {'\b', '\f', '\n', '\r', '\t', '"', '\\'}) t[c] = 1;
   return t;
 }();
 }  // namespace
 
+// Two passes: the escaped length first, so that the text is written with one resize and plain stores (the
+// answers of the transform escape every record a second time, with a '"' every few bytes).
 void write_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
-  out.reserve(out.size() + s.size() + s.size() / 8 + 2);
-  out.push_back('"');
-  const char* p = s.data();
-  const char* const end = p + s.size();
-  while (p < end) {
-    const char* run = p;
-    while (p < end && !escape_table[static_cast<unsigned char>(*p)]) ++p;
-    out.append(run, static_cast<std::size_t>(p - run));
-    if (p == end) break;
-    const auto c = static_cast<unsigned char>(*p++);
-    switch (c) {
-      case '"': out.append("\\\"", 2); break;
-      case '\\': out.append("\\\\", 2); break;
-      case '\b': out.append("\\b", 2); break;
-      case '\f': out.append("\\f", 2); break;
-      case '\n': out.append("\\n", 2); break;
-      case '\r': out.append("\\r", 2); break;
-      case '\t': out.append("\\t", 2); break;
-      default: {
-        const char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-        out.append(u, 6);
+  const auto* const begin = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* const end = begin + s.size();
+  std::size_t extra = 0;
+  for (const auto* p = begin; p < end; ++p) extra += escape_extra[*p];
+  const std::size_t at = out.size();
+  out.resize(at + s.size() + extra + 2);
+  char* w = out.data() + at;
+  *w++ = '"';
+  if (extra == 0) {
+    if (!s.empty()) std::memcpy(w, s.data(), s.size());
+    w += s.size();
+  } else {
+    for (const auto* p = begin; p < end; ++p) {
+      const unsigned char c = *p;
+      if (escape_extra[c] == 0) {
+        *w++ = static_cast<char>(c);
+        continue;
+      }
+      *w++ = '\\';
+      switch (c) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '\b': *w++ = 'b'; break;
+        case '\f': *w++ = 'f'; break;
+        case '\n': *w++ = 'n'; break;
+        case '\r': *w++ = 'r'; break;
+        case '\t': *w++ = 't'; break;
+        default:
+          *w++ = 'u';
+          *w++ = '0';
+          *w++ = '0';
+          *w++ = hex[c >> 4];
+          *w++ = hex[c & 0xF];
       }
     }
   }
-  out.push_back('"');
+  *w = '"';
 }
 
 void write_number(std::string& out, double d) {
@@ -182,7 +197,7 @@ bool array_index(std::string_view key, std::uint32_t& index) {
 }
 
 template <class Member, class KeyOf, class WriteValue>
-void write_members(std::string& out, std::vector<Member>& members, KeyOf key_of, WriteValue write_value) {
+void write_members(std::string& out, std::span<Member> members, KeyOf key_of, WriteValue write_value) {
   bool any_index = false;
   std::uint32_t ignored;
   for (const auto& m : members)
@@ -215,23 +230,30 @@ struct ElementMember {
   dom::element value;
 };
 
+// Most objects of an event are small: their members are gathered on the stack, larger ones in a vector.
+constexpr std::size_t members_on_stack = 16;  // 512 bytes a level, at simdjson's depth limit of 1024 still well within a stack
+
 void write_object(std::string& out, dom::object obj) {
   // JSON.parse keeps the last value of a duplicated key, at the position of its first occurrence.
-  std::vector<ElementMember> members;
-  members.reserve(obj.size());
+  std::array<ElementMember, members_on_stack> small;
+  std::vector<ElementMember> large;
+  const std::size_t count = obj.size();
+  if (count > members_on_stack) large.resize(count);
+  const std::span<ElementMember> slots = count > members_on_stack ? std::span<ElementMember>(large) : std::span<ElementMember>(small);
+  std::size_t used = 0;
   for (auto field : obj) {
     const std::string_view key = field.key;
     bool duplicate = false;
-    for (auto& m : members)
-      if (m.key == key) {
-        m.value = field.value;
+    for (std::size_t i = 0; i < used; ++i)
+      if (slots[i].key == key) {
+        slots[i].value = field.value;
         duplicate = true;
         break;
       }
-    if (!duplicate) members.push_back(ElementMember{key, field.value});
+    if (!duplicate) slots[used++] = ElementMember{key, field.value};
   }
   write_members(
-      out, members, [](const ElementMember& m) { return m.key; },
+      out, slots.first(used), [](const ElementMember& m) { return m.key; },
       [&](const ElementMember& m) { write(out, m.value); });
 }
 }  // namespace
@@ -287,12 +309,27 @@ void write(std::string& out, const OutValue& value) {
           }
           out.push_back(']');
         } else {
-          // Sorting index keys must not reorder the caller's object: sort a view of it.
+          // Sorting index keys must not reorder the caller's object: sort a view of it, when it has such keys.
+          std::uint32_t ignored;
+          if (std::none_of(x.members.begin(), x.members.end(), [&](const OutMember& m) { return array_index(m.key, ignored); })) {
+            out.push_back('{');
+            bool first = true;
+            for (const auto& m : x.members) {
+              if (!first) out.push_back(',');
+              first = false;
+              write_string(out, m.key);
+              out.push_back(':');
+              write(out, m.value);
+            }
+            out.push_back('}');
+            return;
+          }
           std::vector<const OutMember*> members;
           members.reserve(x.members.size());
           for (const auto& m : x.members) members.push_back(&m);
           write_members(
-              out, members, [](const OutMember* m) { return m->key; }, [&](const OutMember* m) { write(out, m->value); });
+              out, std::span<const OutMember*>(members), [](const OutMember* m) { return m->key; },
+              [&](const OutMember* m) { write(out, m->value); });
         }
       },
       value.v);

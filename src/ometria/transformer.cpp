@@ -96,8 +96,8 @@ bool is_marketing_optin(std::string_view v) {
 
 class Mapper {
  public:
-  Mapper(const mapping::TableSet& tables, dom::element message, const DestinationConfig& config)
-      : t_(tables), message_(message), source_(message), config_(config) {}
+  Mapper(const mapping::TableSet& tables, dom::element message, const DestinationConfig& config, const RecordEdit* edit)
+      : t_(tables), message_(message), source_(message), config_(config), edit_(edit) {}
 
   Expected<Record> run() {
     if (!message_.is_object()) return tl::unexpected(json::wrong_type("message", "an object", message_));
@@ -117,6 +117,8 @@ class Mapper {
       return fail(errc::instrumentation, "message type " + lowered + " is not supported", "type");
     }
     if (!payload) return tl::unexpected(payload.error());
+    if (edit_ && *edit_)
+      if (auto edited = (*edit_)(record_type, *payload); !edited) return tl::unexpected(std::move(edited.error()));
 
     Record record{record_type, {}};
     record.json.reserve(1024);
@@ -331,6 +333,7 @@ class Mapper {
   dom::element message_;
   mapping::Source source_;  // the message, with the objects its paths pass through cached
   const DestinationConfig& config_;
+  const RecordEdit* edit_;  // may be null
   json::Arena arena_;
 };
 
@@ -375,8 +378,13 @@ Expected<Record> Transformer::transform(const dom::element& message, const Desti
 
 Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config,
                                         const mapping::TableSet& tables) const {
+  return transform(message, config, tables, RecordEdit{});
+}
+
+Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config,
+                                        const mapping::TableSet& tables, const RecordEdit& edit) const {
   try {
-    return Mapper(tables, message, config).run();
+    return Mapper(tables, message, config, &edit).run();
   } catch (const std::exception& e) {
     // Nothing above is expected to throw; a bad_alloc on a hostile event must still fail only that event.
     return fail(errc::transformation, std::string("internal error: ") + e.what());

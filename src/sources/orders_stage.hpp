@@ -16,8 +16,9 @@ void read_order_settings(config::detail::ObjectReader& source, OrderSettings& ou
 // The tables a source's events are mapped with: own_orders.json's, with the lifecycle's event names when it is on.
 const mapping::TableSet& order_tables(const mapping::TableSet& seed, const OrderSettings& settings);
 
-// An order record made with order_tables(), as the source's settings want it sent. Records of other types are
-// left as they are.
-Expected<void> rewrite_order(ometria::Record& record, const OrderSettings& settings, const mapping::TableSet& seed);
+// The edit (for Transformer::transform) that makes an order record mapped with order_tables() what the source's
+// settings want sent; records of other types are left as they are. It refers to `settings` and `seed`, which
+// must outlive it. Empty when the seed has no own order tables.
+ometria::RecordEdit order_rewrite(const OrderSettings& settings, const mapping::TableSet& seed);
 
 }  // namespace omt::sources

@@ -37,10 +37,9 @@ Expected<Mapped> map_event(const ometria::Transformer& transformer, const simdjs
       if (rewrite_parser.emplace().parse(*rewritten).get(mapped_event) != simdjson::SUCCESS)
         return fail(errc::transformation, "internal error: the event with its contact id is not valid JSON");
     }
-    auto record = transformer.transform(mapped_event, source.destination, tables);
+    auto record = transformer.transform(mapped_event, source.destination, tables,
+                                        order_rewrite(settings.orders, transformer.tables()));
     if (!record) return tl::unexpected(std::move(record.error()));
-    if (auto rewritten = rewrite_order(*record, settings.orders, transformer.tables()); !rewritten)
-      return tl::unexpected(std::move(rewritten.error()));
     mapped.record = std::move(*record);
   }
   // 4. What rewrites the record.

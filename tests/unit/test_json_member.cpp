@@ -45,6 +45,18 @@ TEST(JsonMember, KeysAreComparedUnescaped) {
   EXPECT_EQ(string_of(omt::json::member(root, "")), "blank");
 }
 
+TEST(JsonMember, KeysOfTheSameLengthAndFirstByteAreToldApart) {
+  simdjson::dom::parser parser;
+  const auto root = parse(parser, R"({"abc":"1","abd":"2","ab":"3","abcd":"4","a\u0000c":"5"})");
+  EXPECT_EQ(string_of(omt::json::member(root, "abc")), "1");
+  EXPECT_EQ(string_of(omt::json::member(root, "abd")), "2");
+  EXPECT_EQ(string_of(omt::json::member(root, "ab")), "3");
+  EXPECT_EQ(string_of(omt::json::member(root, "abcd")), "4");
+  EXPECT_EQ(string_of(omt::json::member(root, std::string_view("a\0c", 3))), "5");
+  EXPECT_FALSE(omt::json::member(root, "abe"));
+  EXPECT_FALSE(omt::json::member(root, "bbc"));
+}
+
 TEST(JsonMember, NotAnObjectHasNoMembers) {
   simdjson::dom::parser parser;
   for (const std::string_view text : {R"(["a"])", R"("a")", "1", "null", "true"}) {

@@ -50,6 +50,58 @@ TEST(JsonWriter, StringsEscapedLikeJsonStringify) {
   EXPECT_EQ(reserialise(R"(["\u00e9\ud83d\ude00","\/"])"), "[\"é😀\",\"/\"]");
 }
 
+TEST(JsonWriter, EveryEscapeInALongStringAndStringsWithoutAny) {
+  std::string input, expected = "\"";
+  for (int c = 0; c < 0x80; ++c) {  // each ASCII byte, twice, between plain runs
+    const std::string one(1, static_cast<char>(c));
+    std::string escaped;
+    switch (c) {
+      case '"': escaped = "\\\""; break;
+      case '\\': escaped = "\\\\"; break;
+      case '\b': escaped = "\\b"; break;
+      case '\f': escaped = "\\f"; break;
+      case '\n': escaped = "\\n"; break;
+      case '\r': escaped = "\\r"; break;
+      case '\t': escaped = "\\t"; break;
+      default: {
+        static constexpr char hex[] = "0123456789abcdef";
+        escaped = c < 0x20 ? std::string("\\u00") + hex[c >> 4] + hex[c & 0xF] : one;
+      }
+    }
+    input += "ab" + one + one;
+    expected += "ab" + escaped + escaped;
+  }
+  expected += '"';
+  std::string out = "prefix:";
+  omt::json::write_string(out, input);
+  EXPECT_EQ(out, "prefix:" + expected);
+  out.clear();
+  omt::json::write_string(out, "");
+  omt::json::write_string(out, "plain \u00e9");
+  EXPECT_EQ(out, "\"\"\"plain \u00e9\"");
+}
+
+TEST(JsonWriter, LargeObjectsKeepDuplicateAndIndexRules) {
+  std::string text = "{", expected = "{\"7\":true,";
+  for (int i = 0; i < 40; ++i) text += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  text += R"("k3":"last","7":true})";
+  for (int i = 0; i < 40; ++i) expected += "\"k" + std::to_string(i) + "\":" + (i == 3 ? std::string("\"last\"") : std::to_string(i)) + ",";
+  expected.back() = '}';
+  EXPECT_EQ(reserialise(text), expected);
+}
+
+TEST(JsonWriter, OutObjectIndexKeysComeFirstWithoutReorderingTheObject) {
+  OutObject o;
+  o.set("b", true);
+  o.set("1", false);
+  o.set("0", OutValue{});
+  const OutValue value(std::move(o));
+  std::string out;
+  omt::json::write(out, value);
+  EXPECT_EQ(out, R"({"0":null,"1":false,"b":true})");
+  EXPECT_EQ(std::get<OutObject>(value.v).members.front().key, "b");
+}
+
 TEST(JsonWriter, ArrayIndexKeysComeFirstInAscendingOrder) {
   EXPECT_EQ(reserialise(R"({"b":1,"10":2,"a":3,"2":4,"01":5,"4294967295":6,"4294967294":7})"),
             R"({"2":4,"10":2,"4294967294":7,"b":1,"a":3,"01":5,"4294967295":6})");

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,10 @@ class element;
 
 namespace omt::mapping {
 struct TableSet;
+}
+
+namespace omt::json {
+struct OutObject;  // the output tree (src/json/out_value.hpp), internal
 }
 
 namespace omt::ometria {
@@ -45,6 +50,10 @@ struct Record {
   std::string json;  // one compact JSON object
 };
 
+// A source's own step between the mapping and the one serialisation of a record: it edits the record's output
+// tree in place (so no record is written, parsed and written again); an error fails the event.
+using RecordEdit = std::function<Expected<void>(RecordType, json::OutObject&)>;
+
 class Transformer {
  public:
   // Loads and validates mappings/*.json from a directory, including that each table still maps the output keys
@@ -57,6 +66,9 @@ class Transformer {
   // The same steps over other tables built from tables() at load (a source's own: omt/sources/).
   Expected<Record> transform(const simdjson::dom::element& message, const DestinationConfig& config,
                              const mapping::TableSet& tables) const;
+  // The same with `edit` applied to the record before it is serialised (and its size checked).
+  Expected<Record> transform(const simdjson::dom::element& message, const DestinationConfig& config,
+                             const mapping::TableSet& tables, const RecordEdit& edit) const;
 
   // The record type an event would become (from its type and event name), for metrics of failed events too.
   std::optional<RecordType> record_type_of(const simdjson::dom::element& message) const;
