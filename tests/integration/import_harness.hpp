@@ -41,6 +41,16 @@ inline std::vector<std::filesystem::path> write_identifies(const std::filesystem
   return paths;
 }
 
+// A configuration for `import`: the queue at `db` (durability "normal" or "full") and one source "shop" whose
+// Ometria key is `api_key`.
+inline void write_import_config(const std::filesystem::path& config, const std::filesystem::path& db,
+                                const std::string& api_key, const std::string& durability) {
+  const nlohmann::json cfg = {
+      {"queue", {{"path", db.string()}, {"durability", durability}}},
+      {"sources", nlohmann::json::array({{{"name", "shop"}, {"write_key", "wk-shop"}, {"api_key", api_key}}})}};
+  std::ofstream(config) << cfg.dump(2);
+}
+
 // A query's first column, one line per row, on a connection of its own beside whatever else has the file open
 // (WAL); or what went wrong.
 inline std::string query_queue_file(const std::filesystem::path& db, const char* sql) {

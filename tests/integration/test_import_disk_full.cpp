@@ -5,11 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "cli_run.hpp"
 #include "fake_ometria.hpp"
@@ -29,10 +26,7 @@ class ImportDiskFull : public ::testing::Test {
   void SetUp() override {
     db_ = dir_.file("queue.db");
     config_ = dir_.file("config.json");
-    const nlohmann::json cfg = {
-        {"queue", {{"path", db_.string()}, {"durability", "full"}}},
-        {"sources", nlohmann::json::array({{{"name", "shop"}, {"write_key", "wk-shop"}, {"api_key", kKey}}})}};
-    std::ofstream(config_) << cfg.dump(2);
+    omt::test::write_import_config(config_, db_, kKey, "full");
     files_ = omt::test::write_identifies(dir_.path(), kContacts, 2);
   }
   std::vector<std::string> import_args() const {

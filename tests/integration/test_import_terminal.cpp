@@ -11,11 +11,8 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "fake_ometria.hpp"
 #include "import_harness.hpp"
@@ -92,10 +89,7 @@ class ImportTerminal : public ::testing::Test {
   void SetUp() override {
     db_ = dir_.file("queue.db");
     config_ = dir_.file("config.json");
-    const nlohmann::json cfg = {
-        {"queue", {{"path", db_.string()}, {"durability", "normal"}}},
-        {"sources", nlohmann::json::array({{{"name", "shop"}, {"write_key", "wk-shop"}, {"api_key", "terminal-key"}}})}};
-    std::ofstream(config_) << cfg.dump(2);
+    omt::test::write_import_config(config_, db_, "terminal-key", "normal");
     file_ = omt::test::write_identifies(dir_.path(), kContacts, 1)[0];
   }
   std::vector<std::string> import_args() const {
