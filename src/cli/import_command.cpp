@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "cli/commands.hpp"
@@ -65,7 +67,8 @@ void install_stop_handlers() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
-// The progress on stderr: on a terminal one line redrawn in place, otherwise a plain line every few seconds.
+// The progress on stderr: on a terminal one line redrawn in place (fitted to the terminal's width: a line that
+// wraps cannot be redrawn, it scrolls), otherwise a plain line every few seconds.
 class ProgressLine {
  public:
   ProgressLine(bool quiet, std::uint64_t total_records)
@@ -82,23 +85,18 @@ class ProgressLine {
 
   void update(const import::Progress& p, std::uint64_t queued_at_start, bool force = false) {
     last_ = p;
+    queued_at_start_ = queued_at_start;
+    // The first wait for the lane is shown at once, whatever the cadence: it says why the import slows down.
+    if (p.waiting_for_lane && !told_waiting_) force = told_waiting_ = true;
     if (quiet_ || (!force && !due())) return;
-    const double elapsed = seconds();
-    const std::uint64_t now_queued = p.queued - queued_at_start;
-    const double rate = elapsed > 0 ? static_cast<double>(now_queued) / elapsed : 0;
-    std::string line = p.waiting_for_lane ? "waiting: backfill lane full (import.max_queued); " : "";
-    line += std::string(ometria::to_string(import::pass_types[p.pass])) + " pass: read " + with_commas(p.read) +
-            ", queued " + with_commas(p.queued) + "/" + with_commas(total_);
-    line += ", delivered " + (p.delivered ? with_commas(*p.delivered) : std::string("?"));
-    line += ", " + with_commas(static_cast<std::uint64_t>(rate)) + " records/s";
-    if (rate > 0 && total_ > p.queued)
-      line += ", ETA " + import::format_duration(static_cast<double>(total_ - p.queued) / rate);
-    line += ", errors " + with_commas(p.errors);
-    draw(line);
+    draw_progress(p);
   }
 
   void finish() {
-    if (!quiet_ && tty_ && drawn_) std::cerr << "\n";
+    if (quiet_ || !drawn_) return;
+    // The line left on the terminal says where the import ended, not where it was at the last redraw.
+    if (tty_ && last_) draw_progress(*last_);
+    if (tty_) std::cerr << "\n";
     drawn_ = false;
   }
   double seconds() const {
@@ -106,6 +104,24 @@ class ProgressLine {
   }
 
  private:
+  // The figures first, so that they keep their place while the waiting note comes and goes. Compact: the same
+  // figures in fewer columns, for a terminal too narrow for the full line (80 columns fit tens of thousands).
+  std::string progress_text(const import::Progress& p, bool compact = false) const {
+    const double elapsed = seconds();
+    const std::uint64_t now_queued = p.queued - queued_at_start_;
+    const double rate = elapsed > 0 ? static_cast<double>(now_queued) / elapsed : 0;
+    const std::string_view sep = compact ? " " : ", ";
+    std::string line = std::string(ometria::to_string(import::pass_types[p.pass])) + (compact ? ": read " : " pass: read ") +
+                       with_commas(p.read);
+    line += std::string(sep) + "queued " + with_commas(p.queued) + "/" + with_commas(total_);
+    line += std::string(sep) + "delivered " + (p.delivered ? with_commas(*p.delivered) : std::string("?"));
+    line += std::string(sep) + with_commas(static_cast<std::uint64_t>(rate)) + (compact ? "/s" : " records/s");
+    if (rate > 0 && total_ > p.queued)
+      line += std::string(sep) + "ETA " + import::format_duration(static_cast<double>(total_ - p.queued) / rate);
+    line += std::string(sep) + "errors " + with_commas(p.errors);
+    if (p.waiting_for_lane) line += compact ? "; waiting: lane full" : "; waiting: backfill lane full (import.max_queued)";
+    return line;
+  }
   bool due() {
     const auto now = std::chrono::steady_clock::now();
     const auto every = tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
@@ -114,17 +130,31 @@ class ProgressLine {
     last_drawn_ = now;
     return true;
   }
+  void draw_progress(const import::Progress& p) {
+    std::string line = progress_text(p);
+    if (tty_ && line.size() >= columns()) line = progress_text(p, /*compact=*/true);
+    draw(line);
+  }
   void draw(const std::string& line) {
-    if (tty_) std::cerr << "\r\033[K" << line << std::flush;
+    if (tty_) std::cerr << "\r\033[K" << line.substr(0, columns() - 1) << std::flush;
     else std::cerr << line << "\n";
     drawn_ = true;
+  }
+  // The terminal's width: a drawing stops short of the last column, so that the cursor never moves to a next row.
+  // Asked at every drawing, the terminal may be resized. (The text is ASCII: a byte is a column.)
+  static std::size_t columns() {
+    winsize size{};
+    if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) != 0 || size.ws_col < 2) return std::string::npos;
+    return size.ws_col;
   }
 
   bool quiet_, tty_;
   std::uint64_t total_;
+  std::uint64_t queued_at_start_ = 0;
   std::chrono::steady_clock::time_point started_, last_drawn_;
   bool drawn_ = false;
-  import::Progress last_;
+  bool told_waiting_ = false;
+  std::optional<import::Progress> last_;
 };
 
 // Held while an import runs, so that a second process with the same arguments cannot resume the same run at the

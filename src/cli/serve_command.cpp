@@ -26,6 +26,8 @@
 #include "omt/service/delivery_service.hpp"
 #include "omt/service/delivery_stack.hpp"
 #include "omt/service/module_options.hpp"
+#include "omt/service/proxy_request_log.hpp"
+#include "omt/queue/request_log.hpp"
 
 namespace omt::cli {
 
@@ -130,7 +132,10 @@ int run_serve(const ServeFlags& flags) {
   } catch (const std::exception& e) {
     return start_up_error(std::string("ometria: ") + e.what());
   }
-  net::register_proxy_routes(router, net::ProxyContext{std::move(proxy_sender), cfg->ometria.endpoint});
+  net::ProxyContext proxy{std::move(proxy_sender), cfg->ometria.endpoint, {}};
+  if (delivery)
+    if (queue::RequestLog* log = delivery->context().queue.request_log()) proxy.on_pushed = service::proxy_request_logger(*log, metrics);
+  net::register_proxy_routes(router, std::move(proxy));
 
   auto server = net::Server::start(cfg->server, std::move(router), metrics);
   if (!server) {

@@ -2,6 +2,7 @@
 #include "omt/net/ingest_routes.hpp"
 #include "reply_response.hpp"
 
+#include <chrono>
 #include <utility>
 
 #include "omt/core/text.hpp"
@@ -187,9 +188,16 @@ void handle_proxy(const std::shared_ptr<const ProxyContext>& context, protocol::
               "endpoint " + parsed->endpoint + " is not the configured Ometria endpoint: the proxy sends only there",
               "endpoint"})));
 
+  // Read only for the request log: the push goes as it came.
+  const auto shape = context->on_pushed ? protocol::proxy_push_shape(parsed->body) : protocol::ProxyPushShape{};
   delivery::PushRequest push{context->endpoint, parsed->api_key, std::move(parsed->body)};
   auto pending = std::make_shared<protocol::ProxyRequest>(std::move(*parsed));
-  context->sender->send(std::move(push), [pending, version, respond](delivery::PushOutcome outcome) {
+  const auto sent = std::chrono::steady_clock::now();
+  context->sender->send(std::move(push), [context, pending, shape, sent, version, respond](delivery::PushOutcome outcome) {
+    if (context->on_pushed) {
+      const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent);
+      context->on_pushed(ProxiedPush{pending->api_key, shape, outcome, took});
+    }
     const protocol::SeenAnswer seen = protocol::seen_answer(outcome);
     obs::emit(obs::ProxyPushAnswered{pending->api_key, seen.status,
                                      seen.answered ? std::nullopt : std::optional<std::string_view>(seen.body)});

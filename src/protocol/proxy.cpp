@@ -4,6 +4,7 @@
 
 #include "json/out_value.hpp"
 #include "omt/ometria/push_api.hpp"
+#include "omt/ometria/transformer.hpp"
 #include "protocol/json_body.hpp"
 
 namespace omt::protocol {
@@ -150,6 +151,20 @@ Expected<ProxyRequest> parse_proxy_request(std::string_view body, ProxyVersion v
     if (const auto id = member(*first, "workspaceId")) request.workspace_id = compact(*id);
   }
   return request;
+}
+
+ProxyPushShape proxy_push_shape(std::string_view push_body) {
+  ProxyPushShape shape;
+  BodyParser parser;
+  auto root = parser.parse(push_body);
+  if (!root || !root->is_array()) return shape;
+  for (dom::element record : json::as_array(*root)) {
+    ++shape.records;
+    if (shape.type) continue;
+    if (const auto type = member(record, "@type"); type && type->is_string())
+      shape.type = ometria::record_type_from(type->get_string().value_unsafe());
+  }
+  return shape;
 }
 
 bool proxy_endpoint_allowed(std::string_view requested, std::string_view configured) {

@@ -1,11 +1,15 @@
 // Every push's outcome, written to the queue's request log (omt/queue/request_log.hpp): delivered, refused, timed
-// out or never answered. Fire-and-forget: the queue batches the entries into its next transaction, and a failed
-// write is only counted and logged (obs::RequestLogEvents); what became of the push stands either way.
+// out or never answered; delivery's pushes and the proxy's (omt/service/proxy_request_log.hpp). Fire-and-forget:
+// the queue batches the entries into its next transaction, and a failed write is only counted and logged
+// (obs::RequestLogEvents); what became of the push stands either way.
+#include <chrono>
+#include <memory>
 #include <utility>
 
 #include "delivery_engine.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/queue/request_log.hpp"
+#include "omt/service/proxy_request_log.hpp"
 
 namespace omt::service {
 
@@ -48,6 +52,24 @@ void DeliveryService::Impl::log_push(const Partition& p, const delivery::PushOut
   std::vector<queue::RequestLogEntry> entries;
   entries.push_back(std::move(e));
   log->log_pushes(std::move(entries), request_log_failures_.on_done(1));
+}
+
+std::function<void(const net::ProxiedPush&)> proxy_request_logger(queue::RequestLog& log, obs::Registry& metrics) {
+  auto failures = std::make_shared<RequestLogFailures>(metrics);
+  return [&log, failures](const net::ProxiedPush& push) {
+    if (!push.shape.type) return;  // not an array of records: there is no type to log it under
+    queue::RequestLogEntry e = entry_of(push.outcome);
+    e.at = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    e.source = std::string(proxy_request_log_source);
+    e.key_fingerprint = obs::key_fingerprint(push.api_key);
+    e.type = *push.shape.type;
+    e.lane = queue::Lane::live;  // rudder-server's own delivery of live events
+    e.records = push.shape.records;
+    e.duration_ms = push.took.count();
+    std::vector<queue::RequestLogEntry> entries;
+    entries.push_back(std::move(e));
+    log.log_pushes(std::move(entries), failures->on_done(1));
+  };
 }
 
 RequestLogFailures::~RequestLogFailures() {

@@ -17,6 +17,7 @@
 
 #include "child_process.hpp"
 #include "delivery_harness.hpp"
+#include "fake_ometria_program.hpp"
 #include "http_client.hpp"
 #include "running_binary.hpp"
 
@@ -31,30 +32,9 @@ using queue::Lane;
 const std::string kKey = "lanes-binary-key";
 const std::string kWriteKey = "wk-lanes";
 
-// The fake-ometria program, its records written as JSON lines to `out`.
-struct RunningFake {
-  ChildProcess child;
-  std::uint16_t port = 0;
-  RunningFake(const std::string& out, const std::vector<std::string>& extra)
-      : child(OMT_FAKE_OMETRIA_BINARY, arguments(out, extra)) {
-    const auto line = child.wait_for_line("listening on", 10s);
-    if (!line) throw std::runtime_error("fake-ometria did not start: " + child.output());
-    const auto colon = line->rfind(':');  // "fake-ometria: listening on http://127.0.0.1:PORT/v2/push"
-    port = static_cast<std::uint16_t>(std::stoi(line->substr(colon + 1)));
-  }
-  static std::vector<std::string> arguments(const std::string& out, const std::vector<std::string>& extra) {
-    std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--keys", kKey, "--out", out};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return args;
-  }
-  json stats() {
-    HttpClient client("127.0.0.1", port);
-    return json::parse(client.get("/_fake/stats").body);
-  }
-  json rates() {
-    HttpClient client("127.0.0.1", port);
-    return json::parse(client.get("/_fake/rates").body);
-  }
+// The fake-ometria program for the lanes' key, its records written as JSON lines to `out`.
+struct RunningFake : RunningFakeProgram {
+  RunningFake(const std::string& out, const std::vector<std::string>& extra) : RunningFakeProgram(kKey, out, extra) {}
 };
 
 class DeliveryLanesBinary : public ::testing::Test {

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -22,6 +21,7 @@
 #include "child_process.hpp"
 #include "cli_run.hpp"
 #include "compress.hpp"
+#include "import_harness.hpp"
 #include "omt/queue/sqlite_queue.hpp"
 
 namespace {
@@ -271,39 +271,8 @@ TEST_F(ImportCommandTest, UnusableOptionsAreRefusedBeforeAnythingIsRead) {
 
 // ---- large imports, stopped in the middle ----
 
-// n contacts as RudderStack identify events, ids L<first>..L<first+n-1>, split over `files` files.
-std::vector<fs::path> write_identifies(const fs::path& dir, std::size_t n, std::size_t files) {
-  std::vector<fs::path> paths;
-  for (std::size_t f = 0; f < files; ++f) {
-    paths.push_back(dir / ("part-" + std::to_string(f) + ".jsonl"));
-    std::ofstream out(paths.back());
-    for (std::size_t i = f * n / files; i < (f + 1) * n / files; ++i) {
-      out << R"({"type":"identify","messageId":"m)" << i << R"(","userId":"u)" << i
-          << R"(","context":{"traits":{"listingId":"L)" << i << R"(","email":"user)" << i
-          << R"(@example.com","firstName":"Ann","lastName":"Example"}},"timestamp":"2024-05-01T10:00:00.000Z"})" << "\n";
-    }
-  }
-  return paths;
-}
-
-// The records the import runs have committed so far, read straight from the database (beside the import).
-std::int64_t committed_records(const fs::path& db) {
-  if (!fs::exists(db)) return 0;
-  sqlite3* handle = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(handle);
-    return 0;
-  }
-  sqlite3_busy_timeout(handle, 1000);
-  std::int64_t n = 0;
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(handle, "SELECT COALESCE(SUM(records), 0) FROM import_runs", -1, &stmt, nullptr) == SQLITE_OK &&
-      sqlite3_step(stmt) == SQLITE_ROW)
-    n = sqlite3_column_int64(stmt, 0);
-  sqlite3_finalize(stmt);
-  sqlite3_close(handle);
-  return n;
-}
+using omt::test::committed_records;
+using omt::test::write_identifies;
 
 std::vector<std::string> import_argv(const std::vector<fs::path>& files, const fs::path& config) {
   std::vector<std::string> argv = {"import"};

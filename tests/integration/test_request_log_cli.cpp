@@ -139,6 +139,11 @@ TEST_F(RequestsCliTest, SelectsBySourceTimeStatusAndOrder) {
   EXPECT_EQ(listed("--oldest-first --limit 2"), (std::vector<std::string>{"100/202", "40/429"}));
   EXPECT_EQ(listed("--since 2000-01-01T00:00:00Z --limit 0").size(), 5u);
   EXPECT_TRUE(listed("--source nobody").empty());
+  // One source name, whole: a key shared by shop and app is either's; part of a name, or two joined, is neither.
+  EXPECT_EQ(listed("--source shop"), (std::vector<std::string>{"100/202"}));
+  EXPECT_TRUE(listed("--source sho").empty());
+  EXPECT_TRUE(listed("--source we").empty());
+  EXPECT_TRUE(listed("--source 'shop, app'").empty());
 }
 
 TEST_F(RequestsCliTest, FindsTheQueueFromTheConfiguration) {

@@ -1,9 +1,10 @@
-// The delivery proxy's pure parts: request parsing, the endpoint rule, and the v0 / v1 replies (contract section 6)
-// with Ometria's real success body.
+// The delivery proxy's pure parts: request parsing, the endpoint rule, the v0 / v1 replies (contract section 6)
+// with Ometria's real success body, and what the request log reads of a push.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include "omt/ometria/transformer.hpp"
 #include "omt/protocol/proxy.hpp"
 
 namespace {
@@ -215,6 +216,19 @@ TEST(ProxyReply, PassesTheSteeringHeadersOnLowerCase) {
   const json out = json::parse(proxy_reply(request, PushOutcome::answered(answer), ProxyVersion::v0).body);
   EXPECT_EQ(out["output"]["destinationResponse"]["headers"],
             (json{{"retry-after", "3"}, {"x-queuesize-limit", "50000"}, {"x-queuesize-remaining", "0"}}));
+}
+
+// What the request log keeps of a proxied push: its records, and the first known type (a push may mix them).
+TEST(ProxyPushShape, CountsTheRecordsAndTakesTheFirstKnownType) {
+  const auto shape = proxy_push_shape(R"([{"@type":"oops"},{"id":"x"},{"@type":"order","id":"o1"},{"@type":"contact"}])");
+  EXPECT_EQ(shape.records, 4u);
+  ASSERT_TRUE(shape.type);
+  EXPECT_EQ(*shape.type, omt::ometria::RecordType::order);
+  EXPECT_EQ(proxy_push_shape(kBatch).records, 2u);
+  for (const char* not_records : {"", "{}", "[]", "not json", R"([{"id":"no type"}])"}) {
+    EXPECT_FALSE(proxy_push_shape(not_records).type) << not_records;
+  }
+  EXPECT_EQ(proxy_push_shape("{}").records, 0u);
 }
 
 }  // namespace

@@ -9,11 +9,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "omt/config/config.hpp"
 #include "omt/net/router.hpp"
 #include "omt/protocol/ingest.hpp"
+#include "omt/protocol/proxy.hpp"
 
 namespace omt::delivery {
 class Sender;
@@ -54,12 +56,23 @@ struct IngestContext {
 // POST /v1/webhook, /v1/identify, /v1/track, /v1/batch.
 void register_ingest_routes(Router& router, IngestContext context);
 
+// A push the proxy made and what became of it (for the request log).
+struct ProxiedPush {
+  std::string_view api_key;
+  protocol::ProxyPushShape shape;
+  const delivery::PushOutcome& outcome;
+  std::chrono::milliseconds took;  // from sending the push to its end
+};
+
 struct ProxyContext {
   // The push client (make_https_sender with config.ometria's timeouts, CA and allow_plain_http). Shared: the
   // routes keep it alive; its io_context must run for as long as the server does.
   std::shared_ptr<delivery::Sender> sender;
   // config.ometria.endpoint: every proxied push goes here and nowhere else.
   std::string endpoint;
+  // Optional: told of every push made, before its reply (service::proxy_request_logger). On the sender's thread:
+  // quick, never waiting.
+  std::function<void(const ProxiedPush&)> on_pushed;
 };
 
 // POST /v0/destinations/{name}/proxy and /v1/destinations/{name}/proxy (contract section 6).

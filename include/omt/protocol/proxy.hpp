@@ -4,6 +4,7 @@
 // Pure; never throws.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,7 +13,7 @@
 
 #include "omt/delivery/push.hpp"
 #include "omt/error.hpp"
-#include "omt/protocol/rudder.hpp"
+#include "omt/protocol/rudder.hpp"  // ometria::RecordType
 
 namespace omt::protocol {
 
@@ -29,6 +30,14 @@ struct ProxyRequest {
 
 // errc::invalid_json / errc::invalid_request (400) for a body that is not a proxy request.
 Expected<ProxyRequest> parse_proxy_request(std::string_view body, ProxyVersion version, std::size_t readable_bytes = 0);
+
+// What a proxied push carries, for the request log: its records, and the type of the first one with a known
+// "@type" (a push may mix types; the log keeps one). No type: the body is not an array of records.
+struct ProxyPushShape {
+  std::uint32_t records = 0;
+  std::optional<ometria::RecordType> type;
+};
+ProxyPushShape proxy_push_shape(std::string_view push_body);
 
 // Where a proxy request may go: only to the configured endpoint. A request naming the configured endpoint or
 // Ometria's public one (what our router writes) is sent to the configured endpoint; any other URL is refused,

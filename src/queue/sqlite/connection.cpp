@@ -1,12 +1,45 @@
 #include "connection.hpp"
 
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+
+#include <cstdint>
 #include <system_error>
 
 namespace omt::queue::sqlite {
 
+namespace {
+// A write the file system refused, in the operator's words: SQLite's own ("disk I/O error") names neither the
+// file nor the cause, and keeps no errno for it (sqlite3_system_errno is 0 by then). So the cause is looked for:
+// no space left beside the file, or the file at the process's size limit. Empty when it was not a refused write.
+std::string refused_write(int rc, const std::filesystem::path& path) {
+  const bool full = rc == SQLITE_FULL;
+  if (!full && rc != SQLITE_IOERR_WRITE && rc != SQLITE_IOERR_FSYNC && rc != SQLITE_IOERR_TRUNCATE &&
+      rc != SQLITE_IOERR_SHMSIZE)
+    return {};
+  std::string cause = full ? "the disk is full" : "disk I/O error";
+  const auto directory = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  struct statvfs disk {};
+  rlimit limit{};
+  std::error_code ec;
+  // A few pages' worth is as good as none: SQLite writes pages, and a journal grows by several at a time.
+  constexpr std::uintmax_t nearly = 1 << 20;
+  if (::statvfs(directory.c_str(), &disk) == 0 && static_cast<std::uintmax_t>(disk.f_bavail) * disk.f_frsize < nearly) {
+    cause = "the disk is full";
+  } else if (::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    for (const auto& file : {path, std::filesystem::path(path.string() + "-wal"), std::filesystem::path(path.string() + "-shm")}) {
+      const auto size = std::filesystem::file_size(file, ec);
+      if (!ec && size + nearly >= limit.rlim_cur) cause = "the file reached the process's size limit (ulimit -f)";
+    }
+  }
+  return "cannot write " + path.string() + " (or its -wal or -shm file): " + cause;
+}
+}  // namespace
+
 Error sqlite_error(sqlite3* db, int rc, std::string_view what, const std::filesystem::path& path) {
   std::string message = "queue: " + std::string(what) + ": ";
-  message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  if (const std::string refused = refused_write(rc, path); !refused.empty()) message += refused;
+  else message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   message += " (SQLite code " + std::to_string(rc) + ")";
   return Error{errc::io, std::move(message), path.string()};
 }

@@ -19,7 +19,9 @@
 
 namespace omt::queue::sqlite {
 
-// "queue: <what>: <SQLite's message> (SQLite code <rc>)", with the database path as the error's path.
+// "queue: <what>: <SQLite's message> (SQLite code <rc>)", with the database path as the error's path; a write
+// the file system refused names the file and, when it can tell, the cause ("cannot write PATH (or its -wal or
+// -shm file): the disk is full").
 Error sqlite_error(sqlite3* db, int rc, std::string_view what, const std::filesystem::path& path);
 
 // An owned prepared statement, finalized when it goes.

@@ -14,9 +14,11 @@ namespace {
 
 constexpr const char* kColumns =
     "id, at, source, key_fingerprint, type, lane, records, status, failure, request_id, accepted, rejected, duration_ms";
-// ?1 is the paging cursor (each order adds its own test). A source holds ", "-separated names: ?3 is one of them.
+// ?1 is the paging cursor (each order adds its own test). A source holds ", "-separated names: ?3 is one of them,
+// whole. A ?3 holding ", " is never one name (it would match names joined), so it matches nothing.
 constexpr const char* kWhere =
-    " FROM request_log WHERE at >= ?2 AND (?3 = '' OR instr(', ' || source || ', ', ', ' || ?3 || ', ') > 0)"
+    " FROM request_log WHERE at >= ?2 AND (?3 = '' OR"
+    " (instr(?3, ', ') = 0 AND instr(', ' || source || ', ', ', ' || ?3 || ', ') > 0))"
     " AND status BETWEEN ?4 AND ?5";
 
 std::optional<std::int64_t> optional_integer(const Query& q, int column) {
