@@ -11,7 +11,8 @@
 # the import spends less). The CSV is compared with the same ingest run record for record: its records/s (one
 # order of 1-3 rows each) over ingest's events/s (one record each), and its rows/s likewise.
 # --before BINARY also imports the same files with another build (an older commit), for before/after in one run.
-# Each import runs on a new queue, with every hazard accepted (the events are history).
+# Each import runs on a new queue, with every hazard accepted (the events are history) and import.max_queued
+# above N: nothing delivers the import's queue here, so at the default cap (200,000) it would wait forever.
 # The ingest side posts bodies of 100 events with `--clients` keep-alive connections (Python, standard library)
 # and counts until every request was answered 200; delivery goes to the fake Ometria (no rate limit).
 set -euo pipefail
@@ -66,6 +67,7 @@ config() {  # $1: queue file
 {"mappings_dir": "$root/mappings",
  "queue": {"path": "$1", "durability": "$durability", "high_water_mark": 100000000},
  "ingest": {"slow_down_from": 0},
+ "import": {"max_queued": $((events + 1))},
  "ometria": {"endpoint": "http://127.0.0.1:$fake_port/v2/push", "allow_plain_http": true},
  "delivery": {"requests_per_second": 0},
  "log": {"level": "warn"},
