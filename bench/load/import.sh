@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# `ometria-transformer import` of N JSON Lines events of 3-4 KB (plain, then gzip), beside POST /v1/batch ingest of
-# the same events into a running serve, in the same run:
+# `ometria-transformer import` of N JSON Lines events of 3-4 KB (plain, then gzip) and of an N-row Shopify order
+# export CSV (make_import_csv.py: N/2 orders), plan and enqueue, beside POST /v1/batch ingest of the same N events
+# into a running serve, in the same run:
 #
-#   bench/load/import.sh [--build DIR] [--events 1000000] [--durability full|normal] [--clients 4]
+#   bench/load/import.sh [--build DIR] [--events 1000000] [--durability full|normal] [--clients 4] [--before BINARY]
 #
-# Reports for each: seconds, events/s, CPU seconds (user + system: what counts on a busy machine), and peak RSS
-# (/usr/bin/time -v for the importer, VmHWM for serve), and the ratio of import to ingest throughput. Each import runs on a new queue, with every hazard accepted (the events are history).
+# Reports for each: seconds, items/s, CPU seconds (user + system: what counts on a busy machine) and CPU
+# microseconds per item, peak RSS (/usr/bin/time -v for the importer, VmHWM for serve), and the ratios of import
+# to ingest: throughput (items/s over ingest's events/s) and CPU per item (ingest's over the import's; above 1:
+# the import spends less). The CSV is compared with the same ingest run record for record: its records/s (one
+# order of 1-3 rows each) over ingest's events/s (one record each), and its rows/s likewise.
+# --before BINARY also imports the same files with another build (an older commit), for before/after in one run.
+# Each import runs on a new queue, with every hazard accepted (the events are history) and import.max_queued
+# above N: nothing delivers the import's queue here, so at the default cap (200,000) it would wait forever.
 # The ingest side posts bodies of 100 events with `--clients` keep-alive connections (Python, standard library)
 # and counts until every request was answered 200; delivery goes to the fake Ometria (no rate limit).
 set -euo pipefail
@@ -17,18 +24,21 @@ build="$root/build"
 events=1000000
 durability=full
 clients=4
+before=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
     --events) events=$2; shift 2 ;;
     --durability) durability=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
+    --before) before=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 binary="$build/ometria-transformer"
 fake="$build/tests/fake-ometria"
 [[ -x "$binary" && -x "$fake" ]] || { echo "build first (with tests): $binary, $fake" >&2; exit 2; }
+[[ -z "$before" || -x "$before" ]] || { echo "--before: $before is not an executable" >&2; exit 2; }
 [[ -x /usr/bin/time ]] || { echo "/usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
 
 work=$(mktemp -d)
@@ -42,7 +52,9 @@ trap cleanup EXIT
 echo "writing $events events..." >&2
 python3 "$root/bench/load/make_import_events.py" "$events" "$work/events.jsonl" "$work/batches.jsonl"
 gzip -k -1 "$work/events.jsonl"
-echo "events.jsonl: $(du -h "$work/events.jsonl" | cut -f1), gzip: $(du -h "$work/events.jsonl.gz" | cut -f1)" >&2
+orders=$(python3 "$root/bench/load/make_import_csv.py" "$events" "$work/orders.csv")
+echo "events.jsonl: $(du -h "$work/events.jsonl" | cut -f1), gzip: $(du -h "$work/events.jsonl.gz" | cut -f1)," \
+  "orders.csv: $(du -h "$work/orders.csv" | cut -f1) ($events rows, $orders orders)" >&2
 
 "$fake" --listen 127.0.0.1:0 --keys bench-api-key --port-file "$work/fake.port" >/dev/null 2>"$work/fake.log" &
 pids+=($!)
@@ -52,8 +64,10 @@ fake_port=$(cat "$work/fake.port")
 
 config() {  # $1: queue file
   cat <<JSON
-{"queue": {"path": "$1", "durability": "$durability", "high_water_mark": 100000000},
+{"mappings_dir": "$root/mappings",
+ "queue": {"path": "$1", "durability": "$durability", "high_water_mark": 100000000},
  "ingest": {"slow_down_from": 0},
+ "import": {"max_queued": $((events + 1))},
  "ometria": {"endpoint": "http://127.0.0.1:$fake_port/v2/push", "allow_plain_http": true},
  "delivery": {"requests_per_second": 0},
  "log": {"level": "warn"},
@@ -61,28 +75,42 @@ config() {  # $1: queue file
 JSON
 }
 
-# ---- import, plain and gzip ----
-run_import() {  # $1: input file, $2: label
-  local dir="$work/$2"
+# ---- import: plain, gzip, CSV (and the same with --before) ----
+run_import() {  # $1: binary, $2: input file, $3: label, $4: items (events or rows); extra import options after
+  local bin=$1 input=$2 label=$3 items=$4
+  shift 4
+  local dir="$work/$label"
   mkdir -p "$dir"
   config "$dir/queue.db" >"$dir/config.json"
   local start end
   start=$(date +%s.%N)
-  /usr/bin/time -v "$binary" import "$1" --source bench --config "$dir/config.json" --quiet --json \
-    --accept optin-without-timestamp --accept one-optin-for-all --accept old-custom-events --max-bad-records "$events" \
+  /usr/bin/time -v "$bin" import "$input" --source bench --config "$dir/config.json" --quiet --json "$@" \
+    --accept optin-without-timestamp --accept one-optin-for-all --accept old-custom-events --max-bad-records "$items" \
     >"$dir/summary.json" 2>"$dir/time.txt"
   end=$(date +%s.%N)
-  local seconds queued rss
+  local seconds queued rss cpu
   seconds=$(echo "$end - $start" | bc -l)
   queued=$(python3 -c "import json,sys; print(json.load(open('$dir/summary.json'))['queued'])")
   rss=$(grep 'Maximum resident set size' "$dir/time.txt" | awk '{print $NF}')
   cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$dir/time.txt")
-  printf '%-12s %8.1f s  %10.0f events/s  cpu %6.1f s  %8s records queued  peak RSS %6.1f MiB\n' "$2" "$seconds" \
-    "$(echo "$events / $seconds" | bc -l)" "$cpu" "$queued" "$(echo "$rss / 1024" | bc -l)"
+  printf '%-16s %8.1f s  %10.0f items/s  cpu %6.1f s (%6.1f us/item)  %8s records queued  peak RSS %6.1f MiB\n' "$label" \
+    "$seconds" "$(echo "$items / $seconds" | bc -l)" "$cpu" "$(echo "$cpu * 1000000 / $items" | bc -l)" "$queued" \
+    "$(echo "$rss / 1024" | bc -l)"
   echo "$seconds" >"$dir/seconds"
+  echo "$cpu" >"$dir/cpu"
+  echo "$queued" >"$dir/queued"
 }
-run_import "$work/events.jsonl" import
-run_import "$work/events.jsonl.gz" import.gz
+labels=(import import.gz import.csv)
+run_all() {  # $1: binary, $2: label suffix
+  run_import "$1" "$work/events.jsonl" "import$2" "$events"
+  run_import "$1" "$work/events.jsonl.gz" "import.gz$2" "$events"
+  run_import "$1" "$work/orders.csv" "import.csv$2" "$events" --type order
+}
+run_all "$binary" ""
+if [[ -n "$before" ]]; then
+  run_all "$before" ".before"
+  labels+=(import.before import.gz.before import.csv.before)
+fi
 
 # ---- ingest of the same events ----
 mkdir -p "$work/ingest"
@@ -118,6 +146,17 @@ server_rss=$(grep VmHWM "/proc/$server/status" | awk '{print $2}')
 server_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$server/stat")
 printf '%-12s %8.1f s  %10.0f events/s  cpu %6.1f s  (serve, delivery included; peak RSS %6.1f MiB)\n' ingest \
   "$ingest_seconds" "$(echo "$events / $ingest_seconds" | bc -l)" "$server_cpu" "$(echo "$server_rss / 1024" | bc -l)"
-printf 'import/ingest throughput: plain %.2f, gzip %.2f\n' \
-  "$(echo "$ingest_seconds / $(cat "$work/import/seconds")" | bc -l)" \
-  "$(echo "$ingest_seconds / $(cat "$work/import.gz/seconds")" | bc -l)"
+# Ratios to ingest: throughput (import items/s over ingest events/s; the CSV by records, then by rows) and CPU
+# per item (ingest's CPU per event over the import's CPU per item: above 1, the import spends less).
+for label in "${labels[@]}"; do
+  d="$work/$label"
+  if [[ "$label" == import.csv* ]]; then
+    printf '%-16s vs ingest: throughput %.2f by records (%.2f by rows), CPU per record %.2f\n' "$label" \
+      "$(echo "($(cat "$d/queued") / $(cat "$d/seconds")) / ($events / $ingest_seconds)" | bc -l)" \
+      "$(echo "$ingest_seconds / $(cat "$d/seconds")" | bc -l)" \
+      "$(echo "($server_cpu / $events) / ($(cat "$d/cpu") / $(cat "$d/queued"))" | bc -l)"
+  else
+    printf '%-16s vs ingest: throughput %.2f, CPU per event %.2f\n' "$label" \
+      "$(echo "$ingest_seconds / $(cat "$d/seconds")" | bc -l)" "$(echo "$server_cpu / $(cat "$d/cpu")" | bc -l)"
+  fi
+done

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <future>
 
+#include "omt/import/classify_pipeline.hpp"
 #include "omt/import/file_source.hpp"
 #include "omt/import/json_lines_reader.hpp"
 
@@ -133,7 +134,7 @@ Classified classify(Item item, EventMapper& mapper) {
 
 Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventMapper& mapper, std::int64_t now_unix_ms,
                                     double requests_per_second, const std::function<bool()>& stop_requested,
-                                    const std::function<void(std::uint64_t)>& on_item) {
+                                    const std::function<void(std::uint64_t)>& on_item, std::size_t threads) {
   PlannedInputs planned;
   PlanBuilder builder(now_unix_ms);
   std::uint64_t items = 0;
@@ -155,15 +156,16 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
     };
     auto reader = open_reader(input);
     if (!reader) return tl::unexpected(reader.error());
+    ClassifyPipeline pipeline(**reader, mapper, threads == 0 ? default_transform_threads() : threads);
     for (;;) {
       if (stop_requested && stop_requested()) {
         planned.interrupted = true;
         return planned;
       }
-      auto item = (*reader)->next();
+      auto item = pipeline.next();
       if (!item) return tl::unexpected(item.error());
       if (!*item) break;
-      auto classified = classify(std::move(**item), mapper);
+      auto& classified = *(*item)->classified;
       if (classified.record) {
         builder.add_record(classified.record->type, classified.record->json, classified.record->at);
         ++counts[pass_of(classified.record->type)];
@@ -360,29 +362,10 @@ class PassRunner {
 
 }  // namespace
 
-namespace {
-// Walks a file's hints item by item; nullopt for every item when the file has none.
-class HintCursor {
- public:
-  explicit HintCursor(const ItemHints* hints) : hints_(hints && *hints ? &**hints : nullptr) {}
-  std::optional<std::uint8_t> next() {
-    if (!hints_) return std::nullopt;
-    while (run_ < hints_->size() && used_ == (*hints_)[run_].items) ++run_, used_ = 0;
-    if (run_ == hints_->size()) return std::nullopt;
-    ++used_;
-    return (*hints_)[run_].what;
-  }
-
- private:
-  const std::vector<ItemRun>* hints_;
-  std::size_t run_ = 0;
-  std::uint32_t used_ = 0;
-};
-}  // namespace
-
 Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& run, const std::vector<InputFile>& inputs,
                                const PlannedInputs& planned) {
   const auto& records_per_file = planned.records_per_file;
+  const std::size_t threads = context.transform_threads == 0 ? default_transform_threads() : context.transform_threads;
   PassRunner runner(context, run);
   if (auto started = runner.start(); !started) return tl::unexpected(started.error());
   for (std::uint32_t pass = 0; pass < pass_count; ++pass) {
@@ -404,7 +387,15 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
       }
       auto reader = open_reader(inputs[f]);
       if (!reader) return tl::unexpected(reader.error());
-      HintCursor hints(f < planned.hints_per_file.size() ? &planned.hints_per_file[f] : nullptr);
+      // Transformed on the workers: the items of this pass past the checkpoint (by the plan's hints when the
+      // file has them); the rest are only counted here.
+      ClassifyPipeline items(**reader, *context.mapper, threads, f < planned.hints_per_file.size() ? &planned.hints_per_file[f] : nullptr,
+                             [&](const Item& item, std::optional<std::uint8_t> hint) {
+                               if (place_of(item).end_offset <= resume_after) return false;
+                               if (hint && *hint != pass) return false;
+                               const auto* known = std::get_if<RecordItem>(&item);
+                               return known == nullptr || known->type == type;
+                             });
       // Items that share an end offset (the records of one CSV group) are committed together or not at all: a
       // checkpoint says "everything ending at or before this offset is queued", so it is only ever taken where
       // the offset moves on. `safe` is the checkpoint after the last such item, `safe_records` the records of
@@ -428,7 +419,7 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
           if (auto r = commit_safe(); !r) return tl::unexpected(r.error());
           return runner.finish();
         }
-        auto item = (*reader)->next();
+        auto item = items.next();
         if (!item) {
           // Commit what was read before the error: it is sound, and the rerun starts after it.
           if (auto r = commit_safe(); !r) return tl::unexpected(r.error());
@@ -440,8 +431,8 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
           if (auto r = runner.commit(std::move(batch), checkpoint); !r) return tl::unexpected(r.error());
           break;
         }
-        const SourcePlace at_place = place_of(**item);
-        const auto hint = hints.next();
+        const SourcePlace& at_place = (*item)->at;
+        const auto hint = (*item)->hint;
         if (at_place.end_offset <= resume_after) continue;  // committed before
         if (at_place.end_offset != checkpoint.offset) {
           // The items before this one are complete: a checkpoint may be taken after them.
@@ -453,13 +444,12 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
           }
         }
         runner.count_read(at_place, pass);
-        const auto* known = std::get_if<RecordItem>(&**item);
-        if (hint && *hint != pass) {
+        if (!(*item)->classified) {
           // Another pass's record, or no record (counted once, in the first pass): not transformed here.
-          if (pass == 0 && *hint == hint_bad) runner.count_error();
-          if (pass == 0 && *hint == hint_skipped) runner.count_skipped();
-        } else if (known == nullptr || known->type == type) {
-          auto classified = classify(std::move(**item), *context.mapper);
+          if (pass == 0 && hint == hint_bad) runner.count_error();
+          if (pass == 0 && hint == hint_skipped) runner.count_skipped();
+        } else {
+          auto& classified = *(*item)->classified;
           if (classified.bad) {
             if (pass == 0) runner.count_error();
           } else if (classified.skipped) {

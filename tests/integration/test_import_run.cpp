@@ -1,6 +1,7 @@
 // import::run_passes over the in-memory queue (which keeps lanes): the backfill cap makes the import wait, not
 // fail, while delivery drains the lane; a stop commits what is pending and a resumed run enqueues the rest
-// exactly once; delivered counts the records that left the lane.
+// exactly once; delivered counts the records that left the lane. The classify pipeline (workers) hands out
+// what one thread would, in the same order, however many workers transform.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <set>
 
 #include "memory_queue.hpp"
+#include "omt/import/classify_pipeline.hpp"
 #include "omt/import/import_run.hpp"
 
 namespace {
@@ -213,6 +215,126 @@ TEST_F(ImportRunTest, MixedTypesGoInPassOrderWithOrWithoutHints) {
     using T = omt::queue::RecordType;
     EXPECT_EQ(types, (std::vector<T>{T::product, T::contact, T::contact, T::order})) << "hints: " << hints;
   }
+}
+
+// Events of every outcome: contacts, custom events, skipped calls (page) and bad rows (not JSON), mixed.
+std::string mixed_events(std::size_t n) {
+  std::string text;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string id = std::to_string(i);
+    switch (i % 5) {
+      case 0:
+      case 3:
+        text += R"({"type":"identify","messageId":"m)" + id + R"(","userId":"u)" + id + R"(","context":{"traits":{"email":"user)" +
+                id + R"(@example.com"}},"timestamp":"2024-05-01T10:00:00.000Z"})";
+        break;
+      case 1:
+        text += R"({"type":"track","event":"Wishlist Added","messageId":"m)" + id + R"(","userId":"u)" + id +
+                R"(","properties":{"email":"user)" + id + R"(@example.com","n":)" + id + R"(},"timestamp":"2024-05-01T10:00:00.000Z"})";
+        break;
+      case 2: text += R"({"type":"page","messageId":"m)" + id + R"(","userId":"u)" + id + R"("})"; break;
+      default: text += "{not json " + id; break;
+    }
+    text += "\n";
+  }
+  return text;
+}
+
+TEST_F(ImportRunTest, ThePlanAndThePassesAreTheSameWithOneWorkerOrFour) {
+  const auto path = dir_ / "events.jsonl";
+  std::ofstream(path) << mixed_events(2000);  // many chunks of the pipeline
+  auto inputs = resolve_inputs({path.string()}, std::nullopt);
+  ASSERT_TRUE(inputs) << inputs.error().message;
+  std::vector<std::vector<std::string>> queued;
+  std::vector<PlannedInputs> plans;
+  std::vector<RunTotals> totals_of;
+  for (std::size_t threads : {1u, 4u}) {
+    auto planned = plan_inputs(*inputs, *mapper_, 0, 8, nullptr, nullptr, threads);
+    ASSERT_TRUE(planned) << planned.error().message;
+    omt::test::MemoryQueue queue;
+    auto run = *queue.start_import_run({"key", "shop", "{}", {(*inputs)[0].identity}});
+    ImportContext c = context();
+    c.queue = &queue;
+    c.transform_threads = threads;
+    c.batch_records = 100;
+    auto totals = run_passes(c, run, *inputs, *planned);
+    ASSERT_TRUE(totals) << totals.error().message;
+    totals_of.push_back(*totals);
+    auto& records = queued.emplace_back();
+    for (const auto& r : queue.records()) records.push_back(r.json);
+    plans.push_back(std::move(*planned));
+  }
+  const Plan& one = plans[0].plan;
+  const Plan& four = plans[1].plan;
+  EXPECT_EQ(one.records, four.records);
+  EXPECT_GT(one.records_of(omt::ometria::RecordType::contact), 0u);
+  EXPECT_GT(one.records_of(omt::ometria::RecordType::custom_event), 0u);
+  EXPECT_EQ(one.skipped, 400u);
+  EXPECT_EQ(one.bad_rows, 400u);
+  EXPECT_EQ(four.skipped, one.skipped);
+  EXPECT_EQ(four.bad_rows, one.bad_rows);
+  ASSERT_EQ(four.listed_bad_rows.size(), one.listed_bad_rows.size());
+  for (std::size_t i = 0; i < one.listed_bad_rows.size(); ++i) EXPECT_EQ(four.listed_bad_rows[i].at.line, one.listed_bad_rows[i].at.line);
+  ASSERT_TRUE(plans[0].hints_per_file[0] && plans[1].hints_per_file[0]);
+  EXPECT_EQ(plans[0].hints_per_file[0]->size(), plans[1].hints_per_file[0]->size());
+  EXPECT_EQ(queued[0].size(), one.total_records());
+  EXPECT_EQ(queued[1], queued[0]);  // the same records in the same order
+  EXPECT_EQ(totals_of[1].read, totals_of[0].read);
+  EXPECT_EQ(totals_of[1].errors, totals_of[0].errors);
+  EXPECT_EQ(totals_of[1].skipped, totals_of[0].skipped);
+}
+
+// A reader of `n` events that then fails, as a truncated gzip file does.
+class FailingReader final : public ItemReader {
+ public:
+  explicit FailingReader(std::size_t n) : n_(n) {}
+  omt::Expected<std::optional<Item>> next() override {
+    if (read_ == n_) return omt::fail(omt::errc::io, "truncated");
+    ++read_;
+    return std::optional<Item>(EventItem{SourcePlace{"f", read_, read_ * 10}, R"({"type":"page"})"});
+  }
+  std::uint64_t bytes_read() const override { return read_; }
+
+ private:
+  std::size_t n_;
+  std::uint64_t read_ = 0;
+};
+
+TEST_F(ImportRunTest, ThePipelineHandsOutEveryItemReadBeforeAReaderErrorThenTheError) {
+  FailingReader reader(1000);
+  ClassifyPipeline pipeline(reader, *mapper_, 3);
+  for (std::uint64_t line = 1; line <= 1000; ++line) {
+    auto item = pipeline.next();
+    ASSERT_TRUE(item) << "line " << line << ": " << item.error().message;
+    ASSERT_TRUE(*item);
+    EXPECT_EQ((*item)->at.line, line);
+    ASSERT_TRUE((*item)->classified);
+    EXPECT_TRUE((*item)->classified->skipped);
+  }
+  auto end = pipeline.next();
+  ASSERT_FALSE(end);
+  EXPECT_EQ(end.error().message, "truncated");
+}
+
+TEST_F(ImportRunTest, ThePipelineHandsOnItemsItNeedNotTransformWithTheirPlaceAndHintOnly) {
+  FailingReader reader(300);
+  ItemHints hints = std::vector<ItemRun>{{1, 100}, {hint_skipped, 100}, {2, 100}};
+  std::vector<std::optional<std::uint8_t>> seen;
+  ClassifyPipeline pipeline(reader, *mapper_, 2, &hints, [&](const Item&, std::optional<std::uint8_t> hint) {
+    seen.push_back(hint);
+    return hint == 2;
+  });
+  for (std::uint64_t line = 1; line <= 300; ++line) {
+    auto item = pipeline.next();
+    ASSERT_TRUE(item && *item);
+    EXPECT_EQ((*item)->at.line, line);
+    EXPECT_EQ((*item)->at.end_offset, line * 10);
+    const std::uint8_t expected = line <= 100 ? 1 : line <= 200 ? hint_skipped : 2;
+    EXPECT_EQ((*item)->hint, expected);
+    EXPECT_EQ((*item)->classified.has_value(), expected == 2) << "line " << line;
+  }
+  EXPECT_EQ(seen.size(), 300u);  // asked once per item, in order
+  EXPECT_FALSE(pipeline.next());
 }
 
 }  // namespace

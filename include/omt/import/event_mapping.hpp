@@ -29,6 +29,8 @@ class EventMapper {
  public:
   EventMapper(const ometria::Transformer& transformer, config::SourceConfig source);
   MappedEvent map(std::string_view event_json);
+  // The same transformer and source with a parser of its own: one for each thread that maps.
+  EventMapper another() const { return EventMapper(transformer_, source_); }
   const config::SourceConfig& source() const { return source_; }
 
  private:

@@ -7,9 +7,11 @@
 // bytes) was read in this pass and its records of the pass's type are stored, committed in the same transaction
 // as those records. A resumed pass skips to the first item past the offset; the passes before it are done, the
 // passes after it not begun. Items are transformed the same way every time (the same mappings, the source's
-// settings), so each pass finds the same records again: nothing is enqueued twice, nothing skipped. Memory stays
-// bounded: one batch, the readers' buffers, and the plan's hints (what each item became, run-length encoded and
-// capped); a pass reads its files again rather than keeping records.
+// settings), so each pass finds the same records again: nothing is enqueued twice, nothing skipped. Events are
+// transformed on worker threads and handed back in reading order (classify_pipeline.hpp), so all of this holds
+// as for one thread. Memory stays bounded: one batch, the readers' buffers, the items in flight to the workers,
+// and the plan's hints (what each item became, run-length encoded and capped); a pass reads its files again
+// rather than keeping records.
 // Reads the clock, the queue and files through what it is given; never throws.
 #pragma once
 
@@ -85,10 +87,11 @@ struct PlannedInputs {
   std::vector<ItemHints> hints_per_file;  // by file
   bool interrupted = false;
 };
-// Reads every input once. stop_requested is asked between items (Ctrl-C); on_item after each (progress).
+// Reads every input once, transforming on `threads` workers (0: default_transform_threads()) in reading order.
+// stop_requested is asked between items (Ctrl-C); on_item after each (progress).
 Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventMapper& mapper, std::int64_t now_unix_ms,
                                     double requests_per_second, const std::function<bool()>& stop_requested,
-                                    const std::function<void(std::uint64_t items)>& on_item);
+                                    const std::function<void(std::uint64_t items)>& on_item, std::size_t threads = 0);
 
 // ---- start, resume or nothing ----
 struct RunChoice {
@@ -117,6 +120,7 @@ struct ImportContext {
   std::string api_key;
   std::uint64_t max_queued = 200'000;  // import.max_queued
   std::size_t batch_records = 1000;    // records a transaction (with their checkpoint)
+  std::size_t transform_threads = 0;   // workers that transform (0: default_transform_threads())
   std::function<bool()> stop_requested;
   std::function<void(const Progress&)> on_progress;  // after each batch and while waiting (the caller throttles)
   std::function<void(std::chrono::milliseconds)> sleep;  // while the lane is full
