@@ -22,6 +22,7 @@
 #include "fake_ometria.hpp"  // TempDir
 #include "postgres_server.hpp"
 #include "queue_records.hpp"
+#include "request_log_entries.hpp"
 
 namespace {
 
@@ -805,24 +806,7 @@ TEST_P(QueueContract, AnImportWriteThatFailsStoresNeitherItsRecordsNorItsCheckpo
 
 // ---- the request log ----
 
-omt::queue::RequestLogEntry logged_push(int n, std::string source = "web", int status = 202) {
-  omt::queue::RequestLogEntry e;
-  e.at = 1'700'000'000'000 + n * 1000;
-  e.source = std::move(source);
-  e.key_fingerprint = "key:0000000" + std::to_string(n % 10);
-  e.type = RecordType::order;
-  e.lane = n % 2 ? Lane::backfill : Lane::live;
-  e.records = static_cast<std::uint32_t>(n);
-  e.status = status;
-  if (status == 0) e.failure = "timeout";
-  if (status / 100 == 2) {
-    e.request_id = "req-" + std::to_string(n);
-    e.accepted = n;
-    e.rejected = 0;
-  }
-  e.duration_ms = 10 + n;
-  return e;
-}
+using omt::test::logged_push;
 
 void log_and_wait(omt::queue::RequestLog& log, std::vector<omt::queue::RequestLogEntry> entries) {
   std::promise<std::string> written;
