@@ -32,7 +32,6 @@ namespace omt::queue {
 
 using postgres::Connection;
 using postgres::CountedAs;
-using postgres::LaneCounts;
 using postgres::Params;
 using postgres::Result;
 
@@ -303,9 +302,12 @@ void PostgresQueue::Impl::run_stores(std::vector<Store>& stores) {
   auto finish_range = [&](std::size_t from, std::size_t to, const Expected<void>& done) {
     std::int64_t added = 0, backfill = 0;
     for (std::size_t i = from; i < to; ++i) {
-      if (done) added += static_cast<std::int64_t>(stores[i].write.records.size());
-      if (done) backfill += postgres::lanes_of(stores[i].write.records).backfill;
-      else failures[i] = done.error();
+      if (!done) {
+        failures[i] = done.error();
+        continue;
+      }
+      added += static_cast<std::int64_t>(stores[i].write.records.size());
+      backfill += postgres::lanes_of(stores[i].write.records).backfill;
     }
     if (done) apply_delta(added);
     if (done) add_clamped(backfill_depth, backfill);
