@@ -24,6 +24,8 @@
 #include "cli/mappings_location.hpp"
 #include "cli/queue_cli.hpp"
 #include "cli/queue_lanes.hpp"
+#include "omt/queue/postgres_queue.hpp"
+#include "omt/service/module_options.hpp"
 #include "omt/service/open_queue.hpp"
 #include "omt/import/event_mapping.hpp"
 #include "omt/import/import_run.hpp"
@@ -158,7 +160,8 @@ class ProgressLine {
 };
 
 // Held while an import runs, so that a second process with the same arguments cannot resume the same run at the
-// same time (both would enqueue the same records). flock: released when the process ends, even by SIGKILL.
+// same time (both would enqueue the same records). flock, or on PostgreSQL a session advisory lock (another host may
+// import into the same database): released when the process ends, even by SIGKILL.
 class RunLock {
  public:
   ~RunLock() {
@@ -170,9 +173,18 @@ class RunLock {
     if (fd_ < 0) return fail(errc::io, path + ": cannot open the import's lock file");
     return ::flock(fd_, LOCK_EX | LOCK_NB) == 0;
   }
+  Expected<bool> take(const config::Config& config, const std::string& run_key) {
+    if (config.queue.backend != "postgres")
+      return take(config.queue.path.string() + ".import-" + run_key.substr(0, 16) + ".lock");
+    auto taken = queue::PostgresRunLock::take(service::postgres_queue_options(config), "import " + run_key);
+    if (!taken) return tl::unexpected(taken.error());
+    postgres_ = std::move(*taken);
+    return postgres_ != nullptr;
+  }
 
  private:
   int fd_ = -1;
+  std::unique_ptr<queue::PostgresRunLock> postgres_;
 };
 
 nlohmann::json place_json(const import::SourcePlace& at) { return {{"file", at.file}, {"line", at.line}}; }
@@ -278,19 +290,17 @@ int run_import(const ImportArgs& args) {
 
   // Whether this is a new run, a resumed one, or done already: known before the input is read.
   const OperatorQueue target = operator_queue_of(args.where, *cfg);
-  if (target.config.queue.backend != "sqlite")
-    return fail(kCommand,
-                "queue.backend " + target.config.queue.backend +
-                    ": an import needs the SQLite queue for now (the PostgreSQL queue keeps no import checkpoints yet)",
-                exit_usage);
   std::unique_ptr<queue::Queue> q;
   RunLock lock;
   import::RunChoice choice;
   if (!args.dry_run) {
-    auto opened = service::open_queue(target.config, service::QueueUse::service);
+    // On PostgreSQL beside a running service: the import takes none of this host's leases over.
+    auto opened = service::open_queue(target.config, target.config.queue.backend == "postgres"
+                                                         ? service::QueueUse::operator_command
+                                                         : service::QueueUse::service);
     if (!opened) return report_error(kCommand, opened.error());
     q = std::move(*opened);
-    auto locked = lock.take(target.config.queue.path.string() + ".import-" + run_key.substr(0, 16) + ".lock");
+    auto locked = lock.take(target.config, run_key);
     if (!locked) return report_error(kCommand, locked.error());
     if (!*locked) return fail(kCommand, "this import is already running in another process (same inputs and source)", exit_usage);
     auto runs = q->import_runs(run_key);

@@ -1,6 +1,7 @@
 // The real binary on a PostgreSQL queue (queue.backend "postgres", the URL from the environment): `serve`
 // delivers what the queue holds to the fake Ometria, and the operator commands read the same queue, naming it by
-// its URL without the password. The server is the one the tests start (support/postgres_server.hpp).
+// its URL without the password; `import` queues its backfill there (and `import status`, `requests` and `queue stats`
+// show the run, the pushes and the lane totals). The server is the one the tests start (support/postgres_server.hpp).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -8,6 +9,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <map>
 
 #include "child_process.hpp"
 #include "cli_run.hpp"
@@ -45,13 +47,14 @@ class PostgresBinaryTest : public ::testing::Test {
     if (!q) throw std::runtime_error(q.error().message);
     return std::move(*q);
   }
-  std::string write_config() {
+  std::string write_config(json extra = json::object()) {
     json config = {
         {"server", {{"listen", "127.0.0.1:0"}, {"threads", 2}, {"shutdown_deadline", "5s"}}},
         {"queue", {{"backend", "postgres"}, {"url", {{"env", "OMT_TEST_PG_QUEUE_URL"}}}}},
         {"ometria", {{"endpoint", fake_->url()}, {"extra_ca_file", pki_.ca_file}}},
         {"delivery", {{"requests_per_second", 0}, {"linger", "20ms"}}},
     };
+    config.merge_patch(extra);
     const std::string path = dir_.file("config.json");
     std::ofstream(path) << config.dump(2);
     return path;
@@ -97,6 +100,68 @@ TEST_F(PostgresBinaryTest, ServeDeliversFromAPostgresQueueAndTheOperatorCommands
   ASSERT_EQ(replayed.exit_code, 0) << replayed.out;
   EXPECT_EQ(json::parse(replayed.out)["replayed"], 1);
   EXPECT_EQ(open_queue()->depth(), 1u);
+}
+
+TEST_F(PostgresBinaryTest, AnImportQueuesItsBackfillInAPostgresQueueAndTheOperatorCommandsShowItsRunPushesAndTotals) {
+  const std::string config = write_config(
+      {{"sources", json::array({{{"name", "shop"}, {"write_key", "wk-shop"}, {"api_key", kKey},
+                                 {"marketing_optin", "EXPLICITLY_OPTEDOUT"}}})}});
+  const std::string env = "OMT_TEST_PG_QUEUE_URL='" + url_env() + "'";
+  const std::string input = std::string(OMT_SOURCE_DIR) + "/tests/cases/import/records.jsonl";
+  auto imported = run("import " + input + " --source shop --quiet --max-bad-records 2 --json --config '" + config + "'",
+                      false, env);
+  ASSERT_EQ(imported.exit_code, 0) << imported.out;
+  const auto summary = json::parse(imported.out);
+  EXPECT_EQ(summary["state"], "finished");
+  EXPECT_EQ(summary["queued"], 5);
+  EXPECT_EQ(open_queue()->lane_depth(queue::Lane::backfill), 5u);
+  auto again = run("import " + input + " --source shop --quiet --max-bad-records 2 --config '" + config + "'", true, env);
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_NE(again.out.find("already imported (run 1, 5 records)"), std::string::npos) << again.out;
+
+  auto status = run("import status --json --config '" + config + "'", false, env);
+  ASSERT_EQ(status.exit_code, 0) << status.out;
+  const auto listed = json::parse(status.out);
+  ASSERT_EQ(listed["imports"].size(), 1u) << status.out;
+  EXPECT_EQ(listed["imports"][0]["state"], "finished");
+  EXPECT_EQ(listed["imports"][0]["records"], 5);
+  EXPECT_EQ(listed["imports"][0]["files"][0]["passes_done"], 4);
+
+  ChildProcess serve(OMT_BINARY, {"serve", "--config", config}, {"OMT_TEST_PG_QUEUE_URL=" + url_env()});
+  ASSERT_TRUE(serve.wait_for_line("listening on", 10s)) << serve.output();
+  ASSERT_TRUE(wait_for_distinct_ids(*fake_, 5)) << serve.output();
+  serve.signal(SIGTERM);
+  EXPECT_EQ(serve.wait_exit(10s), 0) << serve.output();
+
+  auto requests = run("requests --json --config '" + config + "'", false, env);
+  ASSERT_EQ(requests.exit_code, 0) << requests.out;
+  std::size_t pushes = 0, records = 0;
+  for (std::size_t at = 0, end; at < requests.out.size(); at = end + 1) {
+    end = requests.out.find('\n', at);
+    if (end == std::string::npos) end = requests.out.size();
+    if (end == at) continue;
+    const auto push = json::parse(requests.out.substr(at, end - at));
+    EXPECT_EQ(push["lane"], "backfill");
+    EXPECT_EQ(push["status"].get<int>() / 100, 2);
+    ++pushes;
+    records += push["records"].get<std::size_t>();
+  }
+  EXPECT_GE(pushes, 3u) << requests.out;  // a push per type
+  EXPECT_EQ(records, 5u) << requests.out;
+  EXPECT_EQ(requests.out.find(kKey), std::string::npos) << requests.out;
+
+  auto stats = run("queue stats --config '" + config + "'", false, env);
+  ASSERT_EQ(stats.exit_code, 0) << stats.out;
+  const auto answer = json::parse(stats.out);
+  EXPECT_EQ(answer["depth"], 0);
+  std::map<std::string, json> lanes;
+  for (const auto& l : answer["lanes"]) lanes[l["type"].get<std::string>()] = l;
+  ASSERT_EQ(lanes.size(), 3u) << stats.out;
+  EXPECT_EQ(lanes["product"]["lane"], "backfill");
+  EXPECT_EQ(lanes["product"]["delivered"], 2);
+  EXPECT_EQ(lanes["contact"]["delivered"], 2);
+  EXPECT_EQ(lanes["order"]["delivered"], 1);
+  EXPECT_EQ(lanes["order"]["source"], "shop");
 }
 
 }  // namespace

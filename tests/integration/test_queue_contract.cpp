@@ -17,16 +17,22 @@
 #include <vector>
 
 #include "omt/queue/postgres_queue.hpp"
+#include "omt/queue/request_log.hpp"
 #include "omt/queue/sqlite_queue.hpp"
 #include "fake_ometria.hpp"  // TempDir
 #include "postgres_server.hpp"
 #include "queue_records.hpp"
+#include "request_log_entries.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using omt::queue::DeadLetterSelection;
+using omt::queue::ImportCheckpoint;
+using omt::queue::ImportRun;
+using omt::queue::ImportState;
 using omt::queue::IngestWrite;
+using omt::queue::Lane;
 using omt::queue::NewRecord;
 using omt::queue::NewRejectedEvent;
 using omt::queue::Queue;
@@ -51,6 +57,7 @@ NewRecord contact(int n) { return contact("k", n); }  // key "k"
 struct QueueSettings {
   std::uint64_t high_water_mark = omt::config::QueueConfig{}.high_water_mark;
   std::uint64_t max_rejected_events = omt::config::QueueConfig{}.max_rejected_events;
+  std::uint64_t max_request_log = omt::config::QueueConfig{}.max_request_log;
 };
 
 class QueueContract : public ::testing::TestWithParam<Backend> {
@@ -68,6 +75,7 @@ class QueueContract : public ::testing::TestWithParam<Backend> {
       o.url = url_;
       o.high_water_mark = s.high_water_mark;
       o.max_rejected_events = s.max_rejected_events;
+      o.max_request_log = s.max_request_log;
       o.clock = [this] { return now_.load(); };
       auto q = omt::queue::PostgresQueue::open(std::move(o));
       if (!q) ADD_FAILURE() << q.error().message;
@@ -77,6 +85,7 @@ class QueueContract : public ::testing::TestWithParam<Backend> {
     o.path = std::filesystem::path(dir_.path()) / "data" / "queue.db";
     o.high_water_mark = s.high_water_mark;
     o.max_rejected_events = s.max_rejected_events;
+    o.max_request_log = s.max_request_log;
     o.clock = [this] { return now_.load(); };
     auto q = omt::queue::SqliteQueue::open(std::move(o));
     if (!q) ADD_FAILURE() << q.error().message;
@@ -608,6 +617,283 @@ TEST_P(QueueContract, RejectedEventsARecordThatIsTooLargeIsRefusedAndNothingIsSt
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, omt::errc::too_large);
   EXPECT_TRUE(listed().empty());
+}
+
+// ---- lanes and their totals ----
+
+std::vector<NewRecord> in_lane(std::vector<NewRecord> records, Lane lane) {
+  for (auto& r : records) r.lane = lane;
+  return records;
+}
+
+// The partition of (key, contact, lane), waiting or drained; nullptr when stats list none.
+const omt::queue::PartitionStats* partition(const omt::queue::QueueStats& stats, const std::string& key, Lane lane) {
+  for (const auto* list : {&stats.partitions, &stats.drained}) {
+    for (const auto& p : *list) {
+      if (p.api_key == key && p.type == RecordType::contact && p.lane == lane) return &p;
+    }
+  }
+  return nullptr;
+}
+
+TEST_P(QueueContract, EachLanesDepthIsCountedApartAndCheapAndRecountedOnOpen) {
+  auto& q = reopen();
+  enqueue(q, in_lane(contacts("k", 0, 2), Lane::live));
+  enqueue(q, in_lane(contacts("k", 2, 3), Lane::backfill));
+  EXPECT_EQ(q.depth(), 5u);
+  EXPECT_EQ(q.lane_depth(Lane::live), 2u);
+  EXPECT_EQ(q.lane_depth(Lane::backfill), 3u);
+  auto backfill = q.lease("k", RecordType::contact, Lane::backfill, 10, 30s);
+  ASSERT_TRUE(backfill);
+  ASSERT_EQ(backfill->records.size(), 3u);
+  ASSERT_EQ(*q.ack({backfill->records[0].id}), 1u);
+  ASSERT_EQ(*q.dead_letter({backfill->records[1].id}, "HTTP 400"), 1u);
+  EXPECT_EQ(q.lane_depth(Lane::backfill), 1u);
+  EXPECT_EQ(q.lane_depth(Lane::live), 2u);
+  // A replayed dead letter comes back in the live lane.
+  ASSERT_EQ(*q.replay({}), 1u);
+  EXPECT_EQ(q.lane_depth(Lane::live), 3u);
+  EXPECT_EQ(q.lane_depth(Lane::backfill), 1u);
+  auto& again = reopen();
+  EXPECT_EQ(again.lane_depth(Lane::live), 3u);
+  EXPECT_EQ(again.lane_depth(Lane::backfill), 1u);
+  // Ingest's high-water mark counts the live lane only.
+  QueueSettings low_mark;
+  low_mark.high_water_mark = 3;
+  auto low = open(low_mark);
+  ASSERT_TRUE(low);
+  EXPECT_TRUE(low->over_high_water());
+  ASSERT_EQ(*low->release_key("k", "gone"), 4u);
+  EXPECT_EQ(low->lane_depth(Lane::live), 0u);
+  EXPECT_EQ(low->lane_depth(Lane::backfill), 0u);
+  EXPECT_FALSE(low->over_high_water());
+}
+
+TEST_P(QueueContract, LaneTotalsCountWhatWasDeliveredAndDeadLetteredAndOutliveTheProcess) {
+  auto& q = reopen();
+  enqueue(q, in_lane(contacts("k", 0, 2), Lane::live));
+  enqueue(q, in_lane(contacts("k", 2, 4), Lane::backfill));
+  auto live = q.lease("k", RecordType::contact, Lane::live, 10, 30s);
+  auto backfill = q.lease("k", RecordType::contact, Lane::backfill, 10, 30s);
+  ASSERT_TRUE(live && backfill);
+  ASSERT_EQ(*q.ack(ids_of(live->records)), 2u);
+  ASSERT_EQ(*q.ack({backfill->records[0].id, backfill->records[1].id}), 2u);
+  ASSERT_EQ(*q.dead_letter({backfill->records[2].id}, "HTTP 400"), 1u);
+  ASSERT_EQ(*q.ack({backfill->records[0].id}), 0u);  // acked already: counted once
+
+  auto& again = reopen();
+  auto stats = again.stats();
+  ASSERT_TRUE(stats) << stats.error().message;
+  const auto* drained = partition(*stats, "k", Lane::live);
+  ASSERT_TRUE(drained);
+  EXPECT_EQ(drained->depth, 0u);
+  EXPECT_EQ(drained->delivered, 2u);
+  EXPECT_EQ(drained->dead_lettered, 0u);
+  ASSERT_EQ(stats->drained.size(), 1u);  // the live lane: nothing waits there
+  const auto* waiting = partition(*stats, "k", Lane::backfill);
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(waiting->depth, 1u);
+  EXPECT_EQ(waiting->delivered, 2u);
+  EXPECT_EQ(waiting->dead_lettered, 1u);
+  ASSERT_EQ(stats->partitions.size(), 1u);
+
+  // Released records are dead-lettered in their lane's total too.
+  ASSERT_EQ(*again.release_key("k", "the key is gone"), 1u);
+  stats = again.stats();
+  ASSERT_TRUE(stats);
+  EXPECT_TRUE(stats->partitions.empty());
+  ASSERT_EQ(stats->drained.size(), 2u);
+  EXPECT_EQ(stats->drained[0].lane, Lane::live);  // ordered by key, type, lane
+  EXPECT_EQ(stats->drained[1].dead_lettered, 2u);
+}
+
+// ---- imports ----
+
+omt::queue::NewImportRun import_of(const std::string& run_key) {
+  return {run_key, "shop", R"({"inputs":["a.jsonl","b.jsonl"]})",
+          {{"a.jsonl", 100, std::string(64, 'a')}, {"b.jsonl", 200, std::string(64, 'b')}}};
+}
+
+ImportCheckpoint checkpoint_of(const ImportRun& run, std::uint32_t file, std::uint64_t offset, std::uint64_t records,
+                               bool done = false) {
+  ImportCheckpoint c;
+  c.run_id = run.id;
+  c.file_index = file;
+  c.pass = 1;
+  c.offset = offset;
+  c.line = offset / 10;
+  c.records = records;
+  c.done = done;
+  return c;
+}
+
+TEST_P(QueueContract, AnImportsRecordsAndCheckpointAreStoredTogetherAndOutliveTheProcess) {
+  auto& q = reopen();
+  auto run = q.start_import_run(import_of("run-a"));
+  ASSERT_TRUE(run) << run.error().message;
+  EXPECT_EQ(run->state, ImportState::running);
+  EXPECT_EQ(run->records, 0u);
+  ASSERT_TRUE(q.start_import_run(import_of("run-b")));
+  auto ids = q.enqueue_import(in_lane(contacts("k", 0, 3), Lane::backfill), checkpoint_of(*run, 0, 30, 3)).get();
+  ASSERT_TRUE(ids) << ids.error().message;
+  EXPECT_EQ(ids->size(), 3u);
+  ASSERT_TRUE(q.enqueue_import(in_lane(contacts("k", 3, 2), Lane::backfill), checkpoint_of(*run, 0, 50, 5)).get());
+  ASSERT_TRUE(q.enqueue_import({}, checkpoint_of(*run, 1, 0, 0, /*done=*/true)).get());  // a checkpoint only
+  EXPECT_EQ(q.lane_depth(Lane::backfill), 5u);
+  now_ += 1000;
+  ASSERT_TRUE(q.set_import_run_state(run->id, ImportState::interrupted));
+
+  auto& again = reopen();
+  auto runs = again.import_runs("run-a");
+  ASSERT_TRUE(runs) << runs.error().message;
+  ASSERT_EQ(runs->size(), 1u);
+  const ImportRun& stored = (*runs)[0];
+  EXPECT_EQ(stored.id, run->id);
+  EXPECT_EQ(stored.source, "shop");
+  EXPECT_EQ(stored.arguments, R"({"inputs":["a.jsonl","b.jsonl"]})");
+  EXPECT_EQ(stored.state, ImportState::interrupted);
+  EXPECT_EQ(stored.records, 5u);
+  EXPECT_EQ(stored.started_at, run->started_at);
+  EXPECT_EQ(stored.updated_at, run->started_at + 1000);
+  ASSERT_EQ(stored.files.size(), 2u);
+  EXPECT_EQ(stored.files[1].path, "b.jsonl");
+  EXPECT_EQ(stored.files[1].size, 200u);
+  EXPECT_EQ(stored.files[1].head_hash, std::string(64, 'b'));
+  ASSERT_EQ(stored.checkpoints.size(), 2u);  // one row per file and pass, rewritten
+  EXPECT_EQ(stored.checkpoints[0].file_index, 0u);
+  EXPECT_EQ(stored.checkpoints[0].offset, 50u);
+  EXPECT_EQ(stored.checkpoints[0].line, 5u);
+  EXPECT_EQ(stored.checkpoints[0].records, 5u);
+  EXPECT_FALSE(stored.checkpoints[0].done);
+  EXPECT_EQ(stored.checkpoints[1].file_index, 1u);
+  EXPECT_TRUE(stored.checkpoints[1].done);
+  EXPECT_EQ(again.lane_depth(Lane::backfill), 5u);
+  auto all = again.import_runs("");
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[1].run_key, "run-b");
+}
+
+TEST_P(QueueContract, AnImportWriteThatFailsStoresNeitherItsRecordsNorItsCheckpoint) {
+  auto& q = reopen();
+  auto run = q.start_import_run(import_of("run-a"));
+  ASSERT_TRUE(run);
+  ASSERT_TRUE(q.enqueue_import(in_lane(contacts("k", 0, 2), Lane::backfill), checkpoint_of(*run, 0, 20, 2)).get());
+  // A checkpoint of a run that does not exist: the records with it are not stored either.
+  ImportCheckpoint unknown = checkpoint_of(*run, 0, 40, 4);
+  unknown.run_id = run->id + 100;
+  auto refused = q.enqueue_import(in_lane(contacts("k", 2, 2), Lane::backfill), unknown).get();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, omt::errc::not_found);
+  // A record too large for a push: refused whole.
+  auto huge = in_lane(contacts("k", 4, 1), Lane::backfill);
+  huge[0].json = std::string(70 * 1024, 'x');
+  auto too_large = q.enqueue_import(huge, checkpoint_of(*run, 0, 60, 3)).get();
+  ASSERT_FALSE(too_large);
+  EXPECT_EQ(too_large.error().code, omt::errc::too_large);
+  EXPECT_EQ(q.lane_depth(Lane::backfill), 2u);
+  EXPECT_FALSE(q.set_import_run_state(run->id + 100, ImportState::finished));
+
+  auto& again = reopen();
+  EXPECT_EQ(again.depth(), 2u);
+  auto runs = again.import_runs("run-a");
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].records, 2u);
+  ASSERT_EQ((*runs)[0].checkpoints.size(), 1u);
+  EXPECT_EQ((*runs)[0].checkpoints[0].offset, 20u);
+}
+
+// ---- the request log ----
+
+using omt::test::logged_push;
+
+void log_and_wait(omt::queue::RequestLog& log, std::vector<omt::queue::RequestLogEntry> entries) {
+  std::promise<std::string> written;
+  log.log_pushes(std::move(entries), [&written](const omt::Error* err) { written.set_value(err ? err->message : ""); });
+  EXPECT_EQ(written.get_future().get(), "");
+}
+
+omt::queue::RequestLogSelection oldest_first(std::size_t limit = 0, std::int64_t after_id = 0) {
+  omt::queue::RequestLogSelection which;
+  which.newest_first = false;
+  which.limit = limit;
+  which.after_id = after_id;
+  return which;
+}
+
+std::vector<int> records_of(const std::vector<omt::queue::LoggedRequest>& logged) {
+  std::vector<int> out;
+  for (const auto& l : logged) out.push_back(static_cast<int>(l.entry.records));
+  return out;
+}
+
+TEST_P(QueueContract, TheRequestLogKeepsEveryFieldAndOutlivesTheProcess) {
+  {
+    auto q = open();
+    ASSERT_TRUE(q);
+    auto* log = q->request_log();
+    ASSERT_NE(log, nullptr);
+    log_and_wait(*log, {logged_push(1), logged_push(2, "web, app", 0)});
+  }
+  auto q = open();
+  ASSERT_TRUE(q);
+  auto logged = q->request_log()->logged_requests(oldest_first());
+  ASSERT_TRUE(logged) << logged.error().message;
+  ASSERT_EQ(logged->size(), 2u);
+  EXPECT_EQ((*logged)[0].entry, logged_push(1));
+  EXPECT_EQ((*logged)[1].entry, logged_push(2, "web, app", 0));
+  EXPECT_LT((*logged)[0].id, (*logged)[1].id);
+}
+
+TEST_P(QueueContract, TheRequestLogIsBoundedTheOldestDroppedFirst) {
+  QueueSettings s;
+  s.max_request_log = 3;
+  auto q = open(s);
+  ASSERT_TRUE(q);
+  auto* log = q->request_log();
+  ASSERT_NE(log, nullptr);
+  log_and_wait(*log, {logged_push(1), logged_push(2)});
+  log_and_wait(*log, {logged_push(3), logged_push(4), logged_push(5)});
+  auto newest = log->logged_requests({});
+  ASSERT_TRUE(newest);
+  EXPECT_EQ(records_of(*newest), (std::vector<int>{5, 4, 3}));
+  auto page = log->logged_requests(oldest_first(2));
+  ASSERT_TRUE(page);
+  EXPECT_EQ(records_of(*page), (std::vector<int>{3, 4}));
+  auto rest = log->logged_requests(oldest_first(0, page->back().id));
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(records_of(*rest), (std::vector<int>{5}));
+}
+
+TEST_P(QueueContract, TheRequestLogIsSelectedBySourceTimeAndStatus) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  auto* log = q->request_log();
+  ASSERT_NE(log, nullptr);
+  log_and_wait(*log, {logged_push(1, "web"), logged_push(2, "web, app", 500), logged_push(3, "application", 0),
+                      logged_push(4, "app", 202)});
+  omt::queue::RequestLogSelection which;
+  which.source = "app";
+  auto app = log->logged_requests(which);
+  ASSERT_TRUE(app);
+  EXPECT_EQ(records_of(*app), (std::vector<int>{4, 2}));  // a whole name, never a part of one
+  which = {};
+  which.since = logged_push(3).at;
+  auto since = log->logged_requests(which);
+  ASSERT_TRUE(since);
+  EXPECT_EQ(records_of(*since), (std::vector<int>{4, 3}));
+  which = {};
+  which.status_from = 500;
+  which.status_to = 599;
+  auto failed = log->logged_requests(which);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(records_of(*failed), (std::vector<int>{2}));
+  which.status_from = 0;
+  which.status_to = 0;
+  auto unanswered = log->logged_requests(which);
+  ASSERT_TRUE(unanswered);
+  EXPECT_EQ(records_of(*unanswered), (std::vector<int>{3}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, QueueContract, ::testing::Values(Backend::sqlite, Backend::postgres),

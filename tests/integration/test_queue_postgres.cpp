@@ -1,10 +1,14 @@
 // What only the PostgreSQL queue does, against a real server the tests start (support/postgres_server.hpp): its
 // schema version, clear errors for a bad URL or an unreachable server, a lost connection (the server restarted)
-// reported and then reconnected, leases as rows that two queue objects on one database never share, and lanes
-// stored with the records. The contract it shares with SQLite is in test_queue_contract.cpp.
+// reported and then reconnected, leases as rows that two queue objects on one database never share, lanes
+// stored with the records, a version 1 database migrated with its records kept, and the run lock an import holds
+// (PostgresRunLock) ending with its process. The contract it shares with SQLite is in test_queue_contract.cpp.
 #include <gtest/gtest.h>
 
 #include <libpq-fe.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -66,13 +70,13 @@ class PostgresQueueTest : public ::testing::Test {
 
 TEST_F(PostgresQueueTest, ANewDatabaseGetsTheTablesAtTheCurrentSchemaVersionAndANewerOneIsRefused) {
   ASSERT_TRUE(open(options()));
-  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "1");
+  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "2");
   ASSERT_TRUE(open(options()));  // opening again migrates nothing
   EXPECT_EQ(sql(url_, "SELECT COUNT(*) FROM schema_version"), "1");
   sql(url_, "UPDATE schema_version SET version = 99");
   auto newer = PostgresQueue::open(options());
   ASSERT_FALSE(newer);
-  EXPECT_NE(newer.error().message.find("schema version 99, newer than this build knows (1)"), std::string::npos)
+  EXPECT_NE(newer.error().message.find("schema version 99, newer than this build knows (2)"), std::string::npos)
       << newer.error().message;
 }
 
@@ -213,6 +217,91 @@ TEST_F(PostgresQueueTest, AStatementThatWaitsTooLongFailsWithinItsTimeout) {
   EXPECT_LT(took, 5s);
   PQclear(PQexec(locker.get(), "ROLLBACK"));
   EXPECT_TRUE(q->stats());
+}
+
+// A database as version 1 left it, made from a current one by hand: no lane totals, imports or request log, and the
+// due index without the lane.
+TEST_F(PostgresQueueTest, AVersion1DatabaseIsMigratedWithItsRecordsKept) {
+  std::vector<RecordId> ids;
+  {
+    auto q = open(options());
+    ASSERT_TRUE(q);
+    auto records = contacts("k", 0, 3);
+    records[2].lane = Lane::backfill;
+    ids = enqueue(*q, records);
+  }
+  sql(url_,
+      "DROP TABLE lane_totals, import_checkpoints, import_files, import_runs, request_log;"
+      "DROP INDEX records_due_by_lane;"
+      "CREATE INDEX records_due ON records(api_key, type, next_attempt_at, id);"
+      "UPDATE schema_version SET version = 1");
+  auto q = open(options());
+  ASSERT_TRUE(q);
+  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "2");
+  EXPECT_EQ(q->lane_depth(Lane::live), 2u);
+  EXPECT_EQ(q->lane_depth(Lane::backfill), 1u);
+  auto leased = q->lease("k", RecordType::contact, Lane::live, 10, 30s);
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(leased->records.size(), 2u);
+  EXPECT_EQ(leased->records[0].id, ids[0]);
+  ASSERT_EQ(*q->ack({ids[0]}), 1u);
+  auto stats = q->stats();
+  ASSERT_TRUE(stats) << stats.error().message;
+  ASSERT_EQ(stats->partitions.size(), 2u);
+  EXPECT_EQ(stats->partitions[0].delivered, 1u);
+  EXPECT_TRUE(q->import_runs(""));
+  EXPECT_TRUE(q->request_log()->logged_requests({}));
+}
+
+TEST_F(PostgresQueueTest, ARunLockIsHeldByOneSessionAtATimeAndEndsWithItsProcessEvenKilled) {
+  const auto o = options();
+  {
+    auto first = omt::queue::PostgresRunLock::take(o, "import abc");
+    ASSERT_TRUE(first) << first.error().message;
+    ASSERT_NE(*first, nullptr);
+    auto second = omt::queue::PostgresRunLock::take(o, "import abc");
+    ASSERT_TRUE(second);
+    EXPECT_EQ(*second, nullptr) << "two sessions held one lock";
+    auto other = omt::queue::PostgresRunLock::take(o, "import def");
+    ASSERT_TRUE(other);
+    EXPECT_NE(*other, nullptr) << "another name is another lock";
+  }
+  auto again = omt::queue::PostgresRunLock::take(o, "import abc");  // released with its object
+  ASSERT_TRUE(again && *again);
+  again->reset();
+
+  // A process that holds it and is killed: its session ends with it, and the lock is free again.
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto held = omt::queue::PostgresRunLock::take(o, "import abc");
+    const char answer = held && *held ? 'y' : 'n';
+    (void)!::write(ready[1], &answer, 1);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  char answer = 0;
+  ASSERT_EQ(::read(ready[0], &answer, 1), 1);
+  ::close(ready[0]);
+  EXPECT_EQ(answer, 'y');
+  auto while_held = omt::queue::PostgresRunLock::take(o, "import abc");
+  ASSERT_TRUE(while_held);
+  EXPECT_EQ(*while_held, nullptr);
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  // The server ends the session once it sees the socket closed: soon, not at once.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  bool free = false;
+  while (!free && std::chrono::steady_clock::now() < deadline) {
+    auto taken = omt::queue::PostgresRunLock::take(o, "import abc");
+    ASSERT_TRUE(taken) << taken.error().message;
+    free = *taken != nullptr;
+    if (!free) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(free) << "the killed process's lock was never released";
 }
 
 }  // namespace

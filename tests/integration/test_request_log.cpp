@@ -32,6 +32,7 @@
 #include "omt/queue/request_log.hpp"
 #include "omt/queue/sqlite_queue.hpp"
 #include "omt/service/delivery_service.hpp"
+#include "request_log_entries.hpp"
 
 namespace omt::test {
 namespace {
@@ -44,24 +45,7 @@ using queue::LoggedRequest;
 using queue::RequestLogEntry;
 using queue::RequestLogSelection;
 
-RequestLogEntry entry(int n, std::string source = "web", int status = 202) {
-  RequestLogEntry e;
-  e.at = 1'700'000'000'000 + n * 1000;
-  e.source = std::move(source);
-  e.key_fingerprint = "key:0000000" + std::to_string(n % 10);
-  e.type = RecordType::order;
-  e.lane = n % 2 ? queue::Lane::backfill : queue::Lane::live;
-  e.records = static_cast<std::uint32_t>(n);
-  e.status = status;
-  if (status == 0) e.failure = "timeout";
-  if (status / 100 == 2) {
-    e.request_id = "req-" + std::to_string(n);
-    e.accepted = n;
-    e.rejected = 0;
-  }
-  e.duration_ms = 10 + n;
-  return e;
-}
+RequestLogEntry entry(int n, std::string source = "web", int status = 202) { return logged_push(n, std::move(source), status); }
 
 std::vector<std::uint32_t> records_of(const std::vector<LoggedRequest>& logged) {
   std::vector<std::uint32_t> records;

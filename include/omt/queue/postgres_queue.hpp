@@ -1,8 +1,9 @@
 // The shared durable queue: PostgreSQL through libpq, so that several instances can use one database (the
 // ownership that lets them deliver side by side is still to come: docs/scaling.md). One thread owns the
 // connection and runs every operation; enqueues that wait together are written in one transaction (one commit
-// answers many callers). Same promises as the SQLite queue (queue.hpp); every statement is timed out, and a lost
-// connection is an errc::io error for the operation that met it, with a new connection tried by the next one.
+// answers many callers). Same promises and features as the SQLite queue (queue.hpp: lanes and their totals, imports,
+// the request log); every statement is timed out, and a lost connection is an errc::io error for the operation that
+// met it, with a new connection tried by the next one.
 #pragma once
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include "omt/config/config.hpp"
 #include "omt/queue/ometria_errors.hpp"
 #include "omt/queue/queue.hpp"
+#include "omt/queue/request_log.hpp"
 
 namespace omt::queue {
 
@@ -27,6 +29,8 @@ struct PostgresQueueOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds statement_timeout{10000};  // every statement, on the server and waiting for it here
   std::size_t max_ometria_errors = 10'000;
+  std::uint64_t max_request_log = config::QueueConfig{}.max_request_log;  // pushes logged; past it the oldest go
+  std::size_t max_pending_request_log = 10'000;      // entries waiting for the connection; more are refused (not logged)
   // Whose leases this queue takes: a restart under the same name hands that instance's unacked records out again
   // at once (the contract's "leases do not outlive the process"); others' leases run until their time. Empty: the
   // host name. The operator commands pass take_over_leases = false: they open the queue beside a running service.
@@ -35,7 +39,7 @@ struct PostgresQueueOptions {
   std::function<UnixMillis()> clock;  // wall clock in ms; empty = std::chrono::system_clock (tests pass a fake)
 };
 
-class PostgresQueue final : public Queue, public OmetriaErrorLog {
+class PostgresQueue final : public Queue, public OmetriaErrorLog, public RequestLog {
  public:
   // Connects, creates or migrates the tables (schema_version), and starts the connection's thread.
   static Expected<std::unique_ptr<PostgresQueue>> open(PostgresQueueOptions options);
@@ -62,9 +66,9 @@ class PostgresQueue final : public Queue, public OmetriaErrorLog {
   Expected<std::vector<ReadyPartition>> ready_partitions() override;
   Expected<QueueStats> stats() override;
   std::uint64_t depth() const override;
-  // Every record here is live: this backend takes no imports yet (the import operations are refused), so the
-  // backfill lane is always empty. Lane totals (delivered, dead-lettered) are not kept yet either.
-  std::uint64_t lane_depth(Lane lane) const override { return lane == Lane::live ? depth() : 0; }
+  // Counted by this object's own operations, and set to the exact count by stats() (another process's writes
+  // show from then on).
+  std::uint64_t lane_depth(Lane lane) const override;
   std::uint64_t high_water_mark() const override;
   Expected<std::vector<DeadRecord>> dead_letters(const DeadLetterSelection& which) override;
   Expected<std::size_t> replay(const DeadLetterSelection& which) override;
@@ -77,6 +81,14 @@ class PostgresQueue final : public Queue, public OmetriaErrorLog {
                                                                   std::int64_t now) override;
   Expected<std::vector<StoredOmetriaError>> ometria_errors(std::size_t limit) override;
   Expected<std::vector<OmetriaErrorsOfKey>> ometria_errors_by_key() override;
+  RequestLog* request_log() override { return this; }
+  void log_pushes(std::vector<RequestLogEntry> entries, LogDone done) override;
+  Expected<std::vector<LoggedRequest>> logged_requests(const RequestLogSelection& which) override;
+  using Queue::enqueue_import;
+  Expected<ImportRun> start_import_run(NewImportRun run) override;
+  Expected<std::vector<ImportRun>> import_runs(const std::string& run_key) override;
+  Expected<void> set_import_run_state(ImportRunId id, ImportState state) override;
+  void enqueue_import(std::vector<NewRecord> records, ImportCheckpoint checkpoint, EnqueueDone done) override;
 
   // Transactions committed (group commit makes this far smaller than the enqueues).
   std::uint64_t commits() const;
@@ -85,6 +97,24 @@ class PostgresQueue final : public Queue, public OmetriaErrorLog {
 
  private:
   explicit PostgresQueue(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Exclusion of one run (an import) across processes and hosts on one database, as the SQLite queue's lock file
+// beside it: a session advisory lock taken on a connection of its own and held while this object lives. The
+// server drops it when that connection ends, so it ends with the process, even by SIGKILL.
+class PostgresRunLock {
+ public:
+  // nullptr: another session holds the lock of this name.
+  static Expected<std::unique_ptr<PostgresRunLock>> take(const PostgresQueueOptions& options, const std::string& name);
+  ~PostgresRunLock();
+  PostgresRunLock(const PostgresRunLock&) = delete;
+  PostgresRunLock& operator=(const PostgresRunLock&) = delete;
+
+  struct Impl;
+
+ private:
+  explicit PostgresRunLock(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -2,7 +2,7 @@
 // whatever became of it (delivered, refused, timed out), kept durably beside the queue so that the operator command
 // `ometria-transformer requests` (a separate process) can list it. Bounded: past its bound the oldest entries go.
 // Writing is fire-and-forget for delivery: it never waits for a log write, and a failed one never changes what
-// became of the push. API keys are kept only as their fingerprint. Implemented by the SQLite queue.
+// became of the push. API keys are kept only as their fingerprint. Implemented by the SQLite and PostgreSQL queues.
 #pragma once
 
 #include <cstddef>

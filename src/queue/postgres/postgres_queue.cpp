@@ -19,15 +19,19 @@
 #include <variant>
 
 #include "connection.hpp"
+#include "import_store.hpp"
+#include "lane_store.hpp"
 #include "omt/obs/queue_events.hpp"
 #include "omt/ometria/push_api.hpp"
 #include "ometria_error_store.hpp"
+#include "request_log_store.hpp"
 #include "schema.hpp"
 #include "../write_checks.hpp"
 
 namespace omt::queue {
 
 using postgres::Connection;
+using postgres::CountedAs;
 using postgres::Params;
 using postgres::Result;
 
@@ -58,6 +62,18 @@ constexpr const char* kDeadLetterUpsert =
     " ON CONFLICT (id) DO UPDATE SET api_key = EXCLUDED.api_key, type = EXCLUDED.type, lane = EXCLUDED.lane,"
     " json = EXCLUDED.json, attempts = EXCLUDED.attempts, created_at = EXCLUDED.created_at,"
     " reason = EXCLUDED.reason, dead_at = EXCLUDED.dead_at";
+
+// A counter of records waiting changed by delta, never below zero (another process may have taken some meanwhile).
+void add_clamped(std::atomic<std::uint64_t>& counter, std::int64_t delta) {
+  if (delta >= 0) {
+    counter.fetch_add(static_cast<std::uint64_t>(delta), std::memory_order_relaxed);
+    return;
+  }
+  const auto drop = static_cast<std::uint64_t>(-delta);
+  std::uint64_t current = counter.load(std::memory_order_relaxed);
+  while (!counter.compare_exchange_weak(current, current >= drop ? current - drop : 0, std::memory_order_relaxed)) {
+  }
+}
 
 }  // namespace
 
@@ -163,7 +179,13 @@ struct PostgresQueue::Impl {
   // Stores records as new rows, due now; ids[i] becomes records[i]'s id (ids grow in the records' order).
   Expected<void> insert_records(Connection& db, const std::vector<const NewRecord*>& records, std::vector<RecordId>& ids);
   Expected<std::uint64_t> insert_rejected(Connection& db, const std::vector<const NewRejectedEvent*>& events);
-  Expected<std::uint64_t> count_records(Connection& db);
+  // What an operation moved out of the queue, as its delta and this call's backfill change; returns how many.
+  std::size_t moved_out(const postgres::LaneCounts& moved, std::int64_t& delta) {
+    delta = -moved.total();
+    backfill_delta = -moved.backfill;
+    return static_cast<std::size_t>(moved.total());
+  }
+  void flush_request_log();
   Expected<std::vector<HeldKey>> read_held_keys(Connection& db);
 
   PostgresQueueOptions options;
@@ -173,7 +195,11 @@ struct PostgresQueue::Impl {
   std::condition_variable wake;
   std::deque<Task> pending;
   bool stopping = false;
-  std::atomic<std::uint64_t> depth{0};
+  std::atomic<std::uint64_t> depth{0};  // every lane
+  std::atomic<std::uint64_t> backfill_depth{0};
+  // The running call's change to the backfill lane (its delta is every lane's), applied once it commits.
+  std::int64_t backfill_delta = 0;
+  postgres::PendingRequestLog log_pending{options.max_pending_request_log};
   std::atomic<std::uint64_t> commits{0};
   std::thread thread;
 };
@@ -195,16 +221,7 @@ Expected<void> PostgresQueue::Impl::in_transaction(std::string_view what,
   return {};
 }
 
-void PostgresQueue::Impl::apply_delta(std::int64_t delta) {
-  if (delta >= 0) {
-    depth.fetch_add(static_cast<std::uint64_t>(delta), std::memory_order_relaxed);
-    return;
-  }
-  const auto drop = static_cast<std::uint64_t>(-delta);
-  std::uint64_t current = depth.load(std::memory_order_relaxed);
-  while (!depth.compare_exchange_weak(current, current >= drop ? current - drop : 0, std::memory_order_relaxed)) {
-  }
-}
+void PostgresQueue::Impl::apply_delta(std::int64_t delta) { add_clamped(depth, delta); }
 
 void PostgresQueue::Impl::loop() {
   for (;;) {
@@ -237,8 +254,10 @@ void PostgresQueue::Impl::loop() {
 
 void PostgresQueue::Impl::run_call(Call& c) {
   std::int64_t delta = 0;
+  backfill_delta = 0;
   auto done = in_transaction(c.what, [&](Connection& db) { return c.run(db, delta); });
   if (done) apply_delta(delta);
+  if (done) add_clamped(backfill_depth, backfill_delta);
   try {
     c.finish(done ? nullptr : &done.error());
   } catch (const std::exception& e) {
@@ -281,12 +300,17 @@ void PostgresQueue::Impl::run_stores(std::vector<Store>& stores) {
   };
   std::vector<std::optional<Error>> failures(stores.size());
   auto finish_range = [&](std::size_t from, std::size_t to, const Expected<void>& done) {
-    std::int64_t added = 0;
+    std::int64_t added = 0, backfill = 0;
     for (std::size_t i = from; i < to; ++i) {
-      if (done) added += static_cast<std::int64_t>(stores[i].write.records.size());
-      else failures[i] = done.error();
+      if (!done) {
+        failures[i] = done.error();
+        continue;
+      }
+      added += static_cast<std::int64_t>(stores[i].write.records.size());
+      backfill += postgres::lanes_of(stores[i].write.records).backfill;
     }
     if (done) apply_delta(added);
+    if (done) add_clamped(backfill_depth, backfill);
   };
   auto done = write_all(0, stores.size());
   if (!done && stores.size() > 1 && live && !live->broken()) {
@@ -376,12 +400,6 @@ Expected<std::uint64_t> PostgresQueue::Impl::insert_rejected(Connection& db,
   return static_cast<std::uint64_t>(dropped->changed());
 }
 
-Expected<std::uint64_t> PostgresQueue::Impl::count_records(Connection& db) {
-  auto counted = db.exec("SELECT COUNT(*) FROM records", "count records");
-  if (!counted) return tl::unexpected(counted.error());
-  return static_cast<std::uint64_t>(counted->integer(0, 0));
-}
-
 Expected<std::vector<HeldKey>> PostgresQueue::Impl::read_held_keys(Connection& db) {
   auto rows = db.exec("SELECT api_key, reason, held_at FROM held_keys ORDER BY held_at, api_key", "list held keys");
   if (!rows) return tl::unexpected(rows.error());
@@ -405,9 +423,10 @@ Expected<std::unique_ptr<PostgresQueue>> PostgresQueue::open(PostgresQueueOption
                             "release this instance's old leases");
     if (!released) return tl::unexpected(released.error());
   }
-  auto depth = impl->count_records(db);
-  if (!depth) return tl::unexpected(depth.error());
-  impl->depth = *depth;
+  auto lanes = postgres::count_lanes(db);
+  if (!lanes) return tl::unexpected(lanes.error());
+  impl->depth = static_cast<std::uint64_t>(lanes->total());
+  impl->backfill_depth = static_cast<std::uint64_t>(lanes->backfill);
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->loop(); });
   return std::unique_ptr<PostgresQueue>(new PostgresQueue(std::move(impl)));
@@ -475,13 +494,13 @@ Expected<Leased> PostgresQueue::lease(const std::string& api_key, RecordType typ
 
 Expected<std::size_t> PostgresQueue::ack(const std::vector<RecordId>& ids) {
   if (ids.empty()) return std::size_t{0};
-  return impl_->call<std::size_t>("ack", [&ids](Connection& db, std::int64_t& delta) -> Expected<std::size_t> {
+  return impl_->call<std::size_t>("ack", [impl = impl_.get(), &ids](Connection& db, std::int64_t& delta) -> Expected<std::size_t> {
     Params p;
     p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
-    auto deleted = db.exec("DELETE FROM records WHERE id = ANY($1::bigint[])", p, "ack");
+    auto deleted = postgres::move_out(db, "moved AS (DELETE FROM records WHERE id = ANY($1::bigint[]) RETURNING *)", p,
+                                      CountedAs::delivered, "ack");
     if (!deleted) return tl::unexpected(deleted.error());
-    delta = -static_cast<std::int64_t>(deleted->changed());
-    return deleted->changed();
+    return impl->moved_out(*deleted, delta);
   });
 }
 
@@ -507,15 +526,15 @@ Expected<std::size_t> PostgresQueue::dead_letter(const std::vector<RecordId>& id
                                                      -> Expected<std::size_t> {
     Params p;
     p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end())).add(reason).add(impl->now());
-    auto moved = db.exec(
-        std::string("WITH moved AS (DELETE FROM records WHERE id = ANY($1::bigint[]) RETURNING *)"
-                    " INSERT INTO dead_letters(id, api_key, type, lane, json, attempts, created_at, reason, dead_at)"
+    auto moved = postgres::move_out(
+        db,
+        std::string("moved AS (DELETE FROM records WHERE id = ANY($1::bigint[]) RETURNING *),"
+                    " dead AS (INSERT INTO dead_letters(id, api_key, type, lane, json, attempts, created_at, reason, dead_at)"
                     " SELECT id, api_key, type, lane, json, attempts + 1, created_at, $2, $3 FROM moved") +
-            kDeadLetterUpsert,
-        p, "dead-letter");
+            kDeadLetterUpsert + ")",
+        p, CountedAs::dead_lettered, "dead-letter");
     if (!moved) return tl::unexpected(moved.error());
-    delta = -static_cast<std::int64_t>(moved->changed());
-    return moved->changed();
+    return impl->moved_out(*moved, delta);
   });
 }
 
@@ -578,16 +597,16 @@ Expected<std::size_t> PostgresQueue::release_key(const std::string& api_key, con
     Params p;
     p.add(api_key).add(reason).add(impl->now());
     // Attempts as they are: no push failed here, the operator gave the records up.
-    auto moved = db.exec(
-        std::string("WITH moved AS (DELETE FROM records WHERE api_key = $1 RETURNING *)"
-                    " INSERT INTO dead_letters(id, api_key, type, lane, json, attempts, created_at, reason, dead_at)"
+    auto moved = postgres::move_out(
+        db,
+        std::string("moved AS (DELETE FROM records WHERE api_key = $1 RETURNING *),"
+                    " dead AS (INSERT INTO dead_letters(id, api_key, type, lane, json, attempts, created_at, reason, dead_at)"
                     " SELECT id, api_key, type, lane, json, attempts, created_at, $2, $3 FROM moved") +
-            kDeadLetterUpsert,
-        p, "release key");
+            kDeadLetterUpsert + ")",
+        p, CountedAs::dead_lettered, "release key");
     if (!moved) return tl::unexpected(moved.error());
     if (auto d = drop_hold(db, api_key); !d) return tl::unexpected(d.error());
-    delta = -static_cast<std::int64_t>(moved->changed());
-    return moved->changed();
+    return impl->moved_out(*moved, delta);
   });
 }
 
@@ -630,6 +649,7 @@ Expected<QueueStats> PostgresQueue::stats() {
       if (!s.oldest_created_at || p.oldest_created_at < *s.oldest_created_at) s.oldest_created_at = p.oldest_created_at;
       s.partitions.push_back(std::move(p));
     }
+    if (auto totals = postgres::add_lane_totals(db, s); !totals) return tl::unexpected(totals.error());
     auto counts = db.exec("SELECT (SELECT COUNT(*) FROM dead_letters), (SELECT COUNT(*) FROM rejected_events)",
                           "count dead letters and rejected events");
     if (!counts) return tl::unexpected(counts.error());
@@ -641,11 +661,22 @@ Expected<QueueStats> PostgresQueue::stats() {
     return s;
   });
   // Another process (the CLI, another instance) may have changed the table: the exact count re-syncs the cheap one.
-  if (stats) impl_->depth.store(stats->depth, std::memory_order_relaxed);
+  if (stats) {
+    std::uint64_t backfill = 0;
+    for (const auto& p : stats->partitions) backfill += p.lane == Lane::backfill ? p.depth : 0;
+    impl_->depth.store(stats->depth, std::memory_order_relaxed);
+    impl_->backfill_depth.store(backfill, std::memory_order_relaxed);
+  }
   return stats;
 }
 
 std::uint64_t PostgresQueue::depth() const { return impl_->depth.load(std::memory_order_relaxed); }
+std::uint64_t PostgresQueue::lane_depth(Lane lane) const {
+  const auto backfill = impl_->backfill_depth.load(std::memory_order_relaxed);
+  if (lane == Lane::backfill) return backfill;
+  const auto all = depth();
+  return all > backfill ? all - backfill : 0;
+}
 std::uint64_t PostgresQueue::high_water_mark() const { return impl_->options.high_water_mark; }
 std::uint64_t PostgresQueue::commits() const { return impl_->commits.load(std::memory_order_relaxed); }
 
@@ -692,10 +723,10 @@ Expected<std::size_t> PostgresQueue::replay(const DeadLetterSelection& which) {
     Params p;
     const std::string condition = dead_letter_condition(which, p);
     p.add(impl->now());
-    // Same ids (the sequence never hands them out again), attempts 0, due now.
+    // Same ids (the sequence never hands them out again), attempts 0, due now, in the live lane (queue.hpp).
     auto moved = db.exec("WITH moved AS (DELETE FROM dead_letters WHERE " + condition +
                              " RETURNING *) INSERT INTO records(id, api_key, type, lane, json, attempts, next_attempt_at,"
-                             " created_at) SELECT id, api_key, type, lane, json, 0, $2, created_at FROM moved",
+                             " created_at) SELECT id, api_key, type, 0, json, 0, $2, created_at FROM moved",
                          p, "replay dead letters");
     if (!moved) return tl::unexpected(moved.error());
     delta = static_cast<std::int64_t>(moved->changed());
@@ -772,6 +803,7 @@ Expected<RejectedEventsSettled> PostgresQueue::settle_rejected_events(std::vecto
         if (auto r = impl->insert_records(db, records, ids); !r) return tl::unexpected(r.error());
         settled.enqueued = records.size();
         delta = static_cast<std::int64_t>(records.size());
+        impl->backfill_delta = postgres::lanes_of(records).backfill;
         return settled;
       });
 }
@@ -792,6 +824,115 @@ Expected<std::vector<StoredOmetriaError>> PostgresQueue::ometria_errors(std::siz
 Expected<std::vector<OmetriaErrorsOfKey>> PostgresQueue::ometria_errors_by_key() {
   return impl_->call<std::vector<OmetriaErrorsOfKey>>(
       "ometria_errors_by_key", [](Connection& db, std::int64_t&) { return postgres::ometria_errors_by_key(db); });
+}
+
+// ---- the request log (RequestLog) ----
+
+// Entries wait in memory until one task takes all of them: however many pushes end together, logging them adds
+// one transaction, and the caller never waits for the database.
+void PostgresQueue::log_pushes(std::vector<RequestLogEntry> entries, LogDone done) {
+  if (entries.empty()) {
+    if (done) done(nullptr);
+    return;
+  }
+  switch (impl_->log_pending.add(entries, done)) {
+    case postgres::PendingRequestLog::Added::joined:
+      return;
+    case postgres::PendingRequestLog::Added::needs_write:
+      impl_->flush_request_log();
+      return;
+    case postgres::PendingRequestLog::Added::refused: {
+      const Error refused{errc::unavailable,
+                          "queue: too many pushes waiting to be logged (" +
+                              std::to_string(impl_->options.max_pending_request_log) + ")",
+                          impl_->where};
+      if (done) done(&refused);
+      return;
+    }
+  }
+}
+
+void PostgresQueue::Impl::flush_request_log() {
+  // Taken when the task runs, not now: what was logged meanwhile goes in the same transaction.
+  auto batch = std::make_shared<postgres::PendingRequestLog::Batch>();
+  const auto tell = [batch](const Error* err) {
+    for (auto& done : batch->waiting) {
+      if (done) done(err);
+    }
+  };
+  Call c;
+  c.what = "log_pushes";
+  c.run = [this, batch](Connection& db, std::int64_t&) -> Expected<void> {
+    *batch = log_pending.take();
+    if (auto r = postgres::insert_request_log(db, batch->entries); !r) return r;
+    if (auto r = postgres::trim_request_log(db, options.max_request_log); !r) return tl::unexpected(r.error());
+    return {};
+  };
+  c.finish = tell;
+  Error refused;
+  if (!submit(std::move(c), refused)) {
+    *batch = log_pending.take();
+    tell(&refused);
+  }
+}
+
+Expected<std::vector<LoggedRequest>> PostgresQueue::logged_requests(const RequestLogSelection& which) {
+  return impl_->call<std::vector<LoggedRequest>>(
+      "logged_requests", [&which](Connection& db, std::int64_t&) { return postgres::select_request_log(db, which); });
+}
+
+// ---- imports ----
+
+Expected<ImportRun> PostgresQueue::start_import_run(NewImportRun run) {
+  return impl_->call<ImportRun>("start_import_run", [impl = impl_.get(), &run](Connection& db, std::int64_t&) {
+    return postgres::start_import_run(db, run, impl->now());
+  });
+}
+
+Expected<std::vector<ImportRun>> PostgresQueue::import_runs(const std::string& run_key) {
+  return impl_->call<std::vector<ImportRun>>(
+      "import_runs", [&run_key](Connection& db, std::int64_t&) { return postgres::import_runs(db, run_key); });
+}
+
+Expected<void> PostgresQueue::set_import_run_state(ImportRunId id, ImportState state) {
+  auto r = impl_->call<bool>("set_import_run_state", [impl = impl_.get(), id, state](Connection& db, std::int64_t&)
+                                                         -> Expected<bool> {
+    if (auto set = postgres::set_import_run_state(db, id, state, impl->now()); !set) return tl::unexpected(set.error());
+    return true;
+  });
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+// One transaction: the records and the checkpoint that says they are stored commit together, or neither does.
+void PostgresQueue::enqueue_import(std::vector<NewRecord> records, ImportCheckpoint checkpoint, EnqueueDone done) {
+  IngestWrite checked{std::move(records), {}};
+  if (!checked.records.empty()) {
+    if (auto answer = answer_before_queueing(checked, impl_->options.max_records_per_enqueue); answer && !*answer) {
+      done(tl::unexpected(answer->error()));
+      return;
+    }
+  }
+  auto ids = std::make_shared<std::vector<RecordId>>();
+  auto shared_done = std::make_shared<EnqueueDone>(std::move(done));
+  Impl::Call c;
+  c.what = "enqueue_import";
+  c.run = [impl = impl_.get(), ids, records = std::move(checked.records), checkpoint](Connection& db,
+                                                                                       std::int64_t& delta) -> Expected<void> {
+    std::vector<const NewRecord*> stored;
+    for (const auto& r : records) stored.push_back(&r);
+    if (auto r = impl->insert_records(db, stored, *ids); !r) return r;
+    if (auto r = postgres::store_import_checkpoint(db, checkpoint, records.size(), impl->now()); !r) return r;
+    delta = static_cast<std::int64_t>(records.size());
+    impl->backfill_delta = postgres::lanes_of(records).backfill;
+    return {};
+  };
+  c.finish = [ids, shared_done](const Error* err) {
+    if (err != nullptr) (*shared_done)(tl::unexpected(*err));
+    else (*shared_done)(std::move(*ids));
+  };
+  Error refused;
+  if (!impl_->submit(std::move(c), refused)) (*shared_done)(tl::unexpected(refused));
 }
 
 }  // namespace omt::queue

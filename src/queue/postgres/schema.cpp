@@ -39,12 +39,49 @@ constexpr const char* kVersion1 =
     "CREATE INDEX ometria_errors_seen ON ometria_errors(last_seen_at, id);"
     "CREATE INDEX ometria_errors_new ON ometria_errors(latest_new_at, id);";
 
+// Parity with the SQLite queue (its versions 4-6). Records kept their lane since version 1; the due index now
+// leads with it, as a lease reads one lane. lane_totals: what left each (api key, type, lane), delivered or
+// dead-lettered, updated in the statement that moves the records out (lane_store.hpp). The import tables
+// (import_store.hpp) and the request log (request_log_store.hpp) as in SQLite; "offset" is a keyword here, so the
+// checkpoint's column is read_offset. request_log ids come from a sequence: they only grow, and the bound drops
+// from the lowest.
+constexpr const char* kVersion2 =
+    "CREATE INDEX records_due_by_lane ON records(api_key, type, lane, next_attempt_at, id);"
+    "DROP INDEX records_due;"
+    "CREATE TABLE lane_totals("
+    "  api_key TEXT NOT NULL, type TEXT NOT NULL, lane SMALLINT NOT NULL,"
+    "  delivered BIGINT NOT NULL, dead_lettered BIGINT NOT NULL,"
+    "  PRIMARY KEY(api_key, type, lane));"
+    "CREATE TABLE import_runs("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  run_key TEXT NOT NULL, source TEXT NOT NULL, arguments TEXT NOT NULL, state TEXT NOT NULL,"
+    "  records BIGINT NOT NULL, started_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);"
+    "CREATE INDEX import_runs_by_key ON import_runs(run_key, id);"
+    "CREATE TABLE import_files("
+    "  run_id BIGINT NOT NULL REFERENCES import_runs(id), file_index INTEGER NOT NULL,"
+    "  path TEXT NOT NULL, size BIGINT NOT NULL, head_hash TEXT NOT NULL,"
+    "  PRIMARY KEY(run_id, file_index));"
+    "CREATE TABLE import_checkpoints("
+    "  run_id BIGINT NOT NULL REFERENCES import_runs(id), file_index INTEGER NOT NULL, pass INTEGER NOT NULL,"
+    "  read_offset BIGINT NOT NULL, line BIGINT NOT NULL, records BIGINT NOT NULL, done BOOLEAN NOT NULL,"
+    "  updated_at BIGINT NOT NULL,"
+    "  PRIMARY KEY(run_id, file_index, pass));"
+    "CREATE TABLE request_log("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  at BIGINT NOT NULL,"                                   // Unix ms: when the push ended
+    "  source TEXT NOT NULL, key_fingerprint TEXT NOT NULL,"  // never the key itself
+    "  type TEXT NOT NULL, lane TEXT NOT NULL, records BIGINT NOT NULL,"
+    "  status INTEGER NOT NULL, failure TEXT NOT NULL,"       // status 0: no answer, failure says why
+    "  request_id TEXT, accepted BIGINT, rejected BIGINT,"    // NULL: Ometria's answer had none
+    "  duration_ms BIGINT NOT NULL);";
+
 struct Migration {
   int to;
   const char* sql;
 };
 constexpr Migration kMigrations[] = {
     {1, kVersion1},
+    {2, kVersion2},
 };
 static_assert(kMigrations[std::size(kMigrations) - 1].to == kSchemaVersion);
 
