@@ -69,7 +69,8 @@ int run_migrate(const MigrateArgs& args) {
   nlohmann::json left_behind = nlohmann::json::array();
   for (const auto& t : report->tables) {
     if (!t.moved) {
-      left_behind.push_back({{"table", t.table}, {"source", t.source}});
+      // Only what holds rows: an empty table the target lacks loses nothing.
+      if (t.source > 0) left_behind.push_back({{"table", t.table}, {"source", t.source}});
       continue;
     }
     moved += t.target_after;

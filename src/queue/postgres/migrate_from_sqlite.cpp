@@ -78,6 +78,17 @@ Expected<std::int64_t> id_floor(sqlite::QueueExport& source, const MovedTable& t
   return chunk::record_id(*counter, (1u << chunk::kSlotBits) - 1);
 }
 
+// The rows of every table the target has, into one count field of the report.
+Expected<void> count_target(postgres::Connection& db, MigrateReport& report, std::uint64_t MigratedTable::*field) {
+  for (auto& row : report.tables) {
+    if (!row.moved) continue;
+    auto n = postgres::count_rows(db, row.table);
+    if (!n) return tl::unexpected(n.error());
+    row.*field = *n;
+  }
+  return {};
+}
+
 // Everything after the source is open and counted: the target's part, inside one transaction.
 Expected<void> copy_all(sqlite::QueueExport& source, postgres::Connection& db, const MigrateOptions& options,
                         const std::set<std::string>& source_tables, MigrateReport& report) {
@@ -105,16 +116,10 @@ Expected<void> copy_all(sqlite::QueueExport& source, postgres::Connection& db, c
   if (any) {
     if (auto r = db.run(lock + " IN EXCLUSIVE MODE", "lock the target's tables"); !r) return r;
   }
-  std::uint64_t held = 0;
-  for (std::size_t i = 0; i < tables.size(); ++i) {
-    auto& row = report.tables[i];
-    if (!row.moved) continue;
-    auto before = postgres::count_rows(db, tables[i].table);
-    if (!before) return tl::unexpected(before.error());
-    row.target_before = *before;
-    held += *before;
-  }
-  if (held > 0) {
+  if (auto r = count_target(db, report, &MigratedTable::target_before); !r) return r;
+  const bool held = std::any_of(report.tables.begin(), report.tables.end(),
+                                [](const MigratedTable& row) { return row.target_before > 0; });
+  if (held) {
     std::string what;
     for (const auto& row : report.tables) {
       if (row.target_before > 0) what += (what.empty() ? "" : ", ") + row.table + " " + std::to_string(row.target_before);
@@ -149,13 +154,9 @@ Expected<void> copy_all(sqlite::QueueExport& source, postgres::Connection& db, c
     if (!dead) return tl::unexpected(dead.error());
     if (auto r = postgres::raise_id_sequence(db, "records", dead->integer(0, 0)); !r) return r;
   }
-  for (std::size_t i = 0; i < tables.size(); ++i) {
-    auto& row = report.tables[i];
-    if (!row.moved) continue;
-    auto after = postgres::count_rows(db, tables[i].table);
-    if (!after) return tl::unexpected(after.error());
-    row.target_after = *after;
-    if (row.target_after != row.source) {
+  if (auto r = count_target(db, report, &MigratedTable::target_after); !r) return r;
+  for (const auto& row : report.tables) {
+    if (row.moved && row.target_after != row.source) {
       return tl::unexpected(refused("the target would hold " + std::to_string(row.target_after) + " rows of " + row.table +
                                         " where the source holds " + std::to_string(row.source) + "; nothing was moved",
                                     db.where()));

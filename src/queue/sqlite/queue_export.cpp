@@ -6,11 +6,36 @@
 namespace omt::queue::sqlite {
 namespace {
 
-std::size_t text_bytes(const TextRow& row) {
-  std::size_t n = 0;
-  for (const auto& v : row) n += v ? v->size() : 0;
-  return n;
-}
+// Gathers rows and hands them to the sink a batch at a time (within the limits), the rest at the end.
+class Batcher {
+ public:
+  Batcher(BatchSink& sink, BatchLimits limits) : sink_(sink), limits_(limits) {}
+  Expected<void> add(TextRow row) {
+    for (const auto& v : row) bytes_ += v ? v->size() : 0;
+    batch_.push_back(std::move(row));
+    ++total_;
+    if (batch_.size() >= limits_.rows || bytes_ >= limits_.bytes) return flush();
+    return {};
+  }
+  Expected<std::uint64_t> finish() {
+    if (auto r = flush(); !r) return tl::unexpected(r.error());
+    return total_;
+  }
+
+ private:
+  Expected<void> flush() {
+    if (batch_.empty()) return {};
+    auto r = sink_(batch_);
+    batch_.clear();
+    bytes_ = 0;
+    return r;
+  }
+  BatchSink& sink_;
+  BatchLimits limits_;
+  RowBatch batch_;
+  std::size_t bytes_ = 0;
+  std::uint64_t total_ = 0;
+};
 
 // A table name as an SQL identifier (the names come from sqlite_master or from our own list).
 std::string quoted(const std::string& name) {
@@ -102,9 +127,7 @@ Expected<std::uint64_t> QueueExport::each_batch(const std::string& select, Batch
   const int columns = sqlite3_column_count(stmt->get());
   const std::string what = "read " + select;  // the query keeps a view of it
   Query q(db_, *stmt, what);
-  RowBatch batch;
-  std::size_t bytes = 0;
-  std::uint64_t total = 0;
+  Batcher batches(sink, limits);
   for (;;) {
     auto row = q.step();
     if (!row) return tl::unexpected(row.error());
@@ -112,28 +135,16 @@ Expected<std::uint64_t> QueueExport::each_batch(const std::string& select, Batch
     TextRow values;
     values.reserve(static_cast<std::size_t>(columns));
     for (int c = 0; c < columns; ++c) values.push_back(q.optional_text(c));
-    bytes += text_bytes(values);
-    batch.push_back(std::move(values));
-    ++total;
-    if (batch.size() >= limits.rows || bytes >= limits.bytes) {
-      if (auto r = sink(batch); !r) return tl::unexpected(r.error());
-      batch.clear();
-      bytes = 0;
-    }
+    if (auto r = batches.add(std::move(values)); !r) return tl::unexpected(r.error());
   }
-  if (!batch.empty()) {
-    if (auto r = sink(batch); !r) return tl::unexpected(r.error());
-  }
-  return total;
+  return batches.finish();
 }
 
 Expected<std::uint64_t> QueueExport::each_record_batch(BatchSink sink, BatchLimits limits) {
   auto stmt = db_.prepare("SELECT id, api_key, type, lane, records FROM chunks ORDER BY id");
   if (!stmt) return tl::unexpected(stmt.error());
   Query q(db_, *stmt, "read the chunks");
-  RowBatch batch;
-  std::size_t bytes = 0;
-  std::uint64_t total = 0;
+  Batcher batches(sink, limits);
   for (;;) {
     auto row = q.step();
     if (!row) return tl::unexpected(row.error());
@@ -148,20 +159,10 @@ Expected<std::uint64_t> QueueExport::each_record_batch(BatchSink sink, BatchLimi
     for (const auto& e : *entries) {
       TextRow values{std::to_string(chunk::record_id(chunk_id, e.slot)), api_key, type, lane, std::string(e.json),
                      std::to_string(e.attempts), std::to_string(e.next_attempt_at), std::to_string(e.created_at)};
-      bytes += text_bytes(values);
-      batch.push_back(std::move(values));
-      ++total;
-    }
-    if (batch.size() >= limits.rows || bytes >= limits.bytes) {
-      if (auto r = sink(batch); !r) return tl::unexpected(r.error());
-      batch.clear();
-      bytes = 0;
+      if (auto r = batches.add(std::move(values)); !r) return tl::unexpected(r.error());
     }
   }
-  if (!batch.empty()) {
-    if (auto r = sink(batch); !r) return tl::unexpected(r.error());
-  }
-  return total;
+  return batches.finish();
 }
 
 }  // namespace omt::queue::sqlite
