@@ -6,6 +6,13 @@
 #                          [--server-threads 2] [--durability full|normal] [--tls] [--drain-timeout 60]
 #                          [--lanes N]   (delivery.pushes_per_partition, default 4)
 #                          [--keep-logs DIR]   (copies each run's server and fake logs there)
+#                          [--backends "sqlite postgres postgres-2"]   (the queues to compare, in one run)
+#                          [--pg-bindir DIR]   (initdb and postgres; default /usr/lib/postgresql/15/bin)
+#
+# Backends: sqlite (the queue file), postgres (one instance on a PostgreSQL queue), postgres-2 (two instances on
+# one database, wrk's connections split between them). The script starts its own PostgreSQL in its temporary
+# folder (initdb; as the system user postgres when run as root), with PostgreSQL's durable defaults (fsync on,
+# synchronous_commit on) as SQLite's durability full is; every run gets a new database.
 #
 # Each run starts a fresh fake Ometria (GET /_fake/stats counts the records it accepted) and a fresh server on a new
 # queue file, checks that the body is accepted, runs wrk, then reports:
@@ -16,7 +23,9 @@
 #   depth_end    records still queued when wrk stopped (`ometria-transformer queue stats`)
 #   drain_s      seconds after wrk stopped until every acknowledged record had reached the fake
 #   server_cpu   cores the server used while wrk ran (1.00 = one core all the time); fake_cpu: the same for the fake
-# and the medians over the runs. Needs wrk (apt-get install wrk) and a build with tests (for fake-ometria).
+#   xacts/push   PostgreSQL transactions committed (pg_stat_database.xact_commit: ingest's group commits, the
+#                leases, acks, request log, each a round trip or more) per push the fake received, while wrk ran
+# and the medians over the runs, per backend. Needs wrk (apt-get install wrk) and a build with tests (for fake-ometria).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,6 +42,8 @@ tls=0
 drain_timeout=60
 lanes=4
 keep_logs=""
+backends="sqlite postgres postgres-2"
+pg_bindir=/usr/lib/postgresql/15/bin
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -46,7 +57,9 @@ while [[ $# -gt 0 ]]; do
     --drain-timeout) drain_timeout=$2; shift 2 ;;
     --lanes) lanes=$2; shift 2 ;;
     --keep-logs) keep_logs=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --backends) backends=$2; shift 2 ;;
+    --pg-bindir) pg_bindir=$2; shift 2 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -61,9 +74,20 @@ api_key="bench-api-key"
 write_key="wk-bench-pipeline"
 authorization="Basic $(printf '%s:' "$write_key" | base64 -w0)"
 
+for b in $backends; do
+  case "$b" in sqlite|postgres|postgres-2) ;; *) echo "unknown backend: $b (sqlite, postgres, postgres-2)" >&2; exit 2 ;; esac
+done
+wants_postgres=0
+[[ " $backends " == *" postgres"* ]] && wants_postgres=1
+if [[ $wants_postgres == 1 ]]; then
+  [[ -x "$pg_bindir/initdb" && -x "$pg_bindir/postgres" ]] || { echo "no initdb/postgres in $pg_bindir (--pg-bindir)" >&2; exit 2; }
+  command -v psql >/dev/null || { echo "psql is not installed (postgresql-client)" >&2; exit 2; }
+fi
+
 work=$(mktemp -d /tmp/omt-pipeline.XXXXXX)
-server_pid=""
+server_pids=()
 fake_pid=""
+pg_pid=""
 stop_pid() {  # TERM, then wait for it; only processes this script started
   local pid=$1
   if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
@@ -71,9 +95,15 @@ stop_pid() {  # TERM, then wait for it; only processes this script started
     wait "$pid" 2>/dev/null || true
   fi
 }
+stop_servers() {
+  local pid
+  for pid in "${server_pids[@]}"; do stop_pid "$pid"; done
+  server_pids=()
+}
 cleanup() {
-  stop_pid "$server_pid"
+  stop_servers
   stop_pid "$fake_pid"
+  stop_pid "$pg_pid"  # SIGTERM: PostgreSQL's smart shutdown, the clients are gone by now
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -107,8 +137,44 @@ start_fake() {
   fake_port=$(cat "$work/fake.port")
 }
 
+# PostgreSQL in $work/pg on a free port, run as the user postgres under root (it refuses to run as root).
+start_postgres() {
+  local as=() dir="$work/pg"
+  mkdir -p "$dir"
+  if [[ $(id -u) == 0 ]]; then
+    chmod o+x "$work"  # mktemp's folder is the owner's only: postgres must pass through it to its own
+    chown postgres "$dir"
+    as=(runuser -u postgres --)
+  fi
+  "${as[@]}" "$pg_bindir/initdb" -D "$dir/data" -U omt -A trust -E UTF8 --locale=C >"$work/initdb.log" 2>&1 ||
+    { echo "initdb failed:" >&2; cat "$work/initdb.log" >&2; exit 1; }
+  pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "${as[@]}" "$pg_bindir/postgres" -D "$dir/data" -p "$pg_port" -k "$dir" -c listen_addresses=127.0.0.1 \
+    -c max_connections=40 -c log_min_messages=warning >"$work/postgres.log" 2>&1 &
+  pg_pid=$!
+  for _ in $(seq 1 200); do
+    psql -qAt "postgresql://omt@127.0.0.1:$pg_port/postgres" -c 'SELECT 1' >/dev/null 2>&1 && return 0
+    kill -0 "$pg_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "PostgreSQL did not start:" >&2; cat "$work/postgres.log" >&2; exit 1
+}
+pg_sql() { psql -qAt "postgresql://omt@127.0.0.1:$pg_port/${2:-postgres}" -c "$1"; }
+new_database() {
+  database="bench_$1"
+  pg_sql "CREATE DATABASE $database" >/dev/null
+  queue_url="postgresql://omt@127.0.0.1:$pg_port/$database"
+}
+xact_commits() { pg_sql "SELECT xact_commit FROM pg_stat_database WHERE datname = '$database'"; }
+pushes() {
+  if [[ $tls == 1 ]]; then curl -s --cacert "$work/tls/ca.pem" "https://127.0.0.1:$fake_port/_fake/stats"
+  else curl -s "http://127.0.0.1:$fake_port/_fake/stats"; fi | sed -E 's/.*"pushes":([0-9]+).*/\1/'
+}
+
 write_config() {
-  local scheme=http extra=""
+  local backend=$1 scheme=http extra="" queue
+  if [[ $backend == sqlite ]]; then queue="{\"path\": \"$work/queue.db\", \"durability\": \"$durability\"}"
+  else queue="{\"backend\": \"postgres\", \"url\": \"$queue_url\"}"; fi
   if [[ $tls == 1 ]]; then
     scheme=https
     extra=", \"extra_ca_file\": \"$work/tls/ca.pem\""
@@ -116,7 +182,7 @@ write_config() {
   cat >"$work/config.json" <<EOF
 {
   "server": {"listen": "127.0.0.1:0", "threads": $server_threads},
-  "queue": {"path": "$work/queue.db", "durability": "$durability"},
+  "queue": $queue,
   "ometria": {"endpoint": "$scheme://127.0.0.1:$fake_port/v2/push", "allow_plain_http": true$extra},
   "delivery": {"requests_per_second": 0, "pushes_per_partition": $lanes},
   "sources": [{"name": "bench", "write_key": "$write_key", "api_key": "$api_key"}]
@@ -124,12 +190,19 @@ write_config() {
 EOF
 }
 
-start_server() {
+# Starts N servers on the same queue; sets ports=(...) and port (the first).
+start_servers() {
+  local n=$1 i
   rm -f "$work/queue.db" "$work/queue.db-wal" "$work/queue.db-shm"
-  # At the default level (info), as in production: one line per push goes to the log file.
-  "$binary" serve --config "$work/config.json" --log-level info 2>"$work/server.log" &
-  server_pid=$!
-  wait_for_listening "$server_pid" "$work/server.log"
+  ports=()
+  for i in $(seq 1 "$n"); do
+    # At the default level (info), as in production: one line per push goes to the log file.
+    "$binary" serve --config "$work/config.json" --log-level info 2>"$work/server.$i.log" &
+    server_pids+=($!)
+    wait_for_listening "$!" "$work/server.$i.log"
+    ports+=("$port")
+  done
+  port=${ports[0]}
 }
 
 queue_depth() {
@@ -140,77 +213,137 @@ queue_depth() {
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 
+servers_cpu() {
+  local pid total=0
+  for pid in "${server_pids[@]}"; do total=$(awk -v a="$total" -v b="$(cpu_seconds "$pid")" 'BEGIN {print a + b}'); done
+  echo "$total"
+}
+
+[[ $wants_postgres == 1 ]] && start_postgres
 : >"$work/summary"
-printf '%-4s %10s %12s %12s %10s %10s %9s %9s %9s %11s %9s\n' run requests acked/s delivered/s depth_mid depth_end drain_s \
-  p50_ms p99_ms server_cpu fake_cpu
-for run in $(seq 1 "$runs"); do
-  start_fake
-  write_config
-  start_server
-  status=$(curl -s -o "$work/answer.json" -w '%{http_code}' -H "Authorization: $authorization" \
-           -H 'Content-Type: application/json' --data-binary "@$body" "http://127.0.0.1:$port/v1/batch")
-  if [[ "$status" != 200 ]] || ! grep -q '"accepted":100,"rejected":\[\]' "$work/answer.json"; then
-    echo "the body is not accepted whole (HTTP $status): $(head -c 300 "$work/answer.json")" >&2
-    exit 1
-  fi
-  # Let the check request's records through first, so the window below starts from a quiet pipeline.
-  for _ in $(seq 1 100); do [[ $(delivered) -ge 100 ]] && break; sleep 0.05; done
+printf '%-10s %-4s %9s %10s %12s %10s %10s %8s %8s %8s %10s %8s %10s\n' backend run requests acked/s delivered/s \
+  depth_mid depth_end drain_s p50_ms p99_ms server_cpu fake_cpu xacts/push
+run_number=0
+for backend in $backends; do
+  instances=1
+  [[ $backend == postgres-2 ]] && instances=2
+  for run in $(seq 1 "$runs"); do
+    run_number=$((run_number + 1))
+    [[ $backend != sqlite ]] && new_database "$run_number"
+    start_fake
+    write_config "$backend"
+    start_servers "$instances"
+    status=$(curl -s -o "$work/answer.json" -w '%{http_code}' -H "Authorization: $authorization" \
+             -H 'Content-Type: application/json' --data-binary "@$body" "http://127.0.0.1:$port/v1/batch")
+    if [[ "$status" != 200 ]] || ! grep -q '"accepted":100,"rejected":\[\]' "$work/answer.json"; then
+      echo "the body is not accepted whole (HTTP $status): $(head -c 300 "$work/answer.json")" >&2
+      exit 1
+    fi
+    # Let the check request's records through first, so the window below starts from a quiet pipeline.
+    for _ in $(seq 1 100); do [[ $(delivered) -ge 100 ]] && break; sleep 0.05; done
 
-  delivered_before=$(delivered)
-  t0=$(now)
-  server_cpu0=$(cpu_seconds "$server_pid"); fake_cpu0=$(cpu_seconds "$fake_pid")
-  # The queue's depth once a second while wrk runs: flat in the second half means delivery keeps pace.
-  : >"$work/depth.log"
-  ( while sleep 1; do
-      curl -s "http://127.0.0.1:$port/metrics" | awk '/^omt_queue_depth /{print $2}' >>"$work/depth.log"
-    done ) &
-  sampler_pid=$!
-  OMT_BODY_FILE="$body" OMT_AUTHORIZATION="$authorization" wrk -t"$wrk_threads" -c"$connections" -d"$duration" \
-    -s "$root/bench/load/post.lua" "http://127.0.0.1:$port/v1/batch" >"$work/wrk.out"
-  t1=$(now)
-  kill "$sampler_pid" 2>/dev/null; wait "$sampler_pid" 2>/dev/null || true
-  samples=$(wc -l <"$work/depth.log")
-  depth_mid=$(sed -n "$(( (samples + 1) / 2 ))p" "$work/depth.log"); depth_mid=${depth_mid:-0}
-  server_cpu1=$(cpu_seconds "$server_pid"); fake_cpu1=$(cpu_seconds "$fake_pid")
-  delivered_after=$(delivered)
-  depth_end=$(queue_depth)
-  result=$(grep '^RESULT' "$work/wrk.out")
-  field() { sed -E "s/.* $1=([0-9]+).*/\\1/" <<<"$result"; }
-  requests=$(field requests); duration_us=$(field duration_us); non2xx=$(field non2xx); socket_errors=$(field socket_errors)
-  acked_events=$(( (requests - non2xx) * 100 ))
-  if (( non2xx > 0 || socket_errors > 0 )); then echo "run $run: wrk saw $non2xx non-2xx answers, $socket_errors socket errors" >&2; fi
+    delivered_before=$(delivered)
+    pushes_before=$(pushes)
+    [[ $backend != sqlite ]] && xacts_before=$(xact_commits)
+    t0=$(now)
+    server_cpu0=$(servers_cpu); fake_cpu0=$(cpu_seconds "$fake_pid")
+    # The queue's depth once a second while wrk runs: flat in the second half means delivery keeps pace.
+    : >"$work/depth.log"
+    ( while sleep 1; do
+        curl -s "http://127.0.0.1:$port/metrics" | awk '/^omt_queue_depth /{print $2}' >>"$work/depth.log"
+      done ) &
+    sampler_pid=$!
+    # One wrk per instance, the connections split between them (two instances: as behind a balancer).
+    wrk_pids=()
+    for i in "${!ports[@]}"; do
+      OMT_BODY_FILE="$body" OMT_AUTHORIZATION="$authorization" wrk -t"$wrk_threads" -c"$(( connections / instances ))" \
+        -d"$duration" -s "$root/bench/load/post.lua" "http://127.0.0.1:${ports[$i]}/v1/batch" >"$work/wrk.$i.out" &
+      wrk_pids+=($!)
+    done
+    for pid in "${wrk_pids[@]}"; do wait "$pid"; done
+    t1=$(now)
+    kill "$sampler_pid" 2>/dev/null; wait "$sampler_pid" 2>/dev/null || true
+    samples=$(wc -l <"$work/depth.log")
+    depth_mid=$(sed -n "$(( (samples + 1) / 2 ))p" "$work/depth.log"); depth_mid=${depth_mid:-0}
+    server_cpu1=$(servers_cpu); fake_cpu1=$(cpu_seconds "$fake_pid")
+    delivered_after=$(delivered)
+    pushes_after=$(pushes)
+    [[ $backend != sqlite ]] && xacts_after=$(xact_commits)
+    depth_end=$(queue_depth)
+    requests=0 duration_us=0 non2xx=0 socket_errors=0 p50_us=0 p99_us=0
+    for i in "${!ports[@]}"; do
+      result=$(grep '^RESULT' "$work/wrk.$i.out")
+      field() { sed -E "s/.* $1=([0-9]+).*/\\1/" <<<"$result"; }
+      requests=$(( requests + $(field requests) )); non2xx=$(( non2xx + $(field non2xx) ))
+      socket_errors=$(( socket_errors + $(field socket_errors) ))
+      # The longest window, the slower instance's latencies.
+      (( $(field duration_us) > duration_us )) && duration_us=$(field duration_us)
+      (( $(field p50_us) > p50_us )) && p50_us=$(field p50_us)
+      (( $(field p99_us) > p99_us )) && p99_us=$(field p99_us)
+    done
+    acked_events=$(( (requests - non2xx) * 100 ))
+    if (( non2xx > 0 || socket_errors > 0 )); then
+      echo "$backend run $run: wrk saw $non2xx non-2xx answers, $socket_errors socket errors" >&2
+    fi
 
-  # Drain: every acknowledged event (plus the check request's 100) must reach the fake.
-  want=$(( acked_events + 100 ))
-  drain_start=$(now)
-  drained=0
-  for _ in $(seq 1 $(( drain_timeout * 10 ))); do
-    if [[ $(delivered) -ge $want ]]; then drained=1; break; fi
-    sleep 0.1
+    # Drain: every acknowledged event (plus the check request's 100) must reach the fake.
+    want=$(( acked_events + 100 ))
+    drain_start=$(now)
+    drained=0
+    for _ in $(seq 1 $(( drain_timeout * 10 ))); do
+      if [[ $(delivered) -ge $want ]]; then drained=1; break; fi
+      sleep 0.1
+    done
+    drain_s=$(awk -v a="$drain_start" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}')
+    if [[ $drained != 1 ]]; then
+      echo "$backend run $run: only $(delivered) of $want records arrived within ${drain_timeout}s" >&2
+      drain_s="timeout"
+    fi
+
+    acked_rate=$(awk -v e="$acked_events" -v d="$duration_us" 'BEGIN {printf "%.0f", e / (d / 1e6)}')
+    delivered_rate=$(awk -v n="$((delivered_after - delivered_before))" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}')
+    p50=$(awk -v v="$p50_us" 'BEGIN {printf "%.1f", v / 1000}')
+    p99=$(awk -v v="$p99_us" 'BEGIN {printf "%.1f", v / 1000}')
+    # Cores used while wrk ran (1.00 = one core busy all the time), every instance together.
+    server_cores=$(awk -v a="$server_cpu0" -v b="$server_cpu1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (b - a) / (t1 - t0)}')
+    fake_cores=$(awk -v a="$fake_cpu0" -v b="$fake_cpu1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (b - a) / (t1 - t0)}')
+    xacts_per_push="-"
+    if [[ $backend != sqlite ]]; then
+      xacts_per_push=$(awk -v x="$((xacts_after - xacts_before))" -v p="$((pushes_after - pushes_before))" \
+                       'BEGIN {if (p > 0) printf "%.1f", x / p; else print "-"}')
+    fi
+    printf '%-10s %-4s %9d %10d %12d %10d %10d %8s %8s %8s %10s %8s %10s\n' "$backend" "$run" "$requests" "$acked_rate" \
+      "$delivered_rate" "$depth_mid" "$depth_end" "$drain_s" "$p50" "$p99" "$server_cores" "$fake_cores" "$xacts_per_push"
+    echo "$backend $acked_rate $delivered_rate $depth_end $xacts_per_push" >>"$work/summary"
+
+    stop_servers
+    stop_pid "$fake_pid"; fake_pid=""
+    if [[ -n "$keep_logs" ]]; then
+      mkdir -p "$keep_logs"
+      for i in "${!ports[@]}"; do cp "$work/server.$((i + 1)).log" "$keep_logs/server.$backend.$run.$((i + 1)).log"; done
+      cp "$work/fake.log" "$keep_logs/fake.$backend.$run.log"
+    fi
   done
-  drain_s=$(awk -v a="$drain_start" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}')
-  [[ $drained == 1 ]] || { echo "run $run: only $(delivered) of $want records arrived within ${drain_timeout}s" >&2; drain_s="timeout"; }
-
-  acked_rate=$(awk -v e="$acked_events" -v d="$duration_us" 'BEGIN {printf "%.0f", e / (d / 1e6)}')
-  delivered_rate=$(awk -v n="$((delivered_after - delivered_before))" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}')
-  p50=$(awk -v v="$(field p50_us)" 'BEGIN {printf "%.1f", v / 1000}')
-  p99=$(awk -v v="$(field p99_us)" 'BEGIN {printf "%.1f", v / 1000}')
-  # Cores used while wrk ran (1.00 = one core busy all the time).
-  server_cores=$(awk -v a="$server_cpu0" -v b="$server_cpu1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (b - a) / (t1 - t0)}')
-  fake_cores=$(awk -v a="$fake_cpu0" -v b="$fake_cpu1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (b - a) / (t1 - t0)}')
-  printf '%-4s %10d %12d %12d %10d %10d %9s %9s %9s %11s %9s\n' "$run" "$requests" "$acked_rate" "$delivered_rate" \
-    "$depth_mid" "$depth_end" "$drain_s" "$p50" "$p99" "$server_cores" "$fake_cores"
-  echo "$acked_rate $delivered_rate $depth_end" >>"$work/summary"
-
-  stop_pid "$server_pid"; server_pid=""
-  stop_pid "$fake_pid"; fake_pid=""
-  if [[ -n "$keep_logs" ]]; then
-    mkdir -p "$keep_logs"
-    cp "$work/server.log" "$keep_logs/server.$run.log"
-    cp "$work/fake.log" "$keep_logs/fake.$run.log"
-  fi
 done
-printf '%-4s %10s %12d %12d %10s %10d\n' median "" "$(cut -d' ' -f1 "$work/summary" | median)" \
-  "$(cut -d' ' -f2 "$work/summary" | median)" "" "$(cut -d' ' -f3 "$work/summary" | median)"
-echo "(wrk -t$wrk_threads -c$connections -d$duration, POST /v1/batch with 100 events; server --threads $server_threads," \
-     "queue durability $durability, $([[ $tls == 1 ]] && echo HTTPS || echo plain HTTP) to fake-ometria; $(nproc) cores)"
+echo
+printf '%-10s %12s %12s %10s %10s %12s %14s\n' median acked/s delivered/s depth_end xacts/push "acked/sqlite" "delivered/sqlite"
+sqlite_acked="" sqlite_delivered=""
+for backend in $backends; do
+  rows=$(awk -v b="$backend" '$1 == b' "$work/summary")
+  acked=$(cut -d' ' -f2 <<<"$rows" | median)
+  delivered_median=$(cut -d' ' -f3 <<<"$rows" | median)
+  depth=$(cut -d' ' -f4 <<<"$rows" | median)
+  xacts="-"
+  [[ $backend != sqlite ]] && xacts=$(cut -d' ' -f5 <<<"$rows" | median)
+  if [[ $backend == sqlite ]]; then sqlite_acked=$acked; sqlite_delivered=$delivered_median; fi
+  ratio() { [[ -n "$2" ]] && awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}' || echo "-"; }
+  printf '%-10s %12.0f %12.0f %10.0f %10s %12s %14s\n' "$backend" "$acked" "$delivered_median" "$depth" "$xacts" \
+    "$(ratio "$acked" "$sqlite_acked")" "$(ratio "$delivered_median" "$sqlite_delivered")"
+done
+echo "(wrk -t$wrk_threads -c$connections -d$duration, POST /v1/batch with 100 events; server --threads $server_threads each," \
+     "SQLite durability $durability, PostgreSQL fsync on; $([[ $tls == 1 ]] && echo HTTPS || echo plain HTTP) to fake-ometria;" \
+     "$(nproc) cores, everything on this one machine)"
+if [[ " $backends " == *" postgres-2 "* ]]; then
+  echo "(postgres-2: two instances on one database without key ownership: both deliver every key, each record once" \
+       "(SKIP LOCKED leases), but a key's pushes are not kept in order across the two)"
+fi

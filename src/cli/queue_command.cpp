@@ -217,6 +217,8 @@ void add_queue_command(CLI::App& app, int& exit_code) {
   release->footer(exit_status_footer(
       "the queue could not be changed, or the queue holds nothing under that fingerprint (then nothing is moved)"));
   release->callback([release_args, &exit_code] { exit_code = run_release(*release_args); });
+
+  add_queue_migrate_command(*queue_cmd, exit_code);
 }
 
 }  // namespace omt::cli

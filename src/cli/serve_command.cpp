@@ -8,6 +8,7 @@
 
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/cli_errors.hpp"
@@ -20,6 +21,7 @@
 #include "omt/obs/metrics.hpp"
 #include "omt/obs/service_events.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "omt/queue/queue_file_lock.hpp"
 #include "omt/net/delayed_calls.hpp"
 #include "omt/net/ingest_routes.hpp"
 #include "omt/net/https_sender.hpp"
@@ -97,11 +99,18 @@ int run_serve(const ServeFlags& flags) {
   net::DelayedCalls delayed_calls;
 
   // ---- delivery (queue -> Ometria): only when sources are configured or the queue still holds records ----
+  // Declared before the delivery stack, so held until the queue is closed: `queue migrate` refuses meanwhile.
+  std::optional<queue::QueueFileLock> queue_lock;
   std::unique_ptr<service::DeliveryStack> delivery;
   std::vector<net::HealthCheck> health_checks;
   auto delivery_wanted = service::DeliveryStack::wanted(*cfg);
   if (!delivery_wanted) return start_up_error(delivery_wanted.error().message);
   if (*delivery_wanted) {
+    if (cfg->queue.backend != "postgres") {
+      auto lock = queue::QueueFileLock::serve(cfg->queue.path);
+      if (!lock) return start_up_error(lock.error().message);
+      queue_lock.emplace(std::move(*lock));
+    }
     auto started = service::DeliveryStack::start(*cfg, metrics);
     if (!started) return start_up_error(started.error().message);
     delivery = std::move(*started);
