@@ -68,6 +68,7 @@ queue::PostgresQueueOptions postgres_queue_options(const config::Config& config)
   o.url = config.queue.url;
   o.high_water_mark = config.queue.high_water_mark;
   o.max_rejected_events = config.queue.max_rejected_events;
+  o.lease_timeout = config.queue.lease_timeout;
   return o;
 }
 

@@ -39,12 +39,21 @@ constexpr const char* kVersion1 =
     "CREATE INDEX ometria_errors_seen ON ometria_errors(last_seen_at, id);"
     "CREATE INDEX ometria_errors_new ON ometria_errors(latest_new_at, id);";
 
+// Which instance delivers which API key (queue::KeyOwnership, key_owners.cpp): live instances with their
+// heartbeat, and one claim per key that expires unless its instance renews it.
+constexpr const char* kVersion3 =
+    "CREATE TABLE delivery_instances(instance_id TEXT PRIMARY KEY, heartbeat_at BIGINT NOT NULL,"
+    "  expires_at BIGINT NOT NULL);"
+    "CREATE TABLE key_owners(api_key TEXT PRIMARY KEY, instance_id TEXT NOT NULL, claimed_at BIGINT NOT NULL,"
+    "  expires_at BIGINT NOT NULL);";
+
 struct Migration {
   int to;
   const char* sql;
 };
 constexpr Migration kMigrations[] = {
     {1, kVersion1},
+    {3, kVersion3},  // (2: another branch's; the versions are renumbered when they meet)
 };
 static_assert(kMigrations[std::size(kMigrations) - 1].to == kSchemaVersion);
 
