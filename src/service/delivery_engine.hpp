@@ -5,7 +5,8 @@
 //   delivery_ometria_errors.cpp  reading what Ometria rejected after a 2xx (GET /v2/push/_errors) per key;
 //   delivery_request_log.cpp     every push's outcome, written to the queue's request log.
 //   delivery_lanes.cpp       live before backfill: which lane of a key may take a token or a slot now;
-//   delivery_freshness.cpp   how old the oldest undelivered live record is (metric and /health).
+//   delivery_freshness.cpp   how old the oldest undelivered live record is (metric and /health);
+//   delivery_ownership.cpp   which keys this instance delivers when several share the queue (queue::KeyOwnership).
 // The pure decisions are elsewhere: delivery::plan_after_push (what a push's answer leads to) and
 // delivery::KeyHoldTable (who is held, which pusher may probe). What happens is told through obs::DeliveryEvents.
 //
@@ -33,6 +34,10 @@
 //   is dropped from memory (its records come back when the lease ends, attempts untouched), so a lease never
 //   runs out under a waiting batch. Scans list live partitions first. Held keys, probes and 429 pauses are per key
 //   and apply to both lanes alike.
+// - Several instances on one queue (queue::KeyOwnership): a key is pushed only by the instance that claims it, and
+//   only while that claim is valid by this instance's clock (renewed every lease_timeout / 3), so the token bucket
+//   of a key is one bucket across instances and a partition's order holds. may_push() says no for a key not owned;
+//   a key given back stops after its in-flight push, and is given back in the database only once that is done.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -64,7 +69,9 @@
 #include "omt/delivery/sender.hpp"
 #include "omt/obs/delivery_events.hpp"
 #include "omt/obs/ometria_errors_events.hpp"
+#include "omt/obs/ownership_events.hpp"
 #include "omt/obs/request_log_events.hpp"
+#include "omt/queue/key_ownership.hpp"
 #include "omt/queue/queue.hpp"
 #include "omt/service/delivery_service.hpp"
 
@@ -239,6 +246,18 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   void on_errors_stored(const std::string& api_key, const std::vector<delivery::SeenError>& fresh);
   void publish_error_summary();
 
+  // ---- key ownership, several instances on one queue (delivery_ownership.cpp) ----
+  bool owns(const std::string& api_key) const;
+  // A scan saw due records of a key no live instance claims: a round sooner than the next renewal.
+  bool unclaimed(const std::string& api_key) const;
+  void start_ownership();
+  void schedule_round_at(Steady::time_point when);
+  void ownership_round();
+  void on_ownership_round(Steady::time_point started, std::vector<std::string> gave_back,
+                          Expected<queue::OwnedKeys> round);
+  void stop_pushing_unowned();
+  void resign_ownership(milliseconds deadline);
+
   // ---- the request log (delivery_request_log.cpp) ----
   void log_push(const Partition& p, const delivery::PushOutcome& outcome, Steady::duration took);
 
@@ -303,6 +322,20 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   // Freshness: checked every freshness_interval on its own timer; the snapshot for /health.
   asio::steady_timer freshness_timer_;
   std::set<std::string> freshness_sources_;  // sources given a gauge so far (set to 0 once nothing waits)
+
+  // Key ownership (strand only); ownership_ nullptr: a queue of one instance, which owns every key.
+  queue::KeyOwnership* ownership_ = nullptr;
+  obs::OwnershipEvents ownership_events_;
+  std::set<std::string> owned_;              // claimed and pushed by this instance
+  std::set<std::string> draining_;           // claimed, over the share: no new pushes; given back once idle
+  std::set<std::string> claimed_by_others_;  // as of the last round
+  Steady::time_point owned_until_{};         // the claims' end by this clock, unless a round renews them
+  asio::steady_timer ownership_timer_;
+  Steady::time_point ownership_timer_at_ = Steady::time_point::max();
+  std::uint64_t ownership_timer_generation_ = 0;
+  bool round_running_ = false;
+  bool round_wanted_ = false;               // asked for while one ran
+  Steady::time_point last_round_started_{};
 
   mutable std::mutex snapshot_mutex_;
   FreshnessStatus freshness_snapshot_;

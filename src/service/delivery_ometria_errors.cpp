@@ -62,8 +62,9 @@ void DeliveryService::Impl::poll_due_errors() {
   std::optional<Steady::time_point> retry_at;
   for (const auto& key : errors_schedule_.due(now)) {
     // A held key's poll would be refused like its pushes; a paused key's account is busy: both wait a round.
+    // A key another instance delivers is polled by that instance (one rate limit across instances).
     const auto pause = key_pause_.find(key);
-    if (holds_.held(key) || (pause != key_pause_.end() && pause->second > now)) {
+    if (!owns(key) || holds_.held(key) || (pause != key_pause_.end() && pause->second > now)) {
       errors_schedule_.polled(key, now);
       continue;
     }

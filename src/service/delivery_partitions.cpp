@@ -29,8 +29,11 @@ std::string dead_letter_reason(const delivery::Decision& decision, const deliver
 
 }  // namespace
 
-// A held key pushes nothing, except one partition carrying the probe once the probe time has come.
-bool DeliveryService::Impl::may_push(Partition& p) { return holds_.may_push(p.key.api_key, p.key.pusher_of_key()); }
+// A held key pushes nothing, except one partition carrying the probe once the probe time has come; a key another
+// instance delivers (or whose claim lapsed) pushes nothing here.
+bool DeliveryService::Impl::may_push(Partition& p) {
+  return owns(p.key.api_key) && holds_.may_push(p.key.api_key, p.key.pusher_of_key());
+}
 
 // ---- leasing and lingering ----
 

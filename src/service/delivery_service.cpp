@@ -28,7 +28,10 @@ DeliveryService::Impl::Impl(asio::io_context& io, queue::Queue& queue, delivery:
       errors_url_(ometria::errors_endpoint_for(options_.endpoint)),
       errors_timer_(strand_),
       request_log_failures_(metrics),
-      freshness_timer_(strand_) {
+      freshness_timer_(strand_),
+      ownership_(queue.key_ownership()),
+      ownership_events_(metrics),
+      ownership_timer_(strand_) {
   options_.max_in_flight = std::max<std::size_t>(1, options_.max_in_flight);
   options_.max_records_per_push = std::clamp<std::size_t>(options_.max_records_per_push, 1, ometria::records_per_push);
 }
@@ -116,13 +119,19 @@ void DeliveryService::Impl::on_scan(Steady::time_point started, Expected<std::ve
     deferred_ = false;
     // Live partitions first, whatever order the queue lists them in: they are given the free room first.
     std::stable_partition(ready->begin(), ready->end(), [](const auto& r) { return r.lane == queue::Lane::live; });
+    bool free_key = false;
     for (const auto& r : *ready) {
+      if (!owns(r.api_key)) {  // another instance's, or not claimed yet
+        free_key = free_key || unclaimed(r.api_key);
+        continue;
+      }
       // One pusher per full push's worth of due records, up to pushes_per_partition.
       const auto pushes = (r.ready + options_.max_records_per_push - 1) / options_.max_records_per_push;
       const auto pushers = std::clamp<std::uint64_t>(pushes, 1, std::max<std::size_t>(1, options_.pushes_per_partition));
       for (unsigned pusher = 0; pusher < pushers; ++pusher)
         consider(partition(PartitionKey{r.api_key, r.type, r.lane, pusher}), now);
     }
+    if (free_key) schedule_round_at(now);
   }
   if (rescan_) {
     rescan_ = false;
@@ -162,6 +171,7 @@ void DeliveryService::Impl::start() {
   on_strand([](Impl& self) {
     self.start_errors_poll();
     self.start_freshness();
+    self.start_ownership();
     self.on_queue([](queue::Queue& q) { return q.held_keys(); },
                   [self = self.shared_from_this()](Expected<std::vector<queue::HeldKey>> held) {
                     if (!held) self->events_.emit(obs::HeldKeysUnreadable{held.error().message});
@@ -188,6 +198,7 @@ bool DeliveryService::Impl::stop(milliseconds deadline) {
     self.scan_timer_.cancel();
     self.errors_timer_.cancel();
     self.freshness_timer_.cancel();
+    self.ownership_timer_.cancel();
     for (auto& [key, p] : self.partitions_) p->timer.cancel();
     for (auto& [key, timer] : self.probe_timers_) timer->cancel();
     for (auto& waiting : self.waiting_for_slot_) waiting.clear();
@@ -197,6 +208,8 @@ bool DeliveryService::Impl::stop(milliseconds deadline) {
     std::unique_lock lock(busy_mutex_);
     drained = busy_cv_.wait_for(lock, deadline, [this] { return busy_ == 0; });
   }
+  // Whatever is still in flight keeps its record leases; the keys go to the others at their next round.
+  resign_ownership(milliseconds(1000));
   closed_.store(true);
   // join, not stop: tasks still queued see closed_ and return at once, and none is left holding this object.
   pool_.join();

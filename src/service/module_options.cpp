@@ -69,6 +69,7 @@ queue::PostgresQueueOptions postgres_queue_options(const config::Config& config)
   o.high_water_mark = config.queue.high_water_mark;
   o.max_rejected_events = config.queue.max_rejected_events;
   o.max_request_log = config.queue.max_request_log;
+  o.lease_timeout = config.queue.lease_timeout;
   return o;
 }
 

@@ -70,13 +70,13 @@ class PostgresQueueTest : public ::testing::Test {
 
 TEST_F(PostgresQueueTest, ANewDatabaseGetsTheTablesAtTheCurrentSchemaVersionAndANewerOneIsRefused) {
   ASSERT_TRUE(open(options()));
-  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "2");
+  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "3");
   ASSERT_TRUE(open(options()));  // opening again migrates nothing
   EXPECT_EQ(sql(url_, "SELECT COUNT(*) FROM schema_version"), "1");
   sql(url_, "UPDATE schema_version SET version = 99");
   auto newer = PostgresQueue::open(options());
   ASSERT_FALSE(newer);
-  EXPECT_NE(newer.error().message.find("schema version 99, newer than this build knows (2)"), std::string::npos)
+  EXPECT_NE(newer.error().message.find("schema version 99, newer than this build knows (3)"), std::string::npos)
       << newer.error().message;
 }
 

@@ -63,6 +63,9 @@ struct QueueConfig {
   std::uint64_t high_water_mark = 1'000'000;  // records waiting; over it ingest answers 429 and stores nothing
   std::uint64_t max_rejected_events = 100'000;  // events ingest could not transform, kept for replay; oldest dropped
   std::uint64_t max_request_log = 100'000;      // pushes kept in the request log (`requests`); oldest dropped
+  // postgres only: how long an instance's claim on an API key's delivery lasts unless renewed (every third of it);
+  // a killed instance's keys are taken over by the others after this (docs/scaling.md).
+  std::chrono::milliseconds lease_timeout{std::chrono::seconds(30)};
 };
 
 // Where and how records are pushed.

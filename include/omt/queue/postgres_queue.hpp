@@ -1,5 +1,5 @@
-// The shared durable queue: PostgreSQL through libpq, so that several instances can use one database (the
-// ownership that lets them deliver side by side is still to come: docs/scaling.md). One thread owns the
+// The shared durable queue: PostgreSQL through libpq, so that several instances can use one database and deliver
+// side by side, each API key by the one instance that claims it (KeyOwnership, docs/scaling.md). One thread owns the
 // connection and runs every operation; enqueues that wait together are written in one transaction (one commit
 // answers many callers). Same promises and features as the SQLite queue (queue.hpp: lanes and their totals, imports,
 // the request log); every statement is timed out, and a lost connection is an errc::io error for the operation that
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "omt/config/config.hpp"
+#include "omt/queue/key_ownership.hpp"
 #include "omt/queue/ometria_errors.hpp"
 #include "omt/queue/queue.hpp"
 #include "omt/queue/request_log.hpp"
@@ -36,10 +37,14 @@ struct PostgresQueueOptions {
   // host name. The operator commands pass take_over_leases = false: they open the queue beside a running service.
   std::string lease_owner;
   bool take_over_leases = true;
+  // How long a claim on a key's delivery lasts unless renewed (KeyOwnership; config queue.lease_timeout).
+  std::chrono::milliseconds lease_timeout = config::QueueConfig{}.lease_timeout;
+  // This process in the claims table; empty: lease_owner, the process id and a random suffix (unique per run).
+  std::string instance_id;
   std::function<UnixMillis()> clock;  // wall clock in ms; empty = std::chrono::system_clock (tests pass a fake)
 };
 
-class PostgresQueue final : public Queue, public OmetriaErrorLog, public RequestLog {
+class PostgresQueue final : public Queue, public OmetriaErrorLog, public RequestLog, public KeyOwnership {
  public:
   // Connects, creates or migrates the tables (schema_version), and starts the connection's thread.
   static Expected<std::unique_ptr<PostgresQueue>> open(PostgresQueueOptions options);
@@ -89,6 +94,11 @@ class PostgresQueue final : public Queue, public OmetriaErrorLog, public Request
   Expected<std::vector<ImportRun>> import_runs(const std::string& run_key) override;
   Expected<void> set_import_run_state(ImportRunId id, ImportState state) override;
   void enqueue_import(std::vector<NewRecord> records, ImportCheckpoint checkpoint, EnqueueDone done) override;
+  KeyOwnership* key_ownership() override { return this; }
+  void refresh_ownership(OwnershipRequest request, RoundDone done) override;
+  void resign_ownership(ResignDone done) override;
+  std::chrono::milliseconds lease_timeout() const override;
+  const std::string& instance_id() const override;
 
   // Transactions committed (group commit makes this far smaller than the enqueues).
   std::uint64_t commits() const;

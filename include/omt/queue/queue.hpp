@@ -204,6 +204,7 @@ struct ImportRun {
   std::vector<ImportCheckpoint> checkpoints;  // by file, then pass
 };
 
+class KeyOwnership;
 class OmetriaErrorLog;
 class RequestLog;
 
@@ -285,6 +286,9 @@ class Queue {
   virtual OmetriaErrorLog* ometria_error_log() { return nullptr; }
   // Where every push's outcome is logged (omt/queue/request_log.hpp); nullptr: this backend keeps no request log.
   virtual RequestLog* request_log() { return nullptr; }
+  // Which API keys this instance delivers when several share the queue (omt/queue/key_ownership.hpp); nullptr:
+  // this backend serves one instance, which owns every key.
+  virtual KeyOwnership* key_ownership() { return nullptr; }
 
   // ---- imports ---- (a backend that keeps no import checkpoints refuses them all: it cannot take an import)
   // A new run of an import, state running, its files stored (a run with the same key before it is left as it is).

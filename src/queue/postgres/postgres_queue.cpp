@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <future>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 #include <unordered_map>
 #include <variant>
@@ -21,6 +23,7 @@
 #include "connection.hpp"
 #include "import_store.hpp"
 #include "lane_store.hpp"
+#include "key_owners.hpp"
 #include "omt/obs/queue_events.hpp"
 #include "omt/ometria/push_api.hpp"
 #include "ometria_error_store.hpp"
@@ -93,6 +96,16 @@ struct PostgresQueue::Impl {
 
   explicit Impl(PostgresQueueOptions opts) : options(std::move(opts)) {
     if (options.lease_owner.empty()) options.lease_owner = host_name();
+    if (options.instance_id.empty()) {
+      // Unique per process: instances on one host share the host name, and a restart is a new instance.
+      std::random_device random;
+      options.instance_id = fmt_instance_id(options.lease_owner, static_cast<long>(::getpid()), random());
+    }
+  }
+  static std::string fmt_instance_id(const std::string& owner, long pid, unsigned random) {
+    char suffix[16];
+    std::snprintf(suffix, sizeof suffix, "%08x", random);
+    return owner + "/" + std::to_string(pid) + "/" + suffix;
   }
   ~Impl() {
     {
@@ -144,6 +157,7 @@ struct PostgresQueue::Impl {
     return true;
   }
 
+  // Runs body on the connection's thread and waits for it.
   template <class T, class Body>
   Expected<T> call(std::string_view what, Body body) {
     if (std::this_thread::get_id() == thread.get_id()) {
@@ -151,7 +165,15 @@ struct PostgresQueue::Impl {
     }
     auto promise = std::make_shared<std::promise<Expected<T>>>();
     auto future = promise->get_future();
+    call_async<T>(what, std::move(body), [promise](Expected<T> r) { promise->set_value(std::move(r)); });
+    return future.get();
+  }
+
+  // As call, without waiting: done(result) runs on the connection's thread (or at once, refused, on the caller's).
+  template <class T, class Body>
+  void call_async(std::string_view what, Body body, std::function<void(Expected<T>)> done) {
     auto result = std::make_shared<std::optional<T>>();
+    auto shared_done = std::make_shared<std::function<void(Expected<T>)>>(std::move(done));
     Call c;
     c.what = what;
     c.run = [result, body = std::move(body)](Connection& db, std::int64_t& delta) -> Expected<void> {
@@ -160,13 +182,12 @@ struct PostgresQueue::Impl {
       result->emplace(std::move(*value));
       return {};
     };
-    c.finish = [result, promise](const Error* err) {
-      if (err != nullptr) promise->set_value(tl::unexpected(*err));
-      else promise->set_value(std::move(**result));
+    c.finish = [result, shared_done](const Error* err) {
+      if (err != nullptr) (*shared_done)(tl::unexpected(*err));
+      else (*shared_done)(std::move(**result));
     };
     Error refused;
-    if (!submit(std::move(c), refused)) return tl::unexpected(refused);
-    return future.get();
+    if (!submit(std::move(c), refused)) (*shared_done)(tl::unexpected(refused));
   }
 
   void loop();
@@ -934,5 +955,34 @@ void PostgresQueue::enqueue_import(std::vector<NewRecord> records, ImportCheckpo
   Error refused;
   if (!impl_->submit(std::move(c), refused)) (*shared_done)(tl::unexpected(refused));
 }
+void PostgresQueue::refresh_ownership(OwnershipRequest request, RoundDone done) {
+  auto round = std::make_shared<postgres::OwnershipRound>();
+  round->instance_id = impl_->options.instance_id;
+  round->lease_timeout = impl_->options.lease_timeout;
+  round->give_back = std::move(request.give_back);
+  impl_->call_async<OwnedKeys>(
+      "ownership round",
+      [impl = impl_.get(), round](Connection& db, std::int64_t&) {
+        round->now = impl->now();  // when the round runs: the claims' expiry counts from here
+        return postgres::run_ownership_round(db, *round);
+      },
+      std::move(done));
+}
+
+void PostgresQueue::resign_ownership(ResignDone done) {
+  impl_->call_async<bool>(
+      "give every key back",
+      [impl = impl_.get()](Connection& db, std::int64_t&) -> Expected<bool> {
+        if (auto r = postgres::resign_ownership(db, impl->options.instance_id); !r) return tl::unexpected(r.error());
+        return true;
+      },
+      [done = std::move(done)](Expected<bool> r) {
+        if (!r) return done(tl::unexpected(r.error()));
+        done({});
+      });
+}
+
+std::chrono::milliseconds PostgresQueue::lease_timeout() const { return impl_->options.lease_timeout; }
+const std::string& PostgresQueue::instance_id() const { return impl_->options.instance_id; }
 
 }  // namespace omt::queue

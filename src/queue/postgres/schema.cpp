@@ -74,6 +74,13 @@ constexpr const char* kVersion2 =
     "  status INTEGER NOT NULL, failure TEXT NOT NULL,"       // status 0: no answer, failure says why
     "  request_id TEXT, accepted BIGINT, rejected BIGINT,"    // NULL: Ometria's answer had none
     "  duration_ms BIGINT NOT NULL);";
+// Which instance delivers which API key (queue::KeyOwnership, key_owners.cpp): live instances with their
+// heartbeat, and one claim per key that expires unless its instance renews it.
+constexpr const char* kVersion3 =
+    "CREATE TABLE delivery_instances(instance_id TEXT PRIMARY KEY, heartbeat_at BIGINT NOT NULL,"
+    "  expires_at BIGINT NOT NULL);"
+    "CREATE TABLE key_owners(api_key TEXT PRIMARY KEY, instance_id TEXT NOT NULL, claimed_at BIGINT NOT NULL,"
+    "  expires_at BIGINT NOT NULL);";
 
 struct Migration {
   int to;
@@ -82,6 +89,7 @@ struct Migration {
 constexpr Migration kMigrations[] = {
     {1, kVersion1},
     {2, kVersion2},
+    {3, kVersion3},
 };
 static_assert(kMigrations[std::size(kMigrations) - 1].to == kSchemaVersion);
 

@@ -1,0 +1,177 @@
+// Three real instances on one PostgreSQL queue (queue.lease_timeout 3 s), six API keys, a backlog in the queue and
+// events posted to the instances round robin while one of them is killed with SIGKILL: the keys spread two per
+// instance, every acknowledged event and every backlog record reaches the fake Ometria, the killed instance's keys
+// are taken over, and the fake never sees more pushes of one key in a second than the rate limit with its burst
+// allows (one token bucket per key across the instances). A real database, no mocks.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "delivery_harness.hpp"
+#include "http_client.hpp"
+#include "omt/queue/postgres_queue.hpp"
+#include "postgres_server.hpp"
+#include "running_binary.hpp"
+
+namespace omt::test {
+namespace {
+
+using json = nlohmann::json;
+using ometria::RecordType;
+using testing::FakeOmetria;
+using testing::FakeOmetriaOptions;
+
+constexpr int kKeys = 6;
+constexpr int kInstances = 3;
+constexpr int kRequestsPerSecond = 4;
+constexpr int kBurst = 4;
+
+std::string api_key(int i) { return "owners-key-" + std::to_string(i); }
+std::string write_key(int i) { return "wk-owners-" + std::to_string(i); }
+
+// The value of an unlabelled series in a /metrics answer (-1: not there).
+long long metric(const std::string& metrics, const std::string& name) {
+  const std::string series = "\n" + name + " ";
+  const auto at = metrics.find(series);
+  return at == std::string::npos ? -1 : std::stoll(metrics.substr(at + series.size()));
+}
+
+class PostgresOwnershipBinary : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    FakeOmetriaOptions options;
+    for (int i = 0; i < kKeys; ++i) options.keys.push_back(api_key(i));
+    options.threads = 2;
+    fake_ = std::make_unique<FakeOmetria>(std::move(options));
+    url_ = PostgresServer::shared().create_database();
+  }
+  std::string write_config() {
+    json sources = json::array();
+    for (int i = 0; i < kKeys; ++i)
+      sources.push_back({{"name", "shop" + std::to_string(i)}, {"write_key", write_key(i)}, {"api_key", api_key(i)}});
+    json config = {
+        {"server", {{"listen", "127.0.0.1:0"}, {"threads", 2}, {"shutdown_deadline", "5s"}}},
+        {"queue", {{"backend", "postgres"}, {"url", {{"env", "OMT_TEST_PG_QUEUE_URL"}}}, {"lease_timeout", "3s"}}},
+        {"ometria", {{"endpoint", fake_->url()}, {"allow_plain_http", true}}},
+        {"delivery", {{"requests_per_second", kRequestsPerSecond}, {"burst", kBurst}, {"linger", "20ms"}}},
+        {"sources", sources},
+    };
+    const std::string path = dir_.file("config.json");
+    std::ofstream(path) << config.dump(2);
+    return path;
+  }
+  std::unique_ptr<RunningBinary> start(const std::string& config) {
+    return std::make_unique<RunningBinary>(std::vector<std::string>{"--config", config},
+                                           std::vector<std::string>{"OMT_TEST_PG_QUEUE_URL=" + url_});
+  }
+  static std::string metrics_of(const RunningBinary& instance) {
+    HttpClient client("127.0.0.1", instance.port);
+    return client.get("/metrics").body;
+  }
+  // Posts one identify event to the instance; true when it was acknowledged (200: stored durably).
+  static bool post_identify(const RunningBinary& instance, int key, const std::string& id) {
+    try {
+      HttpClient client("127.0.0.1", instance.port);
+      const json body = {{"userId", "user-" + id}, {"traits", {{"email", id + "@example.com"}, {"listingId", id}}}};
+      const auto answer = client.post("/v1/identify", body.dump(),
+                                      {{"Authorization", basic_auth(write_key(key))}, {"Content-Type", "application/json"}});
+      return answer.status == 200;
+    } catch (const std::exception&) {
+      return false;  // the instance is gone: not acknowledged
+    }
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<FakeOmetria> fake_;
+  std::string url_;
+};
+
+TEST_F(PostgresOwnershipBinary, ThreeInstancesShareTheKeysSurviveASigkillAndHoldTheRateLimitTogether) {
+  std::set<std::string> expected;
+  {
+    queue::PostgresQueueOptions o;
+    o.url = url_;
+    o.lease_owner = "the-test";
+    auto q = queue::PostgresQueue::open(std::move(o));
+    ASSERT_TRUE(q) << q.error().message;
+    // A backlog of 25 pushes a key: at 4 pushes a second it lasts the whole test.
+    for (int i = 0; i < kKeys; ++i) {
+      const auto ids = enqueue_records(**q, api_key(i), RecordType::contact, 2500);
+      expected.insert(ids.begin(), ids.end());
+    }
+  }
+  const std::string config = write_config();
+  std::vector<std::unique_ptr<RunningBinary>> instances;
+  for (int n = 0; n < kInstances; ++n) instances.push_back(start(config));
+
+  // The keys spread: two each, within a few renewal periods (1 s each) of the last instance joining.
+  bool spread = false;
+  std::vector<long long> owned(kInstances);
+  for (auto deadline = std::chrono::steady_clock::now() + 15s; !spread && std::chrono::steady_clock::now() < deadline;) {
+    for (int n = 0; n < kInstances; ++n) owned[n] = metric(metrics_of(*instances[n]), "omt_delivery_owned_keys");
+    spread = std::all_of(owned.begin(), owned.end(), [](long long v) { return v == kKeys / kInstances; });
+    if (!spread) std::this_thread::sleep_for(100ms);  // polling a gauge, not synchronising
+  }
+  ASSERT_TRUE(spread) << "owned keys: " << owned[0] << ", " << owned[1] << ", " << owned[2] << "\n"
+                      << instances[0]->child.output();
+
+  // Events posted round robin, each to a key of its own turn; the second instance is killed half way.
+  const int kEvents = 240;
+  const int killed = 1;
+  std::set<std::string> acknowledged;
+  for (int e = 0; e < kEvents; ++e) {
+    if (e == kEvents / 2) {
+      instances[killed]->child.signal(SIGKILL);
+      ASSERT_TRUE(instances[killed]->child.wait_exit(10s));
+    }
+    int n = e % kInstances;
+    if (e >= kEvents / 2 && n == killed) n = (n + 1) % kInstances;
+    const std::string id = "live-" + std::to_string(e);
+    if (post_identify(*instances[n], e % kKeys, id)) acknowledged.insert(id);
+  }
+  EXPECT_EQ(acknowledged.size(), static_cast<std::size_t>(kEvents)) << "the live instances acknowledge every event";
+  expected.insert(acknowledged.begin(), acknowledged.end());
+
+  // Every acknowledged event and every backlog record arrives, the killed instance's keys included.
+  ASSERT_TRUE(wait_for_distinct_ids(*fake_, expected.size(), 90s))
+      << distinct_ids(fake_->records()).size() << " of " << expected.size() << "\n"
+      << instances[0]->child.output();
+  const auto arrived = distinct_ids(fake_->records());
+  for (const auto& id : expected) ASSERT_EQ(arrived.count(id), 1u) << id << " never arrived";
+
+  // The killed instance's keys were taken over by the others once its claims expired.
+  std::string survivors = instances[0]->child.output() + instances[2]->child.output();
+  EXPECT_NE(survivors.find("(its owner's claim expired unrenewed)"), std::string::npos) << survivors;
+
+  // One token bucket per key across the instances: never more than a second's tokens and the burst.
+  std::size_t most = 0;
+  for (const auto& [key, seconds] : fake_->pushes_per_second()) {
+    for (const auto& [second, pushes] : seconds) {
+      most = std::max(most, pushes);
+      EXPECT_LE(pushes, static_cast<std::size_t>(kRequestsPerSecond + kBurst)) << key << " at " << second;
+    }
+  }
+  EXPECT_GT(most, 0u);
+  std::cout << "most pushes of one key in one second: " << most << " (limit " << kRequestsPerSecond << "/s, burst "
+            << kBurst << ")\n";
+
+  for (int n = 0; n < kInstances; ++n) {
+    if (n == killed) continue;
+    instances[n]->child.signal(SIGTERM);
+    EXPECT_EQ(instances[n]->child.wait_exit(15s), 0) << instances[n]->child.output();
+  }
+}
+
+}  // namespace
+}  // namespace omt::test
