@@ -2,7 +2,8 @@
 // ownership that lets them deliver side by side is still to come: docs/scaling.md). One thread owns the
 // connection and runs every operation; enqueues that wait together are written in one transaction (one commit
 // answers many callers). Same promises as the SQLite queue (queue.hpp); every statement is timed out, and a lost
-// connection is an errc::io error for the operation that met it, with a new connection tried by the next one.
+// connection is an errc::io error for the operation that met it; new connections are then tried with backoff
+// (one attempt per step, told once per outage), and operations between attempts fail at once (errc::unavailable).
 #pragma once
 
 #include <chrono>
@@ -66,6 +67,8 @@ class PostgresQueue final : public Queue, public OmetriaErrorLog {
   // backfill lane is always empty. Lane totals (delivered, dead-lettered) are not kept yet either.
   std::uint64_t lane_depth(Lane lane) const override { return lane == Lane::live ? depth() : 0; }
   std::uint64_t high_water_mark() const override;
+  // Unavailable from a lost connection or a failed connect until a connect succeeds (tried with backoff).
+  QueueHealth health() const override;
   Expected<std::vector<DeadRecord>> dead_letters(const DeadLetterSelection& which) override;
   Expected<std::size_t> replay(const DeadLetterSelection& which) override;
   Expected<std::size_t> purge(const DeadLetterSelection& which) override;
