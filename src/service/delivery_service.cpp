@@ -111,7 +111,10 @@ void DeliveryService::Impl::do_scan() {
 void DeliveryService::Impl::on_scan(Steady::time_point started, Expected<std::vector<queue::ReadyPartition>> ready) {
   scanning_ = false;
   const auto now = Steady::now();
-  next_scan_allowed_ = now + std::max<Steady::duration>(milliseconds(2), 4 * (now - started));
+  // Never more than the poll interval: a scan that waited (for a lock, a reconnect) would otherwise hold delivery
+  // back four times as long once the database answers again.
+  next_scan_allowed_ = now + std::clamp<Steady::duration>(4 * (now - started), milliseconds(2),
+                                                          std::max<Steady::duration>(milliseconds(2), options_.poll_interval));
   queue_depth_changed();
   if (stopping_.load()) return;
   if (!ready) {
