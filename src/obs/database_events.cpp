@@ -10,7 +10,9 @@ using spdlog::level::level_enum;
 
 void emit(const QueueDatabaseUnavailable& e) {
   EventFields fields;
-  fields.text("backend", e.backend).user_text("error", e.error);
+  // The queue's own words about its connection or file (as queue_transaction_failed): redact_pii would take
+  // "omt@127.0.0.1" in a server's name for an e-mail address.
+  fields.text("backend", e.backend).text("error", e.error);
   if (e.reconnects) fields.number("retry_in_ms", static_cast<std::int64_t>(e.retry_in.count()));
   std::string how = "operations fail meanwhile (ingest answers 503)";
   if (e.reconnects) {

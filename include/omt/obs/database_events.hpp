@@ -15,7 +15,7 @@ namespace omt::obs {
 // as a whole: a full disk, an I/O error, a lock held too long): its operations fail until it can again.
 struct QueueDatabaseUnavailable {
   std::string_view backend;  // "postgres", "sqlite"
-  std::string_view error;    // the queue's message (never a password: the server is named without it)
+  std::string_view error;    // the queue's message, no user data (never a password: the server is named without it)
   bool reconnects = false;   // a server: new connections are tried with backoff (SQLite: each write tries again)
   std::chrono::milliseconds retry_in{0};  // reconnects: when the next attempt comes (0: with the next operation)
 };
