@@ -54,12 +54,16 @@ void add_operational_routes(Router& router, obs::Registry& metrics, ServiceInfo 
     bool all_ok = true;
     std::string degraded;  // the details of the failing checks that only degrade
     for (const auto& c : checks) {
+      HealthFacts facts;
+      if (c.facts) c.facts(facts);
       std::string detail;
       const bool ok = c.check(detail);
       if (!ok && c.degrades) degraded += (degraded.empty() ? "" : "; ") + (detail.empty() ? c.name : detail);
       else all_ok = all_ok && ok;
       nlohmann::json entry = {{"ok", ok}};
       if (!detail.empty()) entry["detail"] = detail;
+      for (auto& [name, text] : facts.texts) entry[name] = std::move(text);
+      for (const auto& [name, number] : facts.numbers) entry[name] = number;
       results[c.name] = std::move(entry);
     }
     const char* status = !all_ok ? "unavailable" : degraded.empty() ? "ok" : "degraded";

@@ -67,6 +67,7 @@
 #include "omt/delivery/push_plan.hpp"
 #include "omt/delivery/rate_limiter.hpp"
 #include "omt/delivery/sender.hpp"
+#include "omt/obs/database_events.hpp"
 #include "omt/obs/delivery_events.hpp"
 #include "omt/obs/ometria_errors_events.hpp"
 #include "omt/obs/ownership_events.hpp"
@@ -273,6 +274,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   DeliveryOptions options_;
   delivery::KeyedRateLimiter limiter_;
   obs::DeliveryEvents events_;
+  obs::DatabaseEvents database_events_;  // omt_queue_database_up, from queue_.health()
 
   // Strand only.
   std::map<PartitionKey, std::unique_ptr<Partition>> partitions_;
@@ -289,6 +291,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   Steady::time_point scan_timer_at_ = Steady::time_point::max();
   std::uint64_t scan_timer_generation_ = 0;
   bool scanning_ = false;
+  bool scan_failing_ = false;  // the last scan failed: a failing queue is told once, not every poll
   bool rescan_ = false;
   Steady::time_point next_scan_allowed_{};
   std::mt19937_64 rng_;

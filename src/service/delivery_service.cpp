@@ -18,6 +18,7 @@ DeliveryService::Impl::Impl(asio::io_context& io, queue::Queue& queue, delivery:
       options_(std::move(options)),
       limiter_(options_.rate_limit),
       events_(metrics),
+      database_events_(metrics),
       scan_timer_(strand_),
       rng_(std::random_device{}()),
       // Polled only when the queue can keep what Ometria lists: each poll lists the same errors again, and only
@@ -71,7 +72,10 @@ DeliveryService::Impl::Partition& DeliveryService::Impl::partition(const Partiti
   return *it->second;
 }
 
-void DeliveryService::Impl::queue_depth_changed() { events_.emit(obs::QueueDepthSeen{queue_.depth()}); }
+void DeliveryService::Impl::queue_depth_changed() {
+  events_.emit(obs::QueueDepthSeen{queue_.depth()});
+  database_events_.emit(obs::QueueDatabaseSeen{queue_.health().state == queue::QueueHealth::State::ok});
+}
 
 // ---- scanning for ready partitions ----
 
@@ -110,12 +114,18 @@ void DeliveryService::Impl::do_scan() {
 void DeliveryService::Impl::on_scan(Steady::time_point started, Expected<std::vector<queue::ReadyPartition>> ready) {
   scanning_ = false;
   const auto now = Steady::now();
-  next_scan_allowed_ = now + std::max<Steady::duration>(milliseconds(2), 4 * (now - started));
+  // Never more than the poll interval: a scan that waited (for a lock, a reconnect) would otherwise hold delivery
+  // back four times as long once the database answers again.
+  next_scan_allowed_ = now + std::clamp<Steady::duration>(4 * (now - started), milliseconds(2),
+                                                          std::max<Steady::duration>(milliseconds(2), options_.poll_interval));
   queue_depth_changed();
   if (stopping_.load()) return;
   if (!ready) {
-    events_.emit(obs::ReadyPartitionsUnreadable{ready.error().message});
+    // Once per run of failures: while the database is down every poll fails the same way (the queue tells the
+    // outage itself), and the scans go on at the poll interval, each failing at once.
+    if (!std::exchange(scan_failing_, true)) events_.emit(obs::ReadyPartitionsUnreadable{ready.error().message});
   } else {
+    scan_failing_ = false;
     deferred_ = false;
     // Live partitions first, whatever order the queue lists them in: they are given the free room first.
     std::stable_partition(ready->begin(), ready->end(), [](const auto& r) { return r.lane == queue::Lane::live; });

@@ -88,6 +88,19 @@ std::string ometria_errors_detail(const config::Config& config, const std::vecto
   return detail;
 }
 
+// The queue's database in /health's queue entry: "backend", "state" ("ok" | "unavailable"), "since" (UTC, when
+// that state began) and, while unavailable, "error". Nothing from a backend that keeps no health of its own.
+void queue_health_facts(const queue::QueueHealth& health, net::HealthFacts& facts) {
+  if (health.backend.empty()) return;
+  facts.texts.emplace_back("backend", health.backend);
+  facts.texts.emplace_back("state", std::string(queue::to_string(health.state)));
+  if (health.since > 0) {
+    const std::time_t seconds = static_cast<std::time_t>(health.since / 1000);
+    facts.texts.emplace_back("since", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(seconds)));
+  }
+  if (!health.error.empty()) facts.texts.emplace_back("error", health.error);
+}
+
 }  // namespace
 
 // Members are destroyed in reverse: the thread is joined (by stop) before the service, the sender and the
@@ -169,7 +182,8 @@ ServiceContext DeliveryStack::context() { return ServiceContext{*impl_->queue, *
 std::vector<net::HealthCheck> DeliveryStack::health_checks() {
   Impl* impl = impl_.get();
   std::vector<net::HealthCheck> checks;
-  checks.push_back(net::HealthCheck{"queue", [impl](std::string& detail) {
+  checks.push_back(net::HealthCheck{"queue",
+                                    [impl](std::string& detail) {
                                       // The high-water mark counts live records only (ingest's 429).
                                       const auto depth = impl->queue->lane_depth(queue::Lane::live);
                                       const auto backfill = impl->queue->lane_depth(queue::Lane::backfill);
@@ -177,8 +191,13 @@ std::vector<net::HealthCheck> DeliveryStack::health_checks() {
                                       detail = "depth " + std::to_string(depth) + " of high-water mark " +
                                                std::to_string(high);
                                       if (backfill > 0) detail += ", backfill " + std::to_string(backfill);
-                                      return true;
-                                    }});
+                                      // Nothing can be stored nor delivered: the one check that fails /health.
+                                      const auto health = impl->queue->health();
+                                      if (health.state == queue::QueueHealth::State::ok) return true;
+                                      detail += "; the " + health.backend + " database is unreachable: " + health.error;
+                                      return false;
+                                    },
+                                    false, [impl](net::HealthFacts& facts) { queue_health_facts(impl->queue->health(), facts); }});
   checks.push_back(net::HealthCheck{"delivery", [impl](std::string& detail) {
                                       const auto held = impl->delivery->held_keys();
                                       if (held.empty()) {

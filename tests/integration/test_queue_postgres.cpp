@@ -1,8 +1,9 @@
 // What only the PostgreSQL queue does, against a real server the tests start (support/postgres_server.hpp): its
 // schema version, clear errors for a bad URL or an unreachable server, a lost connection (the server restarted)
-// reported and then reconnected, leases as rows that two queue objects on one database never share, lanes
-// stored with the records, a version 1 database migrated with its records kept, and the run lock an import holds
-// (PostgresRunLock) ending with its process. The contract it shares with SQLite is in test_queue_contract.cpp.
+// replaced and a server that is down retried with backoff (and its health), leases as rows that two queue objects
+// on one database never share, lanes stored with the records, a version 1 database migrated with its records kept,
+// and the run lock an import holds (PostgresRunLock) ending with its process. The contract it shares with SQLite is
+// in test_queue_contract.cpp.
 #include <gtest/gtest.h>
 
 #include <libpq-fe.h>
@@ -97,33 +98,45 @@ TEST_F(PostgresQueueTest, ABadUrlOrAnUnreachableServerIsAClearErrorAtOpen) {
   EXPECT_EQ(unreachable.error().message.find("secret-word"), std::string::npos) << unreachable.error().message;
 }
 
-TEST_F(PostgresQueueTest, ALostConnectionIsAQueueErrorAndTheNextOperationReconnects) {
+TEST_F(PostgresQueueTest, ALostConnectionIsReplacedAndAServerThatIsDownIsRetriedWithBackoff) {
   auto q = open(options());
   ASSERT_TRUE(q);
   const auto ids = enqueue(*q, contacts("k", 0, 3));
+  EXPECT_EQ(q->health().backend, "postgres");
+  EXPECT_EQ(q->health().state, omt::queue::QueueHealth::State::ok);
+  EXPECT_EQ(q->health().since, now_.load());
+  // Restarted while the connection was idle: nothing had begun on it, so the operation runs on a new one.
   PostgresServer::shared().restart();
-  auto lost = q->stats();
-  ASSERT_FALSE(lost) << "the server restarted under the queue's connection";
-  EXPECT_EQ(lost.error().code, omt::errc::io);
-  EXPECT_NE(lost.error().message.find("queue: postgres: stats: connection lost"), std::string::npos)
-      << lost.error().message;
-  auto stats = q->stats();  // a new connection
+  auto stats = q->stats();
   ASSERT_TRUE(stats) << stats.error().message;
   EXPECT_EQ(stats->depth, 3u);
   const auto more = enqueue(*q, contacts("k", 3, 2));
   ASSERT_EQ(more.size(), 2u);
   EXPECT_GT(more[0], ids.back());
 
-  // Down for good: each operation fails within its timeouts instead of hanging, and the queue object survives.
+  // Down: the operation that meets it fails within its timeouts instead of hanging; until the next attempt to
+  // connect (100 ms, doubling up to 5 s) the others fail at once without connecting, and the queue object survives.
   PostgresServer::shared().stop();
+  now_ += 1000;
   auto down = q->enqueue(contacts("k", 5, 1)).get();
   ASSERT_FALSE(down);
   EXPECT_EQ(down.error().code, omt::errc::io);
-  EXPECT_FALSE(q->lease("k", RecordType::contact, 10, 30s));
+  const auto health = q->health();
+  EXPECT_EQ(health.state, omt::queue::QueueHealth::State::unavailable);
+  EXPECT_EQ(health.since, now_.load());
+  EXPECT_NE(health.error.find("cannot connect to"), std::string::npos) << health.error;
+  auto at_once = q->lease("k", RecordType::contact, 10, 30s);
+  ASSERT_FALSE(at_once);
+  EXPECT_EQ(at_once.error().code, omt::errc::unavailable);
+  EXPECT_NE(at_once.error().message.find("the database is unreachable (next attempt to connect in"), std::string::npos)
+      << at_once.error().message;
   PostgresServer::shared().start();
+  std::this_thread::sleep_for(500ms);  // past the backoff step (at most 200 ms after two failed attempts)
   auto leased = q->lease("k", RecordType::contact, 10, 30s);
   ASSERT_TRUE(leased) << leased.error().message;
   EXPECT_EQ(leased->records.size(), 5u);
+  EXPECT_EQ(q->health().state, omt::queue::QueueHealth::State::ok);
+  EXPECT_EQ(q->health().error, "");
 }
 
 TEST_F(PostgresQueueTest, TwoQueueObjectsOnOneDatabaseNeverLeaseTheSameRecord) {

@@ -3,9 +3,11 @@
 // Handlers are thin: the HTTP-free protocol functions do the work; these add metrics and the apiVersion header.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "omt/net/router.hpp"
@@ -26,14 +28,20 @@ struct ServiceInfo {
 
 // A named check for /health. It returns true when healthy and may fill `detail`; it must be quick and thread-safe.
 // A check that `degrades` only warns: failing, it makes /health "degraded" (still 200), not "unavailable".
+// Facts a check shows in its entry beside "ok" and "detail" (the queue's backend, state and since when).
+struct HealthFacts {
+  std::vector<std::pair<std::string, std::string>> texts;
+  std::vector<std::pair<std::string, std::int64_t>> numbers;
+};
 struct HealthCheck {
   std::string name;
   std::function<bool(std::string& detail)> check;
   bool degrades = false;
+  std::function<void(HealthFacts& facts)> facts = {};  // optional; called just before check, as quick and thread-safe
 };
 
 // GET /health: {"status":"ok"} (200), or with checks {"status":"ok"|"degraded"|"unavailable","checks":{name:
-// {"ok":..}}}: 503 when a check fails, 200 and "degraded" (with "reason": the failing checks' details) when only
+// {"ok":.., "detail":.., and its facts}}}: 503 when a check fails, 200 and "degraded" (with "reason": the failing checks' details) when only
 // checks that degrade fail. GET /version: {"name":..,"version":..}. GET /metrics: the Prometheus text format.
 void add_operational_routes(Router& router, obs::Registry& metrics, ServiceInfo info,
                             std::vector<HealthCheck> health_checks = {});

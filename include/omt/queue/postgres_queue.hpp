@@ -3,7 +3,8 @@
 // connection and runs every operation; enqueues that wait together are written in one transaction (one commit
 // answers many callers). Same promises and features as the SQLite queue (queue.hpp: lanes and their totals, imports,
 // the request log); every statement is timed out, and a lost connection is an errc::io error for the operation that
-// met it, with a new connection tried by the next one.
+// met it; new connections are then tried with backoff (one attempt per step, told once per outage), and operations
+// between attempts fail at once (errc::unavailable).
 #pragma once
 
 #include <chrono>
@@ -75,6 +76,8 @@ class PostgresQueue final : public Queue, public OmetriaErrorLog, public Request
   // show from then on).
   std::uint64_t lane_depth(Lane lane) const override;
   std::uint64_t high_water_mark() const override;
+  // Unavailable from a lost connection or a failed connect until a connect succeeds (tried with backoff).
+  QueueHealth health() const override;
   Expected<std::vector<DeadRecord>> dead_letters(const DeadLetterSelection& which) override;
   Expected<std::size_t> replay(const DeadLetterSelection& which) override;
   Expected<std::size_t> purge(const DeadLetterSelection& which) override;

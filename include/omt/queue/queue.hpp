@@ -205,6 +205,19 @@ struct ImportRun {
 };
 
 class KeyOwnership;
+// How the queue's database is doing, as its own operations and reconnects last found it: kept by the queue as it
+// works, so reading it costs no database round trip (/health reads it on every request).
+struct QueueHealth {
+  enum class State : std::uint8_t { ok, unavailable };
+  std::string backend;  // "sqlite", "postgres"; empty: a backend that keeps no health of its own
+  State state = State::ok;
+  UnixMillis since = 0;  // when this state began (0: not known)
+  std::string error;     // unavailable: what the last attempt met (the queue's own words)
+};
+constexpr std::string_view to_string(QueueHealth::State state) {
+  return state == QueueHealth::State::ok ? "ok" : "unavailable";
+}
+
 class OmetriaErrorLog;
 class RequestLog;
 
@@ -289,6 +302,8 @@ class Queue {
   // Which API keys this instance delivers when several share the queue (omt/queue/key_ownership.hpp); nullptr:
   // this backend serves one instance, which owns every key.
   virtual KeyOwnership* key_ownership() { return nullptr; }
+  // The database's state (QueueHealth): cheap and thread-safe. The default is a backend with nothing to report.
+  virtual QueueHealth health() const { return {}; }
 
   // ---- imports ---- (a backend that keeps no import checkpoints refuses them all: it cannot take an import)
   // A new run of an import, state running, its files stored (a run with the same key before it is left as it is).

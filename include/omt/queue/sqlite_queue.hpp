@@ -68,6 +68,8 @@ class SqliteQueue final : public Queue, public OmetriaErrorLog, public RequestLo
   std::uint64_t depth() const override;
   std::uint64_t lane_depth(Lane lane) const override;
   std::uint64_t high_water_mark() const override;
+  // Unavailable while its transactions fail as a whole (a full disk, an I/O error), until one commits again.
+  QueueHealth health() const override;
   Expected<std::vector<DeadRecord>> dead_letters(const DeadLetterSelection& which) override;
   Expected<std::size_t> replay(const DeadLetterSelection& which) override;
   Expected<std::size_t> purge(const DeadLetterSelection& which) override;

@@ -3,9 +3,12 @@
 // fail within its timeout so that ingest can answer and delivery can retry.
 #include "connection.hpp"
 
+#include "omt/delivery/retry_policy.hpp"
+
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -62,6 +65,17 @@ Params& Params::add_array(const std::vector<std::int64_t>& numbers) {
   literal += '}';
   values_.emplace_back(std::move(literal));
   return *this;
+}
+
+std::chrono::milliseconds reconnect_delay(unsigned failures, double random01) {
+  if (failures == 0) return std::chrono::milliseconds(0);
+  // The same capped doubling as a push's retries (one home for it), with steps of its own.
+  delivery::RetryConfig steps;
+  steps.base_delay = std::chrono::milliseconds(100);
+  steps.max_delay = std::chrono::milliseconds(5000);
+  const auto ceiling = delivery::backoff_ceiling(failures, steps);
+  const double share = 0.5 + 0.5 * std::clamp(random01, 0.0, 1.0);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(ceiling.count()) * share));
 }
 
 void Result::clear(pg_result* result) { PQclear(result); }
@@ -156,6 +170,7 @@ Expected<Result> Connection::wait_for_result(std::string_view what) {
       const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
       std::string detail = trimmed(PQresultErrorMessage(r));
       if (state && std::strcmp(state, "57014") == 0) detail = "did not finish within the statement timeout (" + detail + ")";
+      if (state && std::strcmp(state, "55P03") == 0) detail = "waited for a lock longer than the lock timeout (" + detail + ")";
       if (detail.empty()) detail = trimmed(PQerrorMessage(conn));
       failed = std::move(detail);
     }

@@ -60,6 +60,11 @@ class Result {
   std::unique_ptr<pg_result, void (*)(pg_result*)> result_;
 };
 
+// How long to wait before the next attempt to connect after `failures` attempts in a row failed: doubling from
+// 100 ms up to 5 s, drawn in [half, whole] of that (random01 in [0, 1)) so that instances that lost the same
+// server do not come back in step. Pure: one attempt per step, never a connect per operation.
+std::chrono::milliseconds reconnect_delay(unsigned failures, double random01);
+
 class Connection {
  public:
   static Expected<Connection> open(const ConnectOptions& options);

@@ -18,12 +18,14 @@
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <variant>
 
 #include "connection.hpp"
 #include "import_store.hpp"
 #include "lane_store.hpp"
 #include "key_owners.hpp"
+#include "omt/obs/database_events.hpp"
 #include "omt/obs/queue_events.hpp"
 #include "omt/ometria/push_api.hpp"
 #include "ometria_error_store.hpp"
@@ -130,14 +132,49 @@ struct PostgresQueue::Impl {
     return *type;
   }
 
-  // The connection, opened again when the last one was lost.
+  // The connection, opened again when the last one was lost: one attempt per backoff step (reconnect_delay), and
+  // until the step's time every operation fails at once (ingest answers 503) instead of connecting itself.
   Expected<Connection*> connection() {
     if (live && !live->broken()) return &*live;
     live.reset();
+    const auto at = std::chrono::steady_clock::now();
+    if (at < next_connect_at) {
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_connect_at - at);
+      return fail(errc::unavailable, "queue: postgres: the database is unreachable (next attempt to connect in " +
+                                         std::to_string(wait.count()) + " ms): " + last_connect_error, where);
+    }
     auto opened = Connection::open(connect_options());
-    if (!opened) return tl::unexpected(opened.error());
+    if (!opened) {
+      ++connect_failures;
+      const auto delay = postgres::reconnect_delay(connect_failures, std::uniform_real_distribution<double>(0, 1)(rng));
+      next_connect_at = std::chrono::steady_clock::now() + delay;
+      last_connect_error = opened.error().message;
+      database_lost(opened.error().message, delay);
+      return tl::unexpected(opened.error());
+    }
     live.emplace(std::move(*opened));
+    database_back();
     return &*live;
+  }
+  // Told once per outage (the first error), and the state /health reads.
+  void database_lost(const std::string& error, std::chrono::milliseconds retry_in) {
+    std::lock_guard lock(health_mutex);
+    health.error = error;
+    if (health.state == QueueHealth::State::unavailable) return;
+    health.state = QueueHealth::State::unavailable;
+    health.since = now();
+    down_since = std::chrono::steady_clock::now();
+    obs::emit(obs::QueueDatabaseUnavailable{"postgres", error, /*reconnects=*/true, retry_in});
+  }
+  void database_back() {
+    const unsigned failures = std::exchange(connect_failures, 0u);
+    next_connect_at = {};
+    std::lock_guard lock(health_mutex);
+    if (health.state == QueueHealth::State::ok) return;
+    health = QueueHealth{"postgres", QueueHealth::State::ok, now(), {}};
+    obs::emit(obs::QueueDatabaseBack{
+        "postgres", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - down_since),
+        failures});
   }
 
   bool submit(Task task, Error& refused) {
@@ -222,6 +259,14 @@ struct PostgresQueue::Impl {
   std::int64_t backfill_delta = 0;
   postgres::PendingRequestLog log_pending{options.max_pending_request_log};
   std::atomic<std::uint64_t> commits{0};
+  // Reconnecting (the queue thread's alone): failed attempts in a row, when the next may come, what the last met.
+  unsigned connect_failures = 0;
+  std::chrono::steady_clock::time_point next_connect_at{};
+  std::string last_connect_error;
+  std::chrono::steady_clock::time_point down_since{};
+  std::minstd_rand rng{std::random_device{}()};
+  mutable std::mutex health_mutex;
+  QueueHealth health{"postgres", QueueHealth::State::ok, 0, {}};  // guarded by health_mutex
   std::thread thread;
 };
 
@@ -229,12 +274,22 @@ Expected<void> PostgresQueue::Impl::in_transaction(std::string_view what,
                                                    const std::function<Expected<void>(Connection&)>& body) {
   auto conn = connection();
   if (!conn) return tl::unexpected(conn.error());
+  if (auto begun = (*conn)->run("BEGIN", what); !begun) {
+    if (!(*conn)->broken()) return begun;
+    // Lost while idle (the server restarted meanwhile): nothing was done yet, so a new connection may do it.
+    conn = connection();
+    if (!conn) return tl::unexpected(conn.error());
+    if (auto again = (*conn)->run("BEGIN", what); !again) {
+      if ((*conn)->broken()) database_lost(again.error().message, std::chrono::milliseconds(0));
+      return again;
+    }
+  }
   Connection& c = **conn;
-  if (auto r = c.run("BEGIN", what); !r) return r;
   auto done = body(c);
   if (done) done = c.run("COMMIT", std::string(what) + " (commit)");
   if (!done) {
     if (!c.broken()) (void)c.run("ROLLBACK", "roll back");
+    else database_lost(done.error().message, std::chrono::milliseconds(0));  // the next operation reconnects
     obs::emit(obs::QueueTransactionFailed{done.error().message});
     return done;
   }
@@ -431,9 +486,10 @@ Expected<std::vector<HeldKey>> PostgresQueue::Impl::read_held_keys(Connection& d
 
 Expected<std::unique_ptr<PostgresQueue>> PostgresQueue::open(PostgresQueueOptions options) {
   auto impl = std::make_unique<Impl>(std::move(options));
-  auto conn = impl->connection();
-  if (!conn) return tl::unexpected(conn.error());
-  Connection& db = **conn;
+  // Not through connection(): a server unreachable at start is a start-up error, not an outage to ride out.
+  auto opened = Connection::open(impl->connect_options());
+  if (!opened) return tl::unexpected(opened.error());
+  Connection& db = impl->live.emplace(std::move(*opened));
   impl->where = db.where();
   if (auto r = postgres::prepare_schema(db); !r) return tl::unexpected(r.error());
   if (impl->options.take_over_leases) {
@@ -448,6 +504,7 @@ Expected<std::unique_ptr<PostgresQueue>> PostgresQueue::open(PostgresQueueOption
   if (!lanes) return tl::unexpected(lanes.error());
   impl->depth = static_cast<std::uint64_t>(lanes->total());
   impl->backfill_depth = static_cast<std::uint64_t>(lanes->backfill);
+  impl->health.since = impl->now();
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->loop(); });
   return std::unique_ptr<PostgresQueue>(new PostgresQueue(std::move(impl)));
@@ -689,6 +746,11 @@ Expected<QueueStats> PostgresQueue::stats() {
     impl_->backfill_depth.store(backfill, std::memory_order_relaxed);
   }
   return stats;
+}
+
+QueueHealth PostgresQueue::health() const {
+  std::lock_guard lock(impl_->health_mutex);
+  return impl_->health;
 }
 
 std::uint64_t PostgresQueue::depth() const { return impl_->depth.load(std::memory_order_relaxed); }

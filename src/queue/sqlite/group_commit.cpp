@@ -9,14 +9,42 @@
 #include <algorithm>
 #include <exception>
 
+#include "omt/obs/database_events.hpp"
 #include "omt/obs/queue_events.hpp"
 
 namespace omt::queue::sqlite {
+
+namespace {
+UnixMillis wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+// Told once per run of failed transactions, and once when one commits again.
+void GroupCommitWriter::transaction_ended(const std::optional<Error>& failure) {
+  std::lock_guard lock(health_mutex_);
+  const bool was_ok = health_.state == QueueHealth::State::ok;
+  if (failure) {
+    health_.error = failure->message;
+    if (!was_ok) return;
+    health_.state = QueueHealth::State::unavailable;
+    health_.since = wall_ms();
+    down_since_ = std::chrono::steady_clock::now();
+    obs::emit(obs::QueueDatabaseUnavailable{"sqlite", failure->message});
+    return;
+  }
+  if (was_ok) return;
+  health_ = QueueHealth{"sqlite", QueueHealth::State::ok, wall_ms(), {}};
+  obs::emit(obs::QueueDatabaseBack{
+      "sqlite", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - down_since_), 0});
+}
 
 Expected<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::start(Connection& db, Options options) {
   std::unique_ptr<GroupCommitWriter> writer(new GroupCommitWriter(db, options));
   if (auto r = writer->prepare(); !r) return tl::unexpected(r.error());
   writer->set_depth(options.depth);
+  writer->health_.since = wall_ms();
   GroupCommitWriter* raw = writer.get();
   writer->thread_ = std::thread([raw] { raw->loop(); });
   return writer;
@@ -178,6 +206,7 @@ void GroupCommitWriter::run_group(std::vector<Task>& tasks) {
     }
   }
 
+  transaction_ended(group_failure);
   if (group_failure) {
     obs::emit(obs::QueueTransactionFailed{group_failure->message});
   } else {

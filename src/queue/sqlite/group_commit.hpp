@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -85,8 +86,15 @@ class GroupCommitWriter {
     depth_[index(Lane::backfill)].store(depth.backfill, std::memory_order_relaxed);
   }
   std::uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+  // Unavailable from a transaction that failed as a whole (its begin or commit, or a write SQLite rolled back
+  // entirely: a full disk, an I/O error) until one commits again.
+  QueueHealth health() const {
+    std::lock_guard lock(health_mutex_);
+    return health_;
+  }
 
  private:
+  void transaction_ended(const std::optional<Error>& failure);
   GroupCommitWriter(Connection& db, Options options) : db_(db), options_(options) {}
   Expected<void> prepare();
   Expected<void> step(const Statement& stmt, std::string_view what);
@@ -109,6 +117,9 @@ class GroupCommitWriter {
   bool stopping_ = false;
   std::atomic<std::uint64_t> depth_[2] = {0, 0};  // by index(lane)
   std::atomic<std::uint64_t> commits_{0};
+  mutable std::mutex health_mutex_;
+  QueueHealth health_{"sqlite", QueueHealth::State::ok, 0, {}};  // guarded by health_mutex_
+  std::chrono::steady_clock::time_point down_since_{};            // the writer thread's
   std::thread thread_;
 };
 

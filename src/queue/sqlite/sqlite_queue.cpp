@@ -593,6 +593,7 @@ Expected<QueueStats> SqliteQueue::stats() {
 std::uint64_t SqliteQueue::depth() const { return impl_->writer->depth(); }
 std::uint64_t SqliteQueue::lane_depth(Lane lane) const { return impl_->writer->depth(lane); }
 std::uint64_t SqliteQueue::high_water_mark() const { return impl_->options.high_water_mark; }
+QueueHealth SqliteQueue::health() const { return impl_->writer->health(); }
 std::uint64_t SqliteQueue::commits() const { return impl_->writer->commits(); }
 
 Expected<std::vector<DeadRecord>> SqliteQueue::dead_letters(const DeadLetterSelection& which) {
