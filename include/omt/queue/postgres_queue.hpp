@@ -44,39 +44,39 @@ class PostgresQueue final : public Queue, public OmetriaErrorLog {
   PostgresQueue(const PostgresQueue&) = delete;
   PostgresQueue& operator=(const PostgresQueue&) = delete;
 
-  using Queue::enqueue;
-  using Queue::store;
+  OMT_QUEUE_WAITING_FORMS;
+  using OmetriaErrorLog::record_ometria_errors;
+  using OmetriaErrorLog::ometria_errors;
+  using OmetriaErrorLog::ometria_errors_by_key;
   void enqueue(std::vector<NewRecord> records, EnqueueDone done) override;
   void store(IngestWrite write, StoreDone done) override;
-  using Queue::lease;
-  Expected<Leased> lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
-                         std::chrono::milliseconds lease_for) override;
-  Expected<std::size_t> ack(const std::vector<RecordId>& ids) override;
-  Expected<std::size_t> reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) override;
-  Expected<std::size_t> dead_letter(const std::vector<RecordId>& ids, const std::string& reason) override;
-  Expected<void> hold_key(const std::string& api_key, const std::string& reason) override;
-  Expected<void> unhold_key(const std::string& api_key) override;
-  Expected<std::vector<HeldKey>> held_keys() override;
-  Expected<std::size_t> rekey(const std::string& from_key, const std::string& to_key) override;
-  Expected<std::size_t> release_key(const std::string& api_key, const std::string& reason) override;
-  Expected<std::vector<ReadyPartition>> ready_partitions() override;
-  Expected<QueueStats> stats() override;
+  void lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
+             std::chrono::milliseconds lease_for, Done<Leased> done) override;
+  void ack(const std::vector<RecordId>& ids, Done<std::size_t> done) override;
+  void reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay, Done<std::size_t> done) override;
+  void dead_letter(const std::vector<RecordId>& ids, const std::string& reason, Done<std::size_t> done) override;
+  void hold_key(const std::string& api_key, const std::string& reason, Done<void> done) override;
+  void unhold_key(const std::string& api_key, Done<void> done) override;
+  void held_keys(Done<std::vector<HeldKey>> done) override;
+  void rekey(const std::string& from_key, const std::string& to_key, Done<std::size_t> done) override;
+  void release_key(const std::string& api_key, const std::string& reason, Done<std::size_t> done) override;
+  void ready_partitions(Done<std::vector<ReadyPartition>> done) override;
+  void stats(Done<QueueStats> done) override;
   std::uint64_t depth() const override;
   // Every record here is live: this backend takes no imports yet (the import operations are refused), so the
   // backfill lane is always empty. Lane totals (delivered, dead-lettered) are not kept yet either.
   std::uint64_t lane_depth(Lane lane) const override { return lane == Lane::live ? depth() : 0; }
   std::uint64_t high_water_mark() const override;
-  Expected<std::vector<DeadRecord>> dead_letters(const DeadLetterSelection& which) override;
-  Expected<std::size_t> replay(const DeadLetterSelection& which) override;
-  Expected<std::size_t> purge(const DeadLetterSelection& which) override;
-  Expected<std::vector<RejectedEvent>> rejected_events(const RejectedEventSelection& which) override;
-  Expected<RejectedEventsSettled> settle_rejected_events(std::vector<RejectedEventOutcome> outcomes) override;
+  void dead_letters(const DeadLetterSelection& which, Done<std::vector<DeadRecord>> done) override;
+  void replay(const DeadLetterSelection& which, Done<std::size_t> done) override;
+  void purge(const DeadLetterSelection& which, Done<std::size_t> done) override;
+  void rejected_events(const RejectedEventSelection& which, Done<std::vector<RejectedEvent>> done) override;
+  void settle_rejected_events(std::vector<RejectedEventOutcome> outcomes, Done<RejectedEventsSettled> done) override;
   OmetriaErrorLog* ometria_error_log() override { return this; }
-  Expected<std::vector<delivery::SeenError>> record_ometria_errors(const std::string& api_key,
-                                                                  const std::vector<delivery::SeenError>& seen,
-                                                                  std::int64_t now) override;
-  Expected<std::vector<StoredOmetriaError>> ometria_errors(std::size_t limit) override;
-  Expected<std::vector<OmetriaErrorsOfKey>> ometria_errors_by_key() override;
+  void record_ometria_errors(const std::string& api_key, const std::vector<delivery::SeenError>& seen,
+                             std::int64_t now, Done<std::vector<delivery::SeenError>> done) override;
+  void ometria_errors(std::size_t limit, Done<std::vector<StoredOmetriaError>> done) override;
+  void ometria_errors_by_key(Done<std::vector<OmetriaErrorsOfKey>> done) override;
 
   // Transactions committed (group commit makes this far smaller than the enqueues).
   std::uint64_t commits() const;

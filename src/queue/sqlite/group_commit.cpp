@@ -18,7 +18,10 @@ Expected<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::start(Connection
   if (auto r = writer->prepare(); !r) return tl::unexpected(r.error());
   writer->set_depth(options.depth);
   GroupCommitWriter* raw = writer.get();
-  writer->thread_ = std::thread([raw] { raw->loop(); });
+  writer->thread_ = std::thread([raw] {
+    const QueueThreadMark mark;  // the waiting forms refuse to wait here
+    raw->loop();
+  });
   return writer;
 }
 
