@@ -1,5 +1,5 @@
 // Internal: the delivery engine behind DeliveryService, shared by the files that hold its three parts:
-//   delivery_service.cpp     plumbing (strand, queue pool), scanning for ready partitions, start and stop;
+//   delivery_service.cpp     plumbing (strand, queue answers), scanning for ready partitions, start and stop;
 //   delivery_partitions.cpp  a partition's lifecycle: lease -> linger -> push -> ack / reschedule / dead-letter;
 //   delivery_holds.cpp       keys Ometria refused: holding, probing and releasing them;
 //   delivery_ometria_errors.cpp  reading what Ometria rejected after a 2xx (GET /v2/push/_errors) per key;
@@ -11,9 +11,10 @@
 // delivery::KeyHoldTable (who is held, which pusher may probe). What happens is told through obs::DeliveryEvents.
 //
 // Why it is shaped this way:
-// - All engine state lives on one strand, so it needs no locks; the queue's calls block (they wait for the
-//   writer's commit), so they run on a small thread pool and post their result back to the strand. Several
-//   pushes finishing together therefore ack from several threads at once and share one group commit.
+// - All engine state lives on one strand, so it needs no locks. The queue's operations are asynchronous: the
+//   strand starts one (it is only queued) and its answer, on the queue's thread, is posted back to the strand;
+//   no thread ever waits for a commit. Several pushes finishing together therefore queue their acks together
+//   and share one group commit.
 // - One push per partition at a time keeps a partition's records in order (Ometria merges records by id, so a
 //   later update must not overtake an earlier one); different partitions push concurrently up to the cap.
 // - A partition whose push was full leases again at once; otherwise new records are found by a scan of ready
@@ -44,7 +45,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -124,7 +124,16 @@ class RequestLogFailures {
 
 struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   using Strand = asio::strand<asio::io_context::executor_type>;
-  using QueueUpdate = std::function<Expected<std::size_t>(queue::Queue&)>;
+  using Self = std::shared_ptr<Impl>;
+  // Starts one queue update (an ack, a reschedule, ...) that answers how many records it changed.
+  using QueueUpdate = std::function<void(queue::Queue&, queue::Done<std::size_t>)>;
+
+  // Where the queue's answers go: the strand, until stop() closes this (under the lock, so that no answer is
+  // being posted while it closes). Shared with the queue's callbacks, which may outlive the engine.
+  struct QueueAnswers {
+    std::mutex mutex;
+    bool closed = false;
+  };
 
   struct Partition {
     enum class Phase { idle, leasing, collecting, waiting, sending };
@@ -156,17 +165,28 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   Partition& partition(const PartitionKey& key);
   void queue_depth_changed();
 
-  // Runs `work(queue)` on the pool, then `done(result)` on the strand. Nothing runs once closed.
-  template <class Work, class Done>
-  void on_queue(Work work, Done done) {
-    if (closed_.load()) return;
-    asio::post(pool_, [self = shared_from_this(), work = std::move(work), done = std::move(done)]() mutable {
-      if (self->closed_.load()) return;
-      auto result = work(self->queue_);
-      asio::post(self->strand_, [self, result = std::move(result), done = std::move(done)]() mutable {
-        done(std::move(result));
+  // Starts one queue operation, start(queue, done), and runs then(self, result) on the strand with its answer.
+  // The queue answers on its own thread (or at once, on this one), and the answer is only posted from there. The
+  // callback holds the engine only weakly: once closed, an answer is dropped (nothing runs), so a queue thread
+  // never keeps the engine alive past its service, nor posts to a strand whose io_context may be gone.
+  template <class T, class Start, class Then>
+  void on_queue(Start start, Then then) {
+    if (closed()) return;
+    start(queue_, queue::Done<T>([answers = answers_, engine = weak_from_this(), then = std::move(then)](
+                                     Expected<T> result) mutable {
+      std::lock_guard lock(answers->mutex);
+      if (answers->closed) return;
+      Self self = engine.lock();  // open, so the service still holds the engine: this is never the last reference
+      if (!self) return;
+      Strand& strand = self->strand_;
+      asio::post(strand, [self, then = std::move(then), result = std::move(result)]() mutable {
+        then(self, std::move(result));
       });
-    });
+    }));
+  }
+  bool closed() const {
+    std::lock_guard lock(answers_->mutex);
+    return answers_->closed;
   }
 
   template <class F>
@@ -268,7 +288,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   bool stop(milliseconds deadline);
 
   Strand strand_;
-  asio::thread_pool pool_;
+  std::shared_ptr<QueueAnswers> answers_ = std::make_shared<QueueAnswers>();
   queue::Queue& queue_;
   delivery::Sender& sender_;
   DeliveryOptions options_;
@@ -298,7 +318,6 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
 
   std::atomic<bool> notify_pending_{false};
   std::atomic<bool> stopping_{false};
-  std::atomic<bool> closed_{false};
   std::mutex busy_mutex_;
   std::condition_variable busy_cv_;
   std::size_t busy_ = 0;

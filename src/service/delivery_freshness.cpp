@@ -14,8 +14,8 @@ void DeliveryService::Impl::start_freshness() { check_freshness(); }
 
 void DeliveryService::Impl::check_freshness() {
   if (stopping_.load()) return;
-  on_queue([](queue::Queue& q) { return q.stats(); },
-           [self = shared_from_this()](Expected<queue::QueueStats> stats) { self->on_freshness(std::move(stats)); });
+  on_queue<queue::QueueStats>([](queue::Queue& q, queue::Done<queue::QueueStats> done) { q.stats(std::move(done)); },
+                              [](const Self& self, Expected<queue::QueueStats> stats) { self->on_freshness(std::move(stats)); });
 }
 
 void DeliveryService::Impl::on_freshness(Expected<queue::QueueStats> stats) {

@@ -40,15 +40,19 @@ void DeliveryService::Impl::probe(const std::string& api_key) {
   if (it == holds_.holds().end() || it->second.probing) return;
   // An operator command (queue rekey / queue release) may have dropped the hold in the queue meanwhile: then
   // there is nothing left to probe for, and the key is held no longer.
-  on_queue([api_key](queue::Queue& q) -> Expected<bool> {
-             auto held = q.held_keys();
-             if (!held) return tl::unexpected(held.error());
-             const bool still = std::any_of(held->begin(), held->end(), [&](const auto& h) { return h.api_key == api_key; });
-             if (!still) return false;
-             if (auto unheld = q.unhold_key(api_key); !unheld) return tl::unexpected(unheld.error());
-             return true;
+  // Two operations in turn: the second is started from the first one's answer (it is only queued there).
+  on_queue<bool>([api_key](queue::Queue& q, queue::Done<bool> done) {
+             q.held_keys([&q, api_key, done = std::move(done)](Expected<std::vector<queue::HeldKey>> held) {
+               if (!held) return done(tl::unexpected(held.error()));
+               const bool still = std::any_of(held->begin(), held->end(), [&](const auto& h) { return h.api_key == api_key; });
+               if (!still) return done(false);
+               q.unhold_key(api_key, [done](Expected<void> unheld) {
+                 if (!unheld) return done(tl::unexpected(unheld.error()));
+                 done(true);
+               });
+             });
            },
-           [self = shared_from_this(), api_key](Expected<bool> unheld) {
+           [api_key](const Self& self, Expected<bool> unheld) {
              if (!self->holds_.held(api_key)) return;
              if (unheld && !*unheld) {
                self->holds_.release(api_key);

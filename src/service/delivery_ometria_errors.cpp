@@ -18,8 +18,11 @@ void DeliveryService::Impl::start_errors_poll() {
   for (const auto& key : options_.errors_poll_keys) errors_schedule_.add_key(key, now);
   if (const auto next = errors_schedule_.next_due()) arm_errors_timer(*next);
   // /health shows what earlier runs kept, too.
-  on_queue([](queue::Queue& q) { return q.ometria_error_log()->ometria_errors_by_key(); },
-           [self = shared_from_this()](Expected<std::vector<queue::OmetriaErrorsOfKey>> kept) {
+  on_queue<std::vector<queue::OmetriaErrorsOfKey>>(
+      [](queue::Queue& q, queue::Done<std::vector<queue::OmetriaErrorsOfKey>> done) {
+        q.ometria_error_log()->ometria_errors_by_key(std::move(done));
+      },
+      [](const Self& self, Expected<std::vector<queue::OmetriaErrorsOfKey>> kept) {
              if (!kept) return;  // the next poll's store reports the queue's trouble
              for (const auto& k : *kept) {
                self->error_summary_[k.api_key] =
@@ -120,11 +123,11 @@ void DeliveryService::Impl::on_errors_answer(const std::string& api_key, deliver
   auto seen = delivery::distinct_errors(listed->errors);
   for (auto& s : seen) s.match = recent_pushes_.match(api_key, s.error);
   const std::size_t count = listed->errors.size(), ignored = listed->ignored;
-  on_queue(
-      [api_key, seen = std::move(seen), now = wall_now_ms()](queue::Queue& q) {
-        return q.ometria_error_log()->record_ometria_errors(api_key, seen, now);
+  on_queue<std::vector<delivery::SeenError>>(
+      [api_key, seen = std::move(seen), now = wall_now_ms()](queue::Queue& q, queue::Done<std::vector<delivery::SeenError>> done) {
+        q.ometria_error_log()->record_ometria_errors(api_key, seen, now, std::move(done));
       },
-      [self = shared_from_this(), api_key, count, ignored](Expected<std::vector<delivery::SeenError>> fresh) {
+      [api_key, count, ignored](const Self& self, Expected<std::vector<delivery::SeenError>> fresh) {
         if (!fresh) {
           self->error_events_.emit(obs::OmetriaErrorsNotStored{api_key, fresh.error().message});
           return;

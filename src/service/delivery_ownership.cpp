@@ -74,12 +74,12 @@ void DeliveryService::Impl::ownership_round() {
     });
     if (!busy) give_back.push_back(key);
   }
-  ownership_->refresh_ownership(
-      queue::OwnershipRequest{give_back},
-      [self = shared_from_this(), started, give_back](Expected<queue::OwnedKeys> round) mutable {
-        asio::post(self->strand_, [self, started, give_back = std::move(give_back), round = std::move(round)]() mutable {
-          self->on_ownership_round(started, std::move(give_back), std::move(round));
-        });
+  on_queue<queue::OwnedKeys>(
+      [ownership = ownership_, give_back](queue::Queue&, queue::Done<queue::OwnedKeys> done) {
+        ownership->refresh_ownership(queue::OwnershipRequest{give_back}, std::move(done));
+      },
+      [started, give_back](const Self& self, Expected<queue::OwnedKeys> round) mutable {
+        self->on_ownership_round(started, std::move(give_back), std::move(round));
       });
 }
 
@@ -152,8 +152,9 @@ void DeliveryService::Impl::resign_ownership(milliseconds deadline) {
   if (ownership_ == nullptr) return;
   auto done = std::make_shared<std::promise<void>>();
   auto waited = done->get_future();
-  ownership_->resign_ownership([self = shared_from_this(), done](Expected<void> r) {
-    if (!r) self->ownership_events_.emit(obs::OwnershipRoundFailed{r.error().message});
+  // Held weakly, as on_queue holds the engine: the queue's thread must never keep it alive past its service.
+  ownership_->resign_ownership([engine = weak_from_this(), done](Expected<void> r) {
+    if (auto self = engine.lock(); self && !r) self->ownership_events_.emit(obs::OwnershipRoundFailed{r.error().message});
     done->set_value();
   });
   (void)waited.wait_for(deadline);

@@ -40,11 +40,11 @@ bool DeliveryService::Impl::may_push(Partition& p) {
 void DeliveryService::Impl::start_lease(Partition& p) {
   p.phase = Partition::Phase::leasing;
   const std::size_t want = options_.max_records_per_push - p.batch.size();
-  on_queue(
-      [key = p.key, want, lease_for = options_.lease_for](queue::Queue& q) {
-        return q.lease(key.api_key, key.type, key.lane, want, lease_for);
+  on_queue<queue::Leased>(
+      [key = p.key, want, lease_for = options_.lease_for](queue::Queue& q, queue::Done<queue::Leased> done) {
+        q.lease(key.api_key, key.type, key.lane, want, lease_for, std::move(done));
       },
-      [self = shared_from_this(), key = p.key](Expected<queue::Leased> leased) {
+      [key = p.key](const Self& self, Expected<queue::Leased> leased) {
         self->on_leased(self->partition(key), std::move(leased));
       });
 }
@@ -132,7 +132,7 @@ void DeliveryService::Impl::on_pushed(Partition& p, Steady::time_point started, 
   const auto now = Steady::now();
   events_.emit(obs::PushAnswered{now - started});
   pushes_.fetch_add(1, std::memory_order_relaxed);
-  if (closed_.load()) return end_busy();
+  if (closed()) return end_busy();
 
   const delivery::PartitionState state{p.batch.size(), p.max_attempts, is_full(p), is_probe(p)};
   const auto plan = delivery::plan_after_push(outcome, state, options_.retry, random01(), wall_now());
@@ -152,23 +152,32 @@ void DeliveryService::Impl::on_pushed(Partition& p, Steady::time_point started, 
   const auto& decision = plan.decision;
   switch (decision.action) {
     case Action::delivered:
-      finish(p, [ids = std::move(ids)](queue::Queue& q) { return q.ack(ids); }, plan.lease_again, "ack");
+      finish(p, [ids = std::move(ids)](queue::Queue& q, queue::Done<std::size_t> done) { q.ack(ids, std::move(done)); },
+             plan.lease_again, "ack");
       break;
     case Action::retry:
-      finish(p, [ids = std::move(ids), delay = decision.delay](queue::Queue& q) { return q.reschedule(ids, delay); },
+      finish(p,
+             [ids = std::move(ids), delay = decision.delay](queue::Queue& q, queue::Done<std::size_t> done) {
+               q.reschedule(ids, delay, std::move(done));
+             },
              plan.lease_again, "reschedule");
       break;
     case Action::dead_letter:
-      finish(p, [ids = std::move(ids), reason = dead_letter_reason(decision, outcome)](queue::Queue& q) {
-               return q.dead_letter(ids, reason);
+      finish(p,
+             [ids = std::move(ids), reason = dead_letter_reason(decision, outcome)](queue::Queue& q,
+                                                                                    queue::Done<std::size_t> done) {
+               q.dead_letter(ids, reason, std::move(done));
              },
              plan.lease_again, "dead-letter");
       break;
     case Action::hold_key:
       finish(p,
-             [ids = std::move(ids), key = p.key.api_key, reason = decision.reason](queue::Queue& q) -> Expected<std::size_t> {
-               if (auto held = q.hold_key(key, reason); !held) return tl::unexpected(held.error());
-               return q.reschedule(ids, milliseconds(0));  // back in the queue, untouched until the key is released
+             [ids = std::move(ids), key = p.key.api_key, reason = decision.reason](queue::Queue& q,
+                                                                                   queue::Done<std::size_t> done) {
+               q.hold_key(key, reason, [&q, ids, done](Expected<void> held) {
+                 if (!held) return done(tl::unexpected(held.error()));
+                 q.reschedule(ids, milliseconds(0), done);  // back in the queue, untouched until the key is released
+               });
              },
              plan.lease_again, "hold");
       break;
@@ -226,7 +235,7 @@ void DeliveryService::Impl::finish(Partition& p, QueueUpdate update, bool lease_
     clear_batch(p);
     start_lease(p);
   }
-  on_queue(std::move(update), [self = shared_from_this(), key = p.key, lease_again, overlapped, what](Expected<std::size_t> done) {
+  on_queue<std::size_t>(std::move(update), [key = p.key, lease_again, overlapped, what](const Self& self, Expected<std::size_t> done) {
     if (!done) {
       // The records stay leased until their lease ends, then they are pushed again (at-least-once).
       self->events_.emit(obs::QueueUpdateFailed{what, key.api_key, ometria::to_string(key.type), done.error().message});
@@ -280,8 +289,9 @@ void DeliveryService::Impl::release(Partition& p) {
   if (!p.batch.empty()) {
     std::vector<queue::RecordId> ids;
     for (const auto& r : p.batch) ids.push_back(r.id);
-    on_queue([ids = std::move(ids)](queue::Queue& q) { return q.reschedule(ids, milliseconds(0)); },
-             [self = shared_from_this()](Expected<std::size_t> done) {
+    on_queue<std::size_t>(
+        [ids = std::move(ids)](queue::Queue& q, queue::Done<std::size_t> done) { q.reschedule(ids, milliseconds(0), std::move(done)); },
+        [](const Self& self, Expected<std::size_t> done) {
                if (!done) self->events_.emit(obs::HeldRecordsNotReleased{done.error().message});
              });
   }

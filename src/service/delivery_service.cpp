@@ -1,4 +1,4 @@
-// DeliveryService: the engine's plumbing (strand, queue pool, clocks), the scans for ready partitions, start and
+// DeliveryService: the engine's plumbing (strand, queue answers, clocks), the scans for ready partitions, start and
 // stop. Why the engine is shaped as it is: delivery_engine.hpp.
 #include "delivery_engine.hpp"
 
@@ -12,7 +12,6 @@ namespace omt::service {
 DeliveryService::Impl::Impl(asio::io_context& io, queue::Queue& queue, delivery::Sender& sender,
                             DeliveryOptions options, obs::Registry& metrics)
     : strand_(asio::make_strand(io)),
-      pool_(std::max<std::size_t>(1, options.queue_threads)),
       queue_(queue),
       sender_(sender),
       options_(std::move(options)),
@@ -105,10 +104,11 @@ void DeliveryService::Impl::schedule_scan_at(Steady::time_point when) {
 void DeliveryService::Impl::do_scan() {
   scanning_ = true;
   const auto started = Steady::now();
-  on_queue([](queue::Queue& q) { return q.ready_partitions(); },
-           [self = shared_from_this(), started](Expected<std::vector<queue::ReadyPartition>> ready) {
-             self->on_scan(started, std::move(ready));
-           });
+  on_queue<std::vector<queue::ReadyPartition>>(
+      [](queue::Queue& q, queue::Done<std::vector<queue::ReadyPartition>> done) { q.ready_partitions(std::move(done)); },
+      [started](const Self& self, Expected<std::vector<queue::ReadyPartition>> ready) {
+        self->on_scan(started, std::move(ready));
+      });
 }
 
 void DeliveryService::Impl::on_scan(Steady::time_point started, Expected<std::vector<queue::ReadyPartition>> ready) {
@@ -182,8 +182,9 @@ void DeliveryService::Impl::start() {
     self.start_errors_poll();
     self.start_freshness();
     self.start_ownership();
-    self.on_queue([](queue::Queue& q) { return q.held_keys(); },
-                  [self = self.shared_from_this()](Expected<std::vector<queue::HeldKey>> held) {
+    self.on_queue<std::vector<queue::HeldKey>>(
+        [](queue::Queue& q, queue::Done<std::vector<queue::HeldKey>> done) { q.held_keys(std::move(done)); },
+        [](const Self& self, Expected<std::vector<queue::HeldKey>> held) {
                     if (!held) self->events_.emit(obs::HeldKeysUnreadable{held.error().message});
                     else self->restore_holds(*held);
                     self->request_scan();
@@ -220,9 +221,11 @@ bool DeliveryService::Impl::stop(milliseconds deadline) {
   }
   // Whatever is still in flight keeps its record leases; the keys go to the others at their next round.
   resign_ownership(milliseconds(1000));
-  closed_.store(true);
-  // join, not stop: tasks still queued see closed_ and return at once, and none is left holding this object.
-  pool_.join();
+  {
+    // From now on the queue's answers are dropped; one being posted has been posted before this returns.
+    std::lock_guard lock(answers_->mutex);
+    answers_->closed = true;
+  }
   if (!drained) events_.emit(obs::DeliveryCutOff{});
   std::lock_guard lock(stop_result_mutex_);
   stop_result_ = drained;

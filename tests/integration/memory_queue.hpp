@@ -1,7 +1,7 @@
 // An in-memory queue::Queue for tests of the delivery engine without SQLite: the same contract in the small
 // (due times, leases, attempts, held keys, dead letters, rejected events, lanes and their totals, unbounded; the
 // request log, bounded, whose writes can be made to fail), nothing durable. Thread-safe: delivery calls it from its
-// pool threads.
+// strand, and every operation answers at once, on the caller's thread (after the lock is released).
 #pragma once
 
 #include <algorithm>
@@ -20,9 +20,8 @@ namespace omt::test {
 
 class MemoryQueue final : public queue::Queue, public queue::RequestLog {
  public:
-  using Queue::enqueue;
-  using Queue::lease;
-  using Queue::store;
+  OMT_QUEUE_WAITING_FORMS;
+  using RequestLog::logged_requests;
 
   void enqueue(std::vector<queue::NewRecord> records, EnqueueDone done) override {
     std::vector<queue::RecordId> ids;
@@ -43,187 +42,213 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
     done(std::move(stored));
   }
 
-  Expected<std::vector<queue::RejectedEvent>> rejected_events(const queue::RejectedEventSelection& which) override {
-    std::lock_guard lock(mutex_);
-    std::vector<queue::RejectedEvent> out;
-    for (const auto& e : rejected_) {
-      if (which.limit != 0 && out.size() == which.limit) break;
-      if (e.id <= which.after_id || (which.since && e.rejected_at < *which.since)) continue;
-      if (!which.source.empty() && e.event.source != which.source) continue;
-      out.push_back(e);
-    }
-    return out;
+  void rejected_events(const queue::RejectedEventSelection& which, queue::Done<std::vector<queue::RejectedEvent>> done) override {
+    done([&]() -> Expected<std::vector<queue::RejectedEvent>> {
+      std::lock_guard lock(mutex_);
+      std::vector<queue::RejectedEvent> out;
+      for (const auto& e : rejected_) {
+        if (which.limit != 0 && out.size() == which.limit) break;
+        if (e.id <= which.after_id || (which.since && e.rejected_at < *which.since)) continue;
+        if (!which.source.empty() && e.event.source != which.source) continue;
+        out.push_back(e);
+      }
+      return out;
+    }());
   }
 
-  Expected<queue::RejectedEventsSettled> settle_rejected_events(std::vector<queue::RejectedEventOutcome> outcomes) override {
-    std::lock_guard lock(mutex_);
-    queue::RejectedEventsSettled settled;
-    for (auto& outcome : outcomes) {
-      auto it = std::find_if(rejected_.begin(), rejected_.end(), [&](const auto& e) { return e.id == outcome.id; });
-      if (it == rejected_.end()) {
-        ++settled.gone;
-      } else if (outcome.reason) {
-        it->event.reason = *outcome.reason;
-        ++settled.still_rejected;
-      } else {
-        rejected_.erase(it);
-        if (!outcome.record) {
-          ++settled.skipped;
+  void settle_rejected_events(std::vector<queue::RejectedEventOutcome> outcomes, queue::Done<queue::RejectedEventsSettled> done) override {
+    done([&]() -> Expected<queue::RejectedEventsSettled> {
+      std::lock_guard lock(mutex_);
+      queue::RejectedEventsSettled settled;
+      for (auto& outcome : outcomes) {
+        auto it = std::find_if(rejected_.begin(), rejected_.end(), [&](const auto& e) { return e.id == outcome.id; });
+        if (it == rejected_.end()) {
+          ++settled.gone;
+        } else if (outcome.reason) {
+          it->event.reason = *outcome.reason;
+          ++settled.still_rejected;
+        } else {
+          rejected_.erase(it);
+          if (!outcome.record) {
+            ++settled.skipped;
+            continue;
+          }
+          add_records({std::move(*outcome.record)});
+          ++settled.enqueued;
+        }
+      }
+      return settled;
+    }());
+  }
+
+  void lease(const std::string& api_key, queue::RecordType type, queue::Lane lane, std::size_t max,
+                                std::chrono::milliseconds lease_for, queue::Done<queue::Leased> done) override {
+    done([&]() -> Expected<queue::Leased> {
+      std::lock_guard lock(mutex_);
+      queue::Leased leased;
+      const auto now = now_ms();
+      for (auto& [id, s] : records_) {
+        if (!due(s, now) || s.record.api_key != api_key || s.record.type != type || s.record.lane != lane) continue;
+        if (leased.records.size() == max) {
+          leased.more_due = true;
+          break;
+        }
+        s.leased_until = now + lease_for.count();
+        leased.records.push_back(s.record);
+      }
+      return leased;
+    }());
+  }
+
+  void ack(const std::vector<queue::RecordId>& ids, queue::Done<std::size_t> done) override {
+    done([&]() -> Expected<std::size_t> {
+      std::lock_guard lock(mutex_);
+      std::size_t n = 0;
+      for (auto id : ids) {
+        auto it = records_.find(id);
+        if (it == records_.end()) continue;
+        ++totals_[partition_of(it->second.record)].delivered;
+        records_.erase(it);
+        ++n;
+      }
+      acked_ += n;
+      return n;
+    }());
+  }
+
+  void reschedule(const std::vector<queue::RecordId>& ids, std::chrono::milliseconds delay, queue::Done<std::size_t> done) override {
+    done([&]() -> Expected<std::size_t> {
+      std::lock_guard lock(mutex_);
+      std::size_t n = 0;
+      for (auto id : ids) {
+        auto it = records_.find(id);
+        if (it == records_.end()) continue;
+        ++it->second.record.attempts;
+        it->second.record.next_attempt_at = now_ms() + delay.count();
+        it->second.leased_until = 0;
+        ++n;
+      }
+      return n;
+    }());
+  }
+
+  void dead_letter(const std::vector<queue::RecordId>& ids, const std::string& reason, queue::Done<std::size_t> done) override {
+    done([&]() -> Expected<std::size_t> {
+      std::lock_guard lock(mutex_);
+      std::size_t n = 0;
+      for (auto id : ids) {
+        auto it = records_.find(id);
+        if (it == records_.end()) continue;
+        dead_.push_back(queue::DeadRecord{it->second.record, reason, now_ms()});
+        ++totals_[partition_of(it->second.record)].dead_lettered;
+        records_.erase(it);
+        ++n;
+      }
+      return n;
+    }());
+  }
+
+  void hold_key(const std::string& api_key, const std::string& reason, queue::Done<void> done) override {
+    done([&]() -> Expected<void> {
+      std::lock_guard lock(mutex_);
+      held_.try_emplace(api_key, queue::HeldKey{api_key, reason, now_ms()});
+      ++holds_;
+      return {};
+    }());
+  }
+  void unhold_key(const std::string& api_key, queue::Done<void> done) override {
+    done([&]() -> Expected<void> {
+      std::lock_guard lock(mutex_);
+      held_.erase(api_key);
+      return {};
+    }());
+  }
+  void held_keys(queue::Done<std::vector<queue::HeldKey>> done) override {
+    done([&]() -> Expected<std::vector<queue::HeldKey>> {
+      std::lock_guard lock(mutex_);
+      std::vector<queue::HeldKey> keys;
+      for (const auto& [key, h] : held_) keys.push_back(h);
+      return keys;
+    }());
+  }
+
+  void rekey(const std::string& from_key, const std::string& to_key, queue::Done<std::size_t> done) override {
+    done([&]() -> Expected<std::size_t> {
+      std::lock_guard lock(mutex_);
+      std::size_t n = 0;
+      for (auto& [id, s] : records_) {
+        if (s.record.api_key != from_key) continue;
+        s.record.api_key = to_key;
+        ++n;
+      }
+      held_.erase(from_key);
+      return n;
+    }());
+  }
+  void release_key(const std::string& api_key, const std::string& reason, queue::Done<std::size_t> done) override {
+    done([&]() -> Expected<std::size_t> {
+      std::lock_guard lock(mutex_);
+      std::size_t n = 0;
+      for (auto it = records_.begin(); it != records_.end();) {
+        if (it->second.record.api_key != api_key) {
+          ++it;
           continue;
         }
-        add_records({std::move(*outcome.record)});
-        ++settled.enqueued;
+        dead_.push_back(queue::DeadRecord{it->second.record, reason, now_ms()});
+        ++totals_[partition_of(it->second.record)].dead_lettered;
+        it = records_.erase(it);
+        ++n;
       }
-    }
-    return settled;
+      held_.erase(api_key);
+      return n;
+    }());
   }
 
-  Expected<queue::Leased> lease(const std::string& api_key, queue::RecordType type, queue::Lane lane, std::size_t max,
-                                std::chrono::milliseconds lease_for) override {
-    std::lock_guard lock(mutex_);
-    queue::Leased leased;
-    const auto now = now_ms();
-    for (auto& [id, s] : records_) {
-      if (!due(s, now) || s.record.api_key != api_key || s.record.type != type || s.record.lane != lane) continue;
-      if (leased.records.size() == max) {
-        leased.more_due = true;
-        break;
+  void ready_partitions(queue::Done<std::vector<queue::ReadyPartition>> done) override {
+    done([&]() -> Expected<std::vector<queue::ReadyPartition>> {
+      std::lock_guard lock(mutex_);
+      std::map<Partition, std::uint64_t> ready;
+      const auto now = now_ms();
+      for (const auto& [id, s] : records_) {
+        if (due(s, now) && !held_.contains(s.record.api_key)) ++ready[partition_of(s.record)];
       }
-      s.leased_until = now + lease_for.count();
-      leased.records.push_back(s.record);
-    }
-    return leased;
-  }
-
-  Expected<std::size_t> ack(const std::vector<queue::RecordId>& ids) override {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (auto id : ids) {
-      auto it = records_.find(id);
-      if (it == records_.end()) continue;
-      ++totals_[partition_of(it->second.record)].delivered;
-      records_.erase(it);
-      ++n;
-    }
-    acked_ += n;
-    return n;
-  }
-
-  Expected<std::size_t> reschedule(const std::vector<queue::RecordId>& ids, std::chrono::milliseconds delay) override {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (auto id : ids) {
-      auto it = records_.find(id);
-      if (it == records_.end()) continue;
-      ++it->second.record.attempts;
-      it->second.record.next_attempt_at = now_ms() + delay.count();
-      it->second.leased_until = 0;
-      ++n;
-    }
-    return n;
-  }
-
-  Expected<std::size_t> dead_letter(const std::vector<queue::RecordId>& ids, const std::string& reason) override {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (auto id : ids) {
-      auto it = records_.find(id);
-      if (it == records_.end()) continue;
-      dead_.push_back(queue::DeadRecord{it->second.record, reason, now_ms()});
-      ++totals_[partition_of(it->second.record)].dead_lettered;
-      records_.erase(it);
-      ++n;
-    }
-    return n;
-  }
-
-  Expected<void> hold_key(const std::string& api_key, const std::string& reason) override {
-    std::lock_guard lock(mutex_);
-    held_.try_emplace(api_key, queue::HeldKey{api_key, reason, now_ms()});
-    ++holds_;
-    return {};
-  }
-  Expected<void> unhold_key(const std::string& api_key) override {
-    std::lock_guard lock(mutex_);
-    held_.erase(api_key);
-    return {};
-  }
-  Expected<std::vector<queue::HeldKey>> held_keys() override {
-    std::lock_guard lock(mutex_);
-    std::vector<queue::HeldKey> keys;
-    for (const auto& [key, h] : held_) keys.push_back(h);
-    return keys;
-  }
-
-  Expected<std::size_t> rekey(const std::string& from_key, const std::string& to_key) override {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (auto& [id, s] : records_) {
-      if (s.record.api_key != from_key) continue;
-      s.record.api_key = to_key;
-      ++n;
-    }
-    held_.erase(from_key);
-    return n;
-  }
-  Expected<std::size_t> release_key(const std::string& api_key, const std::string& reason) override {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (auto it = records_.begin(); it != records_.end();) {
-      if (it->second.record.api_key != api_key) {
-        ++it;
-        continue;
+      std::vector<queue::ReadyPartition> out;
+      for (const auto& [key, n] : ready) {
+        out.push_back(queue::ReadyPartition{std::get<0>(key), std::get<1>(key), n, std::get<2>(key)});
       }
-      dead_.push_back(queue::DeadRecord{it->second.record, reason, now_ms()});
-      ++totals_[partition_of(it->second.record)].dead_lettered;
-      it = records_.erase(it);
-      ++n;
-    }
-    held_.erase(api_key);
-    return n;
+      // Live first, as the SQLite queue lists them.
+      std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.lane < b.lane; });
+      return out;
+    }());
   }
 
-  Expected<std::vector<queue::ReadyPartition>> ready_partitions() override {
-    std::lock_guard lock(mutex_);
-    std::map<Partition, std::uint64_t> ready;
-    const auto now = now_ms();
-    for (const auto& [id, s] : records_) {
-      if (due(s, now) && !held_.contains(s.record.api_key)) ++ready[partition_of(s.record)];
-    }
-    std::vector<queue::ReadyPartition> out;
-    for (const auto& [key, n] : ready) {
-      out.push_back(queue::ReadyPartition{std::get<0>(key), std::get<1>(key), n, std::get<2>(key)});
-    }
-    // Live first, as the SQLite queue lists them.
-    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.lane < b.lane; });
-    return out;
-  }
-
-  Expected<queue::QueueStats> stats() override {
-    std::lock_guard lock(mutex_);
-    queue::QueueStats s;
-    std::map<Partition, queue::PartitionStats> partitions;
-    for (const auto& [id, r] : records_) {
-      auto& p = partitions[partition_of(r.record)];
-      if (p.depth == 0 || r.record.created_at < p.oldest_created_at) p.oldest_created_at = r.record.created_at;
-      ++p.depth;
-      if (!s.oldest_created_at || r.record.created_at < *s.oldest_created_at) s.oldest_created_at = r.record.created_at;
-    }
-    for (const auto& [key, t] : totals_) {
-      auto& p = partitions[key];
-      p.delivered = t.delivered;
-      p.dead_lettered = t.dead_lettered;
-    }
-    for (auto& [key, p] : partitions) {
-      p.api_key = std::get<0>(key);
-      p.type = std::get<1>(key);
-      p.lane = std::get<2>(key);
-      (p.depth > 0 ? s.partitions : s.drained).push_back(p);
-    }
-    s.depth = records_.size();
-    s.dead_letters = dead_.size();
-    s.rejected_events = rejected_.size();
-    return s;
+  void stats(queue::Done<queue::QueueStats> done) override {
+    done([&]() -> Expected<queue::QueueStats> {
+      std::lock_guard lock(mutex_);
+      queue::QueueStats s;
+      std::map<Partition, queue::PartitionStats> partitions;
+      for (const auto& [id, r] : records_) {
+        auto& p = partitions[partition_of(r.record)];
+        if (p.depth == 0 || r.record.created_at < p.oldest_created_at) p.oldest_created_at = r.record.created_at;
+        ++p.depth;
+        if (!s.oldest_created_at || r.record.created_at < *s.oldest_created_at) s.oldest_created_at = r.record.created_at;
+      }
+      for (const auto& [key, t] : totals_) {
+        auto& p = partitions[key];
+        p.delivered = t.delivered;
+        p.dead_lettered = t.dead_lettered;
+      }
+      for (auto& [key, p] : partitions) {
+        p.api_key = std::get<0>(key);
+        p.type = std::get<1>(key);
+        p.lane = std::get<2>(key);
+        (p.depth > 0 ? s.partitions : s.drained).push_back(p);
+      }
+      s.depth = records_.size();
+      s.dead_letters = dead_.size();
+      s.rejected_events = rejected_.size();
+      return s;
+    }());
   }
   std::uint64_t depth() const override {
     std::lock_guard lock(mutex_);
@@ -236,12 +261,18 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
   }
   std::uint64_t high_water_mark() const override { return 1'000'000; }
 
-  Expected<std::vector<queue::DeadRecord>> dead_letters(const queue::DeadLetterSelection&) override {
-    std::lock_guard lock(mutex_);
-    return dead_;
+  void dead_letters(const queue::DeadLetterSelection&, queue::Done<std::vector<queue::DeadRecord>> done) override {
+    done([&]() -> Expected<std::vector<queue::DeadRecord>> {
+      std::lock_guard lock(mutex_);
+      return dead_;
+    }());
   }
-  Expected<std::size_t> replay(const queue::DeadLetterSelection&) override { return std::size_t{0}; }
-  Expected<std::size_t> purge(const queue::DeadLetterSelection&) override { return std::size_t{0}; }
+  void replay(const queue::DeadLetterSelection&, queue::Done<std::size_t> done) override {
+    done(std::size_t{0});
+  }
+  void purge(const queue::DeadLetterSelection&, queue::Done<std::size_t> done) override {
+    done(std::size_t{0});
+  }
 
   // ---- the request log ----
   queue::RequestLog* request_log() override { return this; }
@@ -260,24 +291,26 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
     const Error failed{errc::io, "queue: log a push: disk I/O error (scripted)", ""};
     done(&failed);
   }
-  Expected<std::vector<queue::LoggedRequest>> logged_requests(const queue::RequestLogSelection& which) override {
-    std::lock_guard lock(mutex_);
-    std::vector<queue::LoggedRequest> out;
-    const auto select = [&](const queue::LoggedRequest& r) {
-      if (which.limit != 0 && out.size() == which.limit) return false;
-      const auto& e = r.entry;
-      const bool past = which.after_id == 0 || (which.newest_first ? r.id < which.after_id : r.id > which.after_id);
-      if (past && (!which.since || e.at >= *which.since) && (which.source.empty() || (", " + e.source + ", ").find(", " + which.source + ", ") != std::string::npos) &&
-          (!which.status_from || e.status >= *which.status_from) && (!which.status_to || e.status <= *which.status_to))
-        out.push_back(r);
-      return true;
-    };
-    if (which.newest_first) {
-      for (auto it = logged_.rbegin(); it != logged_.rend() && select(*it);) ++it;
-    } else {
-      for (auto it = logged_.begin(); it != logged_.end() && select(*it);) ++it;
-    }
-    return out;
+  void logged_requests(const queue::RequestLogSelection& which, queue::Done<std::vector<queue::LoggedRequest>> done) override {
+    done([&]() -> Expected<std::vector<queue::LoggedRequest>> {
+      std::lock_guard lock(mutex_);
+      std::vector<queue::LoggedRequest> out;
+      const auto select = [&](const queue::LoggedRequest& r) {
+        if (which.limit != 0 && out.size() == which.limit) return false;
+        const auto& e = r.entry;
+        const bool past = which.after_id == 0 || (which.newest_first ? r.id < which.after_id : r.id > which.after_id);
+        if (past && (!which.since || e.at >= *which.since) && (which.source.empty() || (", " + e.source + ", ").find(", " + which.source + ", ") != std::string::npos) &&
+            (!which.status_from || e.status >= *which.status_from) && (!which.status_to || e.status <= *which.status_to))
+          out.push_back(r);
+        return true;
+      };
+      if (which.newest_first) {
+        for (auto it = logged_.rbegin(); it != logged_.rend() && select(*it);) ++it;
+      } else {
+        for (auto it = logged_.begin(); it != logged_.end() && select(*it);) ++it;
+      }
+      return out;
+    }());
   }
   // From now on every log write fails (the entries are not kept), or succeeds again.
   void fail_log_writes(bool fail) {
@@ -289,32 +322,37 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
     max_request_log_ = max;
   }
 
-  Expected<queue::ImportRun> start_import_run(queue::NewImportRun run) override {
-    std::lock_guard lock(mutex_);
-    queue::ImportRun r;
-    r.id = static_cast<queue::ImportRunId>(runs_.size() + 1);
-    r.run_key = std::move(run.run_key);
-    r.source = std::move(run.source);
-    r.arguments = std::move(run.arguments);
-    r.files = std::move(run.files);
-    r.started_at = r.updated_at = now_ms();
-    runs_.push_back(r);
-    return r;
+  void start_import_run(queue::NewImportRun run, queue::Done<queue::ImportRun> done) override {
+    done([&]() -> Expected<queue::ImportRun> {
+      std::lock_guard lock(mutex_);
+      queue::ImportRun r;
+      r.id = static_cast<queue::ImportRunId>(runs_.size() + 1);
+      r.run_key = std::move(run.run_key);
+      r.source = std::move(run.source);
+      r.arguments = std::move(run.arguments);
+      r.files = std::move(run.files);
+      r.started_at = r.updated_at = now_ms();
+      runs_.push_back(r);
+      return r;
+    }());
   }
-  Expected<std::vector<queue::ImportRun>> import_runs(const std::string& run_key) override {
-    std::lock_guard lock(mutex_);
-    std::vector<queue::ImportRun> out;
-    for (const auto& r : runs_)
-      if (run_key.empty() || r.run_key == run_key) out.push_back(r);
-    return out;
+  void import_runs(const std::string& run_key, queue::Done<std::vector<queue::ImportRun>> done) override {
+    done([&]() -> Expected<std::vector<queue::ImportRun>> {
+      std::lock_guard lock(mutex_);
+      std::vector<queue::ImportRun> out;
+      for (const auto& r : runs_)
+        if (run_key.empty() || r.run_key == run_key) out.push_back(r);
+      return out;
+    }());
   }
-  Expected<void> set_import_run_state(queue::ImportRunId id, queue::ImportState state) override {
-    std::lock_guard lock(mutex_);
-    if (id < 1 || static_cast<std::size_t>(id) > runs_.size()) return fail(errc::not_found, "no import run");
-    runs_[static_cast<std::size_t>(id - 1)].state = state;
-    return {};
+  void set_import_run_state(queue::ImportRunId id, queue::ImportState state, queue::Done<void> done) override {
+    done([&]() -> Expected<void> {
+      std::lock_guard lock(mutex_);
+      if (id < 1 || static_cast<std::size_t>(id) > runs_.size()) return fail(errc::not_found, "no import run");
+      runs_[static_cast<std::size_t>(id - 1)].state = state;
+      return {};
+    }());
   }
-  using Queue::enqueue_import;
   void enqueue_import(std::vector<queue::NewRecord> records, queue::ImportCheckpoint checkpoint, EnqueueDone done) override {
     std::vector<queue::RecordId> ids;
     {

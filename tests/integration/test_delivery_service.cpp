@@ -3,6 +3,7 @@
 // (20 ms linger and backoff, probes after 300 ms); every wait is bounded.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -416,6 +417,36 @@ TEST_F(DeliveryTest, StopAtTheDeadlineLeavesUnansweredRecordsInTheQueue) {
   EXPECT_FALSE(engine.stop(50ms));
   fake.release_answers();
   EXPECT_EQ(queue().depth(), 60u) << "not acked, so still queued (at-least-once)";
+}
+
+// The queue answers delivery through callbacks (queue.hpp): the engine starts no threads of its own (it once ran
+// the queue's calls on a pool), yet everything is delivered and acked.
+TEST_F(DeliveryTest, TheEngineStartsNoThreadsOfItsOwnAndStillDeliversEverything) {
+  const auto threads = [] {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& task : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+    return n;
+  };
+  auto& fake = start_fake();
+  const auto expected = enqueue_records(queue(), kKeyA, RecordType::contact, 150);
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  omt::obs::Registry metrics;
+  auto sender = omt::net::make_https_sender(io, omt::test::test_sender_options(pki_.ca_file));
+  const std::size_t before = threads();
+  auto service = std::make_unique<omt::service::DeliveryService>(io, queue(), *sender,
+                                                                 omt::test::fast_options(fake.url()), metrics);
+  EXPECT_EQ(threads(), before);
+  std::thread io_thread([&] { io.run(); });
+  service->start();
+  EXPECT_TRUE(fake.wait_for_records(expected.size(), kWait)) << fake.record_count();
+  EXPECT_TRUE(eventually([&] { return queue().depth() == 0; })) << queue().depth() << " records left";
+  EXPECT_TRUE(service->stop(5s));
+  sender.reset();
+  work.reset();
+  io_thread.join();
+  service.reset();
+  EXPECT_EQ(omt::test::distinct_ids(fake.records()), expected);
 }
 
 }  // namespace

@@ -365,6 +365,8 @@ TEST_F(IngestTest, WithoutAQueueOnlyDryRunsWork) {
 // A queue that hands writes to the test instead of storing them: shows when the answer is sent.
 class ManualQueue final : public omt::queue::Queue {
  public:
+  template <class T>
+  using Done = omt::queue::Done<T>;
   using Queue::enqueue;
   using Queue::store;
   void enqueue(std::vector<omt::queue::NewRecord> records, EnqueueDone done) override {
@@ -379,11 +381,11 @@ class ManualQueue final : public omt::queue::Queue {
       done(omt::queue::IngestStored{std::move(*ids), 0});
     });
   }
-  omt::Expected<std::vector<omt::queue::RejectedEvent>> rejected_events(const omt::queue::RejectedEventSelection&) override {
-    return unused();
+  void rejected_events(const omt::queue::RejectedEventSelection&, Done<std::vector<omt::queue::RejectedEvent>> done) override {
+    done(unused());
   }
-  omt::Expected<omt::queue::RejectedEventsSettled> settle_rejected_events(std::vector<omt::queue::RejectedEventOutcome>) override {
-    return unused();
+  void settle_rejected_events(std::vector<omt::queue::RejectedEventOutcome>, Done<omt::queue::RejectedEventsSettled> done) override {
+    done(unused());
   }
   std::size_t pending() const {
     std::lock_guard lock(mutex_);
@@ -396,30 +398,30 @@ class ManualQueue final : public omt::queue::Queue {
     return first;
   }
 
-  omt::Expected<omt::queue::Leased> lease(const std::string&, RecordType, omt::queue::Lane, std::size_t,
-                                          std::chrono::milliseconds) override { return unused(); }
-  omt::Expected<std::size_t> ack(const std::vector<omt::queue::RecordId>&) override { return unused(); }
-  omt::Expected<std::size_t> reschedule(const std::vector<omt::queue::RecordId>&, std::chrono::milliseconds) override {
-    return unused();
+  void lease(const std::string&, RecordType, omt::queue::Lane, std::size_t, std::chrono::milliseconds,
+             Done<omt::queue::Leased> done) override { done(unused()); }
+  void ack(const std::vector<omt::queue::RecordId>&, Done<std::size_t> done) override { done(unused()); }
+  void reschedule(const std::vector<omt::queue::RecordId>&, std::chrono::milliseconds, Done<std::size_t> done) override {
+    done(unused());
   }
-  omt::Expected<std::size_t> dead_letter(const std::vector<omt::queue::RecordId>&, const std::string&) override {
-    return unused();
+  void dead_letter(const std::vector<omt::queue::RecordId>&, const std::string&, Done<std::size_t> done) override {
+    done(unused());
   }
-  omt::Expected<void> hold_key(const std::string&, const std::string&) override { return unused(); }
-  omt::Expected<void> unhold_key(const std::string&) override { return unused(); }
-  omt::Expected<std::vector<omt::queue::HeldKey>> held_keys() override { return unused(); }
-  omt::Expected<std::size_t> rekey(const std::string&, const std::string&) override { return unused(); }
-  omt::Expected<std::size_t> release_key(const std::string&, const std::string&) override { return unused(); }
-  omt::Expected<std::vector<omt::queue::ReadyPartition>> ready_partitions() override { return unused(); }
-  omt::Expected<omt::queue::QueueStats> stats() override { return unused(); }
+  void hold_key(const std::string&, const std::string&, Done<void> done) override { done(unused()); }
+  void unhold_key(const std::string&, Done<void> done) override { done(unused()); }
+  void held_keys(Done<std::vector<omt::queue::HeldKey>> done) override { done(unused()); }
+  void rekey(const std::string&, const std::string&, Done<std::size_t> done) override { done(unused()); }
+  void release_key(const std::string&, const std::string&, Done<std::size_t> done) override { done(unused()); }
+  void ready_partitions(Done<std::vector<omt::queue::ReadyPartition>> done) override { done(unused()); }
+  void stats(Done<omt::queue::QueueStats> done) override { done(unused()); }
   std::uint64_t depth() const override { return 0; }
   std::uint64_t lane_depth(omt::queue::Lane) const override { return 0; }
   std::uint64_t high_water_mark() const override { return 1000; }
-  omt::Expected<std::vector<omt::queue::DeadRecord>> dead_letters(const omt::queue::DeadLetterSelection&) override {
-    return unused();
+  void dead_letters(const omt::queue::DeadLetterSelection&, Done<std::vector<omt::queue::DeadRecord>> done) override {
+    done(unused());
   }
-  omt::Expected<std::size_t> replay(const omt::queue::DeadLetterSelection&) override { return unused(); }
-  omt::Expected<std::size_t> purge(const omt::queue::DeadLetterSelection&) override { return unused(); }
+  void replay(const omt::queue::DeadLetterSelection&, Done<std::size_t> done) override { done(unused()); }
+  void purge(const omt::queue::DeadLetterSelection&, Done<std::size_t> done) override { done(unused()); }
 
  private:
   static tl::unexpected<omt::Error> unused() { return omt::fail(omt::errc::io, "not used by ingest"); }

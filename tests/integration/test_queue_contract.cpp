@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <filesystem>
 #include <future>
 #include <mutex>
@@ -894,6 +896,144 @@ TEST_P(QueueContract, TheRequestLogIsSelectedBySourceTimeAndStatus) {
   auto unanswered = log->logged_requests(which);
   ASSERT_TRUE(unanswered);
   EXPECT_EQ(records_of(*unanswered), (std::vector<int>{3}));
+// ---- the asynchronous forms (queue.hpp's contract: callbacks once each, on the queue's thread, in the order
+// submitted; a callback may start further operations, as it only queues them) ----
+
+// Collects the answers of asynchronous operations started without waiting, and waits for all of them.
+class Answers {
+ public:
+  // A callback for operation `index`: notes the order of the answer and whether it came on a queue thread.
+  template <class T>
+  omt::queue::Done<T> expect(std::size_t index, std::function<void(omt::Expected<T>&)> check = {}) {
+    {
+      std::lock_guard lock(mutex_);
+      ++expected_;
+    }
+    return [this, index, check](omt::Expected<T> result) {
+      if (check) check(result);
+      std::lock_guard lock(mutex_);
+      order_.push_back(index);
+      on_queue_thread_ = on_queue_thread_ && omt::queue::on_queue_thread();
+      changed_.notify_all();
+    };
+  }
+  // True when every expected answer came within the time.
+  bool wait(std::chrono::seconds within = 30s) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, within, [this] { return order_.size() >= expected_; });
+  }
+  std::vector<std::size_t> order() {
+    std::lock_guard lock(mutex_);
+    return order_;
+  }
+  bool all_on_queue_thread() {
+    std::lock_guard lock(mutex_);
+    return on_queue_thread_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t expected_ = 0;
+  std::vector<std::size_t> order_;
+  bool on_queue_thread_ = true;
+};
+
+TEST_P(QueueContract, AsynchronousOperationsAnswerOnceEachOnTheQueuesThreadInTheOrderSubmitted) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  const auto ids = enqueue(*q, contacts("a", 0, 5));
+  ASSERT_EQ(ids.size(), 5u);
+  std::vector<std::vector<RecordId>> leased(3);
+  std::size_t acked = 0, rescheduled = 0;
+  Answers answers;
+  // Submitted one after the other without waiting: a partition's records go out in id order, lease after lease.
+  for (std::size_t i = 0; i < 3; ++i) {
+    q->lease("a", RecordType::contact, omt::queue::Lane::live, 2, 30s,
+             answers.expect<omt::queue::Leased>(i, [&, i](omt::Expected<omt::queue::Leased>& r) {
+               ASSERT_TRUE(r) << r.error().message;
+               leased[i] = ids_of(r->records);
+             }));
+  }
+  q->ack({ids[0], ids[1]}, answers.expect<std::size_t>(3, [&](omt::Expected<std::size_t>& r) { acked = r.value_or(99); }));
+  q->reschedule({ids[2]}, 0ms, answers.expect<std::size_t>(4, [&](omt::Expected<std::size_t>& r) { rescheduled = r.value_or(99); }));
+  ASSERT_TRUE(answers.wait());
+  EXPECT_EQ(answers.order(), (std::vector<std::size_t>{0, 1, 2, 3, 4}));
+  EXPECT_TRUE(answers.all_on_queue_thread());
+  EXPECT_EQ(leased[0], (std::vector<RecordId>{ids[0], ids[1]}));
+  EXPECT_EQ(leased[1], (std::vector<RecordId>{ids[2], ids[3]}));
+  EXPECT_EQ(leased[2], (std::vector<RecordId>{ids[4]}));
+  EXPECT_EQ(acked, 2u);
+  EXPECT_EQ(rescheduled, 1u);
+  EXPECT_EQ(q->depth(), 3u);
+  // The rescheduled record is due again at once, with one attempt more.
+  auto again = q->lease("a", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(ids_of(again->records), (std::vector<RecordId>{ids[2]}));
+  EXPECT_EQ(again->records[0].attempts, 1u);
+}
+
+TEST_P(QueueContract, ConcurrentAsynchronousLeasesNeverHandOutARecordTwice) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  for (int e = 0; e < 20; ++e) enqueue(*q, contacts("a", e * 10, 10));
+  std::mutex mutex;
+  std::multiset<RecordId> handed_out;
+  Answers answers;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int l = 0; l < 30; ++l) {
+        q->lease("a", RecordType::contact, omt::queue::Lane::live, 5, 1h,
+                 answers.expect<omt::queue::Leased>(static_cast<std::size_t>(t * 100 + l), [&](omt::Expected<omt::queue::Leased>& r) {
+                   ASSERT_TRUE(r) << r.error().message;
+                   std::lock_guard lock(mutex);
+                   for (const auto& record : r->records) handed_out.insert(record.id);
+                 }));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(answers.wait());
+  EXPECT_EQ(answers.order().size(), 120u);  // each callback once
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(handed_out.size(), 200u);  // 600 asked for: every record once, none twice
+  EXPECT_EQ(std::set<RecordId>(handed_out.begin(), handed_out.end()).size(), handed_out.size());
+}
+
+TEST_P(QueueContract, ACallbackMayStartFurtherOperationsWithoutDeadlock) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  enqueue(*q, contacts("a", 0, 3));
+  std::promise<std::pair<std::size_t, std::uint64_t>> finished;  // (acked, depth after)
+  // lease -> (its callback) ack -> (its callback) stats: each started on the queue's thread, none waited for there.
+  q->lease("a", RecordType::contact, omt::queue::Lane::live, 10, 30s, [&](omt::Expected<omt::queue::Leased> leased) {
+    if (!leased) return finished.set_value({0, 99});
+    q->ack(ids_of(leased->records), [&](omt::Expected<std::size_t> acked) {
+      const std::size_t n = acked.value_or(0);
+      q->stats([&, n](omt::Expected<omt::queue::QueueStats> stats) {
+        finished.set_value({n, stats ? stats->depth : 99});
+      });
+    });
+  });
+  auto future = finished.get_future();
+  ASSERT_EQ(future.wait_for(30s), std::future_status::ready);
+  EXPECT_EQ(future.get(), (std::pair<std::size_t, std::uint64_t>{3, 0}));
+}
+
+TEST_P(QueueContract, ARefusedAsynchronousOperationIsAnsweredOnceAtOnce) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  std::vector<RejectedEventOutcome> outcomes(1);
+  outcomes[0].id = 1;
+  outcomes[0].record = NewRecord{"a", RecordType::contact, std::string(70 * 1024, 'x')};
+  int calls = 0;
+  q->settle_rejected_events(std::move(outcomes), [&](omt::Expected<omt::queue::RejectedEventsSettled> settled) {
+    ++calls;
+    ASSERT_FALSE(settled);
+    EXPECT_EQ(settled.error().code, omt::errc::too_large);
+  });
+  EXPECT_EQ(calls, 1);  // before the call returned, on this thread
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, QueueContract, ::testing::Values(Backend::sqlite, Backend::postgres),

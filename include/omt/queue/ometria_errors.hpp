@@ -1,7 +1,8 @@
 // What Ometria rejected after a 2xx (GET /v2/push/_errors), kept durably beside the queue so that the operator
 // commands (a separate process) can list it: one row per distinct entry and key, bounded (the least recently
 // listed go first). Each poll lists the account's last errors again, so storing a poll's entries is idempotent:
-// an entry already kept counts as new only by the occurrences it gained. Implemented by the SQLite queue.
+// an entry already kept counts as new only by the occurrences it gained. Implemented by the SQLite and PostgreSQL
+// queues, on their own threads: the operations answer through a callback as queue::Queue's do (queue.hpp).
 #pragma once
 
 #include <cstddef>
@@ -12,6 +13,7 @@
 
 #include "omt/delivery/ometria_errors.hpp"
 #include "omt/error.hpp"
+#include "omt/queue/queue.hpp"
 
 namespace omt::queue {
 
@@ -38,13 +40,29 @@ class OmetriaErrorLog {
   virtual ~OmetriaErrorLog() = default;
   // Stores what one poll of api_key listed, at `now` (Unix ms): an entry not kept is added; a kept one is marked
   // seen, its occurrences raised to the new count when higher, and its match filled in when it had none. Then
-  // only the store's bound of most recently seen rows stay. Returns the new entries, each with its new occurrences.
-  virtual Expected<std::vector<delivery::SeenError>> record_ometria_errors(const std::string& api_key,
-                                                                          const std::vector<delivery::SeenError>& seen,
-                                                                          std::int64_t now) = 0;
+  // only the store's bound of most recently seen rows stay. Answers the new entries, each with its new occurrences.
+  virtual void record_ometria_errors(const std::string& api_key, const std::vector<delivery::SeenError>& seen,
+                                     std::int64_t now, Done<std::vector<delivery::SeenError>> done) = 0;
   // The kept errors, newest first (the latest new first), at most limit (0: all).
-  virtual Expected<std::vector<StoredOmetriaError>> ometria_errors(std::size_t limit) = 0;
-  virtual Expected<std::vector<OmetriaErrorsOfKey>> ometria_errors_by_key() = 0;
+  virtual void ometria_errors(std::size_t limit, Done<std::vector<StoredOmetriaError>> done) = 0;
+  virtual void ometria_errors_by_key(Done<std::vector<OmetriaErrorsOfKey>> done) = 0;
+
+  // The waiting forms (never from a queue callback).
+  Expected<std::vector<delivery::SeenError>> record_ometria_errors(const std::string& api_key,
+                                                                  const std::vector<delivery::SeenError>& seen,
+                                                                  std::int64_t now) {
+    return wait_for<std::vector<delivery::SeenError>>("record_ometria_errors", [&](Done<std::vector<delivery::SeenError>> done) {
+      record_ometria_errors(api_key, seen, now, std::move(done));
+    });
+  }
+  Expected<std::vector<StoredOmetriaError>> ometria_errors(std::size_t limit) {
+    return wait_for<std::vector<StoredOmetriaError>>(
+        "ometria_errors", [&](Done<std::vector<StoredOmetriaError>> done) { ometria_errors(limit, std::move(done)); });
+  }
+  Expected<std::vector<OmetriaErrorsOfKey>> ometria_errors_by_key() {
+    return wait_for<std::vector<OmetriaErrorsOfKey>>(
+        "ometria_errors_by_key", [&](Done<std::vector<OmetriaErrorsOfKey>> done) { ometria_errors_by_key(std::move(done)); });
+  }
 };
 
 }  // namespace omt::queue

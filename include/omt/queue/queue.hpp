@@ -1,7 +1,23 @@
 // The durable queue between ingest and delivery, as an interface so that another backend can be added without
-// touching delivery. Promises of every implementation: an enqueue is acknowledged only once its records are
-// durable (they survive the process being killed); a record leaves the queue only by ack (after a 2xx) or by
-// moving to the dead-letter store with its reason; leased records not acked before a crash are leased again.
+// touching delivery. Every operation that reads or writes the store is asynchronous: it completes through a
+// callback, so no caller blocks a thread on the store (a waiting form of each is kept for the CLI and tests).
+//
+// The contract, for every implementation (tests/integration/test_queue_contract.cpp runs it on each backend):
+// - Durability: a write (enqueue, store, ack, reschedule, dead-letter, ...) is answered only once it is committed;
+//   an enqueue's records survive the process being killed. A record leaves the queue only by ack (after a 2xx) or
+//   by moving to the dead-letter store with its reason.
+// - Ordering within a partition (api key, type, lane): records are kept oldest first (ids grow with time), and a
+//   lease hands them out in id order. The operations one caller submits run in the order submitted, so its acks,
+//   reschedules and dead-letters apply in that order.
+// - Leases: a leased record is handed to no other lease until it is acked, rescheduled or dead-lettered, or its
+//   lease_for runs out. Leases do not outlive the process: after a crash or restart every record not acked is
+//   leased again (at-least-once).
+// - Callbacks (Done<T>): each is called exactly once, on the queue's own thread, after the commit for writes; an
+//   operation refused before it is queued (too large, queue closed or too busy) is answered at once, on the
+//   caller's thread. A callback must be quick, and may start further operations (they are only queued), but must
+//   never call a waiting form: that would wait on the very thread that has to answer (it fails instead).
+// - What a crash may leave behind: records pushed but not yet acked are pushed again (a delivered record may be
+//   delivered twice); an acknowledged enqueue or ack is never lost.
 // Events ingest could not transform are kept too, in a bounded rejected-events store, until replayed.
 #pragma once
 
@@ -9,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +35,34 @@
 #include "omt/ometria/transformer.hpp"
 
 namespace omt::queue {
+
+// How an asynchronous operation answers: once, on the queue's thread (see the contract above).
+template <class T>
+using Done = std::function<void(Expected<T>)>;
+
+// Marks the calling thread as a queue's own thread while it lives (each backend's thread holds one), so that a
+// waiting form called there fails instead of deadlocking.
+class QueueThreadMark {
+ public:
+  QueueThreadMark();
+  ~QueueThreadMark();
+  QueueThreadMark(const QueueThreadMark&) = delete;
+  QueueThreadMark& operator=(const QueueThreadMark&) = delete;
+};
+bool on_queue_thread();
+
+// The waiting form of an asynchronous operation: start(done) starts it, and this waits for its answer.
+template <class T, class Start>
+Expected<T> wait_for(std::string_view what, Start start) {
+  if (on_queue_thread()) {
+    return fail(errc::io, "queue: " + std::string(what) + " called from a queue callback (it would deadlock)");
+  }
+  // Shared: the queue's thread may still be inside set_value when this thread wakes and returns.
+  auto promise = std::make_shared<std::promise<Expected<T>>>();
+  auto future = promise->get_future();
+  start(Done<T>([promise](Expected<T> result) { promise->set_value(std::move(result)); }));
+  return future.get();
+}
 
 using RecordId = std::int64_t;
 using ometria::RecordType;
@@ -228,10 +273,8 @@ class Queue {
 
   virtual ~Queue() = default;
 
-  // Stores the records and calls done (on a queue thread: be quick, and do not call back into the queue from
-  // it) once they are durable, with their ids in order; or with the error, in which case none was stored.
-  // A request refused before it is queued (too large, queue closed or too busy) is answered at once, on the
-  // caller's thread.
+  // Stores the records and calls done once they are durable, with their ids in order; or with the error, in
+  // which case none was stored.
   virtual void enqueue(std::vector<NewRecord> records, EnqueueDone done) = 0;
   std::future<Expected<std::vector<RecordId>>> enqueue(std::vector<NewRecord> records);
   // As enqueue, and the rejected events in the same transaction: done is called once both are durable (or with
@@ -240,60 +283,56 @@ class Queue {
   virtual void store(IngestWrite write, StoreDone done) = 0;
   std::future<Expected<IngestStored>> store(IngestWrite write);
 
-  // Up to max records of (api_key, type, lane) that are due and not leased, oldest first; they stay invisible to
-  // other leases of this queue object for lease_for, or until acked / rescheduled / dead-lettered. Leases do
-  // not outlive the process: after a restart every record not acked is handed out again (at-least-once).
+  // Up to max records of (api_key, type, lane) that are due and not leased, oldest first (in id order); they stay
+  // invisible to other leases of this queue object for lease_for, or until acked / rescheduled / dead-lettered.
+  // Leases do not outlive the process: after a restart every record not acked is handed out again (at-least-once).
   // An implementation may hand out fewer than max while more are due (records stored together are leased
   // together); it then says so in more_due.
-  virtual Expected<Leased> lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
-                                 std::chrono::milliseconds lease_for) = 0;
-  // The live lane's (ingest's records).
-  Expected<Leased> lease(const std::string& api_key, RecordType type, std::size_t max, std::chrono::milliseconds lease_for) {
-    return lease(api_key, type, Lane::live, max, lease_for);
-  }
-  // Deletes delivered records (and counts them in their partition's delivered total). Returns how many existed.
-  virtual Expected<std::size_t> ack(const std::vector<RecordId>& ids) = 0;
+  virtual void lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
+                     std::chrono::milliseconds lease_for, Done<Leased> done) = 0;
+  // Deletes delivered records (and counts them in their partition's delivered total). Answers how many existed.
+  virtual void ack(const std::vector<RecordId>& ids, Done<std::size_t> done) = 0;
   // attempts + 1, next attempt after delay, lease released.
-  virtual Expected<std::size_t> reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) = 0;
+  virtual void reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay, Done<std::size_t> done) = 0;
   // Moves records to the dead-letter store with the reason (counted in their partition's dead-lettered total).
   // A replayed dead letter comes back in the live lane.
-  virtual Expected<std::size_t> dead_letter(const std::vector<RecordId>& ids, const std::string& reason) = 0;
+  virtual void dead_letter(const std::vector<RecordId>& ids, const std::string& reason, Done<std::size_t> done) = 0;
 
   // A held key's records stay stored; ready_partitions leaves them out until unhold.
-  virtual Expected<void> hold_key(const std::string& api_key, const std::string& reason) = 0;
-  virtual Expected<void> unhold_key(const std::string& api_key) = 0;
-  virtual Expected<std::vector<HeldKey>> held_keys() = 0;
+  virtual void hold_key(const std::string& api_key, const std::string& reason, Done<void> done) = 0;
+  virtual void unhold_key(const std::string& api_key, Done<void> done) = 0;
+  virtual void held_keys(Done<std::vector<HeldKey>> done) = 0;
 
   // The operator's way out for records under a key no source has any more (records keep the key they were
   // accepted under: a key names an Ometria account, so a corrected key never moves them by itself).
   // rekey: every waiting record of from_key is now under to_key (same ids, attempts and due times), and a hold
-  // on from_key is dropped. Returns how many records moved.
-  virtual Expected<std::size_t> rekey(const std::string& from_key, const std::string& to_key) = 0;
+  // on from_key is dropped. Answers how many records moved.
+  virtual void rekey(const std::string& from_key, const std::string& to_key, Done<std::size_t> done) = 0;
   // release_key: every waiting record of api_key moves to the dead-letter store with the reason, and a hold on
-  // api_key is dropped. Returns how many records moved.
-  virtual Expected<std::size_t> release_key(const std::string& api_key, const std::string& reason) = 0;
+  // api_key is dropped. Answers how many records moved.
+  virtual void release_key(const std::string& api_key, const std::string& reason, Done<std::size_t> done) = 0;
 
-  virtual Expected<std::vector<ReadyPartition>> ready_partitions() = 0;
-  virtual Expected<QueueStats> stats() = 0;
+  virtual void ready_partitions(Done<std::vector<ReadyPartition>> done) = 0;
+  virtual void stats(Done<QueueStats> done) = 0;
 
-  // Records waiting, every lane / one lane (cheap: no database read). Over the high-water mark of live records,
-  // ingest answers 429 and stores nothing: backfill never counts there, however large an import is.
+  // Records waiting, every lane / one lane (cheap: no database read, so synchronous). Over the high-water mark of
+  // live records, ingest answers 429 and stores nothing: backfill never counts there, however large an import is.
   virtual std::uint64_t depth() const = 0;
   virtual std::uint64_t lane_depth(Lane lane) const = 0;
   virtual std::uint64_t high_water_mark() const = 0;
   bool over_high_water() const { return lane_depth(Lane::live) >= high_water_mark(); }
 
-  virtual Expected<std::vector<DeadRecord>> dead_letters(const DeadLetterSelection& which) = 0;
-  // Puts dead letters back in the queue (same ids, attempts 0, due now). Returns how many.
-  virtual Expected<std::size_t> replay(const DeadLetterSelection& which) = 0;
-  // Deletes dead letters for good. Returns how many.
-  virtual Expected<std::size_t> purge(const DeadLetterSelection& which) = 0;
+  virtual void dead_letters(const DeadLetterSelection& which, Done<std::vector<DeadRecord>> done) = 0;
+  // Puts dead letters back in the queue (same ids, attempts 0, due now). Answers how many.
+  virtual void replay(const DeadLetterSelection& which, Done<std::size_t> done) = 0;
+  // Deletes dead letters for good. Answers how many.
+  virtual void purge(const DeadLetterSelection& which, Done<std::size_t> done) = 0;
 
-  virtual Expected<std::vector<RejectedEvent>> rejected_events(const RejectedEventSelection& which) = 0;
+  virtual void rejected_events(const RejectedEventSelection& which, Done<std::vector<RejectedEvent>> done) = 0;
   // Applies a replay's outcomes in one transaction: each event still stored becomes its record (enqueued, due
   // now) and is removed, has its reason updated, or (skipped) is removed. An event no longer stored is counted as
   // gone, and its record is not enqueued (so one event never becomes two records).
-  virtual Expected<RejectedEventsSettled> settle_rejected_events(std::vector<RejectedEventOutcome> outcomes) = 0;
+  virtual void settle_rejected_events(std::vector<RejectedEventOutcome> outcomes, Done<RejectedEventsSettled> done) = 0;
   // Where the errors Ometria lists after accepting pushes are kept (omt/queue/ometria_errors.hpp); nullptr: this
   // backend keeps none, and delivery then does not read them (only kept entries tell a new error from a known one).
   virtual OmetriaErrorLog* ometria_error_log() { return nullptr; }
@@ -307,14 +346,67 @@ class Queue {
 
   // ---- imports ---- (a backend that keeps no import checkpoints refuses them all: it cannot take an import)
   // A new run of an import, state running, its files stored (a run with the same key before it is left as it is).
-  virtual Expected<ImportRun> start_import_run(NewImportRun run);
+  virtual void start_import_run(NewImportRun run, Done<ImportRun> done);
   // The runs with this key (every run when empty), oldest first, with their files and checkpoints.
-  virtual Expected<std::vector<ImportRun>> import_runs(const std::string& run_key);
-  virtual Expected<void> set_import_run_state(ImportRunId id, ImportState state);
+  virtual void import_runs(const std::string& run_key, Done<std::vector<ImportRun>> done);
+  virtual void set_import_run_state(ImportRunId id, ImportState state, Done<void> done);
   // As enqueue, and the checkpoint in the same transaction: both are durable, or neither is. Records may be
   // empty (a checkpoint only: the end of a file). The run's record count grows by the records.
   virtual void enqueue_import(std::vector<NewRecord> records, ImportCheckpoint checkpoint, EnqueueDone done);
   std::future<Expected<std::vector<RecordId>>> enqueue_import(std::vector<NewRecord> records, ImportCheckpoint checkpoint);
+
+  // ---- the waiting forms (the CLI, the import, tests): each starts its operation and waits for the answer.
+  // Never from a queue callback (the queue's own thread): there they fail instead of deadlocking.
+  Expected<Leased> lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
+                         std::chrono::milliseconds lease_for);
+  // The live lane's (ingest's records).
+  Expected<Leased> lease(const std::string& api_key, RecordType type, std::size_t max, std::chrono::milliseconds lease_for) {
+    return lease(api_key, type, Lane::live, max, lease_for);
+  }
+  Expected<std::size_t> ack(const std::vector<RecordId>& ids);
+  Expected<std::size_t> reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay);
+  Expected<std::size_t> dead_letter(const std::vector<RecordId>& ids, const std::string& reason);
+  Expected<void> hold_key(const std::string& api_key, const std::string& reason);
+  Expected<void> unhold_key(const std::string& api_key);
+  Expected<std::vector<HeldKey>> held_keys();
+  Expected<std::size_t> rekey(const std::string& from_key, const std::string& to_key);
+  Expected<std::size_t> release_key(const std::string& api_key, const std::string& reason);
+  Expected<std::vector<ReadyPartition>> ready_partitions();
+  Expected<QueueStats> stats();
+  Expected<std::vector<DeadRecord>> dead_letters(const DeadLetterSelection& which);
+  Expected<std::size_t> replay(const DeadLetterSelection& which);
+  Expected<std::size_t> purge(const DeadLetterSelection& which);
+  Expected<std::vector<RejectedEvent>> rejected_events(const RejectedEventSelection& which);
+  Expected<RejectedEventsSettled> settle_rejected_events(std::vector<RejectedEventOutcome> outcomes);
+  Expected<ImportRun> start_import_run(NewImportRun run);
+  Expected<std::vector<ImportRun>> import_runs(const std::string& run_key);
+  Expected<void> set_import_run_state(ImportRunId id, ImportState state);
 };
+
+// What an implementation writes to keep the waiting forms visible beside its overrides (C++ hides a base's
+// overloads of a name the derived class declares).
+#define OMT_QUEUE_WAITING_FORMS                                                                                      \
+  using Queue::enqueue;                                                                                              \
+  using Queue::store;                                                                                                \
+  using Queue::lease;                                                                                                \
+  using Queue::ack;                                                                                                  \
+  using Queue::reschedule;                                                                                           \
+  using Queue::dead_letter;                                                                                          \
+  using Queue::hold_key;                                                                                             \
+  using Queue::unhold_key;                                                                                           \
+  using Queue::held_keys;                                                                                            \
+  using Queue::rekey;                                                                                                \
+  using Queue::release_key;                                                                                          \
+  using Queue::ready_partitions;                                                                                     \
+  using Queue::stats;                                                                                                \
+  using Queue::dead_letters;                                                                                         \
+  using Queue::replay;                                                                                               \
+  using Queue::purge;                                                                                                \
+  using Queue::rejected_events;                                                                                      \
+  using Queue::settle_rejected_events;                                                                               \
+  using Queue::start_import_run;                                                                                     \
+  using Queue::import_runs;                                                                                          \
+  using Queue::set_import_run_state;                                                                                 \
+  using Queue::enqueue_import
 
 }  // namespace omt::queue

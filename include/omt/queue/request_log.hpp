@@ -62,7 +62,13 @@ class RequestLog {
   // Stores the entries soon, never waiting for the database: entries logged close together are written together.
   // Past the store's bound the oldest entries are dropped (that is the bound, not a failure).
   virtual void log_pushes(std::vector<RequestLogEntry> entries, LogDone done) = 0;
-  virtual Expected<std::vector<LoggedRequest>> logged_requests(const RequestLogSelection& which) = 0;
+  // Answers on the queue's thread, as queue::Queue's operations do (queue.hpp).
+  virtual void logged_requests(const RequestLogSelection& which, Done<std::vector<LoggedRequest>> done) = 0;
+  // The waiting form (never from a queue callback).
+  Expected<std::vector<LoggedRequest>> logged_requests(const RequestLogSelection& which) {
+    return wait_for<std::vector<LoggedRequest>>(
+        "logged_requests", [&](Done<std::vector<LoggedRequest>> done) { logged_requests(which, std::move(done)); });
+  }
 };
 
 }  // namespace omt::queue

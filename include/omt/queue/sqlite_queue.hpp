@@ -48,46 +48,46 @@ class SqliteQueue final : public Queue, public OmetriaErrorLog, public RequestLo
   SqliteQueue(const SqliteQueue&) = delete;
   SqliteQueue& operator=(const SqliteQueue&) = delete;
 
-  using Queue::enqueue;
-  using Queue::lease;
-  using Queue::store;
+  OMT_QUEUE_WAITING_FORMS;
+  using OmetriaErrorLog::record_ometria_errors;
+  using OmetriaErrorLog::ometria_errors;
+  using OmetriaErrorLog::ometria_errors_by_key;
+  using RequestLog::logged_requests;
   void enqueue(std::vector<NewRecord> records, EnqueueDone done) override;
   void store(IngestWrite write, StoreDone done) override;
-  Expected<Leased> lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
-                         std::chrono::milliseconds lease_for) override;
-  Expected<std::size_t> ack(const std::vector<RecordId>& ids) override;
-  Expected<std::size_t> reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) override;
-  Expected<std::size_t> dead_letter(const std::vector<RecordId>& ids, const std::string& reason) override;
-  Expected<void> hold_key(const std::string& api_key, const std::string& reason) override;
-  Expected<void> unhold_key(const std::string& api_key) override;
-  Expected<std::vector<HeldKey>> held_keys() override;
-  Expected<std::size_t> rekey(const std::string& from_key, const std::string& to_key) override;
-  Expected<std::size_t> release_key(const std::string& api_key, const std::string& reason) override;
-  Expected<std::vector<ReadyPartition>> ready_partitions() override;
-  Expected<QueueStats> stats() override;
+  void lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
+             std::chrono::milliseconds lease_for, Done<Leased> done) override;
+  void ack(const std::vector<RecordId>& ids, Done<std::size_t> done) override;
+  void reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay, Done<std::size_t> done) override;
+  void dead_letter(const std::vector<RecordId>& ids, const std::string& reason, Done<std::size_t> done) override;
+  void hold_key(const std::string& api_key, const std::string& reason, Done<void> done) override;
+  void unhold_key(const std::string& api_key, Done<void> done) override;
+  void held_keys(Done<std::vector<HeldKey>> done) override;
+  void rekey(const std::string& from_key, const std::string& to_key, Done<std::size_t> done) override;
+  void release_key(const std::string& api_key, const std::string& reason, Done<std::size_t> done) override;
+  void ready_partitions(Done<std::vector<ReadyPartition>> done) override;
+  void stats(Done<QueueStats> done) override;
   std::uint64_t depth() const override;
   std::uint64_t lane_depth(Lane lane) const override;
   std::uint64_t high_water_mark() const override;
   // Unavailable while its transactions fail as a whole (a full disk, an I/O error), until one commits again.
   QueueHealth health() const override;
-  Expected<std::vector<DeadRecord>> dead_letters(const DeadLetterSelection& which) override;
-  Expected<std::size_t> replay(const DeadLetterSelection& which) override;
-  Expected<std::size_t> purge(const DeadLetterSelection& which) override;
-  Expected<std::vector<RejectedEvent>> rejected_events(const RejectedEventSelection& which) override;
-  Expected<RejectedEventsSettled> settle_rejected_events(std::vector<RejectedEventOutcome> outcomes) override;
+  void dead_letters(const DeadLetterSelection& which, Done<std::vector<DeadRecord>> done) override;
+  void replay(const DeadLetterSelection& which, Done<std::size_t> done) override;
+  void purge(const DeadLetterSelection& which, Done<std::size_t> done) override;
+  void rejected_events(const RejectedEventSelection& which, Done<std::vector<RejectedEvent>> done) override;
+  void settle_rejected_events(std::vector<RejectedEventOutcome> outcomes, Done<RejectedEventsSettled> done) override;
   OmetriaErrorLog* ometria_error_log() override { return this; }
-  Expected<std::vector<delivery::SeenError>> record_ometria_errors(const std::string& api_key,
-                                                                  const std::vector<delivery::SeenError>& seen,
-                                                                  std::int64_t now) override;
-  Expected<std::vector<StoredOmetriaError>> ometria_errors(std::size_t limit) override;
-  Expected<std::vector<OmetriaErrorsOfKey>> ometria_errors_by_key() override;
+  void record_ometria_errors(const std::string& api_key, const std::vector<delivery::SeenError>& seen,
+                             std::int64_t now, Done<std::vector<delivery::SeenError>> done) override;
+  void ometria_errors(std::size_t limit, Done<std::vector<StoredOmetriaError>> done) override;
+  void ometria_errors_by_key(Done<std::vector<OmetriaErrorsOfKey>> done) override;
   RequestLog* request_log() override { return this; }
   void log_pushes(std::vector<RequestLogEntry> entries, LogDone done) override;
-  Expected<std::vector<LoggedRequest>> logged_requests(const RequestLogSelection& which) override;
-  using Queue::enqueue_import;
-  Expected<ImportRun> start_import_run(NewImportRun run) override;
-  Expected<std::vector<ImportRun>> import_runs(const std::string& run_key) override;
-  Expected<void> set_import_run_state(ImportRunId id, ImportState state) override;
+  void logged_requests(const RequestLogSelection& which, Done<std::vector<LoggedRequest>> done) override;
+  void start_import_run(NewImportRun run, Done<ImportRun> done) override;
+  void import_runs(const std::string& run_key, Done<std::vector<ImportRun>> done) override;
+  void set_import_run_state(ImportRunId id, ImportState state, Done<void> done) override;
   void enqueue_import(std::vector<NewRecord> records, ImportCheckpoint checkpoint, EnqueueDone done) override;
 
   // How many transactions the writer has committed (group commit makes this far smaller than the enqueues).

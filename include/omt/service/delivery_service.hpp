@@ -53,7 +53,6 @@ struct DeliveryOptions {
   // Look for ready partitions at least this often even without notify() (records whose retry fell due are
   // also woken by a timer of their own; this is the safety net).
   std::chrono::milliseconds poll_interval{1000};
-  std::size_t queue_threads = 4;  // threads running the (blocking) queue calls; concurrent acks share a commit
   // GET /v2/push/_errors of each key this often (0: never; also never when the queue keeps no errors): the keys
   // of errors_poll_keys (the configured sources') and every key delivery pushes to. Each poll takes a token of
   // the key's rate limit like a push. The record ids of recent pushes kept for matching errors to records:

@@ -1,8 +1,8 @@
 // The PostgreSQL queue's operations. One thread owns the connection (as the SQLite queue's writer does): callers
-// queue tasks and wait for them. Enqueues that queue up together are written in one transaction with one INSERT
-// for all their records (group commit); every other operation is a transaction of its own. Records are rows, not
-// chunks: a lease is a row's leased_until / lease_owner, taken with FOR UPDATE SKIP LOCKED, so instances that
-// share the table later never hand out the same record twice.
+// queue tasks and are answered through their callbacks on that thread. Enqueues that queue up together are
+// written in one transaction with one INSERT for all their records (group commit); every other operation is a
+// transaction of its own. Records are rows, not chunks: a lease is a row's leased_until / lease_owner, taken with
+// FOR UPDATE SKIP LOCKED, so instances that share the table later never hand out the same record twice.
 #include "omt/queue/postgres_queue.hpp"
 
 #include <unistd.h>
@@ -31,6 +31,7 @@
 #include "ometria_error_store.hpp"
 #include "request_log_store.hpp"
 #include "schema.hpp"
+#include "../completion.hpp"
 #include "../write_checks.hpp"
 
 namespace omt::queue {
@@ -194,26 +195,15 @@ struct PostgresQueue::Impl {
     return true;
   }
 
-  // Runs body on the connection's thread and waits for it.
+  // Runs body(db, delta) -> Expected<T> in a transaction of its own on the connection's thread, then done(result)
+  // there after the commit; refused (closing, too busy), done is called at once on the caller's thread.
   template <class T, class Body>
-  Expected<T> call(std::string_view what, Body body) {
-    if (std::this_thread::get_id() == thread.get_id()) {
-      return fail(errc::io, "queue: " + std::string(what) + " called from a queue callback (it would deadlock)");
-    }
-    auto promise = std::make_shared<std::promise<Expected<T>>>();
-    auto future = promise->get_future();
-    call_async<T>(what, std::move(body), [promise](Expected<T> r) { promise->set_value(std::move(r)); });
-    return future.get();
-  }
-
-  // As call, without waiting: done(result) runs on the connection's thread (or at once, refused, on the caller's).
-  template <class T, class Body>
-  void call_async(std::string_view what, Body body, std::function<void(Expected<T>)> done) {
+  void submit_call(std::string_view what, Body body, Done<T> done) {
     auto result = std::make_shared<std::optional<T>>();
-    auto shared_done = std::make_shared<std::function<void(Expected<T>)>>(std::move(done));
+    auto shared_done = std::make_shared<Done<T>>(std::move(done));
     Call c;
     c.what = what;
-    c.run = [result, body = std::move(body)](Connection& db, std::int64_t& delta) -> Expected<void> {
+    c.run = [result, body = std::move(body)](Connection& db, std::int64_t& delta) mutable -> Expected<void> {
       auto value = body(db, delta);
       if (!value) return tl::unexpected(value.error());
       result->emplace(std::move(*value));
@@ -225,6 +215,11 @@ struct PostgresQueue::Impl {
     };
     Error refused;
     if (!submit(std::move(c), refused)) (*shared_done)(tl::unexpected(refused));
+  }
+  // As submit_call, and waits for the answer (never from the connection's thread: it fails instead).
+  template <class T, class Body>
+  Expected<T> call(std::string_view what, Body body) {
+    return wait_for<T>(what, [&](Done<T> done) { submit_call<T>(what, std::move(body), std::move(done)); });
   }
 
   void loop();
@@ -506,7 +501,10 @@ Expected<std::unique_ptr<PostgresQueue>> PostgresQueue::open(PostgresQueueOption
   impl->backfill_depth = static_cast<std::uint64_t>(lanes->backfill);
   impl->health.since = impl->now();
   Impl* raw = impl.get();
-  impl->thread = std::thread([raw] { raw->loop(); });
+  impl->thread = std::thread([raw] {
+    const QueueThreadMark mark;  // the waiting forms refuse to wait here
+    raw->loop();
+  });
   return std::unique_ptr<PostgresQueue>(new PostgresQueue(std::move(impl)));
 }
 
@@ -530,10 +528,10 @@ void PostgresQueue::store(IngestWrite write, StoreDone done) {
   }
 }
 
-Expected<Leased> PostgresQueue::lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
-                                      std::chrono::milliseconds lease_for) {
-  if (max == 0) return Leased{};
-  return impl_->call<Leased>("lease", [impl = impl_.get(), &api_key, type, lane, max, lease_for](Connection& db, std::int64_t&)
+void PostgresQueue::lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
+                                      std::chrono::milliseconds lease_for, Done<Leased> done) {
+  if (max == 0) return done(Leased{});
+  impl_->submit_call<Leased>("lease", [impl = impl_.get(), api_key, type, lane, max, lease_for](Connection& db, std::int64_t&)
                                           -> Expected<Leased> {
     const UnixMillis now = impl->now();
     Params p;
@@ -567,24 +565,24 @@ Expected<Leased> PostgresQueue::lease(const std::string& api_key, RecordType typ
       result.more_due = static_cast<std::size_t>(rows->integer(r, 6)) > max;
     }
     return result;
-  });
+  }, std::move(done));
 }
 
-Expected<std::size_t> PostgresQueue::ack(const std::vector<RecordId>& ids) {
-  if (ids.empty()) return std::size_t{0};
-  return impl_->call<std::size_t>("ack", [impl = impl_.get(), &ids](Connection& db, std::int64_t& delta) -> Expected<std::size_t> {
+void PostgresQueue::ack(const std::vector<RecordId>& ids, Done<std::size_t> done) {
+  if (ids.empty()) return done(std::size_t{0});
+  impl_->submit_call<std::size_t>("ack", [impl = impl_.get(), ids](Connection& db, std::int64_t& delta) -> Expected<std::size_t> {
     Params p;
     p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
     auto deleted = postgres::move_out(db, "moved AS (DELETE FROM records WHERE id = ANY($1::bigint[]) RETURNING *)", p,
                                       CountedAs::delivered, "ack");
     if (!deleted) return tl::unexpected(deleted.error());
     return impl->moved_out(*deleted, delta);
-  });
+  }, std::move(done));
 }
 
-Expected<std::size_t> PostgresQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) {
-  if (ids.empty()) return std::size_t{0};
-  return impl_->call<std::size_t>("reschedule", [impl = impl_.get(), &ids, delay](Connection& db, std::int64_t&)
+void PostgresQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay, Done<std::size_t> done) {
+  if (ids.empty()) return done(std::size_t{0});
+  impl_->submit_call<std::size_t>("reschedule", [impl = impl_.get(), ids, delay](Connection& db, std::int64_t&)
                                                     -> Expected<std::size_t> {
     Params p;
     p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
@@ -595,12 +593,12 @@ Expected<std::size_t> PostgresQueue::reschedule(const std::vector<RecordId>& ids
         p, "reschedule");
     if (!changed) return tl::unexpected(changed.error());
     return changed->changed();
-  });
+  }, std::move(done));
 }
 
-Expected<std::size_t> PostgresQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason) {
-  if (ids.empty()) return std::size_t{0};
-  return impl_->call<std::size_t>("dead_letter", [impl = impl_.get(), &ids, &reason](Connection& db, std::int64_t& delta)
+void PostgresQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason, Done<std::size_t> done) {
+  if (ids.empty()) return done(std::size_t{0});
+  impl_->submit_call<std::size_t>("dead_letter", [impl = impl_.get(), ids, reason](Connection& db, std::int64_t& delta)
                                                      -> Expected<std::size_t> {
     Params p;
     p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end())).add(reason).add(impl->now());
@@ -613,11 +611,11 @@ Expected<std::size_t> PostgresQueue::dead_letter(const std::vector<RecordId>& id
         p, CountedAs::dead_lettered, "dead-letter");
     if (!moved) return tl::unexpected(moved.error());
     return impl->moved_out(*moved, delta);
-  });
+  }, std::move(done));
 }
 
-Expected<void> PostgresQueue::hold_key(const std::string& api_key, const std::string& reason) {
-  auto r = impl_->call<bool>("hold_key", [impl = impl_.get(), &api_key, &reason](Connection& db, std::int64_t&)
+void PostgresQueue::hold_key(const std::string& api_key, const std::string& reason, Done<void> done) {
+  impl_->submit_call<bool>("hold_key", [impl = impl_.get(), api_key, reason](Connection& db, std::int64_t&)
                                              -> Expected<bool> {
     Params p;
     p.add(api_key).add(reason).add(impl->now());
@@ -627,9 +625,7 @@ Expected<void> PostgresQueue::hold_key(const std::string& api_key, const std::st
         p, "hold key");
     if (!held) return tl::unexpected(held.error());
     return true;
-  });
-  if (!r) return tl::unexpected(r.error());
-  return {};
+  }, discard_value(std::move(done)));
 }
 
 namespace {
@@ -642,22 +638,19 @@ Expected<void> drop_hold(Connection& db, const std::string& api_key) {
 }
 }  // namespace
 
-Expected<void> PostgresQueue::unhold_key(const std::string& api_key) {
-  auto r = impl_->call<bool>("unhold_key", [&api_key](Connection& db, std::int64_t&) -> Expected<bool> {
+void PostgresQueue::unhold_key(const std::string& api_key, Done<void> done) {
+  impl_->submit_call<bool>("unhold_key", [api_key](Connection& db, std::int64_t&) -> Expected<bool> {
     if (auto d = drop_hold(db, api_key); !d) return tl::unexpected(d.error());
     return true;
-  });
-  if (!r) return tl::unexpected(r.error());
-  return {};
+  }, discard_value(std::move(done)));
 }
 
-Expected<std::vector<HeldKey>> PostgresQueue::held_keys() {
-  return impl_->call<std::vector<HeldKey>>(
-      "held_keys", [impl = impl_.get()](Connection& db, std::int64_t&) { return impl->read_held_keys(db); });
+void PostgresQueue::held_keys(Done<std::vector<HeldKey>> done) {
+  impl_->submit_call<std::vector<HeldKey>>("held_keys", [impl = impl_.get()](Connection& db, std::int64_t&) { return impl->read_held_keys(db); }, std::move(done));
 }
 
-Expected<std::size_t> PostgresQueue::rekey(const std::string& from_key, const std::string& to_key) {
-  return impl_->call<std::size_t>("rekey", [&from_key, &to_key](Connection& db, std::int64_t&) -> Expected<std::size_t> {
+void PostgresQueue::rekey(const std::string& from_key, const std::string& to_key, Done<std::size_t> done) {
+  impl_->submit_call<std::size_t>("rekey", [from_key, to_key](Connection& db, std::int64_t&) -> Expected<std::size_t> {
     Params p;
     p.add(to_key).add(from_key);
     // Same ids, attempts, due times and leases: only the key changes.
@@ -665,11 +658,11 @@ Expected<std::size_t> PostgresQueue::rekey(const std::string& from_key, const st
     if (!moved) return tl::unexpected(moved.error());
     if (auto d = drop_hold(db, from_key); !d) return tl::unexpected(d.error());
     return moved->changed();
-  });
+  }, std::move(done));
 }
 
-Expected<std::size_t> PostgresQueue::release_key(const std::string& api_key, const std::string& reason) {
-  return impl_->call<std::size_t>("release_key", [impl = impl_.get(), &api_key, &reason](Connection& db,
+void PostgresQueue::release_key(const std::string& api_key, const std::string& reason, Done<std::size_t> done) {
+  impl_->submit_call<std::size_t>("release_key", [impl = impl_.get(), api_key, reason](Connection& db,
                                                                                           std::int64_t& delta)
                                                      -> Expected<std::size_t> {
     Params p;
@@ -685,12 +678,11 @@ Expected<std::size_t> PostgresQueue::release_key(const std::string& api_key, con
     if (!moved) return tl::unexpected(moved.error());
     if (auto d = drop_hold(db, api_key); !d) return tl::unexpected(d.error());
     return impl->moved_out(*moved, delta);
-  });
+  }, std::move(done));
 }
 
-Expected<std::vector<ReadyPartition>> PostgresQueue::ready_partitions() {
-  return impl_->call<std::vector<ReadyPartition>>(
-      "ready_partitions", [impl = impl_.get()](Connection& db, std::int64_t&) -> Expected<std::vector<ReadyPartition>> {
+void PostgresQueue::ready_partitions(Done<std::vector<ReadyPartition>> done) {
+  impl_->submit_call<std::vector<ReadyPartition>>("ready_partitions", [impl = impl_.get()](Connection& db, std::int64_t&) -> Expected<std::vector<ReadyPartition>> {
         Params p;
         p.add(impl->now());
         auto rows = db.exec(
@@ -707,11 +699,11 @@ Expected<std::vector<ReadyPartition>> PostgresQueue::ready_partitions() {
                                          rows->integer(r, 2) == 1 ? Lane::backfill : Lane::live});
         }
         return ready;
-      });
+      }, std::move(done));
 }
 
-Expected<QueueStats> PostgresQueue::stats() {
-  auto stats = impl_->call<QueueStats>("stats", [impl = impl_.get()](Connection& db, std::int64_t&) -> Expected<QueueStats> {
+void PostgresQueue::stats(Done<QueueStats> done) {
+  impl_->submit_call<QueueStats>("stats", [impl = impl_.get()](Connection& db, std::int64_t&) -> Expected<QueueStats> {
     QueueStats s;
     auto rows = db.exec(
         "SELECT api_key, type, lane, COUNT(*), MIN(created_at) FROM records GROUP BY api_key, type, lane"
@@ -737,15 +729,16 @@ Expected<QueueStats> PostgresQueue::stats() {
     if (!held) return tl::unexpected(held.error());
     s.held_keys = std::move(*held);
     return s;
-  });
+  }, [impl = impl_.get(), done = std::move(done)](Expected<QueueStats> stats) {
   // Another process (the CLI, another instance) may have changed the table: the exact count re-syncs the cheap one.
   if (stats) {
     std::uint64_t backfill = 0;
     for (const auto& p : stats->partitions) backfill += p.lane == Lane::backfill ? p.depth : 0;
-    impl_->depth.store(stats->depth, std::memory_order_relaxed);
-    impl_->backfill_depth.store(backfill, std::memory_order_relaxed);
+    impl->depth.store(stats->depth, std::memory_order_relaxed);
+    impl->backfill_depth.store(backfill, std::memory_order_relaxed);
   }
-  return stats;
+  done(std::move(stats));
+  });
 }
 
 QueueHealth PostgresQueue::health() const {
@@ -763,9 +756,8 @@ std::uint64_t PostgresQueue::lane_depth(Lane lane) const {
 std::uint64_t PostgresQueue::high_water_mark() const { return impl_->options.high_water_mark; }
 std::uint64_t PostgresQueue::commits() const { return impl_->commits.load(std::memory_order_relaxed); }
 
-Expected<std::vector<DeadRecord>> PostgresQueue::dead_letters(const DeadLetterSelection& which) {
-  return impl_->call<std::vector<DeadRecord>>(
-      "dead_letters", [impl = impl_.get(), &which](Connection& db, std::int64_t&) -> Expected<std::vector<DeadRecord>> {
+void PostgresQueue::dead_letters(const DeadLetterSelection& which, Done<std::vector<DeadRecord>> done) {
+  impl_->submit_call<std::vector<DeadRecord>>("dead_letters", [impl = impl_.get(), which](Connection& db, std::int64_t&) -> Expected<std::vector<DeadRecord>> {
         Params p;
         const std::string condition = dead_letter_condition(which, p);
         auto rows = db.exec("SELECT id, api_key, type, lane, json, attempts, created_at, reason, dead_at"
@@ -797,11 +789,11 @@ Expected<std::vector<DeadRecord>> PostgresQueue::dead_letters(const DeadLetterSe
           if (auto it = at.find(id); it != at.end()) ordered.push_back(dead[it->second]);
         }
         return ordered;
-      });
+      }, std::move(done));
 }
 
-Expected<std::size_t> PostgresQueue::replay(const DeadLetterSelection& which) {
-  return impl_->call<std::size_t>("replay", [impl = impl_.get(), &which](Connection& db, std::int64_t& delta)
+void PostgresQueue::replay(const DeadLetterSelection& which, Done<std::size_t> done) {
+  impl_->submit_call<std::size_t>("replay", [impl = impl_.get(), which](Connection& db, std::int64_t& delta)
                                                 -> Expected<std::size_t> {
     Params p;
     const std::string condition = dead_letter_condition(which, p);
@@ -814,22 +806,21 @@ Expected<std::size_t> PostgresQueue::replay(const DeadLetterSelection& which) {
     if (!moved) return tl::unexpected(moved.error());
     delta = static_cast<std::int64_t>(moved->changed());
     return moved->changed();
-  });
+  }, std::move(done));
 }
 
-Expected<std::size_t> PostgresQueue::purge(const DeadLetterSelection& which) {
-  return impl_->call<std::size_t>("purge", [&which](Connection& db, std::int64_t&) -> Expected<std::size_t> {
+void PostgresQueue::purge(const DeadLetterSelection& which, Done<std::size_t> done) {
+  impl_->submit_call<std::size_t>("purge", [which](Connection& db, std::int64_t&) -> Expected<std::size_t> {
     Params p;
     const std::string condition = dead_letter_condition(which, p);
     auto purged = db.exec("DELETE FROM dead_letters WHERE " + condition, p, "purge dead letters");
     if (!purged) return tl::unexpected(purged.error());
     return purged->changed();
-  });
+  }, std::move(done));
 }
 
-Expected<std::vector<RejectedEvent>> PostgresQueue::rejected_events(const RejectedEventSelection& which) {
-  return impl_->call<std::vector<RejectedEvent>>(
-      "rejected_events", [&which](Connection& db, std::int64_t&) -> Expected<std::vector<RejectedEvent>> {
+void PostgresQueue::rejected_events(const RejectedEventSelection& which, Done<std::vector<RejectedEvent>> done) {
+  impl_->submit_call<std::vector<RejectedEvent>>("rejected_events", [which](Connection& db, std::int64_t&) -> Expected<std::vector<RejectedEvent>> {
         Params p;
         p.add(which.after_id);
         if (which.since) p.add(*which.since);
@@ -850,18 +841,17 @@ Expected<std::vector<RejectedEvent>> PostgresQueue::rejected_events(const Reject
               rows->integer(r, 4)});
         }
         return events;
-      });
+      }, std::move(done));
 }
 
-Expected<RejectedEventsSettled> PostgresQueue::settle_rejected_events(std::vector<RejectedEventOutcome> outcomes) {
+void PostgresQueue::settle_rejected_events(std::vector<RejectedEventOutcome> outcomes, Done<RejectedEventsSettled> done) {
   for (const auto& outcome : outcomes) {
     if (!outcome.record) continue;
     if (auto fits = ometria::check_record_size(outcome.record->json.size(), errc::too_large); !fits)
-      return tl::unexpected(std::move(fits.error()));
+      return done(tl::unexpected(std::move(fits.error())));
   }
-  return impl_->call<RejectedEventsSettled>(
-      "settle_rejected_events",
-      [impl = impl_.get(), &outcomes](Connection& db, std::int64_t& delta) -> Expected<RejectedEventsSettled> {
+  impl_->submit_call<RejectedEventsSettled>("settle_rejected_events",
+      [impl = impl_.get(), outcomes = std::move(outcomes)](Connection& db, std::int64_t& delta) -> Expected<RejectedEventsSettled> {
         RejectedEventsSettled settled;
         std::vector<const NewRecord*> records;
         for (auto& outcome : outcomes) {
@@ -888,25 +878,22 @@ Expected<RejectedEventsSettled> PostgresQueue::settle_rejected_events(std::vecto
         delta = static_cast<std::int64_t>(records.size());
         impl->backfill_delta = postgres::lanes_of(records).backfill;
         return settled;
-      });
+      }, std::move(done));
 }
 
-Expected<std::vector<delivery::SeenError>> PostgresQueue::record_ometria_errors(
-    const std::string& api_key, const std::vector<delivery::SeenError>& seen, std::int64_t now) {
-  return impl_->call<std::vector<delivery::SeenError>>(
-      "record_ometria_errors", [impl = impl_.get(), &api_key, &seen, now](Connection& db, std::int64_t&) {
+void PostgresQueue::record_ometria_errors(
+    const std::string& api_key, const std::vector<delivery::SeenError>& seen, std::int64_t now, Done<std::vector<delivery::SeenError>> done) {
+  impl_->submit_call<std::vector<delivery::SeenError>>("record_ometria_errors", [impl = impl_.get(), api_key, seen, now](Connection& db, std::int64_t&) {
         return postgres::record_ometria_errors(db, api_key, seen, now, impl->options.max_ometria_errors);
-      });
+      }, std::move(done));
 }
 
-Expected<std::vector<StoredOmetriaError>> PostgresQueue::ometria_errors(std::size_t limit) {
-  return impl_->call<std::vector<StoredOmetriaError>>(
-      "ometria_errors", [limit](Connection& db, std::int64_t&) { return postgres::list_ometria_errors(db, limit); });
+void PostgresQueue::ometria_errors(std::size_t limit, Done<std::vector<StoredOmetriaError>> done) {
+  impl_->submit_call<std::vector<StoredOmetriaError>>("ometria_errors", [limit](Connection& db, std::int64_t&) { return postgres::list_ometria_errors(db, limit); }, std::move(done));
 }
 
-Expected<std::vector<OmetriaErrorsOfKey>> PostgresQueue::ometria_errors_by_key() {
-  return impl_->call<std::vector<OmetriaErrorsOfKey>>(
-      "ometria_errors_by_key", [](Connection& db, std::int64_t&) { return postgres::ometria_errors_by_key(db); });
+void PostgresQueue::ometria_errors_by_key(Done<std::vector<OmetriaErrorsOfKey>> done) {
+  impl_->submit_call<std::vector<OmetriaErrorsOfKey>>("ometria_errors_by_key", [](Connection& db, std::int64_t&) { return postgres::ometria_errors_by_key(db); }, std::move(done));
 }
 
 // ---- the request log (RequestLog) ----
@@ -959,32 +946,32 @@ void PostgresQueue::Impl::flush_request_log() {
   }
 }
 
-Expected<std::vector<LoggedRequest>> PostgresQueue::logged_requests(const RequestLogSelection& which) {
-  return impl_->call<std::vector<LoggedRequest>>(
-      "logged_requests", [&which](Connection& db, std::int64_t&) { return postgres::select_request_log(db, which); });
+void PostgresQueue::logged_requests(const RequestLogSelection& which, Done<std::vector<LoggedRequest>> done) {
+  impl_->submit_call<std::vector<LoggedRequest>>(
+      "logged_requests", [which](Connection& db, std::int64_t&) { return postgres::select_request_log(db, which); },
+      std::move(done));
 }
 
 // ---- imports ----
 
-Expected<ImportRun> PostgresQueue::start_import_run(NewImportRun run) {
-  return impl_->call<ImportRun>("start_import_run", [impl = impl_.get(), &run](Connection& db, std::int64_t&) {
+void PostgresQueue::start_import_run(NewImportRun run, Done<ImportRun> done) {
+  impl_->submit_call<ImportRun>("start_import_run", [impl = impl_.get(), run = std::move(run)](Connection& db, std::int64_t&) {
     return postgres::start_import_run(db, run, impl->now());
-  });
+  }, std::move(done));
 }
 
-Expected<std::vector<ImportRun>> PostgresQueue::import_runs(const std::string& run_key) {
-  return impl_->call<std::vector<ImportRun>>(
-      "import_runs", [&run_key](Connection& db, std::int64_t&) { return postgres::import_runs(db, run_key); });
+void PostgresQueue::import_runs(const std::string& run_key, Done<std::vector<ImportRun>> done) {
+  impl_->submit_call<std::vector<ImportRun>>(
+      "import_runs", [run_key](Connection& db, std::int64_t&) { return postgres::import_runs(db, run_key); },
+      std::move(done));
 }
 
-Expected<void> PostgresQueue::set_import_run_state(ImportRunId id, ImportState state) {
-  auto r = impl_->call<bool>("set_import_run_state", [impl = impl_.get(), id, state](Connection& db, std::int64_t&)
-                                                         -> Expected<bool> {
+void PostgresQueue::set_import_run_state(ImportRunId id, ImportState state, Done<void> done) {
+  impl_->submit_call<bool>("set_import_run_state", [impl = impl_.get(), id, state](Connection& db, std::int64_t&)
+                                                      -> Expected<bool> {
     if (auto set = postgres::set_import_run_state(db, id, state, impl->now()); !set) return tl::unexpected(set.error());
     return true;
-  });
-  if (!r) return tl::unexpected(r.error());
-  return {};
+  }, discard_value(std::move(done)));
 }
 
 // One transaction: the records and the checkpoint that says they are stored commit together, or neither does.
@@ -1022,7 +1009,7 @@ void PostgresQueue::refresh_ownership(OwnershipRequest request, RoundDone done) 
   round->instance_id = impl_->options.instance_id;
   round->lease_timeout = impl_->options.lease_timeout;
   round->give_back = std::move(request.give_back);
-  impl_->call_async<OwnedKeys>(
+  impl_->submit_call<OwnedKeys>(
       "ownership round",
       [impl = impl_.get(), round](Connection& db, std::int64_t&) {
         round->now = impl->now();  // when the round runs: the claims' expiry counts from here
@@ -1032,7 +1019,7 @@ void PostgresQueue::refresh_ownership(OwnershipRequest request, RoundDone done) 
 }
 
 void PostgresQueue::resign_ownership(ResignDone done) {
-  impl_->call_async<bool>(
+  impl_->submit_call<bool>(
       "give every key back",
       [impl = impl_.get()](Connection& db, std::int64_t&) -> Expected<bool> {
         if (auto r = postgres::resign_ownership(db, impl->options.instance_id); !r) return tl::unexpected(r.error());

@@ -46,7 +46,10 @@ Expected<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::start(Connection
   writer->set_depth(options.depth);
   writer->health_.since = wall_ms();
   GroupCommitWriter* raw = writer.get();
-  writer->thread_ = std::thread([raw] { raw->loop(); });
+  writer->thread_ = std::thread([raw] {
+    const QueueThreadMark mark;  // the waiting forms refuse to wait here
+    raw->loop();
+  });
   return writer;
 }
 

@@ -73,8 +73,12 @@ class GroupCommitWriter {
   // Queues a task; false when the writer is stopping or too many tasks wait (refused says which).
   bool submit(Task task, Error& refused);
 
-  // Runs body(DepthDelta&) -> Expected<T> on the writer thread inside a transaction and waits for the commit.
-  // Called from the writer thread itself (a completion callback) it fails instead of deadlocking.
+  // Runs body(DepthDelta&) -> Expected<T> on the writer thread inside a transaction, then done(result) after the
+  // commit, on the writer thread; refused (closing, too busy), done is called at once on the caller's thread.
+  template <class T, class Body>
+  void submit_call(Body body, std::function<void(Expected<T>)> done);
+  // As submit_call, and waits for the answer. Called from the writer thread itself (a completion callback) it
+  // fails instead of deadlocking.
   template <class T, class Body>
   Expected<T> call(std::string_view what, Body body);
 
@@ -124,28 +128,30 @@ class GroupCommitWriter {
 };
 
 template <class T, class Body>
-Expected<T> GroupCommitWriter::call(std::string_view what, Body body) {
-  if (std::this_thread::get_id() == thread_.get_id()) {
-    return fail(errc::io, "queue: " + std::string(what) + " called from a queue callback (it would deadlock)");
-  }
-  // Shared: the writer may still be inside set_value when this thread wakes and returns.
-  auto promise = std::make_shared<std::promise<Expected<T>>>();
-  auto future = promise->get_future();
+void GroupCommitWriter::submit_call(Body body, std::function<void(Expected<T>)> done) {
   auto result = std::make_shared<std::optional<T>>();
+  auto shared_done = std::make_shared<std::function<void(Expected<T>)>>(std::move(done));
   Task task;
-  task.run = [result, body = std::move(body)](DepthDelta& delta) -> Expected<void> {
+  task.run = [result, body = std::move(body)](DepthDelta& delta) mutable -> Expected<void> {
     auto value = body(delta);
     if (!value) return tl::unexpected(value.error());
     result->emplace(std::move(*value));
     return {};
   };
-  task.finish = [result, promise](const Error* err) {
-    if (err != nullptr) promise->set_value(tl::unexpected(*err));
-    else promise->set_value(std::move(**result));
+  task.finish = [result, shared_done](const Error* err) {
+    if (err != nullptr) (*shared_done)(tl::unexpected(*err));
+    else (*shared_done)(std::move(**result));
   };
   Error refused;
-  if (!submit(std::move(task), refused)) return tl::unexpected(refused);
-  return future.get();
+  if (!submit(std::move(task), refused)) (*shared_done)(tl::unexpected(refused));
+}
+
+template <class T, class Body>
+Expected<T> GroupCommitWriter::call(std::string_view what, Body body) {
+  if (std::this_thread::get_id() == thread_.get_id()) {
+    return fail(errc::io, "queue: " + std::string(what) + " called from a queue callback (it would deadlock)");
+  }
+  return wait_for<T>(what, [&](Done<T> done) { submit_call<T>(std::move(body), std::move(done)); });
 }
 
 }  // namespace omt::queue::sqlite

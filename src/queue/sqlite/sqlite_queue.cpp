@@ -16,6 +16,7 @@
 #include <string>
 #include <utility>
 
+#include "../completion.hpp"
 #include "../lease_table.hpp"
 #include "../record_chunk.hpp"
 #include "../write_checks.hpp"
@@ -266,9 +267,9 @@ void SqliteQueue::store(IngestWrite write, StoreDone done) {
   if (!impl_->writer->submit(std::move(task), refused)) (*shared_done)(tl::unexpected(refused));
 }
 
-Expected<Leased> SqliteQueue::lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
-                                    std::chrono::milliseconds lease_for) {
-  return impl_->writer->call<Leased>("lease", [impl = impl_.get(), &api_key, type, lane, max, lease_for](sqlite::DepthDelta& delta)
+void SqliteQueue::lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
+                                    std::chrono::milliseconds lease_for, Done<Leased> done) {
+  impl_->writer->submit_call<Leased>([impl = impl_.get(), api_key, type, lane, max, lease_for](sqlite::DepthDelta& delta)
                                                   -> Expected<Leased> {
     const UnixMillis now = impl->now();
     impl->leases.expire(now);
@@ -320,11 +321,11 @@ Expected<Leased> SqliteQueue::lease(const std::string& api_key, RecordType type,
       }
     }
     return result;
-  });
+  }, std::move(done));
 }
 
-Expected<std::size_t> SqliteQueue::ack(const std::vector<RecordId>& ids) {
-  return impl_->writer->call<std::size_t>("ack", [impl = impl_.get(), &ids](sqlite::DepthDelta& delta) -> Expected<std::size_t> {
+void SqliteQueue::ack(const std::vector<RecordId>& ids, Done<std::size_t> done) {
+  impl_->writer->submit_call<std::size_t>([impl = impl_.get(), ids](sqlite::DepthDelta& delta) -> Expected<std::size_t> {
     std::size_t removed = 0;
     for (const auto& [chunk_id, group] : chunk::group_by_chunk(ids)) {
       bool all_leased = true;
@@ -356,11 +357,11 @@ Expected<std::size_t> SqliteQueue::ack(const std::vector<RecordId>& ids) {
       if (auto r = impl->chunks.rewrite(chunk_id, kept); !r) return tl::unexpected(r.error());
     }
     return removed;
-  });
+  }, std::move(done));
 }
 
-Expected<std::size_t> SqliteQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) {
-  return impl_->writer->call<std::size_t>("reschedule", [impl = impl_.get(), &ids, delay](sqlite::DepthDelta&) -> Expected<std::size_t> {
+void SqliteQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay, Done<std::size_t> done) {
+  impl_->writer->submit_call<std::size_t>([impl = impl_.get(), ids, delay](sqlite::DepthDelta&) -> Expected<std::size_t> {
     const UnixMillis due = impl->now() + std::max<std::int64_t>(delay.count(), 0);
     std::size_t changed = 0;
     for (const auto& [chunk_id, group] : chunk::group_by_chunk(ids)) {
@@ -381,11 +382,11 @@ Expected<std::size_t> SqliteQueue::reschedule(const std::vector<RecordId>& ids, 
       if (auto r = impl->chunks.rewrite(chunk_id, entries); !r) return tl::unexpected(r.error());
     }
     return changed;
-  });
+  }, std::move(done));
 }
 
-Expected<std::size_t> SqliteQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason) {
-  return impl_->writer->call<std::size_t>("dead_letter", [impl = impl_.get(), &ids, &reason](sqlite::DepthDelta& delta)
+void SqliteQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason, Done<std::size_t> done) {
+  impl_->writer->submit_call<std::size_t>([impl = impl_.get(), ids, reason](sqlite::DepthDelta& delta)
                                                              -> Expected<std::size_t> {
     const UnixMillis now = impl->now();
     std::size_t moved = 0;
@@ -414,31 +415,27 @@ Expected<std::size_t> SqliteQueue::dead_letter(const std::vector<RecordId>& ids,
       if (auto r = impl->chunks.rewrite(chunk_id, kept); !r) return tl::unexpected(r.error());
     }
     return moved;
-  });
+  }, std::move(done));
 }
 
-Expected<void> SqliteQueue::hold_key(const std::string& api_key, const std::string& reason) {
-  auto r = impl_->writer->call<bool>("hold_key", [impl = impl_.get(), &api_key, &reason](sqlite::DepthDelta&) -> Expected<bool> {
+void SqliteQueue::hold_key(const std::string& api_key, const std::string& reason, Done<void> done) {
+  impl_->writer->submit_call<bool>([impl = impl_.get(), api_key, reason](sqlite::DepthDelta&) -> Expected<bool> {
     Query q(impl->db, impl->hold_stmt, "hold key");
     if (auto ran = q.bind(api_key).bind(reason).bind(impl->now()).run(); !ran) return tl::unexpected(ran.error());
     return true;
-  });
-  if (!r) return tl::unexpected(r.error());
-  return {};
+  }, discard_value(std::move(done)));
 }
 
-Expected<void> SqliteQueue::unhold_key(const std::string& api_key) {
-  auto r = impl_->writer->call<bool>("unhold_key", [impl = impl_.get(), &api_key](sqlite::DepthDelta&) -> Expected<bool> {
+void SqliteQueue::unhold_key(const std::string& api_key, Done<void> done) {
+  impl_->writer->submit_call<bool>([impl = impl_.get(), api_key](sqlite::DepthDelta&) -> Expected<bool> {
     Query q(impl->db, impl->unhold_stmt, "unhold key");
     if (auto ran = q.bind(api_key).run(); !ran) return tl::unexpected(ran.error());
     return true;
-  });
-  if (!r) return tl::unexpected(r.error());
-  return {};
+  }, discard_value(std::move(done)));
 }
 
-Expected<std::size_t> SqliteQueue::rekey(const std::string& from_key, const std::string& to_key) {
-  return impl_->writer->call<std::size_t>("rekey", [impl = impl_.get(), &from_key, &to_key](sqlite::DepthDelta&)
+void SqliteQueue::rekey(const std::string& from_key, const std::string& to_key, Done<std::size_t> done) {
+  impl_->writer->submit_call<std::size_t>([impl = impl_.get(), from_key, to_key](sqlite::DepthDelta&)
                                                        -> Expected<std::size_t> {
     std::uint64_t records = 0;
     {
@@ -454,11 +451,11 @@ Expected<std::size_t> SqliteQueue::rekey(const std::string& from_key, const std:
     }
     if (auto r = impl->drop_hold(from_key); !r) return tl::unexpected(r.error());
     return static_cast<std::size_t>(records);
-  });
+  }, std::move(done));
 }
 
-Expected<std::size_t> SqliteQueue::release_key(const std::string& api_key, const std::string& reason) {
-  return impl_->writer->call<std::size_t>("release_key", [impl = impl_.get(), &api_key, &reason](sqlite::DepthDelta& delta)
+void SqliteQueue::release_key(const std::string& api_key, const std::string& reason, Done<std::size_t> done) {
+  impl_->writer->submit_call<std::size_t>([impl = impl_.get(), api_key, reason](sqlite::DepthDelta& delta)
                                                              -> Expected<std::size_t> {
     std::vector<std::pair<chunk::ChunkId, std::uint64_t>> ids;  // with each one's record count
     {
@@ -495,16 +492,15 @@ Expected<std::size_t> SqliteQueue::release_key(const std::string& api_key, const
     }
     if (auto r = impl->drop_hold(api_key); !r) return tl::unexpected(r.error());
     return static_cast<std::size_t>(moved);
-  });
+  }, std::move(done));
 }
 
-Expected<std::vector<HeldKey>> SqliteQueue::held_keys() {
-  return impl_->writer->call<std::vector<HeldKey>>("held_keys", [impl = impl_.get()](sqlite::DepthDelta&) { return impl->read_held_keys(); });
+void SqliteQueue::held_keys(Done<std::vector<HeldKey>> done) {
+  impl_->writer->submit_call<std::vector<HeldKey>>([impl = impl_.get()](sqlite::DepthDelta&) { return impl->read_held_keys(); }, std::move(done));
 }
 
-Expected<std::vector<ReadyPartition>> SqliteQueue::ready_partitions() {
-  return impl_->writer->call<std::vector<ReadyPartition>>(
-      "ready_partitions", [impl = impl_.get()](sqlite::DepthDelta&) -> Expected<std::vector<ReadyPartition>> {
+void SqliteQueue::ready_partitions(Done<std::vector<ReadyPartition>> done) {
+  impl_->writer->submit_call<std::vector<ReadyPartition>>([impl = impl_.get()](sqlite::DepthDelta&) -> Expected<std::vector<ReadyPartition>> {
         const UnixMillis now = impl->now();
         impl->leases.expire(now);
         const auto leased_per_partition = impl->leases.leased_per_partition();
@@ -527,11 +523,11 @@ Expected<std::vector<ReadyPartition>> SqliteQueue::ready_partitions() {
           if (due > leased) ready.push_back(ReadyPartition{api_key, *type, due - leased, lane});
         }
         return ready;
-      });
+      }, std::move(done));
 }
 
-Expected<QueueStats> SqliteQueue::stats() {
-  auto stats = impl_->writer->call<QueueStats>("stats", [impl = impl_.get()](sqlite::DepthDelta&) -> Expected<QueueStats> {
+void SqliteQueue::stats(Done<QueueStats> done) {
+  impl_->writer->submit_call<QueueStats>([impl = impl_.get()](sqlite::DepthDelta&) -> Expected<QueueStats> {
     QueueStats s;
     // Waiting records and totals meet by (api key, type name, lane); the map keeps them in that order.
     std::map<std::tuple<std::string, std::string, Lane>, PartitionStats> partitions;
@@ -580,14 +576,15 @@ Expected<QueueStats> SqliteQueue::stats() {
     if (!held) return tl::unexpected(held.error());
     s.held_keys = std::move(*held);
     return s;
-  });
+  }, [writer = impl_->writer.get(), done = std::move(done)](Expected<QueueStats> stats) {
   // Another process (the CLI) may have replayed records: the exact count re-syncs the cheap counter.
   if (stats) {
     sqlite::LaneCounts counts;
     for (const auto& p : stats->partitions) (p.lane == Lane::backfill ? counts.backfill : counts.live) += p.depth;
-    impl_->writer->set_depth(counts);
+    writer->set_depth(counts);
   }
-  return stats;
+  done(std::move(stats));
+  });
 }
 
 std::uint64_t SqliteQueue::depth() const { return impl_->writer->depth(); }
@@ -596,9 +593,8 @@ std::uint64_t SqliteQueue::high_water_mark() const { return impl_->options.high_
 QueueHealth SqliteQueue::health() const { return impl_->writer->health(); }
 std::uint64_t SqliteQueue::commits() const { return impl_->writer->commits(); }
 
-Expected<std::vector<DeadRecord>> SqliteQueue::dead_letters(const DeadLetterSelection& which) {
-  return impl_->writer->call<std::vector<DeadRecord>>(
-      "dead_letters", [impl = impl_.get(), &which](sqlite::DepthDelta&) -> Expected<std::vector<DeadRecord>> {
+void SqliteQueue::dead_letters(const DeadLetterSelection& which, Done<std::vector<DeadRecord>> done) {
+  impl_->writer->submit_call<std::vector<DeadRecord>>([impl = impl_.get(), which](sqlite::DepthDelta&) -> Expected<std::vector<DeadRecord>> {
         auto ids = impl->dead.select_ids(which);
         if (!ids) return tl::unexpected(ids.error());
         std::vector<DeadRecord> dead;
@@ -620,11 +616,11 @@ Expected<std::vector<DeadRecord>> SqliteQueue::dead_letters(const DeadLetterSele
           dead.push_back(std::move(d));
         }
         return dead;
-      });
+      }, std::move(done));
 }
 
-Expected<std::size_t> SqliteQueue::replay(const DeadLetterSelection& which) {
-  return impl_->writer->call<std::size_t>("replay", [impl = impl_.get(), &which](sqlite::DepthDelta& delta) -> Expected<std::size_t> {
+void SqliteQueue::replay(const DeadLetterSelection& which, Done<std::size_t> done) {
+  impl_->writer->submit_call<std::size_t>([impl = impl_.get(), which](sqlite::DepthDelta& delta) -> Expected<std::size_t> {
     auto ids = impl->dead.select_ids(which);
     if (!ids) return tl::unexpected(ids.error());
     const UnixMillis now = impl->now();
@@ -640,11 +636,11 @@ Expected<std::size_t> SqliteQueue::replay(const DeadLetterSelection& which) {
     }
     delta.add(Lane::live, static_cast<std::int64_t>(replayed));
     return replayed;
-  });
+  }, std::move(done));
 }
 
-Expected<std::size_t> SqliteQueue::purge(const DeadLetterSelection& which) {
-  return impl_->writer->call<std::size_t>("purge", [impl = impl_.get(), &which](sqlite::DepthDelta&) -> Expected<std::size_t> {
+void SqliteQueue::purge(const DeadLetterSelection& which, Done<std::size_t> done) {
+  impl_->writer->submit_call<std::size_t>([impl = impl_.get(), which](sqlite::DepthDelta&) -> Expected<std::size_t> {
     auto ids = impl->dead.select_ids(which);
     if (!ids) return tl::unexpected(ids.error());
     std::size_t purged = 0;
@@ -654,22 +650,20 @@ Expected<std::size_t> SqliteQueue::purge(const DeadLetterSelection& which) {
       purged += *r;
     }
     return purged;
-  });
+  }, std::move(done));
 }
 
-Expected<std::vector<RejectedEvent>> SqliteQueue::rejected_events(const RejectedEventSelection& which) {
-  return impl_->writer->call<std::vector<RejectedEvent>>(
-      "rejected_events", [impl = impl_.get(), &which](sqlite::DepthDelta&) { return impl->rejected.select(which); });
+void SqliteQueue::rejected_events(const RejectedEventSelection& which, Done<std::vector<RejectedEvent>> done) {
+  impl_->writer->submit_call<std::vector<RejectedEvent>>([impl = impl_.get(), which](sqlite::DepthDelta&) { return impl->rejected.select(which); }, std::move(done));
 }
 
-Expected<RejectedEventsSettled> SqliteQueue::settle_rejected_events(std::vector<RejectedEventOutcome> outcomes) {
+void SqliteQueue::settle_rejected_events(std::vector<RejectedEventOutcome> outcomes, Done<RejectedEventsSettled> done) {
   for (const auto& outcome : outcomes) {
     if (!outcome.record) continue;
     if (auto fits = ometria::check_record_size(outcome.record->json.size(), errc::too_large); !fits)
-      return tl::unexpected(std::move(fits.error()));
+      return done(tl::unexpected(std::move(fits.error())));
   }
-  return impl_->writer->call<RejectedEventsSettled>(
-      "settle_rejected_events", [impl = impl_.get(), &outcomes](sqlite::DepthDelta& delta) -> Expected<RejectedEventsSettled> {
+  impl_->writer->submit_call<RejectedEventsSettled>([impl = impl_.get(), outcomes = std::move(outcomes)](sqlite::DepthDelta& delta) mutable -> Expected<RejectedEventsSettled> {
         RejectedEventsSettled settled;
         std::vector<NewRecord> records;
         for (auto& outcome : outcomes) {
@@ -691,28 +685,25 @@ Expected<RejectedEventsSettled> SqliteQueue::settle_rejected_events(std::vector<
         if (auto r = impl->insert_records(records, ids, delta); !r) return tl::unexpected(r.error());
         settled.enqueued = records.size();
         return settled;
-      });
+      }, std::move(done));
 }
 
 // ---- what Ometria rejected after a 2xx (OmetriaErrorLog) ----
 
-Expected<std::vector<delivery::SeenError>> SqliteQueue::record_ometria_errors(const std::string& api_key,
+void SqliteQueue::record_ometria_errors(const std::string& api_key,
                                                                              const std::vector<delivery::SeenError>& seen,
-                                                                             std::int64_t now) {
-  return impl_->writer->call<std::vector<delivery::SeenError>>(
-      "record_ometria_errors", [impl = impl_.get(), &api_key, &seen, now](sqlite::DepthDelta&) {
+                                                                             std::int64_t now, Done<std::vector<delivery::SeenError>> done) {
+  impl_->writer->submit_call<std::vector<delivery::SeenError>>([impl = impl_.get(), api_key, seen, now](sqlite::DepthDelta&) {
         return impl->ometria_errors.record(api_key, seen, now);
-      });
+      }, std::move(done));
 }
 
-Expected<std::vector<StoredOmetriaError>> SqliteQueue::ometria_errors(std::size_t limit) {
-  return impl_->writer->call<std::vector<StoredOmetriaError>>(
-      "ometria_errors", [impl = impl_.get(), limit](sqlite::DepthDelta&) { return impl->ometria_errors.list(limit); });
+void SqliteQueue::ometria_errors(std::size_t limit, Done<std::vector<StoredOmetriaError>> done) {
+  impl_->writer->submit_call<std::vector<StoredOmetriaError>>([impl = impl_.get(), limit](sqlite::DepthDelta&) { return impl->ometria_errors.list(limit); }, std::move(done));
 }
 
-Expected<std::vector<OmetriaErrorsOfKey>> SqliteQueue::ometria_errors_by_key() {
-  return impl_->writer->call<std::vector<OmetriaErrorsOfKey>>(
-      "ometria_errors_by_key", [impl = impl_.get()](sqlite::DepthDelta&) { return impl->ometria_errors.by_key(); });
+void SqliteQueue::ometria_errors_by_key(Done<std::vector<OmetriaErrorsOfKey>> done) {
+  impl_->writer->submit_call<std::vector<OmetriaErrorsOfKey>>([impl = impl_.get()](sqlite::DepthDelta&) { return impl->ometria_errors.by_key(); }, std::move(done));
 }
 
 // ---- the request log (RequestLog) ----
@@ -786,31 +777,27 @@ void SqliteQueue::Impl::submit_request_log_flush() {
   }
 }
 
-Expected<std::vector<LoggedRequest>> SqliteQueue::logged_requests(const RequestLogSelection& which) {
-  return impl_->writer->call<std::vector<LoggedRequest>>(
-      "logged_requests", [impl = impl_.get(), &which](sqlite::DepthDelta&) { return impl->request_log.select(which); });
+void SqliteQueue::logged_requests(const RequestLogSelection& which, Done<std::vector<LoggedRequest>> done) {
+  impl_->writer->submit_call<std::vector<LoggedRequest>>([impl = impl_.get(), which](sqlite::DepthDelta&) { return impl->request_log.select(which); }, std::move(done));
 }
 
 // ---- imports ----
 
-Expected<ImportRun> SqliteQueue::start_import_run(NewImportRun run) {
-  return impl_->writer->call<ImportRun>("start_import_run", [impl = impl_.get(), &run](sqlite::DepthDelta&) {
+void SqliteQueue::start_import_run(NewImportRun run, Done<ImportRun> done) {
+  impl_->writer->submit_call<ImportRun>([impl = impl_.get(), run = std::move(run)](sqlite::DepthDelta&) {
     return impl->imports.start(run, impl->now());
-  });
+  }, std::move(done));
 }
 
-Expected<std::vector<ImportRun>> SqliteQueue::import_runs(const std::string& run_key) {
-  return impl_->writer->call<std::vector<ImportRun>>("import_runs",
-                                                     [impl = impl_.get(), &run_key](sqlite::DepthDelta&) { return impl->imports.runs(run_key); });
+void SqliteQueue::import_runs(const std::string& run_key, Done<std::vector<ImportRun>> done) {
+  impl_->writer->submit_call<std::vector<ImportRun>>([impl = impl_.get(), run_key](sqlite::DepthDelta&) { return impl->imports.runs(run_key); }, std::move(done));
 }
 
-Expected<void> SqliteQueue::set_import_run_state(ImportRunId id, ImportState state) {
-  auto r = impl_->writer->call<bool>("set_import_run_state", [impl = impl_.get(), id, state](sqlite::DepthDelta&) -> Expected<bool> {
+void SqliteQueue::set_import_run_state(ImportRunId id, ImportState state, Done<void> done) {
+  impl_->writer->submit_call<bool>([impl = impl_.get(), id, state](sqlite::DepthDelta&) -> Expected<bool> {
     if (auto set = impl->imports.set_state(id, state, impl->now()); !set) return tl::unexpected(set.error());
     return true;
-  });
-  if (!r) return tl::unexpected(r.error());
-  return {};
+  }, discard_value(std::move(done)));
 }
 
 // One task, so one transaction: the records and the checkpoint that says they are stored commit together.
