@@ -896,6 +896,8 @@ TEST_P(QueueContract, TheRequestLogIsSelectedBySourceTimeAndStatus) {
   auto unanswered = log->logged_requests(which);
   ASSERT_TRUE(unanswered);
   EXPECT_EQ(records_of(*unanswered), (std::vector<int>{3}));
+}
+
 // ---- the asynchronous forms (queue.hpp's contract: callbacks once each, on the queue's thread, in the order
 // submitted; a callback may start further operations, as it only queues them) ----
 
