@@ -39,6 +39,17 @@ namespace {
 constexpr std::string_view kCommand = "import";
 using import::with_commas;
 
+// A count in at most five columns: as it is below ten thousand, else three digits and k or M (71.0k, 400k, 1.20M).
+std::string short_count(std::uint64_t n) {
+  if (n < 10'000) return std::to_string(n);
+  const double value = n < 1'000'000 ? static_cast<double>(n) / 1e3 : static_cast<double>(n) / 1e6;
+  const char* unit = n < 1'000'000 ? "k" : "M";
+  char text[16];
+  std::snprintf(text, sizeof text, value < 100 ? "%.1f%s" : "%.0f%s", value, unit);
+  if (n >= 1'000'000 && value < 10) std::snprintf(text, sizeof text, "%.2f%s", value, unit);
+  return text;
+}
+
 struct ImportArgs {
   QueueLocation where;
   std::vector<std::string> inputs;
@@ -107,17 +118,19 @@ class ProgressLine {
 
  private:
   // The figures first, so that they keep their place while the waiting note comes and goes. Compact: the same
-  // figures in fewer columns, for a terminal too narrow for the full line (80 columns fit tens of thousands).
+  // figures in fewer columns, for a terminal too narrow for the full line: counts from ten thousand up in three
+  // digits (71.0k, 1.20M), so that 80 columns hold an import of millions.
   std::string progress_text(const import::Progress& p, bool compact = false) const {
     const double elapsed = seconds();
     const std::uint64_t now_queued = p.queued - queued_at_start_;
     const double rate = elapsed > 0 ? static_cast<double>(now_queued) / elapsed : 0;
     const std::string_view sep = compact ? " " : ", ";
+    const auto count = [compact](std::uint64_t n) { return compact ? short_count(n) : with_commas(n); };
     std::string line = std::string(ometria::to_string(import::pass_types[p.pass])) + (compact ? ": read " : " pass: read ") +
-                       with_commas(p.read);
-    line += std::string(sep) + "queued " + with_commas(p.queued) + "/" + with_commas(total_);
-    line += std::string(sep) + "delivered " + (p.delivered ? with_commas(*p.delivered) : std::string("?"));
-    line += std::string(sep) + with_commas(static_cast<std::uint64_t>(rate)) + (compact ? "/s" : " records/s");
+                       count(p.read);
+    line += std::string(sep) + "queued " + count(p.queued) + "/" + count(total_);
+    line += std::string(sep) + "delivered " + (p.delivered ? count(*p.delivered) : std::string("?"));
+    line += std::string(sep) + count(static_cast<std::uint64_t>(rate)) + (compact ? "/s" : " records/s");
     if (rate > 0 && total_ > p.queued)
       line += std::string(sep) + "ETA " + import::format_duration(static_cast<double>(total_ - p.queued) / rate);
     line += std::string(sep) + "errors " + with_commas(p.errors);

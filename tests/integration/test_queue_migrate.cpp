@@ -144,23 +144,13 @@ TEST_F(QueueMigrateTest, MovesEverythingTheQueueHoldsAndServeDeliversItFromPostg
     ASSERT_EQ(before.size(), 270u);
   }
 
-  // Dead-lettering counted a lane total, which this build's PostgreSQL queue has no table for: refused, unless
-  // the operator agrees to leave it behind.
-  auto refused = migrate();
-  if (refused.exit_code != 0) {
-    EXPECT_EQ(refused.exit_code, 1) << refused.out;
-    EXPECT_NE(refused.out.find("lane_totals holds 1 rows"), std::string::npos) << refused.out;
-    EXPECT_EQ(pg_count("records"), "0");
-  }
-  auto moved = refused.exit_code == 0 ? refused : migrate("--leave-behind");
+  // Everything moves, the lane total that dead-lettering counted too: nothing is left behind.
+  auto moved = migrate();
   ASSERT_EQ(moved.exit_code, 0) << moved.out;
   auto tables = tables_of(moved.out);
-  // Every table of the file is either moved whole or named as left behind.
   const auto answer = json::parse(moved.out.substr(moved.out.find('{')));
-  for (const auto& left : answer["left_behind"]) {
-    EXPECT_EQ(tables.count(left["table"].get<std::string>()), 0u) << left;
-    EXPECT_EQ(left["table"], "lane_totals") << "nothing else of this queue may be left behind: " << left;
-  }
+  EXPECT_TRUE(answer["left_behind"].empty()) << answer["left_behind"];
+  EXPECT_EQ(tables["lane_totals"]["target_after"], 1);
   EXPECT_EQ(tables["records"]["source"], 270);
   EXPECT_EQ(tables["records"]["target_before"], 0);
   EXPECT_EQ(tables["records"]["target_after"], 270);
@@ -269,7 +259,7 @@ TEST_F(QueueMigrateTest, AFailureMidwayLeavesTheTargetEmpty) {
               SQLITE_OK);
     sqlite3_close(db);
   }
-  auto failed = migrate("--leave-behind");  // the lane total of the dead letter, where the target has no table for it
+  auto failed = migrate();
   EXPECT_EQ(failed.exit_code, 1) << failed.out;
   EXPECT_NE(failed.out.find("insert into rejected_events"), std::string::npos) << failed.out;
   EXPECT_EQ(pg_count("records"), "0");

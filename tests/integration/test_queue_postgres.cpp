@@ -232,8 +232,8 @@ TEST_F(PostgresQueueTest, AStatementThatWaitsTooLongFailsWithinItsTimeout) {
   EXPECT_TRUE(q->stats());
 }
 
-// A database as version 1 left it, made from a current one by hand: no lane totals, imports or request log, and the
-// due index without the lane.
+// A database as version 1 left it, made from a current one by hand: no lane totals, imports, request log or key
+// owners, and the due index without the lane.
 TEST_F(PostgresQueueTest, AVersion1DatabaseIsMigratedWithItsRecordsKept) {
   std::vector<RecordId> ids;
   {
@@ -244,13 +244,14 @@ TEST_F(PostgresQueueTest, AVersion1DatabaseIsMigratedWithItsRecordsKept) {
     ids = enqueue(*q, records);
   }
   sql(url_,
-      "DROP TABLE lane_totals, import_checkpoints, import_files, import_runs, request_log;"
+      "DROP TABLE lane_totals, import_checkpoints, import_files, import_runs, request_log, key_owners,"
+      " delivery_instances;"
       "DROP INDEX records_due_by_lane;"
       "CREATE INDEX records_due ON records(api_key, type, next_attempt_at, id);"
       "UPDATE schema_version SET version = 1");
   auto q = open(options());
   ASSERT_TRUE(q);
-  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "2");
+  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "3");
   EXPECT_EQ(q->lane_depth(Lane::live), 2u);
   EXPECT_EQ(q->lane_depth(Lane::backfill), 1u);
   auto leased = q->lease("k", RecordType::contact, Lane::live, 10, 30s);

@@ -44,8 +44,7 @@ const std::vector<MovedTable>& moved_tables() {
         "occurrences", "first_seen_at", "last_seen_at", "latest_new_at", "matched_record_ids", "matched_request_id",
         "matched_type", "matched_pushed_at"},
        "ometria_errors"},
-      // Not in the PostgreSQL schema of this build (version 1): moved once a PostgreSQL table of the same name
-      // and columns exists, left behind (or refused) until then.
+      // PostgreSQL schema version 2's tables. The checkpoint's offset is read_offset there (offset is a keyword).
       {"lane_totals", "SELECT api_key, type, lane, delivered, dead_lettered FROM lane_totals ORDER BY api_key, type, lane",
        {"api_key", "type", "lane", "delivered", "dead_lettered"}, "lane_totals"},
       {"import_runs",
@@ -56,7 +55,7 @@ const std::vector<MovedTable>& moved_tables() {
       {"import_checkpoints",
        "SELECT run_id, file_index, pass, offset, line, records, done, updated_at FROM import_checkpoints"
        " ORDER BY run_id, file_index, pass",
-       {"run_id", "file_index", "pass", "offset", "line", "records", "done", "updated_at"}, "import_checkpoints"},
+       {"run_id", "file_index", "pass", "read_offset", "line", "records", "done", "updated_at"}, "import_checkpoints"},
       {"request_log",
        "SELECT id, at, source, key_fingerprint, type, lane, records, status, failure, request_id, accepted, rejected,"
        " duration_ms FROM request_log ORDER BY id",
