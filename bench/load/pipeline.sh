@@ -344,6 +344,6 @@ echo "(wrk -t$wrk_threads -c$connections -d$duration, POST /v1/batch with 100 ev
      "SQLite durability $durability, PostgreSQL fsync on; $([[ $tls == 1 ]] && echo HTTPS || echo plain HTTP) to fake-ometria;" \
      "$(nproc) cores, everything on this one machine)"
 if [[ " $backends " == *" postgres-2 "* ]]; then
-  echo "(postgres-2: two instances on one database without key ownership: both deliver every key, each record once" \
-       "(SKIP LOCKED leases), but a key's pushes are not kept in order across the two)"
+  echo "(postgres-2: two instances on one database; each API key is delivered by the instance that owns it" \
+       "(queue.lease_timeout), so one key's pushes come from one instance at a time)"
 fi
