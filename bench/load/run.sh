@@ -4,7 +4,7 @@
 # requests and answers a body of the same size as the service's answer, with no parsing and no mapping.
 #
 #   bench/load/run.sh [--binary PATH] [--floor PATH] [--runs N] [--duration 10s] [--connections 32]
-#                     [--wrk-threads 2] [--server-threads N]
+#                     [--wrk-threads 2] [--server-threads N] [--bodies identify,processor100,...,ingest]
 #
 # Writes the bodies (1 identify event; 100 mixed events as a processor body; the same 100 as a router body;
 # events of 3-4 KB with the full RudderStack context; the 100-event bodies also in rudder-server's compacted form,
@@ -16,7 +16,11 @@
 # Then the ingest path: one service with a durable queue (durability full, a source with a write key, delivery
 # pointed at a closed port so that nothing drains and nothing competes for the CPU), loaded alternately with
 # the 100 events on /v0/destinations/ometria and the same 100 on /v1/batch (HTTP Basic); it prints the events/s
-# each acknowledged and the ingest path as a share of the transform path. --no-ingest skips it.
+# each acknowledged and the ingest path as a share of the transform path. --no-ingest skips it; --bodies runs only
+# the scenarios named (identify processor100 processor100c router100 router100c ingest; comma-separated).
+#
+# Each server is loaded only once it listens and accepts connections (bench/load/lib.sh), and a wrk that still
+# cannot connect stops the run with the server's log.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,7 +33,7 @@ duration=10s
 connections=32
 wrk_threads=2
 server_threads=$(nproc)
-ingest=1
+bodies=identify,processor100,processor100c,router100,router100c,ingest
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --binary) binary=$2; shift 2 ;;
@@ -39,11 +43,20 @@ while [[ $# -gt 0 ]]; do
     --connections) connections=$2; shift 2 ;;
     --wrk-threads) wrk_threads=$2; shift 2 ;;
     --server-threads) server_threads=$2; shift 2 ;;
-    --no-ingest) ingest=0; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --no-ingest) bodies=${bodies//,ingest/}; shift ;;
+    --bodies) bodies=$2; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
+for name in ${bodies//,/ }; do
+  case "$name" in
+    identify|processor100|processor100c|router100|router100c|ingest) ;;
+    *) echo "--bodies: unknown scenario $name (identify processor100 processor100c router100 router100c ingest)" >&2
+       exit 2 ;;
+  esac
+done
+wanted() { [[ ",$bodies," == *",$1,"* ]]; }
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 [[ -x "$binary" ]] || { echo "no server binary at $binary (build first: scripts/build.sh)" >&2; exit 2; }
 [[ -x "$floor" ]] || { echo "no floor server at $floor (build the benchmarks: scripts/build.sh)" >&2; exit 2; }
@@ -65,6 +78,7 @@ trap cleanup EXIT
 python3 "$root/bench/load/make_payloads.py" "$work"
 
 start_server() {  # $@: more arguments for serve
+  : >"$work/server.log"  # no line of the last server's left for wait_for_listening to read
   "$binary" serve --listen 127.0.0.1:0 --threads "$server_threads" --log-level info "$@" 2>"$work/server.log" &
   server_pid=$!
   wait_for_listening "$server_pid" "$work/server.log"
@@ -72,6 +86,7 @@ start_server() {  # $@: more arguments for serve
 }
 
 start_floor() {  # $1: the size of the answer to send
+  : >"$work/floor.log"
   "$floor" --listen 127.0.0.1:0 --threads "$server_threads" --answer-bytes "$1" 2>"$work/floor.log" &
   floor_pid=$!
   wait_for_listening "$floor_pid" "$work/floor.log"
@@ -86,8 +101,16 @@ stop_pid() {
 # wrk once against port $1 with body $2 at path $3, appending its RESULT line to file $4; X-Content-Format: $5;
 # Authorization: $6.
 load_once() {
-  OMT_BODY_FILE="$work/$2" OMT_CONTENT_FORMAT="$5" OMT_AUTHORIZATION="${6:-}" wrk -t"$wrk_threads" -c"$connections" -d"$duration" \
-    -s "$root/bench/load/post.lua" "http://127.0.0.1:$1$3" | grep '^RESULT' >>"$4"
+  if ! OMT_BODY_FILE="$work/$2" OMT_CONTENT_FORMAT="$5" OMT_AUTHORIZATION="${6:-}" wrk -t"$wrk_threads" \
+       -c"$connections" -d"$duration" -s "$root/bench/load/post.lua" "http://127.0.0.1:$1$3" >"$work/wrk.out" 2>&1 ||
+     ! grep '^RESULT' "$work/wrk.out" >>"$4"; then
+    echo "wrk against 127.0.0.1:$1$3 failed: $(cat "$work/wrk.out")" >&2
+    local log="$work/server.log"
+    [[ "$1" == "${floor_port:-}" ]] && log="$work/floor.log"
+    echo "the server's log ($log):" >&2
+    tail -n 20 "$log" >&2
+    exit 1
+  fi
 }
 
 check_errors() {  # $1: name, $2: results file
@@ -105,6 +128,8 @@ events_of() {  # $1: results file, $2: events a request; the median events/s of 
 rps_of() { paste -d' ' <(field requests "$1") <(field duration_us "$1") | awk '{printf "%.0f\n", $1 / ($2 / 1e6)}' | median; }
 ms_of() { field "$1" "$2" | median | awk '{print $1 / 1000}'; }
 
+transforms=${bodies//ingest/}
+[[ $transforms == *[a-z]* ]] &&
 printf '%-13s %6s | %10s %10s %7s %7s | %10s %10s %7s %7s | %6s %6s | %7s\n' body events \
   req/s events/s p50_ms p99_ms floor_rq/s floor_ev/s f_p50 f_p99 share p99_x rss_MiB
 compacted=json+compactedv1
@@ -114,6 +139,7 @@ for scenario in "identify identify.json /v0/destinations/ometria 1" \
                 "router100 router100.json /routerTransform 100" \
                 "router100c router100_compacted.json /routerTransform 100 $compacted"; do
   read -r name file path events content_format <<<"$scenario"
+  wanted "$name" || continue
   start_server
   # The body must transform: HTTP 200 and no failed event.
   status=$(curl -s -o "$work/answer.json" -w '%{http_code}' -H 'Content-Type: application/json' \
@@ -145,11 +171,13 @@ for scenario in "identify identify.json /v0/destinations/ometria 1" \
     "$(awk -v a="$p99" -v b="$f_p99" 'BEGIN {print (b > 0 ? a / b : 0)}')" \
     "$(awk -v v="$rss_kib" 'BEGIN {print v / 1024}')"
 done
+[[ $transforms == *[a-z]* ]] && {
 echo "(medians of $runs runs each, alternating; wrk -t$wrk_threads -c$connections -d$duration; --threads $server_threads;"
 echo " share: the service's requests/s as a share of the floor's; p99_x: its p99 over the floor's;"
 echo " processor100c, router100c: the same 100 events as processor100, router100 in the compacted form)"
+}
 
-[[ $ingest == 1 ]] || exit 0
+wanted ingest || exit 0
 # ---- the ingest path beside the transform path: one service, one run ------------------------------------------
 write_key="wk-bench-load"
 authorization="Basic $(printf '%s:' "$write_key" | base64 -w0)"
