@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The micro benchmarks (omt_bench: one Google Benchmark per pure stage) of two commits, side by side:
 #
-#   bench/compare_micro.sh [--rounds 3] [--filter REGEX] [--work DIR] [--build-type RelWithDebInfo] BEFORE AFTER
+#   bench/compare_micro.sh [--rounds 3] [--filter REGEX] [--min-time SECONDS] [--work DIR]
+#                          [--build-type RelWithDebInfo] BEFORE AFTER
 #
 # Builds omt_bench at each commit (a detached git worktree and its own build directory under --work, kept and
 # reused by the next comparison), then runs every stage that either binary lists, the two binaries in turn
@@ -15,6 +16,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=3
 filter=.
+min_time=""  # Google Benchmark's own (0.5 s of CPU a run) unless given: on a loaded machine 0.1 saves minutes
 work=/tmp/omt-compare-micro
 build_type=RelWithDebInfo
 commits=()
@@ -24,7 +26,8 @@ while [[ $# -gt 0 ]]; do
     --filter) filter=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --build-type) build_type=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --min-time) min_time=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     -*) echo "unknown argument: $1" >&2; exit 2 ;;
     *) commits+=("$1"); shift ;;
   esac
@@ -65,7 +68,8 @@ load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 run_once() {
   local pattern
   pattern="^$(printf '%s' "$2" | sed 's/[][\.*^$+?(){}|]/\\&/g')\$"
-  "$1" --benchmark_filter="$pattern" --benchmark_repetitions=1 --benchmark_format=json 2>/dev/null |
+  "$1" --benchmark_filter="$pattern" --benchmark_repetitions=1 ${min_time:+--benchmark_min_time="$min_time"} \
+    --benchmark_format=json 2>/dev/null |
     python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)))' >>"$3"
 }
 for stage in "${stages[@]}"; do
@@ -104,5 +108,5 @@ for s in stages:
     print(f"{s:<{width}}  {cell(before, s):>16}  {cell(after, s):>16}  {ratio:>6}")
 print(f"(before: {sys.argv[2]}, after: {sys.argv[3]}; events/s = items_per_second from CPU time; runs in {results})")
 EOF
-echo "(medians of $rounds interleaved runs each; $(nproc) cores; load average $load_at_start at the start," \
+echo "(medians of $rounds interleaved runs each${min_time:+, --benchmark_min_time=$min_time}; $(nproc) cores; load average $load_at_start at the start," \
      "$load_at_end at the end)"
