@@ -175,6 +175,38 @@ class ProgressLine {
 // Held while an import runs, so that a second process with the same arguments cannot resume the same run at the
 // same time (both would enqueue the same records). flock, or on PostgreSQL a session advisory lock (another host may
 // import into the same database): released when the process ends, even by SIGKILL.
+// Where the plan pass keeps its records for the passes (import/record_spill.hpp): beside the SQLite queue (the disk
+// the import writes to anyway), or in the temporary folder for PostgreSQL; one folder per import, cleared first
+// (a process killed with SIGKILL leaves its folder behind), removed when the import ends. Unusable: none (the
+// passes then transform again).
+std::filesystem::path spill_folder_of(const config::Config& config, const std::string& run_key) {
+  const std::string name = ".import-spill-" + run_key.substr(0, 16);
+  if (config.queue.backend != "postgres") return config.queue.path.string() + name;
+  std::error_code ec;
+  const auto temp = std::filesystem::temp_directory_path(ec);
+  return ec ? std::filesystem::path() : temp / ("ometria-transformer" + name);
+}
+
+class SpillFolder {
+ public:
+  explicit SpillFolder(std::filesystem::path path) : path_(std::move(path)) {
+    if (path_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+    if (!std::filesystem::create_directories(path_, ec) || ec) path_.clear();
+  }
+  ~SpillFolder() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  SpillFolder(const SpillFolder&) = delete;
+  SpillFolder& operator=(const SpillFolder&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 class RunLock {
  public:
   ~RunLock() {
@@ -330,9 +362,10 @@ int run_import(const ImportArgs& args) {
   install_stop_handlers();
   import::EventMapper mapper(*transformer, import::import_source(*source, args.send_default_optin));
   ProgressLine planning_line(args.quiet, 0);
+  const SpillFolder spill(args.dry_run ? std::filesystem::path() : spill_folder_of(target.config, run_key));
   auto planned = import::plan_inputs(
       *inputs, mapper, unix_millis_now(), cfg->delivery.rate_limit.requests_per_second, [] { return stop_requested.load(); },
-      [&](std::uint64_t items) { planning_line.planning(items); });
+      [&](std::uint64_t items) { planning_line.planning(items); }, 0, spill.path());
   planning_line.finish();
   if (!planned) return fail(kCommand, planned.error().message, exit_usage);
   if (planned->interrupted) return fail(kCommand, "interrupted while planning; nothing was imported", exit_failed);

@@ -13,6 +13,7 @@
 #include "omt/import/classify_pipeline.hpp"
 #include "omt/import/file_source.hpp"
 #include "omt/import/json_lines_reader.hpp"
+#include "omt/import/record_spill.hpp"
 
 namespace omt::import {
 namespace {
@@ -134,7 +135,8 @@ Classified classify(Item item, EventMapper& mapper) {
 
 Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventMapper& mapper, std::int64_t now_unix_ms,
                                     double requests_per_second, const std::function<bool()>& stop_requested,
-                                    const std::function<void(std::uint64_t)>& on_item, std::size_t threads) {
+                                    const std::function<void(std::uint64_t)>& on_item, std::size_t threads,
+                                    const std::filesystem::path& spill_dir) {
   PlannedInputs planned;
   PlanBuilder builder(now_unix_ms);
   std::uint64_t items = 0;
@@ -154,6 +156,30 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
         hints.reset();  // too many: this file's passes go without
       }
     };
+    // This file's records per pass on disk, while they can be written; a failure drops the file's whole spill
+    // (its passes then transform again).
+    const std::size_t file_index = planned.records_per_file.size() - 1;
+    std::array<std::optional<SpillWriter>, pass_count> spill;
+    bool spilling = !spill_dir.empty();
+    const auto drop_spill = [&] {
+      spilling = false;
+      for (auto& writer : spill) {
+        if (!writer) continue;
+        std::error_code ec;
+        const auto path = writer->path();
+        writer.reset();
+        std::filesystem::remove(path, ec);
+      }
+    };
+    const auto spill_record = [&](std::size_t pass, const RecordItem& record) {
+      if (!spilling) return;
+      if (!spill[pass]) {
+        auto created = SpillWriter::create(spill_dir / ("file" + std::to_string(file_index) + "-pass" + std::to_string(pass)));
+        if (!created) return drop_spill();
+        spill[pass].emplace(std::move(*created));
+      }
+      if (!spill[pass]->add(record.at.line, record.at.end_offset, record.json)) drop_spill();
+    };
     auto reader = open_reader(input);
     if (!reader) return tl::unexpected(reader.error());
     ClassifyPipeline pipeline(**reader, mapper, threads == 0 ? default_transform_threads() : threads);
@@ -168,6 +194,7 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
       auto& classified = *(*item)->classified;
       if (classified.record) {
         builder.add_record(classified.record->type, classified.record->json, classified.record->at);
+        spill_record(pass_of(classified.record->type), *classified.record);
         ++counts[pass_of(classified.record->type)];
         hint(static_cast<std::uint8_t>(pass_of(classified.record->type)));
       } else if (classified.skipped) {
@@ -178,6 +205,13 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
         hint(hint_bad);
       }
       if (on_item) on_item(++items);
+    }
+    auto& spilled = planned.spilled_per_file.emplace_back();
+    for (std::size_t pass = 0; spilling && pass < pass_count; ++pass) {
+      if (spill[pass] && !spill[pass]->close()) drop_spill();
+    }
+    for (std::size_t pass = 0; spilling && pass < pass_count; ++pass) {
+      if (spill[pass]) spilled[pass] = spill[pass]->path();
     }
   }
   planned.plan = builder.finish(requests_per_second, ometria::records_per_push);
@@ -302,8 +336,12 @@ class PassRunner {
     progress_.pass = pass;
     if (progress_.file != at.file) progress_.file = at.file;
   }
-  void count_error() { progress_.errors = ++totals_.errors; }
-  void count_skipped() { ++totals_.skipped; }
+  // The bad rows and skipped items of the input: the plan pass met every one of them, so they are known from
+  // the start (the passes skip them, and need not read every file to find them).
+  void count_known(std::uint64_t bad_rows, std::uint64_t skipped) {
+    progress_.errors = totals_.errors = bad_rows;
+    totals_.skipped = skipped;
+  }
   RunTotals totals() const {
     RunTotals t = totals_;
     t.delivered = progress_.delivered;
@@ -367,6 +405,7 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
   const auto& records_per_file = planned.records_per_file;
   const std::size_t threads = context.transform_threads == 0 ? default_transform_threads() : context.transform_threads;
   PassRunner runner(context, run);
+  runner.count_known(planned.plan.bad_rows, planned.plan.skipped);
   if (auto started = runner.start(); !started) return tl::unexpected(started.error());
   for (std::uint32_t pass = 0; pass < pass_count; ++pass) {
     const ometria::RecordType type = pass_types[pass];
@@ -385,17 +424,41 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
         if (auto r = runner.commit({}, checkpoint); !r) return tl::unexpected(r.error());
         continue;
       }
-      auto reader = open_reader(inputs[f]);
-      if (!reader) return tl::unexpected(reader.error());
-      // Transformed on the workers: the items of this pass past the checkpoint (by the plan's hints when the
-      // file has them); the rest are only counted here.
-      ClassifyPipeline items(**reader, *context.mapper, threads, f < planned.hints_per_file.size() ? &planned.hints_per_file[f] : nullptr,
-                             [&](const Item& item, std::optional<std::uint8_t> hint) {
-                               if (place_of(item).end_offset <= resume_after) return false;
-                               if (hint && *hint != pass) return false;
-                               const auto* known = std::get_if<RecordItem>(&item);
-                               return known == nullptr || known->type == type;
-                             });
+      // The plan pass's records of this pass, when it kept them (record_spill.hpp): read back, not transformed
+      // again. Otherwise transformed on the workers: the items of this pass past the checkpoint (by the plan's
+      // hints when the file has them); the rest are only counted here.
+      std::optional<SpillReader> spilled;
+      if (f < planned.spilled_per_file.size() && planned.spilled_per_file[f][pass]) {
+        if (auto opened = SpillReader::open(*planned.spilled_per_file[f][pass])) spilled.emplace(std::move(*opened));
+      }
+      std::unique_ptr<ItemReader> reader;
+      std::optional<ClassifyPipeline> pipeline;
+      if (!spilled) {
+        auto opened = open_reader(inputs[f]);
+        if (!opened) return tl::unexpected(opened.error());
+        reader = std::move(*opened);
+        pipeline.emplace(*reader, *context.mapper, threads,
+                         f < planned.hints_per_file.size() ? &planned.hints_per_file[f] : nullptr,
+                         [&](const Item& item, std::optional<std::uint8_t> hint) {
+                           if (place_of(item).end_offset <= resume_after) return false;
+                           if (hint && *hint != pass) return false;
+                           const auto* known = std::get_if<RecordItem>(&item);
+                           return known == nullptr || known->type == type;
+                         });
+      }
+      const std::string shown_file = inputs[f].identity.path;
+      const auto next_item = [&]() -> Expected<std::optional<PipelineItem>> {
+        if (!spilled) return pipeline->next();
+        auto record = spilled->next();
+        if (!record) return tl::unexpected(record.error());
+        if (!*record) return std::optional<PipelineItem>{};
+        PipelineItem item;
+        item.at = SourcePlace{shown_file, (*record)->line, (*record)->end_offset};
+        item.hint = static_cast<std::uint8_t>(pass);
+        item.classified.emplace();
+        item.classified->record = RecordItem{item.at, type, std::move((*record)->json)};
+        return std::optional<PipelineItem>(std::move(item));
+      };
       // Items that share an end offset (the records of one CSV group) are committed together or not at all: a
       // checkpoint says "everything ending at or before this offset is queued", so it is only ever taken where
       // the offset moves on. `safe` is the checkpoint after the last such item, `safe_records` the records of
@@ -419,7 +482,7 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
           if (auto r = commit_safe(); !r) return tl::unexpected(r.error());
           return runner.finish();
         }
-        auto item = items.next();
+        auto item = next_item();
         if (!item) {
           // Commit what was read before the error: it is sound, and the rerun starts after it.
           if (auto r = commit_safe(); !r) return tl::unexpected(r.error());
@@ -432,7 +495,6 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
           break;
         }
         const SourcePlace& at_place = (*item)->at;
-        const auto hint = (*item)->hint;
         if (at_place.end_offset <= resume_after) continue;  // committed before
         if (at_place.end_offset != checkpoint.offset) {
           // The items before this one are complete: a checkpoint may be taken after them.
@@ -444,17 +506,10 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
           }
         }
         runner.count_read(at_place, pass);
-        if (!(*item)->classified) {
-          // Another pass's record, or no record (counted once, in the first pass): not transformed here.
-          if (pass == 0 && hint == hint_bad) runner.count_error();
-          if (pass == 0 && hint == hint_skipped) runner.count_skipped();
-        } else {
+        // Another pass's record, or no record (counted from the plan): nothing to queue here.
+        if ((*item)->classified) {
           auto& classified = *(*item)->classified;
-          if (classified.bad) {
-            if (pass == 0) runner.count_error();
-          } else if (classified.skipped) {
-            if (pass == 0) runner.count_skipped();
-          } else if (classified.record->type == type) {
+          if (!classified.bad && !classified.skipped && classified.record->type == type) {
             batch.push_back(queue::NewRecord{context.api_key, type, std::move(classified.record->json), queue::Lane::backfill});
             ++checkpoint.records;
           }

@@ -12,6 +12,7 @@
 
 #include "memory_queue.hpp"
 #include "omt/import/classify_pipeline.hpp"
+#include "omt/import/record_spill.hpp"
 #include "omt/import/import_run.hpp"
 
 namespace {
@@ -282,6 +283,74 @@ TEST_F(ImportRunTest, ThePlanAndThePassesAreTheSameWithOneWorkerOrFour) {
   EXPECT_EQ(totals_of[1].read, totals_of[0].read);
   EXPECT_EQ(totals_of[1].errors, totals_of[0].errors);
   EXPECT_EQ(totals_of[1].skipped, totals_of[0].skipped);
+}
+
+TEST_F(ImportRunTest, ThePassesQueueTheSameRecordsFromThePlansSpillAsByTransformingAgain) {
+  const auto path = dir_ / "events.jsonl";
+  std::ofstream(path) << mixed_events(2000);
+  auto inputs = resolve_inputs({path.string()}, std::nullopt);
+  ASSERT_TRUE(inputs) << inputs.error().message;
+  const auto spill_dir = dir_ / "spill";
+  std::filesystem::create_directories(spill_dir);
+  std::vector<std::vector<std::string>> queued;
+  std::vector<RunTotals> totals_of;
+  for (const bool spill : {false, true}) {
+    auto planned = plan_inputs(*inputs, *mapper_, 0, 8, nullptr, nullptr, 2, spill ? spill_dir : std::filesystem::path());
+    ASSERT_TRUE(planned) << planned.error().message;
+    ASSERT_EQ(planned->spilled_per_file.size(), 1u);
+    const auto& kept = planned->spilled_per_file[0];
+    for (std::size_t pass = 0; pass < pass_count; ++pass) {
+      // A pass has a spill exactly when it was asked for and the file has records of the pass.
+      EXPECT_EQ(kept[pass].has_value(), spill && planned->records_per_file[0][pass] > 0) << pass;
+    }
+    omt::test::MemoryQueue queue;
+    auto run = *queue.start_import_run({"key", "shop", "{}", {(*inputs)[0].identity}});
+    ImportContext c = context();
+    c.queue = &queue;
+    c.batch_records = 100;
+    auto totals = run_passes(c, run, *inputs, *planned);
+    ASSERT_TRUE(totals) << totals.error().message;
+    totals_of.push_back(*totals);
+    auto& records = queued.emplace_back();
+    for (const auto& r : queue.records()) records.push_back(r.json);
+    EXPECT_EQ(records.size(), planned->plan.total_records());
+    EXPECT_EQ(totals->errors, planned->plan.bad_rows);  // the input's bad rows, known from the plan
+    EXPECT_EQ(totals->skipped, planned->plan.skipped);
+  }
+  EXPECT_EQ(queued[1], queued[0]);  // the same records in the same order
+  EXPECT_EQ(totals_of[1].queued, totals_of[0].queued);
+}
+
+// A spill cut short is an error naming it, never a record made up.
+TEST_F(ImportRunTest, ASpillReadsBackWhatWasWrittenAndRefusesAFileCutShort) {
+  const auto file = dir_ / "spill";
+  {
+    auto writer = SpillWriter::create(file);
+    ASSERT_TRUE(writer) << writer.error().message;
+    ASSERT_TRUE(writer->add(1, 10, R"({"a":1})"));
+    ASSERT_TRUE(writer->add(2, 25, ""));
+    ASSERT_TRUE(writer->close());
+  }
+  auto reader = SpillReader::open(file);
+  ASSERT_TRUE(reader);
+  auto first = reader->next();
+  ASSERT_TRUE(first && *first);
+  EXPECT_EQ((*first)->line, 1u);
+  EXPECT_EQ((*first)->end_offset, 10u);
+  EXPECT_EQ((*first)->json, R"({"a":1})");
+  auto second = reader->next();
+  ASSERT_TRUE(second && *second);
+  EXPECT_EQ((*second)->end_offset, 25u);
+  auto end = reader->next();
+  ASSERT_TRUE(end);
+  EXPECT_FALSE(*end);
+  std::filesystem::resize_file(file, std::filesystem::file_size(file) - 3);
+  auto cut = SpillReader::open(file);
+  ASSERT_TRUE(cut);
+  ASSERT_TRUE(cut->next());
+  auto damaged = cut->next();
+  ASSERT_FALSE(damaged);
+  EXPECT_NE(damaged.error().message.find("spill"), std::string::npos) << damaged.error().message;
 }
 
 // A reader of `n` events that then fails, as a truncated gzip file does.

@@ -85,13 +85,18 @@ struct PlannedInputs {
   Plan plan;
   std::vector<std::array<std::uint64_t, pass_count>> records_per_file;  // by file, then pass: passes skip empty files
   std::vector<ItemHints> hints_per_file;  // by file
+  // By file, then pass: the plan pass's records of that pass, kept on disk (record_spill.hpp) when a spill folder
+  // was given and they could be written; the pass then reads them instead of transforming the input again.
+  std::vector<std::array<std::optional<std::filesystem::path>, pass_count>> spilled_per_file;
   bool interrupted = false;
 };
 // Reads every input once, transforming on `threads` workers (0: default_transform_threads()) in reading order.
-// stop_requested is asked between items (Ctrl-C); on_item after each (progress).
+// stop_requested is asked between items (Ctrl-C); on_item after each (progress). spill_dir (an existing folder;
+// empty: none) keeps the records found for the passes (PlannedInputs::spilled_per_file); the caller removes it.
 Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventMapper& mapper, std::int64_t now_unix_ms,
                                     double requests_per_second, const std::function<bool()>& stop_requested,
-                                    const std::function<void(std::uint64_t items)>& on_item, std::size_t threads = 0);
+                                    const std::function<void(std::uint64_t items)>& on_item, std::size_t threads = 0,
+                                    const std::filesystem::path& spill_dir = {});
 
 // ---- start, resume or nothing ----
 struct RunChoice {
