@@ -141,6 +141,7 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
   PlanBuilder builder(now_unix_ms);
   std::uint64_t items = 0;
   std::size_t hint_runs = 0;
+  RecordSpill spill(spill_dir);
   for (const auto& input : inputs) {
     auto& counts = planned.records_per_file.emplace_back();
     auto& hints = planned.hints_per_file.emplace_back(std::vector<ItemRun>{});
@@ -156,30 +157,8 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
         hints.reset();  // too many: this file's passes go without
       }
     };
-    // This file's records per pass on disk, while they can be written; a failure drops the file's whole spill
-    // (its passes then transform again).
     const std::size_t file_index = planned.records_per_file.size() - 1;
-    std::array<std::optional<SpillWriter>, pass_count> spill;
-    bool spilling = !spill_dir.empty();
-    const auto drop_spill = [&] {
-      spilling = false;
-      for (auto& writer : spill) {
-        if (!writer) continue;
-        std::error_code ec;
-        const auto path = writer->path();
-        writer.reset();
-        std::filesystem::remove(path, ec);
-      }
-    };
-    const auto spill_record = [&](std::size_t pass, const RecordItem& record) {
-      if (!spilling) return;
-      if (!spill[pass]) {
-        auto created = SpillWriter::create(spill_dir / ("file" + std::to_string(file_index) + "-pass" + std::to_string(pass)));
-        if (!created) return drop_spill();
-        spill[pass].emplace(std::move(*created));
-      }
-      if (!spill[pass]->add(record.at.line, record.at.end_offset, record.json)) drop_spill();
-    };
+    std::uint64_t last_line = 0, last_end_offset = 0;  // the file's last item's
     auto reader = open_reader(input);
     if (!reader) return tl::unexpected(reader.error());
     ClassifyPipeline pipeline(**reader, mapper, threads == 0 ? default_transform_threads() : threads);
@@ -192,9 +171,12 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
       if (!item) return tl::unexpected(item.error());
       if (!*item) break;
       auto& classified = *(*item)->classified;
+      last_line = (*item)->at.line;
+      last_end_offset = (*item)->at.end_offset;
       if (classified.record) {
         builder.add_record(classified.record->type, classified.record->json, classified.record->at);
-        spill_record(pass_of(classified.record->type), *classified.record);
+        spill.add(file_index, pass_of(classified.record->type), classified.record->at.line, classified.record->at.end_offset,
+                  classified.record->json);
         ++counts[pass_of(classified.record->type)];
         hint(static_cast<std::uint8_t>(pass_of(classified.record->type)));
       } else if (classified.skipped) {
@@ -206,14 +188,10 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
       }
       if (on_item) on_item(++items);
     }
-    auto& spilled = planned.spilled_per_file.emplace_back();
-    for (std::size_t pass = 0; spilling && pass < pass_count; ++pass) {
-      if (spill[pass] && !spill[pass]->close()) drop_spill();
-    }
-    for (std::size_t pass = 0; spilling && pass < pass_count; ++pass) {
-      if (spill[pass]) spilled[pass] = spill[pass]->path();
-    }
+    spill.finish_file(file_index, last_line, last_end_offset);
   }
+  planned.spilled_per_file = spill.files();
+  planned.spill_given_up_because = spill.given_up_because();
   planned.plan = builder.finish(requests_per_second, ometria::records_per_push);
   return planned;
 }
@@ -427,13 +405,16 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
       // The plan pass's records of this pass, when it kept them (record_spill.hpp): read back, not transformed
       // again. Otherwise transformed on the workers: the items of this pass past the checkpoint (by the plan's
       // hints when the file has them); the rest are only counted here.
+      const std::filesystem::path* spill_file =
+          f < planned.spilled_per_file.size() && planned.spilled_per_file[f][pass] ? &*planned.spilled_per_file[f][pass] : nullptr;
       std::optional<SpillReader> spilled;
-      if (f < planned.spilled_per_file.size() && planned.spilled_per_file[f][pass]) {
-        if (auto opened = SpillReader::open(*planned.spilled_per_file[f][pass])) spilled.emplace(std::move(*opened));
-      }
       std::unique_ptr<ItemReader> reader;
       std::optional<ClassifyPipeline> pipeline;
-      if (!spilled) {
+      if (spill_file != nullptr) {
+        auto opened = SpillReader::open(*spill_file);
+        if (!opened) return tl::unexpected(opened.error());
+        spilled.emplace(std::move(*opened));
+      } else {
         auto opened = open_reader(inputs[f]);
         if (!opened) return tl::unexpected(opened.error());
         reader = std::move(*opened);
@@ -446,14 +427,23 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
                            return known == nullptr || known->type == type;
                          });
       }
-      const std::string shown_file = inputs[f].identity.path;
+      // A spilled record as the pipeline would hand it over. At the end mark, the place of the file's last item,
+      // where the pass through it checkpoints; a spill holding other than the plan's count is damage.
+      std::optional<SourcePlace> spill_end;
       const auto next_item = [&]() -> Expected<std::optional<PipelineItem>> {
         if (!spilled) return pipeline->next();
         auto record = spilled->next();
         if (!record) return tl::unexpected(record.error());
-        if (!*record) return std::optional<PipelineItem>{};
+        if (!*record) {
+          const SpillEnd& end = spilled->end();
+          if (f < records_per_file.size() && end.records != records_per_file[f][pass])
+            return fail(errc::io, "import: the plan's spill " + spill_file->string() + " holds " + std::to_string(end.records) +
+                                      " records where the plan counted " + std::to_string(records_per_file[f][pass]));
+          spill_end = SourcePlace{{}, end.last_line, end.last_end_offset};
+          return std::optional<PipelineItem>{};
+        }
         PipelineItem item;
-        item.at = SourcePlace{shown_file, (*record)->line, (*record)->end_offset};
+        item.at = SourcePlace{inputs[f].identity.path, (*record)->line, (*record)->end_offset};
         item.hint = static_cast<std::uint8_t>(pass);
         item.classified.emplace();
         item.classified->record = RecordItem{item.at, type, std::move((*record)->json)};
@@ -490,8 +480,15 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
           return tl::unexpected(item.error());
         }
         if (!*item) {
+          if (spill_end && spill_end->end_offset > checkpoint.offset) {
+            checkpoint.offset = spill_end->end_offset;
+            checkpoint.line = spill_end->line;
+          }
           checkpoint.done = true;
           if (auto r = runner.commit(std::move(batch), checkpoint); !r) return tl::unexpected(r.error());
+          // Read through: its room goes back to the disk the queue grows on (a rerun writes the spill anew).
+          std::error_code ec;
+          if (spill_file != nullptr) std::filesystem::remove(*spill_file, ec);
           break;
         }
         const SourcePlace& at_place = (*item)->at;
