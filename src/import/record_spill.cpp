@@ -46,35 +46,17 @@ std::string errno_text() { return std::strerror(errno); }
 
 Expected<SpillWriter> SpillWriter::create(const std::filesystem::path& file) {
   // "w": a file left by an earlier process is never read, only written over.
-  std::FILE* f = std::fopen(file.c_str(), "wb");
+  SpillFile f(std::fopen(file.c_str(), "wb"));
   if (f == nullptr) return tl::unexpected(spill_error(file, "cannot create it: " + errno_text()));
-  std::setvbuf(f, nullptr, _IOFBF, kBufferBytes);
-  SpillWriter writer(f, file);
+  std::setvbuf(f.get(), nullptr, _IOFBF, kBufferBytes);
+  SpillWriter writer(std::move(f), file);
   if (auto r = writer.write(kMagic, sizeof kMagic); !r) return tl::unexpected(r.error());
   return writer;
 }
 
-SpillWriter::SpillWriter(SpillWriter&& other) noexcept
-    : file_(std::exchange(other.file_, nullptr)), path_(std::move(other.path_)), bytes_(other.bytes_), records_(other.records_) {}
-
-SpillWriter& SpillWriter::operator=(SpillWriter&& other) noexcept {
-  if (this != &other) {
-    if (file_ != nullptr) std::fclose(file_);
-    file_ = std::exchange(other.file_, nullptr);
-    path_ = std::move(other.path_);
-    bytes_ = other.bytes_;
-    records_ = other.records_;
-  }
-  return *this;
-}
-
-SpillWriter::~SpillWriter() {
-  if (file_ != nullptr) std::fclose(file_);
-}
-
 Expected<void> SpillWriter::write(const void* data, std::size_t n) {
   if (file_ == nullptr) return tl::unexpected(spill_error(path_, "written after it was closed"));
-  if (n > 0 && std::fwrite(data, 1, n, file_) != n) return tl::unexpected(spill_error(path_, "cannot write: " + errno_text()));
+  if (n > 0 && std::fwrite(data, 1, n, file_.get()) != n) return tl::unexpected(spill_error(path_, "cannot write: " + errno_text()));
   bytes_ += n;
   return {};
 }
@@ -100,10 +82,9 @@ Expected<void> SpillWriter::close(std::uint64_t last_line, std::uint64_t last_en
   end.c = last_end_offset;
   end.crc = crc_of(end, {});
   if (auto r = write(&end, sizeof end); !r) return r;
-  const bool flushed = std::fflush(file_) == 0;
+  const bool flushed = std::fflush(file_.get()) == 0;
   const std::string why = flushed ? std::string() : errno_text();
-  const bool closed = std::fclose(file_) == 0;
-  file_ = nullptr;
+  const bool closed = std::fclose(file_.release()) == 0;
   if (!flushed || !closed) return tl::unexpected(spill_error(path_, "cannot write: " + (flushed ? errno_text() : why)));
   return {};
 }
@@ -111,36 +92,19 @@ Expected<void> SpillWriter::close(std::uint64_t last_line, std::uint64_t last_en
 // ---- SpillReader ----
 
 Expected<SpillReader> SpillReader::open(const std::filesystem::path& file) {
-  std::FILE* f = std::fopen(file.c_str(), "rb");
+  SpillFile f(std::fopen(file.c_str(), "rb"));
   if (f == nullptr) return tl::unexpected(spill_error(file, "cannot open it: " + errno_text()));
-  std::setvbuf(f, nullptr, _IOFBF, kBufferBytes);
-  SpillReader reader(f, file);
+  std::setvbuf(f.get(), nullptr, _IOFBF, kBufferBytes);
   char magic[sizeof kMagic];
-  if (std::fread(magic, 1, sizeof magic, f) != sizeof magic || std::memcmp(magic, kMagic, sizeof magic) != 0)
+  const bool begins = std::fread(magic, 1, sizeof magic, f.get()) == sizeof magic;
+  SpillReader reader(std::move(f), file);
+  if (!begins || std::memcmp(magic, kMagic, sizeof magic) != 0)
     return tl::unexpected(reader.damaged("it does not begin as a spill does"));
   return reader;
 }
 
-SpillReader::SpillReader(SpillReader&& other) noexcept
-    : file_(std::exchange(other.file_, nullptr)), path_(std::move(other.path_)), records_(other.records_), end_(other.end_) {}
-
-SpillReader& SpillReader::operator=(SpillReader&& other) noexcept {
-  if (this != &other) {
-    if (file_ != nullptr) std::fclose(file_);
-    file_ = std::exchange(other.file_, nullptr);
-    path_ = std::move(other.path_);
-    records_ = other.records_;
-    end_ = other.end_;
-  }
-  return *this;
-}
-
-SpillReader::~SpillReader() {
-  if (file_ != nullptr) std::fclose(file_);
-}
-
 Error SpillReader::damaged(const std::string& what) const {
-  const bool failed = file_ != nullptr && std::ferror(file_) != 0;
+  const bool failed = file_ != nullptr && std::ferror(file_.get()) != 0;
   return spill_error(path_, failed ? "cannot read: " + errno_text()
                                    : "cut short or damaged after " + std::to_string(records_) + " records (" + what + ")");
 }
@@ -148,16 +112,15 @@ Error SpillReader::damaged(const std::string& what) const {
 Expected<std::optional<SpilledRecord>> SpillReader::next() {
   if (file_ == nullptr) return tl::unexpected(damaged("read past its end mark"));
   Header h;
-  if (std::fread(&h, sizeof h, 1, file_) != 1) return tl::unexpected(damaged("no end mark"));
+  if (std::fread(&h, sizeof h, 1, file_.get()) != 1) return tl::unexpected(damaged("no end mark"));
   if (h.length == kEndMark) {
     if (h.crc != crc_of(h, {})) return tl::unexpected(damaged("its end mark does not check"));
     if (h.a != records_)
       return tl::unexpected(damaged("its end mark counts " + std::to_string(h.a) + " records"));
     char extra;
-    if (std::fread(&extra, 1, 1, file_) != 0) return tl::unexpected(damaged("bytes past its end mark"));
+    if (std::fread(&extra, 1, 1, file_.get()) != 0) return tl::unexpected(damaged("bytes past its end mark"));
     end_ = SpillEnd{h.a, h.b, h.c};
-    std::fclose(file_);
-    file_ = nullptr;
+    file_.reset();
     return std::optional<SpilledRecord>{};
   }
   if (h.length > kMaxRecordBytes) return tl::unexpected(damaged("a length of " + std::to_string(h.length)));
@@ -165,7 +128,7 @@ Expected<std::optional<SpilledRecord>> SpillReader::next() {
   r.line = h.a;
   r.end_offset = h.b;
   r.json.resize(h.length);
-  if (h.length > 0 && std::fread(r.json.data(), 1, h.length, file_) != h.length) return tl::unexpected(damaged("a record cut short"));
+  if (h.length > 0 && std::fread(r.json.data(), 1, h.length, file_.get()) != h.length) return tl::unexpected(damaged("a record cut short"));
   if (h.crc != crc_of(h, r.json)) return tl::unexpected(damaged("a record that does not check"));
   ++records_;
   return std::optional<SpilledRecord>(std::move(r));

@@ -115,7 +115,7 @@ RunChoice choose_run(const std::vector<queue::ImportRun>& runs, const std::vecto
 
 // ---- the passes ----
 struct Progress {
-  std::uint64_t read = 0;     // items read in the passes
+  std::uint64_t read = 0;     // items read in the passes (from the plan's spill: the pass's records)
   std::uint64_t queued = 0;   // records committed by this run (earlier processes of it included)
   std::optional<std::uint64_t> delivered;  // of this process's records, from the queue's counts
   std::uint64_t errors = 0;   // the inputs' bad rows (the plan met them all; the passes leave them out)

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,12 +39,15 @@ struct SpillEnd {
   std::uint64_t last_end_offset = 0;
 };
 
+// A FILE* closed when it goes.
+struct SpillFileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+using SpillFile = std::unique_ptr<std::FILE, SpillFileCloser>;
+
 class SpillWriter {
  public:
   static Expected<SpillWriter> create(const std::filesystem::path& file);
-  SpillWriter(SpillWriter&& other) noexcept;
-  SpillWriter& operator=(SpillWriter&& other) noexcept;
-  ~SpillWriter();
   Expected<void> add(std::uint64_t line, std::uint64_t end_offset, std::string_view json);
   // Writes the end mark, flushes and closes: readable from now on.
   Expected<void> close(std::uint64_t last_line, std::uint64_t last_end_offset);
@@ -51,9 +55,9 @@ class SpillWriter {
   std::uint64_t bytes() const { return bytes_; }
 
  private:
-  SpillWriter(std::FILE* file, std::filesystem::path path) : file_(file), path_(std::move(path)) {}
+  SpillWriter(SpillFile file, std::filesystem::path path) : file_(std::move(file)), path_(std::move(path)) {}
   Expected<void> write(const void* data, std::size_t n);
-  std::FILE* file_ = nullptr;
+  SpillFile file_;
   std::filesystem::path path_;
   std::uint64_t bytes_ = 0, records_ = 0;
 };
@@ -61,9 +65,6 @@ class SpillWriter {
 class SpillReader {
  public:
   static Expected<SpillReader> open(const std::filesystem::path& file);
-  SpillReader(SpillReader&& other) noexcept;
-  SpillReader& operator=(SpillReader&& other) noexcept;
-  ~SpillReader();
   // The next record; nullopt at the end mark (then end() says what it holds). A file cut short, damaged, or
   // with bytes past its end mark is an error naming it.
   Expected<std::optional<SpilledRecord>> next();
@@ -71,9 +72,9 @@ class SpillReader {
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  SpillReader(std::FILE* file, std::filesystem::path path) : file_(file), path_(std::move(path)) {}
+  SpillReader(SpillFile file, std::filesystem::path path) : file_(std::move(file)), path_(std::move(path)) {}
   Error damaged(const std::string& what) const;
-  std::FILE* file_ = nullptr;
+  SpillFile file_;
   std::filesystem::path path_;
   std::uint64_t records_ = 0;
   SpillEnd end_;
