@@ -10,12 +10,16 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -170,6 +174,44 @@ class ProgressLine {
   bool drawn_ = false;
   bool told_waiting_ = false;
   std::optional<import::Progress> last_;
+};
+
+// Where the plan pass keeps its records for the passes (import/record_spill.hpp): beside the SQLite queue (the disk
+// the import writes to anyway), or in the temporary folder for PostgreSQL (whose disk is another host's). One
+// folder per run key (the run lock keeps a second process out of it), made anew for owner only (the records hold
+// contacts' data), whatever a process killed with SIGKILL left there removed first, and removed again when the
+// import ends. None when it cannot be made: the passes then transform again.
+std::filesystem::path spill_folder_of(const config::Config& config, const std::string& run_key) {
+  const std::string name = ".import-spill-" + run_key.substr(0, 16);
+  if (config.queue.backend != "postgres") return config.queue.path.string() + name;
+  std::error_code ec;
+  const auto temp = std::filesystem::temp_directory_path(ec);
+  return ec ? std::filesystem::path() : temp / ("ometria-transformer" + name);
+}
+
+class SpillFolder {
+ public:
+  explicit SpillFolder(std::filesystem::path path) : path_(std::move(path)) {
+    if (path_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+    if (::mkdir(path_.c_str(), 0700) != 0) {
+      why_not_ = "cannot make " + path_.string() + ": " + std::strerror(errno);
+      path_.clear();
+    }
+  }
+  ~SpillFolder() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  SpillFolder(const SpillFolder&) = delete;
+  SpillFolder& operator=(const SpillFolder&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  const std::string& why_not() const { return why_not_; }
+
+ private:
+  std::filesystem::path path_;
+  std::string why_not_;
 };
 
 // Held while an import runs, so that a second process with the same arguments cannot resume the same run at the
@@ -330,11 +372,14 @@ int run_import(const ImportArgs& args) {
   install_stop_handlers();
   import::EventMapper mapper(*transformer, import::import_source(*source, args.send_default_optin));
   ProgressLine planning_line(args.quiet, 0);
+  const SpillFolder spill(args.dry_run ? std::filesystem::path() : spill_folder_of(target.config, run_key));
   auto planned = import::plan_inputs(
       *inputs, mapper, unix_millis_now(), cfg->delivery.rate_limit.requests_per_second, [] { return stop_requested.load(); },
-      [&](std::uint64_t items) { planning_line.planning(items); });
+      [&](std::uint64_t items) { planning_line.planning(items); }, 0, spill.path());
   planning_line.finish();
   if (!planned) return fail(kCommand, planned.error().message, exit_usage);
+  if (const std::string& why = spill.why_not().empty() ? planned->spill_given_up_because : spill.why_not(); !why.empty())
+    std::cerr << "ometria-transformer " << kCommand << ": the plan's records are not kept for the passes (" << why << "): they transform the input again\n";
   if (planned->interrupted) return fail(kCommand, "interrupted while planning; nothing was imported", exit_failed);
   const import::Plan& plan = planned->plan;
   const import::Decision decision = import::decide(plan, accepted, static_cast<std::uint64_t>(args.max_bad_records));

@@ -13,6 +13,7 @@
 #include "omt/import/classify_pipeline.hpp"
 #include "omt/import/file_source.hpp"
 #include "omt/import/json_lines_reader.hpp"
+#include "omt/import/record_spill.hpp"
 
 namespace omt::import {
 namespace {
@@ -134,11 +135,13 @@ Classified classify(Item item, EventMapper& mapper) {
 
 Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventMapper& mapper, std::int64_t now_unix_ms,
                                     double requests_per_second, const std::function<bool()>& stop_requested,
-                                    const std::function<void(std::uint64_t)>& on_item, std::size_t threads) {
+                                    const std::function<void(std::uint64_t)>& on_item, std::size_t threads,
+                                    const std::filesystem::path& spill_dir) {
   PlannedInputs planned;
   PlanBuilder builder(now_unix_ms);
   std::uint64_t items = 0;
   std::size_t hint_runs = 0;
+  RecordSpill spill(spill_dir);
   for (const auto& input : inputs) {
     auto& counts = planned.records_per_file.emplace_back();
     auto& hints = planned.hints_per_file.emplace_back(std::vector<ItemRun>{});
@@ -154,6 +157,8 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
         hints.reset();  // too many: this file's passes go without
       }
     };
+    const std::size_t file_index = planned.records_per_file.size() - 1;
+    std::uint64_t last_line = 0, last_end_offset = 0;  // the file's last item's
     auto reader = open_reader(input);
     if (!reader) return tl::unexpected(reader.error());
     ClassifyPipeline pipeline(**reader, mapper, threads == 0 ? default_transform_threads() : threads);
@@ -166,8 +171,12 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
       if (!item) return tl::unexpected(item.error());
       if (!*item) break;
       auto& classified = *(*item)->classified;
+      last_line = (*item)->at.line;
+      last_end_offset = (*item)->at.end_offset;
       if (classified.record) {
         builder.add_record(classified.record->type, classified.record->json, classified.record->at);
+        spill.add(file_index, pass_of(classified.record->type), classified.record->at.line, classified.record->at.end_offset,
+                  classified.record->json);
         ++counts[pass_of(classified.record->type)];
         hint(static_cast<std::uint8_t>(pass_of(classified.record->type)));
       } else if (classified.skipped) {
@@ -179,7 +188,10 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
       }
       if (on_item) on_item(++items);
     }
+    spill.finish_file(file_index, last_line, last_end_offset);
   }
+  planned.spilled_per_file = spill.files();
+  planned.spill_given_up_because = spill.given_up_because();
   planned.plan = builder.finish(requests_per_second, ometria::records_per_push);
   return planned;
 }
@@ -302,8 +314,12 @@ class PassRunner {
     progress_.pass = pass;
     if (progress_.file != at.file) progress_.file = at.file;
   }
-  void count_error() { progress_.errors = ++totals_.errors; }
-  void count_skipped() { ++totals_.skipped; }
+  // The bad rows and skipped items of the input: the plan pass met every one of them, so they are known from
+  // the start (the passes skip them, and need not read every file to find them).
+  void count_known(std::uint64_t bad_rows, std::uint64_t skipped) {
+    progress_.errors = totals_.errors = bad_rows;
+    totals_.skipped = skipped;
+  }
   RunTotals totals() const {
     RunTotals t = totals_;
     t.delivered = progress_.delivered;
@@ -367,6 +383,7 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
   const auto& records_per_file = planned.records_per_file;
   const std::size_t threads = context.transform_threads == 0 ? default_transform_threads() : context.transform_threads;
   PassRunner runner(context, run);
+  runner.count_known(planned.plan.bad_rows, planned.plan.skipped);
   if (auto started = runner.start(); !started) return tl::unexpected(started.error());
   for (std::uint32_t pass = 0; pass < pass_count; ++pass) {
     const ometria::RecordType type = pass_types[pass];
@@ -385,17 +402,53 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
         if (auto r = runner.commit({}, checkpoint); !r) return tl::unexpected(r.error());
         continue;
       }
-      auto reader = open_reader(inputs[f]);
-      if (!reader) return tl::unexpected(reader.error());
-      // Transformed on the workers: the items of this pass past the checkpoint (by the plan's hints when the
-      // file has them); the rest are only counted here.
-      ClassifyPipeline items(**reader, *context.mapper, threads, f < planned.hints_per_file.size() ? &planned.hints_per_file[f] : nullptr,
-                             [&](const Item& item, std::optional<std::uint8_t> hint) {
-                               if (place_of(item).end_offset <= resume_after) return false;
-                               if (hint && *hint != pass) return false;
-                               const auto* known = std::get_if<RecordItem>(&item);
-                               return known == nullptr || known->type == type;
-                             });
+      // The plan pass's records of this pass, when it kept them (record_spill.hpp): read back, not transformed
+      // again. Otherwise transformed on the workers: the items of this pass past the checkpoint (by the plan's
+      // hints when the file has them); the rest are only counted here.
+      const std::filesystem::path* spill_file =
+          f < planned.spilled_per_file.size() && planned.spilled_per_file[f][pass] ? &*planned.spilled_per_file[f][pass] : nullptr;
+      std::optional<SpillReader> spilled;
+      std::unique_ptr<ItemReader> reader;
+      std::optional<ClassifyPipeline> pipeline;
+      if (spill_file != nullptr) {
+        auto opened = SpillReader::open(*spill_file);
+        if (!opened) return tl::unexpected(opened.error());
+        spilled.emplace(std::move(*opened));
+      } else {
+        auto opened = open_reader(inputs[f]);
+        if (!opened) return tl::unexpected(opened.error());
+        reader = std::move(*opened);
+        pipeline.emplace(*reader, *context.mapper, threads,
+                         f < planned.hints_per_file.size() ? &planned.hints_per_file[f] : nullptr,
+                         [&](const Item& item, std::optional<std::uint8_t> hint) {
+                           if (place_of(item).end_offset <= resume_after) return false;
+                           if (hint && *hint != pass) return false;
+                           const auto* known = std::get_if<RecordItem>(&item);
+                           return known == nullptr || known->type == type;
+                         });
+      }
+      // A spilled record as the pipeline would hand it over. At the end mark, the place of the file's last item,
+      // where the pass through it checkpoints; a spill holding other than the plan's count is damage.
+      std::optional<SourcePlace> spill_end;
+      const auto next_item = [&]() -> Expected<std::optional<PipelineItem>> {
+        if (!spilled) return pipeline->next();
+        auto record = spilled->next();
+        if (!record) return tl::unexpected(record.error());
+        if (!*record) {
+          const SpillEnd& end = spilled->end();
+          if (f < records_per_file.size() && end.records != records_per_file[f][pass])
+            return fail(errc::io, "import: the plan's spill " + spill_file->string() + " holds " + std::to_string(end.records) +
+                                      " records where the plan counted " + std::to_string(records_per_file[f][pass]));
+          spill_end = SourcePlace{{}, end.last_line, end.last_end_offset};
+          return std::optional<PipelineItem>{};
+        }
+        PipelineItem item;
+        item.at = SourcePlace{inputs[f].identity.path, (*record)->line, (*record)->end_offset};
+        item.hint = static_cast<std::uint8_t>(pass);
+        item.classified.emplace();
+        item.classified->record = RecordItem{item.at, type, std::move((*record)->json)};
+        return std::optional<PipelineItem>(std::move(item));
+      };
       // Items that share an end offset (the records of one CSV group) are committed together or not at all: a
       // checkpoint says "everything ending at or before this offset is queued", so it is only ever taken where
       // the offset moves on. `safe` is the checkpoint after the last such item, `safe_records` the records of
@@ -419,7 +472,7 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
           if (auto r = commit_safe(); !r) return tl::unexpected(r.error());
           return runner.finish();
         }
-        auto item = items.next();
+        auto item = next_item();
         if (!item) {
           // Commit what was read before the error: it is sound, and the rerun starts after it.
           if (auto r = commit_safe(); !r) return tl::unexpected(r.error());
@@ -427,12 +480,18 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
           return tl::unexpected(item.error());
         }
         if (!*item) {
+          if (spill_end && spill_end->end_offset > checkpoint.offset) {
+            checkpoint.offset = spill_end->end_offset;
+            checkpoint.line = spill_end->line;
+          }
           checkpoint.done = true;
           if (auto r = runner.commit(std::move(batch), checkpoint); !r) return tl::unexpected(r.error());
+          // Read through: its room goes back to the disk the queue grows on (a rerun writes the spill anew).
+          std::error_code ec;
+          if (spill_file != nullptr) std::filesystem::remove(*spill_file, ec);
           break;
         }
         const SourcePlace& at_place = (*item)->at;
-        const auto hint = (*item)->hint;
         if (at_place.end_offset <= resume_after) continue;  // committed before
         if (at_place.end_offset != checkpoint.offset) {
           // The items before this one are complete: a checkpoint may be taken after them.
@@ -444,17 +503,10 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
           }
         }
         runner.count_read(at_place, pass);
-        if (!(*item)->classified) {
-          // Another pass's record, or no record (counted once, in the first pass): not transformed here.
-          if (pass == 0 && hint == hint_bad) runner.count_error();
-          if (pass == 0 && hint == hint_skipped) runner.count_skipped();
-        } else {
+        // Another pass's record, or no record (counted from the plan): nothing to queue here.
+        if ((*item)->classified) {
           auto& classified = *(*item)->classified;
-          if (classified.bad) {
-            if (pass == 0) runner.count_error();
-          } else if (classified.skipped) {
-            if (pass == 0) runner.count_skipped();
-          } else if (classified.record->type == type) {
+          if (!classified.bad && !classified.skipped && classified.record->type == type) {
             batch.push_back(queue::NewRecord{context.api_key, type, std::move(classified.record->json), queue::Lane::backfill});
             ++checkpoint.records;
           }

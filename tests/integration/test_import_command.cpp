@@ -1,7 +1,7 @@
 // `ometria-transformer import` and `import status` as the real binary on a real queue: the plan, hazards refused
 // then accepted, bad rows and --max-bad-records, gzip (and a truncated one), the order of the passes, a finished
 // import run again, --again, a changed file, --json, Ctrl-C, and a SIGKILL in the middle of a large import
-// followed by a rerun that enqueues every record exactly once.
+// followed by a rerun that enqueues every record exactly once (never trusting the spill the killed one left).
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -102,6 +102,13 @@ class ImportCommandTest : public ::testing::Test {
     std::sort(out.begin(), out.end());
     return out;
   }
+  // The folders where imports keep the plan's records (beside the queue file): there only while one runs.
+  std::vector<fs::path> spill_folders() const {
+    std::vector<fs::path> out;
+    for (const auto& entry : fs::directory_iterator(dir_))
+      if (entry.path().filename().string().rfind("queue.db.import-spill-", 0) == 0) out.push_back(entry.path());
+    return out;
+  }
   std::size_t count_queued() const {
     std::size_t n = 0;
     for (const auto& [type, records] : queued()) n += records.size();
@@ -143,6 +150,7 @@ TEST_F(ImportCommandTest, AHazardIsRefusedThenAcceptedAndPassesGoByType) {
   EXPECT_NE(records[RecordType::contact][1].find(R"("marketing_optin":"EXPLICITLY_OPTEDOUT")"), std::string::npos);
   // Contacts were enqueued before the order, the order before the custom event.
   EXPECT_EQ(types_in_queue_order(), (std::vector<std::string>{"contact", "contact", "order", "custom_event"}));
+  EXPECT_TRUE(spill_folders().empty()) << "the plan's spill outlived the import (refused, then finished)";
 }
 
 TEST_F(ImportCommandTest, TheSourcesDefaultOptInIsSentOnlyWhenAskedTo) {
@@ -321,6 +329,11 @@ TEST_F(LargeImportTest, KilledInTheMiddleAndRunAgainEveryRecordIsQueuedExactlyOn
   const auto before = committed_records(db_);
   ASSERT_GT(before, 0);
   ASSERT_LT(before, static_cast<std::int64_t>(kContacts));
+  // The killed process left its spill behind: the rerun never trusts it. Damaged here, it must not matter.
+  const auto left = spill_folders();
+  ASSERT_EQ(left.size(), 1u);
+  for (const auto& entry : fs::directory_iterator(left[0])) std::ofstream(entry.path(), std::ios::trunc) << "not a spill";
+  std::ofstream(left[0] / "file0-pass1") << "omtspl1\n damaged";
 
   auto rerun = run(import_args(quoted_files(), "--quiet"), true);
   ASSERT_EQ(rerun.exit_code, 0) << rerun.out;
@@ -336,6 +349,7 @@ TEST_F(LargeImportTest, KilledInTheMiddleAndRunAgainEveryRecordIsQueuedExactlyOn
     EXPECT_TRUE(ids.insert(record["id"].get<std::string>()).second) << "enqueued twice: " << record["id"];
   }
   for (std::size_t i = 0; i < kContacts; ++i) ASSERT_TRUE(ids.count("L" + std::to_string(i))) << "skipped: L" << i;
+  EXPECT_TRUE(spill_folders().empty());
 }
 
 TEST_F(LargeImportTest, CtrlCCommitsWhatIsPendingAndAChangedFileIsThenRefused) {
@@ -348,6 +362,7 @@ TEST_F(LargeImportTest, CtrlCCommitsWhatIsPendingAndAChangedFileIsThenRefused) {
   const auto committed = committed_records(db_);
   EXPECT_LT(committed, static_cast<std::int64_t>(kContacts));
   EXPECT_EQ(count_queued(), static_cast<std::size_t>(committed));  // records and checkpoints agree
+  EXPECT_TRUE(spill_folders().empty()) << "an interrupted import left its spill behind";
 
   auto listed = run("import status --json --config '" + config_.string() + "'");
   ASSERT_EQ(listed.exit_code, 0);

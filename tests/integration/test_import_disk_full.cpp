@@ -1,7 +1,8 @@
 // An import whose queue file cannot grow (the real binary under RLIMIT_FSIZE with SIGXFSZ ignored, so the
 // kernel refuses its writes past the size as a full disk does): it stops with a message naming the queue file and
 // the cause, exits 1, leaves the queue consistent (SQLite's integrity check, records and checkpoints agreeing), and
-// run again without the limit it continues: every record queued exactly once, none skipped.
+// run again without the limit it continues: every record queued exactly once, none skipped. The plan's spill
+// (beside the queue) meets the same limit: it is given up with a notice, never failing the import by itself.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -51,6 +52,8 @@ TEST_F(ImportDiskFull, StopsNamingTheQueueFileAndTheCauseAndARerunContinuesExact
   EXPECT_NE(full.output.find("run again to continue"), std::string::npos) << full.output;
   EXPECT_EQ(full.output.find("Imported:"), std::string::npos) << full.output;
   EXPECT_LE(fs::file_size(db_), kQueueFileLimit);
+  // The plan's spill could not be written either: given up with one line, the passes transforming again.
+  EXPECT_NE(full.output.find("the plan's records are not kept for the passes ("), std::string::npos) << full.output;
 
   // The queue is intact: SQLite finds nothing wrong, and what the checkpoints count is what is queued.
   EXPECT_EQ(omt::test::query_queue_file(db_, "PRAGMA integrity_check"), "ok");
@@ -71,6 +74,18 @@ TEST_F(ImportDiskFull, StopsNamingTheQueueFileAndTheCauseAndARerunContinuesExact
   std::set<std::string> seen;
   for (const auto& id : ids) EXPECT_TRUE(seen.insert(id).second) << "enqueued twice: " << id;
   for (std::size_t i = 0; i < kContacts; ++i) ASSERT_TRUE(seen.count("L" + std::to_string(i))) << "skipped: L" << i;
+}
+
+// A dry run reads everything and writes nothing, no spill either: under the same limit it has nothing to give up
+// (the import above, writing one, says so).
+TEST_F(ImportDiskFull, ADryRunWritesNoSpill) {
+  auto args = import_args();
+  args.push_back("--dry-run");
+  const auto dry = omt::test::run_with_file_size_limit(args, kQueueFileLimit);
+  EXPECT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("Dry run: the import would"), std::string::npos) << dry.output;
+  EXPECT_EQ(dry.output.find("not kept for the passes"), std::string::npos) << dry.output;
+  EXPECT_FALSE(fs::exists(db_));
 }
 
 }  // namespace

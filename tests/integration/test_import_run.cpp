@@ -8,10 +8,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
+#include <tuple>
+#include <utility>
 
 #include "memory_queue.hpp"
 #include "omt/import/classify_pipeline.hpp"
+#include "omt/import/record_spill.hpp"
 #include "omt/import/import_run.hpp"
 
 namespace {
@@ -282,6 +286,233 @@ TEST_F(ImportRunTest, ThePlanAndThePassesAreTheSameWithOneWorkerOrFour) {
   EXPECT_EQ(totals_of[1].read, totals_of[0].read);
   EXPECT_EQ(totals_of[1].errors, totals_of[0].errors);
   EXPECT_EQ(totals_of[1].skipped, totals_of[0].skipped);
+}
+
+// ---- the plan's spill (record_spill.hpp) ----
+
+// What a run left in the queue: its records (type and JSON, in queue order) and its checkpoints.
+struct RunResult {
+  std::vector<std::pair<omt::queue::RecordType, std::string>> records;
+  std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t, std::uint64_t, std::uint64_t, bool>> checkpoints;
+};
+RunResult result_of(omt::test::MemoryQueue& queue) {
+  RunResult out;
+  for (const auto& r : queue.records()) out.records.emplace_back(r.type, r.json);
+  auto runs = queue.import_runs("key");
+  EXPECT_TRUE(runs && runs->size() == 1);
+  for (const auto& c : runs->back().checkpoints)
+    out.checkpoints.emplace_back(c.file_index, c.pass, c.offset, c.line, c.records, c.done);
+  return out;
+}
+
+class ImportSpillTest : public ImportRunTest {
+ protected:
+  void SetUp() override {
+    ImportRunTest::SetUp();
+    // Two files: events of every outcome, and records of three types interleaved.
+    std::ofstream(dir_ / "a-events.jsonl") << mixed_events(2000);
+    std::ofstream records(dir_ / "b-records.jsonl");
+    for (int i = 0; i < 600; ++i) {
+      const std::string id = std::to_string(i);
+      if (i % 3 == 0) records << R"({"@type":"product","id":"p)" << id << R"(","title":"T","price":1})" "\n";
+      if (i % 3 == 1) records << R"({"@type":"contact","id":"c)" << id << R"(","email":"c)" << id << R"(@example.com"})" "\n";
+      if (i % 3 == 2)
+        records << R"({"@type":"order","id":"o)" << id << R"(","timestamp":"2024-05-01T10:00:00Z","grand_total":1,"currency":"GBP"})" "\n";
+    }
+    records.close();
+    auto inputs = resolve_inputs({(dir_ / "a-events.jsonl").string(), (dir_ / "b-records.jsonl").string()}, std::nullopt);
+    ASSERT_TRUE(inputs) << inputs.error().message;
+    inputs_ = std::move(*inputs);
+    spill_dir_ = dir_ / "spill";
+    fs::create_directories(spill_dir_);
+  }
+  PlannedInputs plan_with(bool spill) {
+    auto planned = plan_inputs(inputs_, *mapper_, 0, 8, nullptr, nullptr, 2, spill ? spill_dir_ : fs::path());
+    EXPECT_TRUE(planned) << planned.error().message;
+    EXPECT_EQ(planned->spill_given_up_because, "");
+    return std::move(*planned);
+  }
+  omt::queue::ImportRun start_in(omt::test::MemoryQueue& queue) {
+    return *queue.start_import_run({"key", "shop", "{}", {inputs_[0].identity, inputs_[1].identity}});
+  }
+  ImportContext context_on(omt::test::MemoryQueue& queue) {
+    ImportContext c = context();
+    c.queue = &queue;
+    c.batch_records = 64;
+    return c;
+  }
+  // The whole import in one go, spill or not.
+  RunResult whole_run(bool spill) {
+    omt::test::MemoryQueue queue;
+    const auto planned = plan_with(spill);
+    auto c = context_on(queue);
+    auto totals = run_passes(c, start_in(queue), inputs_, planned);
+    EXPECT_TRUE(totals) << totals.error().message;
+    return result_of(queue);
+  }
+  std::size_t files_in_spill() const {
+    return static_cast<std::size_t>(std::distance(fs::directory_iterator(spill_dir_), fs::directory_iterator()));
+  }
+
+  std::vector<InputFile> inputs_;
+  fs::path spill_dir_;
+};
+
+TEST_F(ImportSpillTest, ThePassesQueueTheSameRecordsAndCheckpointsFromThePlansSpillAsByTransformingAgain) {
+  const auto planned = plan_with(true);
+  ASSERT_EQ(planned.spilled_per_file.size(), 2u);
+  for (std::size_t f = 0; f < 2; ++f)
+    for (std::size_t pass = 0; pass < pass_count; ++pass)  // a spill exactly where the file has records of the pass
+      EXPECT_EQ(planned.spilled_per_file[f][pass].has_value(), planned.records_per_file[f][pass] > 0) << f << " " << pass;
+  EXPECT_GT(files_in_spill(), 4u);
+  EXPECT_TRUE(plan_with(false).spilled_per_file.empty());
+
+  omt::test::MemoryQueue queue;
+  auto c = context_on(queue);
+  auto totals = run_passes(c, start_in(queue), inputs_, planned);
+  ASSERT_TRUE(totals) << totals.error().message;
+  EXPECT_EQ(totals->queued, planned.plan.total_records());
+  EXPECT_EQ(totals->errors, planned.plan.bad_rows);  // the inputs' bad rows, known from the plan
+  EXPECT_EQ(totals->skipped, planned.plan.skipped);
+  EXPECT_EQ(files_in_spill(), 0u) << "each spill is removed once its pass read it through";
+
+  const RunResult spilled = result_of(queue);
+  const RunResult transformed = whole_run(false);
+  ASSERT_EQ(spilled.records.size(), planned.plan.total_records());
+  EXPECT_TRUE(spilled.records == transformed.records) << "the same records, byte for byte, in the same order";
+  EXPECT_EQ(spilled.checkpoints.size(), 2 * pass_count);
+  EXPECT_TRUE(spilled.checkpoints == transformed.checkpoints) << "every pass ends where reading the file ends";
+}
+
+// Stopped after a few batches and resumed by a new process (which plans again, so writes its spill anew), with
+// or without a spill on either side: every record once, in the order of a run never stopped.
+TEST_F(ImportSpillTest, AStoppedRunResumesExactlyWhetherEitherProcessHadASpillOrNot) {
+  const RunResult whole = whole_run(false);
+  for (const auto& [first_spills, second_spills] : std::vector<std::pair<bool, bool>>{{true, true}, {true, false}, {false, true}}) {
+    SCOPED_TRACE(::testing::Message() << "first spills " << first_spills << ", second spills " << second_spills);
+    omt::test::MemoryQueue queue;
+    auto c = context_on(queue);
+    std::size_t batches = 0;
+    c.on_progress = [&](const Progress&) { ++batches; };
+    c.stop_requested = [&] { return batches >= 12; };  // in the middle of the events' contact pass
+    auto first = run_passes(c, start_in(queue), inputs_, plan_with(first_spills));
+    ASSERT_TRUE(first) << first.error().message;
+    ASSERT_TRUE(first->interrupted);
+    ASSERT_GT(first->queued, 0u);
+    ASSERT_LT(first->queued, whole.records.size());
+    c.stop_requested = nullptr;
+    auto stored = queue.import_runs("key");
+    ASSERT_TRUE(stored);
+    auto second = run_passes(c, (*stored)[0], inputs_, plan_with(second_spills));
+    ASSERT_TRUE(second) << second.error().message;
+    EXPECT_FALSE(second->interrupted);
+    EXPECT_EQ(second->queued_now, whole.records.size() - first->queued);
+    EXPECT_TRUE(result_of(queue).records == whole.records);
+  }
+}
+
+// A spill cut short or damaged between the plan and its pass is an error naming it, never a record made up; what
+// was committed before is sound, and the rerun (which writes the spill anew) queues the rest once.
+TEST_F(ImportSpillTest, APassWhoseSpillIsCutShortStopsNamingItAndTheRerunQueuesTheRestOnce) {
+  const RunResult whole = whole_run(false);
+  omt::test::MemoryQueue queue;
+  const auto planned = plan_with(true);
+  const fs::path contacts = *planned.spilled_per_file[0][1];  // the events' contact pass
+  fs::resize_file(contacts, fs::file_size(contacts) - 40);  // the end mark and part of the last record
+  auto c = context_on(queue);
+  auto failed = run_passes(c, start_in(queue), inputs_, planned);
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message.find(contacts.string()), std::string::npos) << failed.error().message;
+  EXPECT_NE(failed.error().message.find("cut short"), std::string::npos) << failed.error().message;
+  auto stored = queue.import_runs("key");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ((*stored)[0].records, queue.records().size());  // the checkpoints count what is queued
+  auto rerun = run_passes(c, (*stored)[0], inputs_, plan_with(true));
+  ASSERT_TRUE(rerun) << rerun.error().message;
+  EXPECT_TRUE(result_of(queue).records == whole.records);
+}
+
+// A spill that cannot be written is given up whole (the files written before it too) with why; the passes then
+// transform again and queue the same records.
+TEST_F(ImportSpillTest, ASpillThatCannotBeWrittenIsGivenUpWholeAndThePassesTransformAgain) {
+  fs::create_directories(spill_dir_ / "file1-pass0");  // where the second file's products would go: not a file
+  auto planned = plan_inputs(inputs_, *mapper_, 0, 8, nullptr, nullptr, 2, spill_dir_);
+  ASSERT_TRUE(planned) << planned.error().message;
+  EXPECT_NE(planned->spill_given_up_because.find((spill_dir_ / "file1-pass0").string()), std::string::npos)
+      << planned->spill_given_up_because;
+  EXPECT_TRUE(planned->spilled_per_file.empty());
+  EXPECT_EQ(files_in_spill(), 1u) << "the first file's spills are removed too";
+  omt::test::MemoryQueue queue;
+  auto c = context_on(queue);
+  ASSERT_TRUE(run_passes(c, start_in(queue), inputs_, *planned));
+  EXPECT_TRUE(result_of(queue).records == whole_run(false).records);
+
+  // The room guard: less free than it must leave, and nothing is written at all.
+  RecordSpill guarded(spill_dir_, std::numeric_limits<std::uint64_t>::max());
+  guarded.add(0, 0, 1, 10, R"({"a":1})");
+  guarded.finish_file(0, 1, 10);
+  EXPECT_FALSE(guarded.active());
+  EXPECT_NE(guarded.given_up_because().find("would be left free in " + spill_dir_.string()), std::string::npos)
+      << guarded.given_up_because();
+  EXPECT_TRUE(guarded.files().empty());
+  EXPECT_EQ(files_in_spill(), 1u);
+}
+
+TEST_F(ImportRunTest, ASpillReadsBackWhatWasWrittenAndRefusesOneCutShortDamagedOrOverlong) {
+  const auto file = dir_ / "spill";
+  {
+    auto writer = SpillWriter::create(file);
+    ASSERT_TRUE(writer) << writer.error().message;
+    ASSERT_TRUE(writer->add(1, 10, R"({"a":1})"));
+    ASSERT_TRUE(writer->add(2, 25, ""));
+    ASSERT_TRUE(writer->close(3, 40));
+  }
+  const auto read_all = [&]() -> omt::Expected<std::vector<SpilledRecord>> {
+    auto reader = SpillReader::open(file);
+    if (!reader) return tl::unexpected(reader.error());
+    std::vector<SpilledRecord> out;
+    for (;;) {
+      auto next = reader->next();
+      if (!next) return tl::unexpected(next.error());
+      if (!*next) break;
+      out.push_back(std::move(**next));
+    }
+    EXPECT_EQ(reader->end().records, out.size());
+    EXPECT_EQ(reader->end().last_line, 3u);
+    EXPECT_EQ(reader->end().last_end_offset, 40u);
+    return out;
+  };
+  auto all = read_all();
+  ASSERT_TRUE(all) << all.error().message;
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].line, 1u);
+  EXPECT_EQ((*all)[0].end_offset, 10u);
+  EXPECT_EQ((*all)[0].json, R"({"a":1})");
+  EXPECT_EQ((*all)[1].line, 2u);
+  EXPECT_EQ((*all)[1].end_offset, 25u);
+  EXPECT_EQ((*all)[1].json, "");
+
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const auto refused = [&](const std::string& changed, const std::string& why) {
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << changed;
+    auto r = read_all();
+    ASSERT_FALSE(r) << why;
+    EXPECT_NE(r.error().message.find(file.string()), std::string::npos) << why << ": " << r.error().message;
+  };
+  refused(bytes.substr(0, bytes.size() - 32), "no end mark (cut where a record ends)");
+  refused(bytes.substr(0, bytes.size() - 36), "cut inside a record");
+  refused(bytes.substr(0, 4), "cut inside the magic");
+  refused(bytes + "x", "a byte past the end mark");
+  std::string flipped = bytes;
+  flipped[8 + 32 + 3] ^= 1;  // in the first record's JSON
+  refused(flipped, "a record's byte changed");
+  std::string recounted = bytes;
+  recounted[bytes.size() - 24] ^= 1;  // the end mark's count
+  refused(recounted, "the end mark changed");
 }
 
 // A reader of `n` events that then fails, as a truncated gzip file does.

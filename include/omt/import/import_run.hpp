@@ -10,8 +10,10 @@
 // settings), so each pass finds the same records again: nothing is enqueued twice, nothing skipped. Events are
 // transformed on worker threads and handed back in reading order (classify_pipeline.hpp), so all of this holds
 // as for one thread. Memory stays bounded: one batch, the readers' buffers, the items in flight to the workers,
-// and the plan's hints (what each item became, run-length encoded and capped); a pass reads its files again
-// rather than keeping records.
+// and the plan's hints (what each item became, run-length encoded and capped). Records are kept on disk, not in
+// memory: the plan pass spills each file's records by pass (record_spill.hpp) and a pass reads its spill back
+// instead of transforming the file again; without a spill (none asked for, or given up) it reads the file again
+// and transforms the items of its type, which yields the same records in the same places.
 // Reads the clock, the queue and files through what it is given; never throws.
 #pragma once
 
@@ -85,13 +87,21 @@ struct PlannedInputs {
   Plan plan;
   std::vector<std::array<std::uint64_t, pass_count>> records_per_file;  // by file, then pass: passes skip empty files
   std::vector<ItemHints> hints_per_file;  // by file
+  // By file, then pass: the plan pass's records of that pass, kept on disk (record_spill.hpp) when a spill folder
+  // was given and they could all be written; the pass then reads them instead of transforming the input again.
+  // Empty when there is no spill.
+  std::vector<std::array<std::optional<std::filesystem::path>, pass_count>> spilled_per_file;
+  std::string spill_given_up_because;  // a spill was asked for but given up (no room, a write failed): why
   bool interrupted = false;
 };
 // Reads every input once, transforming on `threads` workers (0: default_transform_threads()) in reading order.
-// stop_requested is asked between items (Ctrl-C); on_item after each (progress).
+// stop_requested is asked between items (Ctrl-C); on_item after each (progress). spill_dir (an existing folder
+// only this process writes in; empty: none) keeps the records found for the passes (spilled_per_file); whatever
+// it held before is written over, never read; the caller removes the folder.
 Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventMapper& mapper, std::int64_t now_unix_ms,
                                     double requests_per_second, const std::function<bool()>& stop_requested,
-                                    const std::function<void(std::uint64_t items)>& on_item, std::size_t threads = 0);
+                                    const std::function<void(std::uint64_t items)>& on_item, std::size_t threads = 0,
+                                    const std::filesystem::path& spill_dir = {});
 
 // ---- start, resume or nothing ----
 struct RunChoice {
@@ -105,10 +115,10 @@ RunChoice choose_run(const std::vector<queue::ImportRun>& runs, const std::vecto
 
 // ---- the passes ----
 struct Progress {
-  std::uint64_t read = 0;     // items read in the passes
+  std::uint64_t read = 0;     // items read in the passes (from the plan's spill: the pass's records)
   std::uint64_t queued = 0;   // records committed by this run (earlier processes of it included)
   std::optional<std::uint64_t> delivered;  // of this process's records, from the queue's counts
-  std::uint64_t errors = 0;   // bad rows met in the passes
+  std::uint64_t errors = 0;   // the inputs' bad rows (the plan met them all; the passes leave them out)
   std::size_t pass = 0;       // pass_types index
   std::string file;
   bool waiting_for_lane = false;  // the backfill lane is at import.max_queued: waiting for delivery
