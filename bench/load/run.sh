@@ -4,7 +4,7 @@
 # requests and answers a body of the same size as the service's answer, with no parsing and no mapping.
 #
 #   bench/load/run.sh [--binary PATH] [--floor PATH] [--runs N] [--duration 10s] [--connections 32]
-#                     [--wrk-threads 2] [--server-threads N]
+#                     [--wrk-threads 2] [--server-threads N] [--bodies identify,router100,...]
 #
 # Writes the bodies (1 identify event; 100 mixed events as a processor body; the same 100 as a router body;
 # events of 3-4 KB with the full RudderStack context; the 100-event bodies also in rudder-server's compacted form,
@@ -17,6 +17,7 @@
 # pointed at a closed port so that nothing drains and nothing competes for the CPU), loaded alternately with
 # the 100 events on /v0/destinations/ometria and the same 100 on /v1/batch (HTTP Basic); it prints the events/s
 # each acknowledged and the ingest path as a share of the transform path. --no-ingest skips it.
+# --bodies identify,router100 runs only those bodies (names as in the first column) on the transform path.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,6 +31,7 @@ connections=32
 wrk_threads=2
 server_threads=$(nproc)
 ingest=1
+bodies=""  # comma-separated scenario names (identify processor100 processor100c router100 router100c); "": all
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --binary) binary=$2; shift 2 ;;
@@ -40,7 +42,8 @@ while [[ $# -gt 0 ]]; do
     --wrk-threads) wrk_threads=$2; shift 2 ;;
     --server-threads) server_threads=$2; shift 2 ;;
     --no-ingest) ingest=0; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --bodies) bodies=$2; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -114,6 +117,7 @@ for scenario in "identify identify.json /v0/destinations/ometria 1" \
                 "router100 router100.json /routerTransform 100" \
                 "router100c router100_compacted.json /routerTransform 100 $compacted"; do
   read -r name file path events content_format <<<"$scenario"
+  [[ -z "$bodies" || ",$bodies," == *",$name,"* ]] || continue
   start_server
   # The body must transform: HTTP 200 and no failed event.
   status=$(curl -s -o "$work/answer.json" -w '%{http_code}' -H 'Content-Type: application/json' \
