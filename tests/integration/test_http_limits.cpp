@@ -181,6 +181,29 @@ TEST(HttpLimits, IdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
   EXPECT_TRUE(wait_until([&] { return server.server->open_connections() == 0; }));
 }
 
+TEST(HttpLimits, AKeepAliveConnectionBusyPastItsTimeoutsKeepsServingThenClosesWhenIdle) {
+  // One deadline per connection, re-armed lazily: a busy connection must not be cut off by a deadline of an
+  // earlier request, and the idle deadline after its last answer must still close it on time.
+  TestServer server(short_timeouts());
+  RawConnection raw("127.0.0.1", server.port());
+  const auto start = Clock::now();
+  int served = 0;
+  while (Clock::now() - start < 600ms) {  // three times the read and idle timeouts
+    ASSERT_TRUE(raw.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const auto answer = raw.read_response(5s);
+    ASSERT_FALSE(answer.closed) << "cut off after " << served << " answers";
+    ASSERT_EQ(parse_response(answer.data).status, 200);
+    ++served;
+  }
+  const auto idle_since = Clock::now();
+  const auto got = raw.read_until_closed(5s);
+  const auto elapsed = Clock::now() - idle_since;
+  EXPECT_TRUE(got.closed);
+  EXPECT_TRUE(got.data.empty());
+  EXPECT_GE(elapsed, 150ms);
+  EXPECT_LT(elapsed, 3s);
+}
+
 TEST(HttpLimits, SilentNewConnectionIsClosedAfterTheIdleTimeout) {
   TestServer server(short_timeouts());
   RawConnection raw("127.0.0.1", server.port());
