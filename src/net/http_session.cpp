@@ -52,10 +52,10 @@ void clear_or_release(std::string& s) {
 }  // namespace
 
 HttpSession::HttpSession(std::shared_ptr<Server::Impl> server, ServerSocket socket, std::uint64_t id)
-    : server_(std::move(server)), stream_(std::move(socket)), id_(id) {
+    : server_(std::move(server)), socket_(std::move(socket)), timer_(socket_.get_executor()), id_(id) {
   server_->events.emit(obs::ConnectionOpened{});
   boost::system::error_code peer_error;  // once a connection: every request on it comes from the same peer
-  const auto peer = stream_.socket().remote_endpoint(peer_error);
+  const auto peer = socket_.remote_endpoint(peer_error);
   if (!peer_error) peer_address_ = peer.address().to_string();
 }
 
@@ -67,29 +67,29 @@ HttpSession::~HttpSession() {
 const config::ServerConfig& HttpSession::config() const { return server_->config; }
 
 void HttpSession::start() {
-  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_idle_wait(); });
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->do_idle_wait(); });
 }
 
 void HttpSession::notify_shutdown() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
     // A request whose first bytes arrived is in flight, not idle: they may still be in the socket
     // (available() > 0) or already read with the completion queued (cancel() then changes nothing). Only a
     // connection with neither is idle: its read ends with operation_aborted and it closes.
     beast::error_code ec;
-    if (self->state_ == State::idle && self->stream_.socket().available(ec) == 0) self->stream_.socket().cancel(ec);
+    if (self->state_ == State::idle && self->socket_.available(ec) == 0) self->socket_.cancel(ec);
   });
 }
 
 void HttpSession::force_close() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close_now(); });
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close_now(); });
 }
 
 void HttpSession::deliver(Response response) {
   // After shutdown nothing runs the executor: a late answer is dropped (queued, it would keep this alive).
   if (server_->threads_stopped.load()) return;
   // A handler answering at once is on this connection's thread: written now, no hand-off.
-  if (stream_.get_executor().running_in_this_thread()) return write_response(std::move(response));
-  asio::post(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
+  if (socket_.get_executor().running_in_this_thread()) return write_response(std::move(response));
+  asio::post(socket_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
     self->write_response(std::move(r));
   });
 }
@@ -99,13 +99,16 @@ void HttpSession::do_idle_wait() {
   if (server_->stopping.load()) {
     // Shutting down: only a request whose bytes have already arrived is still served.
     beast::error_code ec;
-    if (stream_.socket().available(ec) == 0) return close_now();
+    if (socket_.available(ec) == 0) return close_now();
   }
   state_ = State::idle;
-  stream_.expires_after(config().timeouts.idle);
-  // Small for a fresh connection (thousands may sit idle), whatever capacity is already there afterwards.
-  const std::size_t chunk = std::clamp<std::size_t>(buffer_.capacity() - buffer_.size(), 1024, 64 * 1024);
-  stream_.async_read_some(buffer_.prepare(chunk), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+  set_deadline(config().timeouts.idle);
+  // Small for a fresh connection (thousands may sit idle); on keep-alive, room for a request like the last one,
+  // head and body, so that it usually arrives in one read (within what a connection keeps between requests).
+  const std::size_t expected = std::min(last_request_bytes_ + 1024, kept_buffer_bytes);
+  const std::size_t chunk =
+      std::clamp<std::size_t>(std::max(buffer_.capacity() - buffer_.size(), expected), 1024, 64 * 1024);
+  socket_.async_read_some(buffer_.prepare(chunk), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
     self->on_first_bytes(ec, n);
   });
 }
@@ -120,12 +123,32 @@ void HttpSession::begin_request() {
   state_ = State::reading;
   request_start_ = Clock::now();
   route_ = &server_->events.invalid_route();
-  stream_.expires_after(config().timeouts.read);  // one deadline for the whole request
+  set_deadline(config().timeouts.read, request_start_);  // one deadline for the whole request
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(config().limits.max_header_bytes, UINT32_MAX)));
   parser_->body_limit(config().limits.max_body_bytes);
-  http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-    self->on_header(ec);
+  parse_header();
+}
+
+// The header is parsed from the bytes already read, in place; the socket is read only for what is missing. (Beast's
+// async_read_header would post its completion even with the whole header in hand: a composed operation per
+// request.) The parser enforces the header limit on the bytes it is given.
+void HttpSession::parse_header() {
+  beast::error_code ec;
+  if (buffer_.size() > 0) {
+    buffer_.consume(parser_->put(buffer_.data(), ec));
+    if (!ec && parser_->is_header_done()) return on_header({});
+    if (ec && ec != http::error::need_more) return on_read_error(ec);
+  }
+  const std::size_t chunk = std::clamp<std::size_t>(buffer_.capacity() - buffer_.size(), 1024, 64 * 1024);
+  socket_.async_read_some(buffer_.prepare(chunk), [self = shared_from_this()](beast::error_code rec, std::size_t n) {
+    if (rec) {
+      // As Beast's reads say it: the peer closed before a request began, or in the middle of one.
+      if (rec == asio::error::eof) rec = self->parser_->got_some() ? http::error::partial_message : http::error::end_of_stream;
+      return self->on_read_error(rec);
+    }
+    self->buffer_.commit(n);
+    self->parse_header();
   });
 }
 
@@ -138,7 +161,7 @@ void HttpSession::on_header(beast::error_code ec) {
   if (beast::iequals(req[http::field::expect], "100-continue") && !body_already_here) {
     // curl waits a second for this before sending a body over 1 KiB.
     static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-    asio::async_write(stream_, asio::buffer(continue_line.data(), continue_line.size()),
+    asio::async_write(socket_, asio::buffer(continue_line.data(), continue_line.size()),
                       [self = shared_from_this()](beast::error_code wec, std::size_t) {
                         if (wec) return self->close_now();
                         self->read_body();
@@ -162,7 +185,7 @@ void HttpSession::read_body() {
   }
   // Chunked: the parser decodes; a larger read buffer keeps it from reading 512 bytes at a time.
   buffer_.reserve(64 * 1024);
-  http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+  http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
     if (ec) return self->on_read_error(ec);
     self->body_ = std::move(self->parser_->get().body());
     self->on_request_read();
@@ -173,7 +196,7 @@ void HttpSession::read_body() {
 void HttpSession::read_more_body() {
   if (body_received_ == body_expected_) return on_request_read();
   if (body_received_ == body_.size()) size_body(std::min(body_expected_, body_growth * body_.size()));
-  stream_.async_read_some(asio::buffer(body_.data() + body_received_, body_.size() - body_received_),
+  socket_.async_read_some(asio::buffer(body_.data() + body_received_, body_.size() - body_received_),
                           [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                             self->body_received_ += n;
                             if (ec) return self->on_read_error(ec);
@@ -196,11 +219,14 @@ void HttpSession::on_read_error(beast::error_code ec) {
     return send_error_and_close(413, "Request body exceeds " + std::to_string(config().limits.max_body_bytes) +
                                          " bytes");
   }
-  // The peer went away, was too slow (tcp_stream closed the socket), or we are closing: nothing to answer.
+  // The peer went away, was too slow (the deadline closed the socket), or we are closing: nothing to answer.
+  if (timed_out_) {
+    server_->events.emit(obs::ConnectionTimedOut{id_});
+    return close_now();
+  }
   if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == asio::error::eof ||
-      ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-      ec == asio::error::connection_reset || ec == asio::error::broken_pipe || state_ == State::closed) {
-    if (ec == beast::error::timeout) server_->events.emit(obs::ConnectionTimedOut{id_});
+      ec == asio::error::operation_aborted || ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+      state_ == State::closed) {
     return close_now();
   }
   if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
@@ -211,7 +237,7 @@ void HttpSession::on_read_error(beast::error_code ec) {
 
 void HttpSession::on_request_read() {
   state_ = State::handling;
-  stream_.expires_never();
+  clear_deadline();
   auto& req = parser_->get();
   // Filled in place: the strings keep their capacity from the connection's previous request.
   Request& request = request_;
@@ -228,6 +254,7 @@ void HttpSession::on_request_read() {
   request.headers.resize(fields);
   request.params.clear();
   request.body.swap(body_);  // body_ now holds the previous request's buffer, for the next body
+  last_request_bytes_ = request.body.size();
   body_.clear();
   if (request.peer_address != peer_address_) request.peer_address = peer_address_;
   keep_alive_ = req.keep_alive();
@@ -287,8 +314,8 @@ void HttpSession::write_response(Response r) {
   append_response_head(head_, response_, version_ ? version_ : 11, keep_alive);
   const std::size_t body_bytes = response_has_body(response_.status) ? response_.body.size() : 0;
   const std::array<asio::const_buffer, 2> wire{asio::buffer(head_), asio::buffer(response_.body.data(), body_bytes)};
-  stream_.expires_after(config().timeouts.write);
-  asio::async_write(stream_, wire, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+  set_deadline(config().timeouts.write);
+  asio::async_write(socket_, wire, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
     self->on_written(ec, keep_alive);
   });
 }
@@ -317,14 +344,14 @@ void HttpSession::on_written(beast::error_code ec, bool keep_alive) {
 void HttpSession::linger_and_close() {
   state_ = State::lingering;
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream_.expires_after(std::min<std::chrono::milliseconds>(config().timeouts.read, std::chrono::seconds(2)));
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  set_deadline(std::min<std::chrono::milliseconds>(config().timeouts.read, std::chrono::seconds(2)));
   buffer_.clear();
   do_linger_read();
 }
 
 void HttpSession::do_linger_read() {
-  stream_.async_read_some(buffer_.prepare(16 * 1024), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+  socket_.async_read_some(buffer_.prepare(16 * 1024), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
     self->lingered_ += n;
     if (ec || self->lingered_ > 4 * 1024 * 1024 || self->state_ != State::lingering) return self->close_now();
     self->buffer_.clear();
@@ -335,8 +362,36 @@ void HttpSession::do_linger_read() {
 void HttpSession::close_now() {
   state_ = State::closed;
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.close();
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  // A waiting timer holds this session alive: cancelled, it lets go now, not at the deadline.
+  clear_deadline();
+  armed_ = Clock::time_point::max();
+  ++timer_generation_;
+  timer_.cancel();
+}
+
+void HttpSession::set_deadline(Clock::duration after, Clock::time_point now) {
+  deadline_ = now + after;
+  // The timer wakes first and re-arms itself for the rest: a later deadline costs nothing.
+  if (deadline_ < armed_) arm_timer(deadline_);
+}
+
+void HttpSession::arm_timer(Clock::time_point at) {
+  armed_ = at;
+  const std::uint64_t generation = ++timer_generation_;
+  timer_.expires_at(at);  // a wait already pending ends with operation_aborted; its generation is stale anyway
+  timer_.async_wait([self = shared_from_this(), generation](beast::error_code ec) { self->on_timer(generation, ec); });
+}
+
+void HttpSession::on_timer(std::uint64_t generation, beast::error_code ec) {
+  if (ec || generation != timer_generation_ || state_ == State::closed) return;
+  armed_ = Clock::time_point::max();
+  if (deadline_ == Clock::time_point::max()) return;  // handling: no deadline; the next phase arms again
+  if (Clock::now() < deadline_) return arm_timer(deadline_);
+  // Past the deadline: closing the socket ends the pending read or write (operation_aborted).
+  timed_out_ = true;
+  close_now();
 }
 
 }  // namespace omt::net

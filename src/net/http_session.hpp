@@ -4,6 +4,8 @@
 // or close. Everything runs on the connection's worker thread (no strand: nothing else runs its handlers); a
 // handler that throws gets its request a 500. The buffers a request needs (header fields, body, answer head)
 // are kept from one request to the next on the connection, so a keep-alive request allocates little.
+// Timeouts: one deadline per connection (a time point set at each phase) and one timer that is re-armed only
+// when a deadline comes earlier than the timer's: a keep-alive request sets three deadlines and arms no timer.
 #pragma once
 
 #include <chrono>
@@ -12,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -47,6 +50,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Res
   void do_idle_wait();
   void on_first_bytes(boost::beast::error_code ec, std::size_t n);
   void begin_request();
+  void parse_header();
   void on_header(boost::beast::error_code ec);
   void read_body();
   void read_more_body();
@@ -61,8 +65,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Res
   void do_linger_read();
   void close_now();
 
+  // The phase's deadline: `after` from now (never: no deadline). The timer wakes at or before it.
+  void set_deadline(Clock::duration after, Clock::time_point now = Clock::now());
+  void clear_deadline() { deadline_ = Clock::time_point::max(); }
+  void arm_timer(Clock::time_point at);
+  void on_timer(std::uint64_t generation, boost::beast::error_code ec);
+
   std::shared_ptr<Server::Impl> server_;
-  boost::beast::basic_stream<boost::asio::ip::tcp, ServerExecutor> stream_;
+  ServerSocket socket_;
+  boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, ServerExecutor> timer_;
+  Clock::time_point deadline_ = Clock::time_point::max();  // the current phase's; max: none
+  Clock::time_point armed_ = Clock::time_point::max();     // when the timer wakes; max: not waiting
+  std::uint64_t timer_generation_ = 0;  // tells a wake-up that is still current from one armed before
+  bool timed_out_ = false;              // the deadline passed: the socket was closed under the pending operation
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   Request request_;     // the request being handled; its strings keep their capacity for the next one
@@ -71,6 +86,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Res
   std::string body_;    // the body being read (swapped into request_ when it is whole)
   std::size_t body_expected_ = 0;  // Content-Length
   std::size_t body_received_ = 0;  // bytes of it in body_ so far
+  std::size_t last_request_bytes_ = 0;  // the previous request's body: what the next read makes room for
   std::uint64_t id_;
   State state_ = State::idle;
   Clock::time_point request_start_{};

@@ -118,16 +118,35 @@ void Router::add(Method method, std::string_view pattern, Handler handler) {
   routes_.push_back(std::move(route));
 }
 
+namespace {
+
+// The path without its leading and trailing slash: the segments are what lies between the other slashes.
+std::string_view trimmed(std::string_view path) {
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  if (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  return path;
+}
+
+// Whether the path's segments match the route's, walked in place (no list of segments built per request).
+bool segments_match(const std::vector<std::string>& segments, std::string_view path) {
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const auto slash = path.find('/');
+    const bool last = i + 1 == segments.size();
+    if (last != (slash == std::string_view::npos)) return false;  // fewer or more segments than the route's
+    const std::string_view part = path.substr(0, slash);
+    if (is_param(segments[i]) ? part.empty() : segments[i] != part) return false;
+    if (!last) path.remove_prefix(slash + 1);
+  }
+  return true;
+}
+
+}  // namespace
+
 Router::Match Router::match(Request& request) const {
   Match result;
-  const std::vector<std::string_view> parts = split_path(request.path);
+  const std::string_view path = trimmed(request.path);
   for (const Route& route : routes_) {
-    if (route.segments.size() != parts.size()) continue;
-    bool ok = true;
-    for (std::size_t i = 0; i < parts.size() && ok; ++i) {
-      ok = is_param(route.segments[i]) ? !parts[i].empty() : route.segments[i] == parts[i];
-    }
-    if (!ok) continue;
+    if (!segments_match(route.segments, path)) continue;
     if (!result.path_matched) {
       result.path_matched = true;
       result.route_index = route.pattern_index;
@@ -136,10 +155,13 @@ Router::Match Router::match(Request& request) const {
       result.handler = &route.handler;
       result.route_index = route.pattern_index;
       request.params.clear();
-      for (std::size_t i = 0; i < parts.size(); ++i) {
-        if (is_param(route.segments[i])) {
-          const std::string_view seg = route.segments[i];
-          request.params.emplace_back(std::string(seg.substr(1, seg.size() - 2)), text::percent_decode(parts[i], /*plus_is_space=*/false));
+      std::string_view rest = path;
+      for (const std::string& seg : route.segments) {
+        const auto slash = rest.find('/');
+        const std::string_view part = rest.substr(0, slash);
+        rest.remove_prefix(slash == std::string_view::npos ? rest.size() : slash + 1);
+        if (is_param(seg)) {
+          request.params.emplace_back(seg.substr(1, seg.size() - 2), text::percent_decode(part, /*plus_is_space=*/false));
         }
       }
       return result;

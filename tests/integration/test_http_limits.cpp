@@ -164,13 +164,8 @@ TEST(HttpLimits, ASlowClientDoesNotHoldTheOnlyThread) {
   EXPECT_EQ(server.server->open_connections(), 2u);
 }
 
-TEST(HttpLimits, IdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
-  TestServer server(short_timeouts());
-  RawConnection raw("127.0.0.1", server.port());
-  ASSERT_TRUE(raw.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
-  const auto answer = raw.read_response(5s);
-  ASSERT_EQ(parse_response(answer.data).status, 200);
-  ASSERT_FALSE(answer.closed);
+// From now, with nothing sent: the server closes the connection once short_timeouts()' idle timeout passes.
+void expect_closed_at_the_idle_timeout(RawConnection& raw) {
   const auto start = Clock::now();
   const auto got = raw.read_until_closed(5s);
   const auto elapsed = Clock::now() - start;
@@ -178,7 +173,34 @@ TEST(HttpLimits, IdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
   EXPECT_TRUE(got.data.empty());
   EXPECT_GE(elapsed, 150ms);
   EXPECT_LT(elapsed, 3s);
+}
+
+TEST(HttpLimits, IdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
+  TestServer server(short_timeouts());
+  RawConnection raw("127.0.0.1", server.port());
+  ASSERT_TRUE(raw.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const auto answer = raw.read_response(5s);
+  ASSERT_EQ(parse_response(answer.data).status, 200);
+  ASSERT_FALSE(answer.closed);
+  expect_closed_at_the_idle_timeout(raw);
   EXPECT_TRUE(wait_until([&] { return server.server->open_connections() == 0; }));
+}
+
+TEST(HttpLimits, AKeepAliveConnectionBusyPastItsTimeoutsKeepsServingThenClosesWhenIdle) {
+  // One deadline per connection, re-armed lazily: a busy connection must not be cut off by a deadline of an
+  // earlier request, and the idle deadline after its last answer must still close it on time.
+  TestServer server(short_timeouts());
+  RawConnection raw("127.0.0.1", server.port());
+  const auto start = Clock::now();
+  int served = 0;
+  while (Clock::now() - start < 600ms) {  // three times the read and idle timeouts
+    ASSERT_TRUE(raw.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const auto answer = raw.read_response(5s);
+    ASSERT_FALSE(answer.closed) << "cut off after " << served << " answers";
+    ASSERT_EQ(parse_response(answer.data).status, 200);
+    ++served;
+  }
+  expect_closed_at_the_idle_timeout(raw);
 }
 
 TEST(HttpLimits, SilentNewConnectionIsClosedAfterTheIdleTimeout) {
