@@ -205,8 +205,15 @@ void HttpSession::read_more_body() {
 }
 
 // simdjson's padding stays reserved past the end so that the body can be parsed in place.
+// The larger body is a buffer of exactly that size: std::string::reserve rounds a growth of less than twice up to
+// twice (libstdc++), so the last step to Content-Length (256 KiB -> 370 KiB) held 512 KiB a connection.
 void HttpSession::size_body(std::size_t size) {
-  body_.reserve(size + body_padding);
+  if (size + body_padding > body_.capacity()) {
+    std::string grown;
+    grown.reserve(size + body_padding);
+    grown.append(body_);
+    body_.swap(grown);
+  }
   body_.resize(size);
 }
 
@@ -305,6 +312,8 @@ void HttpSession::write_response(Response r) {
   if (state_ != State::handling) return;  // closed meanwhile (deadline passed)
   state_ = State::writing;
   response_ = std::move(r);
+  // Answered: the request's body is not needed while the answer is written (at -c32, 32 bodies fewer at a peak).
+  clear_or_release(request_.body);
   server_->events.emit(obs::RequestServed{route_, id_, request_line_, response_.status, Clock::now() - request_start_,
                                           response_.body});
   request_line_.clear();
