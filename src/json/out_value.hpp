@@ -6,6 +6,7 @@
 #pragma once
 
 #include <deque>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -101,7 +102,8 @@ void write(std::string& out, simdjson::dom::element e);
 void write_string(std::string& out, std::string_view s);  // quoted and escaped
 void write_number(std::string& out, double d);             // Number.prototype.toString
 
-// A JSON string literal of already-serialised JSON (e.g. the "batch" field): quoted and escaped.
-inline void write_json_as_string(std::string& out, std::string_view json) { write_string(out, json); }
+// The JSON string literal of the array "[item,item,...]" of already-serialised JSON values (the request object's
+// "batch" field): quoted and escaped, without the array being built first.
+void write_json_array_as_string(std::string& out, std::span<const std::string_view> items);
 
 }  // namespace omt::json

@@ -1,6 +1,7 @@
 // Internal: rudder-transformer's request object (contract section 4), the envelope around one push.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -11,13 +12,15 @@ namespace omt::protocol {
 
 // {"version":"1","type":"REST","method":"POST","endpoint":...,"headers":{"X-Ometria-Auth":key},"params":{},
 //  "body":{"JSON":{},"JSON_ARRAY":{"batch":"<batch>"},"XML":{},"FORM":{}},"files":{}[,"userId":""]}
-inline void write_request_object(std::string& out, std::string_view api_key, std::string_view batch, bool processor) {
+// The batch is the JSON array of the push's records (ometria::push_body), written straight into `out`.
+inline void write_request_object(std::string& out, std::string_view api_key, std::span<const std::string_view> records,
+                                 bool processor) {
   out += R"({"version":"1","type":"REST","method":"POST","endpoint":")";
   out += ometria::push_endpoint;
   out += R"(","headers":{"X-Ometria-Auth":)";
   json::write_string(out, api_key);
   out += R"(},"params":{},"body":{"JSON":{},"JSON_ARRAY":{"batch":)";
-  json::write_json_as_string(out, batch);
+  json::write_json_array_as_string(out, records);
   out += R"(},"XML":{},"FORM":{}},"files":{})";
   if (processor) out += R"(,"userId":"")";
   out += '}';

@@ -237,10 +237,11 @@ Reply processor_transform(std::string_view body, const ometria::Transformer& tra
     const auto metadata = json::member(event, "metadata");
     Expected<ometria::Record> result = fail(errc::instrumentation, "Expected an object {message, destination, metadata}");
     std::optional<dom::element> message;
+    const auto config = config_of(destination);
     if (event.is_object()) {
       message = json::member(event, "message");
       if (!message) result = fail(errc::instrumentation, "message is required", "message");
-      else result = transformer.transform(*message, config_of(destination));
+      else result = transformer.transform(*message, config);
     }
     if (message) tally_event(tally, transformer, *message, result);
     else if (tally) tally->events.push_back({std::nullopt, errc::instrumentation});
@@ -248,13 +249,8 @@ Reply processor_transform(std::string_view body, const ometria::Transformer& tra
     out += '{';
     if (result) {
       out += "\"output\":";
-      const auto config = config_of(destination);
-      std::string batch;
-      batch.reserve(result->json.size() + 2);
-      batch += '[';
-      batch += result->json;
-      batch += ']';
-      write_request_object(out, config.api_key, batch, /*processor=*/true);
+      const std::string_view record = result->json;
+      write_request_object(out, config.api_key, std::span(&record, 1), /*processor=*/true);
       if (metadata) {
         out += ",\"metadata\":";
         write(out, *metadata);
@@ -400,7 +396,7 @@ Reply router_transform(std::string_view body, const ometria::Transformer& transf
       for (const std::size_t k : push) records.push_back(group.successes[k].record);
       separate();
       out += "{\"batchedRequest\":";
-      write_request_object(out, head.api_key, ometria::push_body(records), /*processor=*/false);
+      write_request_object(out, head.api_key, records, /*processor=*/false);
       out += ",\"metadata\":[";
       for (std::size_t k = 0; k < push.size(); ++k) {
         if (k) out += ',';

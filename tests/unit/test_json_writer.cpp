@@ -1,6 +1,12 @@
 // The serialiser must write what JSON.stringify writes, byte for byte.
 #include <gtest/gtest.h>
 
+#include <charconv>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
 #include "json/out_value.hpp"
 
 namespace {
@@ -35,6 +41,43 @@ TEST(JsonWriter, NumbersFollowJavaScript) {
   EXPECT_EQ(number(1.5e-10), "1.5e-10");
   EXPECT_EQ(number(-2.5), "-2.5");
   EXPECT_EQ(number(1.7976931348623157e308), "1.7976931348623157e+308");
+}
+
+// Number::toString from the shortest scientific digits, as the spec lays them out (the writer takes a shorter way
+// between 1e-6 and 2^53, which must give the same text).
+std::string js_number_reference(double d) {
+  char buf[64];
+  const auto res = std::to_chars(buf, buf + sizeof buf, std::fabs(d), std::chars_format::scientific);
+  const std::string sci(buf, res.ptr);
+  const auto e = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e))
+    if (c != '.') digits += c;
+  const int k = static_cast<int>(digits.size()), n = std::stoi(sci.substr(e + 1)) + 1;
+  std::string out = d < 0 ? "-" : "";
+  if (k <= n && n <= 21) return out + digits + std::string(static_cast<std::size_t>(n - k), '0');
+  if (0 < n && n <= 21) return out + digits.substr(0, static_cast<std::size_t>(n)) + "." + digits.substr(static_cast<std::size_t>(n));
+  if (-6 < n && n <= 0) return out + "0." + std::string(static_cast<std::size_t>(-n), '0') + digits;
+  out += digits.substr(0, 1);
+  if (k > 1) out += "." + digits.substr(1);
+  return out + "e" + (n - 1 >= 0 ? "+" : "-") + std::to_string(std::abs(n - 1));
+}
+
+TEST(JsonWriter, NumbersBetweenAMillionthAndTwoToThe53AsTheSpecLaysThemOut) {
+  std::mt19937_64 random(7);
+  std::uniform_real_distribution<double> exponent(-8, 17);
+  for (int i = 0; i < 20000; ++i) {
+    double d = std::pow(10.0, exponent(random));
+    if (i % 4 == 1) d = std::round(d * 100) / 100;  // prices
+    if (i % 4 == 2) d = std::round(d);
+    if (i % 8 == 3) d = -d;
+    if (d == 0) continue;
+    ASSERT_EQ(number(d), js_number_reference(d)) << std::hexfloat << d;
+  }
+  for (double d : {1e-6, 0.1 + 0.2, 9007199254740991.0, 9007199254740992.0, 4503599627370495.5, 123456.7, 0.000123})
+    EXPECT_EQ(number(d), js_number_reference(d)) << d;
+  EXPECT_EQ(number(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(number(4503599627370495.5), "4503599627370495.5");
 }
 
 TEST(JsonWriter, SourceNumbersAsJavaScriptReadsThem) {
@@ -79,6 +122,55 @@ TEST(JsonWriter, EveryEscapeInALongStringAndStringsWithoutAny) {
   omt::json::write_string(out, "");
   omt::json::write_string(out, "plain \u00e9");
   EXPECT_EQ(out, "\"\"\"plain \u00e9\"");
+}
+
+// The escaper works on 16-byte blocks: every byte value, at every position of a block and in runs that end
+// anywhere, must come out as the byte-at-a-time rule writes it.
+std::string escaped_one_at_a_time(std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') out += {'\\', ch};
+    else if (c == '\b') out += "\\b";
+    else if (c == '\f') out += "\\f";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20) out += std::string("\\u00") + hex[c >> 4] + hex[c & 0xF];
+    else out += ch;
+  }
+  return out + '"';
+}
+
+TEST(JsonWriter, EveryByteAtEveryPositionOfABlock) {
+  for (int c = 0; c < 256; ++c)
+    for (std::size_t at = 0; at < 40; ++at) {
+      std::string input(at + 1 + (at % 19), 'x');
+      input[at] = static_cast<char>(c);
+      std::string out;
+      omt::json::write_string(out, input);
+      ASSERT_EQ(out, escaped_one_at_a_time(input)) << "byte " << c << " at " << at;
+    }
+  std::string dense;  // an escape in every byte, past the 255 blocks the counter sums at a time
+  for (int i = 0; i < 16 * 300; ++i) dense += "\"\x01\\"[i % 3];
+  std::string out;
+  omt::json::write_string(out, dense);
+  EXPECT_EQ(out, escaped_one_at_a_time(dense));
+}
+
+TEST(JsonWriter, AnArrayOfJsonAsOneStringLiteral) {
+  const std::string a = R"({"id":"a\"b","n":1,"long":"0123456789abcdefghij"})", b = "[\"\\n\"]", c = "{}";
+  const std::vector<std::string_view> items = {a, b, c};
+  std::string out = "x";
+  omt::json::write_json_array_as_string(out, items);
+  EXPECT_EQ(out, "x" + escaped_one_at_a_time("[" + a + "," + b + "," + c + "]"));
+  out.clear();
+  omt::json::write_json_array_as_string(out, std::span<const std::string_view>(items.data(), 1));
+  EXPECT_EQ(out, escaped_one_at_a_time("[" + a + "]"));
+  out.clear();
+  omt::json::write_json_array_as_string(out, {});
+  EXPECT_EQ(out, "\"[]\"");
 }
 
 TEST(JsonWriter, LargeObjectsKeepDuplicateAndIndexRules) {
