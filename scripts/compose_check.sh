@@ -36,6 +36,7 @@ die() { echo "compose_check: $*" >&2; exit 1; }
 ((EUID == 0)) || die "run it as root (it installs packages and starts dockerd)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/omt-compose-check.XXXXXX")
+trap 'rm -rf "$work"' EXIT  # until the deployment is up (then cleanup below)
 state=/var/tmp/omt-compose-check  # dockerd's log and pid, kept across runs
 mkdir -p "$state"
 
