@@ -1,7 +1,8 @@
 // The PostgreSQL queue's operations. One thread owns the connection (as the SQLite queue's writer does): callers
 // queue tasks and are answered through their callbacks on that thread. Enqueues that queue up together are
-// written in one transaction with one INSERT for all their records (group commit); every other operation is a
-// transaction of its own. Records are rows, not chunks: a lease is a row's leased_until / lease_owner, taken with
+// written in one transaction with one INSERT for all their records (group commit); so are delivery's calls (lease,
+// ack, reschedule, dead-letter, the request log) that queue up together, whatever their partitions; every other
+// operation is a transaction of its own. Records are rows, not chunks: a lease is a row's leased_until / lease_owner, taken with
 // FOR UPDATE SKIP LOCKED, so instances that share the table later never hand out the same record twice.
 #include "omt/queue/postgres_queue.hpp"
 
@@ -69,6 +70,9 @@ constexpr const char* kDeadLetterUpsert =
     " json = EXCLUDED.json, attempts = EXCLUDED.attempts, created_at = EXCLUDED.created_at,"
     " reason = EXCLUDED.reason, dead_at = EXCLUDED.dead_at";
 
+// Delivery's calls one transaction takes at most: enough for every push in flight to end in one commit.
+constexpr std::size_t kMaxCallsPerGroup = 64;
+
 // A counter of records waiting changed by delta, never below zero (another process may have taken some meanwhile).
 void add_clamped(std::atomic<std::uint64_t>& counter, std::int64_t delta) {
   if (delta >= 0) {
@@ -87,8 +91,9 @@ struct PostgresQueue::Impl {
   // An operation run in a transaction of its own; `delta` is how it changes the records waiting.
   struct Call {
     std::string what;  // names the operation in its errors
-    std::function<Expected<void>(Connection& db, std::int64_t& delta)> run;
+    std::function<Expected<void>(Connection& db, std::int64_t& delta)> run;  // may run again if its group failed
     std::function<void(const Error*)> finish;
+    bool joins_group = false;  // delivery's: shares one transaction with the others of its kind waiting
   };
   // An enqueue (or store): gathered with the others waiting into one transaction.
   struct Store {
@@ -198,11 +203,12 @@ struct PostgresQueue::Impl {
   // Runs body(db, delta) -> Expected<T> in a transaction of its own on the connection's thread, then done(result)
   // there after the commit; refused (closing, too busy), done is called at once on the caller's thread.
   template <class T, class Body>
-  void submit_call(std::string_view what, Body body, Done<T> done) {
+  void submit_call(std::string_view what, Body body, Done<T> done, bool joins_group = false) {
     auto result = std::make_shared<std::optional<T>>();
     auto shared_done = std::make_shared<Done<T>>(std::move(done));
     Call c;
     c.what = what;
+    c.joins_group = joins_group;
     c.run = [result, body = std::move(body)](Connection& db, std::int64_t& delta) mutable -> Expected<void> {
       auto value = body(db, delta);
       if (!value) return tl::unexpected(value.error());
@@ -224,6 +230,7 @@ struct PostgresQueue::Impl {
 
   void loop();
   void run_call(Call& c);
+  void run_calls(std::vector<Call>& calls);
   void run_stores(std::vector<Store>& stores);
   // Runs body inside BEGIN ... COMMIT on the current connection; rolls back on failure.
   Expected<void> in_transaction(std::string_view what, const std::function<Expected<void>(Connection&)>& body);
@@ -296,15 +303,23 @@ void PostgresQueue::Impl::apply_delta(std::int64_t delta) { add_clamped(depth, d
 
 void PostgresQueue::Impl::loop() {
   for (;;) {
-    std::optional<Call> call_task;
+    std::vector<Call> calls;
     std::vector<Store> stores;
     {
       std::unique_lock lock(mutex);
       wake.wait(lock, [this] { return stopping || !pending.empty(); });
       if (pending.empty()) return;  // stopping, and everything has been done
       if (auto* c = std::get_if<Call>(&pending.front())) {
-        call_task.emplace(std::move(*c));
+        // Group commit of delivery's calls: every one that queued up behind this one, up to kMaxCallsPerGroup.
+        const bool joins = c->joins_group;
+        calls.push_back(std::move(*c));
         pending.pop_front();
+        while (joins && calls.size() < kMaxCallsPerGroup && !pending.empty()) {
+          auto* next = std::get_if<Call>(&pending.front());
+          if (next == nullptr || !next->joins_group) break;
+          calls.push_back(std::move(*next));
+          pending.pop_front();
+        }
       } else {
         // Group commit: every store that queued up behind this one, up to the transaction's size.
         std::size_t records = 0;
@@ -318,7 +333,7 @@ void PostgresQueue::Impl::loop() {
         }
       }
     }
-    if (call_task) run_call(*call_task);
+    if (!calls.empty()) run_calls(calls);
     else run_stores(stores);
   }
 }
@@ -335,6 +350,35 @@ void PostgresQueue::Impl::run_call(Call& c) {
     obs::emit(obs::QueueCallbackThrew{e.what()});
   } catch (...) {
     obs::emit(obs::QueueCallbackThrew{std::nullopt});
+  }
+}
+
+void PostgresQueue::Impl::run_calls(std::vector<Call>& calls) {
+  if (calls.size() == 1) return run_call(calls.front());
+  std::vector<std::int64_t> deltas(calls.size(), 0), backfills(calls.size(), 0);
+  auto done = in_transaction("delivery", [&](Connection& db) -> Expected<void> {
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      backfill_delta = 0;
+      if (auto r = calls[i].run(db, deltas[i]); !r) return r;
+      backfills[i] = backfill_delta;
+    }
+    return {};
+  });
+  if (!done && live && !live->broken()) {
+    // One call the server refused must not fail the others it was gathered with: each alone, as it would have run.
+    for (auto& c : calls) run_call(c);
+    return;
+  }
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (done) apply_delta(deltas[i]);
+    if (done) add_clamped(backfill_depth, backfills[i]);
+    try {
+      calls[i].finish(done ? nullptr : &done.error());
+    } catch (const std::exception& e) {
+      obs::emit(obs::QueueCallbackThrew{e.what()});
+    } catch (...) {
+      obs::emit(obs::QueueCallbackThrew{std::nullopt});
+    }
   }
 }
 
@@ -540,7 +584,7 @@ void PostgresQueue::lease(const std::string& api_key, RecordType type, Lane lane
     p.add(static_cast<std::int64_t>(lane == Lane::backfill ? 1 : 0));
     // One more than asked is locked to learn whether more are due; SKIP LOCKED passes over rows another
     // instance is leasing at this moment.
-    auto rows = db.exec(
+    auto rows = db.exec_prepared("lease",
         "WITH due AS (SELECT id FROM records WHERE api_key = $1 AND type = $2 AND lane = $7 AND next_attempt_at <= $3"
         "   AND leased_until <= $3 ORDER BY id LIMIT $4::bigint + 1 FOR UPDATE SKIP LOCKED),"
         " taken AS (UPDATE records r SET leased_until = $5, lease_owner = $6"
@@ -565,7 +609,7 @@ void PostgresQueue::lease(const std::string& api_key, RecordType type, Lane lane
       result.more_due = static_cast<std::size_t>(rows->integer(r, 6)) > max;
     }
     return result;
-  }, std::move(done));
+  }, std::move(done), /*joins_group=*/true);
 }
 
 void PostgresQueue::ack(const std::vector<RecordId>& ids, Done<std::size_t> done) {
@@ -577,7 +621,7 @@ void PostgresQueue::ack(const std::vector<RecordId>& ids, Done<std::size_t> done
                                       CountedAs::delivered, "ack");
     if (!deleted) return tl::unexpected(deleted.error());
     return impl->moved_out(*deleted, delta);
-  }, std::move(done));
+  }, std::move(done), /*joins_group=*/true);
 }
 
 void PostgresQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay, Done<std::size_t> done) {
@@ -587,13 +631,13 @@ void PostgresQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::mi
     Params p;
     p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
     p.add(impl->now() + std::max<std::int64_t>(delay.count(), 0));
-    auto changed = db.exec(
+    auto changed = db.exec_prepared("reschedule",
         "UPDATE records SET attempts = attempts + 1, next_attempt_at = $2, leased_until = 0, lease_owner = NULL"
         " WHERE id = ANY($1::bigint[])",
         p, "reschedule");
     if (!changed) return tl::unexpected(changed.error());
     return changed->changed();
-  }, std::move(done));
+  }, std::move(done), /*joins_group=*/true);
 }
 
 void PostgresQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason, Done<std::size_t> done) {
@@ -611,7 +655,7 @@ void PostgresQueue::dead_letter(const std::vector<RecordId>& ids, const std::str
         p, CountedAs::dead_lettered, "dead-letter");
     if (!moved) return tl::unexpected(moved.error());
     return impl->moved_out(*moved, delta);
-  }, std::move(done));
+  }, std::move(done), /*joins_group=*/true);
 }
 
 void PostgresQueue::hold_key(const std::string& api_key, const std::string& reason, Done<void> done) {
@@ -932,8 +976,10 @@ void PostgresQueue::Impl::flush_request_log() {
   };
   Call c;
   c.what = "log_pushes";
-  c.run = [this, batch](Connection& db, std::int64_t&) -> Expected<void> {
-    *batch = log_pending.take();
+  c.joins_group = true;
+  auto taken = std::make_shared<bool>(false);
+  c.run = [this, batch, taken](Connection& db, std::int64_t&) -> Expected<void> {
+    if (!std::exchange(*taken, true)) *batch = log_pending.take();  // once: run again alone, it writes the same
     if (auto r = postgres::insert_request_log(db, batch->entries); !r) return r;
     if (auto r = postgres::trim_request_log(db, options.max_request_log); !r) return tl::unexpected(r.error());
     return {};
