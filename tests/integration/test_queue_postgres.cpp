@@ -214,9 +214,9 @@ TEST_F(PostgresQueueTest, RecordsKeepTheirLane) {
   EXPECT_EQ(q->dead_letters({})->at(0).record.lane, Lane::backfill);
 }
 
-// Delivery's calls that queue up together (issued here from a callback on the queue's thread, so that all of them
-// wait while it is busy) share one transaction; each still gets its own answer.
-TEST_F(PostgresQueueTest, DeliveryCallsThatQueueUpTogetherCommitInOneTransaction) {
+// Delivery's calls and enqueues that queue up together (issued here from a callback on the queue's thread, so that
+// all of them wait while it is busy) share one transaction; each still gets its own answer.
+TEST_F(PostgresQueueTest, DeliveryCallsAndEnqueuesThatQueueUpTogetherCommitInOneTransaction) {
   auto q = open(options());
   ASSERT_TRUE(q);
   enqueue(*q, contacts("k", 0, 6));
@@ -227,13 +227,14 @@ TEST_F(PostgresQueueTest, DeliveryCallsThatQueueUpTogetherCommitInOneTransaction
   std::vector<RecordId> ids;
   for (const auto& r : leased->records) ids.push_back(r.id);
   std::promise<std::size_t> acked_two, acked_one, rescheduled, dead;
-  std::promise<std::size_t> leased_j;
+  std::promise<std::size_t> leased_j, enqueued;
   const auto commits_before = q->commits();
   std::promise<void> issued;
   q->held_keys([&](auto) {
     q->ack({ids[0], ids[1]}, [&](omt::Expected<std::size_t> n) { acked_two.set_value(n ? *n : 99); });
     q->ack({ids[2]}, [&](omt::Expected<std::size_t> n) { acked_one.set_value(n ? *n : 99); });
     q->reschedule({ids[3]}, 0ms, [&](omt::Expected<std::size_t> n) { rescheduled.set_value(n ? *n : 99); });
+    q->enqueue(contacts("n", 0, 2), [&](omt::Expected<std::vector<RecordId>> got) { enqueued.set_value(got ? got->size() : 99); });
     q->dead_letter({ids[4]}, "refused", [&](omt::Expected<std::size_t> n) { dead.set_value(n ? *n : 99); });
     q->lease("j", RecordType::contact, Lane::live, 10, 1h, [&](omt::Expected<omt::queue::Leased> l) {
       leased_j.set_value(l ? l->records.size() : 99);
@@ -246,8 +247,9 @@ TEST_F(PostgresQueueTest, DeliveryCallsThatQueueUpTogetherCommitInOneTransaction
   EXPECT_EQ(rescheduled.get_future().get(), 1u);
   EXPECT_EQ(dead.get_future().get(), 1u);
   EXPECT_EQ(leased_j.get_future().get(), 4u);
-  EXPECT_EQ(q->commits() - commits_before, 2u) << "held_keys, then the five together";
-  EXPECT_EQ(q->depth(), 6u);  // 10, less 3 acked and 1 dead-lettered
+  EXPECT_EQ(enqueued.get_future().get(), 2u);
+  EXPECT_EQ(q->commits() - commits_before, 2u) << "held_keys, then the six together";
+  EXPECT_EQ(q->depth(), 8u);  // 10 and 2, less 3 acked and 1 dead-lettered
   EXPECT_EQ(sql(url_, "SELECT delivered FROM lane_totals WHERE api_key = 'k'"), "3");
 }
 
