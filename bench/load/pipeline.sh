@@ -25,6 +25,10 @@
 #   server_cpu   cores the server used while wrk ran (1.00 = one core all the time); fake_cpu: the same for the fake
 #   xacts/push   PostgreSQL transactions committed (pg_stat_database.xact_commit: ingest's group commits, the
 #                leases, acks, request log, each a round trip or more) per push the fake received, while wrk ran
+#   recs/push    records per push the fake received while wrk ran (a full push is 100 records)
+# What limits delivery here is the queue, not Ometria: the fake has no rate limit (no --rate-limit) and
+# delivery.requests_per_second is 0, so no push waits for a token; one API key's record types are its partitions,
+# each with up to --lanes pushes in flight, and the fake answers each push at once.
 # and the medians over the runs, per backend. Needs wrk (apt-get install wrk) and a build with tests (for fake-ometria).
 set -euo pipefail
 
@@ -59,7 +63,7 @@ while [[ $# -gt 0 ]]; do
     --keep-logs) keep_logs=$2; shift 2 ;;
     --backends) backends=$2; shift 2 ;;
     --pg-bindir) pg_bindir=$2; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -221,8 +225,8 @@ servers_cpu() {
 
 [[ $wants_postgres == 1 ]] && start_postgres
 : >"$work/summary"
-printf '%-10s %-4s %9s %10s %12s %10s %10s %8s %8s %8s %10s %8s %10s\n' backend run requests acked/s delivered/s \
-  depth_mid depth_end drain_s p50_ms p99_ms server_cpu fake_cpu xacts/push
+printf '%-10s %-4s %9s %10s %12s %10s %10s %8s %8s %8s %10s %8s %10s %9s\n' backend run requests acked/s delivered/s \
+  depth_mid depth_end drain_s p50_ms p99_ms server_cpu fake_cpu xacts/push recs/push
 run_number=0
 for backend in $backends; do
   instances=1
@@ -312,8 +316,11 @@ for backend in $backends; do
       xacts_per_push=$(awk -v x="$((xacts_after - xacts_before))" -v p="$((pushes_after - pushes_before))" \
                        'BEGIN {if (p > 0) printf "%.1f", x / p; else print "-"}')
     fi
-    printf '%-10s %-4s %9d %10d %12d %10d %10d %8s %8s %8s %10s %8s %10s\n' "$backend" "$run" "$requests" "$acked_rate" \
-      "$delivered_rate" "$depth_mid" "$depth_end" "$drain_s" "$p50" "$p99" "$server_cores" "$fake_cores" "$xacts_per_push"
+    records_per_push=$(awk -v n="$((delivered_after - delivered_before))" -v p="$((pushes_after - pushes_before))" \
+                       'BEGIN {if (p > 0) printf "%.0f", n / p; else print "-"}')
+    printf '%-10s %-4s %9d %10d %12d %10d %10d %8s %8s %8s %10s %8s %10s %9s\n' "$backend" "$run" "$requests" "$acked_rate" \
+      "$delivered_rate" "$depth_mid" "$depth_end" "$drain_s" "$p50" "$p99" "$server_cores" "$fake_cores" "$xacts_per_push" \
+      "$records_per_push"
     echo "$backend $acked_rate $delivered_rate $depth_end $xacts_per_push" >>"$work/summary"
 
     stop_servers
@@ -342,7 +349,9 @@ for backend in $backends; do
 done
 echo "(wrk -t$wrk_threads -c$connections -d$duration, POST /v1/batch with 100 events; server --threads $server_threads each," \
      "SQLite durability $durability, PostgreSQL fsync on; $([[ $tls == 1 ]] && echo HTTPS || echo plain HTTP) to fake-ometria;" \
-     "$(nproc) cores, everything on this one machine)"
+     "$(nproc) cores, everything on this one machine; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
+echo "(one API key: its record types are the partitions, up to $lanes pushes each in flight; the fake has no rate limit" \
+     "and delivery.requests_per_second is 0, so the queue is the limit, not Ometria's rate)"
 if [[ " $backends " == *" postgres-2 "* ]]; then
   echo "(postgres-2: two instances on one database; each API key is delivered by the instance that owns it" \
        "(queue.lease_timeout), so one key's pushes come from one instance at a time)"

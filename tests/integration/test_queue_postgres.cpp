@@ -1,7 +1,8 @@
 // What only the PostgreSQL queue does, against a real server the tests start (support/postgres_server.hpp): its
 // schema version, clear errors for a bad URL or an unreachable server, a lost connection (the server restarted)
 // replaced and a server that is down retried with backoff (and its health), leases as rows that two queue objects
-// on one database never share, lanes stored with the records, a version 1 database migrated with its records kept,
+// on one database never share, lanes stored with the records, delivery's calls that queue up together committed
+// in one transaction (and each alone when one of them fails), a version 1 database migrated with its records kept,
 // and the run lock an import holds (PostgresRunLock) ending with its process. The contract it shares with SQLite is
 // in test_queue_contract.cpp.
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -210,6 +212,71 @@ TEST_F(PostgresQueueTest, RecordsKeepTheirLane) {
   EXPECT_EQ(stats->partitions[1].lane, Lane::backfill);
   ASSERT_EQ(*q->dead_letter({leased->records[1].id}, "refused"), 1u);
   EXPECT_EQ(q->dead_letters({})->at(0).record.lane, Lane::backfill);
+}
+
+// Delivery's calls and enqueues that queue up together (issued here from a callback on the queue's thread, so that
+// all of them wait while it is busy) share one transaction; each still gets its own answer.
+TEST_F(PostgresQueueTest, DeliveryCallsAndEnqueuesThatQueueUpTogetherCommitInOneTransaction) {
+  auto q = open(options());
+  ASSERT_TRUE(q);
+  enqueue(*q, contacts("k", 0, 6));
+  enqueue(*q, contacts("j", 0, 4));
+  auto leased = q->lease("k", RecordType::contact, 6, 1h);
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(leased->records.size(), 6u);
+  std::vector<RecordId> ids;
+  for (const auto& r : leased->records) ids.push_back(r.id);
+  std::promise<std::size_t> acked_two, acked_one, rescheduled, dead;
+  std::promise<std::size_t> leased_j, enqueued;
+  const auto commits_before = q->commits();
+  std::promise<void> issued;
+  q->held_keys([&](auto) {
+    q->ack({ids[0], ids[1]}, [&](omt::Expected<std::size_t> n) { acked_two.set_value(n ? *n : 99); });
+    q->ack({ids[2]}, [&](omt::Expected<std::size_t> n) { acked_one.set_value(n ? *n : 99); });
+    q->reschedule({ids[3]}, 0ms, [&](omt::Expected<std::size_t> n) { rescheduled.set_value(n ? *n : 99); });
+    q->enqueue(contacts("n", 0, 2), [&](omt::Expected<std::vector<RecordId>> got) { enqueued.set_value(got ? got->size() : 99); });
+    q->dead_letter({ids[4]}, "refused", [&](omt::Expected<std::size_t> n) { dead.set_value(n ? *n : 99); });
+    q->lease("j", RecordType::contact, Lane::live, 10, 1h, [&](omt::Expected<omt::queue::Leased> l) {
+      leased_j.set_value(l ? l->records.size() : 99);
+    });
+    issued.set_value();
+  });
+  issued.get_future().get();
+  EXPECT_EQ(acked_two.get_future().get(), 2u);
+  EXPECT_EQ(acked_one.get_future().get(), 1u);
+  EXPECT_EQ(rescheduled.get_future().get(), 1u);
+  EXPECT_EQ(dead.get_future().get(), 1u);
+  EXPECT_EQ(leased_j.get_future().get(), 4u);
+  EXPECT_EQ(enqueued.get_future().get(), 2u);
+  EXPECT_EQ(q->commits() - commits_before, 2u) << "held_keys, then the six together";
+  EXPECT_EQ(q->depth(), 8u);  // 10 and 2, less 3 acked and 1 dead-lettered
+  EXPECT_EQ(sql(url_, "SELECT delivered FROM lane_totals WHERE api_key = 'k'"), "3");
+}
+
+// A call the server refuses (a reason that is not UTF-8) fails alone: the others gathered with it are done.
+TEST_F(PostgresQueueTest, ACallThatFailsInAGroupFailsAloneAndTheOthersAreDone) {
+  auto q = open(options());
+  ASSERT_TRUE(q);
+  enqueue(*q, contacts("k", 0, 3));
+  auto leased = q->lease("k", RecordType::contact, 3, 1h);
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(leased->records.size(), 3u);
+  std::promise<omt::Expected<std::size_t>> acked, dead, acked_after;
+  std::promise<void> issued;
+  q->held_keys([&](auto) {
+    q->ack({leased->records[0].id}, [&](omt::Expected<std::size_t> n) { acked.set_value(n); });
+    q->dead_letter({leased->records[1].id}, "not \xff UTF-8", [&](omt::Expected<std::size_t> n) { dead.set_value(n); });
+    q->ack({leased->records[2].id}, [&](omt::Expected<std::size_t> n) { acked_after.set_value(n); });
+    issued.set_value();
+  });
+  issued.get_future().get();
+  auto a = acked.get_future().get(), d = dead.get_future().get(), b = acked_after.get_future().get();
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(*a, 1u);
+  EXPECT_EQ(*b, 1u);
+  EXPECT_FALSE(d);
+  EXPECT_EQ(q->depth(), 1u);
+  EXPECT_EQ(sql(url_, "SELECT COUNT(*) FROM records"), "1");
 }
 
 TEST_F(PostgresQueueTest, AStatementThatWaitsTooLongFailsWithinItsTimeout) {

@@ -197,6 +197,29 @@ Expected<Result> Connection::exec(std::string_view sql, const Params& params, st
   return wait_for_result(what);
 }
 
+Expected<Result> Connection::exec_prepared(std::string_view name, std::string_view sql, const Params& params,
+                                           std::string_view what) {
+  if (broken()) return tl::unexpected(error_of(what, "connection lost"));
+  const std::string statement(name);
+  if (!prepared_.contains(statement)) {
+    const std::string text(sql);
+    if (PQsendPrepare(conn_.get(), statement.c_str(), text.c_str(), static_cast<int>(params.values().size()),
+                      nullptr) == 0) {
+      return tl::unexpected(error_of(what, "cannot send: " + trimmed(PQerrorMessage(conn_.get()))));
+    }
+    if (auto r = wait_for_result(std::string(what) + " (prepare)"); !r) return tl::unexpected(r.error());
+    prepared_.insert(statement);
+  }
+  std::vector<const char*> values;
+  values.reserve(params.values().size());
+  for (const auto& v : params.values()) values.push_back(v ? v->c_str() : nullptr);
+  if (PQsendQueryPrepared(conn_.get(), statement.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
+                          nullptr, 0) == 0) {
+    return tl::unexpected(error_of(what, "cannot send: " + trimmed(PQerrorMessage(conn_.get()))));
+  }
+  return wait_for_result(what);
+}
+
 Expected<void> Connection::run(std::string_view sql, std::string_view what) {
   if (broken()) return tl::unexpected(error_of(what, "connection lost"));
   const std::string text(sql);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "omt/error.hpp"
@@ -75,6 +76,10 @@ class Connection {
   // Runs one statement; `what` names the step in errors ("queue: postgres: lease: ...").
   Expected<Result> exec(std::string_view sql, const Params& params, std::string_view what);
   Expected<Result> exec(std::string_view sql, std::string_view what) { return exec(sql, Params{}, what); }
+  // As exec, for a statement run often (delivery's): prepared on this connection the first time under `name`
+  // (one extra round trip), then sent by name, so the server neither parses nor plans it again.
+  Expected<Result> exec_prepared(std::string_view name, std::string_view sql, const Params& params,
+                                 std::string_view what);
   // Runs statements without parameters (several separated by ';'), for the schema and transactions.
   Expected<void> run(std::string_view sql, std::string_view what);
 
@@ -93,6 +98,7 @@ class Connection {
   std::chrono::milliseconds statement_timeout_;
   std::string where_;
   bool timed_out_ = false;
+  std::unordered_set<std::string> prepared_;  // statement names prepared on this connection
 };
 
 }  // namespace omt::queue::postgres

@@ -28,7 +28,7 @@ Expected<LaneCounts> move_out(Connection& db, std::string_view ctes, const Param
       " ON CONFLICT (api_key, type, lane) DO UPDATE SET delivered = lane_totals.delivered + EXCLUDED.delivered,"
       " dead_lettered = lane_totals.dead_lettered + EXCLUDED.dead_lettered)"
       " SELECT lane, COUNT(*) FROM moved GROUP BY lane";
-  auto rows = db.exec(sql, p, what);
+  auto rows = db.exec_prepared(what, sql, p, what);  // one statement per `what`: ack, dead-letter, ...
   if (!rows) return tl::unexpected(rows.error());
   LaneCounts moved;
   for (int r = 0; r < rows->rows(); ++r) {

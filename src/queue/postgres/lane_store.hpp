@@ -30,6 +30,7 @@ enum class CountedAs { delivered, dead_lettered };
 
 // Runs `ctes`: "moved AS (DELETE FROM records ... RETURNING *)" and any further CTEs over moved (the dead-letter
 // insert), with p; what moved is added to lane_totals in the same statement. Returns how many moved per lane.
+// `what` names the step in errors and the statement prepared on the connection: one `ctes` per `what`.
 Expected<LaneCounts> move_out(Connection& db, std::string_view ctes, const Params& p, CountedAs as, std::string_view what);
 
 // The records waiting in each lane (an exact count: at open, never per operation).

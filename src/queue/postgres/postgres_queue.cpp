@@ -1,8 +1,10 @@
 // The PostgreSQL queue's operations. One thread owns the connection (as the SQLite queue's writer does): callers
-// queue tasks and are answered through their callbacks on that thread. Enqueues that queue up together are
-// written in one transaction with one INSERT for all their records (group commit); every other operation is a
-// transaction of its own. Records are rows, not chunks: a lease is a row's leased_until / lease_owner, taken with
-// FOR UPDATE SKIP LOCKED, so instances that share the table later never hand out the same record twice.
+// queue tasks and are answered through their callbacks on that thread, in the order they came. Enqueues and
+// delivery's calls (lease, ack, reschedule, dead-letter, the request log) that queue up together, whatever their
+// partitions, share one transaction and one commit (group commit; the enqueues' records in one INSERT); every
+// other operation is a transaction of its own. Records are rows, not chunks: a lease is a row's leased_until /
+// lease_owner, taken with FOR UPDATE SKIP LOCKED, so instances that share the table never hand out the same record
+// twice. Delivery's statements are prepared once per connection.
 #include "omt/queue/postgres_queue.hpp"
 
 #include <unistd.h>
@@ -69,6 +71,9 @@ constexpr const char* kDeadLetterUpsert =
     " json = EXCLUDED.json, attempts = EXCLUDED.attempts, created_at = EXCLUDED.created_at,"
     " reason = EXCLUDED.reason, dead_at = EXCLUDED.dead_at";
 
+// Delivery's calls one transaction takes at most: enough for every push in flight to end in one commit.
+constexpr std::size_t kMaxCallsPerGroup = 64;
+
 // A counter of records waiting changed by delta, never below zero (another process may have taken some meanwhile).
 void add_clamped(std::atomic<std::uint64_t>& counter, std::int64_t delta) {
   if (delta >= 0) {
@@ -87,8 +92,9 @@ struct PostgresQueue::Impl {
   // An operation run in a transaction of its own; `delta` is how it changes the records waiting.
   struct Call {
     std::string what;  // names the operation in its errors
-    std::function<Expected<void>(Connection& db, std::int64_t& delta)> run;
+    std::function<Expected<void>(Connection& db, std::int64_t& delta)> run;  // may run again if its group failed
     std::function<void(const Error*)> finish;
+    bool joins_group = false;  // delivery's: shares one transaction with the others of its kind waiting
   };
   // An enqueue (or store): gathered with the others waiting into one transaction.
   struct Store {
@@ -198,11 +204,12 @@ struct PostgresQueue::Impl {
   // Runs body(db, delta) -> Expected<T> in a transaction of its own on the connection's thread, then done(result)
   // there after the commit; refused (closing, too busy), done is called at once on the caller's thread.
   template <class T, class Body>
-  void submit_call(std::string_view what, Body body, Done<T> done) {
+  void submit_call(std::string_view what, Body body, Done<T> done, bool joins_group = false) {
     auto result = std::make_shared<std::optional<T>>();
     auto shared_done = std::make_shared<Done<T>>(std::move(done));
     Call c;
     c.what = what;
+    c.joins_group = joins_group;
     c.run = [result, body = std::move(body)](Connection& db, std::int64_t& delta) mutable -> Expected<void> {
       auto value = body(db, delta);
       if (!value) return tl::unexpected(value.error());
@@ -224,7 +231,13 @@ struct PostgresQueue::Impl {
 
   void loop();
   void run_call(Call& c);
-  void run_stores(std::vector<Store>& stores);
+  // Runs a group the loop gathered (stores and delivery's calls, or one other call) in one transaction, and
+  // answers each in the order they came.
+  void run_group(std::vector<Task>& group);
+  // Every store's records in one INSERT (and their rejected events); stored[i] gets stores[i]'s ids.
+  Expected<void> write_stores(Connection& db, const std::vector<Store*>& stores, std::vector<IngestStored>& stored);
+  void finish_call(Call& c, const Error* err);
+  void finish_store(Store& s, Expected<IngestStored> answer);
   // Runs body inside BEGIN ... COMMIT on the current connection; rolls back on failure.
   Expected<void> in_transaction(std::string_view what, const std::function<Expected<void>(Connection&)>& body);
   void apply_delta(std::int64_t delta);
@@ -296,30 +309,54 @@ void PostgresQueue::Impl::apply_delta(std::int64_t delta) { add_clamped(depth, d
 
 void PostgresQueue::Impl::loop() {
   for (;;) {
-    std::optional<Call> call_task;
-    std::vector<Store> stores;
+    std::vector<Task> group;
     {
       std::unique_lock lock(mutex);
       wake.wait(lock, [this] { return stopping || !pending.empty(); });
       if (pending.empty()) return;  // stopping, and everything has been done
-      if (auto* c = std::get_if<Call>(&pending.front())) {
-        call_task.emplace(std::move(*c));
-        pending.pop_front();
-      } else {
-        // Group commit: every store that queued up behind this one, up to the transaction's size.
-        std::size_t records = 0;
-        while (!pending.empty() && std::holds_alternative<Store>(pending.front())) {
-          auto& s = std::get<Store>(pending.front());
-          const std::size_t n = s.write.records.size() + s.write.rejected.size();
-          if (!stores.empty() && records + n > options.max_records_per_transaction) break;
-          records += n;
-          stores.push_back(std::move(s));
+      // Group commit: the stores and delivery's calls that queued up behind the first, in the order they came, up
+      // to the transaction's size; any other call is a transaction of its own.
+      std::size_t records = 0, calls = 0;
+      while (!pending.empty()) {
+        Task& next = pending.front();
+        if (auto* c = std::get_if<Call>(&next)) {
+          if (!group.empty() && (!c->joins_group || calls >= kMaxCallsPerGroup)) break;
+          ++calls;
+          const bool alone = !c->joins_group;
+          group.push_back(std::move(next));
           pending.pop_front();
+          if (alone) break;
+          continue;
         }
+        auto& s = std::get<Store>(next);
+        const std::size_t n = s.write.records.size() + s.write.rejected.size();
+        if (!group.empty() && records + n > options.max_records_per_transaction) break;
+        records += n;
+        group.push_back(std::move(next));
+        pending.pop_front();
       }
     }
-    if (call_task) run_call(*call_task);
-    else run_stores(stores);
+    run_group(group);
+  }
+}
+
+void PostgresQueue::Impl::finish_call(Call& c, const Error* err) {
+  try {
+    c.finish(err);
+  } catch (const std::exception& e) {
+    obs::emit(obs::QueueCallbackThrew{e.what()});
+  } catch (...) {
+    obs::emit(obs::QueueCallbackThrew{std::nullopt});
+  }
+}
+
+void PostgresQueue::Impl::finish_store(Store& s, Expected<IngestStored> answer) {
+  try {
+    s.done(std::move(answer));
+  } catch (const std::exception& e) {
+    obs::emit(obs::QueueCallbackThrew{e.what()});
+  } catch (...) {
+    obs::emit(obs::QueueCallbackThrew{std::nullopt});
   }
 }
 
@@ -329,77 +366,95 @@ void PostgresQueue::Impl::run_call(Call& c) {
   auto done = in_transaction(c.what, [&](Connection& db) { return c.run(db, delta); });
   if (done) apply_delta(delta);
   if (done) add_clamped(backfill_depth, backfill_delta);
-  try {
-    c.finish(done ? nullptr : &done.error());
-  } catch (const std::exception& e) {
-    obs::emit(obs::QueueCallbackThrew{e.what()});
-  } catch (...) {
-    obs::emit(obs::QueueCallbackThrew{std::nullopt});
+  finish_call(c, done ? nullptr : &done.error());
+}
+
+void PostgresQueue::Impl::run_group(std::vector<Task>& group) {
+  if (group.size() == 1) {
+    if (auto* c = std::get_if<Call>(&group.front())) return run_call(*c);
+  }
+  std::vector<Store*> stores;
+  std::vector<Call*> calls;
+  for (auto& task : group) {
+    if (auto* c = std::get_if<Call>(&task)) calls.push_back(c);
+    else stores.push_back(&std::get<Store>(task));
+  }
+  std::vector<IngestStored> stored(stores.size());
+  std::vector<std::int64_t> deltas(calls.size(), 0), backfills(calls.size(), 0);
+  const char* what = calls.empty() ? "store" : stores.empty() ? "delivery" : "store and delivery";
+  auto done = in_transaction(what, [&](Connection& db) -> Expected<void> {
+    if (auto r = write_stores(db, stores, stored); !r) return r;
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      backfill_delta = 0;
+      if (auto r = calls[i]->run(db, deltas[i]); !r) return r;
+      backfills[i] = backfill_delta;
+    }
+    return {};
+  });
+  if (!done && group.size() > 1 && live && !live->broken()) {
+    // One write or call the server refused must not fail the others it was gathered with: each alone, in order.
+    for (auto& task : group) {
+      if (auto* c = std::get_if<Call>(&task)) {
+        run_call(*c);
+        continue;
+      }
+      std::vector<Task> one;
+      one.push_back(std::move(task));
+      run_group(one);
+    }
+    return;
+  }
+  if (done) {
+    for (std::size_t i = 0; i < stores.size(); ++i) {
+      apply_delta(static_cast<std::int64_t>(stores[i]->write.records.size()));
+      add_clamped(backfill_depth, postgres::lanes_of(stores[i]->write.records).backfill);
+    }
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      apply_delta(deltas[i]);
+      add_clamped(backfill_depth, backfills[i]);
+    }
+  }
+  std::size_t next_store = 0;
+  for (auto& task : group) {
+    if (auto* c = std::get_if<Call>(&task)) {
+      finish_call(*c, done ? nullptr : &done.error());
+    } else {
+      auto& s = std::get<Store>(task);
+      if (done) finish_store(s, std::move(stored[next_store]));
+      else finish_store(s, tl::unexpected(done.error()));
+      ++next_store;
+    }
   }
 }
 
-void PostgresQueue::Impl::run_stores(std::vector<Store>& stores) {
-  std::vector<IngestStored> stored(stores.size());
-  auto write_all = [&](std::size_t from, std::size_t to) {
-    return in_transaction("store", [&](Connection& db) -> Expected<void> {
-      std::vector<const NewRecord*> records;
-      std::vector<const NewRejectedEvent*> rejected;
-      for (std::size_t i = from; i < to; ++i) {
-        for (const auto& r : stores[i].write.records) records.push_back(&r);
-        for (const auto& e : stores[i].write.rejected) rejected.push_back(&e);
-      }
-      std::vector<RecordId> ids;
-      if (auto r = insert_records(db, records, ids); !r) return r;
-      std::size_t next = 0;
-      for (std::size_t i = from; i < to; ++i) {
-        const std::size_t n = stores[i].write.records.size();
-        stored[i].records.assign(ids.begin() + static_cast<std::ptrdiff_t>(next),
-                                 ids.begin() + static_cast<std::ptrdiff_t>(next + n));
-        next += n;
-      }
-      if (rejected.empty()) return {};
-      auto dropped = insert_rejected(db, rejected);
-      if (!dropped) return tl::unexpected(dropped.error());
-      // The one trim is told to the last writer that added events: it took the store past its bound.
-      for (std::size_t i = to; i-- > from;) {
-        if (stores[i].write.rejected.empty()) continue;
-        stored[i].rejected_dropped = *dropped;
-        break;
-      }
-      return {};
-    });
-  };
-  std::vector<std::optional<Error>> failures(stores.size());
-  auto finish_range = [&](std::size_t from, std::size_t to, const Expected<void>& done) {
-    std::int64_t added = 0, backfill = 0;
-    for (std::size_t i = from; i < to; ++i) {
-      if (!done) {
-        failures[i] = done.error();
-        continue;
-      }
-      added += static_cast<std::int64_t>(stores[i].write.records.size());
-      backfill += postgres::lanes_of(stores[i].write.records).backfill;
-    }
-    if (done) apply_delta(added);
-    if (done) add_clamped(backfill_depth, backfill);
-  };
-  auto done = write_all(0, stores.size());
-  if (!done && stores.size() > 1 && live && !live->broken()) {
-    // One write the server refused must not fail the others it was gathered with: each alone.
-    for (std::size_t i = 0; i < stores.size(); ++i) finish_range(i, i + 1, write_all(i, i + 1));
-  } else {
-    finish_range(0, stores.size(), done);
+Expected<void> PostgresQueue::Impl::write_stores(Connection& db, const std::vector<Store*>& stores,
+                                                 std::vector<IngestStored>& stored) {
+  if (stores.empty()) return {};
+  std::vector<const NewRecord*> records;
+  std::vector<const NewRejectedEvent*> rejected;
+  for (const Store* s : stores) {
+    for (const auto& r : s->write.records) records.push_back(&r);
+    for (const auto& e : s->write.rejected) rejected.push_back(&e);
   }
+  std::vector<RecordId> ids;
+  if (auto r = insert_records(db, records, ids); !r) return r;
+  std::size_t next = 0;
   for (std::size_t i = 0; i < stores.size(); ++i) {
-    try {
-      if (failures[i]) stores[i].done(tl::unexpected(*failures[i]));
-      else stores[i].done(std::move(stored[i]));
-    } catch (const std::exception& e) {
-      obs::emit(obs::QueueCallbackThrew{e.what()});
-    } catch (...) {
-      obs::emit(obs::QueueCallbackThrew{std::nullopt});
-    }
+    const std::size_t n = stores[i]->write.records.size();
+    stored[i].records.assign(ids.begin() + static_cast<std::ptrdiff_t>(next),
+                             ids.begin() + static_cast<std::ptrdiff_t>(next + n));
+    next += n;
   }
+  if (rejected.empty()) return {};
+  auto dropped = insert_rejected(db, rejected);
+  if (!dropped) return tl::unexpected(dropped.error());
+  // The one trim is told to the last writer that added events: it took the store past its bound.
+  for (std::size_t i = stores.size(); i-- > 0;) {
+    if (stores[i]->write.rejected.empty()) continue;
+    stored[i].rejected_dropped = *dropped;
+    break;
+  }
+  return {};
 }
 
 Expected<void> PostgresQueue::Impl::insert_records(Connection& db, const std::vector<const NewRecord*>& records,
@@ -540,7 +595,7 @@ void PostgresQueue::lease(const std::string& api_key, RecordType type, Lane lane
     p.add(static_cast<std::int64_t>(lane == Lane::backfill ? 1 : 0));
     // One more than asked is locked to learn whether more are due; SKIP LOCKED passes over rows another
     // instance is leasing at this moment.
-    auto rows = db.exec(
+    auto rows = db.exec_prepared("lease",
         "WITH due AS (SELECT id FROM records WHERE api_key = $1 AND type = $2 AND lane = $7 AND next_attempt_at <= $3"
         "   AND leased_until <= $3 ORDER BY id LIMIT $4::bigint + 1 FOR UPDATE SKIP LOCKED),"
         " taken AS (UPDATE records r SET leased_until = $5, lease_owner = $6"
@@ -565,7 +620,7 @@ void PostgresQueue::lease(const std::string& api_key, RecordType type, Lane lane
       result.more_due = static_cast<std::size_t>(rows->integer(r, 6)) > max;
     }
     return result;
-  }, std::move(done));
+  }, std::move(done), /*joins_group=*/true);
 }
 
 void PostgresQueue::ack(const std::vector<RecordId>& ids, Done<std::size_t> done) {
@@ -577,7 +632,7 @@ void PostgresQueue::ack(const std::vector<RecordId>& ids, Done<std::size_t> done
                                       CountedAs::delivered, "ack");
     if (!deleted) return tl::unexpected(deleted.error());
     return impl->moved_out(*deleted, delta);
-  }, std::move(done));
+  }, std::move(done), /*joins_group=*/true);
 }
 
 void PostgresQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay, Done<std::size_t> done) {
@@ -587,13 +642,13 @@ void PostgresQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::mi
     Params p;
     p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
     p.add(impl->now() + std::max<std::int64_t>(delay.count(), 0));
-    auto changed = db.exec(
+    auto changed = db.exec_prepared("reschedule",
         "UPDATE records SET attempts = attempts + 1, next_attempt_at = $2, leased_until = 0, lease_owner = NULL"
         " WHERE id = ANY($1::bigint[])",
         p, "reschedule");
     if (!changed) return tl::unexpected(changed.error());
     return changed->changed();
-  }, std::move(done));
+  }, std::move(done), /*joins_group=*/true);
 }
 
 void PostgresQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason, Done<std::size_t> done) {
@@ -611,7 +666,7 @@ void PostgresQueue::dead_letter(const std::vector<RecordId>& ids, const std::str
         p, CountedAs::dead_lettered, "dead-letter");
     if (!moved) return tl::unexpected(moved.error());
     return impl->moved_out(*moved, delta);
-  }, std::move(done));
+  }, std::move(done), /*joins_group=*/true);
 }
 
 void PostgresQueue::hold_key(const std::string& api_key, const std::string& reason, Done<void> done) {
@@ -932,8 +987,10 @@ void PostgresQueue::Impl::flush_request_log() {
   };
   Call c;
   c.what = "log_pushes";
-  c.run = [this, batch](Connection& db, std::int64_t&) -> Expected<void> {
-    *batch = log_pending.take();
+  c.joins_group = true;
+  auto taken = std::make_shared<bool>(false);
+  c.run = [this, batch, taken](Connection& db, std::int64_t&) -> Expected<void> {
+    if (!std::exchange(*taken, true)) *batch = log_pending.take();  // once: run again alone, it writes the same
     if (auto r = postgres::insert_request_log(db, batch->entries); !r) return r;
     if (auto r = postgres::trim_request_log(db, options.max_request_log); !r) return tl::unexpected(r.error());
     return {};

@@ -54,7 +54,7 @@ Expected<void> insert_request_log(Connection& db, const std::vector<RequestLogEn
 Expected<std::uint64_t> trim_request_log(Connection& db, std::uint64_t keep) {
   Params p;
   p.add(static_cast<std::int64_t>(std::min<std::uint64_t>(keep, std::numeric_limits<std::int64_t>::max())));
-  auto dropped = db.exec("DELETE FROM request_log WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM request_log) - $1", p,
+  auto dropped = db.exec_prepared("trim request log", "DELETE FROM request_log WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM request_log) - $1", p,
                          "drop the oldest logged pushes");
   if (!dropped) return tl::unexpected(dropped.error());
   return static_cast<std::uint64_t>(dropped->changed());
