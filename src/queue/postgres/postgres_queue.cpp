@@ -596,6 +596,18 @@ void PostgresQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::mi
   }, std::move(done));
 }
 
+void PostgresQueue::give_back(const std::vector<RecordId>& ids, Done<std::size_t> done) {
+  if (ids.empty()) return done(std::size_t{0});
+  impl_->submit_call<std::size_t>("give_back", [ids](Connection& db, std::int64_t&) -> Expected<std::size_t> {
+    Params p;
+    p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
+    auto changed = db.exec("UPDATE records SET leased_until = 0, lease_owner = NULL WHERE id = ANY($1::bigint[]) AND leased_until > 0",
+                           p, "give back");
+    if (!changed) return tl::unexpected(changed.error());
+    return changed->changed();
+  }, std::move(done));
+}
+
 void PostgresQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason, Done<std::size_t> done) {
   if (ids.empty()) return done(std::size_t{0});
   impl_->submit_call<std::size_t>("dead_letter", [impl = impl_.get(), ids, reason](Connection& db, std::int64_t& delta)
