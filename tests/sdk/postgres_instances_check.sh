@@ -158,6 +158,13 @@ wait_acknowledged() { wait_for "$1 events to be acknowledged" 120 acknowledged_a
 # ---- meanwhile: an instance killed, and PostgreSQL restarted ----
 killed=1
 wait_acknowledged $((events / 4))
+# Killed once it delivers keys of its own (they spread within a few rounds of the last instance joining).
+owns_keys() {
+  python3 -c "import re, sys, urllib.request
+m = urllib.request.urlopen('http://127.0.0.1:$1/metrics', timeout=2).read().decode()
+sys.exit(0 if int(float(re.search(r'^omt_delivery_owned_keys (\S+)', m, re.M).group(1))) > 0 else 1)" 2>/dev/null
+}
+wait_for "instance $killed to own keys" 30 owns_keys "${port[killed]}"
 kill -KILL "${instance_pid[killed]}"
 wait "${instance_pid[killed]}" 2>/dev/null || true
 instance_pid[killed]=""
