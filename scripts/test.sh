@@ -29,6 +29,7 @@ OMT_BUILD_DIR="$root/build" "$root/scripts/build.sh" -DCMAKE_BUILD_TYPE=RelWithD
 ctest --test-dir "$root/build" --output-on-failure -j "$(nproc)"
 # RudderStack's JavaScript SDK (from npm) in Debian's Chromium against the binary just built: about 10 s.
 "$root/tests/sdk/browser_sdk_check.sh" --build-dir "$root/build"
+"$root/tests/sdk/postgres_instances_check.sh" --build-dir "$root/build"  # 3 instances, 1 PostgreSQL, node SDK: ~1 min
 ((quick)) && exit 0
 
 "$root/scripts/run.sh" --version

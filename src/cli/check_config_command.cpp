@@ -39,7 +39,7 @@ nlohmann::ordered_json effective(const config::Config& c) {
   j["mappings_dir"] = mappings_location(c.mappings_dir, "mappings_dir").directory.string();
   j["queue"] = {{"path", c.queue.path.string()}, {"durability", c.queue.durability}, {"high_water_mark", c.queue.high_water_mark},
                 {"max_rejected_events", c.queue.max_rejected_events}, {"max_request_log", c.queue.max_request_log},
-                {"lease_timeout", duration(c.queue.lease_timeout)}};
+                {"lease_timeout", duration(c.queue.lease_timeout)}, {"statement_timeout", duration(c.queue.statement_timeout)}};
   j["ometria"] = {{"endpoint", c.ometria.endpoint},
                   {"allow_plain_http", c.ometria.allow_plain_http},
                   {"extra_ca_file", c.ometria.extra_ca_file.string()},

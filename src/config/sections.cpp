@@ -56,6 +56,8 @@ void read_queue_section(ObjectReader& queue, Config& config) {
   queue.unsigned_integer("max_request_log", q.max_request_log, 1, std::int64_t{1} << 40);
   // At least a second: claims are renewed every third of it, and a renewal is a round trip to the database.
   queue.duration("lease_timeout", q.lease_timeout, std::chrono::seconds(1), std::chrono::hours(1));
+  // At least 100 ms: a round trip to the database, and a commit under load, must fit.
+  queue.duration("statement_timeout", q.statement_timeout, std::chrono::milliseconds(100), std::chrono::minutes(10));
 }
 
 void read_ometria_section(ObjectReader& ometria, Config& config) {

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <mutex>
+#include <optional>
+#include <utility>
+
 #include "omt/obs/event.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/obs/metrics.hpp"
@@ -10,7 +14,15 @@ namespace omt::obs {
 
 using spdlog::level::level_enum;
 
-IngestEvents::IngestEvents(Registry* registry, std::span<const std::string_view> skip_outcomes) {
+struct IngestEvents::Refusals {
+  std::mutex mutex;
+  std::optional<std::chrono::steady_clock::time_point> last_line;
+  std::uint64_t requests = 0;  // refused since the last line, not written
+  std::uint64_t records = 0;
+};
+
+IngestEvents::IngestEvents(Registry* registry, std::span<const std::string_view> skip_outcomes)
+    : refusals_(std::make_shared<Refusals>()) {
   if (registry == nullptr) return;
   accepted_events_ = &registry->counter("omt_ingest_events_total", "Events received by ingest, by outcome",
                                         {{"outcome", "accepted"}});
@@ -63,10 +75,30 @@ void IngestEvents::emit(const IngestRecordsStored& e) const {
 }
 
 void IngestEvents::emit(const IngestQueueRefused& e) const {
+  const auto at = e.at == std::chrono::steady_clock::time_point{} ? std::chrono::steady_clock::now() : e.at;
+  std::uint64_t more_requests = 0, more_records = 0;
+  {
+    std::lock_guard lock(refusals_->mutex);
+    if (refusals_->last_line && at - *refusals_->last_line < kRefusedLineEvery) {
+      ++refusals_->requests;
+      refusals_->records += e.records;
+      return;
+    }
+    more_requests = std::exchange(refusals_->requests, 0);
+    more_records = std::exchange(refusals_->records, 0);
+    refusals_->last_line = at;
+  }
   EventFields fields;
   fields.number("records", static_cast<std::uint64_t>(e.records)).text("error", e.error);
+  if (more_requests == 0) {
+    return emit_line(level_enum::warn, "ingest_queue_refused", fields,
+                     fmt::format("ingest: the queue refused {} records: {}", e.records, e.error));
+  }
+  fields.number("more_refused_requests", more_requests).number("more_refused_records", more_records);
   emit_line(level_enum::warn, "ingest_queue_refused", fields,
-            fmt::format("ingest: the queue refused {} records: {}", e.records, e.error));
+            fmt::format("ingest: the queue refused {} records: {} ({} more request{} refused since the last such line, "
+                        "{} records)",
+                        e.records, e.error, more_requests, more_requests == 1 ? "" : "s", more_records));
 }
 
 void IngestEvents::emit(const IngestAnswerHeld&) const {

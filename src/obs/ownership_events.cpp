@@ -50,6 +50,23 @@ void OwnershipEvents::emit(const KeyLost& e) {
             fmt::format("delivery: key {} is another instance's now (this one's claim expired first)", key));
 }
 
+void OwnershipEvents::emit(const OwnershipStarted& e) {
+  EventFields fields;
+  fields.text("instance", e.instance_id);
+  emit_line(spdlog::level::info, "ownership_started", fields,
+            fmt::format("delivery: this instance is {} in the shared queue's key claims", e.instance_id));
+}
+
+void OwnershipEvents::emit(const HeldKeyTakenOver& e) {
+  const std::string key = key_fingerprint(e.api_key);
+  EventFields fields;
+  fields.text("key", key).text("reason", e.reason).number("probe_in_ms", static_cast<std::int64_t>(e.probe_in.count()));
+  emit_line(spdlog::level::warn, "held_key_taken_over", fields,
+            fmt::format("delivery: key {} was held ({}) by the instance that delivered it before: held here too; "
+                        "probing it in {} ms",
+                        key, e.reason, e.probe_in.count()));
+}
+
 void OwnershipEvents::emit(const OwnershipExpired& e) {
   EventFields fields;
   fields.number("keys", std::uint64_t{e.keys});

@@ -57,6 +57,9 @@ Expected<std::size_t> Queue::ack(const std::vector<RecordId>& ids) {
 Expected<std::size_t> Queue::reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay) {
   return wait_for<std::size_t>("reschedule", [&](Done<std::size_t> done) { reschedule(ids, delay, std::move(done)); });
 }
+Expected<std::size_t> Queue::give_back(const std::vector<RecordId>& ids) {
+  return wait_for<std::size_t>("give_back", [&](Done<std::size_t> done) { give_back(ids, std::move(done)); });
+}
 Expected<std::size_t> Queue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason) {
   return wait_for<std::size_t>("dead_letter", [&](Done<std::size_t> done) { dead_letter(ids, reason, std::move(done)); });
 }

@@ -277,6 +277,10 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   void on_ownership_round(Steady::time_point started, std::vector<std::string> gave_back,
                           Expected<queue::OwnedKeys> round);
   void stop_pushing_unowned();
+  // Keys this instance claims as of its last round (owned or draining), whatever their claims' time.
+  bool claims(const std::string& api_key) const;
+  // Keys gained in a round may be held in the queue by the instance that had them: held here too, and probed.
+  void adopt_holds(std::vector<std::string> gained);
   void resign_ownership(milliseconds deadline);
 
   // ---- the request log (delivery_request_log.cpp) ----
@@ -358,6 +362,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   bool round_running_ = false;
   bool round_wanted_ = false;               // asked for while one ran
   Steady::time_point last_round_started_{};
+  std::vector<std::string> holds_to_adopt_;  // gained keys whose holds could not be read yet (the next round tries)
 
   mutable std::mutex snapshot_mutex_;
   FreshnessStatus freshness_snapshot_;

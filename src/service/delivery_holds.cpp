@@ -38,6 +38,12 @@ void DeliveryService::Impl::arm_probe(const std::string& api_key, milliseconds a
 void DeliveryService::Impl::probe(const std::string& api_key) {
   const auto it = holds_.holds().find(api_key);
   if (it == holds_.holds().end() || it->second.probing) return;
+  if (!claims(api_key)) {
+    // Another instance delivers this key: its owner probes it (it adopted the hold when it took the key). The
+    // hold stays in the queue; here it is forgotten, and adopted again should this instance take the key.
+    holds_.release(api_key);
+    return publish_holds();
+  }
   // An operator command (queue rekey / queue release) may have dropped the hold in the queue meanwhile: then
   // there is nothing left to probe for, and the key is held no longer.
   // Two operations in turn: the second is started from the first one's answer (it is only queued there).

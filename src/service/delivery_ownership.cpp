@@ -30,6 +30,10 @@ bool DeliveryService::Impl::owns(const std::string& api_key) const {
   return owned_.count(api_key) != 0 && Steady::now() < owned_until_;
 }
 
+bool DeliveryService::Impl::claims(const std::string& api_key) const {
+  return ownership_ == nullptr || owned_.count(api_key) != 0 || draining_.count(api_key) != 0;
+}
+
 bool DeliveryService::Impl::unclaimed(const std::string& api_key) const {
   return ownership_ != nullptr && owned_.count(api_key) == 0 && draining_.count(api_key) == 0 &&
          claimed_by_others_.count(api_key) == 0;
@@ -37,6 +41,7 @@ bool DeliveryService::Impl::unclaimed(const std::string& api_key) const {
 
 void DeliveryService::Impl::start_ownership() {
   if (ownership_ == nullptr) return;
+  ownership_events_.emit(obs::OwnershipStarted{ownership_->instance_id()});
   ownership_round();
 }
 
@@ -116,6 +121,9 @@ void DeliveryService::Impl::on_ownership_round(Steady::time_point started, std::
   const std::set<std::string> expired(round->taken_from_expired.begin(), round->taken_from_expired.end());
   for (const auto& key : round->taken_over) ownership_events_.emit(obs::KeyTakenOver{key, expired.count(key) != 0});
 
+  std::vector<std::string> gained_keys;
+  for (const auto& key : round->owned)
+    if (before.count(key) == 0) gained_keys.push_back(key);
   bool gained = false;
   owned_.clear();
   draining_.clear();
@@ -133,7 +141,38 @@ void DeliveryService::Impl::on_ownership_round(Steady::time_point started, std::
   ownership_events_.emit(obs::OwnedKeysCounted{owned_.size(), round->keys, round->live_instances});
   stop_pushing_unowned();
   if (gained) request_scan();
+  adopt_holds(std::move(gained_keys));
   schedule_round_at(round_wanted_ ? now : started + renew_every(*ownership_));
+}
+
+// A key held in the queue is never ready (ready_partitions leaves it out), so the new owner would push nothing of
+// it and nobody would probe it: its hold is read from the queue and kept here, with its probe due as it was.
+void DeliveryService::Impl::adopt_holds(std::vector<std::string> gained) {
+  gained.insert(gained.end(), holds_to_adopt_.begin(), holds_to_adopt_.end());
+  holds_to_adopt_.clear();
+  if (gained.empty()) return;
+  on_queue<std::vector<queue::HeldKey>>(
+      [](queue::Queue& q, queue::Done<std::vector<queue::HeldKey>> done) { q.held_keys(std::move(done)); },
+      [gained = std::move(gained)](const Self& self, Expected<std::vector<queue::HeldKey>> held) {
+        if (!held) {
+          self->events_.emit(obs::HeldKeysUnreadable{held.error().message});
+          self->holds_to_adopt_ = gained;
+          return;
+        }
+        const auto now = self->wall_now_ms();
+        bool adopted = false;
+        for (const auto& k : *held) {
+          if (std::find(gained.begin(), gained.end(), k.api_key) == gained.end() || self->holds_.held(k.api_key) ||
+              !self->claims(k.api_key))
+            continue;
+          const auto probe_in =
+              self->holds_.restore(k.api_key, k.reason, k.held_at, now, self->options_.retry.hold_probe_interval);
+          self->ownership_events_.emit(obs::HeldKeyTakenOver{k.api_key, k.reason, probe_in});
+          self->arm_probe(k.api_key, probe_in);
+          adopted = true;
+        }
+        if (adopted) self->publish_holds();
+      });
 }
 
 // Partitions of keys this instance may not push any more give their leased records back at once (they are due

@@ -283,14 +283,17 @@ void DeliveryService::Impl::go_idle(Partition& p) {
   if (deferred_) request_scan();
 }
 
-// Gives leased records back without pushing them (their key is held): due again, for after the release.
+// Gives leased records back without pushing them (their key is held, or this instance no longer owns it): due
+// again, for after the release or for the key's owner.
 void DeliveryService::Impl::release(Partition& p) {
   clear_probe(p);
   if (!p.batch.empty()) {
     std::vector<queue::RecordId> ids;
     for (const auto& r : p.batch) ids.push_back(r.id);
     on_queue<std::size_t>(
-        [ids = std::move(ids)](queue::Queue& q, queue::Done<std::size_t> done) { q.reschedule(ids, milliseconds(0), std::move(done)); },
+        // Not a delivery attempt: nothing was pushed, so the records keep their attempts (a key released again and
+        // again, as ownership moves or a hold starts, never runs them into retry.max_attempts).
+        [ids = std::move(ids)](queue::Queue& q, queue::Done<std::size_t> done) { q.give_back(ids, std::move(done)); },
         [](const Self& self, Expected<std::size_t> done) {
                if (!done) self->events_.emit(obs::HeldRecordsNotReleased{done.error().message});
              });

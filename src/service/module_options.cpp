@@ -70,6 +70,7 @@ queue::PostgresQueueOptions postgres_queue_options(const config::Config& config)
   o.max_rejected_events = config.queue.max_rejected_events;
   o.max_request_log = config.queue.max_request_log;
   o.lease_timeout = config.queue.lease_timeout;
+  o.statement_timeout = config.queue.statement_timeout;
   return o;
 }
 

@@ -132,6 +132,20 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
     }());
   }
 
+  void give_back(const std::vector<queue::RecordId>& ids, queue::Done<std::size_t> done) override {
+    done([&]() -> Expected<std::size_t> {
+      std::lock_guard lock(mutex_);
+      std::size_t n = 0;
+      for (auto id : ids) {
+        auto it = records_.find(id);
+        if (it == records_.end() || it->second.leased_until == 0) continue;
+        it->second.leased_until = 0;
+        ++n;
+      }
+      return n;
+    }());
+  }
+
   void dead_letter(const std::vector<queue::RecordId>& ids, const std::string& reason, queue::Done<std::size_t> done) override {
     done([&]() -> Expected<std::size_t> {
       std::lock_guard lock(mutex_);

@@ -404,6 +404,7 @@ class ManualQueue final : public omt::queue::Queue {
   void reschedule(const std::vector<omt::queue::RecordId>&, std::chrono::milliseconds, Done<std::size_t> done) override {
     done(unused());
   }
+  void give_back(const std::vector<omt::queue::RecordId>&, Done<std::size_t> done) override { done(unused()); }
   void dead_letter(const std::vector<omt::queue::RecordId>&, const std::string&, Done<std::size_t> done) override {
     done(unused());
   }

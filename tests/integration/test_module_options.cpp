@@ -2,6 +2,7 @@
 // says, and a default Config gives each module its own defaults, so the defaults have one home.
 #include <gtest/gtest.h>
 
+#include "omt/queue/postgres_queue.hpp"
 #include "omt/service/module_options.hpp"
 
 namespace {
@@ -94,6 +95,23 @@ TEST(ModuleOptions, EachTakesWhatTheConfigurationSays) {
   EXPECT_EQ(queue.path, "/tmp/q.db");
   EXPECT_EQ(queue.durability, omt::queue::Durability::process_crash);
   EXPECT_EQ(queue.high_water_mark, 77u);
+}
+
+// queue.statement_timeout and queue.lease_timeout reach the PostgreSQL queue (which sets the timeout on every
+// connection it opens, reconnects included: test_queue_postgres.cpp).
+TEST(ModuleOptions, ThePostgresQueueTakesItsTimeoutsFromTheConfiguration) {
+  Config config;
+  EXPECT_EQ(omt::service::postgres_queue_options(config).statement_timeout, 10s);
+  EXPECT_EQ(omt::service::postgres_queue_options(config).statement_timeout,
+            omt::queue::PostgresQueueOptions{}.statement_timeout);
+  config.queue.backend = "postgres";
+  config.queue.url = "postgresql://omt@db/omt";
+  config.queue.statement_timeout = 750ms;
+  config.queue.lease_timeout = 4s;
+  const auto o = omt::service::postgres_queue_options(config);
+  EXPECT_EQ(o.url, "postgresql://omt@db/omt");
+  EXPECT_EQ(o.statement_timeout, 750ms);
+  EXPECT_EQ(o.lease_timeout, 4s);
 }
 
 }  // namespace

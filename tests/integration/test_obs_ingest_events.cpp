@@ -88,6 +88,38 @@ TEST(IngestEvents, WithoutARegistryOnlyTheLinesAreWritten) {
   EXPECT_TRUE(lines[0].ends_with(" warning ingest: the queue refused 4 records: disk full")) << lines[0];
 }
 
+// A database outage refuses every request: one line per kRefusedLineEvery, the next saying how many were not written.
+TEST(IngestEvents, RefusalsAreWrittenOnceEveryTenSecondsWithACountOfTheOthers) {
+  const obs::IngestEvents events(nullptr);
+  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  using std::chrono::milliseconds;
+  {
+    LogCapture capture({"info", obs::LogFormat::text, false});
+    events.emit(obs::IngestQueueRefused{4, "queue: postgres: no connection", t0});
+    for (int i = 1; i <= 5; ++i) events.emit(obs::IngestQueueRefused{2, "queue: postgres: no connection", t0 + milliseconds(i * 1000)});
+    events.emit(obs::IngestQueueRefused{1, "queue: postgres: no connection", t0 + milliseconds(9999)});
+    events.emit(obs::IngestQueueRefused{3, "queue: postgres: no connection", t0 + milliseconds(10000)});
+    events.emit(obs::IngestQueueRefused{3, "queue: postgres: no connection", t0 + milliseconds(10001)});
+    const auto lines = capture.lines();
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_TRUE(lines[0].ends_with(" warning ingest: the queue refused 4 records: queue: postgres: no connection")) << lines[0];
+    EXPECT_TRUE(lines[1].ends_with(" warning ingest: the queue refused 3 records: queue: postgres: no connection (6 more "
+                                   "requests refused since the last such line, 11 records)"))
+        << lines[1];
+  }
+  {
+    LogCapture capture({"info", obs::LogFormat::json, false});
+    events.emit(obs::IngestQueueRefused{5, "disk full", t0 + milliseconds(20000)});
+    const auto lines = capture.lines();
+    ASSERT_EQ(lines.size(), 1u);
+    const json told = json::parse(lines[0]);
+    EXPECT_EQ(told["event"], "ingest_queue_refused");
+    EXPECT_EQ(told["records"], 5);
+    EXPECT_EQ(told["more_refused_requests"], 1);
+    EXPECT_EQ(told["more_refused_records"], 3);
+  }
+}
+
 TEST(IngestEvents, ADecodedBodyIsToldAtDebugAndShownRedactedAtTrace) {
   const obs::IngestEvents events(nullptr);
   const std::string decoded = R"({"batch":[{"email":"ann@example.com"}]})";

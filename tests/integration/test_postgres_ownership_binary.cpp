@@ -56,15 +56,15 @@ class PostgresOwnershipBinary : public ::testing::Test {
     fake_ = std::make_unique<FakeOmetria>(std::move(options));
     url_ = PostgresServer::shared().create_database();
   }
-  std::string write_config() {
+  std::string write_config(int keys = kKeys, json retry = json::object()) {
     json sources = json::array();
-    for (int i = 0; i < kKeys; ++i)
+    for (int i = 0; i < keys; ++i)
       sources.push_back({{"name", "shop" + std::to_string(i)}, {"write_key", write_key(i)}, {"api_key", api_key(i)}});
     json config = {
         {"server", {{"listen", "127.0.0.1:0"}, {"threads", 2}, {"shutdown_deadline", "5s"}}},
         {"queue", {{"backend", "postgres"}, {"url", {{"env", "OMT_TEST_PG_QUEUE_URL"}}}, {"lease_timeout", "3s"}}},
         {"ometria", {{"endpoint", fake_->url()}, {"allow_plain_http", true}}},
-        {"delivery", {{"requests_per_second", kRequestsPerSecond}, {"burst", kBurst}, {"linger", "20ms"}}},
+        {"delivery", {{"requests_per_second", kRequestsPerSecond}, {"burst", kBurst}, {"linger", "20ms"}, {"retry", retry}}},
         {"sources", sources},
     };
     const std::string path = dir_.file("config.json");
@@ -90,6 +90,14 @@ class PostgresOwnershipBinary : public ::testing::Test {
     } catch (const std::exception&) {
       return false;  // the instance is gone: not acknowledged
     }
+  }
+
+  // Pushes of the key the fake answered (401s included).
+  std::size_t pushes_seen(const std::string& key) const {
+    const auto requests = fake_->requests();
+    return static_cast<std::size_t>(std::count_if(requests.begin(), requests.end(), [&](const auto& r) {
+      return r.api_key == key && r.method == "POST" && r.target == "/v2/push";
+    }));
   }
 
   testing::TempDir dir_;
@@ -171,6 +179,50 @@ TEST_F(PostgresOwnershipBinary, ThreeInstancesShareTheKeysSurviveASigkillAndHold
     instances[n]->child.signal(SIGTERM);
     EXPECT_EQ(instances[n]->child.wait_exit(15s), 0) << instances[n]->child.output();
   }
+}
+
+// A key Ometria refused is held in the queue by the instance that delivered it; when that instance dies, the one
+// that takes the key over keeps it held (nothing pushed but one probe every auth_probe_interval) and probes it,
+// so the key flows again once Ometria accepts it. Without adopting the hold the new owner would push nothing of
+// the key for ever: a held key is never ready.
+TEST_F(PostgresOwnershipBinary, AHeldKeyStaysHeldAndIsProbedByTheInstanceThatTakesItOverFromADeadOwner) {
+  const std::string key = api_key(0);
+  fake_->set_key_status(key, 401);
+  const std::string config = write_config(1, {{"auth_probe_interval", "2s"}});
+  // Both run before the key is refused, so neither holds it from its start-up (restore_holds): the survivor can only
+  // learn of the hold from the queue when it takes the key over.
+  std::vector<std::unique_ptr<RunningBinary>> instances;
+  for (int n = 0; n < 2; ++n) instances.push_back(start(config));
+  ASSERT_TRUE(post_identify(*instances[0], 0, "held-1"));
+  int owner = -1;
+  for (auto deadline = std::chrono::steady_clock::now() + 20s; owner < 0 && std::chrono::steady_clock::now() < deadline;) {
+    for (int n = 0; n < 2; ++n)
+      if (instances[n]->child.output().find("Ometria refused key") != std::string::npos) owner = n;
+    if (owner < 0) std::this_thread::sleep_for(50ms);  // polling the logs, not synchronising
+  }
+  ASSERT_GE(owner, 0) << instances[0]->child.output() << instances[1]->child.output();
+  RunningBinary& next = *instances[1 - owner];
+  instances[owner]->child.signal(SIGKILL);
+  ASSERT_TRUE(instances[owner]->child.wait_exit(10s));
+  const auto killed_at = std::chrono::steady_clock::now();
+  const std::size_t before = pushes_seen(key);
+
+  ASSERT_TRUE(next.child.wait_for_line("by the instance that delivered it before: held here too", 20s))
+      << next.child.output();
+  ASSERT_TRUE(next.child.wait_for_line("probing key", 20s)) << next.child.output();
+  for (auto deadline = std::chrono::steady_clock::now() + 10s;
+       pushes_seen(key) == before && std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(50ms);  // polling the fake's count, not synchronising
+  ASSERT_GT(pushes_seen(key), before) << "the new owner probed the key";
+  // Still held: a push per probe (every 2 s), not a retry loop.
+  const auto held_for = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - killed_at);
+  EXPECT_LE(pushes_seen(key) - before, static_cast<std::size_t>(held_for.count() / 2 + 2)) << next.child.output();
+
+  fake_->clear_key_status(key);
+  ASSERT_TRUE(wait_for_distinct_ids(*fake_, 1, 30s)) << next.child.output();
+  EXPECT_EQ(distinct_ids(fake_->records()).count("held-1"), 1u);
+  next.child.signal(SIGTERM);
+  EXPECT_EQ(next.child.wait_exit(15s), 0) << next.child.output();
 }
 
 }  // namespace

@@ -262,6 +262,25 @@ TEST_P(QueueContract, LeaseAckRescheduleAndLeaseExpiry) {
   EXPECT_EQ(q->depth(), 4u);
 }
 
+// A lease given back unpushed (a held key, a key another instance owns now) is no delivery attempt.
+TEST_P(QueueContract, RecordsGivenBackAreDueAtOnceWithTheirAttemptsUnchanged) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  auto ids = enqueue(*q, contacts("a", 0, 3));
+  auto leased = q->lease("a", RecordType::contact, 2, 1h);
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(ids_of(leased->records), (std::vector<RecordId>{ids[0], ids[1]}));
+  auto given = q->give_back({ids[0], ids[1], ids[2]});
+  ASSERT_TRUE(given) << given.error().message;
+  EXPECT_EQ(*given, 2u) << "the third was not leased";
+  auto again = q->lease("a", RecordType::contact, 10, 1h);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(ids_of(again->records), ids) << "due at once, not when the hour's lease ends";
+  for (const auto& r : again->records) EXPECT_EQ(r.attempts, 0u) << r.id;
+  EXPECT_EQ(q->depth(), 3u);
+  EXPECT_EQ(*q->give_back({}), 0u);
+}
+
 TEST_P(QueueContract, LeasedButUnackedRecordsAreDeliveredAgainAfterARestart) {
   std::vector<RecordId> ids;
   {

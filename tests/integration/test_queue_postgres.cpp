@@ -279,6 +279,40 @@ TEST_F(PostgresQueueTest, ACallThatFailsInAGroupFailsAloneAndTheOthersAreDone) {
   EXPECT_EQ(sql(url_, "SELECT COUNT(*) FROM records"), "1");
 }
 
+// Two instances on one host, neither naming itself: each gets a lease owner of its own (host:pid:random), so the
+// second one's start (which hands out its own old leases again) leaves the first one's leases alone.
+TEST_F(PostgresQueueTest, InstancesOnOneHostHaveLeaseOwnersOfTheirOwnAndKeepEachOthersLeases) {
+  auto unnamed = [this] {
+    auto o = options();
+    o.lease_owner.clear();
+    return o;
+  };
+  auto first = open(unnamed());
+  ASSERT_TRUE(first);
+  enqueue(*first, contacts("k", 0, 3));
+  auto leased = first->lease("k", RecordType::contact, 10, 1h);
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(leased->records.size(), 3u);
+  const std::string owner = sql(url_, "SELECT lease_owner FROM records LIMIT 1");
+  EXPECT_EQ(owner, first->instance_id());
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  EXPECT_EQ(owner.rfind(std::string(host) + ":" + std::to_string(::getpid()) + ":", 0), 0u) << owner;
+
+  auto second = open(unnamed());
+  ASSERT_TRUE(second);
+  EXPECT_NE(second->instance_id(), first->instance_id());
+  auto none = second->lease("k", RecordType::contact, 10, 1h);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->records.empty()) << "the first instance's leases are its own";
+  EXPECT_EQ(sql(url_, "SELECT COUNT(*) FROM records WHERE lease_owner = '" + owner + "'"), "3");
+}
+
+TEST(PostgresInstanceId, NameThenProcessThenEightHexDigits) {
+  EXPECT_EQ(omt::queue::unique_instance_id("web-1", 4242, 0x9f3a61c0u), "web-1:4242:9f3a61c0");
+  EXPECT_EQ(omt::queue::unique_instance_id("web-1", 7, 1u), "web-1:7:00000001");
+}
+
 TEST_F(PostgresQueueTest, AStatementThatWaitsTooLongFailsWithinItsTimeout) {
   auto o = options();
   o.statement_timeout = 300ms;

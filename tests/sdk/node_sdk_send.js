@@ -1,6 +1,9 @@
 // Sends N events through a real Node SDK to the service, and writes which events the SDK saw acknowledged. Run
 // by node_sdk_check.sh with NODE_PATH pointing at the SDK's node_modules.
-//   node node_sdk_send.js --sdk rudderstack|segment --url URL --write-key KEY --events N --out DIR [--per-tick K]
+//   node node_sdk_send.js --sdk rudderstack|segment --url URL --write-key KEY[,KEY...] --events N --out DIR
+//                         [--per-tick K] [--first I]
+// With several write keys, one SDK client each, the events going to them in turn; --first numbers the events from I
+// (several senders at once, their ids apart).
 // The SDKs, with their default options but for the service's address:
 //   rudderstack: @rudderstack/rudder-sdk-node, dataPlaneUrl (gzip, flushAt 20, 3 retries);
 //   segment:     @segment/analytics-node, host (plain JSON, flushAt 15, 10 retries).
@@ -16,8 +19,9 @@ const argument = (name, fallback) => require('./sdk_common').argument('node_sdk_
 
 const sdk = argument('sdk', 'rudderstack');
 const url = argument('url');
-const writeKey = argument('write-key');
+const writeKeys = argument('write-key').split(',');
 const total = Number(argument('events'));
+const first = Number(argument('first', '0'));
 const outDir = argument('out');
 const perTick = Number(argument('per-tick', '50'));  // events enqueued every 10 ms: a steady stream, not one burst
 const deadlineMs = Number(argument('deadline-ms', '180000'));
@@ -27,7 +31,7 @@ function countError(key) { errors.set(key, (errors.get(key) || 0) + 1); }
 
 // Each SDK as the same three operations: its version, a call with a callback (err), and "send what is queued".
 const sdks = {
-  rudderstack() {
+  rudderstack(writeKey) {
     const Analytics = require('@rudderstack/rudder-sdk-node');
     const client = new Analytics(writeKey, {
       dataPlaneUrl: url,
@@ -46,7 +50,7 @@ const sdks = {
       },
     };
   },
-  segment() {
+  segment(writeKey) {
     const { Analytics } = require('@segment/analytics-node');
     const client = new Analytics({ writeKey, host: url });
     client.on('error', (err) => countError(String(err && (err.reason && err.reason.message || err.code || err))));
@@ -68,7 +72,12 @@ if (!sdks[sdk]) {
   console.error(`node_sdk_send.js: --sdk must be one of ${Object.keys(sdks).join(', ')}`);
   process.exit(2);
 }
-const client = sdks[sdk]();
+const clients = writeKeys.map((key) => sdks[sdk](key));
+const client = {
+  version: clients[0].version,
+  call: (i, call, message, done) => clients[i % clients.length].call(call, message, done),
+  flushSome: async () => (await Promise.all(clients.map((c) => c.flushSome()))).some(Boolean),
+};
 
 function eventOf(i) {
   const userId = `sdk-user-${i}`;
@@ -107,13 +116,13 @@ const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 async function main() {
   const started = Date.now();
-  for (let i = 0; i < total; i += 1) {
+  for (let i = first; i < first + total; i += 1) {
     const { call, expected, message } = eventOf(i);
-    client.call(call, message, (err) => {
+    client.call(i - first, call, message, (err) => {
       if (err) failed += 1;
       else acked.push(expected);
     });
-    if ((i + 1) % perTick === 0) await sleep(10);
+    if ((i - first + 1) % perTick === 0) await sleep(10);
   }
   // Send what is queued until every callback came.
   while (acked.length + failed < total && Date.now() - started < deadlineMs) {

@@ -66,6 +66,9 @@ struct QueueConfig {
   // postgres only: how long an instance's claim on an API key's delivery lasts unless renewed (every third of it);
   // a killed instance's keys are taken over by the others after this (docs/scaling.md).
   std::chrono::milliseconds lease_timeout{std::chrono::seconds(30)};
+  // postgres only: the longest one statement may run (the server's statement_timeout and lock_timeout on every
+  // connection, and how long the client waits for an answer); past it the operation fails instead of hanging.
+  std::chrono::milliseconds statement_timeout{std::chrono::seconds(10)};
 };
 
 // Where and how records are pushed.

@@ -1,12 +1,15 @@
 // The ingest routes' outcomes (/v1/webhook, /v1/identify, /v1/track, /v1/batch): a coded body decoded (debug,
 // and the decoded body, redacted, at trace), events rejected or skipped and records stored (omt_ingest_events_total by
-// outcome), the queue refusing a request's records (warn), an answer held back while the queue is deep
+// outcome), the queue refusing a request's records (warn, one line per kRefusedLineEvery at most: a database
+// outage refuses every request), an answer held back while the queue is deep
 // (omt_ingest_slowed_answers_total), a browser origin refused (omt_ingest_cors_refused_total), rejected events
 // kept for replay (debug) and old ones dropped for the store's bound (warn, omt_ingest_rejected_events_dropped_total). Lines, metric names, labels and help text as users have always seen them.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,10 +44,13 @@ struct IngestRecordsStored {
   std::size_t records = 0;
 };
 // The queue refused a request's records (answered 413 or 503). error: the queue's own message (no user data).
+// One line at most every kRefusedLineEvery: the refusals in between are counted, and the next line says how many.
 struct IngestQueueRefused {
   std::size_t records = 0;
   std::string_view error;
+  std::chrono::steady_clock::time_point at{};  // when; the default: now (tests pass their own)
 };
+inline constexpr std::chrono::seconds kRefusedLineEvery{10};
 // A request's rejected events, durable in the rejected-events store (with its accepted records, if any).
 struct IngestRejectedEventsKept {
   std::size_t events = 0;
@@ -87,6 +93,8 @@ class IngestEvents {
   Counter* slowed_answers_ = nullptr;
   Counter* cors_refused_ = nullptr;
   Counter* rejected_dropped_ = nullptr;
+  struct Refusals;                      // refusals not written yet, and when the last line was (shared by copies)
+  std::shared_ptr<Refusals> refusals_;
 };
 
 }  // namespace omt::obs

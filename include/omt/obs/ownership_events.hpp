@@ -1,8 +1,9 @@
 // Key ownership's named events (several instances on one PostgreSQL queue, docs/scaling.md): a key this instance
-// took over or gave back, one it lost, claims that expired unrenewed, and a round that failed; the gauge
+// took over (held, perhaps) or gave back, one it lost, claims that expired unrenewed, and a round that failed; the gauge
 // omt_delivery_owned_keys says how many keys this instance delivers. Keys are written as their fingerprints only.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <string_view>
 
@@ -25,6 +26,17 @@ struct KeyGivenBack {
 // A key this instance owned is another's now (its claim expired before a renewal got through).
 struct KeyLost {
   std::string_view api_key;
+};
+// Delivery starts on a shared queue: this instance's name in its claims (and its record leases).
+struct OwnershipStarted {
+  std::string_view instance_id;  // host:pid:random
+};
+// A key this instance just claimed is held in the queue (Ometria refused it while another instance delivered it):
+// held here too, its probe due hold_probe_interval after it was held.
+struct HeldKeyTakenOver {
+  std::string_view api_key;
+  std::string_view reason;  // the hold's reason, as stored (no user data)
+  std::chrono::milliseconds probe_in{0};
 };
 // No renewal got through within lease_timeout: this instance pushes none of its keys until it claims them again.
 struct OwnershipExpired {
@@ -50,6 +62,8 @@ class OwnershipEvents {
   void emit(const KeyTakenOver& event);
   void emit(const KeyGivenBack& event);
   void emit(const KeyLost& event);
+  void emit(const OwnershipStarted& event);
+  void emit(const HeldKeyTakenOver& event);
   void emit(const OwnershipExpired& event);
   void emit(const OwnershipRoundFailed& event);
   void emit(const OwnedKeysCounted& event);

@@ -29,21 +29,28 @@ struct PostgresQueueOptions {
   std::size_t max_pending_operations = 10'000;       // beyond this, operations fail fast (errc::unavailable)
   std::size_t max_records_per_transaction = 20'000;  // group commit stops gathering here
   std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds statement_timeout{10000};  // every statement, on the server and waiting for it here
+  // Every statement, on the server and waiting for it here (config queue.statement_timeout).
+  std::chrono::milliseconds statement_timeout = config::QueueConfig{}.statement_timeout;
   std::size_t max_ometria_errors = 10'000;
   std::uint64_t max_request_log = config::QueueConfig{}.max_request_log;  // pushes logged; past it the oldest go
   std::size_t max_pending_request_log = 10'000;      // entries waiting for the connection; more are refused (not logged)
-  // Whose leases this queue takes: a restart under the same name hands that instance's unacked records out again
-  // at once (the contract's "leases do not outlive the process"); others' leases run until their time. Empty: the
-  // host name. The operator commands pass take_over_leases = false: they open the queue beside a running service.
+  // Whose leases this queue takes: a queue opened under the same name hands that owner's unacked records out again
+  // at once (the contract's "leases do not outlive the process"); others' leases run until their time, or until
+  // their instance's claims expire and another takes its keys over. Empty: instance_id, unique per process. The
+  // operator commands pass take_over_leases = false: they open the queue beside a running service.
   std::string lease_owner;
   bool take_over_leases = true;
   // How long a claim on a key's delivery lasts unless renewed (KeyOwnership; config queue.lease_timeout).
   std::chrono::milliseconds lease_timeout = config::QueueConfig{}.lease_timeout;
-  // This process in the claims table; empty: lease_owner, the process id and a random suffix (unique per run).
+  // This process in the claims table; empty: unique_instance_id(lease_owner, or the host name when that is empty,
+  // the process id, a random number), e.g. "web-1:4242:9f3a61c0".
   std::string instance_id;
   std::function<UnixMillis()> clock;  // wall clock in ms; empty = std::chrono::system_clock (tests pass a fake)
 };
+
+// "name:pid:random" (random as 8 hex digits): readable in the claims table and in the service's log, and
+// unique although instances on one host share its name.
+std::string unique_instance_id(const std::string& name, long pid, unsigned random);
 
 class PostgresQueue final : public Queue, public OmetriaErrorLog, public RequestLog, public KeyOwnership {
  public:
@@ -65,6 +72,7 @@ class PostgresQueue final : public Queue, public OmetriaErrorLog, public Request
              std::chrono::milliseconds lease_for, Done<Leased> done) override;
   void ack(const std::vector<RecordId>& ids, Done<std::size_t> done) override;
   void reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay, Done<std::size_t> done) override;
+  void give_back(const std::vector<RecordId>& ids, Done<std::size_t> done) override;
   void dead_letter(const std::vector<RecordId>& ids, const std::string& reason, Done<std::size_t> done) override;
   void hold_key(const std::string& api_key, const std::string& reason, Done<void> done) override;
   void unhold_key(const std::string& api_key, Done<void> done) override;

@@ -294,6 +294,9 @@ class Queue {
   virtual void ack(const std::vector<RecordId>& ids, Done<std::size_t> done) = 0;
   // attempts + 1, next attempt after delay, lease released.
   virtual void reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay, Done<std::size_t> done) = 0;
+  // Leased records handed back unpushed (their key is held, or another instance delivers it now): lease released,
+  // due at once, attempts unchanged (nothing was tried). Answers how many of them were leased.
+  virtual void give_back(const std::vector<RecordId>& ids, Done<std::size_t> done) = 0;
   // Moves records to the dead-letter store with the reason (counted in their partition's dead-lettered total).
   // A replayed dead letter comes back in the live lane.
   virtual void dead_letter(const std::vector<RecordId>& ids, const std::string& reason, Done<std::size_t> done) = 0;
@@ -365,6 +368,7 @@ class Queue {
   }
   Expected<std::size_t> ack(const std::vector<RecordId>& ids);
   Expected<std::size_t> reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay);
+  Expected<std::size_t> give_back(const std::vector<RecordId>& ids);
   Expected<std::size_t> dead_letter(const std::vector<RecordId>& ids, const std::string& reason);
   Expected<void> hold_key(const std::string& api_key, const std::string& reason);
   Expected<void> unhold_key(const std::string& api_key);
@@ -391,6 +395,7 @@ class Queue {
   using Queue::lease;                                                                                                \
   using Queue::ack;                                                                                                  \
   using Queue::reschedule;                                                                                           \
+  using Queue::give_back;                                                                                            \
   using Queue::dead_letter;                                                                                          \
   using Queue::hold_key;                                                                                             \
   using Queue::unhold_key;                                                                                           \

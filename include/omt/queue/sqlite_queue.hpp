@@ -59,6 +59,7 @@ class SqliteQueue final : public Queue, public OmetriaErrorLog, public RequestLo
              std::chrono::milliseconds lease_for, Done<Leased> done) override;
   void ack(const std::vector<RecordId>& ids, Done<std::size_t> done) override;
   void reschedule(const std::vector<RecordId>& ids, std::chrono::milliseconds delay, Done<std::size_t> done) override;
+  void give_back(const std::vector<RecordId>& ids, Done<std::size_t> done) override;
   void dead_letter(const std::vector<RecordId>& ids, const std::string& reason, Done<std::size_t> done) override;
   void hold_key(const std::string& api_key, const std::string& reason, Done<void> done) override;
   void unhold_key(const std::string& api_key, Done<void> done) override;

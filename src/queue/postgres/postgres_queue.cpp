@@ -51,6 +51,16 @@ std::string host_name() {
   return name;
 }
 
+}  // namespace
+
+std::string unique_instance_id(const std::string& name, long pid, unsigned random) {
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "%08x", random);
+  return name + ":" + std::to_string(pid) + ":" + suffix;
+}
+
+namespace {
+
 Params& add_limit(Params& p, std::size_t limit) {
   if (limit == 0) return p.add_null();  // LIMIT NULL: no limit
   return p.add(static_cast<std::int64_t>(limit));
@@ -104,17 +114,15 @@ struct PostgresQueue::Impl {
   using Task = std::variant<Call, Store>;
 
   explicit Impl(PostgresQueueOptions opts) : options(std::move(opts)) {
-    if (options.lease_owner.empty()) options.lease_owner = host_name();
+    // Unique per process, host first so that it reads well: instances on one host share the host name (which
+    // alone would let one instance's start hand out another's leases), and a restart is a new instance. A dead
+    // instance's leases end when another instance takes its expired claims over.
     if (options.instance_id.empty()) {
-      // Unique per process: instances on one host share the host name, and a restart is a new instance.
       std::random_device random;
-      options.instance_id = fmt_instance_id(options.lease_owner, static_cast<long>(::getpid()), random());
+      options.instance_id =
+          unique_instance_id(options.lease_owner.empty() ? host_name() : options.lease_owner, ::getpid(), random());
     }
-  }
-  static std::string fmt_instance_id(const std::string& owner, long pid, unsigned random) {
-    char suffix[16];
-    std::snprintf(suffix, sizeof suffix, "%08x", random);
-    return owner + "/" + std::to_string(pid) + "/" + suffix;
+    if (options.lease_owner.empty()) options.lease_owner = options.instance_id;
   }
   ~Impl() {
     {
@@ -649,6 +657,18 @@ void PostgresQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::mi
     if (!changed) return tl::unexpected(changed.error());
     return changed->changed();
   }, std::move(done), /*joins_group=*/true);
+}
+
+void PostgresQueue::give_back(const std::vector<RecordId>& ids, Done<std::size_t> done) {
+  if (ids.empty()) return done(std::size_t{0});
+  impl_->submit_call<std::size_t>("give_back", [ids](Connection& db, std::int64_t&) -> Expected<std::size_t> {
+    Params p;
+    p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
+    auto changed = db.exec("UPDATE records SET leased_until = 0, lease_owner = NULL WHERE id = ANY($1::bigint[]) AND leased_until > 0",
+                           p, "give back");
+    if (!changed) return tl::unexpected(changed.error());
+    return changed->changed();
+  }, std::move(done));
 }
 
 void PostgresQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason, Done<std::size_t> done) {

@@ -385,6 +385,15 @@ void SqliteQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::mill
   }, std::move(done));
 }
 
+// Leases live in memory only (LeaseTable): nothing in the file changes, so nothing is written.
+void SqliteQueue::give_back(const std::vector<RecordId>& ids, Done<std::size_t> done) {
+  impl_->writer->submit_call<std::size_t>([impl = impl_.get(), ids](sqlite::DepthDelta&) -> Expected<std::size_t> {
+    std::size_t released = 0;
+    for (RecordId id : ids) released += impl->leases.release(id) ? 1 : 0;
+    return released;
+  }, std::move(done));
+}
+
 void SqliteQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason, Done<std::size_t> done) {
   impl_->writer->submit_call<std::size_t>([impl = impl_.get(), ids, reason](sqlite::DepthDelta& delta)
                                                              -> Expected<std::size_t> {
