@@ -668,7 +668,7 @@ void PostgresQueue::give_back(const std::vector<RecordId>& ids, Done<std::size_t
                            p, "give back");
     if (!changed) return tl::unexpected(changed.error());
     return changed->changed();
-  }, std::move(done));
+  }, std::move(done), /*joins_group=*/true);
 }
 
 void PostgresQueue::dead_letter(const std::vector<RecordId>& ids, const std::string& reason, Done<std::size_t> done) {
