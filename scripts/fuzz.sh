@@ -8,11 +8,12 @@ OMT_WITH_FUZZ=1 "$root/scripts/install-deps.sh"
 build="$root/build-fuzz"
 CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DOMT_BUILD_FUZZ=ON -DOMT_SANITIZE=address,undefined -DOMT_BUILD_TESTS=OFF -DOMT_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" --target fuzz_transform fuzz_request_body fuzz_mapping_load fuzz_ingest
+cmake --build "$build" -j "$(nproc)" --target fuzz_transform fuzz_request_body fuzz_mapping_load fuzz_ingest \
+  fuzz_csv_tokenizer fuzz_csv_table
 
 limit=(-max_total_time="${FUZZ_SECONDS:-30}")
 [[ -n "${FUZZ_RUNS:-}" ]] && limit=(-runs="$FUZZ_RUNS")
-for target in transform request_body mapping_load ingest; do
+for target in transform request_body mapping_load ingest csv_tokenizer csv_table; do
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
   cp -n "$root/tests/fuzz/corpus/$target/"* "$corpus/" 2>/dev/null || true

@@ -41,18 +41,9 @@ namespace omt::cli {
 namespace {
 
 constexpr std::string_view kCommand = "import";
+using import::short_count;
 using import::with_commas;
 
-// A count in at most five columns: as it is below ten thousand, else three digits and k or M (71.0k, 400k, 1.20M).
-std::string short_count(std::uint64_t n) {
-  if (n < 10'000) return std::to_string(n);
-  const double value = n < 1'000'000 ? static_cast<double>(n) / 1e3 : static_cast<double>(n) / 1e6;
-  const char* unit = n < 1'000'000 ? "k" : "M";
-  char text[16];
-  std::snprintf(text, sizeof text, value < 100 ? "%.1f%s" : "%.0f%s", value, unit);
-  if (n >= 1'000'000 && value < 10) std::snprintf(text, sizeof text, "%.2f%s", value, unit);
-  return text;
-}
 
 struct ImportArgs {
   QueueLocation where;
@@ -548,7 +539,7 @@ int run_status(const QueueLocation& where, bool json) {
 void add_import_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ImportArgs>();
   auto* cmd = app.add_subcommand(
-      "import", "Import a shop's history (JSON Lines of events or Ometria records, plain or gzip; folders walked) into the "
+      "import", "Import a shop's history (JSON Lines of events or Ometria records, or CSV exports; plain or gzip; folders walked) into the "
                 "queue's backfill lane; a running serve delivers it after live traffic");
   cmd->add_option("inputs", args->inputs, "Input files or folders (RudderStack's event archive: walked recursively, sorted)");
   cmd->add_option("--source", args->source, "The source (its name in the configuration) whose mapping and API key the import uses");

@@ -124,8 +124,15 @@ int run_serve(const ServeFlags& flags) {
                               std::move(health_checks));
 
   // ---- ingest (/v1/...) into the queue, and the delivery proxy (rudder-server's transformerProxy) ----
-  net::IngestContext ingest{shared_transformer, nullptr, cfg->sources, service::ingest_limits(*cfg), {}, &metrics};
-  ingest.trusted_proxies = cfg->ingest.trusted_proxies;
+  net::IngestContext ingest{.transformer = shared_transformer,
+                            .queue = nullptr,  // with delivery: the queue, its notify and run_later, below
+                            .sources = cfg->sources,
+                            .limits = service::ingest_limits(*cfg),
+                            .notify = {},
+                            .metrics = &metrics,
+                            .run_later = {},
+                            .trusted_proxies = cfg->ingest.trusted_proxies,
+                            .clock = {}};  // the system clock
   if (delivery) {
     const service::ServiceContext context = delivery->context();
     ingest.queue = &context.queue;

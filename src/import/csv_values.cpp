@@ -1,5 +1,7 @@
 #include "import/csv_values.hpp"
 
+#include <simdjson.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -245,6 +247,12 @@ std::string check_time_format(std::string_view pattern) {
 }
 
 Outcome write_value(const ValueSpec& spec, std::string_view cell, std::string& out, std::string& reason) {
+  // A cell that is not UTF-8 (a file saved as Windows-1252, say) would make the record, and the push that carries
+  // it, invalid JSON, which Ometria refuses as a whole. A bad value, then; the reason does not repeat its bytes.
+  if (!simdjson::validate_utf8(cell.data(), cell.size())) {
+    reason = "is not UTF-8 text (save the file as UTF-8)";
+    return Outcome::invalid;
+  }
   std::string_view text = cell;
   if (!spec.drop_prefix.empty() && text.substr(0, spec.drop_prefix.size()) == spec.drop_prefix) {
     text.remove_prefix(spec.drop_prefix.size());

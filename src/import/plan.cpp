@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 
 #include "json/member.hpp"
 #include "omt/protocol/gateway_stamp.hpp"
@@ -41,6 +42,28 @@ std::string with_commas(std::uint64_t n) {
     out += digits[i];
   }
   return out;
+}
+
+std::string short_count(std::uint64_t n) {
+  if (n < 10'000) return std::to_string(n);
+  // Rounded in integers to the first step that leaves three digits, so that a count just below a step shows as
+  // the next one (99,950 is "100k", 999,500 is "1.00M") and never with a fourth digit ("100.0k", "1000k").
+  struct Step {
+    std::uint64_t per_digit;  // what one unit of the last digit shown is worth
+    int decimals;
+    char unit;
+  };
+  constexpr Step steps[] = {{100, 1, 'k'}, {1'000, 0, 'k'}, {10'000, 2, 'M'}, {100'000, 1, 'M'}, {1'000'000, 0, 'M'}};
+  for (const auto& step : steps) {
+    const std::uint64_t digits = n / step.per_digit + (n % step.per_digit >= step.per_digit / 2 ? 1 : 0);
+    const bool last = &step == &steps[std::size(steps) - 1];
+    if (digits < 1000 || last) {
+      std::string text = std::to_string(digits);
+      if (step.decimals > 0) text.insert(text.size() - static_cast<std::size_t>(step.decimals), ".");
+      return text + step.unit;
+    }
+  }
+  return {};  // not reached: the last step always answers
 }
 
 std::string_view hazard_name(Hazard hazard) {

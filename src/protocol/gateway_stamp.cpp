@@ -399,6 +399,9 @@ std::optional<std::string> gateway_stamp(dom::element event, const Arrival& arri
     set(edits, "messageId", json_text(uuid_v5(arrival.source, simdjson::minify(event))));
   }
 
+  // rudder-server's gateway reads the header as plain text (no base64 decoding) only to pick a worker and build the
+  // job's user id; the SDKs that send it (JS, Android) base64-encode it and always carry anonymousId in the event,
+  // so for them this never fires and the event is as the gateway passes it on (docs/ingest.md, stamping table).
   const std::string_view header_id = text::trim(arrival.anonymous_id_header);
   if (!header_id.empty() && absent_or_empty(keys[StampedKeys::anonymous_id])) set(edits, "anonymousId", json_text(header_id));
 

@@ -232,7 +232,7 @@ Expected<IngestResult> ingest_events(IngestRoute route, std::string_view body, c
         if (!merge_parser) merge_parser.emplace();
         merged = std::move(*stamped);
         if (merge_parser->parse(merged).get(event) != simdjson::SUCCESS) {
-          result.rejected.push_back({i, "The event with the gateway's fields stamped is not valid JSON"});
+          result.rejected.push_back({i, "The event with the gateway's fields stamped is not valid JSON", ""});
           continue;
         }
       }

@@ -195,14 +195,15 @@ void DeliveryService::Impl::tell(const Partition& p, const delivery::PushOutcome
   switch (decision.action) {
     case Action::delivered: {
       const auto& receipt = outcome.answer.receipt;
-      obs::PushDelivered delivered{p.key.api_key, type, count, status};
-      if (receipt) {
-        delivered.request_id = receipt->request_id;
-        delivered.accepted = receipt->accepted;
-      }
-      delivered.rejected = plan.rejected;
-      delivered.took = std::chrono::duration_cast<milliseconds>(took);
-      events_.emit(delivered);
+      events_.emit(obs::PushDelivered{
+          .api_key = p.key.api_key,
+          .type = type,
+          .records = count,
+          .status = status,
+          .request_id = receipt ? std::optional<std::string_view>(receipt->request_id) : std::nullopt,
+          .accepted = receipt ? receipt->accepted : std::nullopt,
+          .rejected = plan.rejected,
+          .took = std::chrono::duration_cast<milliseconds>(took)});
       // Ometria validates asynchronously; the same records would be rejected again, so they are not retried.
       if (plan.rejected > 0) events_.emit(obs::RecordsRejectedByOmetria{p.key.api_key, type, plan.rejected, count});
       if (plan.pause_key) events_.emit(obs::BacklogPause{p.key.api_key, *plan.pause_key});

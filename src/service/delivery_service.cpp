@@ -178,11 +178,11 @@ Steady::time_point DeliveryService::Impl::earliest_push(const Partition& p) cons
 // ---- start and stop ----
 
 void DeliveryService::Impl::start() {
-  on_strand([](Impl& self) {
-    self.start_errors_poll();
-    self.start_freshness();
-    self.start_ownership();
-    self.on_queue<std::vector<queue::HeldKey>>(
+  on_strand([](Impl& impl) {
+    impl.start_errors_poll();
+    impl.start_freshness();
+    impl.start_ownership();
+    impl.on_queue<std::vector<queue::HeldKey>>(
         [](queue::Queue& q, queue::Done<std::vector<queue::HeldKey>> done) { q.held_keys(std::move(done)); },
         [](const Self& self, Expected<std::vector<queue::HeldKey>> held) {
                     if (!held) self->events_.emit(obs::HeldKeysUnreadable{held.error().message});

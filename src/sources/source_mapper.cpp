@@ -17,7 +17,7 @@ namespace omt::sources {
 Expected<Mapped> map_event(const ometria::Transformer& transformer, const simdjson::dom::element& event,
                            const config::SourceConfig& source) {
   const Settings& settings = source.mapping;
-  if (auto skip = consent_skip(event, settings.consent)) return Mapped{std::nullopt, std::move(skip)};
+  if (auto skip = consent_skip(event, settings.consent)) return Mapped{std::nullopt, std::move(skip), std::nullopt};
   // The tables its events are mapped with: the seed's, and its own order names and fields (own_orders.json).
   const mapping::TableSet& tables = order_tables(transformer.tables(), settings.orders);
   Mapped mapped;
@@ -28,7 +28,7 @@ Expected<Mapped> map_event(const ometria::Transformer& transformer, const simdjs
     mapped.incomplete_product = std::move((*product)->incomplete);
   } else {
     // After the stages that build records of their own: an event they take never becomes a custom event.
-    if (auto skip = custom_event_skip(transformer, tables, event, settings.custom_events)) return Mapped{std::nullopt, std::move(skip)};
+    if (auto skip = custom_event_skip(transformer, tables, event, settings.custom_events)) return Mapped{std::nullopt, std::move(skip), std::nullopt};
     // 3. The transformer, with the contact id the source chose for identifies that name none.
     std::optional<simdjson::dom::parser> rewrite_parser;
     simdjson::dom::element mapped_event = event;

@@ -14,13 +14,13 @@
 #include "delivery_harness.hpp"
 #include "http_client.hpp"
 #include "omt/obs/log.hpp"
+#include "tls_fake_ometria.hpp"
 
 namespace omt::test {
 namespace {
 
 using json = nlohmann::json;
 using ometria::RecordType;
-using testing::FakeOmetria;
 using testing::FakeOmetriaOptions;
 
 const std::string kKeyA = "key-alpha-secret";
@@ -29,14 +29,10 @@ const std::string kKeyB = "key-bravo-secret";
 class DeliveryBinaryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pki_ = testing::make_test_pki(dir_.path());
     FakeOmetriaOptions options;
     options.keys = {kKeyA, kKeyB};
-    options.tls = true;
-    options.cert_file = pki_.server_cert_file;
-    options.key_file = pki_.server_key_file;
     options.threads = 2;
-    fake_ = std::make_unique<FakeOmetria>(std::move(options));
+    fake_ = std::make_unique<testing::TlsFakeOmetria>(dir_.path(), std::move(options));
   }
 
   std::string queue_path() const { return dir_.file("data/queue.db"); }
@@ -46,7 +42,7 @@ class DeliveryBinaryTest : public ::testing::Test {
     json config = {
         {"server", {{"listen", "127.0.0.1:0"}, {"threads", 2}, {"shutdown_deadline", "5s"}}},
         {"queue", {{"path", queue_path()}, {"durability", "normal"}}},
-        {"ometria", {{"endpoint", fake_->url()}, {"extra_ca_file", pki_.ca_file}, {"max_in_flight", 4}}},
+        {"ometria", fake_->ometria_config({{"max_in_flight", 4}})},
         {"delivery",
          {{"requests_per_second", 0},
           {"linger", "20ms"},
@@ -67,8 +63,7 @@ class DeliveryBinaryTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  testing::TestPki pki_;
-  std::unique_ptr<FakeOmetria> fake_;
+  std::unique_ptr<testing::TlsFakeOmetria> fake_;
 };
 
 TEST_F(DeliveryBinaryTest, KilledWithSigkillInTheMiddleOfDeliveryAndRestartedItDeliversEveryRecord) {

@@ -30,12 +30,12 @@
 #include "mapping_dir.hpp"
 #include "omt/protocol/ingest.hpp"
 #include "running_binary.hpp"
+#include "tls_fake_ometria.hpp"
 
 namespace omt::test {
 namespace {
 
 using json = nlohmann::json;
-using testing::FakeOmetria;
 using testing::FakeOmetriaOptions;
 using testing::ReceivedRecord;
 using testing::ScriptedAnswer;
@@ -284,17 +284,13 @@ const ometria::Transformer& project_transformer() {
 class EndToEndTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pki_ = testing::make_test_pki(dir_.path());
     FakeOmetriaOptions options;
     options.keys = {web_.api_key(), app_.api_key()};
-    options.tls = true;
-    options.cert_file = pki_.server_cert_file;
-    options.key_file = pki_.server_key_file;
     options.threads = 2;
     options.on_push = [this](const testing::ReceivedPush&, const std::vector<ReceivedRecord>& records) {
       received_.add(records);
     };
-    fake_ = std::make_unique<FakeOmetria>(std::move(options));
+    fake_ = std::make_unique<testing::TlsFakeOmetria>(dir_.path(), std::move(options));
   }
 
   std::string queue_path() const { return dir_.file("data/queue.db"); }
@@ -304,7 +300,7 @@ class EndToEndTest : public ::testing::Test {
     json config = {
         {"server", {{"listen", "127.0.0.1:0"}, {"threads", 2}, {"shutdown_deadline", "5s"}}},
         {"queue", {{"path", queue_path()}, {"durability", "normal"}}},
-        {"ometria", {{"endpoint", fake_->url()}, {"extra_ca_file", pki_.ca_file}, {"max_in_flight", 4}}},
+        {"ometria", fake_->ometria_config({{"max_in_flight", 4}})},
         {"delivery",
          {{"requests_per_second", 0},
           {"linger", "20ms"},
@@ -345,9 +341,8 @@ class EndToEndTest : public ::testing::Test {
   const Source web_ = web_source();
   const Source app_ = app_source();
   testing::TempDir dir_;
-  testing::TestPki pki_;
   ReceivedIds received_;  // before fake_: the fake's threads feed it until the fake is gone
-  std::unique_ptr<FakeOmetria> fake_;
+  std::unique_ptr<testing::TlsFakeOmetria> fake_;
   Expectation expectation_{project_transformer()};
 };
 

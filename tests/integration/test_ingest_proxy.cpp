@@ -59,7 +59,7 @@ class ProxyTest : public ::testing::Test {
     io_thread_ = std::thread([this] { io_.run(); });
 
     omt::net::Router router;
-    omt::net::register_proxy_routes(router, omt::net::ProxyContext{sender_, fake_.url()});
+    omt::net::register_proxy_routes(router, omt::net::ProxyContext{sender_, fake_.url(), {}});
     server_ = std::make_unique<omt::test::TestServer>(omt::test::test_server_config(), std::move(router));
   }
   ~ProxyTest() override {
@@ -206,7 +206,7 @@ TEST(ProxyWithRouterTransform, ABatchedRequestGoesThroughTheProxy) {
     omt::obs::Registry metrics;
     omt::net::Router router;
     omt::net::add_transformer_routes(router, omt::test::load_transformer(), metrics);
-    omt::net::register_proxy_routes(router, omt::net::ProxyContext{sender, fake.url()});
+    omt::net::register_proxy_routes(router, omt::net::ProxyContext{sender, fake.url(), {}});
     omt::test::TestServer server(omt::test::test_server_config(), std::move(router));
     auto client = server.client();
 

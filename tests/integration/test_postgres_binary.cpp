@@ -16,13 +16,13 @@
 #include "delivery_harness.hpp"
 #include "omt/queue/postgres_queue.hpp"
 #include "postgres_server.hpp"
+#include "tls_fake_ometria.hpp"
 
 namespace omt::test {
 namespace {
 
 using json = nlohmann::json;
 using ometria::RecordType;
-using testing::FakeOmetria;
 using testing::FakeOmetriaOptions;
 
 const std::string kKey = "key-postgres-secret";
@@ -30,13 +30,9 @@ const std::string kKey = "key-postgres-secret";
 class PostgresBinaryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pki_ = testing::make_test_pki(dir_.path());
     FakeOmetriaOptions options;
     options.keys = {kKey};
-    options.tls = true;
-    options.cert_file = pki_.server_cert_file;
-    options.key_file = pki_.server_key_file;
-    fake_ = std::make_unique<FakeOmetria>(std::move(options));
+    fake_ = std::make_unique<testing::TlsFakeOmetria>(dir_.path(), std::move(options));
     url_ = PostgresServer::shared().create_database();
   }
   std::unique_ptr<queue::PostgresQueue> open_queue() {
@@ -51,7 +47,7 @@ class PostgresBinaryTest : public ::testing::Test {
     json config = {
         {"server", {{"listen", "127.0.0.1:0"}, {"threads", 2}, {"shutdown_deadline", "5s"}}},
         {"queue", {{"backend", "postgres"}, {"url", {{"env", "OMT_TEST_PG_QUEUE_URL"}}}}},
-        {"ometria", {{"endpoint", fake_->url()}, {"extra_ca_file", pki_.ca_file}}},
+        {"ometria", fake_->ometria_config()},
         {"delivery", {{"requests_per_second", 0}, {"linger", "20ms"}}},
     };
     config.merge_patch(extra);
@@ -65,8 +61,7 @@ class PostgresBinaryTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  testing::TestPki pki_;
-  std::unique_ptr<FakeOmetria> fake_;
+  std::unique_ptr<testing::TlsFakeOmetria> fake_;
   std::string url_;
 };
 

@@ -20,13 +20,13 @@
 #include "omt/queue/postgres_queue.hpp"
 #include "omt/queue/queue_file_lock.hpp"
 #include "postgres_server.hpp"
+#include "tls_fake_ometria.hpp"
 
 namespace omt::test {
 namespace {
 
 using json = nlohmann::json;
 using ometria::RecordType;
-using testing::FakeOmetria;
 using testing::FakeOmetriaOptions;
 
 const std::string kKey = "key-migrate-secret";
@@ -59,13 +59,9 @@ std::string pg_value(const std::string& url, const std::string& sql) {
 class QueueMigrateTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pki_ = testing::make_test_pki(dir_.path());
     FakeOmetriaOptions options;
     options.keys = {kKey};
-    options.tls = true;
-    options.cert_file = pki_.server_cert_file;
-    options.key_file = pki_.server_key_file;
-    fake_ = std::make_unique<FakeOmetria>(std::move(options));
+    fake_ = std::make_unique<testing::TlsFakeOmetria>(dir_.path(), std::move(options));
     url_ = PostgresServer::shared().create_database();
   }
   std::string queue_path() const { return dir_.file("queue.db"); }
@@ -73,7 +69,7 @@ class QueueMigrateTest : public ::testing::Test {
     json config = {
         {"server", {{"listen", "127.0.0.1:0"}, {"threads", 2}, {"shutdown_deadline", "5s"}}},
         {"queue", queue},
-        {"ometria", {{"endpoint", fake_->url()}, {"extra_ca_file", pki_.ca_file}}},
+        {"ometria", fake_->ometria_config()},
         {"delivery", {{"requests_per_second", 0}, {"linger", "20ms"}, {"retry", {{"auth_probe_interval", "10m"}}}}},
     };
     const std::string path = dir_.file("config-" + std::to_string(++configs_) + ".json");
@@ -86,8 +82,7 @@ class QueueMigrateTest : public ::testing::Test {
   std::string pg_count(const std::string& table) { return pg_value(url_, "SELECT COUNT(*) FROM " + table); }
 
   testing::TempDir dir_;
-  testing::TestPki pki_;
-  std::unique_ptr<FakeOmetria> fake_;
+  std::unique_ptr<testing::TlsFakeOmetria> fake_;
   std::string url_;
   int configs_ = 0;
 };

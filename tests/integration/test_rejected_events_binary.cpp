@@ -17,12 +17,12 @@
 #include "delivery_harness.hpp"
 #include "http_client.hpp"
 #include "mapping_dir.hpp"
+#include "tls_fake_ometria.hpp"
 
 namespace omt::test {
 namespace {
 
 using json = nlohmann::json;
-using testing::FakeOmetria;
 using testing::FakeOmetriaOptions;
 
 const std::string kKey = "key-shop-secret";
@@ -50,13 +50,9 @@ RunResult run_cli(const std::vector<std::string>& args, const std::filesystem::p
 class RejectedEventsBinaryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pki_ = testing::make_test_pki(dir_.path());
     FakeOmetriaOptions options;
     options.keys = {kKey};
-    options.tls = true;
-    options.cert_file = pki_.server_cert_file;
-    options.key_file = pki_.server_key_file;
-    fake_ = std::make_unique<FakeOmetria>(std::move(options));
+    fake_ = std::make_unique<testing::TlsFakeOmetria>(dir_.path(), std::move(options));
   }
 
   // The service's configuration, with the mapping folder of this test (a copy it can fix) and the given sources.
@@ -65,7 +61,7 @@ class RejectedEventsBinaryTest : public ::testing::Test {
         {"server", {{"listen", "127.0.0.1:0"}, {"threads", 2}, {"shutdown_deadline", "5s"}}},
         {"mappings_dir", mappings_.path().string()},
         {"queue", {{"path", dir_.file("queue.db")}, {"durability", "normal"}}},
-        {"ometria", {{"endpoint", fake_->url()}, {"extra_ca_file", pki_.ca_file}}},
+        {"ometria", fake_->ometria_config()},
         {"delivery", {{"requests_per_second", 0}, {"linger", "20ms"}}},
         {"sources", sources},
     };
@@ -98,8 +94,7 @@ class RejectedEventsBinaryTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  testing::TestPki pki_;
-  std::unique_ptr<FakeOmetria> fake_;
+  std::unique_ptr<testing::TlsFakeOmetria> fake_;
   MappingDir mappings_;
 };
 

@@ -13,6 +13,7 @@
 #include "fake_ometria.hpp"
 #include "http_client.hpp"
 #include "running_binary.hpp"
+#include "tls_fake_ometria.hpp"
 
 namespace omt::test {
 namespace {
@@ -30,18 +31,14 @@ json shopify_like(const std::string& event, json extra_properties = json::object
 
 TEST(SourceOrders, ShopifyLikeCreatedPaidRefundedArriveAsMergedUpdatesOfOneOrder) {
   testing::TempDir dir;
-  const auto pki = testing::make_test_pki(dir.path());
   testing::FakeOmetriaOptions options;
   options.keys = {"ometria-key-shop-4d2a"};
-  options.tls = true;
-  options.cert_file = pki.server_cert_file;
-  options.key_file = pki.server_key_file;
-  testing::FakeOmetria fake(std::move(options));
+  testing::TlsFakeOmetria fake(dir.path(), std::move(options));
 
   const json config = {
       {"server", {{"listen", "127.0.0.1:0"}, {"threads", 2}, {"shutdown_deadline", "5s"}}},
       {"queue", {{"path", dir.file("queue.db")}, {"durability", "normal"}}},
-      {"ometria", {{"endpoint", fake.url()}, {"extra_ca_file", pki.ca_file}}},
+      {"ometria", fake.ometria_config()},
       {"delivery", {{"requests_per_second", 0}, {"linger", "20ms"}}},
       {"sources", json::array({{{"name", "shop"}, {"write_key", "wk-shop-91c3"}, {"api_key", "ometria-key-shop-4d2a"},
                                 {"order_lifecycle", true}, {"valid_order_statuses", {"pending", "paid", "refunded"}}}})},

@@ -22,7 +22,8 @@ TEST(Docs, EveryConfigurationKeyHasItsRowInTheReadme) {
     const bool section = std::any_of(keys.begin(), keys.end(), [&](const std::string& other) {
       return other.size() > key.size() && other.compare(0, key.size() + 1, key + ".") == 0;
     });
-    if (!section) EXPECT_NE(readme.find("| `" + key + "` |"), std::string::npos) << key << " is not in README.md";
+    if (section) continue;  // its keys have their rows
+    EXPECT_NE(readme.find("| `" + key + "` |"), std::string::npos) << key << " is not in README.md";
   }
 }
 

@@ -200,6 +200,11 @@ TEST(GatewayStamp, TheAnonymousIdHeaderIsTakenOnlyWhenTheEventHasNone) {
   EXPECT_EQ(stamp({{"type", "track"}, {"anonymousId", nullptr}}, arrival("203.0.113.9", "anon-h"))["anonymousId"], "anon-h");
   EXPECT_EQ(stamp({{"type", "track"}, {"anonymousId", ""}}, arrival("203.0.113.9", "anon-h"))["anonymousId"], "anon-h");
   EXPECT_EQ(stamp({{"type", "track"}, {"anonymousId", "own"}}, arrival("203.0.113.9", "anon-h"))["anonymousId"], "own");
+  // As RudderStack's JavaScript SDK sends it (tests/integration/data/browser_sdk/identify.http): the header is
+  // base64("26f791eb-..."), the event carries the id itself, and that is what stays, as through rudder-server.
+  EXPECT_EQ(stamp({{"type", "identify"}, {"anonymousId", "26f791eb-9dbf-4087-9261-67008c088395"}},
+                  arrival("203.0.113.9", "MjZmNzkxZWItOWRiZi00MDg3LTkyNjEtNjcwMDhjMDg4Mzk1"))["anonymousId"],
+            "26f791eb-9dbf-4087-9261-67008c088395");
   EXPECT_FALSE(stamp({{"type", "track"}}).contains("anonymousId"));  // no header: nothing
 }
 

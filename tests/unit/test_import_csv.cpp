@@ -288,6 +288,12 @@ TEST(CsvImportBadRows, GroupOverTheRowLimitIsOneBadRow) {
             "5 20 {\"@type\":\"order\",\"id\":\"2\",\"lineitems\":[{\"quantity\":1}]}\n");
 }
 
+TEST(CsvImportBadRows, ACellThatIsNotUtf8IsABadValue) {
+  // "Zoë" as Windows-1252 writes it: the record would not be JSON, and Ometria would refuse its whole push.
+  const Read got = read_csv("Customer ID,Email,First Name\n7001,zoe@example.com,Zo\xEB\n", shipped_table("shopify_customers"));
+  EXPECT_EQ(joined(got.items), "2 54 bad First Name: is not UTF-8 text (save the file as UTF-8)\n");
+}
+
 // ---- Files and headers -------------------------------------------------------------------------------------
 
 TEST(CsvImportFiles, EmptyFileAndHeaderOnlyYieldNothing) {

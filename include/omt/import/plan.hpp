@@ -95,5 +95,8 @@ std::string format_plan(const Plan& plan, std::string_view where);
 std::string format_duration(double seconds);
 // "1,234,567"
 std::string with_commas(std::uint64_t n);
+// A count in at most five columns, for the compact progress line: as it is below ten thousand, else rounded to
+// three digits and k or M ("10.0k", "400k", "1.20M", "120M"); from 999,500,000 on, whole millions ("1000M").
+std::string short_count(std::uint64_t n);
 
 }  // namespace omt::import

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -77,10 +76,6 @@ class GroupCommitWriter {
   // commit, on the writer thread; refused (closing, too busy), done is called at once on the caller's thread.
   template <class T, class Body>
   void submit_call(Body body, std::function<void(Expected<T>)> done);
-  // As submit_call, and waits for the answer. Called from the writer thread itself (a completion callback) it
-  // fails instead of deadlocking.
-  template <class T, class Body>
-  Expected<T> call(std::string_view what, Body body);
 
   std::uint64_t depth(Lane lane) const { return depth_[index(lane)].load(std::memory_order_relaxed); }
   std::uint64_t depth() const { return depth(Lane::live) + depth(Lane::backfill); }
@@ -144,14 +139,6 @@ void GroupCommitWriter::submit_call(Body body, std::function<void(Expected<T>)> 
   };
   Error refused;
   if (!submit(std::move(task), refused)) (*shared_done)(tl::unexpected(refused));
-}
-
-template <class T, class Body>
-Expected<T> GroupCommitWriter::call(std::string_view what, Body body) {
-  if (std::this_thread::get_id() == thread_.get_id()) {
-    return fail(errc::io, "queue: " + std::string(what) + " called from a queue callback (it would deadlock)");
-  }
-  return wait_for<T>(what, [&](Done<T> done) { submit_call<T>(std::move(body), std::move(done)); });
 }
 
 }  // namespace omt::queue::sqlite
