@@ -5,6 +5,7 @@
 
 #include "import/csv_table_internal.hpp"
 #include "omt/core/text.hpp"
+#include "omt/import/record_check.hpp"
 
 namespace omt::import {
 namespace {
@@ -324,13 +325,40 @@ struct CsvReader::Impl {
       bad.reset();
       return;
     }
+    std::string group_record = record_json(record, main.data());
+    // Every record made here must be one Ometria takes, as every JSON Lines record must (import::check_record):
+    // a product group whose first row has no Title would otherwise be queued, and the push refuse it.
+    if (passes_record_check(group_record, record))
+      for (const auto& r : row_records)
+        if (!passes_record_check(r, *each_row)) break;
+    if (bad) {
+      bad->at.end_offset = end_offset;
+      out.emplace_back(std::move(*bad));
+      bad.reset();
+      row_records.clear();
+      return;
+    }
     const ometria::RecordType type = table->type();
     out.emplace_back(RecordItem{SourcePlace{file, first_line, row_records.empty() ? end_offset : start_offset}, type,
-                                record_json(record, main.data())});
+                                std::move(group_record)});
     for (std::size_t i = 0; i < row_records.size(); ++i)
       out.emplace_back(RecordItem{SourcePlace{file, first_line, i + 1 == row_records.size() ? end_offset : start_offset},
                                   type, std::move(row_records[i])});
     row_records.clear();
+  }
+
+  // false (and the group bad, naming the column that feeds the field at fault) when check_record refuses it.
+  bool passes_record_check(const std::string& json, const BoundPart& part) {
+    auto checked = check_record(json);
+    if (checked) return true;
+    std::string field = checked.error().path;
+    for (std::size_t i = 0; i < part.fields.size(); ++i)
+      if (part.fields[i].to == field && part.fields[i].array < 0) {
+        field = column_name(part.columns[i], part.fields[i]);
+        break;
+      }
+    set_bad(first_line, field.empty() ? "record" : field, checked.error().message);
+    return false;
   }
 
   void flush_malformed() {

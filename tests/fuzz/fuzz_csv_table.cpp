@@ -4,9 +4,8 @@
 // first line of its sample, tests/cases/import/csv/NAME.csv) followed by the rest of the bytes. Must never
 // crash, and: the header always binds; every record is a JSON object of the table's type with "@type" first
 // and its id; a bad row says why; items stay within the file and come in order of line; and the items are the
-// same whatever the reads. (Not asked: that a record passes import::check_record. The CSV reader does not apply
-// it today, so a product group without a Title is a record Ometria would refuse; see the seed
-// product_without_title.)
+// same whatever the reads; and every record passes import::check_record, as JSON Lines records must (the seed
+// product_without_title is a product group without a Title: a bad row, never a record Ometria would refuse).
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "mapping_dir.hpp"
+#include "omt/import/record_check.hpp"
 #include "omt/import/byte_source.hpp"
 #include "omt/import/csv_reader.hpp"
 
@@ -62,6 +62,7 @@ std::vector<std::string> read_all(const Table& t, const std::string& text, std::
       if (record->type != t.table.type()) std::abort();
       if (record->json.rfind("{\"@type\":\"", 0) != 0 || !nlohmann::json::accept(record->json)) std::abort();
       if (!nlohmann::json::parse(record->json).contains("id")) std::abort();  // an empty id is a bad row
+      if (!omt::import::check_record(record->json)) std::abort();
       if (record->at.line < line || record->at.end_offset > text.size()) std::abort();
       line = record->at.line;
       items.push_back(std::to_string(record->at.line) + " " + std::to_string(record->at.end_offset) + " " + record->json);
