@@ -79,6 +79,9 @@ class QueueContract : public ::testing::TestWithParam<Backend> {
       o.max_rejected_events = s.max_rejected_events;
       o.max_request_log = s.max_request_log;
       o.clock = [this] { return now_.load(); };
+      // Each open is this test's one instance restarting: under one name, as PostgresQueueOptions::lease_owner says
+      // (an unnamed instance's old leases end when its key claims are taken over, after queue.lease_timeout).
+      o.lease_owner = "contract-instance";
       auto q = omt::queue::PostgresQueue::open(std::move(o));
       if (!q) ADD_FAILURE() << q.error().message;
       return q ? std::move(*q) : nullptr;
