@@ -319,18 +319,15 @@ struct CsvReader::Impl {
         set_bad(first_line, f ? column_name(column, *f) : "id", "is empty: every record needs an id");
       }
     }
-    if (bad) {
-      bad->at.end_offset = end_offset;
-      out.emplace_back(std::move(*bad));
-      bad.reset();
-      return;
+    std::string group_record;
+    if (!bad) {
+      group_record = record_json(record, main.data());
+      // Every record made here must be one Ometria takes, as every JSON Lines record must (import::check_record):
+      // a product group whose first row has no Title would otherwise be queued, and the push refuse it.
+      if (passes_record_check(group_record, record))
+        for (const auto& r : row_records)
+          if (!passes_record_check(r, *each_row)) break;
     }
-    std::string group_record = record_json(record, main.data());
-    // Every record made here must be one Ometria takes, as every JSON Lines record must (import::check_record):
-    // a product group whose first row has no Title would otherwise be queued, and the push refuse it.
-    if (passes_record_check(group_record, record))
-      for (const auto& r : row_records)
-        if (!passes_record_check(r, *each_row)) break;
     if (bad) {
       bad->at.end_offset = end_offset;
       out.emplace_back(std::move(*bad));
