@@ -1,6 +1,6 @@
 // `ometria-transformer check-config --config FILE`: validates the configuration (and the mapping tables it
 // points to) exactly as `serve` would, and prints the effective configuration as JSON with every secret
-// masked. Exit 0: valid; 2: invalid (the message names the key).
+// masked (queue.url without its password). Exit 0: valid; 2: invalid (the message names the key).
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +12,7 @@
 #include "omt/config/config.hpp"
 #include "omt/obs/log.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "omt/service/open_queue.hpp"
 
 namespace omt::cli {
 namespace {
@@ -37,7 +38,8 @@ nlohmann::ordered_json effective(const config::Config& c) {
                  {"shutdown_deadline", duration(c.server.shutdown_deadline)}};
   j["log"] = {{"level", c.log.level}, {"format", c.log.format}, {"log_pii", c.log.log_pii}};
   j["mappings_dir"] = mappings_location(c.mappings_dir, "mappings_dir").directory.string();
-  j["queue"] = {{"path", c.queue.path.string()}, {"durability", c.queue.durability}, {"high_water_mark", c.queue.high_water_mark},
+  j["queue"] = {{"backend", c.queue.backend}, {"url", service::url_without_password(c.queue.url)},
+                {"path", c.queue.path.string()}, {"durability", c.queue.durability}, {"high_water_mark", c.queue.high_water_mark},
                 {"max_rejected_events", c.queue.max_rejected_events}, {"max_request_log", c.queue.max_request_log},
                 {"lease_timeout", duration(c.queue.lease_timeout)}, {"statement_timeout", duration(c.queue.statement_timeout)}};
   j["ometria"] = {{"endpoint", c.ometria.endpoint},
@@ -52,6 +54,7 @@ nlohmann::ordered_json effective(const config::Config& c) {
                    {"linger", duration(c.delivery.linger)},
                    {"pushes_per_partition", c.delivery.pushes_per_partition},
                    {"errors_poll_interval", duration(c.delivery.errors_poll_interval)},
+                   {"freshness_warning", duration(c.delivery.freshness_warning)},
                    {"retry",
                     {{"base_delay", duration(c.delivery.retry.base_delay)},
                      {"max_delay", duration(c.delivery.retry.max_delay)},
@@ -61,7 +64,10 @@ nlohmann::ordered_json effective(const config::Config& c) {
   j["ingest"] = {{"max_events_per_request", c.ingest.max_events_per_request},
                  {"retry_after", duration(c.ingest.retry_after)},
                  {"slow_down_from", c.ingest.slow_down_from},
-                 {"max_slow_down", duration(c.ingest.max_slow_down)}};
+                 {"max_slow_down", duration(c.ingest.max_slow_down)},
+                 {"trusted_proxies", ordered_json::array()}};
+  for (const auto& proxy : c.ingest.trusted_proxies) j["ingest"]["trusted_proxies"].push_back(ip::to_string(proxy));
+  j["import"] = {{"max_queued", c.import.max_queued}};
   j["sources"] = ordered_json::array();
   for (const auto& s : c.sources) {
     ordered_json source = {{"name", s.name},

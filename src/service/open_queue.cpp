@@ -25,10 +25,14 @@ Expected<std::unique_ptr<queue::Queue>> open_queue(const config::Config& config,
 
 std::string describe_queue(const config::QueueConfig& queue) {
   if (queue.backend != "postgres") return queue.path.string();
+  return url_without_password(queue.url);
+}
+
+std::string url_without_password(const std::string& url) {
   // The password of a URI's user part, and of password= in a query or a key=value string.
   static const std::regex uri_password(R"(^(postgres(?:ql)?://[^:/@?]*):[^@/?]*@)");
   static const std::regex key_password(R"((^|[\s?&])password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]*))");
-  std::string shown = std::regex_replace(queue.url, uri_password, "$1:***@");
+  std::string shown = std::regex_replace(url, uri_password, "$1:***@");
   return std::regex_replace(shown, key_password, "$1password=***");
 }
 

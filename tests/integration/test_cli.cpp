@@ -160,6 +160,44 @@ TEST_F(CliTest, CheckConfigMasksSecretsAndNamesBadKeys) {
   EXPECT_NE(bad.err.find("server.threads"), std::string::npos) << bad.err;
 }
 
+// Every setting check-config knows is shown, the queue's URL with its password left out (in either form libpq takes).
+TEST_F(CliTest, CheckConfigShowsTheQueueBackendAndUrlWithoutThePasswordAndEveryOtherSetting) {
+  const auto config = write("config.json", R"({
+      "queue": {"backend": "postgres", "url": {"env": "OMT_CLI_TEST_QUEUE_URL"}, "statement_timeout": "2s",
+                "lease_timeout": "45s"},
+      "delivery": {"freshness_warning": "2h"},
+      "ingest": {"trusted_proxies": ["10.0.0.0/8", "::1"]},
+      "import": {"max_queued": 5000}})");
+  auto r = run("check-config --config " + config.string(),
+               "OMT_CLI_TEST_QUEUE_URL='postgresql://omt:pg-word-secret@db.internal:5432/omt?sslmode=require'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("pg-word-secret"), std::string::npos) << r.out;
+  const json effective = json::parse(r.out);
+  EXPECT_EQ(effective["queue"]["backend"], "postgres");
+  EXPECT_EQ(effective["queue"]["url"], "postgresql://omt:***@db.internal:5432/omt?sslmode=require");
+  EXPECT_EQ(effective["queue"]["statement_timeout"], "2000ms");
+  EXPECT_EQ(effective["queue"]["lease_timeout"], "45000ms");
+  EXPECT_EQ(effective["delivery"]["freshness_warning"], "7200000ms");
+  EXPECT_EQ(effective["ingest"]["trusted_proxies"], json::parse(R"(["10.0.0.0/8", "::1/128"])"));
+  EXPECT_EQ(effective["import"]["max_queued"], 5000);
+
+  auto keywords = run("check-config --config " + config.string(),
+                      "OMT_CLI_TEST_QUEUE_URL=\"host=db.internal user=omt password='pg word secret' dbname=omt\"");
+  ASSERT_EQ(keywords.exit_code, 0) << keywords.err;
+  EXPECT_EQ(keywords.out.find("secret"), std::string::npos) << keywords.out;
+  EXPECT_EQ(json::parse(keywords.out)["queue"]["url"], "host=db.internal user=omt password=*** dbname=omt");
+
+  // The defaults: SQLite, no URL, no trusted proxies.
+  auto defaults = run("check-config");
+  ASSERT_EQ(defaults.exit_code, 0) << defaults.err;
+  const json plain = json::parse(defaults.out);
+  EXPECT_EQ(plain["queue"]["backend"], "sqlite");
+  EXPECT_EQ(plain["queue"]["url"], "");
+  EXPECT_EQ(plain["ingest"]["trusted_proxies"], json::array());
+  EXPECT_EQ(plain["import"]["max_queued"], 200000);
+  EXPECT_EQ(plain["delivery"]["freshness_warning"], "3600000ms");
+}
+
 TEST_F(CliTest, EveryCommandSaysWhatWentWrongTheSameWay) {
   // Parse errors name the command, as the command's own errors do.
   auto parse = run("transform --bogus");

@@ -21,5 +21,7 @@ Expected<std::unique_ptr<queue::Queue>> open_queue(const config::Config& config,
 // How messages and the operator commands' answers name the queue: the SQLite file's path, or the PostgreSQL
 // URL with any password left out ("postgresql://omt:***@db/omt").
 std::string describe_queue(const config::QueueConfig& queue);
+// A PostgreSQL URL or key=value connection string with its password shown as *** (check-config, describe_queue).
+std::string url_without_password(const std::string& url);
 
 }  // namespace omt::service
