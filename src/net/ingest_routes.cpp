@@ -157,6 +157,7 @@ void handle_ingest(const std::shared_ptr<const IngestState>& state, protocol::In
       if (status == 413) return respond(to_response(protocol::ingest_error(stored.error())));
       return respond(state->unavailable(status, "The queue could not store the events: retry later"));
     }
+    state->events.emit(obs::IngestQueueStored{});
     state->events.emit(obs::IngestRejectedEventsKept{kept});
     state->events.emit(obs::IngestRejectedEventsDropped{stored->rejected_dropped});
     if (count == 0) return respond(to_response(answer));  // nothing for delivery, nor for the slow-down

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -14,11 +15,42 @@ namespace omt::obs {
 
 using spdlog::level::level_enum;
 
+namespace {
+
+// The refusals no line has told yet, once the queue stores again (or at the end): one line with their count and
+// the last one's error.
+void tell_refusals_since_last_line(std::uint64_t requests, std::uint64_t records, std::string_view error,
+                                   bool at_the_end) {
+  EventFields fields;
+  fields.number("more_refused_requests", requests)
+      .number("more_refused_records", records)
+      .text("error", error)
+      .text("until", at_the_end ? "shutdown" : "stored_again");
+  emit_line(level_enum::warn, "ingest_queue_refused_since_last_line", fields,
+            fmt::format("ingest: {} more request{} refused since the last such line, {} records (the last: {}); {}",
+                        requests, requests == 1 ? "" : "s", records, error,
+                        at_the_end ? "told at shutdown" : "the queue stores again"));
+}
+
+}  // namespace
+
 struct IngestEvents::Refusals {
   std::mutex mutex;
   std::optional<std::chrono::steady_clock::time_point> last_line;
+  std::optional<std::chrono::steady_clock::time_point> last_stored_line;  // the last "the queue stores again"
   std::uint64_t requests = 0;  // refused since the last line, not written
   std::uint64_t records = 0;
+  std::string last_error;  // of the last of those
+  std::atomic<bool> untold{false};  // requests > 0: read without the lock on every commit
+
+  // What no line has told is told at the end (the service stopping while the queue still refuses, or right after).
+  ~Refusals() {
+    if (requests == 0) return;
+    try {
+      tell_refusals_since_last_line(requests, records, last_error, /*at_the_end=*/true);
+    } catch (...) {  // a destructor: the line is lost rather than the process
+    }
+  }
 };
 
 IngestEvents::IngestEvents(Registry* registry, std::span<const std::string_view> skip_outcomes)
@@ -82,10 +114,13 @@ void IngestEvents::emit(const IngestQueueRefused& e) const {
     if (refusals_->last_line && at - *refusals_->last_line < kRefusedLineEvery) {
       ++refusals_->requests;
       refusals_->records += e.records;
+      refusals_->last_error.assign(e.error);
+      refusals_->untold.store(true, std::memory_order_relaxed);
       return;
     }
     more_requests = std::exchange(refusals_->requests, 0);
     more_records = std::exchange(refusals_->records, 0);
+    refusals_->untold.store(false, std::memory_order_relaxed);
     refusals_->last_line = at;
   }
   EventFields fields;
@@ -99,6 +134,25 @@ void IngestEvents::emit(const IngestQueueRefused& e) const {
             fmt::format("ingest: the queue refused {} records: {} ({} more request{} refused since the last such line, "
                         "{} records)",
                         e.records, e.error, more_requests, more_requests == 1 ? "" : "s", more_records));
+}
+
+void IngestEvents::emit(const IngestQueueStored& e) const {
+  if (!refusals_->untold.load(std::memory_order_relaxed)) return;  // the usual case: no lock on a commit
+  const auto at = e.at == std::chrono::steady_clock::time_point{} ? std::chrono::steady_clock::now() : e.at;
+  std::uint64_t requests = 0, records = 0;
+  std::string error;
+  {
+    std::lock_guard lock(refusals_->mutex);
+    if (refusals_->requests == 0) return;
+    // A queue that fails and recovers again and again would write a line per recovery: one every kRefusedLineEvery.
+    if (refusals_->last_stored_line && at - *refusals_->last_stored_line < kRefusedLineEvery) return;
+    requests = std::exchange(refusals_->requests, 0);
+    records = std::exchange(refusals_->records, 0);
+    error = std::exchange(refusals_->last_error, {});
+    refusals_->untold.store(false, std::memory_order_relaxed);
+    refusals_->last_stored_line = at;
+  }
+  tell_refusals_since_last_line(requests, records, error, /*at_the_end=*/false);
 }
 
 void IngestEvents::emit(const IngestAnswerHeld&) const {

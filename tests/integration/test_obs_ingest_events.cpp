@@ -120,6 +120,57 @@ TEST(IngestEvents, RefusalsAreWrittenOnceEveryTenSecondsWithACountOfTheOthers) {
   }
 }
 
+// The refusals after the last line are told once the queue stores again, not left untold: at the next commit (at
+// most one such line every kRefusedLineEvery, however often the queue recovers), or when the events object goes.
+TEST(IngestEvents, TheRefusalsAfterTheLastLineAreToldWhenTheQueueStoresAgainOrAtTheEnd) {
+  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  using std::chrono::milliseconds;
+  const std::string error = "queue: postgres: no connection";
+  {
+    LogCapture capture({"info", obs::LogFormat::text, false});
+    const obs::IngestEvents events(nullptr);
+    events.emit(obs::IngestQueueStored{t0});  // nothing refused: nothing to tell
+    events.emit(obs::IngestQueueRefused{4, error, t0});
+    events.emit(obs::IngestQueueRefused{2, error, t0 + milliseconds(1000)});
+    events.emit(obs::IngestQueueRefused{3, "queue: postgres: statement timeout", t0 + milliseconds(2000)});
+    events.emit(obs::IngestQueueStored{t0 + milliseconds(3000)});  // the outage is over
+    events.emit(obs::IngestQueueStored{t0 + milliseconds(3001)});  // told once
+    // It fails again at once, and recovers again within kRefusedLineEvery: that line waits for a commit after it.
+    events.emit(obs::IngestQueueRefused{1, error, t0 + milliseconds(4000)});
+    events.emit(obs::IngestQueueStored{t0 + milliseconds(5000)});
+    events.emit(obs::IngestQueueStored{t0 + milliseconds(13000)});
+    const auto lines = capture.lines();
+    ASSERT_EQ(lines.size(), 3u);
+    EXPECT_TRUE(lines[0].ends_with(" warning ingest: the queue refused 4 records: " + error)) << lines[0];
+    EXPECT_TRUE(lines[1].ends_with(" warning ingest: 2 more requests refused since the last such line, 5 records (the "
+                                   "last: queue: postgres: statement timeout); the queue stores again"))
+        << lines[1];
+    EXPECT_TRUE(lines[2].ends_with(" warning ingest: 1 more request refused since the last such line, 1 records (the "
+                                   "last: " + error + "); the queue stores again"))
+        << lines[2];
+  }
+  {
+    LogCapture capture({"info", obs::LogFormat::json, false});
+    {
+      const obs::IngestEvents events(nullptr);
+      const obs::IngestEvents copy = events;  // the routes' state holds one; told when the last one goes
+      events.emit(obs::IngestQueueRefused{4, error, t0});
+      copy.emit(obs::IngestQueueRefused{6, error, t0 + milliseconds(500)});
+      EXPECT_EQ(capture.lines().size(), 1u);
+    }
+    const auto lines = capture.lines();
+    ASSERT_EQ(lines.size(), 2u);
+    const json told = json::parse(lines[1]);
+    EXPECT_EQ(told["event"], "ingest_queue_refused_since_last_line");
+    EXPECT_EQ(told["more_refused_requests"], 1);
+    EXPECT_EQ(told["more_refused_records"], 6);
+    EXPECT_EQ(told["error"], error);
+    EXPECT_EQ(told["until"], "shutdown");
+    EXPECT_EQ(told["msg"], "ingest: 1 more request refused since the last such line, 6 records (the last: " + error +
+                               "); told at shutdown");
+  }
+}
+
 TEST(IngestEvents, ADecodedBodyIsToldAtDebugAndShownRedactedAtTrace) {
   const obs::IngestEvents events(nullptr);
   const std::string decoded = R"({"batch":[{"email":"ann@example.com"}]})";

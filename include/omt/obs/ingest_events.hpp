@@ -1,7 +1,7 @@
 // The ingest routes' outcomes (/v1/webhook, /v1/identify, /v1/track, /v1/batch): a coded body decoded (debug,
 // and the decoded body, redacted, at trace), events rejected or skipped and records stored (omt_ingest_events_total by
 // outcome), the queue refusing a request's records (warn, one line per kRefusedLineEvery at most: a database
-// outage refuses every request), an answer held back while the queue is deep
+// outage refuses every request; those not written are told once the queue stores again, or at the end), an answer held back while the queue is deep
 // (omt_ingest_slowed_answers_total), a browser origin refused (omt_ingest_cors_refused_total), rejected events
 // kept for replay (debug) and old ones dropped for the store's bound (warn, omt_ingest_rejected_events_dropped_total). Lines, metric names, labels and help text as users have always seen them.
 #pragma once
@@ -51,6 +51,12 @@ struct IngestQueueRefused {
   std::chrono::steady_clock::time_point at{};  // when; the default: now (tests pass their own)
 };
 inline constexpr std::chrono::seconds kRefusedLineEvery{10};
+// A request's write committed (with records or not): the queue stores again. Refusals not written yet are written
+// now in one line, at most one such line every kRefusedLineEvery (later ones wait for the next commit after it, the
+// next refusal line, or the end: the last IngestEvents copy going writes what is left, so none goes untold).
+struct IngestQueueStored {
+  std::chrono::steady_clock::time_point at{};  // when; the default: now (tests pass their own)
+};
 // A request's rejected events, durable in the rejected-events store (with its accepted records, if any).
 struct IngestRejectedEventsKept {
   std::size_t events = 0;
@@ -80,6 +86,7 @@ class IngestEvents {
   void emit(const IngestEventsSkipped& event) const;
   void emit(const IngestRecordsStored& event) const;
   void emit(const IngestQueueRefused& event) const;
+  void emit(const IngestQueueStored& event) const;
   void emit(const IngestAnswerHeld& event) const;
   void emit(const IngestRejectedEventsKept& event) const;
   void emit(const IngestRejectedEventsDropped& event) const;
