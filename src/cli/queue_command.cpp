@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 
 #include "cli/commands.hpp"
@@ -47,6 +48,37 @@ Expected<std::optional<std::string>> queued_key(queue::Queue& q, const std::stri
 int no_such_key(std::string_view command, const std::string& fingerprint) {
   return fail(command, "the queue holds no records and no hold under " + fingerprint + " (see `queue stats`); nothing was done",
               exit_failed);
+}
+
+// Which instance delivers which key, when several share the queue (PostgreSQL): each instance with its last
+// heartbeat's age and its keys (fingerprints), and the keys with records nobody claims (taken at the next round).
+nlohmann::json delivery_instances_json(const queue::QueueStats& stats, queue::UnixMillis now) {
+  if (!stats.instances) {
+    return {{"shared", false}, {"note", "the queue is local to one instance (SQLite), which delivers every key"}};
+  }
+  std::set<std::string> claimed;
+  std::size_t live = 0;
+  nlohmann::json instances = nlohmann::json::array();
+  for (const auto& instance : *stats.instances) {
+    const bool alive = instance.heartbeat_at && instance.expires_at > now;
+    live += alive ? 1 : 0;
+    nlohmann::json keys = nlohmann::json::array();
+    for (const auto& key : instance.keys) {
+      keys.push_back(obs::key_fingerprint(key));
+      claimed.insert(key);
+    }
+    instances.push_back(
+        {{"instance", instance.instance_id},
+         {"live", alive},
+         {"heartbeat_age_seconds", instance.heartbeat_at ? nlohmann::json(age_seconds(*instance.heartbeat_at, now)) : nullptr},
+         {"keys_owned", instance.keys.size()},
+         {"keys", std::move(keys)}});
+  }
+  nlohmann::json unclaimed = nlohmann::json::array();
+  for (const auto& p : stats.partitions) {
+    if (claimed.insert(p.api_key).second) unclaimed.push_back(obs::key_fingerprint(p.api_key));
+  }
+  return {{"shared", true}, {"live_instances", live}, {"instances", std::move(instances)}, {"unclaimed_keys", std::move(unclaimed)}};
 }
 
 int run_queue_stats(const QueueLocation& where) {
@@ -106,6 +138,7 @@ int run_queue_stats(const QueueLocation& where) {
                                 {"reason", held.reason},
                                 {"held_since", iso8601_utc(held.held_at)}});
   }
+  out["delivery_instances"] = delivery_instances_json(*stats, now);
   print_json(out);
   return 0;
 }
@@ -179,7 +212,7 @@ void add_queue_command(CLI::App& app, int& exit_code) {
   auto* stats = queue_cmd->add_subcommand(
       "stats", "Print the queue's depth per key and type (and per lane: live and backfill, with the records each "
                "delivered and dead-lettered), dead letters and held keys, each key with the source(s) whose current "
-               "key it is (JSON)");
+               "key it is, and on a shared (PostgreSQL) queue which instance delivers which key (JSON)");
   stats->footer(exit_status_footer("the queue could not be read"));
   auto where = std::make_shared<QueueLocation>();
   add_queue_location_options(*stats, *where);

@@ -9,11 +9,13 @@
 #include <signal.h>
 
 #include <fstream>
+#include <future>
 #include <map>
 
 #include "child_process.hpp"
 #include "cli_run.hpp"
 #include "delivery_harness.hpp"
+#include "omt/obs/log.hpp"
 #include "omt/queue/postgres_queue.hpp"
 #include "postgres_server.hpp"
 #include "tls_fake_ometria.hpp"
@@ -157,6 +159,67 @@ TEST_F(PostgresBinaryTest, AnImportQueuesItsBackfillInAPostgresQueueAndTheOperat
   EXPECT_EQ(lanes["contact"]["delivered"], 2);
   EXPECT_EQ(lanes["order"]["delivered"], 1);
   EXPECT_EQ(lanes["order"]["source"], "shop");
+}
+
+// Which instance delivers which key: registered instances with their heartbeat's age and their claims, and the keys
+// with records nobody has claimed yet, every key by its fingerprint only.
+TEST_F(PostgresBinaryTest, QueueStatsShowsWhichInstanceDeliversWhichKeyByFingerprintOnly) {
+  const std::string other = "key-postgres-other-secret", unclaimed = "key-postgres-unclaimed-secret";
+  auto instance = [this](const std::string& id) {
+    queue::PostgresQueueOptions o;
+    o.url = url_;
+    o.instance_id = id;
+    o.lease_owner = id;
+    o.lease_timeout = 60s;
+    auto q = queue::PostgresQueue::open(std::move(o));
+    if (!q) throw std::runtime_error(q.error().message);
+    return std::move(*q);
+  };
+  auto round = [](queue::PostgresQueue& q) {
+    std::promise<Expected<queue::OwnedKeys>> done;
+    auto answer = done.get_future();
+    q.key_ownership()->refresh_ownership({}, [&done](Expected<queue::OwnedKeys> r) { done.set_value(std::move(r)); });
+    auto r = answer.get();
+    if (!r) throw std::runtime_error(r.error().message);
+    return *r;
+  };
+  auto writer = open_queue();
+  auto web1 = instance("web-1"), web2 = instance("web-2");
+  ASSERT_TRUE(round(*web2).owned.empty());  // registered, nothing to claim yet
+  enqueue_records(*writer, kKey, RecordType::contact, 2);
+  enqueue_records(*writer, other, RecordType::contact, 2);
+  ASSERT_EQ(round(*web1).owned, std::vector<std::string>{other});  // two live instances: one key each
+  ASSERT_EQ(round(*web2).owned, std::vector<std::string>{kKey});
+  enqueue_records(*writer, unclaimed, RecordType::order, 1);  // after the rounds: nobody's yet
+
+  const std::string config = write_config();
+  auto stats = run("queue stats --config '" + config + "'", false, "OMT_TEST_PG_QUEUE_URL='" + url_env() + "'");
+  ASSERT_EQ(stats.exit_code, 0) << stats.out;
+  for (const auto& key : {kKey, other, unclaimed}) EXPECT_EQ(stats.out.find(key), std::string::npos) << stats.out;
+  const auto shown = json::parse(stats.out)["delivery_instances"];
+  EXPECT_EQ(shown["shared"], true);
+  EXPECT_EQ(shown["live_instances"], 2);
+  ASSERT_EQ(shown["instances"].size(), 2u) << shown.dump(2);
+  const auto& first = shown["instances"][0];
+  EXPECT_EQ(first["instance"], "web-1");
+  EXPECT_EQ(first["live"], true);
+  EXPECT_GE(first["heartbeat_age_seconds"].get<double>(), 0.0);
+  EXPECT_LT(first["heartbeat_age_seconds"].get<double>(), 60.0);
+  EXPECT_EQ(first["keys_owned"], 1);
+  EXPECT_EQ(first["keys"], json::array({obs::key_fingerprint(other)}));
+  EXPECT_EQ(shown["instances"][1]["instance"], "web-2");
+  EXPECT_EQ(shown["instances"][1]["keys"], json::array({obs::key_fingerprint(kKey)}));
+  EXPECT_EQ(shown["unclaimed_keys"], json::array({obs::key_fingerprint(unclaimed)}));
+
+  // A resigned instance is gone, and its key is nobody's until a round claims it.
+  std::promise<Expected<void>> resigned;
+  web1->key_ownership()->resign_ownership([&resigned](Expected<void> r) { resigned.set_value(std::move(r)); });
+  ASSERT_TRUE(resigned.get_future().get());
+  const auto after = json::parse(run("queue stats --config '" + config + "'", false,
+                                     "OMT_TEST_PG_QUEUE_URL='" + url_env() + "'").out)["delivery_instances"];
+  ASSERT_EQ(after["instances"].size(), 1u) << after.dump(2);
+  EXPECT_EQ(after["instances"][0]["instance"], "web-2");
+  EXPECT_EQ(after["unclaimed_keys"], json::array({obs::key_fingerprint(other), obs::key_fingerprint(unclaimed)}));
 }
 
 }  // namespace

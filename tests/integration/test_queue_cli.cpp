@@ -78,6 +78,10 @@ TEST_F(QueueCliTest, StatsShowsDepthPerKeyAndTypeWithKeysFingerprinted) {
   ASSERT_EQ(stats["held_keys"].size(), 1u);
   EXPECT_EQ(stats["held_keys"][0]["key"], omt::obs::key_fingerprint("secret-key-2"));
   EXPECT_EQ(stats["held_keys"][0]["reason"], "HTTP 401 Unauthorized: Ometria refused the API key");
+  // A SQLite queue has one instance: it owns every key (a PostgreSQL queue lists its instances, test_postgres_binary).
+  EXPECT_EQ(stats["delivery_instances"],
+            nlohmann::json({{"shared", false},
+                            {"note", "the queue is local to one instance (SQLite), which delivers every key"}}));
 }
 
 TEST_F(QueueCliTest, DeadLetterListReplayPurge) {

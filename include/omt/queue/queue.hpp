@@ -133,6 +133,15 @@ struct HeldKey {
   UnixMillis held_at = 0;
 };
 
+// One delivery instance of a queue several share (PostgreSQL's delivery_instances and key_owners): when it last
+// ran an ownership round, and the API keys it claims.
+struct DeliveryInstance {
+  std::string instance_id;
+  std::optional<UnixMillis> heartbeat_at;  // none: no longer registered (dead; its claims wait for a taker)
+  UnixMillis expires_at = 0;               // its registration's end (0: not registered)
+  std::vector<std::string> keys;           // its claims, sorted (expired ones included: taken at the next round)
+};
+
 struct QueueStats {
   std::vector<PartitionStats> partitions;  // with records waiting, ordered by api key, type, lane
   std::vector<PartitionStats> drained;     // nothing waits, listed for their totals (same order)
@@ -141,6 +150,9 @@ struct QueueStats {
   std::uint64_t rejected_events = 0;
   std::optional<UnixMillis> oldest_created_at;  // of the waiting records
   std::vector<HeldKey> held_keys;
+  // Which instance delivers which key, ordered by instance id; none: a queue one instance serves (SQLite), which
+  // delivers every key.
+  std::optional<std::vector<DeliveryInstance>> instances;
 };
 
 // Which dead letters an operation applies to: the given ids, or (ids empty) all of them up to limit (0 = no limit),

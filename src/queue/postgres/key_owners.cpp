@@ -5,6 +5,7 @@
 #include "key_owners.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace omt::queue::postgres {
@@ -147,6 +148,29 @@ Expected<void> resign_ownership(Connection& db, const std::string& instance_id) 
   if (auto r = db.exec("DELETE FROM delivery_instances WHERE instance_id = $1", p, "ownership: unregister"); !r)
     return tl::unexpected(r.error());
   return {};
+}
+
+Expected<std::vector<DeliveryInstance>> read_delivery_instances(Connection& db) {
+  auto registered = db.exec("SELECT instance_id, heartbeat_at, expires_at FROM delivery_instances ORDER BY instance_id",
+                            "ownership: read instances");
+  if (!registered) return tl::unexpected(registered.error());
+  auto claims = db.exec("SELECT instance_id, api_key FROM key_owners ORDER BY instance_id, api_key",
+                        "ownership: read claims");
+  if (!claims) return tl::unexpected(claims.error());
+  std::map<std::string, DeliveryInstance> by_id;
+  for (int r = 0; r < registered->rows(); ++r) {
+    auto& instance = by_id[registered->text(r, 0)];
+    instance.heartbeat_at = registered->integer(r, 1);
+    instance.expires_at = registered->integer(r, 2);
+  }
+  for (int r = 0; r < claims->rows(); ++r) by_id[claims->text(r, 0)].keys.push_back(claims->text(r, 1));
+  std::vector<DeliveryInstance> out;
+  out.reserve(by_id.size());
+  for (auto& [id, instance] : by_id) {
+    instance.instance_id = id;
+    out.push_back(std::move(instance));
+  }
+  return out;
 }
 
 }  // namespace omt::queue::postgres

@@ -42,5 +42,7 @@ OwnershipPlan plan_ownership(const std::string& instance_id, UnixMillis now, con
 
 Expected<OwnedKeys> run_ownership_round(Connection& db, const OwnershipRound& round);
 Expected<void> resign_ownership(Connection& db, const std::string& instance_id);
+// Every registered instance and every instance with a claim, with its claims (for queue stats).
+Expected<std::vector<DeliveryInstance>> read_delivery_instances(Connection& db);
 
 }  // namespace omt::queue::postgres

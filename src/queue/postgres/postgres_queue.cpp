@@ -803,6 +803,9 @@ void PostgresQueue::stats(Done<QueueStats> done) {
     auto held = impl->read_held_keys(db);
     if (!held) return tl::unexpected(held.error());
     s.held_keys = std::move(*held);
+    auto instances = postgres::read_delivery_instances(db);
+    if (!instances) return tl::unexpected(instances.error());
+    s.instances = std::move(*instances);
     return s;
   }, [impl = impl_.get(), done = std::move(done)](Expected<QueueStats> stats) {
   // Another process (the CLI, another instance) may have changed the table: the exact count re-syncs the cheap one.
