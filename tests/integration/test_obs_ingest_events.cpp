@@ -161,13 +161,14 @@ TEST(IngestEvents, TheRefusalsAfterTheLastLineAreToldWhenTheQueueStoresAgainOrAt
     const auto lines = capture.lines();
     ASSERT_EQ(lines.size(), 2u);
     const json told = json::parse(lines[1]);
-    EXPECT_EQ(told["event"], "ingest_queue_refused_since_last_line");
-    EXPECT_EQ(told["more_refused_requests"], 1);
-    EXPECT_EQ(told["more_refused_records"], 6);
-    EXPECT_EQ(told["error"], error);
-    EXPECT_EQ(told["until"], "shutdown");
-    EXPECT_EQ(told["msg"], "ingest: 1 more request refused since the last such line, 6 records (the last: " + error +
-                               "); told at shutdown");
+    const json expected = {{"event", "ingest_queue_refused_since_last_line"},
+                           {"more_refused_requests", 1},
+                           {"more_refused_records", 6},
+                           {"error", error},
+                           {"until", "shutdown"},
+                           {"msg", "ingest: 1 more request refused since the last such line, 6 records (the last: " +
+                                       error + "); told at shutdown"}};
+    for (const auto& [field, value] : expected.items()) EXPECT_EQ(told[field], value) << field;
   }
 }
 
