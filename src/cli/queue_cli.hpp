@@ -178,6 +178,9 @@ inline int report_error(std::string_view command, const Error& error) {
   return fail(command, error.message, exit_failed);
 }
 
-inline void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << "\n"; }
+// Text that is not valid UTF-8 (an input's bytes quoted in a message) is written with U+FFFD in its place.
+inline void print_json(const nlohmann::json& value) {
+  std::cout << value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
 
 }  // namespace omt::cli

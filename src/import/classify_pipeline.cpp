@@ -52,9 +52,23 @@ struct Chunk {
   std::vector<PipelineItem> out;    // every item read, in order
   std::vector<Item> wanted;         // the items to classify...
   std::vector<std::size_t> slots;   // ...and where each one's outcome goes in `out`
+  std::vector<std::string> used;    // the events' texts once classified: back to the reader, to fill again
   std::size_t bytes = 0;
   bool done = false;  // under Shared::mutex
+
+  void clear() {
+    out.clear();
+    wanted.clear();
+    slots.clear();
+    used.clear();
+    bytes = 0;
+    done = false;
+  }
 };
+
+// Chunks kept for reuse by the reading thread, with their vectors' room: a chunk is made and let go by that
+// thread alone, whatever worker classified it.
+constexpr std::size_t kSpareChunks = 32;
 
 }  // namespace
 
@@ -80,6 +94,7 @@ struct ClassifyPipeline::Shared {
   std::deque<std::unique_ptr<Chunk>> window;  // queued or done, oldest first
   std::size_t bytes_in_flight = 0;
   std::unique_ptr<Chunk> current;  // being handed out
+  std::vector<std::unique_ptr<Chunk>> spare_chunks;
   std::size_t handed = 0;
   bool reader_done = false;
   std::optional<Error> reader_error;
@@ -94,8 +109,11 @@ struct ClassifyPipeline::Shared {
         chunk = todo.front();
         todo.pop_front();
       }
-      for (std::size_t i = 0; i < chunk->wanted.size(); ++i)
-        chunk->out[chunk->slots[i]].classified = classify(std::move(chunk->wanted[i]), mapper);
+      for (std::size_t i = 0; i < chunk->wanted.size(); ++i) {
+        Item& item = chunk->wanted[i];
+        chunk->out[chunk->slots[i]].classified = classify(std::move(item), mapper);
+        if (auto* event = std::get_if<EventItem>(&item)) chunk->used.push_back(std::move(event->json));
+      }
       chunk->wanted.clear();
       {
         std::lock_guard lock(mutex);
@@ -105,10 +123,24 @@ struct ClassifyPipeline::Shared {
     }
   }
 
+  // A chunk handed out: its texts back to the reader, itself kept for the next fill.
+  void recycle(std::unique_ptr<Chunk> chunk) {
+    if (!chunk) return;
+    for (auto& text : chunk->used) reader.give_back(std::move(text));
+    chunk->clear();
+    if (spare_chunks.size() < kSpareChunks) spare_chunks.push_back(std::move(chunk));
+  }
+
   // Reads chunks until the budget is spent or the reader ends.
   void fill() {
     while (!reader_done && bytes_in_flight < pipeline_bytes_in_flight) {
-      auto chunk = std::make_unique<Chunk>();
+      std::unique_ptr<Chunk> chunk;
+      if (spare_chunks.empty()) {
+        chunk = std::make_unique<Chunk>();
+      } else {
+        chunk = std::move(spare_chunks.back());
+        spare_chunks.pop_back();
+      }
       while (chunk->out.size() < pipeline_chunk_items && chunk->bytes < pipeline_chunk_bytes) {
         auto item = reader.next();
         if (!item) {
@@ -132,7 +164,10 @@ struct ClassifyPipeline::Shared {
           chunk->bytes += sizeof(PipelineItem);
         }
       }
-      if (chunk->out.empty()) break;
+      if (chunk->out.empty()) {
+        spare_chunks.push_back(std::move(chunk));
+        break;
+      }
       bytes_in_flight += chunk->bytes;
       Chunk* queued = chunk.get();
       window.push_back(std::move(chunk));
@@ -171,7 +206,7 @@ Expected<std::optional<PipelineItem>> ClassifyPipeline::next() {
   Shared& s = *shared_;
   for (;;) {
     if (s.current && s.handed < s.current->out.size()) return std::optional<PipelineItem>(std::move(s.current->out[s.handed++]));
-    s.current.reset();
+    s.recycle(std::move(s.current));
     s.handed = 0;
     s.fill();
     if (s.window.empty()) {

@@ -22,10 +22,18 @@ struct EventMapper::Parser {
 EventMapper::EventMapper(const ometria::Transformer& transformer, config::SourceConfig source)
     : transformer_(transformer), source_(std::move(source)), parser_(std::make_shared<Parser>()) {}
 
-MappedEvent EventMapper::map(std::string_view event_json) {
+static_assert(event_text_padding >= simdjson::SIMDJSON_PADDING);
+
+MappedEvent EventMapper::map(std::string_view event_json) { return map_text(event_json, true); }
+
+MappedEvent EventMapper::map_string(const std::string& event_json) {
+  return map_text(event_json, event_json.capacity() - event_json.size() < event_text_padding);
+}
+
+MappedEvent EventMapper::map_text(std::string_view event_json, bool copy) {
   MappedEvent out;
   simdjson::dom::element event;
-  if (auto error = parser_->parser.parse(event_json.data(), event_json.size()).get(event); error) {
+  if (auto error = parser_->parser.parse(event_json.data(), event_json.size(), copy).get(event); error) {
     out.bad = Error{errc::invalid_json, std::string("not valid JSON: ") + simdjson::error_message(error), ""};
     return out;
   }

@@ -2,6 +2,7 @@
 // so neither holds more than file_buffer_bytes of a file however large it is.
 #include "omt/import/file_source.hpp"
 
+#include <fcntl.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -33,6 +34,8 @@ Expected<FileHandle> open_for_reading(const std::filesystem::path& file) {
   if (std::filesystem::is_directory(file, ec)) return tl::unexpected(io_error(file, "is a folder, not a file"));
   std::FILE* f = std::fopen(file.c_str(), "rb");
   if (!f) return tl::unexpected(io_error(file, std::string("cannot open: ") + std::strerror(errno)));
+  // Read once, front to back: the kernel may read further ahead.
+  (void)::posix_fadvise(::fileno(f), 0, 0, POSIX_FADV_SEQUENTIAL);
   return FileHandle(f);
 }
 

@@ -117,7 +117,7 @@ std::string run_key_of(std::string_view source, const std::vector<std::string>& 
   return sha256_hex(text);
 }
 
-Classified classify(Item item, EventMapper& mapper) {
+Classified classify(Item&& item, EventMapper& mapper) {
   Classified out;
   if (auto* bad = std::get_if<BadRow>(&item)) {
     out.bad = std::move(*bad);
@@ -125,7 +125,7 @@ Classified classify(Item item, EventMapper& mapper) {
     out.record = std::move(*record);
   } else {
     auto& event = std::get<EventItem>(item);
-    auto mapped = mapper.map(event.json);
+    auto mapped = mapper.map_string(event.json);
     if (mapped.record) out.record = RecordItem{std::move(event.at), mapped.record->type, std::move(mapped.record->json)};
     else if (mapped.skipped) out.skipped = true;
     else out.bad = BadRow{std::move(event.at), mapped.bad->path, mapped.bad->message};
@@ -159,6 +159,7 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
     };
     const std::size_t file_index = planned.records_per_file.size() - 1;
     std::uint64_t last_line = 0, last_end_offset = 0;  // the file's last item's
+    std::uint64_t& file_items = planned.items_per_file.emplace_back(0);
     auto reader = open_reader(input);
     if (!reader) return tl::unexpected(reader.error());
     ClassifyPipeline pipeline(**reader, mapper, threads == 0 ? default_transform_threads() : threads);
@@ -171,12 +172,13 @@ Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventM
       if (!item) return tl::unexpected(item.error());
       if (!*item) break;
       auto& classified = *(*item)->classified;
+      ++file_items;
       last_line = (*item)->at.line;
       last_end_offset = (*item)->at.end_offset;
       if (classified.record) {
         builder.add_record(classified.record->type, classified.record->json, classified.record->at);
         spill.add(file_index, pass_of(classified.record->type), classified.record->at.line, classified.record->at.end_offset,
-                  classified.record->json);
+                  file_items, classified.record->json);
         ++counts[pass_of(classified.record->type)];
         hint(static_cast<std::uint8_t>(pass_of(classified.record->type)));
       } else if (classified.skipped) {
@@ -308,8 +310,8 @@ class PassRunner {
     return totals();
   }
 
-  void count_read(const SourcePlace& at, std::size_t pass) {
-    ++totals_.read;
+  void count_read(const SourcePlace& at, std::size_t pass, std::uint64_t items = 1) {
+    totals_.read += items;
     progress_.read = totals_.read;
     progress_.pass = pass;
     if (progress_.file != at.file) progress_.file = at.file;
@@ -430,6 +432,9 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
       // A spilled record as the pipeline would hand it over. At the end mark, the place of the file's last item,
       // where the pass through it checkpoints; a spill holding other than the plan's count is damage.
       std::optional<SourcePlace> spill_end;
+      // Progress counts input items in every pass: through a spill, the items up to each record's (its `item`),
+      // and at the end the file's items after the last record.
+      std::uint64_t spilled_item = 0, items_counted = 0;
       const auto next_item = [&]() -> Expected<std::optional<PipelineItem>> {
         if (!spilled) return pipeline->next();
         auto record = spilled->next();
@@ -439,14 +444,15 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
           if (f < records_per_file.size() && end.records != records_per_file[f][pass])
             return fail(errc::io, "import: the plan's spill " + spill_file->string() + " holds " + std::to_string(end.records) +
                                       " records where the plan counted " + std::to_string(records_per_file[f][pass]));
-          spill_end = SourcePlace{{}, end.last_line, end.last_end_offset};
+          spill_end = SourcePlace{inputs[f].identity.path, end.last_line, end.last_end_offset};
           return std::optional<PipelineItem>{};
         }
         PipelineItem item;
         item.at = SourcePlace{inputs[f].identity.path, (*record)->line, (*record)->end_offset};
         item.hint = static_cast<std::uint8_t>(pass);
         item.classified.emplace();
-        item.classified->record = RecordItem{item.at, type, std::move((*record)->json)};
+        item.classified->record = RecordItem{SourcePlace{}, type, std::move((*record)->json)};  // placed by item.at
+        spilled_item = (*record)->item;
         return std::optional<PipelineItem>(std::move(item));
       };
       // Items that share an end offset (the records of one CSV group) are committed together or not at all: a
@@ -480,6 +486,9 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
           return tl::unexpected(item.error());
         }
         if (!*item) {
+          if (spill_end && f < planned.items_per_file.size() && planned.items_per_file[f] > items_counted &&
+              spill_end->end_offset > resume_after)
+            runner.count_read(*spill_end, pass, planned.items_per_file[f] - items_counted);
           if (spill_end && spill_end->end_offset > checkpoint.offset) {
             checkpoint.offset = spill_end->end_offset;
             checkpoint.line = spill_end->line;
@@ -492,7 +501,10 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
           break;
         }
         const SourcePlace& at_place = (*item)->at;
-        if (at_place.end_offset <= resume_after) continue;  // committed before
+        if (at_place.end_offset <= resume_after) {  // committed before
+          items_counted = spilled_item;
+          continue;
+        }
         if (at_place.end_offset != checkpoint.offset) {
           // The items before this one are complete: a checkpoint may be taken after them.
           safe = checkpoint;
@@ -502,7 +514,8 @@ Expected<RunTotals> run_passes(ImportContext& context, const queue::ImportRun& r
             batch.reserve(runner.batch_limit());
           }
         }
-        runner.count_read(at_place, pass);
+        runner.count_read(at_place, pass, spilled ? spilled_item - items_counted : 1);
+        items_counted = spilled_item;
         // Another pass's record, or no record (counted from the plan): nothing to queue here.
         if ((*item)->classified) {
           auto& classified = *(*item)->classified;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "omt/import/event_mapping.hpp"
 #include "omt/import/file_source.hpp"
 #include "omt/import/record_check.hpp"
 
@@ -86,11 +87,29 @@ Expected<std::optional<Item>> JsonLinesReader::next() {
     std::string_view text = **line;
     const auto first = text.find_first_not_of(" \t\r");
     if (first == std::string_view::npos) continue;  // blank
-    if (format_ == InputFormat::events) return std::optional<Item>(EventItem{std::move(at), std::string(text)});
+    if (format_ == InputFormat::events) {
+      std::string json;
+      if (!spare_.empty()) {
+        json = std::move(spare_.back());
+        spare_.pop_back();
+        spare_bytes_ -= json.capacity();
+      }
+      json.reserve(text.size() + event_text_padding);  // parsed where it is, not copied first
+      json.assign(text);
+      return std::optional<Item>(EventItem{std::move(at), std::move(json)});
+    }
     auto checked = check_record(text);
     if (!checked) return std::optional<Item>(BadRow{std::move(at), checked.error().path, checked.error().message});
     return std::optional<Item>(RecordItem{std::move(at), checked->type, std::move(checked->json)});
   }
+}
+
+void JsonLinesReader::give_back(std::string&& text) {
+  // Kept while they are few and ordinary: as many as the items in flight need, never one an odd line made huge.
+  constexpr std::size_t spare_bytes_max = 8u << 20, spare_text_max = 64u << 10;
+  if (text.capacity() > spare_text_max || spare_bytes_ + text.capacity() > spare_bytes_max) return;
+  spare_bytes_ += text.capacity();
+  spare_.push_back(std::move(text));
 }
 
 Expected<std::string> first_non_empty_line(const std::filesystem::path& file) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -190,6 +191,31 @@ TEST_F(ImportCommandTest, BadRowsAreListedAndRefusedUnlessAllowed) {
   EXPECT_EQ(summary["plan"]["listed_bad_rows"][0]["line"], 4);
   EXPECT_EQ(summary["plan"]["listed_bad_rows"][0]["field"], "email");
   EXPECT_EQ(types_in_queue_order(), (std::vector<std::string>{"product", "product", "contact", "contact", "order"}));
+}
+
+// A malformed row inside a CSV group makes a message quoting the group's key: a key that is not valid UTF-8 is
+// written into --json with U+FFFD in its place (the summary stays JSON), never thrown on.
+TEST_F(ImportCommandTest, AMalformedRowMessageQuotingAKeyThatIsNotUtf8IsWrittenReplacedInJson) {
+  std::string csv = read_file(cases("csv/shopify_orders.csv"));
+  std::string rows;
+  std::istringstream lines(csv);
+  std::string line, header;
+  std::getline(lines, header);
+  int n = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("#1001,", 0) == 0) line = "#10\xff" "01," + line.substr(6);  // the group's key: not UTF-8
+    rows += line + "\n";
+    if (++n == 1) rows += "only,three,fields\n";  // malformed, inside the group
+  }
+  const fs::path file = dir_ / "bad-key.csv";
+  std::ofstream(file, std::ios::binary) << header << "\n" << rows;
+  auto r = run(import_args(file.string(), "--dry-run --json --type order --max-bad-records 100"), true);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  nlohmann::json summary;
+  ASSERT_NO_THROW(summary = nlohmann::json::parse(r.out)) << r.out;
+  ASSERT_GE(summary["plan"]["listed_bad_rows"].size(), 1u) << r.out;
+  const std::string reason = summary["plan"]["listed_bad_rows"][0]["reason"];
+  EXPECT_NE(reason.find("\"#10\xEF\xBF\xBD" "01\""), std::string::npos) << reason;
 }
 
 TEST_F(ImportCommandTest, AFinishedImportSaysSoAndAgainImportsOnceMore) {

@@ -384,6 +384,33 @@ TEST_F(ImportSpillTest, ThePassesQueueTheSameRecordsAndCheckpointsFromThePlansSp
   EXPECT_TRUE(spilled.checkpoints == transformed.checkpoints) << "every pass ends where reading the file ends";
 }
 
+// Progress "read" counts input items in every pass, whether the pass reads its spill (which holds only the
+// pass's records) or the file: the same figures in the last report and in the totals.
+TEST_F(ImportSpillTest, ProgressReadCountsInputItemsWhetherAPassReadsItsSpillOrTheFile) {
+  const auto read_by = [&](bool spill) {
+    omt::test::MemoryQueue queue;
+    const auto planned = plan_with(spill);
+    auto c = context_on(queue);
+    std::uint64_t last_report = 0;
+    c.on_progress = [&](const Progress& p) { last_report = p.read; };
+    auto totals = run_passes(c, start_in(queue), inputs_, planned);
+    EXPECT_TRUE(totals) << totals.error().message;
+    EXPECT_EQ(totals ? totals->read : 0, last_report);
+    return totals ? totals->read : 0;
+  };
+  const std::uint64_t spilled = read_by(true), transformed = read_by(false);
+  EXPECT_EQ(spilled, transformed);
+  // Each pass with records in a file reads that file through: every item of it.
+  const auto planned = plan_with(false);
+  ASSERT_EQ(planned.items_per_file.size(), 2u);
+  std::uint64_t expected = 0;
+  for (std::size_t f = 0; f < 2; ++f)
+    for (std::size_t pass = 0; pass < pass_count; ++pass)
+      if (planned.records_per_file[f][pass] > 0) expected += planned.items_per_file[f];
+  EXPECT_EQ(spilled, expected);
+  EXPECT_GT(expected, planned.plan.total_records()) << "no items of other passes: the test proves less than it says";
+}
+
 // Stopped after a few batches and resumed by a new process (which plans again, so writes its spill anew), with
 // or without a spill on either side: every record once, in the order of a run never stopped.
 TEST_F(ImportSpillTest, AStoppedRunResumesExactlyWhetherEitherProcessHadASpillOrNot) {
@@ -449,7 +476,7 @@ TEST_F(ImportSpillTest, ASpillThatCannotBeWrittenIsGivenUpWholeAndThePassesTrans
 
   // The room guard: less free than it must leave, and nothing is written at all.
   RecordSpill guarded(spill_dir_, std::numeric_limits<std::uint64_t>::max());
-  guarded.add(0, 0, 1, 10, R"({"a":1})");
+  guarded.add(0, 0, 1, 10, 1, R"({"a":1})");
   guarded.finish_file(0, 1, 10);
   EXPECT_FALSE(guarded.active());
   EXPECT_NE(guarded.given_up_because().find("would be left free in " + spill_dir_.string()), std::string::npos)
@@ -458,13 +485,61 @@ TEST_F(ImportSpillTest, ASpillThatCannotBeWrittenIsGivenUpWholeAndThePassesTrans
   EXPECT_EQ(files_in_spill(), 1u);
 }
 
+TEST(SpillChecksum, IsCrc32cWithTheCpuInstructionAndByTable) {
+  EXPECT_EQ(spill_crc32c("123456789"), 0xE3069283u);  // CRC-32C's check value
+  EXPECT_EQ(spill_crc32c("123456789", true), 0xE3069283u);
+  EXPECT_EQ(spill_crc32c(""), 0u);
+  std::string bytes;
+  for (int i = 0; i < 300; ++i) {
+    bytes += static_cast<char>((i * 131 + 7) & 0xFF);
+    ASSERT_EQ(spill_crc32c(bytes), spill_crc32c(bytes, true)) << bytes.size() << " bytes";
+  }
+}
+
+// Records across many of the spill's blocks (written whole, past the page cache where the disk allows it), one
+// larger than a block among them: read back as written, and the file exactly as long as what was written.
+TEST_F(ImportRunTest, ASpillOfManyBlocksReadsBackWhatWasWritten) {
+  const auto file = dir_ / "spill";
+  std::vector<std::string> jsons;
+  std::uint64_t bytes = 8 + 32;  // the magic and the end mark
+  for (std::size_t i = 0; bytes < 3 * spill_block_bytes; ++i) {
+    const std::size_t size = i == 100 ? spill_block_bytes + 12345 : 1000 + (i * 7919) % 3000;
+    jsons.push_back("{\"n\":\"" + std::string(size, static_cast<char>('a' + i % 26)) + "\"}");
+    bytes += 32 + jsons.back().size();
+  }
+  {
+    auto writer = SpillWriter::create(file);
+    ASSERT_TRUE(writer) << writer.error().message;
+    for (std::size_t i = 0; i < jsons.size(); ++i) ASSERT_TRUE(writer->add(i + 1, 10 * (i + 1), 2 * i + 1, jsons[i]));
+    ASSERT_TRUE(writer->close(jsons.size() + 5, 10 * jsons.size() + 50));
+    EXPECT_EQ(writer->bytes(), bytes);
+  }
+  EXPECT_EQ(fs::file_size(file), bytes);
+  auto reader = SpillReader::open(file);
+  ASSERT_TRUE(reader) << reader.error().message;
+  for (std::size_t i = 0; i < jsons.size(); ++i) {
+    auto next = reader->next();
+    ASSERT_TRUE(next) << next.error().message;
+    ASSERT_TRUE(*next) << i;
+    EXPECT_EQ((*next)->line, i + 1);
+    EXPECT_EQ((*next)->end_offset, 10 * (i + 1));
+    EXPECT_EQ((*next)->item, 2 * i + 1);
+    ASSERT_EQ((*next)->json, jsons[i]) << i;
+  }
+  auto end = reader->next();
+  ASSERT_TRUE(end) << end.error().message;
+  EXPECT_FALSE(*end);
+  EXPECT_EQ(reader->end().records, jsons.size());
+  EXPECT_EQ(reader->end().last_line, jsons.size() + 5);
+}
+
 TEST_F(ImportRunTest, ASpillReadsBackWhatWasWrittenAndRefusesOneCutShortDamagedOrOverlong) {
   const auto file = dir_ / "spill";
   {
     auto writer = SpillWriter::create(file);
     ASSERT_TRUE(writer) << writer.error().message;
-    ASSERT_TRUE(writer->add(1, 10, R"({"a":1})"));
-    ASSERT_TRUE(writer->add(2, 25, ""));
+    ASSERT_TRUE(writer->add(1, 10, 1, R"({"a":1})"));
+    ASSERT_TRUE(writer->add(2, 25, 3, ""));
     ASSERT_TRUE(writer->close(3, 40));
   }
   const auto read_all = [&]() -> omt::Expected<std::vector<SpilledRecord>> {
@@ -487,9 +562,11 @@ TEST_F(ImportRunTest, ASpillReadsBackWhatWasWrittenAndRefusesOneCutShortDamagedO
   ASSERT_EQ(all->size(), 2u);
   EXPECT_EQ((*all)[0].line, 1u);
   EXPECT_EQ((*all)[0].end_offset, 10u);
+  EXPECT_EQ((*all)[0].item, 1u);
   EXPECT_EQ((*all)[0].json, R"({"a":1})");
   EXPECT_EQ((*all)[1].line, 2u);
   EXPECT_EQ((*all)[1].end_offset, 25u);
+  EXPECT_EQ((*all)[1].item, 3u);
   EXPECT_EQ((*all)[1].json, "");
 
   std::string bytes;

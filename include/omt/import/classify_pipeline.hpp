@@ -17,8 +17,10 @@ namespace omt::import {
 
 // Items read ahead at most (input bytes, beyond the one chunk being filled) and per chunk handed to a worker.
 inline constexpr std::size_t pipeline_bytes_in_flight = 4u << 20;
-inline constexpr std::size_t pipeline_chunk_bytes = 256u << 10;
-inline constexpr std::size_t pipeline_chunk_items = 64;
+// A chunk is one hand-off each way (one wake-up of a worker, one of the reader): large enough that hand-offs
+// cost little beside the transform, small enough that every worker has several in the budget.
+inline constexpr std::size_t pipeline_chunk_bytes = 512u << 10;
+inline constexpr std::size_t pipeline_chunk_items = 128;
 
 // The threads to transform on when not told: the machine's cores, at most 4 (the writer and the reader need some).
 std::size_t default_transform_threads();

@@ -24,16 +24,23 @@ struct MappedEvent {
   std::optional<Error> bad;               // cannot be transformed: path names the field, message the reason
 };
 
+// The room a text may leave after its end for map_string to parse it where it is: the JSON parser reads up to
+// this far past the end (it would otherwise copy every event into a buffer of its own first).
+inline constexpr std::size_t event_text_padding = 64;
+
 // Not thread-safe (one parser, reused for every event); one per reading thread.
 class EventMapper {
  public:
   EventMapper(const ometria::Transformer& transformer, config::SourceConfig source);
   MappedEvent map(std::string_view event_json);
+  // The same; parsed in place when the string's capacity leaves event_text_padding bytes after its text.
+  MappedEvent map_string(const std::string& event_json);
   // The same transformer and source with a parser of its own: one for each thread that maps.
   EventMapper another() const { return EventMapper(transformer_, source_); }
   const config::SourceConfig& source() const { return source_; }
 
  private:
+  MappedEvent map_text(std::string_view event_json, bool copy);
   const ometria::Transformer& transformer_;
   config::SourceConfig source_;
   struct Parser;

@@ -66,7 +66,8 @@ struct Classified {
   bool skipped = false;
   std::optional<BadRow> bad;
 };
-Classified classify(Item item, EventMapper& mapper);
+// An event's text is left in `item` (its place is taken): the caller may hand it back to the reader.
+Classified classify(Item&& item, EventMapper& mapper);
 
 // ---- the plan pass ----
 
@@ -86,6 +87,7 @@ using ItemHints = std::optional<std::vector<ItemRun>>;
 struct PlannedInputs {
   Plan plan;
   std::vector<std::array<std::uint64_t, pass_count>> records_per_file;  // by file, then pass: passes skip empty files
+  std::vector<std::uint64_t> items_per_file;  // by file: the items read (what a pass through its spill reports read)
   std::vector<ItemHints> hints_per_file;  // by file
   // By file, then pass: the plan pass's records of that pass, kept on disk (record_spill.hpp) when a spill folder
   // was given and they could all be written; the pass then reads them instead of transforming the input again.
@@ -115,7 +117,7 @@ RunChoice choose_run(const std::vector<queue::ImportRun>& runs, const std::vecto
 
 // ---- the passes ----
 struct Progress {
-  std::uint64_t read = 0;     // items read in the passes (from the plan's spill: the pass's records)
+  std::uint64_t read = 0;     // input items read in the passes (from the plan's spill too: the items its records stand for)
   std::uint64_t queued = 0;   // records committed by this run (earlier processes of it included)
   std::optional<std::uint64_t> delivered;  // of this process's records, from the queue's counts
   std::uint64_t errors = 0;   // the inputs' bad rows (the plan met them all; the passes leave them out)

@@ -53,6 +53,9 @@ class ItemReader {
   virtual Expected<std::optional<Item>> next() = 0;
   // Bytes of the file consumed so far (compressed bytes for gzip): for progress, not for resuming.
   virtual std::uint64_t bytes_read() const = 0;
+  // An item's text, used and handed back by the thread that read it (classify_pipeline.hpp), to be filled again:
+  // a line then costs no allocation, and memory is freed by the thread that allocated it. A reader may drop it.
+  virtual void give_back(std::string&& text) { (void)text; }
 };
 
 }  // namespace omt::import

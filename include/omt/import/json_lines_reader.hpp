@@ -24,6 +24,7 @@ class JsonLinesReader final : public ItemReader {
   JsonLinesReader(std::unique_ptr<ByteSource> source, std::string file, InputFormat format);
   Expected<std::optional<Item>> next() override;
   std::uint64_t bytes_read() const override { return source_->bytes_read(); }
+  void give_back(std::string&& text) override;
 
  private:
   // The next line without its end of line (CR LF too), or nullopt at the end of the text.
@@ -38,6 +39,8 @@ class JsonLinesReader final : public ItemReader {
   std::string long_line_;  // a line that did not fit the buffer
   std::uint64_t line_ = 0;
   std::uint64_t offset_ = 0;  // of the decompressed text, just past the last line returned
+  std::vector<std::string> spare_;  // events' texts handed back, to fill again (at most spare_bytes_max in all)
+  std::size_t spare_bytes_ = 0;
 };
 
 // The first non-empty line of a file (plain or gzip), for detect_format: at most max_line_bytes of it; empty

@@ -7,8 +7,8 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -28,6 +28,7 @@ inline constexpr std::uint64_t spill_min_free_bytes = 1ull << 30;
 struct SpilledRecord {
   std::uint64_t line = 0;
   std::uint64_t end_offset = 0;
+  std::uint64_t item = 0;  // the item it came from, counted from 1 in its file: a pass reports input items read
   std::string json;
 };
 
@@ -39,17 +40,40 @@ struct SpillEnd {
   std::uint64_t last_end_offset = 0;
 };
 
-// A FILE* closed when it goes.
-struct SpillFileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
+// CRC-32C (Castagnoli) of bytes, the spill's checksum: with the CPU's crc32 instruction (SSE4.2) where it has
+// one, else by table (`portable`: always); the same value either way.
+std::uint32_t spill_crc32c(std::string_view bytes, bool portable = false);
+
+// A spill file's descriptor and its block buffer (aligned, for O_DIRECT), both let go with it.
+class SpillFile {
+ public:
+  SpillFile() = default;
+  SpillFile(int fd, bool direct);
+  SpillFile(SpillFile&& other) noexcept;
+  SpillFile& operator=(SpillFile&& other) noexcept;
+  ~SpillFile();
+  int fd() const { return fd_; }
+  bool direct() const { return direct_; }  // opened with O_DIRECT: whole aligned blocks only
+  char* buffer() const { return buffer_; }
+  bool usable() const { return fd_ >= 0 && buffer_ != nullptr; }
+  bool drop_direct();  // on through the page cache (a file system that takes O_DIRECT only in part)
+  int close();         // the descriptor's close(): 0, or -1 with errno
+
+ private:
+  int fd_ = -1;
+  bool direct_ = false;
+  char* buffer_ = nullptr;  // spill_block_bytes
 };
-using SpillFile = std::unique_ptr<std::FILE, SpillFileCloser>;
+
+// What a spill file is written and read in: whole blocks, written past the page cache where the file system
+// allows it (O_DIRECT), so that the spill costs the disk its bytes and not the CPU a copy into the cache.
+inline constexpr std::size_t spill_block_bytes = 1u << 20;
 
 class SpillWriter {
  public:
   static Expected<SpillWriter> create(const std::filesystem::path& file);
-  Expected<void> add(std::uint64_t line, std::uint64_t end_offset, std::string_view json);
-  // Writes the end mark, flushes and closes: readable from now on.
+  Expected<void> add(std::uint64_t line, std::uint64_t end_offset, std::uint64_t item, std::string_view json);
+  // Writes the end mark and closes: readable from now on.
   Expected<void> close(std::uint64_t last_line, std::uint64_t last_end_offset);
   const std::filesystem::path& path() const { return path_; }
   std::uint64_t bytes() const { return bytes_; }
@@ -57,9 +81,11 @@ class SpillWriter {
  private:
   SpillWriter(SpillFile file, std::filesystem::path path) : file_(std::move(file)), path_(std::move(path)) {}
   Expected<void> write(const void* data, std::size_t n);
+  Expected<void> write_block(std::size_t n);  // the buffer's first n bytes, at the file's end
   SpillFile file_;
   std::filesystem::path path_;
   std::uint64_t bytes_ = 0, records_ = 0;
+  std::size_t buffered_ = 0;  // bytes in the buffer, not yet written
 };
 
 class SpillReader {
@@ -74,10 +100,16 @@ class SpillReader {
  private:
   SpillReader(SpillFile file, std::filesystem::path path) : file_(std::move(file)), path_(std::move(path)) {}
   Error damaged(const std::string& what) const;
+  // n bytes into out: false when the file ends first (or a read fails: read_error_ says why).
+  bool take(void* out, std::size_t n);
+  bool at_file_end();  // nothing is left to read
   SpillFile file_;
   std::filesystem::path path_;
   std::uint64_t records_ = 0;
   SpillEnd end_;
+  std::size_t at_ = 0, filled_ = 0;  // the buffer's unread bytes: [at_, filled_)
+  bool ended_ = false;               // a read returned nothing more
+  int read_error_ = 0;               // errno of a failed read
 };
 
 // The plan pass's spill in a folder (an existing one, that only this process writes): a writer per input and
@@ -89,7 +121,8 @@ class RecordSpill {
   // folder empty: no spill. min_free_bytes: the room to leave (a test asks for more than any disk has).
   explicit RecordSpill(std::filesystem::path folder, std::uint64_t min_free_bytes = spill_min_free_bytes);
   bool active() const { return !folder_.empty() && !given_up_; }
-  void add(std::size_t file, std::size_t pass, std::uint64_t line, std::uint64_t end_offset, std::string_view json);
+  void add(std::size_t file, std::size_t pass, std::uint64_t line, std::uint64_t end_offset, std::uint64_t item,
+           std::string_view json);
   // The input `file` is read through; its last item ends at (last_line, last_end_offset).
   void finish_file(std::size_t file, std::uint64_t last_line, std::uint64_t last_end_offset);
   // By file, then pass: the spills written and closed (none once given up).
