@@ -73,7 +73,7 @@ class PostgresQueueTest : public ::testing::Test {
 
 TEST_F(PostgresQueueTest, ANewDatabaseGetsTheTablesAtTheCurrentSchemaVersionAndANewerOneIsRefused) {
   ASSERT_TRUE(open(options()));
-  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "3");
+  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "4");
   ASSERT_TRUE(open(options()));  // opening again migrates nothing
   EXPECT_EQ(sql(url_, "SELECT COUNT(*) FROM schema_version"), "1");
   sql(url_, "UPDATE schema_version SET version = 99");
@@ -352,7 +352,7 @@ TEST_F(PostgresQueueTest, AVersion1DatabaseIsMigratedWithItsRecordsKept) {
       "UPDATE schema_version SET version = 1");
   auto q = open(options());
   ASSERT_TRUE(q);
-  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "3");
+  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "4");
   EXPECT_EQ(q->lane_depth(Lane::live), 2u);
   EXPECT_EQ(q->lane_depth(Lane::backfill), 1u);
   auto leased = q->lease("k", RecordType::contact, Lane::live, 10, 30s);
