@@ -108,6 +108,7 @@ struct PostgresQueue::Impl {
     std::function<void(const Error*)> finish;
     bool joins_group = false;  // delivery's: shares one transaction with the others of its kind waiting
     bool writes_records = false;  // adds records: runs on ingest's worker
+    bool scans = false;  // reads the whole table (delivery's scan, stats): runs on the scans' worker
   };
   // An enqueue (or store): gathered with the others waiting into one transaction.
   struct Store {
@@ -142,14 +143,14 @@ struct PostgresQueue::Impl {
     if (options.lease_owner.empty()) options.lease_owner = options.instance_id;
   }
   ~Impl() {
-    for (Worker* w : {&ingest, &delivery}) {
+    for (Worker* w : {&ingest, &delivery, &scans}) {
       {
         std::lock_guard lock(w->mutex);
         w->stopping = true;
       }
       w->wake.notify_all();
     }
-    for (Worker* w : {&ingest, &delivery}) {
+    for (Worker* w : {&ingest, &delivery, &scans}) {
       if (w->thread.joinable()) w->thread.join();
     }
   }
@@ -215,10 +216,12 @@ struct PostgresQueue::Impl {
   }
 
   // Stores, and calls that write new records, go to ingest's worker (records numbered and committed in the order
-  // they came); every other call to delivery's.
+  // they came); the scans of the whole table to a worker of their own, so that a lease never waits behind one;
+  // every other call to delivery's.
   Worker& worker_for(const Task& task) {
     const auto* c = std::get_if<Call>(&task);
-    return c == nullptr || c->writes_records ? ingest : delivery;
+    if (c == nullptr || c->writes_records) return ingest;
+    return c->scans ? scans : delivery;
   }
   bool submit(Task task, Error& refused) {
     Worker& w = worker_for(task);
@@ -242,13 +245,14 @@ struct PostgresQueue::Impl {
   // there after the commit; refused (closing, too busy), done is called at once on the caller's thread.
   template <class T, class Body>
   void submit_call(std::string_view what, Body body, Done<T> done, bool joins_group = false,
-                   bool writes_records = false) {
+                   bool writes_records = false, bool scans_table = false) {
     auto result = std::make_shared<std::optional<T>>();
     auto shared_done = std::make_shared<Done<T>>(std::move(done));
     Call c;
     c.what = what;
     c.joins_group = joins_group;
     c.writes_records = writes_records;
+    c.scans = scans_table;
     c.run = [result, body = std::move(body)](Connection& db, std::int64_t& delta) mutable -> Expected<void> {
       auto value = body(db, delta);
       if (!value) return tl::unexpected(value.error());
@@ -278,8 +282,12 @@ struct PostgresQueue::Impl {
   void finish_call(Call& c, const Error* err);
   void finish_store(Store& s, Expected<IngestStored> answer);
   // Runs body inside BEGIN ... COMMIT on the current connection; rolls back on failure.
+  // Delivery's calls (lease, ack, reschedule, give back, dead-letter, the request log) commit without waiting for
+  // the WAL flush: losing one in a crash of the database loses no record (the records stay, leased no longer
+  // or not yet acked) and at worst delivers a push's records again, which at-least-once delivery allows anyway
+  // (docs/scaling.md). Everything else, every write of records first, waits for the flush.
   Expected<void> in_transaction(Worker& w, std::string_view what,
-                                const std::function<Expected<void>(Connection&)>& body);
+                                const std::function<Expected<void>(Connection&)>& body, bool flush_on_commit = true);
   void apply_delta(std::int64_t delta);
 
   // Stores records as new rows, due now; ids[i] becomes records[i]'s id (ids grow in the records' order).
@@ -296,7 +304,7 @@ struct PostgresQueue::Impl {
 
   PostgresQueueOptions options;
   std::string where;  // the server, for errors (no password)
-  Worker ingest, delivery;
+  Worker ingest, delivery, scans;
   std::atomic<std::uint64_t> depth{0};  // every lane
   std::atomic<std::uint64_t> backfill_depth{0};
   // The running call's change to the backfill lane (its delta is every lane's), applied once it commits: each
@@ -312,15 +320,17 @@ struct PostgresQueue::Impl {
 thread_local std::int64_t PostgresQueue::Impl::backfill_delta = 0;
 
 Expected<void> PostgresQueue::Impl::in_transaction(Worker& w, std::string_view what,
-                                                   const std::function<Expected<void>(Connection&)>& body) {
+                                                   const std::function<Expected<void>(Connection&)>& body,
+                                                   bool flush_on_commit) {
+  const char* begin = flush_on_commit ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit = off";
   auto conn = connection(w);
   if (!conn) return tl::unexpected(conn.error());
-  if (auto begun = (*conn)->run("BEGIN", what); !begun) {
+  if (auto begun = (*conn)->run(begin, what); !begun) {
     if (!(*conn)->broken()) return begun;
     // Lost while idle (the server restarted meanwhile): nothing was done yet, so a new connection may do it.
     conn = connection(w);
     if (!conn) return tl::unexpected(conn.error());
-    if (auto again = (*conn)->run("BEGIN", what); !again) {
+    if (auto again = (*conn)->run(begin, what); !again) {
       if ((*conn)->broken()) database_lost(again.error().message, std::chrono::milliseconds(0));
       return again;
     }
@@ -397,7 +407,7 @@ void PostgresQueue::Impl::finish_store(Store& s, Expected<IngestStored> answer) 
 void PostgresQueue::Impl::run_call(Worker& w, Call& c) {
   std::int64_t delta = 0;
   backfill_delta = 0;
-  auto done = in_transaction(w, c.what, [&](Connection& db) { return c.run(db, delta); });
+  auto done = in_transaction(w, c.what, [&](Connection& db) { return c.run(db, delta); }, !c.joins_group);
   if (done) apply_delta(delta);
   if (done) add_clamped(backfill_depth, backfill_delta);
   finish_call(c, done ? nullptr : &done.error());
@@ -424,7 +434,7 @@ void PostgresQueue::Impl::run_group(Worker& w, std::vector<Task>& group) {
       backfills[i] = backfill_delta;
     }
     return {};
-  });
+  }, /*flush_on_commit=*/!stores.empty());
   if (!done && group.size() > 1 && w.live && !w.live->broken()) {
     // One write or call the server refused must not fail the others it was gathered with: each alone, in order.
     for (auto& task : group) {
@@ -587,11 +597,13 @@ Expected<std::unique_ptr<PostgresQueue>> PostgresQueue::open(PostgresQueueOption
   impl->depth = static_cast<std::uint64_t>(lanes->total());
   impl->backfill_depth = static_cast<std::uint64_t>(lanes->backfill);
   impl->health.since = impl->now();
-  auto second = Connection::open(impl->connect_options());
-  if (!second) return tl::unexpected(second.error());
-  impl->ingest.live.emplace(std::move(*second));
+  for (Impl::Worker* w : {&impl->ingest, &impl->scans}) {
+    auto another = Connection::open(impl->connect_options());
+    if (!another) return tl::unexpected(another.error());
+    w->live.emplace(std::move(*another));
+  }
   Impl* raw = impl.get();
-  for (Impl::Worker* w : {&raw->ingest, &raw->delivery}) {
+  for (Impl::Worker* w : {&raw->ingest, &raw->delivery, &raw->scans}) {
     w->thread = std::thread([raw, w] {
       const QueueThreadMark mark;  // the waiting forms refuse to wait here
       raw->loop(*w);
@@ -803,7 +815,7 @@ void PostgresQueue::ready_partitions(Done<std::vector<ReadyPartition>> done) {
                                          rows->integer(r, 2) == 1 ? Lane::backfill : Lane::live});
         }
         return ready;
-      }, std::move(done));
+      }, std::move(done), /*joins_group=*/false, /*writes_records=*/false, /*scans_table=*/true);
 }
 
 void PostgresQueue::stats(Done<QueueStats> done) {
