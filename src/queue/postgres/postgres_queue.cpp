@@ -1,6 +1,6 @@
-// The PostgreSQL queue's operations. Two workers, each a thread with a connection of its own (as the SQLite
-// queue's writer owns its file): ingest's (enqueues and the other writes of new records) and delivery's
-// (everything else), so that a commit of one never waits behind the other's statements. Callers queue tasks and
+// The PostgreSQL queue's operations. Three workers, each a thread with a connection of its own (as the SQLite
+// queue's writer owns its file): ingest's (enqueues and the other writes of new records), delivery's scan for due
+// records, and delivery's (everything else), so that a commit of one never waits behind another's statements. Callers queue tasks and
 // are answered through their callbacks on the worker's thread, in the order they came to that worker. Enqueues
 // that queue up together share one transaction and one commit (group commit, their records in one INSERT), as do
 // delivery's calls (lease, ack, reschedule, dead-letter, the request log), whatever their partitions; every
@@ -108,7 +108,7 @@ struct PostgresQueue::Impl {
     std::function<void(const Error*)> finish;
     bool joins_group = false;  // delivery's: shares one transaction with the others of its kind waiting
     bool writes_records = false;  // adds records: runs on ingest's worker
-    bool scans = false;  // reads the whole table (delivery's scan, stats): runs on the scans' worker
+    bool scans = false;  // reads the whole table (delivery's scan for due records): runs on the scans' worker
   };
   // An enqueue (or store): gathered with the others waiting into one transaction.
   struct Store {
