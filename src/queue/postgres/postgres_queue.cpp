@@ -123,11 +123,6 @@ struct PostgresQueue::Impl {
     std::condition_variable wake;
     std::deque<Task> pending;
     bool stopping = false;
-    // Reconnecting (this worker's thread alone): failed attempts in a row, when the next may come, what the last met.
-    unsigned connect_failures = 0;
-    std::chrono::steady_clock::time_point next_connect_at{};
-    std::string last_connect_error;
-    std::minstd_rand rng{std::random_device{}()};
     std::thread thread;
   };
 
@@ -171,27 +166,30 @@ struct PostgresQueue::Impl {
 
   // The connection, opened again when the last one was lost: one attempt per backoff step (reconnect_delay), and
   // until the step's time every operation fails at once (ingest answers 503) instead of connecting itself.
+  // The backoff is the workers' together (connect_mutex, held while one connects): one attempt per step for the
+  // whole queue, whichever worker makes it.
   Expected<Connection*> connection(Worker& w) {
     if (w.live && !w.live->broken()) return &*w.live;
     w.live.reset();
+    std::lock_guard lock(connect_mutex);
     const auto at = std::chrono::steady_clock::now();
-    if (at < w.next_connect_at) {
-      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(w.next_connect_at - at);
+    if (at < next_connect_at) {
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_connect_at - at);
       return fail(errc::unavailable, "queue: postgres: the database is unreachable (next attempt to connect in " +
-                                         std::to_string(wait.count()) + " ms): " + w.last_connect_error, where);
+                                         std::to_string(wait.count()) + " ms): " + last_connect_error, where);
     }
     auto opened = Connection::open(connect_options());
     if (!opened) {
-      ++w.connect_failures;
+      ++connect_failures;
       const auto delay =
-          postgres::reconnect_delay(w.connect_failures, std::uniform_real_distribution<double>(0, 1)(w.rng));
-      w.next_connect_at = std::chrono::steady_clock::now() + delay;
-      w.last_connect_error = opened.error().message;
+          postgres::reconnect_delay(connect_failures, std::uniform_real_distribution<double>(0, 1)(rng));
+      next_connect_at = std::chrono::steady_clock::now() + delay;
+      last_connect_error = opened.error().message;
       database_lost(opened.error().message, delay);
       return tl::unexpected(opened.error());
     }
     w.live.emplace(std::move(*opened));
-    database_back(w);
+    database_back();
     return &*w.live;
   }
   // Told once per outage (the first error), and the state /health reads.
@@ -204,9 +202,9 @@ struct PostgresQueue::Impl {
     down_since = std::chrono::steady_clock::now();
     obs::emit(obs::QueueDatabaseUnavailable{"postgres", error, /*reconnects=*/true, retry_in});
   }
-  void database_back(Worker& w) {
-    const unsigned failures = std::exchange(w.connect_failures, 0u);
-    w.next_connect_at = {};
+  void database_back() {  // under connect_mutex
+    const unsigned failures = std::exchange(connect_failures, 0u);
+    next_connect_at = {};
     std::lock_guard lock(health_mutex);
     if (health.state == QueueHealth::State::ok) return;
     health = QueueHealth{"postgres", QueueHealth::State::ok, now(), {}};
@@ -312,6 +310,12 @@ struct PostgresQueue::Impl {
   static thread_local std::int64_t backfill_delta;
   postgres::PendingRequestLog log_pending{options.max_pending_request_log};
   std::atomic<std::uint64_t> commits{0};
+  // Reconnecting, guarded by connect_mutex: failed attempts in a row, when the next may come, what the last met.
+  std::mutex connect_mutex;
+  unsigned connect_failures = 0;
+  std::chrono::steady_clock::time_point next_connect_at{};
+  std::string last_connect_error;
+  std::minstd_rand rng{std::random_device{}()};
   std::chrono::steady_clock::time_point down_since{};  // guarded by health_mutex
   mutable std::mutex health_mutex;
   QueueHealth health{"postgres", QueueHealth::State::ok, 0, {}};  // guarded by health_mutex
