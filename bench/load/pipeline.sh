@@ -5,14 +5,20 @@
 #   bench/load/pipeline.sh [--build DIR] [--runs N] [--duration 15s] [--connections 16] [--wrk-threads 1]
 #                          [--server-threads 2] [--durability full|normal] [--tls] [--drain-timeout 60]
 #                          [--lanes N]   (delivery.pushes_per_partition, default 4)
+#                          [--keys N]   (N sources, each its own write key and API key, wrk's requests taking them
+#                                        in turn; default 1: with several instances, each key has one owner)
 #                          [--keep-logs DIR]   (copies each run's server and fake logs there)
 #                          [--backends "sqlite postgres postgres-2"]   (the queues to compare, in one run)
 #                          [--pg-bindir DIR]   (initdb and postgres; default /usr/lib/postgresql/15/bin)
+#                          [--pg-setting NAME=VALUE]   (one more PostgreSQL setting; repeat for several)
+#                          [--pg-statements]   (pg_stat_statements: each PostgreSQL run's 12 costliest statements,
+#                                               to stderr; with --keep-logs, also to statements.RUN.txt there)
 #
 # Backends: sqlite (the queue file), postgres (one instance on a PostgreSQL queue), postgres-2 (two instances on
 # one database, wrk's connections split between them). The script starts its own PostgreSQL in its temporary
 # folder (initdb; as the system user postgres when run as root), with PostgreSQL's durable defaults (fsync on,
-# synchronous_commit on) as SQLite's durability full is; every run gets a new database.
+# synchronous_commit on) as SQLite's durability full is, and docs/scaling.md's recommended sizes (shared_buffers,
+# max_wal_size, checkpoint_timeout, wal_compression); every run gets a new database.
 #
 # Each run starts a fresh fake Ometria (GET /_fake/stats counts the records it accepted) and a fresh server on a new
 # queue file, checks that the body is accepted, runs wrk, then reports:
@@ -45,9 +51,12 @@ durability=full
 tls=0
 drain_timeout=60
 lanes=4
+keys=1
 keep_logs=""
 backends="sqlite postgres postgres-2"
 pg_bindir=/usr/lib/postgresql/15/bin
+pg_settings=()
+pg_statements=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -60,10 +69,13 @@ while [[ $# -gt 0 ]]; do
     --tls) tls=1; shift ;;
     --drain-timeout) drain_timeout=$2; shift 2 ;;
     --lanes) lanes=$2; shift 2 ;;
+    --keys) keys=$2; shift 2 ;;
     --keep-logs) keep_logs=$2; shift 2 ;;
     --backends) backends=$2; shift 2 ;;
     --pg-bindir) pg_bindir=$2; shift 2 ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    --pg-setting) pg_settings+=(-c "$2"); shift 2 ;;
+    --pg-statements) pg_statements=1; shift ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -74,9 +86,19 @@ command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"
 [[ -x "$binary" ]] || { echo "no server binary at $binary (build first: scripts/build.sh)" >&2; exit 2; }
 [[ -x "$fake" ]] || { echo "no fake-ometria under $build (build with tests)" >&2; exit 2; }
 
-api_key="bench-api-key"
-write_key="wk-bench-pipeline"
-authorization="Basic $(printf '%s:' "$write_key" | base64 -w0)"
+[[ $keys =~ ^[1-9][0-9]*$ ]] || { echo "--keys wants a whole number from 1" >&2; exit 2; }
+# One source per key: bench-api-key / wk-bench-pipeline alone, or -1, -2, ... after each.
+api_keys=() write_keys=() authorizations=()
+for k in $(seq 1 "$keys"); do
+  suffix=""
+  [[ $keys -gt 1 ]] && suffix="-$k"
+  api_keys+=("bench-api-key$suffix")
+  write_keys+=("wk-bench-pipeline$suffix")
+  authorizations+=("Basic $(printf '%s:' "wk-bench-pipeline$suffix" | base64 -w0)")
+done
+authorization=${authorizations[0]}  # the check request's
+every_authorization=""
+[[ $keys -gt 1 ]] && every_authorization="${authorizations[*]}"
 
 for b in $backends; do
   case "$b" in sqlite|postgres|postgres-2) ;; *) echo "unknown backend: $b (sqlite, postgres, postgres-2)" >&2; exit 2 ;; esac
@@ -134,7 +156,7 @@ start_fake() {
   local tls_args=()
   [[ $tls == 1 ]] && tls_args=(--tls-dir "$work/tls")
   rm -f "$work/fake.port"
-  "$fake" --listen 127.0.0.1:0 --keys "$api_key" --port-file "$work/fake.port" \
+  "$fake" --listen 127.0.0.1:0 --keys "$(IFS=,; echo "${api_keys[*]}")" --port-file "$work/fake.port" \
     "${tls_args[@]}" >/dev/null 2>"$work/fake.log" &
   fake_pid=$!
   wait_for_file "$work/fake.port" || { echo "fake-ometria did not start:" >&2; cat "$work/fake.log" >&2; exit 1; }
@@ -153,11 +175,21 @@ start_postgres() {
   "${as[@]}" "$pg_bindir/initdb" -D "$dir/data" -U omt -A trust -E UTF8 --locale=C >"$work/initdb.log" 2>&1 ||
     { echo "initdb failed:" >&2; cat "$work/initdb.log" >&2; exit 1; }
   pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # As a production server would be set (docs/scaling.md, "Recommended settings"), durability untouched: room for
+  # the queue's hot pages, and checkpoints by time rather than every few seconds of WAL, each one's full-page
+  # images compressed.
+  local production=(-c shared_buffers=512MB -c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_compression=lz4)
+  local statements=()
+  [[ $pg_statements == 1 ]] && statements=(-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all)
   "${as[@]}" "$pg_bindir/postgres" -D "$dir/data" -p "$pg_port" -k "$dir" -c listen_addresses=127.0.0.1 \
-    -c max_connections=40 -c log_min_messages=warning >"$work/postgres.log" 2>&1 &
+    -c max_connections=40 -c log_min_messages=warning "${production[@]}" "${statements[@]}" "${pg_settings[@]}" \
+    >"$work/postgres.log" 2>&1 &
   pg_pid=$!
   for _ in $(seq 1 200); do
-    psql -qAt "postgresql://omt@127.0.0.1:$pg_port/postgres" -c 'SELECT 1' >/dev/null 2>&1 && return 0
+    if psql -qAt "postgresql://omt@127.0.0.1:$pg_port/postgres" -c 'SELECT 1' >/dev/null 2>&1; then
+      [[ $pg_statements == 1 ]] && pg_sql "CREATE EXTENSION pg_stat_statements" >/dev/null
+      return 0
+    fi
     kill -0 "$pg_pid" 2>/dev/null || break
     sleep 0.1
   done
@@ -168,6 +200,14 @@ new_database() {
   database="bench_$1"
   pg_sql "CREATE DATABASE $database" >/dev/null
   queue_url="postgresql://omt@127.0.0.1:$pg_port/$database"
+}
+# The run's costliest statements (pg_stat_statements since the window began): where the database's time goes.
+statement_report() {
+  pg_sql "SELECT to_char(s.total_exec_time, 'FM9999990') || ' ms', s.calls || ' calls',
+                 to_char(s.total_exec_time / greatest(s.calls, 1), 'FM990.000') || ' ms each', s.rows || ' rows',
+                 left(regexp_replace(s.query, '\s+', ' ', 'g'), 110)
+          FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+          WHERE d.datname = '$database' ORDER BY s.total_exec_time DESC LIMIT 12" | tr '|' '\t'
 }
 xact_commits() { pg_sql "SELECT xact_commit FROM pg_stat_database WHERE datname = '$database'"; }
 pushes() {
@@ -183,13 +223,18 @@ write_config() {
     scheme=https
     extra=", \"extra_ca_file\": \"$work/tls/ca.pem\""
   fi
+  local sources="" k
+  for k in "${!api_keys[@]}"; do
+    [[ -n "$sources" ]] && sources+=", "
+    sources+="{\"name\": \"bench${api_keys[$k]#bench-api-key}\", \"write_key\": \"${write_keys[$k]}\", \"api_key\": \"${api_keys[$k]}\"}"
+  done
   cat >"$work/config.json" <<EOF
 {
   "server": {"listen": "127.0.0.1:0", "threads": $server_threads},
   "queue": $queue,
   "ometria": {"endpoint": "$scheme://127.0.0.1:$fake_port/v2/push", "allow_plain_http": true$extra},
   "delivery": {"requests_per_second": 0, "pushes_per_partition": $lanes},
-  "sources": [{"name": "bench", "write_key": "$write_key", "api_key": "$api_key"}]
+  "sources": [$sources]
 }
 EOF
 }
@@ -249,6 +294,7 @@ for backend in $backends; do
     delivered_before=$(delivered)
     pushes_before=$(pushes)
     [[ $backend != sqlite ]] && xacts_before=$(xact_commits)
+    [[ $backend != sqlite && $pg_statements == 1 ]] && pg_sql "SELECT pg_stat_statements_reset()" >/dev/null
     t0=$(now)
     server_cpu0=$(servers_cpu); fake_cpu0=$(cpu_seconds "$fake_pid")
     # The queue's depth once a second while wrk runs: flat in the second half means delivery keeps pace.
@@ -260,7 +306,7 @@ for backend in $backends; do
     # One wrk per instance, the connections split between them (two instances: as behind a balancer).
     wrk_pids=()
     for i in "${!ports[@]}"; do
-      OMT_BODY_FILE="$body" OMT_AUTHORIZATION="$authorization" wrk -t"$wrk_threads" -c"$(( connections / instances ))" \
+      OMT_BODY_FILE="$body" OMT_AUTHORIZATION="$authorization" OMT_AUTHORIZATIONS="$every_authorization" wrk -t"$wrk_threads" -c"$(( connections / instances ))" \
         -d"$duration" -s "$root/bench/load/post.lua" "http://127.0.0.1:${ports[$i]}/v1/batch" >"$work/wrk.$i.out" &
       wrk_pids+=($!)
     done
@@ -273,6 +319,11 @@ for backend in $backends; do
     delivered_after=$(delivered)
     pushes_after=$(pushes)
     [[ $backend != sqlite ]] && xacts_after=$(xact_commits)
+    if [[ $backend != sqlite && $pg_statements == 1 ]]; then
+      statement_report >"$work/statements.txt"
+      { echo "$backend run $run: the costliest statements while wrk ran"; cat "$work/statements.txt"; } >&2
+      [[ -n "$keep_logs" ]] && mkdir -p "$keep_logs" && cp "$work/statements.txt" "$keep_logs/statements.$backend.$run.txt"
+    fi
     depth_end=$(queue_depth)
     requests=0 duration_us=0 non2xx=0 socket_errors=0 p50_us=0 p99_us=0
     for i in "${!ports[@]}"; do
@@ -350,7 +401,8 @@ done
 echo "(wrk -t$wrk_threads -c$connections -d$duration, POST /v1/batch with 100 events; server --threads $server_threads each," \
      "SQLite durability $durability, PostgreSQL fsync on; $([[ $tls == 1 ]] && echo HTTPS || echo plain HTTP) to fake-ometria;" \
      "$(nproc) cores, everything on this one machine; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
-echo "(one API key: its record types are the partitions, up to $lanes pushes each in flight; the fake has no rate limit" \
+echo "($keys API key(s), wrk's requests taking them in turn: each key's record types are its partitions, up to $lanes" \
+     "pushes each in flight; the fake has no rate limit" \
      "and delivery.requests_per_second is 0, so the queue is the limit, not Ometria's rate)"
 if [[ " $backends " == *" postgres-2 "* ]]; then
   echo "(postgres-2: two instances on one database; each API key is delivered by the instance that owns it" \

@@ -73,13 +73,13 @@ class PostgresQueueTest : public ::testing::Test {
 
 TEST_F(PostgresQueueTest, ANewDatabaseGetsTheTablesAtTheCurrentSchemaVersionAndANewerOneIsRefused) {
   ASSERT_TRUE(open(options()));
-  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "3");
+  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "4");
   ASSERT_TRUE(open(options()));  // opening again migrates nothing
   EXPECT_EQ(sql(url_, "SELECT COUNT(*) FROM schema_version"), "1");
   sql(url_, "UPDATE schema_version SET version = 99");
   auto newer = PostgresQueue::open(options());
   ASSERT_FALSE(newer);
-  EXPECT_NE(newer.error().message.find("schema version 99, newer than this build knows (3)"), std::string::npos)
+  EXPECT_NE(newer.error().message.find("schema version 99, newer than this build knows (4)"), std::string::npos)
       << newer.error().message;
 }
 
@@ -214,9 +214,10 @@ TEST_F(PostgresQueueTest, RecordsKeepTheirLane) {
   EXPECT_EQ(q->dead_letters({})->at(0).record.lane, Lane::backfill);
 }
 
-// Delivery's calls and enqueues that queue up together (issued here from a callback on the queue's thread, so that
-// all of them wait while it is busy) share one transaction; each still gets its own answer.
-TEST_F(PostgresQueueTest, DeliveryCallsAndEnqueuesThatQueueUpTogetherCommitInOneTransaction) {
+// Delivery's calls that queue up together (issued here from a callback on delivery's thread, so that all of them
+// wait while it is busy) share one transaction; each still gets its own answer. An enqueue issued among them
+// commits on ingest's connection, beside them.
+TEST_F(PostgresQueueTest, DeliveryCallsThatQueueUpTogetherCommitInOneTransactionAndAnEnqueueInItsOwn) {
   auto q = open(options());
   ASSERT_TRUE(q);
   enqueue(*q, contacts("k", 0, 6));
@@ -248,7 +249,7 @@ TEST_F(PostgresQueueTest, DeliveryCallsAndEnqueuesThatQueueUpTogetherCommitInOne
   EXPECT_EQ(dead.get_future().get(), 1u);
   EXPECT_EQ(leased_j.get_future().get(), 4u);
   EXPECT_EQ(enqueued.get_future().get(), 2u);
-  EXPECT_EQ(q->commits() - commits_before, 2u) << "held_keys, then the six together";
+  EXPECT_EQ(q->commits() - commits_before, 3u) << "held_keys, then the five delivery calls together, and the enqueue";
   EXPECT_EQ(q->depth(), 8u);  // 10 and 2, less 3 acked and 1 dead-lettered
   EXPECT_EQ(sql(url_, "SELECT delivered FROM lane_totals WHERE api_key = 'k'"), "3");
 }
@@ -347,12 +348,12 @@ TEST_F(PostgresQueueTest, AVersion1DatabaseIsMigratedWithItsRecordsKept) {
   sql(url_,
       "DROP TABLE lane_totals, import_checkpoints, import_files, import_runs, request_log, key_owners,"
       " delivery_instances;"
-      "DROP INDEX records_due_by_lane;"
+      "DROP INDEX records_by_partition;"
       "CREATE INDEX records_due ON records(api_key, type, next_attempt_at, id);"
       "UPDATE schema_version SET version = 1");
   auto q = open(options());
   ASSERT_TRUE(q);
-  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "3");
+  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "4");
   EXPECT_EQ(q->lane_depth(Lane::live), 2u);
   EXPECT_EQ(q->lane_depth(Lane::backfill), 1u);
   auto leased = q->lease("k", RecordType::contact, Lane::live, 10, 30s);

@@ -1,10 +1,11 @@
 // The shared durable queue: PostgreSQL through libpq, so that several instances can use one database and deliver
-// side by side, each API key by the one instance that claims it (KeyOwnership, docs/scaling.md). One thread owns the
-// connection and runs every operation; enqueues that wait together are written in one transaction (one commit
-// answers many callers). Same promises and features as the SQLite queue (queue.hpp: lanes and their totals, imports,
-// the request log); every statement is timed out, and a lost connection is an errc::io error for the operation that
-// met it; new connections are then tried with backoff (one attempt per step, told once per outage), and operations
-// between attempts fail at once (errc::unavailable).
+// side by side, each API key by the one instance that claims it (KeyOwnership, docs/scaling.md). Three threads,
+// each with a connection of its own, run the operations: ingest's (enqueues, imports), delivery's scan for due
+// records, and delivery's (the rest); enqueues that wait together are written in one transaction (one commit
+// answers many callers). Same promises and features as the SQLite queue (queue.hpp: lanes and their totals,
+// imports, the request log); every statement is timed out, and a lost connection is an errc::io error for the
+// operation that met it; new connections are then tried with backoff (one attempt per step, told once per
+// outage), and operations between attempts fail at once (errc::unavailable).
 #pragma once
 
 #include <chrono>
@@ -54,7 +55,7 @@ std::string unique_instance_id(const std::string& name, long pid, unsigned rando
 
 class PostgresQueue final : public Queue, public OmetriaErrorLog, public RequestLog, public KeyOwnership {
  public:
-  // Connects, creates or migrates the tables (schema_version), and starts the connection's thread.
+  // Connects, creates or migrates the tables (schema_version), and starts the three connections' threads.
   static Expected<std::unique_ptr<PostgresQueue>> open(PostgresQueueOptions options);
   ~PostgresQueue() override;  // finishes every pending operation, then closes
 

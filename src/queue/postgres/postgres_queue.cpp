@@ -1,7 +1,9 @@
-// The PostgreSQL queue's operations. One thread owns the connection (as the SQLite queue's writer does): callers
-// queue tasks and are answered through their callbacks on that thread, in the order they came. Enqueues and
-// delivery's calls (lease, ack, reschedule, dead-letter, the request log) that queue up together, whatever their
-// partitions, share one transaction and one commit (group commit; the enqueues' records in one INSERT); every
+// The PostgreSQL queue's operations. Three workers, each a thread with a connection of its own (as the SQLite
+// queue's writer owns its file): ingest's (enqueues and the other writes of new records), delivery's scan for due
+// records, and delivery's (everything else), so that a commit of one never waits behind another's statements. Callers queue tasks and
+// are answered through their callbacks on the worker's thread, in the order they came to that worker. Enqueues
+// that queue up together share one transaction and one commit (group commit, their records in one INSERT), as do
+// delivery's calls (lease, ack, reschedule, dead-letter, the request log), whatever their partitions; every
 // other operation is a transaction of its own. Records are rows, not chunks: a lease is a row's leased_until /
 // lease_owner, taken with FOR UPDATE SKIP LOCKED, so instances that share the table never hand out the same record
 // twice. Delivery's statements are prepared once per connection.
@@ -105,6 +107,8 @@ struct PostgresQueue::Impl {
     std::function<Expected<void>(Connection& db, std::int64_t& delta)> run;  // may run again if its group failed
     std::function<void(const Error*)> finish;
     bool joins_group = false;  // delivery's: shares one transaction with the others of its kind waiting
+    bool writes_records = false;  // adds records: runs on ingest's worker
+    bool scans = false;  // reads the whole table (delivery's scan for due records): runs on the scans' worker
   };
   // An enqueue (or store): gathered with the others waiting into one transaction.
   struct Store {
@@ -112,6 +116,15 @@ struct PostgresQueue::Impl {
     StoreDone done;
   };
   using Task = std::variant<Call, Store>;
+  // A thread, its connection and the tasks waiting for it.
+  struct Worker {
+    std::optional<Connection> live;  // empty or broken: the next task connects again
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<Task> pending;
+    bool stopping = false;
+    std::thread thread;
+  };
 
   explicit Impl(PostgresQueueOptions opts) : options(std::move(opts)) {
     // Unique per process, host first so that it reads well: instances on one host share the host name (which
@@ -125,12 +138,16 @@ struct PostgresQueue::Impl {
     if (options.lease_owner.empty()) options.lease_owner = options.instance_id;
   }
   ~Impl() {
-    {
-      std::lock_guard lock(mutex);
-      stopping = true;
+    for (Worker* w : {&ingest, &delivery, &scans}) {
+      {
+        std::lock_guard lock(w->mutex);
+        w->stopping = true;
+      }
+      w->wake.notify_all();
     }
-    wake.notify_all();
-    if (thread.joinable()) thread.join();
+    for (Worker* w : {&ingest, &delivery, &scans}) {
+      if (w->thread.joinable()) w->thread.join();
+    }
   }
 
   UnixMillis now() const {
@@ -149,9 +166,12 @@ struct PostgresQueue::Impl {
 
   // The connection, opened again when the last one was lost: one attempt per backoff step (reconnect_delay), and
   // until the step's time every operation fails at once (ingest answers 503) instead of connecting itself.
-  Expected<Connection*> connection() {
-    if (live && !live->broken()) return &*live;
-    live.reset();
+  // The backoff is the workers' together (connect_mutex, held while one connects): one attempt per step for the
+  // whole queue, whichever worker makes it.
+  Expected<Connection*> connection(Worker& w) {
+    if (w.live && !w.live->broken()) return &*w.live;
+    w.live.reset();
+    std::lock_guard lock(connect_mutex);
     const auto at = std::chrono::steady_clock::now();
     if (at < next_connect_at) {
       const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_connect_at - at);
@@ -161,15 +181,16 @@ struct PostgresQueue::Impl {
     auto opened = Connection::open(connect_options());
     if (!opened) {
       ++connect_failures;
-      const auto delay = postgres::reconnect_delay(connect_failures, std::uniform_real_distribution<double>(0, 1)(rng));
+      const auto delay =
+          postgres::reconnect_delay(connect_failures, std::uniform_real_distribution<double>(0, 1)(rng));
       next_connect_at = std::chrono::steady_clock::now() + delay;
       last_connect_error = opened.error().message;
       database_lost(opened.error().message, delay);
       return tl::unexpected(opened.error());
     }
-    live.emplace(std::move(*opened));
+    w.live.emplace(std::move(*opened));
     database_back();
-    return &*live;
+    return &*w.live;
   }
   // Told once per outage (the first error), and the state /health reads.
   void database_lost(const std::string& error, std::chrono::milliseconds retry_in) {
@@ -181,7 +202,7 @@ struct PostgresQueue::Impl {
     down_since = std::chrono::steady_clock::now();
     obs::emit(obs::QueueDatabaseUnavailable{"postgres", error, /*reconnects=*/true, retry_in});
   }
-  void database_back() {
+  void database_back() {  // under connect_mutex
     const unsigned failures = std::exchange(connect_failures, 0u);
     next_connect_at = {};
     std::lock_guard lock(health_mutex);
@@ -192,32 +213,44 @@ struct PostgresQueue::Impl {
         failures});
   }
 
+  // Stores, and calls that write new records, go to ingest's worker (records numbered and committed in the order
+  // they came); the scans of the whole table to a worker of their own, so that a lease never waits behind one;
+  // every other call to delivery's.
+  Worker& worker_for(const Task& task) {
+    const auto* c = std::get_if<Call>(&task);
+    if (c == nullptr || c->writes_records) return ingest;
+    return c->scans ? scans : delivery;
+  }
   bool submit(Task task, Error& refused) {
+    Worker& w = worker_for(task);
     {
-      std::lock_guard lock(mutex);
-      if (stopping) {
+      std::lock_guard lock(w.mutex);
+      if (w.stopping) {
         refused = Error{errc::io, "queue: closed", where};
         return false;
       }
-      if (pending.size() >= options.max_pending_operations) {
+      if (w.pending.size() >= options.max_pending_operations) {
         refused = Error{errc::unavailable, "queue: too many operations waiting", where};
         return false;
       }
-      pending.push_back(std::move(task));
+      w.pending.push_back(std::move(task));
     }
-    wake.notify_one();
+    w.wake.notify_one();
     return true;
   }
 
   // Runs body(db, delta) -> Expected<T> in a transaction of its own on the connection's thread, then done(result)
   // there after the commit; refused (closing, too busy), done is called at once on the caller's thread.
   template <class T, class Body>
-  void submit_call(std::string_view what, Body body, Done<T> done, bool joins_group = false) {
+  void submit_call(std::string_view what, Body body, Done<T> done, bool joins_group = false,
+                   bool writes_records = false, bool scans_table = false) {
     auto result = std::make_shared<std::optional<T>>();
     auto shared_done = std::make_shared<Done<T>>(std::move(done));
     Call c;
     c.what = what;
     c.joins_group = joins_group;
+    c.writes_records = writes_records;
+    c.scans = scans_table;
     c.run = [result, body = std::move(body)](Connection& db, std::int64_t& delta) mutable -> Expected<void> {
       auto value = body(db, delta);
       if (!value) return tl::unexpected(value.error());
@@ -237,17 +270,22 @@ struct PostgresQueue::Impl {
     return wait_for<T>(what, [&](Done<T> done) { submit_call<T>(what, std::move(body), std::move(done)); });
   }
 
-  void loop();
-  void run_call(Call& c);
+  void loop(Worker& w);
+  void run_call(Worker& w, Call& c);
   // Runs a group the loop gathered (stores and delivery's calls, or one other call) in one transaction, and
   // answers each in the order they came.
-  void run_group(std::vector<Task>& group);
+  void run_group(Worker& w, std::vector<Task>& group);
   // Every store's records in one INSERT (and their rejected events); stored[i] gets stores[i]'s ids.
   Expected<void> write_stores(Connection& db, const std::vector<Store*>& stores, std::vector<IngestStored>& stored);
   void finish_call(Call& c, const Error* err);
   void finish_store(Store& s, Expected<IngestStored> answer);
   // Runs body inside BEGIN ... COMMIT on the current connection; rolls back on failure.
-  Expected<void> in_transaction(std::string_view what, const std::function<Expected<void>(Connection&)>& body);
+  // Delivery's calls (lease, ack, reschedule, give back, dead-letter, the request log) commit without waiting for
+  // the WAL flush: losing one in a crash of the database loses no record (the records stay, leased no longer
+  // or not yet acked) and at worst delivers a push's records again, which at-least-once delivery allows anyway
+  // (docs/scaling.md). Everything else, every write of records first, waits for the flush.
+  Expected<void> in_transaction(Worker& w, std::string_view what,
+                                const std::function<Expected<void>(Connection&)>& body, bool flush_on_commit = true);
   void apply_delta(std::int64_t delta);
 
   // Stores records as new rows, due now; ids[i] becomes records[i]'s id (ids grow in the records' order).
@@ -264,38 +302,39 @@ struct PostgresQueue::Impl {
 
   PostgresQueueOptions options;
   std::string where;  // the server, for errors (no password)
-  std::optional<Connection> live;  // empty or broken: the next task connects again
-  std::mutex mutex;
-  std::condition_variable wake;
-  std::deque<Task> pending;
-  bool stopping = false;
+  Worker ingest, delivery, scans;
   std::atomic<std::uint64_t> depth{0};  // every lane
   std::atomic<std::uint64_t> backfill_depth{0};
-  // The running call's change to the backfill lane (its delta is every lane's), applied once it commits.
-  std::int64_t backfill_delta = 0;
+  // The running call's change to the backfill lane (its delta is every lane's), applied once it commits: each
+  // worker's thread its own.
+  static thread_local std::int64_t backfill_delta;
   postgres::PendingRequestLog log_pending{options.max_pending_request_log};
   std::atomic<std::uint64_t> commits{0};
-  // Reconnecting (the queue thread's alone): failed attempts in a row, when the next may come, what the last met.
+  // Reconnecting, guarded by connect_mutex: failed attempts in a row, when the next may come, what the last met.
+  std::mutex connect_mutex;
   unsigned connect_failures = 0;
   std::chrono::steady_clock::time_point next_connect_at{};
   std::string last_connect_error;
-  std::chrono::steady_clock::time_point down_since{};
   std::minstd_rand rng{std::random_device{}()};
+  std::chrono::steady_clock::time_point down_since{};  // guarded by health_mutex
   mutable std::mutex health_mutex;
   QueueHealth health{"postgres", QueueHealth::State::ok, 0, {}};  // guarded by health_mutex
-  std::thread thread;
 };
 
-Expected<void> PostgresQueue::Impl::in_transaction(std::string_view what,
-                                                   const std::function<Expected<void>(Connection&)>& body) {
-  auto conn = connection();
+thread_local std::int64_t PostgresQueue::Impl::backfill_delta = 0;
+
+Expected<void> PostgresQueue::Impl::in_transaction(Worker& w, std::string_view what,
+                                                   const std::function<Expected<void>(Connection&)>& body,
+                                                   bool flush_on_commit) {
+  const char* begin = flush_on_commit ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit = off";
+  auto conn = connection(w);
   if (!conn) return tl::unexpected(conn.error());
-  if (auto begun = (*conn)->run("BEGIN", what); !begun) {
+  if (auto begun = (*conn)->run(begin, what); !begun) {
     if (!(*conn)->broken()) return begun;
     // Lost while idle (the server restarted meanwhile): nothing was done yet, so a new connection may do it.
-    conn = connection();
+    conn = connection(w);
     if (!conn) return tl::unexpected(conn.error());
-    if (auto again = (*conn)->run("BEGIN", what); !again) {
+    if (auto again = (*conn)->run(begin, what); !again) {
       if ((*conn)->broken()) database_lost(again.error().message, std::chrono::milliseconds(0));
       return again;
     }
@@ -315,12 +354,13 @@ Expected<void> PostgresQueue::Impl::in_transaction(std::string_view what,
 
 void PostgresQueue::Impl::apply_delta(std::int64_t delta) { add_clamped(depth, delta); }
 
-void PostgresQueue::Impl::loop() {
+void PostgresQueue::Impl::loop(Worker& w) {
+  std::deque<Task>& pending = w.pending;
   for (;;) {
     std::vector<Task> group;
     {
-      std::unique_lock lock(mutex);
-      wake.wait(lock, [this] { return stopping || !pending.empty(); });
+      std::unique_lock lock(w.mutex);
+      w.wake.wait(lock, [&w] { return w.stopping || !w.pending.empty(); });
       if (pending.empty()) return;  // stopping, and everything has been done
       // Group commit: the stores and delivery's calls that queued up behind the first, in the order they came, up
       // to the transaction's size; any other call is a transaction of its own.
@@ -344,7 +384,7 @@ void PostgresQueue::Impl::loop() {
         pending.pop_front();
       }
     }
-    run_group(group);
+    run_group(w, group);
   }
 }
 
@@ -368,18 +408,18 @@ void PostgresQueue::Impl::finish_store(Store& s, Expected<IngestStored> answer) 
   }
 }
 
-void PostgresQueue::Impl::run_call(Call& c) {
+void PostgresQueue::Impl::run_call(Worker& w, Call& c) {
   std::int64_t delta = 0;
   backfill_delta = 0;
-  auto done = in_transaction(c.what, [&](Connection& db) { return c.run(db, delta); });
+  auto done = in_transaction(w, c.what, [&](Connection& db) { return c.run(db, delta); }, !c.joins_group);
   if (done) apply_delta(delta);
   if (done) add_clamped(backfill_depth, backfill_delta);
   finish_call(c, done ? nullptr : &done.error());
 }
 
-void PostgresQueue::Impl::run_group(std::vector<Task>& group) {
+void PostgresQueue::Impl::run_group(Worker& w, std::vector<Task>& group) {
   if (group.size() == 1) {
-    if (auto* c = std::get_if<Call>(&group.front())) return run_call(*c);
+    if (auto* c = std::get_if<Call>(&group.front())) return run_call(w, *c);
   }
   std::vector<Store*> stores;
   std::vector<Call*> calls;
@@ -390,7 +430,7 @@ void PostgresQueue::Impl::run_group(std::vector<Task>& group) {
   std::vector<IngestStored> stored(stores.size());
   std::vector<std::int64_t> deltas(calls.size(), 0), backfills(calls.size(), 0);
   const char* what = calls.empty() ? "store" : stores.empty() ? "delivery" : "store and delivery";
-  auto done = in_transaction(what, [&](Connection& db) -> Expected<void> {
+  auto done = in_transaction(w, what, [&](Connection& db) -> Expected<void> {
     if (auto r = write_stores(db, stores, stored); !r) return r;
     for (std::size_t i = 0; i < calls.size(); ++i) {
       backfill_delta = 0;
@@ -398,17 +438,17 @@ void PostgresQueue::Impl::run_group(std::vector<Task>& group) {
       backfills[i] = backfill_delta;
     }
     return {};
-  });
-  if (!done && group.size() > 1 && live && !live->broken()) {
+  }, /*flush_on_commit=*/!stores.empty());
+  if (!done && group.size() > 1 && w.live && !w.live->broken()) {
     // One write or call the server refused must not fail the others it was gathered with: each alone, in order.
     for (auto& task : group) {
       if (auto* c = std::get_if<Call>(&task)) {
-        run_call(*c);
+        run_call(w, *c);
         continue;
       }
       std::vector<Task> one;
       one.push_back(std::move(task));
-      run_group(one);
+      run_group(w, one);
     }
     return;
   }
@@ -469,14 +509,6 @@ Expected<void> PostgresQueue::Impl::insert_records(Connection& db, const std::ve
                                                    std::vector<RecordId>& ids) {
   ids.clear();
   if (records.empty()) return {};
-  Params count;
-  count.add(static_cast<std::int64_t>(records.size()));
-  auto taken = db.exec("SELECT nextval(pg_get_serial_sequence('records', 'id')) FROM generate_series(1, $1::bigint)",
-                       count, "number records");
-  if (!taken) return tl::unexpected(taken.error());
-  for (int r = 0; r < taken->rows(); ++r) ids.push_back(taken->integer(r, 0));
-  std::sort(ids.begin(), ids.end());
-  if (ids.size() != records.size()) return fail(errc::io, "queue: postgres: the sequence gave too few ids", where);
   std::vector<std::string> keys, types, lanes, jsons;
   keys.reserve(records.size());
   types.reserve(records.size());
@@ -489,13 +521,19 @@ Expected<void> PostgresQueue::Impl::insert_records(Connection& db, const std::ve
     jsons.push_back(r->json);
   }
   Params p;
-  p.add_array(ids).add_array(keys).add_array(types).add_array(lanes).add_array(jsons).add(now());
-  auto inserted = db.exec(
-      "INSERT INTO records(id, api_key, type, lane, json, next_attempt_at, created_at)"
-      " SELECT t.id, t.api_key, t.type, t.lane, t.json, $6, $6"
-      " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::text[]) AS t(id, api_key, type, lane, json)",
+  p.add_array(keys).add_array(types).add_array(lanes).add_array(jsons).add(now());
+  // The ids from the sequence (the column's default) in one round trip with the rows: taken row by row in the
+  // records' order (ORDER BY n), so the ids, sorted, are the records' in order, whatever other sessions take.
+  auto inserted = db.exec_prepared("store records",
+      "INSERT INTO records(api_key, type, lane, json, next_attempt_at, created_at)"
+      " SELECT t.api_key, t.type, t.lane, t.json, $5, $5"
+      " FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[]) WITH ORDINALITY AS t(api_key, type, lane, json, n)"
+      " ORDER BY t.n RETURNING id",
       p, "store records");
   if (!inserted) return tl::unexpected(inserted.error());
+  for (int r = 0; r < inserted->rows(); ++r) ids.push_back(inserted->integer(r, 0));
+  std::sort(ids.begin(), ids.end());
+  if (ids.size() != records.size()) return fail(errc::io, "queue: postgres: the insert returned too few ids", where);
   return {};
 }
 
@@ -547,7 +585,7 @@ Expected<std::unique_ptr<PostgresQueue>> PostgresQueue::open(PostgresQueueOption
   // Not through connection(): a server unreachable at start is a start-up error, not an outage to ride out.
   auto opened = Connection::open(impl->connect_options());
   if (!opened) return tl::unexpected(opened.error());
-  Connection& db = impl->live.emplace(std::move(*opened));
+  Connection& db = impl->delivery.live.emplace(std::move(*opened));
   impl->where = db.where();
   if (auto r = postgres::prepare_schema(db); !r) return tl::unexpected(r.error());
   if (impl->options.take_over_leases) {
@@ -563,16 +601,23 @@ Expected<std::unique_ptr<PostgresQueue>> PostgresQueue::open(PostgresQueueOption
   impl->depth = static_cast<std::uint64_t>(lanes->total());
   impl->backfill_depth = static_cast<std::uint64_t>(lanes->backfill);
   impl->health.since = impl->now();
+  for (Impl::Worker* w : {&impl->ingest, &impl->scans}) {
+    auto another = Connection::open(impl->connect_options());
+    if (!another) return tl::unexpected(another.error());
+    w->live.emplace(std::move(*another));
+  }
   Impl* raw = impl.get();
-  impl->thread = std::thread([raw] {
-    const QueueThreadMark mark;  // the waiting forms refuse to wait here
-    raw->loop();
-  });
+  for (Impl::Worker* w : {&raw->ingest, &raw->delivery, &raw->scans}) {
+    w->thread = std::thread([raw, w] {
+      const QueueThreadMark mark;  // the waiting forms refuse to wait here
+      raw->loop(*w);
+    });
+  }
   return std::unique_ptr<PostgresQueue>(new PostgresQueue(std::move(impl)));
 }
 
 PostgresQueue::PostgresQueue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-PostgresQueue::~PostgresQueue() = default;  // Impl finishes the pending tasks and joins its thread
+PostgresQueue::~PostgresQueue() = default;  // Impl finishes the pending tasks and joins its threads
 
 void PostgresQueue::enqueue(std::vector<NewRecord> records, EnqueueDone done) {
   store(IngestWrite{std::move(records), {}}, records_only(std::move(done)));
@@ -774,7 +819,7 @@ void PostgresQueue::ready_partitions(Done<std::vector<ReadyPartition>> done) {
                                          rows->integer(r, 2) == 1 ? Lane::backfill : Lane::live});
         }
         return ready;
-      }, std::move(done));
+      }, std::move(done), /*joins_group=*/false, /*writes_records=*/false, /*scans_table=*/true);
 }
 
 void PostgresQueue::stats(Done<QueueStats> done) {
@@ -956,7 +1001,7 @@ void PostgresQueue::settle_rejected_events(std::vector<RejectedEventOutcome> out
         delta = static_cast<std::int64_t>(records.size());
         impl->backfill_delta = postgres::lanes_of(records).backfill;
         return settled;
-      }, std::move(done));
+      }, std::move(done), /*joins_group=*/false, /*writes_records=*/true);
 }
 
 void PostgresQueue::record_ometria_errors(
@@ -1067,6 +1112,7 @@ void PostgresQueue::enqueue_import(std::vector<NewRecord> records, ImportCheckpo
   auto shared_done = std::make_shared<EnqueueDone>(std::move(done));
   Impl::Call c;
   c.what = "enqueue_import";
+  c.writes_records = true;
   c.run = [impl = impl_.get(), ids, records = std::move(checked.records), checkpoint](Connection& db,
                                                                                        std::int64_t& delta) -> Expected<void> {
     std::vector<const NewRecord*> stored;

@@ -82,6 +82,19 @@ constexpr const char* kVersion3 =
     "CREATE TABLE key_owners(api_key TEXT PRIMARY KEY, instance_id TEXT NOT NULL, claimed_at BIGINT NOT NULL,"
     "  expires_at BIGINT NOT NULL);";
 
+// Throughput (docs/scaling.md, "Benchmark"). A record's json (3-4 KB for a typical event) is past PostgreSQL's
+// 2 KB toast threshold: every insert paid for pglz and every lease for undoing it, and the compressed value went
+// out of line all the same. EXTERNAL keeps it out of line uncompressed: the row itself stays narrow (a lease's
+// UPDATE copies and logs ~100 bytes, not the json; the scans of the table read small rows), and nothing is
+// compressed or decompressed. A lease reads a partition's records in id order, so the partition's index ends
+// with the id: the lease reads its batch off the index instead of sorting every due row (next_attempt_at and
+// leased_until are checked in the rows it visits).
+constexpr const char* kVersion4 =
+    "ALTER TABLE records ALTER COLUMN json SET STORAGE EXTERNAL;"
+    "ALTER TABLE dead_letters ALTER COLUMN json SET STORAGE EXTERNAL;"
+    "CREATE INDEX records_by_partition ON records(api_key, type, lane, id);"
+    "DROP INDEX records_due_by_lane;";
+
 struct Migration {
   int to;
   const char* sql;
@@ -90,6 +103,7 @@ constexpr Migration kMigrations[] = {
     {1, kVersion1},
     {2, kVersion2},
     {3, kVersion3},
+    {4, kVersion4},
 };
 static_assert(kMigrations[std::size(kMigrations) - 1].to == kSchemaVersion);
 
