@@ -58,7 +58,7 @@ void DelayedCalls::after(std::chrono::milliseconds delay, std::function<void()> 
   auto timer = impl_->timers.emplace(impl_->timers.end(), impl_->io, delay);
   timer->async_wait([impl = impl_.get(), timer, call = std::move(call)](const boost::system::error_code&) {
     Impl::run(call);
-    std::lock_guard lock(impl->mutex);
+    std::lock_guard erase_lock(impl->mutex);
     impl->timers.erase(timer);
   });
 }

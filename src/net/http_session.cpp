@@ -175,9 +175,11 @@ void HttpSession::read_body() {
   if (const auto length = parser_->content_length(); length && !parser_->chunked()) {
     // Read straight into the body (no parser in the loop), which grows with the bytes that arrive, not with
     // the length announced: a client that announces 32 MiB and sends one byte costs a few KiB, not 32 MiB.
+    // Room for every byte already here (read buffer and socket): a body that has arrived is read in one go.
     body_expected_ = static_cast<std::size_t>(*length);
     const std::size_t from_buffer = std::min(body_expected_, buffer_.size());
-    size_body(std::max(from_buffer, std::min(body_expected_, first_body_read)));
+    const std::size_t waiting = from_buffer < body_expected_ ? bytes_in_socket() : 0;
+    size_body(std::min(body_expected_, std::max(from_buffer + waiting, first_body_read)));
     asio::buffer_copy(asio::buffer(body_.data(), from_buffer), buffer_.data());
     buffer_.consume(from_buffer);
     body_received_ = from_buffer;
@@ -192,16 +194,25 @@ void HttpSession::read_body() {
   });
 }
 
-// Grows the body when it is full (at most to Content-Length), so each byte is zeroed and copied O(1) times.
+// Grows the body when it is full (at most to Content-Length, and at least to what is waiting in the socket, so
+// that a body that has arrived is read in one go), so each byte is zeroed and copied O(1) times.
 void HttpSession::read_more_body() {
   if (body_received_ == body_expected_) return on_request_read();
-  if (body_received_ == body_.size()) size_body(std::min(body_expected_, body_growth * body_.size()));
+  if (body_received_ == body_.size()) {
+    size_body(std::min(body_expected_, std::max(body_growth * body_.size(), body_received_ + bytes_in_socket())));
+  }
   socket_.async_read_some(asio::buffer(body_.data() + body_received_, body_.size() - body_received_),
                           [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                             self->body_received_ += n;
                             if (ec) return self->on_read_error(ec);
                             self->read_more_body();
                           });
+}
+
+std::size_t HttpSession::bytes_in_socket() {
+  beast::error_code ec;
+  const std::size_t n = socket_.available(ec);
+  return ec ? 0 : n;
 }
 
 // simdjson's padding stays reserved past the end so that the body can be parsed in place.
@@ -332,8 +343,7 @@ void HttpSession::write_response(Response r) {
 void HttpSession::release_large_buffers() {
   response_.headers.clear();
   clear_or_release(response_.body);
-  clear_or_release(request_.body);
-  clear_or_release(body_);
+  clear_or_release(body_);  // request_.body went when the answer was given (write_response)
   // Thousands of idle connections must not each keep a large read buffer from one big chunked request.
   if (buffer_.size() == 0 && buffer_.capacity() > kept_buffer_bytes) buffer_.shrink_to_fit();
 }

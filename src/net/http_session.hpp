@@ -55,6 +55,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Res
   void read_body();
   void read_more_body();
   void size_body(std::size_t size);
+  std::size_t bytes_in_socket();  // received and not yet read (0 if the socket cannot say)
   void on_read_error(boost::beast::error_code ec);
   void on_request_read();
   void send_error_and_close(int status, std::string message);

@@ -2,7 +2,6 @@
 #include "omt/net/router.hpp"
 
 #include <atomic>
-#include <mutex>
 
 namespace omt::net {
 
@@ -83,14 +82,16 @@ Response Response::json_error(int status, std::string_view message) {
 }
 
 // The sink is released when the first answer goes out; if the last Responder dies first, a 500 goes out instead.
+// One atomic flag decides which call answers (no mutex: a request takes this once, nearly always uncontended).
 struct Responder::State {
-  std::mutex mutex;
-  std::shared_ptr<ResponseSink> sink;
+  std::atomic<bool> taken{false};
+  std::shared_ptr<ResponseSink> sink;  // read and moved only by the call that set `taken`, or by the destructor
 
   std::shared_ptr<ResponseSink> take() {
-    std::lock_guard lock(mutex);
+    if (taken.exchange(true, std::memory_order_acq_rel)) return nullptr;
     return std::move(sink);
   }
+  // The last copy is gone (shared_ptr's count orders this after every take()): no answer went out if sink is set.
   ~State() {
     if (sink) sink->deliver(Response::json_error(500, "Internal Server Error: the handler did not answer"));
   }
@@ -104,10 +105,7 @@ void Responder::operator()(Response response) const {
   if (auto sink = state_->take()) sink->deliver(std::move(response));
 }
 
-bool Responder::answered() const {
-  std::lock_guard lock(state_->mutex);
-  return state_->sink == nullptr;
-}
+bool Responder::answered() const { return state_->taken.load(std::memory_order_acquire); }
 
 void Router::add(Method method, std::string_view pattern, Handler handler) {
   std::size_t index = 0;
