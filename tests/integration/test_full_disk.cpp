@@ -2,7 +2,8 @@
 // queue fills the disk stops naming it and, once the disk has room again, the same command continues with every
 // event queued exactly once; a plan spill that fills its disk is given up and the passes transform again; and
 // serve, its queue on the full disk, answers 503 with Retry-After (never 200 for an event not on disk), says why
-// in /health, and recovers by itself once the disk grows, delivering every event it acknowledged.
+// in /health, and recovers by itself once the disk grows, delivering every event it acknowledged; a lease the
+// full disk failed leaves its records to be leased again.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <random>
 #include <set>
@@ -25,6 +27,7 @@
 #include "memory_queue.hpp"
 #include "omt/import/import_run.hpp"
 #include "omt/ometria/transformer.hpp"
+#include "omt/queue/sqlite_queue.hpp"
 #include "tmpfs_mount.hpp"
 
 namespace omt::test {
@@ -180,6 +183,55 @@ TEST(ImportOnAFullDisk, ASpillThatFillsItsDiskIsGivenUpAndThePassesQueueEveryEve
   std::vector<std::string> ids;
   for (const auto& r : queue.records()) ids.push_back(json::parse(r.json)["id"].get<std::string>());
   expect_each_event_once(ids, events);
+}
+
+// ---- the SQLite queue: a lease in a transaction the full disk failed ----
+
+// Made certain, not left to timing: the writer thread is held (an operation's callback waits) while a lease and
+// then a write the full disk cannot take queue up, so both go into one transaction, which fails as a whole. The
+// lease is told the error and never had the records: once there is room they are leased at once, not after the
+// lease it never got would have run out.
+TEST(QueueOnAFullDisk, ALeaseWhoseTransactionTheFullDiskFailedLeavesItsRecordsToBeLeasedAgain) {
+  const testing::TmpfsMount disk(1);
+  queue::SqliteQueueOptions options;
+  options.path = disk.path() / "queue.db";
+  options.durability = queue::Durability::process_crash;
+  auto q = queue::SqliteQueue::open(options);
+  ASSERT_TRUE(q) << q.error().message;
+  std::vector<queue::NewRecord> contacts;
+  for (int i = 0; i < 10; ++i) contacts.push_back({kKey, RecordType::contact, R"({"id":"c)" + std::to_string(i) + R"("})"});
+  ASSERT_TRUE((*q)->enqueue(contacts).get());
+  std::mt19937_64 random(3);
+  const auto events = [&](std::size_t n) {
+    std::vector<queue::NewRecord> records;
+    for (std::size_t i = 0; i < n; ++i) records.push_back({kKey, RecordType::custom_event, track_event(i, random).dump()});
+    return records;
+  };
+  bool full = false;
+  for (int i = 0; i < 100 && !full; ++i) full = !(*q)->enqueue(events(100)).get();
+  ASSERT_TRUE(full) << "the disk never filled";
+
+  std::promise<void> writer_held, let_go;
+  std::shared_future<void> released = let_go.get_future().share();
+  (*q)->give_back({}, [&writer_held, released](Expected<std::size_t>) {
+    writer_held.set_value();
+    released.wait();
+  });
+  writer_held.get_future().wait();
+  std::promise<Expected<queue::Leased>> leased;
+  (*q)->lease(kKey, RecordType::contact, queue::Lane::live, 100, std::chrono::minutes(5),
+              [&leased](Expected<queue::Leased> r) { leased.set_value(std::move(r)); });
+  std::promise<bool> stored;
+  (*q)->enqueue(events(100), [&stored](Expected<std::vector<queue::RecordId>> r) { stored.set_value(r.has_value()); });
+  let_go.set_value();
+  const auto first = leased.get_future().get();
+  EXPECT_FALSE(stored.get_future().get());
+  ASSERT_FALSE(first) << "the lease and the write did not share a failed transaction: the test proves less than it says";
+
+  disk.grow(kRoomMib);
+  const auto again = (*q)->lease(kKey, RecordType::contact, queue::Lane::live, 100, std::chrono::minutes(5));
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->records.size(), contacts.size()) << "records held by a lease that failed";
 }
 
 // ---- serve: live ingest on a full disk ----
