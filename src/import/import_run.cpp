@@ -136,12 +136,12 @@ Classified classify(Item&& item, EventMapper& mapper) {
 Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventMapper& mapper, std::int64_t now_unix_ms,
                                     double requests_per_second, const std::function<bool()>& stop_requested,
                                     const std::function<void(std::uint64_t)>& on_item, std::size_t threads,
-                                    const std::filesystem::path& spill_dir) {
+                                    const std::filesystem::path& spill_dir, std::uint64_t spill_min_free) {
   PlannedInputs planned;
   PlanBuilder builder(now_unix_ms);
   std::uint64_t items = 0;
   std::size_t hint_runs = 0;
-  RecordSpill spill(spill_dir);
+  RecordSpill spill(spill_dir, spill_min_free);
   for (const auto& input : inputs) {
     auto& counts = planned.records_per_file.emplace_back();
     auto& hints = planned.hints_per_file.emplace_back(std::vector<ItemRun>{});

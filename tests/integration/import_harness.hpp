@@ -81,17 +81,22 @@ inline std::int64_t committed_records(const std::filesystem::path& db) {
   return std::stoll("0" + query_queue_file(db, "SELECT COALESCE(SUM(records), 0) FROM import_runs"));
 }
 
-// The ids of the key's contacts waiting in the backfill lane, in queue order (leased for a minute: read them once).
-inline std::vector<std::string> queued_contact_ids(const std::filesystem::path& db, const std::string& api_key) {
+// The ids of the key's records of `type` waiting in the backfill lane, in queue order (leased for a minute: read
+// them once).
+inline std::vector<std::string> queued_record_ids(const std::filesystem::path& db, const std::string& api_key,
+                                                  ometria::RecordType type = ometria::RecordType::contact) {
   std::vector<std::string> ids;
   queue::SqliteQueueOptions options;
   options.path = db;
   auto q = queue::SqliteQueue::open(options);
   if (!q) throw std::runtime_error(q.error().message);
-  auto leased = (*q)->lease(api_key, ometria::RecordType::contact, queue::Lane::backfill, 10'000'000, std::chrono::minutes(1));
+  auto leased = (*q)->lease(api_key, type, queue::Lane::backfill, 10'000'000, std::chrono::minutes(1));
   if (!leased) throw std::runtime_error(leased.error().message);
   for (const auto& r : leased->records) ids.push_back(nlohmann::json::parse(r.json)["id"].get<std::string>());
   return ids;
+}
+inline std::vector<std::string> queued_contact_ids(const std::filesystem::path& db, const std::string& api_key) {
+  return queued_record_ids(db, api_key, ometria::RecordType::contact);
 }
 
 struct LimitedRun {

@@ -33,6 +33,7 @@
 #include "omt/import/csv_reader.hpp"
 #include "omt/import/item.hpp"
 #include "omt/import/plan.hpp"
+#include "omt/import/record_spill.hpp"  // spill_min_free_bytes
 #include "omt/queue/queue.hpp"
 
 namespace omt::import {
@@ -99,11 +100,13 @@ struct PlannedInputs {
 // Reads every input once, transforming on `threads` workers (0: default_transform_threads()) in reading order.
 // stop_requested is asked between items (Ctrl-C); on_item after each (progress). spill_dir (an existing folder
 // only this process writes in; empty: none) keeps the records found for the passes (spilled_per_file); whatever
-// it held before is written over, never read; the caller removes the folder.
+// it held before is written over, never read; the caller removes the folder. spill_min_free: the room the spill
+// leaves free beside it (record_spill.hpp; a test lowers it to meet a full disk).
 Expected<PlannedInputs> plan_inputs(const std::vector<InputFile>& inputs, EventMapper& mapper, std::int64_t now_unix_ms,
                                     double requests_per_second, const std::function<bool()>& stop_requested,
                                     const std::function<void(std::uint64_t items)>& on_item, std::size_t threads = 0,
-                                    const std::filesystem::path& spill_dir = {});
+                                    const std::filesystem::path& spill_dir = {},
+                                    std::uint64_t spill_min_free = spill_min_free_bytes);
 
 // ---- start, resume or nothing ----
 struct RunChoice {

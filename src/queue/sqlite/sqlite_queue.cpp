@@ -267,9 +267,18 @@ void SqliteQueue::store(IngestWrite write, StoreDone done) {
   if (!impl_->writer->submit(std::move(task), refused)) (*shared_done)(tl::unexpected(refused));
 }
 
+// The leases are taken in memory as the task runs; when its transaction then fails as a whole (a full disk rolls
+// back every task of the group), the caller is told the error, not the records, so they are let go again: else
+// they would sit leased, unpushed, until the lease ran out.
 void SqliteQueue::lease(const std::string& api_key, RecordType type, Lane lane, std::size_t max,
                                     std::chrono::milliseconds lease_for, Done<Leased> done) {
-  impl_->writer->submit_call<Leased>([impl = impl_.get(), api_key, type, lane, max, lease_for](sqlite::DepthDelta& delta)
+  auto taken = std::make_shared<std::vector<RecordId>>();
+  auto let_go_on_failure = [impl = impl_.get(), taken, done = std::move(done)](Expected<Leased> result) {
+    if (!result)
+      for (RecordId id : *taken) impl->leases.release(id);
+    done(std::move(result));
+  };
+  impl_->writer->submit_call<Leased>([impl = impl_.get(), taken, api_key, type, lane, max, lease_for](sqlite::DepthDelta& delta)
                                                   -> Expected<Leased> {
     const UnixMillis now = impl->now();
     impl->leases.expire(now);
@@ -317,11 +326,12 @@ void SqliteQueue::lease(const std::string& api_key, RecordType type, Lane lane, 
         r.next_attempt_at = e->next_attempt_at;
         r.created_at = e->created_at;
         impl->leases.lease(r.id, partition, until);
+        taken->push_back(r.id);
         leased.push_back(std::move(r));
       }
     }
     return result;
-  }, std::move(done));
+  }, std::move(let_go_on_failure));
 }
 
 void SqliteQueue::ack(const std::vector<RecordId>& ids, Done<std::size_t> done) {
