@@ -78,6 +78,36 @@ bool truthy(const OutValue& value) {
       value.v);
 }
 
+bool same_json(dom::element a, dom::element b) {
+  if (a.type() != b.type()) return false;
+  switch (a.type()) {
+    case dom::element_type::OBJECT: {
+      const dom::object x = as_object(a), y = as_object(b);
+      if (x.size() != y.size()) return false;
+      for (auto i = x.begin(), j = y.begin(); i != x.end(); ++i, ++j)
+        if (i.key() != j.key() || !same_json(i.value(), j.value())) return false;
+      return true;
+    }
+    case dom::element_type::ARRAY: {
+      const dom::array x = as_array(a), y = as_array(b);
+      if (x.size() != y.size()) return false;
+      for (auto i = x.begin(), j = y.begin(); i != x.end(); ++i, ++j)
+        if (!same_json(*i, *j)) return false;
+      return true;
+    }
+    case dom::element_type::STRING: return a.get_string().value_unsafe() == b.get_string().value_unsafe();
+    case dom::element_type::INT64: return int64_t(a.get_int64().value_unsafe()) == int64_t(b.get_int64().value_unsafe());
+    case dom::element_type::UINT64: return uint64_t(a.get_uint64().value_unsafe()) == uint64_t(b.get_uint64().value_unsafe());
+    case dom::element_type::DOUBLE: {
+      const double x = a.get_double().value_unsafe(), y = b.get_double().value_unsafe();
+      return std::memcmp(&x, &y, sizeof x) == 0;  // -0 and 0 apart, as they print apart
+    }
+    case dom::element_type::BOOL: return bool(a.get_bool().value_unsafe()) == bool(b.get_bool().value_unsafe());
+    case dom::element_type::NULL_VALUE: return true;
+  }
+  return false;
+}
+
 std::string_view type_name(dom::element e) {
   switch (e.type()) {
     case dom::element_type::ARRAY: return "array";
@@ -216,14 +246,17 @@ const unsigned char* bytes_of(std::string_view s) { return reinterpret_cast<cons
 
 void write_string(std::string& out, std::string_view s) {
   const std::size_t extra = escaped_extra(bytes_of(s), s.size());
+  if (extra == 0) {
+    // Most keys and values: appended, since a resize would first zero the bytes (a memset call per string).
+    out.reserve(out.size() + s.size() + 2);
+    out.push_back('"');
+    out.append(s);
+    out.push_back('"');
+    return;
+  }
   char* w = grow_for_escaped(out, s.size() + 2, extra);
   *w++ = '"';
-  if (extra == 0) {
-    if (!s.empty()) std::memcpy(w, s.data(), s.size());
-    w += s.size();
-  } else {
-    w = write_escaped_bytes(w, bytes_of(s), s.size());
-  }
+  w = write_escaped_bytes(w, bytes_of(s), s.size());
   *w = '"';
 }
 

@@ -90,6 +90,9 @@ inline simdjson::dom::array as_array(simdjson::dom::element e) {
 bool truthy(const OutValue& value);
 bool truthy(simdjson::dom::element e);
 bool qualifies(simdjson::dom::element e);
+// Whether two values are the same JSON, member by member in order (keys and strings byte for byte, numbers by their
+// parsed value and type): what a pure function of one value, such as a destination's config, cannot tell apart.
+bool same_json(simdjson::dom::element a, simdjson::dom::element b);
 // "string", "number", "boolean", "object", "array", "null": for error messages.
 std::string_view type_name(simdjson::dom::element e);
 // The error of a value of the wrong type at `where` ("message must be an object, got array"), with `where` as its

@@ -4,6 +4,7 @@
 #include "mapping/applier.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "json/member.hpp"
 #include "omt/validate/validators.hpp"
@@ -44,14 +45,45 @@ std::optional<dom::element> walk(dom::element current, const std::vector<std::st
 std::optional<dom::element> Source::get(const SourcePath& path) {
   const int id = path.parent_id;
   if (id < 0 || id >= max_interned_parents) return walk(root_, path.segments, path.segments.size());
-  const auto slot = static_cast<std::size_t>(id);
-  if (state_[slot] == 0) {
-    auto parent = walk(root_, path.segments, path.segments.size() - 1);
-    state_[slot] = parent ? 1 : 2;
-    if (parent) parents_[slot] = *parent;
+  const auto parent = static_cast<std::size_t>(id);
+  if (state_[parent] == unknown) {
+    auto found_parent = walk(root_, path.segments, path.segments.size() - 1);
+    state_[parent] = found_parent ? found : missing;
+    if (found_parent) parents_[parent] = *found_parent;
   }
-  if (state_[slot] == 2) return std::nullopt;
-  return step(parents_[slot], path.segments.back());
+  if (state_[parent] == missing) return std::nullopt;
+  if (path.slot >= 0 && path.slot < max_leaf_slots && leaves_ && parent < leaves_->size()) {
+    if (state_[parent] == found && parents_[parent].is_object()) fill_slots(parent);
+    if (state_[parent] == slots_filled) {
+      const auto slot = static_cast<std::size_t>(path.slot);
+      if (!slot_found_[slot]) return std::nullopt;
+      return slots_[slot].value;
+    }
+  }
+  return step(parents_[parent], path.segments.back());
+}
+
+void Source::fill_slots(std::size_t parent) {
+  const ParentLeaves& wanted = (*leaves_)[parent];
+  for (const auto& leaf : wanted.leaves) slot_found_[static_cast<std::size_t>(leaf.slot)] = false;
+  const dom::object fields = json::as_object(parents_[parent]);
+  const auto end = fields.end();
+  for (auto field = fields.begin(); field != end; ++field) {
+    const std::size_t length = field.key_length();
+    const std::size_t bucket = std::min(length, ParentLeaves::longest_bucket);
+    const std::size_t last = wanted.by_length[bucket + 1];
+    for (std::size_t i = wanted.by_length[bucket]; i < last; ++i) {
+      const std::string& key = wanted.leaves[i].key;
+      const char* text = field.key_c_str();
+      if (key.size() != length || (length != 0 && (text[0] != key[0] || std::memcmp(text, key.data(), length) != 0)))
+        continue;
+      const auto slot = static_cast<std::size_t>(wanted.leaves[i].slot);
+      slots_[slot].value = field.value();  // a later duplicate overwrites: the last one wins, as JSON.parse
+      slot_found_[slot] = true;
+      break;
+    }
+  }
+  state_[parent] = slots_filled;
 }
 
 std::optional<dom::element> lookup(dom::element root, const SourcePath& path) {
@@ -231,7 +263,7 @@ void set_nested(json::OutObject& target, std::string_view key, json::OutValue va
 void copy_fields(json::OutObject& out, dom::object from, const CustomFields& spec) {
   for (auto field : from) {
     const std::string_view key = field.key;
-    if (forbidden_key(key) || std::binary_search(spec.exclude.begin(), spec.exclude.end(), key, std::less<>{})) continue;
+    if (forbidden_key(key) || spec.excludes(key)) continue;
     set_nested(out, key, field.value);
   }
 }

@@ -225,7 +225,7 @@ Expected<MappingFile> load_file(const std::string& name, const std::string& text
           if (!e.is_string()) return tl::unexpected(load_error(where, "\"exclude\" entries must be strings"));
           cf.exclude.push_back(e.get<std::string>());
         }
-        std::sort(cf.exclude.begin(), cf.exclude.end());
+        cf.sort_exclude();
       }
       file.custom_fields = std::move(cf);
     } else if (key == "statuses" && shape.statuses) {
@@ -255,19 +255,28 @@ Expected<MappingFile> load_file(const std::string& name, const std::string& text
   return file;
 }
 
-// Gives every source path with a parent ("context.traits" for "context.traits.email") the id of that parent,
-// shared by all paths with the same parent, so Source can cache it per event.
+// Gives every source path its parent's id ("context.traits" for "context.traits.email"; "" for "userId"), shared by
+// all paths with the same parent, so Source can cache the parent per event; and each (parent, last segment) pair
+// a slot, listed in set.parent_leaves, so that Source reads a parent's members once for all of its keys.
 void intern_parents(TableSet& set) {
   std::vector<std::string> parents;
+  std::vector<std::vector<ParentLeaves::Leaf>> leaves;
+  int slots = 0;
   auto intern = [&](SourcePath& path) {
-    if (path.segments.size() < 2) return;
-    const std::string parent = path.text.substr(0, path.text.size() - path.segments.back().size() - 1);
+    if (path.segments.empty()) return;
+    const std::string& key = path.segments.back();
+    const std::string parent = path.segments.size() < 2 ? std::string() : path.text.substr(0, path.text.size() - key.size() - 1);
     auto it = std::find(parents.begin(), parents.end(), parent);
     if (it == parents.end()) {
       if (parents.size() >= static_cast<std::size_t>(max_interned_parents)) return;
       it = parents.insert(parents.end(), parent);
+      leaves.emplace_back();
     }
     path.parent_id = static_cast<int>(it - parents.begin());
+    auto& own = leaves[static_cast<std::size_t>(path.parent_id)];
+    auto leaf = std::find_if(own.begin(), own.end(), [&](const ParentLeaves::Leaf& l) { return l.key == key; });
+    if (leaf != own.end()) path.slot = leaf->slot;
+    else if (slots < max_leaf_slots) own.push_back({key, path.slot = slots++});
   };
   for (auto* file : {&set.contact, &set.custom_event, &set.order, &set.lineitems, &set.variant, &set.product}) {
     for (auto& [name, list] : file->lists)
@@ -278,6 +287,18 @@ void intern_parents(TableSet& set) {
   }
   for (auto& [name, paths] : set.generic)
     for (auto& path : paths) intern(path);
+
+  set.parent_leaves.clear();
+  for (auto& own : leaves) {
+    ParentLeaves& out = set.parent_leaves.emplace_back();
+    auto bucket = [](const ParentLeaves::Leaf& l) { return std::min(l.key.size(), ParentLeaves::longest_bucket); };
+    std::stable_sort(own.begin(), own.end(), [&](const auto& a, const auto& b) { return bucket(a) < bucket(b); });
+    out.leaves = std::move(own);
+    for (std::size_t n = 0, i = 0; n < out.by_length.size(); ++n) {
+      while (i < out.leaves.size() && bucket(out.leaves[i]) < n) ++i;
+      out.by_length[n] = static_cast<std::uint16_t>(i);
+    }
+  }
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ std::optional<Error> extend(MappingFile& file, const njson& spec, const std::str
         if (!e.is_string()) return load_error(at, "entries must be strings");
         file.custom_fields->exclude.push_back(e.get<std::string>());
       }
-      std::sort(file.custom_fields->exclude.begin(), file.custom_fields->exclude.end());
+      file.custom_fields->sort_exclude();
     } else {
       return load_error(where, "unknown key \"" + key + "\"");
     }

@@ -3,6 +3,9 @@
 // thread. Source paths are split into segments at load time, never per event.
 #pragma once
 
+#include <algorithm>
+#include <array>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,13 +17,29 @@
 
 namespace omt::mapping {
 
-// How many distinct parent paths ("context.traits") the loader interns for Source's per-event cache.
+// How many distinct parent paths ("context.traits", and "" for the event itself) the loader interns for Source's
+// per-event cache, and how many distinct (parent, last segment) pairs it gives a slot.
 inline constexpr int max_interned_parents = 32;
+inline constexpr int max_leaf_slots = 256;
 
 struct SourcePath {
   std::string text;                   // "context.traits.email"
   std::vector<std::string> segments;  // {"context", "traits", "email"}
   int parent_id = -1;                 // the interned parent path ("context.traits"), for Source's cache; -1: none
+  int slot = -1;                      // the (parent, "email") pair's slot, filled by Source's one pass; -1: none
+};
+
+// The last segments the tables read in one interned parent, each with its slot: Source reads a parent's members
+// once and fills the slots of every key the tables can ask for there.
+struct ParentLeaves {
+  struct Leaf {
+    std::string key;
+    int slot;
+  };
+  static constexpr std::size_t longest_bucket = 64;  // keys this long or longer share the last bucket
+  std::vector<Leaf> leaves;  // by key length
+  // leaves[by_length[n] .. by_length[n + 1]) are the keys of length n (of length >= longest_bucket for the last).
+  std::array<std::uint16_t, longest_bucket + 2> by_length{};
 };
 
 enum class Validator { none, e164, iso8601, iso4217, boolean };
@@ -65,7 +84,25 @@ struct RuleList {
 struct CustomFields {
   std::vector<SourcePath> from;
   bool root = false;
-  std::vector<std::string> exclude;  // sorted
+  std::vector<std::string> exclude;  // sorted by sort_exclude(), which every writer of the list calls last
+
+  // Sorts `exclude` and indexes it by first byte and length, so that most keys are let through without a search.
+  void sort_exclude() {
+    std::sort(exclude.begin(), exclude.end());
+    exclude_lengths = {};
+    for (const auto& key : exclude)
+      if (!key.empty() && key.size() < 64) exclude_lengths[static_cast<unsigned char>(key[0])] |= std::uint64_t{1} << key.size();
+  }
+  bool excludes(std::string_view key) const {
+    if (!key.empty() && key.size() < 64 &&
+        !(exclude_lengths[static_cast<unsigned char>(key[0])] & (std::uint64_t{1} << key.size())))
+      return false;
+    return std::binary_search(exclude.begin(), exclude.end(), key, std::less<>{});
+  }
+
+ private:
+  // By a key's first byte: bit n set when some excluded key of length n (below 64) starts with that byte.
+  std::array<std::uint64_t, 256> exclude_lengths{};
 };
 
 struct MappingFile {
@@ -87,6 +124,8 @@ struct TableSet {
   MappingFile contact, custom_event, order, lineitems, variant;
   MappingFile product;  // a source's own table (omt/sources/products.hpp): never read by the transformer
   GenericLookups generic;
+  // By SourcePath::parent_id: the keys read below each parent (built with the ids, by the loader).
+  std::vector<ParentLeaves> parent_leaves;
   // The order tables of the service's own sources (own_orders.json on top of these); null in its own copies.
   std::shared_ptr<const OwnOrderTables> own_orders;
 

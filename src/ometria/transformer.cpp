@@ -97,7 +97,7 @@ bool is_marketing_optin(std::string_view v) {
 class Mapper {
  public:
   Mapper(const mapping::TableSet& tables, dom::element message, const DestinationConfig& config, const RecordEdit* edit)
-      : t_(tables), message_(message), source_(message), config_(config), edit_(edit) {}
+      : t_(tables), message_(message), source_(message, &tables.parent_leaves), config_(config), edit_(edit) {}
 
   Expected<Record> run() {
     if (!message_.is_object()) return tl::unexpected(json::wrong_type("message", "an object", message_));
@@ -281,7 +281,8 @@ class Mapper {
         p.erase(address_key);  // an address must be an object
         continue;
       }
-      auto address = mapping::apply(t_.order.list("address"), *el, arena_);
+      mapping::Source address_source(*el, &t_.parent_leaves);
+      auto address = mapping::apply(t_.order.list("address"), address_source, arena_);
       if (!address) return tl::unexpected(address.error());
       *slot = OutValue(std::move(*address));
     }
@@ -292,7 +293,8 @@ class Mapper {
     OutArray items;
     for (dom::element product : products) {
       if (!product.is_object()) continue;
-      auto mapped = mapping::apply(t_.lineitems.list("fields"), product, arena_);
+      mapping::Source item_source(product, &t_.parent_leaves);
+      auto mapped = mapping::apply(t_.lineitems.list("fields"), item_source, arena_);
       if (!mapped) continue;  // the line item table has no required fields; nothing to report
       OutObject item = std::move(*mapped);
       // Kept only with product_id, a quantity other than 0, and unit_price or subtotal (0 allowed).
@@ -303,14 +305,15 @@ class Mapper {
         OutArray options;
         for (dom::element variant : json::as_array(*variants)) {
           if (!variant.is_object()) continue;
-          auto v = mapping::apply(t_.variant.list("fields"), variant, arena_);
+          mapping::Source variant_source(variant, &t_.parent_leaves);
+          auto v = mapping::apply(t_.variant.list("fields"), variant_source, arena_);
           if (v && is_truthy(*v, key::variant_id) && is_truthy(*v, key::variant_type) && is_truthy(*v, key::variant_label))
             options.items.emplace_back(std::move(*v));
         }
         if (!options.items.empty()) item.set("variant_options", std::move(options));
       }
       if (!is_truthy(item, key::item_properties)) {
-        OutObject custom = mapping::extract_custom_fields(*t_.lineitems.custom_fields, product);
+        OutObject custom = mapping::extract_custom_fields(*t_.lineitems.custom_fields, item_source);
         if (!custom.empty()) item.set(key::item_properties, std::move(custom));
       }
       items.items.emplace_back(std::move(item));

@@ -110,6 +110,47 @@ void write_sorted(std::string& out, dom::element e) {
   }
 }
 
+// The router's grouping key of a destination: its ID and Config (contract section 3).
+std::string group_key_of(std::optional<dom::element> destination) {
+  std::string key;
+  if (destination) {
+    if (auto id = json::member(*destination, "ID")) write(key, *id);
+    key += '|';
+    const auto dynamic = json::member(*destination, "hasDynamicConfig");
+    const bool static_config = dynamic && dynamic->is_bool() && !bool(dynamic->get_bool().value_unsafe());
+    if (!static_config)
+      if (auto config = json::member(*destination, "Config")) write_sorted(key, *config);
+  }
+  return key;
+}
+
+// What one body's events need of their destinations, worked out again only when an event's destination is not the
+// same JSON as the last event's: a body usually names one destination, which is then parsed (and, for the router,
+// stringified into its grouping key) once per body rather than once per event.
+class DestinationMemo {
+ public:
+  // The next event's destination; config() and group_key() are then its own.
+  void next(std::optional<dom::element> destination) {
+    if (seen_ && (destination ? last_ && json::same_json(*last_, *destination) : !last_)) return;
+    seen_ = true;
+    last_ = destination;
+    config_ = config_of(destination);
+    key_.reset();
+  }
+  const ometria::DestinationConfig& config() const { return config_; }
+  const std::string& group_key() {
+    if (!key_) key_ = group_key_of(last_);
+    return *key_;
+  }
+
+ private:
+
+  bool seen_ = false;
+  std::optional<dom::element> last_;
+  ometria::DestinationConfig config_;
+  std::optional<std::string> key_;
+};
+
 }  // namespace
 
 bool is_known_destination(std::string_view name) { return lower_trim(name) == "ometria"; }
@@ -231,13 +272,15 @@ Reply processor_transform(std::string_view body, const ometria::Transformer& tra
   std::string& out = reply.body;
   out += '[';
   std::size_t index = 0;
+  DestinationMemo memo;
   for (dom::element event : events) {
     if (index) out += ',';
     const auto destination = destinations.of(event, index++);
     const auto metadata = json::member(event, "metadata");
     Expected<ometria::Record> result = fail(errc::instrumentation, "Expected an object {message, destination, metadata}");
     std::optional<dom::element> message;
-    const auto config = config_of(destination);
+    memo.next(destination);
+    const ometria::DestinationConfig& config = memo.config();
     if (event.is_object()) {
       message = json::member(event, "message");
       if (!message) result = fail(errc::instrumentation, "message is required", "message");
@@ -326,27 +369,21 @@ Reply router_transform(std::string_view body, const ometria::Transformer& transf
   // Group by destination ID and Config (contract section 3), in order of first appearance.
   std::vector<Group> groups;
   std::size_t index = 0;
+  DestinationMemo memo;
   for (dom::element event : json::as_array(*input)) {
     const auto destination = destinations.of(event, index++);
     const auto metadata = json::member(event, "metadata");
-    std::string key;
-    if (destination) {
-      if (auto id = json::member(*destination, "ID")) write(key, *id);
-      key += '|';
-      const auto dynamic = json::member(*destination, "hasDynamicConfig");
-      const bool static_config = dynamic && dynamic->is_bool() && !bool(dynamic->get_bool().value_unsafe());
-      if (!static_config)
-        if (auto config = json::member(*destination, "Config")) write_sorted(key, *config);
-    }
+    memo.next(destination);
+    const std::string& key = memo.group_key();
     auto group = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.key == key; });
     if (group == groups.end()) {
-      groups.push_back(Group{std::move(key), metadata, {}, {}});
+      groups.push_back(Group{key, metadata, {}, {}});
       group = groups.end() - 1;
     }
 
     std::optional<dom::element> message = json::member(event, "message");
     Expected<ometria::Record> result = fail(errc::instrumentation, "message is required", "message");
-    const auto config = config_of(destination);
+    const ometria::DestinationConfig& config = memo.config();
     if (!event.is_object()) result = fail(errc::instrumentation, "Expected an object {message, destination, metadata}");
     else if (message) result = transformer.transform(*message, config);
     if (message) tally_event(tally, transformer, *message, result);

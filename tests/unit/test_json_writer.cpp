@@ -227,4 +227,31 @@ TEST(JsonWriter, TruthinessFollowsJavaScript) {
   EXPECT_EQ(qualifies, (std::vector<bool>{true, false, false, true, true, true, true, true, true, true, true}));
 }
 
+TEST(JsonWriter, SameJsonComparesMembersInOrderTypesAndValues) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element e;
+  // Pairs: [a, b, same?]
+  ASSERT_EQ(parser.parse(std::string_view(R"([
+    [{"a":1,"b":{"c":[true,null,"x"]}}, {"a":1,"b":{"c":[true,null,"x"]}}, true],
+    [{"a":1,"b":2}, {"b":2,"a":1}, false],
+    [{"a":1}, {"a":1,"a":1}, false],
+    [{"a":1}, {"a":1.0}, false],
+    [{"a":"x"}, {"a":"x "}, false],
+    [[1,2], [1,2,3], false],
+    [0.5, 0.5, true],
+    [-0.0, 0.0, false],
+    [18446744073709551615, 18446744073709551615, true],
+    [false, false, true],
+    [null, false, false],
+    [{}, {}, true]
+  ])")).get(e), simdjson::SUCCESS);
+  for (simdjson::dom::element pair : omt::json::as_array(e)) {
+    const auto items = omt::json::as_array(pair);
+    const bool expected = bool(items.at(2).get_bool().value_unsafe());
+    EXPECT_EQ(omt::json::same_json(items.at(0).value_unsafe(), items.at(1).value_unsafe()), expected)
+        << simdjson::to_string(pair);
+    EXPECT_EQ(omt::json::same_json(items.at(1).value_unsafe(), items.at(0).value_unsafe()), expected);
+  }
+}
+
 }  // namespace

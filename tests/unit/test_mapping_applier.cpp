@@ -118,6 +118,71 @@ TEST_F(MappingApply, CustomFieldsLaterPathsOverwriteEarlierAndDottedKeysNest) {
             R"({"name":"Shoe"})");
 }
 
+TEST_F(MappingApply, ReadingEachParentOnceGivesWhatAScanPerPathGives) {
+  // The tables' parent_leaves: one pass over traits, context.traits and the event fills every key the tables read;
+  // the answers must be those of a scan per path, duplicated keys (the last wins), nulls and odd parents included.
+  const std::string_view events[] = {
+      R"({"traits":{"email":"first@x.io","email":"last@x.io","listingId":"l1","phone":"+44 20 7946 0958"},"userId":"u"})",
+      R"({"traits":{"email":""},"context":{"traits":{"email":"c@x.io","listingId":null,"gender":"F","gender":"male"}}})",
+      R"({"traits":[{"email":"in-array@x.io"}],"context":{"traits":"not an object"},"userId":"u","userId":"u2"})",
+      R"({"traits":{"":"empty key","emailx":"near","emai":"near"},"context":{"traits":{"email":"only@x.io"}}})",
+  };
+  for (const auto event : events) {
+    simdjson::dom::element e;
+    ASSERT_EQ(parser_.parse(event.data(), event.size()).get(e), simdjson::SUCCESS);
+    for (const auto* rules : {&tables_->contact.list("fields"), &tables_->order.list("customer")}) {
+      omt::json::Arena arena;
+      omt::mapping::Source scanned(e), filled(e, &tables_->parent_leaves);
+      auto a = omt::mapping::apply(*rules, scanned, arena), b = omt::mapping::apply(*rules, filled, arena);
+      ASSERT_EQ(bool(a), bool(b)) << event;
+      std::string ta, tb;
+      if (a) {
+        omt::json::write(ta, omt::json::OutValue(std::move(*a)));
+        omt::json::write(tb, omt::json::OutValue(std::move(*b)));
+      } else {
+        ta = a.error().message;
+        tb = b.error().message;
+      }
+      EXPECT_EQ(ta, tb) << event;
+    }
+    omt::mapping::Source filled(e, &tables_->parent_leaves);
+    std::string ta, tb;
+    omt::json::write(ta, omt::json::OutValue(omt::mapping::extract_custom_fields(*tables_->contact.custom_fields, e)));
+    omt::json::write(tb, omt::json::OutValue(omt::mapping::extract_custom_fields(*tables_->contact.custom_fields, filled)));
+    EXPECT_EQ(ta, tb) << event;
+  }
+}
+
+TEST_F(MappingApply, TheLastDuplicateKeyWinsWhenParentsAreReadOnce) {
+  simdjson::dom::element e;
+  ASSERT_EQ(parser_.parse(std::string_view(R"({"traits":{"email":"a@x.io","listingId":"l","email":"b@x.io"}})")).get(e),
+            simdjson::SUCCESS);
+  omt::json::Arena arena;
+  omt::mapping::Source source(e, &tables_->parent_leaves);
+  auto out = omt::mapping::apply(tables_->contact.list("fields"), source, arena);
+  ASSERT_TRUE(out) << out.error().message;
+  const auto* email = out->find("email");
+  ASSERT_NE(email, nullptr);
+  const auto* element = std::get_if<simdjson::dom::element>(&email->v);
+  ASSERT_NE(element, nullptr);
+  EXPECT_EQ(std::string_view(element->get_string().value_unsafe()), "b@x.io");
+}
+
+TEST_F(MappingApply, CustomFieldsExcludeOnlyTheListedKeys) {
+  const auto& spec = *tables_->contact.custom_fields;
+  for (const char* key : {"email", "phone", "phoneNumber", "timestampUnsubscribed", "merge"}) EXPECT_TRUE(spec.excludes(key)) << key;
+  for (const char* key : {"", "e", "emai", "emails", "Email", "phone_number", "loyaltyTier", "timestampUnsubscribedX"})
+    EXPECT_FALSE(spec.excludes(key)) << key;
+  omt::mapping::CustomFields long_keys;
+  long_keys.exclude = {std::string(70, 'k'), "b", "a"};
+  long_keys.sort_exclude();
+  EXPECT_EQ(long_keys.exclude, (std::vector<std::string>{"a", "b", std::string(70, 'k')}));
+  EXPECT_TRUE(long_keys.excludes(std::string(70, 'k')));
+  EXPECT_FALSE(long_keys.excludes(std::string(71, 'k')));
+  EXPECT_TRUE(long_keys.excludes("a"));
+  EXPECT_FALSE(long_keys.excludes("c"));
+}
+
 TEST_F(MappingApply, PathsThroughArraysAndNonObjects) {
   simdjson::dom::element e;
   ASSERT_EQ(parser_.parse(std::string_view(R"({"a":[{"b":1},{"b":2}],"s":"text"})")).get(e), simdjson::SUCCESS);
