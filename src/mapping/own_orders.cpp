@@ -3,6 +3,8 @@
 #include "mapping/own_orders.hpp"
 
 #include <algorithm>
+#include <initializer_list>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -66,6 +68,26 @@ std::optional<Error> extend(MappingFile& file, const njson& spec, const std::str
   return std::nullopt;
 }
 
+// A rule whose value the record keeps or not, but that can refuse the event (a required value, a string check, a
+// failing validator): it must still run where its key is dropped afterwards.
+bool can_refuse(const Rule& rule) { return rule.required || rule.must_be_string || rule.on_invalid == OnInvalid::fail; }
+
+void drop_twins(MappingFile& file, std::initializer_list<std::string_view> prefixes) {
+  auto& rules = file.lists.find("fields")->second.rules;
+  std::erase_if(rules, [&](const Rule& rule) {
+    return !can_refuse(rule) && std::any_of(prefixes.begin(), prefixes.end(),
+                                            [&](std::string_view p) { return rule.to.starts_with(p); });
+  });
+}
+
+// What a source in local currency keeps (sources/orders.cpp choose_currency): the order's base_* and the line
+// items' base_* and local_* are removed from its records, so their rules need not run.
+TableSet in_local_currency(TableSet tables) {
+  drop_twins(tables.order, {base_prefix});
+  drop_twins(tables.lineitems, {base_prefix, local_prefix});
+  return tables;
+}
+
 }  // namespace
 
 Expected<std::shared_ptr<const OwnOrderTables>> parse_own_orders(const Expected<std::string>& text, const TableSet& seed) {
@@ -110,6 +132,8 @@ Expected<std::shared_ptr<const OwnOrderTables>> parse_own_orders(const Expected<
   for (auto& entry : lifecycle)
     if (std::none_of(statuses.begin(), statuses.end(), [&](const auto& s) { return s.first == entry.first; }))
       statuses.push_back(std::move(entry));
+  own->local_tables = in_local_currency(own->tables);
+  own->local_lifecycle_tables = in_local_currency(own->lifecycle_tables);
   return std::shared_ptr<const OwnOrderTables>(std::move(own));
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mapping/table.hpp"
@@ -12,9 +13,16 @@
 
 namespace omt::mapping {
 
+// The prefixes of the currency twins own_orders.json adds: a source in local currency sends neither, in base
+// currency no local_* (sources/orders.cpp).
+inline constexpr std::string_view base_prefix = "base_", local_prefix = "local_";
+
 struct OwnOrderTables {
   TableSet tables;            // every table, with order.json and lineitems.json extended
   TableSet lifecycle_tables;  // the same, order.statuses followed by the lifecycle's event names
+  // tables and lifecycle_tables without the rules of the twins a source in local currency drops from its records,
+  // so they are never looked up (rules that can refuse an event are kept: the same events are refused).
+  TableSet local_tables, local_lifecycle_tables;
   std::vector<std::string> invalid_statuses;  // statuses that are never a valid order ("cancelled")
 };
 

@@ -302,17 +302,23 @@ std::string with_edits(dom::element object, const std::vector<Edit>& edits) {
   return out;
 }
 
-struct TimeField {
-  std::string_view key;
-  std::optional<GatewayTime> parsed;  // a readable string
-  std::optional<dom::element> value;  // as sent
-};
+// Read only when asked: most events' times are already in the one format and need no parse at all.
+class TimeField {
+ public:
+  TimeField(std::string_view key, std::optional<dom::element> value) : key(key), value(value), text(string_of(value)) {}
+  // The time, when the value is a readable string.
+  const std::optional<GatewayTime>& parsed() {
+    if (!parsed_) parsed_.emplace(text ? parse_gateway_time(*text) : std::nullopt);
+    return *parsed_;
+  }
 
-TimeField time_field(std::string_view key, std::optional<dom::element> value) {
-  TimeField field{key, std::nullopt, value};
-  if (const auto text = string_of(value)) field.parsed = parse_gateway_time(*text);
-  return field;
-}
+  const std::string_view key;
+  const std::optional<dom::element> value;  // as sent
+  const std::optional<std::string_view> text;
+
+ private:
+  std::optional<std::optional<GatewayTime>> parsed_;
+};
 
 // The members the stamp reads, found in one pass (the last of a duplicated key, as json::member finds it).
 struct StampedKeys {
@@ -330,13 +336,14 @@ struct StampedKeys {
 };
 
 // A readable time written again in the one format, when that changes its text.
-void reformat(std::vector<Edit>& edits, const TimeField& field) {
-  if (!field.parsed) return;
-  // Already "2024-05-01T10:00:00.000Z" (what the SDKs send): it would be written the same, so skip the work.
-  const std::string_view text = *string_of(field.value);
+void reformat(std::vector<Edit>& edits, TimeField& field) {
+  if (!field.text) return;
+  // Already "2024-05-01T10:00:00.000Z" (what the SDKs send): readable or not, it is left as it is, so skip the work.
+  const std::string_view text = *field.text;
   if (text.size() == 24 && text[10] == 'T' && text[19] == '.' && text[23] == 'Z') return;
-  std::string formatted = format_gateway_time(*field.parsed);
-  if (formatted != *string_of(field.value)) set(edits, field.key, json_text(formatted));
+  if (!field.parsed()) return;
+  std::string formatted = format_gateway_time(*field.parsed());
+  if (formatted != text) set(edits, field.key, json_text(formatted));
 }
 
 }  // namespace
@@ -368,22 +375,26 @@ std::optional<std::string> gateway_stamp(dom::element event, const Arrival& arri
   const auto received_nanos =
       chrono::duration_cast<chrono::nanoseconds>(arrival.received_at.time_since_epoch()).count();
   const GatewayTime received = from_nanos(Nanos(received_nanos), 0);
-  const std::string received_text = json_text(format_gateway_time(received));
+  std::string received_cache;  // written only for an event that lacks a time
+  const auto received_text = [&]() -> const std::string& {
+    if (received_cache.empty()) received_cache = json_text(format_gateway_time(received));
+    return received_cache;
+  };
   const StampedKeys keys(event);
-  if (!keys[StampedKeys::received_at]) set(edits, "receivedAt", received_text);
+  if (!keys[StampedKeys::received_at]) set(edits, "receivedAt", received_text());
 
-  const TimeField original = time_field("originalTimestamp", keys[StampedKeys::original_timestamp]);
-  const TimeField sent = time_field("sentAt", keys[StampedKeys::sent_at]);
-  const TimeField timestamp = time_field("timestamp", keys[StampedKeys::timestamp]);
-  for (const TimeField* field : {&original, &sent}) {
-    if (!field->value) set(edits, field->key, received_text);
+  TimeField original("originalTimestamp", keys[StampedKeys::original_timestamp]);
+  TimeField sent("sentAt", keys[StampedKeys::sent_at]);
+  TimeField timestamp("timestamp", keys[StampedKeys::timestamp]);
+  for (TimeField* field : {&original, &sent}) {
+    if (!field->value) set(edits, field->key, received_text());
     else reformat(edits, *field);
   }
-  if (timestamp.parsed) {
+  if (timestamp.parsed()) {
     reformat(edits, timestamp);
   } else {
     // GetChronologicalTimeStamp: receivedAt.Add(-sentAt.Sub(originalTimestamp)), Sub saturating as Go's does.
-    const Nanos from = to_nanos(original.parsed.value_or(received)), to = to_nanos(sent.parsed.value_or(received));
+    const Nanos from = to_nanos(original.parsed().value_or(received)), to = to_nanos(sent.parsed().value_or(received));
     constexpr Nanos max = std::numeric_limits<std::int64_t>::max(), min = std::numeric_limits<std::int64_t>::min();
     const Nanos d = std::clamp(to - from, min, max);
     const Nanos minus_d = d == min ? min : -d;  // Go's -d wraps at the minimum

@@ -28,14 +28,17 @@ void read_order_settings(config::detail::ObjectReader& source, OrderSettings& ou
 
 const mapping::TableSet& order_tables(const mapping::TableSet& seed, const OrderSettings& settings) {
   if (!seed.own_orders) return seed;
-  return settings.lifecycle ? seed.own_orders->lifecycle_tables : seed.own_orders->tables;
+  const mapping::OwnOrderTables& own = *seed.own_orders;
+  if (settings.currency == OrderCurrency::local) return settings.lifecycle ? own.local_lifecycle_tables : own.local_tables;
+  return settings.lifecycle ? own.lifecycle_tables : own.tables;
 }
 
 namespace {
 using json::OutObject;
 using json::OutValue;
 
-constexpr std::string_view base_prefix = "base_", local_prefix = "local_";
+using mapping::base_prefix;
+using mapping::local_prefix;
 
 bool contains(const std::vector<std::string>& list, std::string_view value) {
   return std::find(list.begin(), list.end(), value) != list.end();

@@ -66,6 +66,30 @@ TEST(OwnOrders, TheRudderTransformerMappingStillRefusesASpecShapedOrder) {
   EXPECT_NE(own->json.find(R"("unit_price":3)"), std::string::npos) << own->json;
 }
 
+// A source in local currency sends no base_* of the order nor base_* / local_* of its line items: its tables do not
+// look them up, except where a rule can refuse the event (base_currency must be a string), and keep the rest.
+TEST(OwnOrders, TheLocalCurrencyTablesLeaveOutTheTwinsTheRecordDrops) {
+  auto tables = omt::mapping::load_tables(omt::test::project_mappings_dir(), omt::ometria::contract::all);
+  ASSERT_TRUE(tables) << tables.error().message;
+  const auto& own = *tables->own_orders;
+  for (const auto* local : {&own.local_tables, &own.local_lifecycle_tables}) {
+    const auto& order = local->order.list("fields");
+    const auto& items = local->lineitems.list("fields");
+    EXPECT_FALSE(order.find("base_grand_total"));
+    EXPECT_TRUE(order.find("base_currency")) << "a string check can refuse the order";
+    EXPECT_TRUE(order.find("total_refunded"));
+    EXPECT_TRUE(order.find("grand_total"));
+    EXPECT_FALSE(items.find("base_unit_price"));
+    EXPECT_FALSE(items.find("local_unit_price"));
+    EXPECT_TRUE(items.find("unit_price"));
+    EXPECT_EQ(local->lineitems.custom_fields->exclude, own.tables.lineitems.custom_fields->exclude)
+        << "the twins' source names are still left out of the line items' properties";
+  }
+  EXPECT_EQ(own.local_lifecycle_tables.order.statuses, own.lifecycle_tables.order.statuses);
+  EXPECT_EQ(own.local_tables.order.statuses, own.tables.order.statuses);
+  EXPECT_TRUE(own.tables.lineitems.list("fields").find("local_unit_price")) << "the other currencies keep them";
+}
+
 TEST(OwnOrders, ErrorsNameTheFileAndTheEntry) {
   EXPECT_EQ(own_orders_error(R"({"lifecycle":{"order paid":"paid"},"order":{"alsoFrom":{"grand_totl":["properties.total"]}}})"),
             R"(mapping error in own_orders.json order alsoFrom grand_totl: no rule of order.json fields maps "grand_totl")");
