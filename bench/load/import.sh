@@ -58,6 +58,9 @@ echo "writing $events events..." >&2
 python3 "$root/bench/load/make_import_events.py" "$events" "$work/events.jsonl" "$work/batches.jsonl"
 gzip -k -1 "$work/events.jsonl"
 orders=$(python3 "$root/bench/load/make_import_csv.py" "$events" "$work/orders.csv")
+# The inputs written out before anything is measured: the kernel's writeback of gigabytes of fresh dirty pages
+# would otherwise fall on whichever import runs first.
+sync
 echo "events.jsonl: $(du -h "$work/events.jsonl" | cut -f1), gzip: $(du -h "$work/events.jsonl.gz" | cut -f1)," \
   "orders.csv: $(du -h "$work/orders.csv" | cut -f1) ($events rows, $orders orders)" >&2
 
@@ -88,6 +91,7 @@ run_import() {  # $1: binary, $2: input file, $3: label, $4: items (events or ro
   mkdir -p "$dir"
   config "$dir/queue.db" >"$dir/config.json"
   local start end
+  sync  # the last case's writes on disk before this one starts (writeback would fall on this one)
   start=$(date +%s.%N)
   /usr/bin/time -v "$bin" import "$input" --source bench --config "$dir/config.json" --quiet --json "$@" \
     --accept optin-without-timestamp --accept one-optin-for-all --accept old-custom-events --max-bad-records "$items" \
@@ -104,6 +108,7 @@ run_import() {  # $1: binary, $2: input file, $3: label, $4: items (events or ro
   echo "$seconds" >"$dir/seconds"
   echo "$cpu" >"$dir/cpu"
   echo "$queued" >"$dir/queued"
+  rm -f "$dir"/queue.db*  # gigabytes that no later step reads
 }
 labels=(import import.gz import.csv)
 run_all() {  # $1: binary, $2: label suffix
@@ -118,6 +123,7 @@ if [[ -n "$before" ]]; then
 fi
 
 # ---- ingest of the same events ----
+sync  # as before each import
 mkdir -p "$work/ingest"
 config "$work/ingest/queue.db" >"$work/ingest/config.json"
 "$binary" serve --config "$work/ingest/config.json" --listen 127.0.0.1:0 --log-level info 2>"$work/ingest/server.log" &
@@ -174,6 +180,8 @@ done
 if command -v wrk >/dev/null; then
   kill "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
+  rm -f "$work/ingest"/queue.db*
+  sync
   mkdir -p "$work/ingest-wrk"
   config "$work/ingest-wrk/queue.db" >"$work/ingest-wrk/config.json"
   head -1 "$work/batches.jsonl" >"$work/ingest-wrk/body.json"

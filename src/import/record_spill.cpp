@@ -23,7 +23,6 @@ namespace omt::import {
 namespace {
 
 constexpr char kMagic[8] = {'o', 'm', 't', 's', 'p', 'l', '2', '\n'};
-constexpr std::size_t kAlignment = 4096;               // what O_DIRECT asks of buffers, offsets and sizes
 constexpr std::uint32_t kMaxRecordBytes = 64u << 20;   // far above any record (60 KB): a larger length is damage
 constexpr std::uint32_t kEndMark = 0xFFFFFFFFu;        // a length no record has
 constexpr std::uint64_t kCheckRoomEvery = 64ull << 20;
@@ -110,24 +109,12 @@ Error spill_error(const std::filesystem::path& path, const std::string& what) {
 std::string errno_text() { return std::strerror(errno); }
 std::string errno_text(int e) { return std::strerror(e); }
 
-// Writing: with O_DIRECT where the file system takes it (tmpfs, for one, does not), else through the page cache.
-// Reading: through the page cache, whose read-ahead keeps the disk busy while the records are queued (a direct
-// read would wait for each block), and copies little.
-Expected<SpillFile> open_spill(const std::filesystem::path& file, int flags, const char* what, bool want_direct) {
-  int fd = -1;
-  bool direct = false;
-#ifdef O_DIRECT
-  if (want_direct) {
-    fd = ::open(file.c_str(), flags | O_DIRECT | O_CLOEXEC, 0644);
-    direct = fd >= 0;
-  }
-  if (fd < 0 && (!want_direct || errno == EINVAL)) fd = ::open(file.c_str(), flags | O_CLOEXEC, 0644);
-#else
-  (void)want_direct;
-  fd = ::open(file.c_str(), flags | O_CLOEXEC, 0644);
-#endif
+// Written and read through the page cache. Writing past it (O_DIRECT) was measured slower: the import waits for
+// the disk at every block (bench/load/import.sh, 1,000,000 events, both builds in one run, in both orders).
+Expected<SpillFile> open_spill(const std::filesystem::path& file, int flags, const char* what) {
+  const int fd = ::open(file.c_str(), flags | O_CLOEXEC, 0644);
   if (fd < 0) return tl::unexpected(spill_error(file, std::string(what) + errno_text()));
-  SpillFile f(fd, direct);
+  SpillFile f(fd);
   if (!f.usable()) return tl::unexpected(spill_error(file, "no memory for its buffer"));
   return f;
 }
@@ -136,20 +123,16 @@ Expected<SpillFile> open_spill(const std::filesystem::path& file, int flags, con
 
 // ---- SpillFile ----
 
-SpillFile::SpillFile(int fd, bool direct) : fd_(fd), direct_(direct) {
-  void* p = nullptr;
-  if (posix_memalign(&p, kAlignment, spill_block_bytes) == 0) buffer_ = static_cast<char*>(p);
-}
+SpillFile::SpillFile(int fd) : fd_(fd), buffer_(static_cast<char*>(std::malloc(spill_block_bytes))) {}
 
 SpillFile::SpillFile(SpillFile&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), direct_(other.direct_), buffer_(std::exchange(other.buffer_, nullptr)) {}
+    : fd_(std::exchange(other.fd_, -1)), buffer_(std::exchange(other.buffer_, nullptr)) {}
 
 SpillFile& SpillFile::operator=(SpillFile&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
     std::free(buffer_);
     fd_ = std::exchange(other.fd_, -1);
-    direct_ = other.direct_;
     buffer_ = std::exchange(other.buffer_, nullptr);
   }
   return *this;
@@ -162,15 +145,6 @@ SpillFile::~SpillFile() {
   buffer_ = nullptr;
 }
 
-bool SpillFile::drop_direct() {
-#ifdef O_DIRECT
-  const int flags = ::fcntl(fd_, F_GETFL);
-  if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) return false;
-#endif
-  direct_ = false;
-  return true;
-}
-
 int SpillFile::close() {
   const int fd = std::exchange(fd_, -1);
   return fd >= 0 ? ::close(fd) : 0;
@@ -180,7 +154,7 @@ int SpillFile::close() {
 
 Expected<SpillWriter> SpillWriter::create(const std::filesystem::path& file) {
   // Truncated: a file left by an earlier process is never read, only written over.
-  auto f = open_spill(file, O_WRONLY | O_CREAT | O_TRUNC, "cannot create it: ", true);
+  auto f = open_spill(file, O_WRONLY | O_CREAT | O_TRUNC, "cannot create it: ");
   if (!f) return tl::unexpected(f.error());
   SpillWriter writer(std::move(*f), file);
   if (auto r = writer.write(kMagic, sizeof kMagic); !r) return tl::unexpected(r.error());
@@ -192,8 +166,6 @@ Expected<void> SpillWriter::write_block(std::size_t n) {
   while (done < n) {
     const ssize_t w = ::write(file_.fd(), file_.buffer() + done, n - done);
     if (w < 0 && errno == EINTR) continue;
-    // A file system that opened with O_DIRECT but wants other blocks: on through the page cache.
-    if (w < 0 && errno == EINVAL && file_.direct() && file_.drop_direct()) continue;
     if (w < 0) return tl::unexpected(spill_error(path_, "cannot write: " + errno_text()));
     if (w == 0) return tl::unexpected(spill_error(path_, "cannot write: " + errno_text(ENOSPC)));
     done += static_cast<std::size_t>(w);
@@ -242,13 +214,8 @@ Expected<void> SpillWriter::close(std::uint64_t last_line, std::uint64_t last_en
   end.c = last_end_offset;
   end.crc = crc_of(end, {});
   if (auto r = write(&end, sizeof end); !r) return r;
-  // The last block: O_DIRECT writes whole aligned blocks, so it is padded and the file then cut to its length.
-  const std::size_t tail = file_.direct() ? (buffered_ + kAlignment - 1) / kAlignment * kAlignment : buffered_;
-  std::memset(file_.buffer() + buffered_, 0, tail - buffered_);
-  if (auto r = write_block(tail); !r) return r;
+  if (auto r = write_block(buffered_); !r) return r;
   buffered_ = 0;
-  if (file_.direct() && ::ftruncate(file_.fd(), static_cast<off_t>(bytes_)) != 0)
-    return tl::unexpected(spill_error(path_, "cannot write: " + errno_text()));
   if (file_.close() != 0) return tl::unexpected(spill_error(path_, "cannot write: " + errno_text()));
   return {};
 }
@@ -256,7 +223,7 @@ Expected<void> SpillWriter::close(std::uint64_t last_line, std::uint64_t last_en
 // ---- SpillReader ----
 
 Expected<SpillReader> SpillReader::open(const std::filesystem::path& file) {
-  auto f = open_spill(file, O_RDONLY, "cannot open it: ", false);
+  auto f = open_spill(file, O_RDONLY, "cannot open it: ");
   if (!f) return tl::unexpected(f.error());
   (void)::posix_fadvise(f->fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
   SpillReader reader(std::move(*f), file);

@@ -44,29 +44,25 @@ struct SpillEnd {
 // one, else by table (`portable`: always); the same value either way.
 std::uint32_t spill_crc32c(std::string_view bytes, bool portable = false);
 
-// A spill file's descriptor and its block buffer (aligned, for O_DIRECT), both let go with it.
+// A spill file's descriptor and its block buffer, both let go with it.
 class SpillFile {
  public:
   SpillFile() = default;
-  SpillFile(int fd, bool direct);
+  explicit SpillFile(int fd);
   SpillFile(SpillFile&& other) noexcept;
   SpillFile& operator=(SpillFile&& other) noexcept;
   ~SpillFile();
   int fd() const { return fd_; }
-  bool direct() const { return direct_; }  // opened with O_DIRECT: whole aligned blocks only
   char* buffer() const { return buffer_; }
   bool usable() const { return fd_ >= 0 && buffer_ != nullptr; }
-  bool drop_direct();  // on through the page cache (a file system that takes O_DIRECT only in part)
-  int close();         // the descriptor's close(): 0, or -1 with errno
+  int close();  // the descriptor's close(): 0, or -1 with errno
 
  private:
   int fd_ = -1;
-  bool direct_ = false;
   char* buffer_ = nullptr;  // spill_block_bytes
 };
 
-// What a spill file is written and read in: whole blocks, written past the page cache where the file system
-// allows it (O_DIRECT), so that the spill costs the disk its bytes and not the CPU a copy into the cache.
+// What a spill file is written and read in: blocks of this size, so that a spill costs few system calls.
 inline constexpr std::size_t spill_block_bytes = 1u << 20;
 
 class SpillWriter {
