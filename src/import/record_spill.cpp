@@ -110,7 +110,7 @@ std::string errno_text() { return std::strerror(errno); }
 std::string errno_text(int e) { return std::strerror(e); }
 
 // Written and read through the page cache. Writing past it (O_DIRECT) was measured slower: the import waits for
-// the disk at every block (bench/load/import.sh, 1,000,000 events, both builds in one run, in both orders).
+// the disk at every block (bench/load/import.sh, 1,000,000 events: two runs of both builds, one in each order).
 Expected<SpillFile> open_spill(const std::filesystem::path& file, int flags, const char* what) {
   const int fd = ::open(file.c_str(), flags | O_CLOEXEC, 0644);
   if (fd < 0) return tl::unexpected(spill_error(file, std::string(what) + errno_text()));

@@ -144,7 +144,6 @@ class DestinationMemo {
   }
 
  private:
-
   bool seen_ = false;
   std::optional<dom::element> last_;
   ometria::DestinationConfig config_;
