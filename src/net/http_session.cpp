@@ -22,19 +22,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-Method method_from(http::verb verb) {
-  switch (verb) {
-    case http::verb::get: return Method::get;
-    case http::verb::head: return Method::head;
-    case http::verb::post: return Method::post;
-    case http::verb::put: return Method::put;
-    case http::verb::patch: return Method::patch;
-    case http::verb::delete_: return Method::del;
-    case http::verb::options: return Method::options;
-    default: return Method::other;
-  }
-}
-
 // The first read of a Content-Length body; the body grows from there as it fills (never past Content-Length).
 constexpr std::size_t first_body_read = 64 * 1024;
 // Growth factor when the body fills up: 4 keeps a 400 KB body to two reallocations (64 K -> 256 K -> all).
@@ -124,7 +111,7 @@ void HttpSession::begin_request() {
   request_start_ = Clock::now();
   route_ = &server_->events.invalid_route();
   set_deadline(config().timeouts.read, request_start_);  // one deadline for the whole request
-  parser_.emplace();
+  parser_.emplace(request_, method_name_, body_);
   parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(config().limits.max_header_bytes, UINT32_MAX)));
   parser_->body_limit(config().limits.max_body_bytes);
   parse_header();
@@ -155,10 +142,9 @@ void HttpSession::parse_header() {
 void HttpSession::on_header(beast::error_code ec) {
   if (ec) return on_read_error(ec);
   if (parser_->is_done()) return on_request_read();
-  auto& req = parser_->get();
   const auto length = parser_->content_length();
   const bool body_already_here = length && buffer_.size() >= *length;
-  if (beast::iequals(req[http::field::expect], "100-continue") && !body_already_here) {
+  if (parser_->expects_continue() && !body_already_here) {
     // curl waits a second for this before sending a body over 1 KiB.
     static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
     asio::async_write(socket_, asio::buffer(continue_line.data(), continue_line.size()),
@@ -185,11 +171,11 @@ void HttpSession::read_body() {
     body_received_ = from_buffer;
     return read_more_body();
   }
-  // Chunked: the parser decodes; a larger read buffer keeps it from reading 512 bytes at a time.
+  // Chunked: the parser decodes into body_; a larger read buffer keeps it from reading 512 bytes at a time.
   buffer_.reserve(64 * 1024);
+  body_.clear();
   http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
     if (ec) return self->on_read_error(ec);
-    self->body_ = std::move(self->parser_->get().body());
     self->on_request_read();
   });
 }
@@ -256,28 +242,17 @@ void HttpSession::on_read_error(beast::error_code ec) {
 void HttpSession::on_request_read() {
   state_ = State::handling;
   clear_deadline();
-  auto& req = parser_->get();
-  // Filled in place: the strings keep their capacity from the connection's previous request.
+  // The parser filled the method, target, path and header fields in place (their strings keep their capacity
+  // from the connection's previous request).
   Request& request = request_;
-  request.method = method_from(req.method());
-  request.target.assign(req.target().data(), req.target().size());
-  request.path.assign(request.target, 0, request.target.find('?'));
-  std::size_t fields = 0;
-  for (const auto& field : req) {
-    if (fields == request.headers.size()) request.headers.emplace_back();
-    request.headers[fields].first.assign(field.name_string().data(), field.name_string().size());
-    request.headers[fields].second.assign(field.value().data(), field.value().size());
-    ++fields;
-  }
-  request.headers.resize(fields);
   request.params.clear();
   request.body.swap(body_);  // body_ now holds the previous request's buffer, for the next body
   last_request_bytes_ = request.body.size();
   body_.clear();
   if (request.peer_address != peer_address_) request.peer_address = peer_address_;
-  keep_alive_ = req.keep_alive();
-  version_ = req.version();
-  const std::string_view method_name(req.method_string().data(), req.method_string().size());
+  keep_alive_ = parser_->keep_alive();
+  version_ = parser_->version();
+  const std::string_view method_name = method_name_;
   if (obs::HttpEvents::access_lines_on()) {
     request_line_.assign(method_name);
     request_line_ += ' ';

@@ -20,6 +20,7 @@
 #include <boost/beast/http.hpp>
 
 #include "listener.hpp"
+#include "request_parser.hpp"
 #include "omt/net/router.hpp"
 #include "omt/net/server.hpp"
 
@@ -80,8 +81,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Res
   std::uint64_t timer_generation_ = 0;  // tells a wake-up that is still current from one armed before
   bool timed_out_ = false;              // the deadline passed: the socket was closed under the pending operation
   boost::beast::flat_buffer buffer_;
-  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  Request request_;     // the request being handled; its strings keep their capacity for the next one
+  Request request_;     // the request being read and handled; its strings keep their capacity for the next one
+  std::optional<RequestParser> parser_;  // fills request_ (a fresh one a request: Beast's parsers are not reusable)
   Response response_;   // the answer being written: its body is the string the handler serialised it into
   std::string head_;    // the answer's status line and header fields, written before the body in one send
   std::string body_;    // the body being read (swapped into request_ when it is whole)
@@ -96,6 +97,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Res
   bool keep_alive_ = true;
   bool close_after_write_ = false;
   std::size_t lingered_ = 0;
+  std::string method_name_;   // the request's method as sent
   std::string request_line_;  // "METHOD target" for the access line; empty unless access lines are on
   std::string peer_address_;  // the remote IP address (Request::peer_address); "" if the socket could not say
 };
