@@ -173,7 +173,6 @@ void HttpSession::read_body() {
   }
   // Chunked: the parser decodes into body_; a larger read buffer keeps it from reading 512 bytes at a time.
   buffer_.reserve(64 * 1024);
-  body_.clear();
   http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
     if (ec) return self->on_read_error(ec);
     self->on_request_read();
