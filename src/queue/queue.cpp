@@ -78,9 +78,9 @@ Expected<std::size_t> Queue::rekey(const std::string& from_key, const std::strin
 Expected<std::size_t> Queue::release_key(const std::string& api_key, const std::string& reason) {
   return wait_for<std::size_t>("release_key", [&](Done<std::size_t> done) { release_key(api_key, reason, std::move(done)); });
 }
-Expected<std::vector<ReadyPartition>> Queue::ready_partitions() {
-  return wait_for<std::vector<ReadyPartition>>("ready_partitions",
-                                               [&](Done<std::vector<ReadyPartition>> done) { ready_partitions(std::move(done)); });
+Expected<std::vector<ReadyPartition>> Queue::ready_partitions(std::uint64_t count_up_to) {
+  return wait_for<std::vector<ReadyPartition>>(
+      "ready_partitions", [&](Done<std::vector<ReadyPartition>> done) { ready_partitions(count_up_to, std::move(done)); });
 }
 Expected<QueueStats> Queue::stats() {
   return wait_for<QueueStats>("stats", [&](Done<QueueStats> done) { stats(std::move(done)); });

@@ -105,7 +105,11 @@ void DeliveryService::Impl::do_scan() {
   scanning_ = true;
   const auto started = Steady::now();
   on_queue<std::vector<queue::ReadyPartition>>(
-      [](queue::Queue& q, queue::Done<std::vector<queue::ReadyPartition>> done) { q.ready_partitions(std::move(done)); },
+      // As many due records as the pushers on_scan may start can take: a deeper count changes nothing.
+      [count_up_to = std::uint64_t{options_.max_records_per_push} * std::max<std::size_t>(1, options_.pushes_per_partition)](
+          queue::Queue& q, queue::Done<std::vector<queue::ReadyPartition>> done) {
+        q.ready_partitions(count_up_to, std::move(done));
+      },
       [started](const Self& self, Expected<std::vector<queue::ReadyPartition>> ready) {
         self->on_scan(started, std::move(ready));
       });

@@ -218,7 +218,7 @@ class MemoryQueue final : public queue::Queue, public queue::RequestLog {
     }());
   }
 
-  void ready_partitions(queue::Done<std::vector<queue::ReadyPartition>> done) override {
+  void ready_partitions(std::uint64_t /*count_up_to*/, queue::Done<std::vector<queue::ReadyPartition>> done) override {
     done([&]() -> Expected<std::vector<queue::ReadyPartition>> {
       std::lock_guard lock(mutex_);
       std::map<Partition, std::uint64_t> ready;

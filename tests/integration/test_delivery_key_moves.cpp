@@ -96,8 +96,8 @@ class ScriptedOwnershipQueue final : public queue::Queue, public queue::KeyOwner
   void release_key(const std::string& api_key, const std::string& reason, queue::Done<std::size_t> done) override {
     real_.release_key(api_key, reason, std::move(done));
   }
-  void ready_partitions(queue::Done<std::vector<queue::ReadyPartition>> done) override {
-    real_.ready_partitions(std::move(done));
+  void ready_partitions(std::uint64_t count_up_to, queue::Done<std::vector<queue::ReadyPartition>> done) override {
+    real_.ready_partitions(count_up_to, std::move(done));
   }
   void stats(queue::Done<queue::QueueStats> done) override { real_.stats(std::move(done)); }
   std::uint64_t depth() const override { return real_.depth(); }

@@ -413,7 +413,7 @@ class ManualQueue final : public omt::queue::Queue {
   void held_keys(Done<std::vector<omt::queue::HeldKey>> done) override { done(unused()); }
   void rekey(const std::string&, const std::string&, Done<std::size_t> done) override { done(unused()); }
   void release_key(const std::string&, const std::string&, Done<std::size_t> done) override { done(unused()); }
-  void ready_partitions(Done<std::vector<omt::queue::ReadyPartition>> done) override { done(unused()); }
+  void ready_partitions(std::uint64_t, Done<std::vector<omt::queue::ReadyPartition>> done) override { done(unused()); }
   void stats(Done<omt::queue::QueueStats> done) override { done(unused()); }
   std::uint64_t depth() const override { return 0; }
   std::uint64_t lane_depth(omt::queue::Lane) const override { return 0; }

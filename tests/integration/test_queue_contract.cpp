@@ -12,6 +12,7 @@
 #include <functional>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -200,6 +201,30 @@ TEST_P(QueueContract, ConcurrentProducersAllGetDurableDistinctIds) {
   auto reopened = open();
   ASSERT_TRUE(reopened);
   EXPECT_EQ(reopened->depth(), 1200u);
+}
+
+// A scan says how many due records it can use: each partition is counted exactly up to that bound (and may stop
+// there), leased records are not due, and partitions come oldest first within a lane.
+TEST_P(QueueContract, ReadyPartitionsCountDueRecordsExactlyUpToTheBoundAsked) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  enqueue(*q, contacts("deep", 0, 7));
+  enqueue(*q, contacts("shallow", 100, 2));
+  const auto ready_of = [&](std::uint64_t bound) {
+    std::map<std::string, std::uint64_t> ready;
+    auto listed = q->ready_partitions(bound);
+    EXPECT_TRUE(listed);
+    if (listed) for (const auto& p : *listed) ready[p.api_key] = p.ready;
+    return ready;
+  };
+  EXPECT_EQ(ready_of(0), (std::map<std::string, std::uint64_t>{{"deep", 7}, {"shallow", 2}}));
+  auto bounded = ready_of(3);
+  ASSERT_EQ(bounded.size(), 2u);
+  EXPECT_GE(bounded["deep"], 3u);
+  EXPECT_LE(bounded["deep"], 7u);
+  EXPECT_EQ(bounded["shallow"], 2u);  // under the bound: exact
+  ASSERT_TRUE(q->lease("deep", RecordType::contact, omt::queue::Lane::live, 5, 30s));
+  EXPECT_EQ(ready_of(10), (std::map<std::string, std::uint64_t>{{"deep", 2}, {"shallow", 2}}));
 }
 
 // Lanes: a lease reads one lane, each lane in its own order, and ready partitions list the live lane first.

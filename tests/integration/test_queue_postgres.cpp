@@ -73,13 +73,14 @@ class PostgresQueueTest : public ::testing::Test {
 
 TEST_F(PostgresQueueTest, ANewDatabaseGetsTheTablesAtTheCurrentSchemaVersionAndANewerOneIsRefused) {
   ASSERT_TRUE(open(options()));
-  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "4");
+  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "5");
+  EXPECT_EQ(sql(url_, "SELECT reloptions FROM pg_class WHERE relname = 'records'"), "{fillfactor=50}");
   ASSERT_TRUE(open(options()));  // opening again migrates nothing
   EXPECT_EQ(sql(url_, "SELECT COUNT(*) FROM schema_version"), "1");
   sql(url_, "UPDATE schema_version SET version = 99");
   auto newer = PostgresQueue::open(options());
   ASSERT_FALSE(newer);
-  EXPECT_NE(newer.error().message.find("schema version 99, newer than this build knows (4)"), std::string::npos)
+  EXPECT_NE(newer.error().message.find("schema version 99, newer than this build knows (5)"), std::string::npos)
       << newer.error().message;
 }
 
@@ -353,7 +354,7 @@ TEST_F(PostgresQueueTest, AVersion1DatabaseIsMigratedWithItsRecordsKept) {
       "UPDATE schema_version SET version = 1");
   auto q = open(options());
   ASSERT_TRUE(q);
-  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "4");
+  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "5");
   EXPECT_EQ(q->lane_depth(Lane::live), 2u);
   EXPECT_EQ(q->lane_depth(Lane::backfill), 1u);
   auto leased = q->lease("k", RecordType::contact, Lane::live, 10, 30s);

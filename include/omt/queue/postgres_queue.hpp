@@ -80,7 +80,7 @@ class PostgresQueue final : public Queue, public OmetriaErrorLog, public Request
   void held_keys(Done<std::vector<HeldKey>> done) override;
   void rekey(const std::string& from_key, const std::string& to_key, Done<std::size_t> done) override;
   void release_key(const std::string& api_key, const std::string& reason, Done<std::size_t> done) override;
-  void ready_partitions(Done<std::vector<ReadyPartition>> done) override;
+  void ready_partitions(std::uint64_t count_up_to, Done<std::vector<ReadyPartition>> done) override;
   void stats(Done<QueueStats> done) override;
   std::uint64_t depth() const override;
   // Counted by this object's own operations, and set to the exact count by stats() (another process's writes

@@ -327,7 +327,10 @@ class Queue {
   // api_key is dropped. Answers how many records moved.
   virtual void release_key(const std::string& api_key, const std::string& reason, Done<std::size_t> done) = 0;
 
-  virtual void ready_partitions(Done<std::vector<ReadyPartition>> done) = 0;
+  // The partitions with due records, live ones first, then the oldest first. `ready` counts a partition's due
+  // records exactly up to count_up_to (0: no bound) and may stop there: the caller says how many it can use (a
+  // scan of a deep queue need not count every due record to learn that a partition has a few pushes' worth).
+  virtual void ready_partitions(std::uint64_t count_up_to, Done<std::vector<ReadyPartition>> done) = 0;
   virtual void stats(Done<QueueStats> done) = 0;
 
   // Records waiting, every lane / one lane (cheap: no database read, so synchronous). Over the high-water mark of
@@ -387,7 +390,7 @@ class Queue {
   Expected<std::vector<HeldKey>> held_keys();
   Expected<std::size_t> rekey(const std::string& from_key, const std::string& to_key);
   Expected<std::size_t> release_key(const std::string& api_key, const std::string& reason);
-  Expected<std::vector<ReadyPartition>> ready_partitions();
+  Expected<std::vector<ReadyPartition>> ready_partitions(std::uint64_t count_up_to = 0);
   Expected<QueueStats> stats();
   Expected<std::vector<DeadRecord>> dead_letters(const DeadLetterSelection& which);
   Expected<std::size_t> replay(const DeadLetterSelection& which);

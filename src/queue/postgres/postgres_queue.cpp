@@ -801,14 +801,29 @@ void PostgresQueue::release_key(const std::string& api_key, const std::string& r
   }, std::move(done));
 }
 
-void PostgresQueue::ready_partitions(Done<std::vector<ReadyPartition>> done) {
-  impl_->submit_call<std::vector<ReadyPartition>>("ready_partitions", [impl = impl_.get()](Connection& db, std::int64_t&) -> Expected<std::vector<ReadyPartition>> {
+// Partitions one by one off records_by_partition (each the next (api key, type, lane) after the last: a lookup in
+// the index, not a read of the table), each counting its due records in id order up to count_up_to: a scan of a
+// deep queue reads a few pushes' worth per partition, not every due row (74 ms at 150,000 records, once counted
+// in full; docs/scaling.md, "Benchmark"). The oldest due record is near enough the first in id order: ids grow
+// as records arrive, and a retried record keeps its id.
+void PostgresQueue::ready_partitions(std::uint64_t count_up_to, Done<std::vector<ReadyPartition>> done) {
+  impl_->submit_call<std::vector<ReadyPartition>>("ready_partitions", [impl = impl_.get(), count_up_to](Connection& db, std::int64_t&) -> Expected<std::vector<ReadyPartition>> {
         Params p;
         p.add(impl->now());
-        auto rows = db.exec(
-            "SELECT api_key, type, lane, COUNT(*) FROM records WHERE next_attempt_at <= $1 AND leased_until <= $1"
-            " AND api_key NOT IN (SELECT api_key FROM held_keys) GROUP BY api_key, type, lane"
-            " ORDER BY lane, MIN(created_at)",  // live first, as delivery wants them
+        add_limit(p, count_up_to);
+        auto rows = db.exec_prepared("list ready partitions",
+            "WITH RECURSIVE part AS ("
+            "  (SELECT api_key, type, lane FROM records ORDER BY api_key, type, lane LIMIT 1)"
+            "  UNION ALL"
+            "  SELECT nxt.api_key, nxt.type, nxt.lane FROM part, LATERAL ("
+            "    SELECT r.api_key, r.type, r.lane FROM records r WHERE (r.api_key, r.type, r.lane) > (part.api_key, part.type, part.lane)"
+            "    ORDER BY r.api_key, r.type, r.lane LIMIT 1) nxt)"
+            " SELECT part.api_key, part.type, part.lane, due.ready FROM part CROSS JOIN LATERAL ("
+            "   SELECT COUNT(*) AS ready, MIN(created_at) AS oldest FROM ("
+            "     SELECT created_at FROM records r WHERE r.api_key = part.api_key AND r.type = part.type"
+            "       AND r.lane = part.lane AND r.next_attempt_at <= $1 AND r.leased_until <= $1 ORDER BY r.id LIMIT $2) d) due"
+            " WHERE due.ready > 0 AND part.api_key NOT IN (SELECT api_key FROM held_keys)"
+            " ORDER BY part.lane, due.oldest",  // live first, as delivery wants them
             p, "list ready partitions");
         if (!rows) return tl::unexpected(rows.error());
         std::vector<ReadyPartition> ready;

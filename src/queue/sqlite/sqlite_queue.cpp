@@ -518,7 +518,8 @@ void SqliteQueue::held_keys(Done<std::vector<HeldKey>> done) {
   impl_->writer->submit_call<std::vector<HeldKey>>([impl = impl_.get()](sqlite::DepthDelta&) { return impl->read_held_keys(); }, std::move(done));
 }
 
-void SqliteQueue::ready_partitions(Done<std::vector<ReadyPartition>> done) {
+// Exact whatever count_up_to says: a chunk row carries its count, so the sum costs a row per chunk, not per record.
+void SqliteQueue::ready_partitions(std::uint64_t /*count_up_to*/, Done<std::vector<ReadyPartition>> done) {
   impl_->writer->submit_call<std::vector<ReadyPartition>>([impl = impl_.get()](sqlite::DepthDelta&) -> Expected<std::vector<ReadyPartition>> {
         const UnixMillis now = impl->now();
         impl->leases.expire(now);
