@@ -46,6 +46,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -211,6 +212,8 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   void request_scan();
   void schedule_scan_at(Steady::time_point when);
   void do_scan();
+  // The pushers a scan may start in one partition (delivery.pushes_per_partition, at least one).
+  std::uint64_t max_pushers() const { return std::max<std::size_t>(1, options_.pushes_per_partition); }
   void on_scan(Steady::time_point started, Expected<std::vector<queue::ReadyPartition>> ready);
   void consider(Partition& p, Steady::time_point now);
   std::size_t max_active() const { return 2 * options_.max_in_flight + 4; }

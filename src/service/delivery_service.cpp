@@ -106,7 +106,7 @@ void DeliveryService::Impl::do_scan() {
   const auto started = Steady::now();
   on_queue<std::vector<queue::ReadyPartition>>(
       // As many due records as the pushers on_scan may start can take: a deeper count changes nothing.
-      [count_up_to = std::uint64_t{options_.max_records_per_push} * std::max<std::size_t>(1, options_.pushes_per_partition)](
+      [count_up_to = max_pushers() * options_.max_records_per_push](
           queue::Queue& q, queue::Done<std::vector<queue::ReadyPartition>> done) {
         q.ready_partitions(count_up_to, std::move(done));
       },
@@ -141,7 +141,7 @@ void DeliveryService::Impl::on_scan(Steady::time_point started, Expected<std::ve
       }
       // One pusher per full push's worth of due records, up to pushes_per_partition.
       const auto pushes = (r.ready + options_.max_records_per_push - 1) / options_.max_records_per_push;
-      const auto pushers = std::clamp<std::uint64_t>(pushes, 1, std::max<std::size_t>(1, options_.pushes_per_partition));
+      const auto pushers = std::clamp<std::uint64_t>(pushes, 1, max_pushers());
       for (unsigned pusher = 0; pusher < pushers; ++pusher)
         consider(partition(PartitionKey{r.api_key, r.type, r.lane, pusher}), now);
     }

@@ -84,6 +84,22 @@ TEST_F(PostgresQueueTest, ANewDatabaseGetsTheTablesAtTheCurrentSchemaVersionAndA
       << newer.error().message;
 }
 
+// The scan for ready partitions stops counting at the bound asked (the contract allows it; PostgreSQL does it, so
+// that a scan of a deep queue reads a few pushes' worth per partition), and counts exactly below it.
+TEST_F(PostgresQueueTest, AScanForReadyPartitionsStopsCountingAtTheBoundAsked) {
+  auto q = open(options());
+  ASSERT_TRUE(q);
+  enqueue(*q, contacts("k", 0, 7));
+  auto bounded = q->ready_partitions(3);
+  ASSERT_TRUE(bounded);
+  ASSERT_EQ(bounded->size(), 1u);
+  EXPECT_EQ((*bounded)[0].ready, 3u);
+  auto unbounded = q->ready_partitions(0);
+  ASSERT_TRUE(unbounded);
+  ASSERT_EQ(unbounded->size(), 1u);
+  EXPECT_EQ((*unbounded)[0].ready, 7u);
+}
+
 TEST_F(PostgresQueueTest, ABadUrlOrAnUnreachableServerIsAClearErrorAtOpen) {
   auto o = options();
   o.url = "postgresql://omt@127.0.0.1:notaport/x";
