@@ -28,7 +28,8 @@
 #                delivery keeps pace (ingest is held back past ingest.slow_down_from, see docs/ingest.md)
 #   depth_end    records still queued when wrk stopped (`ometria-transformer queue stats`)
 #   drain_s      seconds after wrk stopped until every acknowledged record had reached the fake
-#   server_cpu   cores the server used while wrk ran (1.00 = one core all the time); fake_cpu: the same for the fake
+#   server_cpu   cores the server used while wrk ran (1.00 = one core all the time); fake_cpu: the same for the fake;
+#                db_cpu: the same for PostgreSQL (the postmaster and every backend)
 #   xacts/push   PostgreSQL transactions committed (pg_stat_database.xact_commit: ingest's group commits, the
 #                leases, acks, request log, each a round trip or more) per push the fake received, while wrk ran
 #   recs/push    records per push the fake received while wrk ran (a full push is 100 records)
@@ -262,6 +263,14 @@ queue_depth() {
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 
+# CPU seconds of a process and all its descendants (PostgreSQL: the postmaster, under runuser as root, and its backends).
+tree_cpu() {
+  local total pid
+  total=$(cpu_seconds "$1")
+  for pid in $(pgrep -P "$1" || true); do total=$(awk -v a="$total" -v b="$(tree_cpu "$pid")" 'BEGIN {print a + b}'); done
+  echo "$total"
+}
+
 servers_cpu() {
   local pid total=0
   for pid in "${server_pids[@]}"; do total=$(awk -v a="$total" -v b="$(cpu_seconds "$pid")" 'BEGIN {print a + b}'); done
@@ -270,8 +279,8 @@ servers_cpu() {
 
 [[ $wants_postgres == 1 ]] && start_postgres
 : >"$work/summary"
-printf '%-10s %-4s %9s %10s %12s %10s %10s %8s %8s %8s %10s %8s %10s %9s\n' backend run requests acked/s delivered/s \
-  depth_mid depth_end drain_s p50_ms p99_ms server_cpu fake_cpu xacts/push recs/push
+printf '%-10s %-4s %9s %10s %12s %10s %10s %8s %8s %8s %10s %8s %8s %10s %9s\n' backend run requests acked/s delivered/s \
+  depth_mid depth_end drain_s p50_ms p99_ms server_cpu fake_cpu db_cpu xacts/push recs/push
 run_number=0
 for backend in $backends; do
   instances=1
@@ -296,7 +305,8 @@ for backend in $backends; do
     [[ $backend != sqlite ]] && xacts_before=$(xact_commits)
     [[ $backend != sqlite && $pg_statements == 1 ]] && pg_sql "SELECT pg_stat_statements_reset()" >/dev/null
     t0=$(now)
-    server_cpu0=$(servers_cpu); fake_cpu0=$(cpu_seconds "$fake_pid")
+    server_cpu0=$(servers_cpu); fake_cpu0=$(cpu_seconds "$fake_pid"); db_cpu0=0
+    [[ $backend != sqlite ]] && db_cpu0=$(tree_cpu "$pg_pid")
     # The queue's depth once a second while wrk runs: flat in the second half means delivery keeps pace.
     : >"$work/depth.log"
     ( while sleep 1; do
@@ -315,7 +325,8 @@ for backend in $backends; do
     kill "$sampler_pid" 2>/dev/null; wait "$sampler_pid" 2>/dev/null || true
     samples=$(wc -l <"$work/depth.log")
     depth_mid=$(sed -n "$(( (samples + 1) / 2 ))p" "$work/depth.log"); depth_mid=${depth_mid:-0}
-    server_cpu1=$(servers_cpu); fake_cpu1=$(cpu_seconds "$fake_pid")
+    server_cpu1=$(servers_cpu); fake_cpu1=$(cpu_seconds "$fake_pid"); db_cpu1=0
+    [[ $backend != sqlite ]] && db_cpu1=$(tree_cpu "$pg_pid")
     delivered_after=$(delivered)
     pushes_after=$(pushes)
     [[ $backend != sqlite ]] && xacts_after=$(xact_commits)
@@ -362,6 +373,8 @@ for backend in $backends; do
     # Cores used while wrk ran (1.00 = one core busy all the time), every instance together.
     server_cores=$(awk -v a="$server_cpu0" -v b="$server_cpu1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (b - a) / (t1 - t0)}')
     fake_cores=$(awk -v a="$fake_cpu0" -v b="$fake_cpu1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (b - a) / (t1 - t0)}')
+    db_cores="-"
+    [[ $backend != sqlite ]] && db_cores=$(awk -v a="$db_cpu0" -v b="$db_cpu1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (b - a) / (t1 - t0)}')
     xacts_per_push="-"
     if [[ $backend != sqlite ]]; then
       xacts_per_push=$(awk -v x="$((xacts_after - xacts_before))" -v p="$((pushes_after - pushes_before))" \
@@ -369,8 +382,8 @@ for backend in $backends; do
     fi
     records_per_push=$(awk -v n="$((delivered_after - delivered_before))" -v p="$((pushes_after - pushes_before))" \
                        'BEGIN {if (p > 0) printf "%.0f", n / p; else print "-"}')
-    printf '%-10s %-4s %9d %10d %12d %10d %10d %8s %8s %8s %10s %8s %10s %9s\n' "$backend" "$run" "$requests" "$acked_rate" \
-      "$delivered_rate" "$depth_mid" "$depth_end" "$drain_s" "$p50" "$p99" "$server_cores" "$fake_cores" "$xacts_per_push" \
+    printf '%-10s %-4s %9d %10d %12d %10d %10d %8s %8s %8s %10s %8s %8s %10s %9s\n' "$backend" "$run" "$requests" "$acked_rate" \
+      "$delivered_rate" "$depth_mid" "$depth_end" "$drain_s" "$p50" "$p99" "$server_cores" "$fake_cores" "$db_cores" "$xacts_per_push" \
       "$records_per_push"
     echo "$backend $acked_rate $delivered_rate $depth_end $xacts_per_push" >>"$work/summary"
 

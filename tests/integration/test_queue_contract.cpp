@@ -309,6 +309,36 @@ TEST_P(QueueContract, RecordsGivenBackAreDueAtOnceWithTheirAttemptsUnchanged) {
   EXPECT_EQ(*q->give_back({}), 0u);
 }
 
+// A push's records may end their lease apart (some accepted, some retried, some given back or dead-lettered):
+// each ends its own lease only, and the scan counts exactly the records free again.
+TEST_P(QueueContract, ALeaseEndedInPartsKeepsItsOtherRecordsLeased) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  auto ids = enqueue(*q, contacts("a", 0, 5));
+  const auto ready = [&]() -> std::uint64_t {
+    auto listed = q->ready_partitions();
+    EXPECT_TRUE(listed);
+    return listed && !listed->empty() ? listed->front().ready : 0;
+  };
+  auto leased = q->lease("a", RecordType::contact, 4, 1h);
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(ids_of(leased->records), (std::vector<RecordId>{ids[0], ids[1], ids[2], ids[3]}));
+  EXPECT_EQ(ready(), 1u);
+  ASSERT_EQ(*q->ack({ids[0]}), 1u);
+  ASSERT_EQ(*q->reschedule({ids[1]}, 0ms), 1u);
+  EXPECT_EQ(ready(), 2u);
+  ASSERT_EQ(*q->give_back({ids[2]}), 1u);
+  EXPECT_EQ(ready(), 3u);
+  auto again = q->lease("a", RecordType::contact, 10, 1h);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(ids_of(again->records), (std::vector<RecordId>{ids[1], ids[2], ids[4]})) << "the fourth is still leased";
+  EXPECT_EQ(ready(), 0u);
+  ASSERT_EQ(*q->dead_letter({ids[3]}, "refused"), 1u);
+  ASSERT_EQ(*q->give_back({ids[1], ids[2], ids[4]}), 3u);
+  EXPECT_EQ(ready(), 3u);
+  EXPECT_EQ(q->depth(), 3u);
+}
+
 TEST_P(QueueContract, LeasedButUnackedRecordsAreDeliveredAgainAfterARestart) {
   std::vector<RecordId> ids;
   {

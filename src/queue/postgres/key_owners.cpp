@@ -121,10 +121,9 @@ Expected<OwnedKeys> run_ownership_round(Connection& db, const OwnershipRound& ro
     // The dead instance pushes nothing any more (it never pushes once its claim has expired): what it had leased
     // is due again now, not when those leases end.
     Params p;
-    p.add_array(plan.take_expired).add(round.now);
-    if (auto r = db.exec("UPDATE records SET leased_until = 0, lease_owner = NULL"
-                         " WHERE api_key = ANY($1::text[]) AND leased_until > $2",
-                         p, "ownership: end a dead instance's leases");
+    p.add_array(plan.take_expired);
+    if (auto r = db.exec("DELETE FROM record_leases WHERE api_key = ANY($1::text[])", p,
+                         "ownership: end a dead instance's leases");
         !r)
       return tl::unexpected(r.error());
   }

@@ -4,9 +4,10 @@
 // are answered through their callbacks on the worker's thread, in the order they came to that worker. Enqueues
 // that queue up together share one transaction and one commit (group commit, their records in one INSERT), as do
 // delivery's calls (lease, ack, reschedule, dead-letter, the request log), whatever their partitions; every
-// other operation is a transaction of its own. Records are rows, not chunks: a lease is a row's leased_until /
-// lease_owner, taken with FOR UPDATE SKIP LOCKED, so instances that share the table never hand out the same record
-// twice. Delivery's statements are prepared once per connection.
+// other operation is a transaction of its own. Records are rows, not chunks. A lease is a row of record_leases
+// (the ids it took, until when, whose), written once per lease instead of once per record; a partition's leases
+// are taken under a transaction-scoped advisory lock of that partition, so instances that share the table never
+// hand out the same record twice. Delivery's statements are prepared once per connection.
 #include "omt/queue/postgres_queue.hpp"
 
 #include <unistd.h>
@@ -77,6 +78,19 @@ std::string dead_letter_condition(const DeadLetterSelection& which, Params& p) {
   add_limit(p, which.limit);
   return "id IN (SELECT id FROM dead_letters ORDER BY id LIMIT $1)";
 }
+
+// Ends the leases on the records $1 names (a bigint[]): a lease of none but them goes, a lease of others as well
+// keeps those others. Two CTEs for a statement that changes the records; they touch disjoint rows.
+constexpr const char* kEndLeases =
+    "ended AS (DELETE FROM record_leases WHERE record_ids <@ $1::bigint[]),"
+    " trimmed AS (UPDATE record_leases SET record_ids = ARRAY(SELECT x FROM unnest(record_ids) x"
+    "   WHERE x <> ALL($1::bigint[]) ORDER BY x)"
+    "   WHERE record_ids && $1::bigint[] AND NOT record_ids <@ $1::bigint[])";
+
+// The advisory lock a lease of one (api key, type, lane) takes for the rest of its transaction: two-key locks are a
+// key space of their own (the migrations' lock is a one-key lock), the first key names the queue's partitions.
+constexpr const char* kLockPartition =
+    "SELECT pg_try_advisory_xact_lock(73054812, hashtext($1 || E'\\n' || $2 || E'\\n' || $3::text))";
 
 constexpr const char* kDeadLetterUpsert =
     " ON CONFLICT (id) DO UPDATE SET api_key = EXCLUDED.api_key, type = EXCLUDED.type, lane = EXCLUDED.lane,"
@@ -592,8 +606,7 @@ Expected<std::unique_ptr<PostgresQueue>> PostgresQueue::open(PostgresQueueOption
     // This instance restarted: what it had leased and not acked is handed out again now, not when the leases end.
     Params p;
     p.add(impl->options.lease_owner);
-    auto released = db.exec("UPDATE records SET leased_until = 0, lease_owner = NULL WHERE lease_owner = $1", p,
-                            "release this instance's old leases");
+    auto released = db.exec("DELETE FROM record_leases WHERE lease_owner = $1", p, "release this instance's old leases");
     if (!released) return tl::unexpected(released.error());
   }
   auto lanes = postgres::count_lanes(db);
@@ -642,18 +655,31 @@ void PostgresQueue::lease(const std::string& api_key, RecordType type, Lane lane
   impl_->submit_call<Leased>("lease", [impl = impl_.get(), api_key, type, lane, max, lease_for](Connection& db, std::int64_t&)
                                           -> Expected<Leased> {
     const UnixMillis now = impl->now();
+    const std::int64_t lane_column = lane == Lane::backfill ? 1 : 0;
+    // One lease of a partition at a time, across instances: the lease below then reads every lease committed
+    // before it. Held by another transaction (another instance leasing the same records this moment): nothing
+    // leased now, the next scan finds the partition again.
+    Params partition;
+    partition.add(api_key).add(ometria::to_string(type)).add(lane_column);
+    auto locked = db.exec_prepared("lock partition", kLockPartition, partition, "lock partition");
+    if (!locked) return tl::unexpected(locked.error());
+    if (locked->text(0, 0) != "t") return Leased{};
     Params p;
     p.add(api_key).add(ometria::to_string(type)).add(now).add(static_cast<std::int64_t>(max));
     p.add(now + std::max<std::int64_t>(lease_for.count(), 1)).add(impl->options.lease_owner);
-    p.add(static_cast<std::int64_t>(lane == Lane::backfill ? 1 : 0));
-    // One more than asked is locked to learn whether more are due; SKIP LOCKED passes over rows another
-    // instance is leasing at this moment.
+    p.add(lane_column);
+    // One more than asked is read to learn whether more are due. The partition's live leases are a few pushes'
+    // ids: NOT IN reads them once into a hash. Its ended leases go on the way.
     auto rows = db.exec_prepared("lease",
-        "WITH due AS (SELECT id FROM records WHERE api_key = $1 AND type = $2 AND lane = $7 AND next_attempt_at <= $3"
-        "   AND leased_until <= $3 ORDER BY id LIMIT $4::bigint + 1 FOR UPDATE SKIP LOCKED),"
-        " taken AS (UPDATE records r SET leased_until = $5, lease_owner = $6"
-        "   FROM (SELECT id FROM due ORDER BY id LIMIT $4) t WHERE r.id = t.id"
-        "   RETURNING r.id, r.json, r.lane, r.attempts, r.next_attempt_at, r.created_at)"
+        "WITH gone AS (DELETE FROM record_leases WHERE api_key = $1 AND type = $2 AND lane = $7 AND leased_until <= $3),"
+        " due AS (SELECT id, json, lane, attempts, next_attempt_at, created_at FROM records"
+        "   WHERE api_key = $1 AND type = $2 AND lane = $7 AND next_attempt_at <= $3"
+        "   AND id NOT IN (SELECT unnest(record_ids) FROM record_leases"
+        "                  WHERE api_key = $1 AND type = $2 AND lane = $7 AND leased_until > $3)"
+        "   ORDER BY id LIMIT $4::bigint + 1),"
+        " taken AS (SELECT * FROM due ORDER BY id LIMIT $4),"
+        " noted AS (INSERT INTO record_leases(api_key, type, lane, record_ids, leased_until, lease_owner)"
+        "   SELECT $1, $2, $7, array_agg(id ORDER BY id), $5, $6 FROM taken HAVING COUNT(*) > 0)"
         " SELECT id, json, lane, attempts, next_attempt_at, created_at, (SELECT COUNT(*) FROM due)"
         " FROM taken ORDER BY id",
         p, "lease");
@@ -681,7 +707,7 @@ void PostgresQueue::ack(const std::vector<RecordId>& ids, Done<std::size_t> done
   impl_->submit_call<std::size_t>("ack", [impl = impl_.get(), ids](Connection& db, std::int64_t& delta) -> Expected<std::size_t> {
     Params p;
     p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
-    auto deleted = postgres::move_out(db, "moved AS (DELETE FROM records WHERE id = ANY($1::bigint[]) RETURNING *)", p,
+    auto deleted = postgres::move_out(db, std::string(kEndLeases) + ", moved AS (DELETE FROM records WHERE id = ANY($1::bigint[]) RETURNING *)", p,
                                       CountedAs::delivered, "ack");
     if (!deleted) return tl::unexpected(deleted.error());
     return impl->moved_out(*deleted, delta);
@@ -696,8 +722,8 @@ void PostgresQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::mi
     p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
     p.add(impl->now() + std::max<std::int64_t>(delay.count(), 0));
     auto changed = db.exec_prepared("reschedule",
-        "UPDATE records SET attempts = attempts + 1, next_attempt_at = $2, leased_until = 0, lease_owner = NULL"
-        " WHERE id = ANY($1::bigint[])",
+        std::string("WITH ") + kEndLeases +
+            " UPDATE records SET attempts = attempts + 1, next_attempt_at = $2 WHERE id = ANY($1::bigint[])",
         p, "reschedule");
     if (!changed) return tl::unexpected(changed.error());
     return changed->changed();
@@ -709,10 +735,12 @@ void PostgresQueue::give_back(const std::vector<RecordId>& ids, Done<std::size_t
   impl_->submit_call<std::size_t>("give_back", [ids](Connection& db, std::int64_t&) -> Expected<std::size_t> {
     Params p;
     p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
-    auto changed = db.exec("UPDATE records SET leased_until = 0, lease_owner = NULL WHERE id = ANY($1::bigint[]) AND leased_until > 0",
+    // How many of them were leased: counted in the leases before they end.
+    auto changed = db.exec(std::string("WITH ") + kEndLeases +
+                               " SELECT COUNT(*) FROM record_leases, unnest(record_ids) x WHERE x = ANY($1::bigint[])",
                            p, "give back");
     if (!changed) return tl::unexpected(changed.error());
-    return changed->changed();
+    return static_cast<std::size_t>(changed->integer(0, 0));
   }, std::move(done), /*joins_group=*/true);
 }
 
@@ -724,9 +752,10 @@ void PostgresQueue::dead_letter(const std::vector<RecordId>& ids, const std::str
     p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end())).add(reason).add(impl->now());
     auto moved = postgres::move_out(
         db,
-        std::string("moved AS (DELETE FROM records WHERE id = ANY($1::bigint[]) RETURNING *),"
-                    " dead AS (INSERT INTO dead_letters(id, api_key, type, lane, json, attempts, created_at, reason, dead_at)"
-                    " SELECT id, api_key, type, lane, json, attempts + 1, created_at, $2, $3 FROM moved") +
+        std::string(kEndLeases) +
+            ", moved AS (DELETE FROM records WHERE id = ANY($1::bigint[]) RETURNING *),"
+            " dead AS (INSERT INTO dead_letters(id, api_key, type, lane, json, attempts, created_at, reason, dead_at)"
+            " SELECT id, api_key, type, lane, json, attempts + 1, created_at, $2, $3 FROM moved" +
             kDeadLetterUpsert + ")",
         p, CountedAs::dead_lettered, "dead-letter");
     if (!moved) return tl::unexpected(moved.error());
@@ -774,7 +803,8 @@ void PostgresQueue::rekey(const std::string& from_key, const std::string& to_key
     Params p;
     p.add(to_key).add(from_key);
     // Same ids, attempts, due times and leases: only the key changes.
-    auto moved = db.exec("UPDATE records SET api_key = $1 WHERE api_key = $2", p, "rekey records");
+    auto moved = db.exec("WITH leases AS (UPDATE record_leases SET api_key = $1 WHERE api_key = $2)"
+                         " UPDATE records SET api_key = $1 WHERE api_key = $2", p, "rekey records");
     if (!moved) return tl::unexpected(moved.error());
     if (auto d = drop_hold(db, from_key); !d) return tl::unexpected(d.error());
     return moved->changed();
@@ -790,7 +820,8 @@ void PostgresQueue::release_key(const std::string& api_key, const std::string& r
     // Attempts as they are: no push failed here, the operator gave the records up.
     auto moved = postgres::move_out(
         db,
-        std::string("moved AS (DELETE FROM records WHERE api_key = $1 RETURNING *),"
+        std::string("leases AS (DELETE FROM record_leases WHERE api_key = $1),"
+                    " moved AS (DELETE FROM records WHERE api_key = $1 RETURNING *),"
                     " dead AS (INSERT INTO dead_letters(id, api_key, type, lane, json, attempts, created_at, reason, dead_at)"
                     " SELECT id, api_key, type, lane, json, attempts, created_at, $2, $3 FROM moved") +
             kDeadLetterUpsert + ")",
@@ -806,6 +837,9 @@ void PostgresQueue::release_key(const std::string& api_key, const std::string& r
 // deep queue reads a few pushes' worth per partition, not every due row (74 ms at 150,000 records, once counted
 // in full; docs/scaling.md, "Benchmark"). The oldest due record is near enough the first in id order: ids grow
 // as records arrive, and a retried record keeps its id.
+// A partition's leased records are due (a lease takes due records; a reschedule ends the lease): counting its
+// first (bound + leased) due records and taking the leased away counts the free ones, without looking each record
+// up in the leases (exact up to the bound).
 void PostgresQueue::ready_partitions(std::uint64_t count_up_to, Done<std::vector<ReadyPartition>> done) {
   impl_->submit_call<std::vector<ReadyPartition>>("ready_partitions", [impl = impl_.get(), count_up_to](Connection& db, std::int64_t&) -> Expected<std::vector<ReadyPartition>> {
         Params p;
@@ -818,10 +852,13 @@ void PostgresQueue::ready_partitions(std::uint64_t count_up_to, Done<std::vector
             "  SELECT nxt.api_key, nxt.type, nxt.lane FROM part, LATERAL ("
             "    SELECT r.api_key, r.type, r.lane FROM records r WHERE (r.api_key, r.type, r.lane) > (part.api_key, part.type, part.lane)"
             "    ORDER BY r.api_key, r.type, r.lane LIMIT 1) nxt)"
-            " SELECT part.api_key, part.type, part.lane, due.ready FROM part CROSS JOIN LATERAL ("
-            "   SELECT COUNT(*) AS ready, MIN(created_at) AS oldest FROM ("
+            " SELECT part.api_key, part.type, part.lane, due.ready FROM part"
+            " CROSS JOIN LATERAL (SELECT COALESCE(SUM(cardinality(l.record_ids)), 0) AS ids FROM record_leases l"
+            "   WHERE l.api_key = part.api_key AND l.type = part.type AND l.lane = part.lane AND l.leased_until > $1) leased"
+            " CROSS JOIN LATERAL ("
+            "   SELECT COUNT(*) - leased.ids AS ready, MIN(created_at) AS oldest FROM ("
             "     SELECT created_at FROM records r WHERE r.api_key = part.api_key AND r.type = part.type"
-            "       AND r.lane = part.lane AND r.next_attempt_at <= $1 AND r.leased_until <= $1 ORDER BY r.id LIMIT $2) d) due"
+            "       AND r.lane = part.lane AND r.next_attempt_at <= $1 ORDER BY r.id LIMIT $2 + leased.ids) d) due"
             " WHERE due.ready > 0 AND part.api_key NOT IN (SELECT api_key FROM held_keys)"
             " ORDER BY part.lane, due.oldest",  // live first, as delivery wants them
             p, "list ready partitions");
