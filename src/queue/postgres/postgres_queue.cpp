@@ -79,13 +79,32 @@ std::string dead_letter_condition(const DeadLetterSelection& which, Params& p) {
   return "id IN (SELECT id FROM dead_letters ORDER BY id LIMIT $1)";
 }
 
-// Ends the leases on the records $1 names (a bigint[]): a lease of none but them goes, a lease of others as well
-// keeps those others. Two CTEs for a statement that changes the records; they touch disjoint rows.
-constexpr const char* kEndLeases =
-    "ended AS (DELETE FROM record_leases WHERE record_ids <@ $1::bigint[]),"
-    " trimmed AS (UPDATE record_leases SET record_ids = ARRAY(SELECT x FROM unnest(record_ids) x"
-    "   WHERE x <> ALL($1::bigint[]) ORDER BY x)"
-    "   WHERE record_ids && $1::bigint[] AND NOT record_ids <@ $1::bigint[])";
+// Ends the leases on the records $1 names (a bigint[], ascending: see sorted_ids), which lie in the partitions
+// `partitions` lists (a CTE of api_key, type, lane defined before these): a lease of none but them goes, a lease of
+// others as well keeps those others. Two CTEs for a statement that changes the records; they touch disjoint rows.
+// PostgreSQL compares arrays element against element (n times m, 10,000 comparisons for two pushes' ids, and a
+// sequential scan of the leases orders its tests by their cost, not as written): CASE makes it compare the arrays
+// only of the partitions' own leases whose bounds overlap, and the common case, an ack of exactly what one lease
+// took, is one equality.
+std::string end_leases(std::string_view partitions) {
+  const std::string may_hold_ids =
+      "first_id <= ($1::bigint[])[cardinality($1::bigint[])] AND last_id >= ($1::bigint[])[1]"
+      " AND (api_key, type, lane) IN (SELECT api_key, type, lane FROM " + std::string(partitions) + ")";
+  const std::string only_these = "(record_ids = $1::bigint[] OR record_ids <@ $1::bigint[])";
+  return "ended AS (DELETE FROM record_leases WHERE CASE WHEN " + may_hold_ids + " THEN " + only_these +
+         " ELSE false END),"
+         " trimmed AS (UPDATE record_leases SET record_ids = ARRAY(SELECT x FROM unnest(record_ids) x"
+         "   WHERE x <> ALL($1::bigint[]) ORDER BY x)"
+         "   WHERE CASE WHEN " + may_hold_ids + " THEN record_ids && $1::bigint[] AND NOT " + only_these +
+         " ELSE false END)";
+}
+
+// The ids a statement with end_leases is given: ascending, as its bounds test reads them.
+std::vector<std::int64_t> sorted_ids(const std::vector<RecordId>& ids) {
+  std::vector<std::int64_t> sorted(ids.begin(), ids.end());
+  std::sort(sorted.begin(), sorted.end());
+  return sorted;
+}
 
 // The advisory lock a lease of one (api key, type, lane) takes for the rest of its transaction: two-key locks are a
 // key space of their own (the migrations' lock is a one-key lock), the first key names the queue's partitions.
@@ -677,11 +696,12 @@ void PostgresQueue::lease(const std::string& api_key, RecordType type, Lane lane
         "   AND id NOT IN (SELECT unnest(record_ids) FROM record_leases"
         "                  WHERE api_key = $1 AND type = $2 AND lane = $7 AND leased_until > $3)"
         "   ORDER BY id LIMIT $4::bigint + 1),"
-        " taken AS (SELECT * FROM due ORDER BY id LIMIT $4),"
-        " noted AS (INSERT INTO record_leases(api_key, type, lane, record_ids, leased_until, lease_owner)"
-        "   SELECT $1, $2, $7, array_agg(id ORDER BY id), $5, $6 FROM taken HAVING COUNT(*) > 0)"
-        " SELECT id, json, lane, attempts, next_attempt_at, created_at, (SELECT COUNT(*) FROM due)"
-        " FROM taken ORDER BY id",
+        // The first $4 ids leased; the rows come back unsorted (a sort here moved every record's JSON twice) with
+        // the one more, if due, for the caller to put in order and drop.
+        " taken AS (SELECT array_agg(id ORDER BY id) AS ids FROM (SELECT id FROM due ORDER BY id LIMIT $4) first),"
+        " noted AS (INSERT INTO record_leases(api_key, type, lane, record_ids, first_id, last_id, leased_until, lease_owner)"
+        "   SELECT $1, $2, $7, ids, ids[1], ids[cardinality(ids)], $5, $6 FROM taken WHERE cardinality(ids) > 0)"
+        " SELECT id, json, lane, attempts, next_attempt_at, created_at FROM due",
         p, "lease");
     if (!rows) return tl::unexpected(rows.error());
     Leased result;
@@ -696,8 +716,11 @@ void PostgresQueue::lease(const std::string& api_key, RecordType type, Lane lane
       q.next_attempt_at = rows->integer(r, 4);
       q.created_at = rows->integer(r, 5);
       result.records.push_back(std::move(q));
-      result.more_due = static_cast<std::size_t>(rows->integer(r, 6)) > max;
     }
+    std::sort(result.records.begin(), result.records.end(),
+              [](const QueuedRecord& a, const QueuedRecord& b) { return a.id < b.id; });
+    result.more_due = result.records.size() > max;
+    if (result.more_due) result.records.resize(max);  // read to learn that more are due, not leased
     return result;
   }, std::move(done), /*joins_group=*/true);
 }
@@ -706,8 +729,8 @@ void PostgresQueue::ack(const std::vector<RecordId>& ids, Done<std::size_t> done
   if (ids.empty()) return done(std::size_t{0});
   impl_->submit_call<std::size_t>("ack", [impl = impl_.get(), ids](Connection& db, std::int64_t& delta) -> Expected<std::size_t> {
     Params p;
-    p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
-    auto deleted = postgres::move_out(db, std::string(kEndLeases) + ", moved AS (DELETE FROM records WHERE id = ANY($1::bigint[]) RETURNING *)", p,
+    p.add_array(sorted_ids(ids));
+    auto deleted = postgres::move_out(db, "moved AS (DELETE FROM records WHERE id = ANY($1::bigint[]) RETURNING *), " + end_leases("moved"), p,
                                       CountedAs::delivered, "ack");
     if (!deleted) return tl::unexpected(deleted.error());
     return impl->moved_out(*deleted, delta);
@@ -719,14 +742,15 @@ void PostgresQueue::reschedule(const std::vector<RecordId>& ids, std::chrono::mi
   impl_->submit_call<std::size_t>("reschedule", [impl = impl_.get(), ids, delay](Connection& db, std::int64_t&)
                                                     -> Expected<std::size_t> {
     Params p;
-    p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
+    p.add_array(sorted_ids(ids));
     p.add(impl->now() + std::max<std::int64_t>(delay.count(), 0));
     auto changed = db.exec_prepared("reschedule",
-        std::string("WITH ") + kEndLeases +
-            " UPDATE records SET attempts = attempts + 1, next_attempt_at = $2 WHERE id = ANY($1::bigint[])",
+        "WITH retried AS (UPDATE records SET attempts = attempts + 1, next_attempt_at = $2"
+        "   WHERE id = ANY($1::bigint[]) RETURNING api_key, type, lane), " + end_leases("retried") +
+            " SELECT COUNT(*) FROM retried",
         p, "reschedule");
     if (!changed) return tl::unexpected(changed.error());
-    return changed->changed();
+    return static_cast<std::size_t>(changed->integer(0, 0));
   }, std::move(done), /*joins_group=*/true);
 }
 
@@ -734,10 +758,13 @@ void PostgresQueue::give_back(const std::vector<RecordId>& ids, Done<std::size_t
   if (ids.empty()) return done(std::size_t{0});
   impl_->submit_call<std::size_t>("give_back", [ids](Connection& db, std::int64_t&) -> Expected<std::size_t> {
     Params p;
-    p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end()));
+    p.add_array(sorted_ids(ids));
     // How many of them were leased: counted in the leases before they end.
-    auto changed = db.exec(std::string("WITH ") + kEndLeases +
-                               " SELECT COUNT(*) FROM record_leases, unnest(record_ids) x WHERE x = ANY($1::bigint[])",
+    auto changed = db.exec("WITH given AS (SELECT DISTINCT api_key, type, lane FROM records WHERE id = ANY($1::bigint[])), " +
+                               end_leases("given") +
+                               " SELECT COUNT(DISTINCT x) FROM record_leases l, unnest(l.record_ids) x"
+                               " WHERE (l.api_key, l.type, l.lane) IN (SELECT api_key, type, lane FROM given)"
+                               "   AND x = ANY($1::bigint[])",
                            p, "give back");
     if (!changed) return tl::unexpected(changed.error());
     return static_cast<std::size_t>(changed->integer(0, 0));
@@ -749,11 +776,10 @@ void PostgresQueue::dead_letter(const std::vector<RecordId>& ids, const std::str
   impl_->submit_call<std::size_t>("dead_letter", [impl = impl_.get(), ids, reason](Connection& db, std::int64_t& delta)
                                                      -> Expected<std::size_t> {
     Params p;
-    p.add_array(std::vector<std::int64_t>(ids.begin(), ids.end())).add(reason).add(impl->now());
+    p.add_array(sorted_ids(ids)).add(reason).add(impl->now());
     auto moved = postgres::move_out(
         db,
-        std::string(kEndLeases) +
-            ", moved AS (DELETE FROM records WHERE id = ANY($1::bigint[]) RETURNING *),"
+        "moved AS (DELETE FROM records WHERE id = ANY($1::bigint[]) RETURNING *), " + end_leases("moved") + ","
             " dead AS (INSERT INTO dead_letters(id, api_key, type, lane, json, attempts, created_at, reason, dead_at)"
             " SELECT id, api_key, type, lane, json, attempts + 1, created_at, $2, $3 FROM moved" +
             kDeadLetterUpsert + ")",
