@@ -55,9 +55,8 @@ void add_operational_routes(Router& router, obs::Registry& metrics, ServiceInfo 
     std::string degraded;  // the details of the failing checks that only degrade
     for (const auto& c : checks) {
       HealthFacts facts;
-      if (c.facts) c.facts(facts);
       std::string detail;
-      const bool ok = c.check(detail);
+      const bool ok = c.check(detail, facts);
       if (!ok && c.degrades) degraded += (degraded.empty() ? "" : "; ") + (detail.empty() ? c.name : detail);
       else all_ok = all_ok && ok;
       nlohmann::json entry = {{"ok", ok}};

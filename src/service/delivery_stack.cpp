@@ -182,8 +182,7 @@ ServiceContext DeliveryStack::context() { return ServiceContext{*impl_->queue, *
 std::vector<net::HealthCheck> DeliveryStack::health_checks() {
   Impl* impl = impl_.get();
   std::vector<net::HealthCheck> checks;
-  checks.push_back(net::HealthCheck{"queue",
-                                    [impl](std::string& detail) {
+  checks.push_back(net::HealthCheck{"queue", [impl](std::string& detail, net::HealthFacts& facts) {
                                       // The high-water mark counts live records only (ingest's 429).
                                       const auto depth = impl->queue->lane_depth(queue::Lane::live);
                                       const auto backfill = impl->queue->lane_depth(queue::Lane::backfill);
@@ -191,14 +190,15 @@ std::vector<net::HealthCheck> DeliveryStack::health_checks() {
                                       detail = "depth " + std::to_string(depth) + " of high-water mark " +
                                                std::to_string(high);
                                       if (backfill > 0) detail += ", backfill " + std::to_string(backfill);
-                                      // Nothing can be stored nor delivered: the one check that fails /health.
+                                      // Read once: the status and the state shown beside it agree.
                                       const auto health = impl->queue->health();
+                                      queue_health_facts(health, facts);
+                                      // Nothing can be stored nor delivered: the one check that fails /health.
                                       if (health.state == queue::QueueHealth::State::ok) return true;
                                       detail += "; the " + health.backend + " database is unreachable: " + health.error;
                                       return false;
-                                    },
-                                    false, [impl](net::HealthFacts& facts) { queue_health_facts(impl->queue->health(), facts); }});
-  checks.push_back(net::HealthCheck{"delivery", [impl](std::string& detail) {
+                                    }});
+  checks.push_back(net::HealthCheck{"delivery", [impl](std::string& detail, net::HealthFacts&) {
                                       const auto held = impl->delivery->held_keys();
                                       if (held.empty()) {
                                         detail = "no held keys";
@@ -212,12 +212,12 @@ std::vector<net::HealthCheck> DeliveryStack::health_checks() {
                                       }
                                       return true;
                                     }});
-  checks.push_back(net::HealthCheck{"ometria_errors", [impl](std::string& detail) {
+  checks.push_back(net::HealthCheck{"ometria_errors", [impl](std::string& detail, net::HealthFacts&) {
                                       detail = ometria_errors_detail(impl->config, impl->delivery->ometria_errors());
                                       return true;
                                     }});
   checks.push_back(net::HealthCheck{"freshness",
-                                    [impl](std::string& detail) {
+                                    [impl](std::string& detail, net::HealthFacts&) {
                                       const auto now = std::chrono::duration_cast<milliseconds>(
                                                            std::chrono::system_clock::now().time_since_epoch())
                                                            .count();

@@ -83,15 +83,14 @@ net::Response get_health(net::Router& router) {
 TEST(HealthRoute, ACheckShowsItsFactsAndTheQueueDownMakesItUnavailable) {
   std::atomic<bool> down{false};
   net::HealthCheck queue{"queue",
-                         [&](std::string& detail) {
+                         [&](std::string& detail, net::HealthFacts& facts) {
+                           const bool is_down = down.load();  // one reading for the status and the facts
                            detail = "depth 0 of high-water mark 10";
-                           return !down.load();
-                         },
-                         false, [&](net::HealthFacts& facts) {
                            facts.texts.emplace_back("backend", "postgres");
-                           facts.texts.emplace_back("state", down ? "unavailable" : "ok");
-                           if (down) facts.texts.emplace_back("error", "queue: postgres: cannot connect");
+                           facts.texts.emplace_back("state", is_down ? "unavailable" : "ok");
+                           if (is_down) facts.texts.emplace_back("error", "queue: postgres: cannot connect");
                            facts.numbers.emplace_back("attempts", 3);
+                           return !is_down;
                          }};
   obs::Registry metrics;
   net::Router router;

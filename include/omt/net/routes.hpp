@@ -26,18 +26,18 @@ struct ServiceInfo {
   std::string version;
 };
 
-// A named check for /health. It returns true when healthy and may fill `detail`; it must be quick and thread-safe.
-// A check that `degrades` only warns: failing, it makes /health "degraded" (still 200), not "unavailable".
 // Facts a check shows in its entry beside "ok" and "detail" (the queue's backend, state and since when).
 struct HealthFacts {
   std::vector<std::pair<std::string, std::string>> texts;
   std::vector<std::pair<std::string, std::int64_t>> numbers;
 };
+// A named check for /health. It returns true when healthy and may fill `detail` and `facts`, from one reading of
+// what it checks (so that the status and the facts beside it agree); it must be quick and thread-safe. A check
+// that `degrades` only warns: failing, it makes /health "degraded" (still 200), not "unavailable".
 struct HealthCheck {
   std::string name;
-  std::function<bool(std::string& detail)> check;
+  std::function<bool(std::string& detail, HealthFacts& facts)> check;
   bool degrades = false;
-  std::function<void(HealthFacts& facts)> facts = {};  // optional; called just before check, as quick and thread-safe
 };
 
 // GET /health: {"status":"ok"} (200), or with checks {"status":"ok"|"degraded"|"unavailable","checks":{name:
