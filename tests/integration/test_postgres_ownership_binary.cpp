@@ -201,6 +201,23 @@ TEST_F(PostgresOwnershipBinary, AHeldKeyStaysHeldAndIsProbedByTheInstanceThatTak
     if (owner < 0) std::this_thread::sleep_for(50ms);  // polling the logs, not synchronising
   }
   ASSERT_GE(owner, 0) << instances[0]->child.output() << instances[1]->child.output();
+  {
+    // The owner logs the refusal before its hold reaches the queue: killed in between, it leaves no hold to adopt
+    // (the survivor then pushes, is refused and holds the key itself). This test is about a hold in the queue.
+    queue::PostgresQueueOptions o;
+    o.url = url_;
+    o.lease_owner = "the-test";
+    o.take_over_leases = false;
+    auto q = queue::PostgresQueue::open(std::move(o));
+    ASSERT_TRUE(q) << q.error().message;
+    bool held = false;
+    for (auto deadline = std::chrono::steady_clock::now() + 20s; !held && std::chrono::steady_clock::now() < deadline;) {
+      auto keys = (*q)->held_keys();
+      held = keys && std::any_of(keys->begin(), keys->end(), [&](const auto& h) { return h.api_key == key; });
+      if (!held) std::this_thread::sleep_for(50ms);  // polling the queue, not synchronising
+    }
+    ASSERT_TRUE(held) << instances[owner]->child.output();
+  }
   RunningBinary& next = *instances[1 - owner];
   instances[owner]->child.signal(SIGKILL);
   ASSERT_TRUE(instances[owner]->child.wait_exit(10s));
