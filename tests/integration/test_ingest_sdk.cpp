@@ -334,7 +334,7 @@ TEST_F(SdkIngestTest, TraceLogsShowTheDecodedBodyRedactedNeverTheCompressedBytes
       decoded_line = decoded_line || (line.find("ingest: decoded body: ") != std::string::npos &&
                                       line.find("<email>") != std::string::npos);
       // gzip's first byte, raw or as the log's escapes would write it.
-      for (const std::string magic : {std::string(1, '\x1f'), std::string("\\x1f"), std::string("\\u001f")})
+      for (const std::string& magic : {std::string(1, '\x1f'), std::string("\\x1f"), std::string("\\u001f")})
         EXPECT_EQ(line.find(magic), std::string::npos) << line;
     }
     EXPECT_TRUE(size_line);
