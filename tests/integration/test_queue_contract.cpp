@@ -339,6 +339,24 @@ TEST_P(QueueContract, ALeaseEndedInPartsKeepsItsOtherRecordsLeased) {
   EXPECT_EQ(q->depth(), 3u);
 }
 
+// One ack may name records of two leases, in any order: both leases end for those records, and only for them.
+TEST_P(QueueContract, AnAckOfTwoLeasesRecordsInAnyOrderEndsTheirLeasesAndNoOthers) {
+  auto q = open();
+  ASSERT_TRUE(q);
+  auto ids = enqueue(*q, contacts("a", 0, 5));
+  ASSERT_EQ(ids_of(q->lease("a", RecordType::contact, 2, 1h)->records), (std::vector<RecordId>{ids[0], ids[1]}));
+  ASSERT_EQ(ids_of(q->lease("a", RecordType::contact, 2, 1h)->records), (std::vector<RecordId>{ids[2], ids[3]}));
+  ASSERT_EQ(*q->ack({ids[3], ids[0]}), 2u);
+  auto listed = q->ready_partitions();
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().ready, 1u) << "the fifth is free; the second and third are still leased";
+  auto again = q->lease("a", RecordType::contact, 10, 1h);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(ids_of(again->records), (std::vector<RecordId>{ids[4]}));
+  EXPECT_EQ(q->depth(), 3u);
+}
+
 TEST_P(QueueContract, LeasedButUnackedRecordsAreDeliveredAgainAfterARestart) {
   std::vector<RecordId> ids;
   {

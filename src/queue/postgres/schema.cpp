@@ -108,8 +108,8 @@ constexpr const char* kVersion6 =
     "CREATE TABLE record_leases("
     "  api_key TEXT NOT NULL, type TEXT NOT NULL, lane SMALLINT NOT NULL,"
     "  record_ids BIGINT[] NOT NULL,"  // ascending, never empty
-    // Bounds of record_ids as leased (a lease ended in part keeps them): an ack reads a few live leases of every
-    // partition, and the bounds pass over the others before their arrays are compared element by element.
+    // Bounds of record_ids as leased (a lease ended in part keeps them): an ack compares its ids element by
+    // element only with the leases of its records' partitions whose bounds overlap them.
     "  first_id BIGINT NOT NULL, last_id BIGINT NOT NULL,"
     "  leased_until BIGINT NOT NULL, lease_owner TEXT NOT NULL)"
     "  WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);"
