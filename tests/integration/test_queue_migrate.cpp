@@ -139,9 +139,20 @@ TEST_F(QueueMigrateTest, MovesEverythingTheQueueHoldsAndServeDeliversItFromPostg
     ASSERT_EQ(before.size(), 270u);
   }
 
+  // The target served a queue before, which left a partition floor above every id the file holds: the records
+  // keep their ids, so the migration forgets the floors (else no lease would reach them).
+  {
+    queue::PostgresQueueOptions used;
+    used.url = url_;
+    ASSERT_TRUE(queue::PostgresQueue::open(used));
+    pg_value(url_, "INSERT INTO partition_floors VALUES ('" + kKey + "', 'contact', 0, 1000000000)");
+    ASSERT_EQ(pg_count("partition_floors"), "1");
+  }
+
   // Everything moves, the lane total that dead-lettering counted too: nothing is left behind.
   auto moved = migrate();
   ASSERT_EQ(moved.exit_code, 0) << moved.out;
+  EXPECT_EQ(pg_count("partition_floors"), "0");
   auto tables = tables_of(moved.out);
   const auto answer = json::parse(moved.out.substr(moved.out.find('{')));
   EXPECT_TRUE(answer["left_behind"].empty()) << answer["left_behind"];

@@ -3,7 +3,8 @@
 // replaced and a server that is down retried with backoff (and its health), leases as rows that two queue objects
 // on one database never share, lanes stored with the records, delivery's calls that queue up together committed
 // in one transaction (and each alone when one of them fails), a version 1 database migrated with its records kept,
-// and the run lock an import holds (PostgresRunLock) ending with its process. The contract it shares with SQLite is
+// partition floors (raised past acked records, never past a record whose transaction is open, forgotten by a
+// replay), and the run lock an import holds (PostgresRunLock) ending with its process. The contract it shares with SQLite is
 // in test_queue_contract.cpp.
 #include <gtest/gtest.h>
 
@@ -73,14 +74,14 @@ class PostgresQueueTest : public ::testing::Test {
 
 TEST_F(PostgresQueueTest, ANewDatabaseGetsTheTablesAtTheCurrentSchemaVersionAndANewerOneIsRefused) {
   ASSERT_TRUE(open(options()));
-  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "6");
+  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "7");
   EXPECT_EQ(sql(url_, "SELECT reloptions FROM pg_class WHERE relname = 'records'"), "{fillfactor=100}");
   ASSERT_TRUE(open(options()));  // opening again migrates nothing
   EXPECT_EQ(sql(url_, "SELECT COUNT(*) FROM schema_version"), "1");
   sql(url_, "UPDATE schema_version SET version = 99");
   auto newer = PostgresQueue::open(options());
   ASSERT_FALSE(newer);
-  EXPECT_NE(newer.error().message.find("schema version 99, newer than this build knows (6)"), std::string::npos)
+  EXPECT_NE(newer.error().message.find("schema version 99, newer than this build knows (7)"), std::string::npos)
       << newer.error().message;
 }
 
@@ -364,14 +365,14 @@ TEST_F(PostgresQueueTest, AVersion1DatabaseIsMigratedWithItsRecordsKept) {
   }
   sql(url_,
       "DROP TABLE lane_totals, import_checkpoints, import_files, import_runs, request_log, key_owners,"
-      " delivery_instances, record_leases;"
+      " delivery_instances, record_leases, partition_floors;"
       "ALTER TABLE records ADD COLUMN leased_until BIGINT NOT NULL DEFAULT 0, ADD COLUMN lease_owner TEXT;"
       "DROP INDEX records_by_partition;"
       "CREATE INDEX records_due ON records(api_key, type, next_attempt_at, id);"
       "UPDATE schema_version SET version = 1");
   auto q = open(options());
   ASSERT_TRUE(q);
-  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "6");
+  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "7");
   EXPECT_EQ(q->lane_depth(Lane::live), 2u);
   EXPECT_EQ(q->lane_depth(Lane::backfill), 1u);
   auto leased = q->lease("k", RecordType::contact, Lane::live, 10, 30s);
@@ -397,7 +398,7 @@ TEST_F(PostgresQueueTest, AVersion5DatabaseIsMigratedAndItsRecordsLeasedThenAreD
     ids = enqueue(*q, contacts("k", 0, 3));
   }
   sql(url_,
-      "DROP TABLE record_leases;"
+      "DROP TABLE record_leases, partition_floors;"
       "ALTER TABLE records ADD COLUMN leased_until BIGINT NOT NULL DEFAULT 0, ADD COLUMN lease_owner TEXT;"
       "ALTER TABLE records SET (fillfactor = 50);"
       "UPDATE records SET leased_until = 9000000000000, lease_owner = 'an-old-instance' WHERE id = " +
@@ -405,7 +406,7 @@ TEST_F(PostgresQueueTest, AVersion5DatabaseIsMigratedAndItsRecordsLeasedThenAreD
       "UPDATE schema_version SET version = 5");
   auto q = open(options());
   ASSERT_TRUE(q);
-  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "6");
+  EXPECT_EQ(sql(url_, "SELECT version FROM schema_version"), "7");
   EXPECT_EQ(sql(url_, "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'records'"
                       " AND column_name IN ('leased_until', 'lease_owner')"), "0");
   auto leased = q->lease("k", RecordType::contact, 10, 30s);
@@ -414,6 +415,99 @@ TEST_F(PostgresQueueTest, AVersion5DatabaseIsMigratedAndItsRecordsLeasedThenAreD
   EXPECT_EQ(leased->records[0].id, ids[0]);
   EXPECT_EQ(sql(url_, "SELECT record_ids::text FROM record_leases"),
             "{" + std::to_string(ids[0]) + "," + std::to_string(ids[1]) + "," + std::to_string(ids[2]) + "}");
+}
+
+// Partition floors (partition_floors.hpp). The queue steps towards them at every ready scan here; a step runs
+// behind its scan on the same connection, so the next scan comes after it.
+class PartitionFloorTest : public PostgresQueueTest {
+ protected:
+  PostgresQueueOptions stepping() {
+    auto o = options();
+    o.partition_floor_step = 0ms;
+    return o;
+  }
+  void step_twice(PostgresQueue& q) {
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(q.ready_partitions(0));  // the third waits for the second's step
+  }
+  std::string floor() {
+    return sql(url_, "SELECT COALESCE((SELECT floor_id::text FROM partition_floors WHERE api_key = 'k'"
+                     " AND type = 'contact' AND lane = 0), 'none')");
+  }
+  static std::vector<RecordId> ids_of(const omt::queue::Leased& leased) {
+    std::vector<RecordId> ids;
+    for (const auto& r : leased.records) ids.push_back(r.id);
+    return ids;
+  }
+};
+
+TEST_F(PartitionFloorTest, AckedRecordsRaiseTheFloorToTheOldestLeftAndTheRestAreLeasedInOrder) {
+  auto q = open(stepping());
+  ASSERT_TRUE(q);
+  auto ids = enqueue(*q, contacts("k", 0, 10));
+  auto first = q->lease("k", RecordType::contact, 4, 30s);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(*q->ack(ids_of(*first)), 4u);
+  step_twice(*q);
+  EXPECT_EQ(floor(), std::to_string(ids[4]));
+  auto rest = q->lease("k", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(ids_of(*rest), std::vector<RecordId>(ids.begin() + 4, ids.end()));
+  ASSERT_EQ(*q->ack(ids_of(*rest)), 6u);
+  step_twice(*q);  // an empty partition: the floor is the sequence's last id, and the next record lies above it
+  EXPECT_EQ(floor(), std::to_string(ids.back()));
+  auto more = enqueue(*q, contacts("k", 10, 1));
+  auto next = q->lease("k", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(ids_of(*next), more);
+}
+
+// A transaction may hold an id from the sequence and commit after records with higher ids: while it is open no
+// floor passes it, and once it commits its record is leased first.
+TEST_F(PartitionFloorTest, AFloorNeverPassesARecordWhoseTransactionIsStillOpen) {
+  auto q = open(stepping());
+  ASSERT_TRUE(q);
+  auto acked = enqueue(*q, contacts("k", 0, 3));
+  ASSERT_EQ(*q->ack(acked), 3u);
+  std::unique_ptr<PGconn, void (*)(PGconn*)> open_txn(PQconnectdb(url_.c_str()), &PQfinish);
+  ASSERT_EQ(PQstatus(open_txn.get()), CONNECTION_OK);
+  auto run = [&](const char* statement) {
+    std::unique_ptr<PGresult, void (*)(PGresult*)> r(PQexec(open_txn.get(), statement), &PQclear);
+    const auto status = PQresultStatus(r.get());
+    EXPECT_TRUE(status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) << PQresultErrorMessage(r.get());
+    return status == PGRES_TUPLES_OK ? std::string(PQgetvalue(r.get(), 0, 0)) : std::string();
+  };
+  run("BEGIN");
+  const RecordId late = std::stoll(run(
+      "INSERT INTO records(api_key, type, lane, json, next_attempt_at, created_at)"
+      " VALUES ('k', 'contact', 0, '{\"id\":\"late\"}', 0, 0) RETURNING id"));
+  auto later = enqueue(*q, contacts("k", 3, 2));
+  ASSERT_LT(late, later[0]);
+  for (int i = 0; i < 3; ++i) step_twice(*q);
+  EXPECT_EQ(floor(), "none") << "the floor rose while a transaction that started before its mark was open";
+  run("COMMIT");
+  step_twice(*q);
+  EXPECT_EQ(floor(), std::to_string(late));
+  auto leased = q->lease("k", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(leased);
+  EXPECT_EQ(ids_of(*leased), (std::vector<RecordId>{late, later[0], later[1]}));
+}
+
+// A replayed dead letter keeps its id, below the floor its partition reached meanwhile: the floors go first.
+TEST_F(PartitionFloorTest, AReplayedDeadLetterBelowTheFloorIsLeasedAgain) {
+  auto q = open(stepping());
+  ASSERT_TRUE(q);
+  auto ids = enqueue(*q, contacts("k", 0, 4));
+  ASSERT_EQ(*q->dead_letter({ids[0]}, "refused"), 1u);
+  ASSERT_EQ(*q->ack({ids[1], ids[2]}), 2u);
+  step_twice(*q);
+  EXPECT_EQ(floor(), std::to_string(ids[3]));
+  auto replayed = q->replay(omt::queue::DeadLetterSelection{{ids[0]}, 0});
+  ASSERT_TRUE(replayed) << replayed.error().message;
+  ASSERT_EQ(*replayed, 1u);
+  EXPECT_EQ(floor(), "none");
+  auto leased = q->lease("k", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(leased);
+  EXPECT_EQ(ids_of(*leased), (std::vector<RecordId>{ids[0], ids[3]}));
 }
 
 TEST_F(PostgresQueueTest, ARunLockIsHeldByOneSessionAtATimeAndEndsWithItsProcessEvenKilled) {

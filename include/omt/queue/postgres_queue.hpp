@@ -47,6 +47,9 @@ struct PostgresQueueOptions {
   // the process id, a random number), e.g. "web-1:4242:9f3a61c0".
   std::string instance_id;
   std::function<UnixMillis()> clock;  // wall clock in ms; empty = std::chrono::system_clock (tests pass a fake)
+  // How often the ready scan's connection takes a step towards higher partition floors (partition_floors.hpp):
+  // a floor rises at most once in two steps. Tests step at every scan.
+  std::chrono::milliseconds partition_floor_step{250};
 };
 
 // "name:pid:random" (random as 8 hex digits): readable in the claims table and in the service's log, and

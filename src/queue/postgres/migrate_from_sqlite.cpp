@@ -11,6 +11,7 @@
 #include "connection.hpp"
 #include "omt/queue/queue_file_lock.hpp"
 #include "schema.hpp"
+#include "partition_floors.hpp"
 #include "table_import.hpp"
 
 namespace omt::queue {
@@ -152,6 +153,12 @@ Expected<void> copy_all(sqlite::QueueExport& source, postgres::Connection& db, c
     auto dead = db.exec("SELECT COALESCE(MAX(id), 0) FROM dead_letters", "read the highest dead letter id");
     if (!dead) return tl::unexpected(dead.error());
     if (auto r = postgres::raise_id_sequence(db, "records", dead->integer(0, 0)); !r) return r;
+  }
+  // The records keep their ids, which may lie below floors a queue used before left behind.
+  auto floors = postgres::table_exists(db, "partition_floors");
+  if (!floors) return tl::unexpected(floors.error());
+  if (*floors) {
+    if (auto r = postgres::forget_floors(db); !r) return r;
   }
   if (auto r = count_target(db, report, &MigratedTable::target_after); !r) return r;
   for (const auto& row : report.tables) {

@@ -29,6 +29,7 @@
 #include "connection.hpp"
 #include "import_store.hpp"
 #include "lane_store.hpp"
+#include "partition_floors.hpp"
 #include "key_owners.hpp"
 #include "omt/obs/database_events.hpp"
 #include "omt/obs/queue_events.hpp"
@@ -36,6 +37,7 @@
 #include "ometria_error_store.hpp"
 #include "request_log_store.hpp"
 #include "schema.hpp"
+#include "upkeep.hpp"
 #include "../completion.hpp"
 #include "../write_checks.hpp"
 
@@ -142,6 +144,7 @@ struct PostgresQueue::Impl {
     bool joins_group = false;  // delivery's: shares one transaction with the others of its kind waiting
     bool writes_records = false;  // adds records: runs on ingest's worker
     bool scans = false;  // reads the whole table (delivery's scan for due records): runs on the scans' worker
+    bool outside_transaction = false;  // upkeep such as VACUUM, which a transaction block refuses
   };
   // An enqueue (or store): gathered with the others waiting into one transaction.
   struct Store {
@@ -297,6 +300,18 @@ struct PostgresQueue::Impl {
     Error refused;
     if (!submit(std::move(c), refused)) (*shared_done)(tl::unexpected(refused));
   }
+  // Upkeep on the scans' worker, outside a transaction, answered to no one: a failure is logged as a failed
+  // transaction is, and the next round tries again.
+  void submit_upkeep(std::string_view what, std::function<Expected<void>(Connection&)> body) {
+    Call c;
+    c.what = what;
+    c.scans = true;
+    c.outside_transaction = true;
+    c.run = [body = std::move(body)](Connection& db, std::int64_t&) { return body(db); };
+    c.finish = [](const Error*) {};
+    Error refused;
+    (void)submit(std::move(c), refused);  // refused: closing or too busy, and the upkeep can wait
+  }
   // As submit_call, and waits for the answer (never from the connection's thread: it fails instead).
   template <class T, class Body>
   Expected<T> call(std::string_view what, Body body) {
@@ -326,6 +341,7 @@ struct PostgresQueue::Impl {
   Expected<std::uint64_t> insert_rejected(Connection& db, const std::vector<const NewRejectedEvent*>& events);
   // What an operation moved out of the queue, as its delta and this call's backfill change; returns how many.
   std::size_t moved_out(const postgres::LaneCounts& moved, std::int64_t& delta) {
+    moved_out_since_floors += static_cast<std::uint64_t>(moved.total());
     delta = -moved.total();
     backfill_delta = -moved.backfill;
     return static_cast<std::size_t>(moved.total());
@@ -352,6 +368,11 @@ struct PostgresQueue::Impl {
   std::chrono::steady_clock::time_point down_since{};  // guarded by health_mutex
   mutable std::mutex health_mutex;
   QueueHealth health{"postgres", QueueHealth::State::ok, 0, {}};  // guarded by health_mutex
+  // The scans' worker's only (upkeep.hpp).
+  postgres::FloorRaiser floors{options.partition_floor_step};
+  postgres::Cadence vacuum_cadence{std::chrono::seconds(2)};
+  std::atomic<std::uint64_t> moved_out_since_floors{0};  // records acked or dead-lettered: floors may rise
+  std::atomic<std::uint64_t> leases_since_vacuum{0};     // lease rows written: each dies at its push's end
 };
 
 thread_local std::int64_t PostgresQueue::Impl::backfill_delta = 0;
@@ -444,6 +465,15 @@ void PostgresQueue::Impl::finish_store(Store& s, Expected<IngestStored> answer) 
 void PostgresQueue::Impl::run_call(Worker& w, Call& c) {
   std::int64_t delta = 0;
   backfill_delta = 0;
+  if (c.outside_transaction) {
+    auto conn = connection(w);
+    Expected<void> done = conn ? c.run(**conn, delta) : Expected<void>(tl::unexpected(conn.error()));
+    if (!done) {
+      if (conn && (*conn)->broken()) database_lost(done.error().message, std::chrono::milliseconds(0));
+      obs::emit(obs::QueueTransactionFailed{done.error().message});
+    }
+    return finish_call(c, done ? nullptr : &done.error());
+  }
   auto done = in_transaction(w, c.what, [&](Connection& db) { return c.run(db, delta); }, !c.joins_group);
   if (done) apply_delta(delta);
   if (done) add_clamped(backfill_depth, backfill_delta);
@@ -692,8 +722,8 @@ void PostgresQueue::lease(const std::string& api_key, RecordType type, Lane lane
     auto rows = db.exec_prepared("lease",
         "WITH gone AS (DELETE FROM record_leases WHERE api_key = $1 AND type = $2 AND lane = $7 AND leased_until <= $3),"
         " due AS (SELECT id, json, lane, attempts, next_attempt_at, created_at FROM records"
-        "   WHERE api_key = $1 AND type = $2 AND lane = $7 AND next_attempt_at <= $3"
-        "   AND id NOT IN (SELECT unnest(record_ids) FROM record_leases"
+        "   WHERE api_key = $1 AND type = $2 AND lane = $7 AND id >= " + postgres::floor_of("$1", "$2", "$7") +
+        "   AND next_attempt_at <= $3 AND id NOT IN (SELECT unnest(record_ids) FROM record_leases"
         "                  WHERE api_key = $1 AND type = $2 AND lane = $7 AND leased_until > $3)"
         "   ORDER BY id LIMIT $4::bigint + 1),"
         // The first $4 ids leased; the rows come back unsorted (a sort here moved every record's JSON twice) with
@@ -717,6 +747,7 @@ void PostgresQueue::lease(const std::string& api_key, RecordType type, Lane lane
       q.created_at = rows->integer(r, 5);
       result.records.push_back(std::move(q));
     }
+    if (!result.records.empty()) impl->leases_since_vacuum += 1;
     std::sort(result.records.begin(), result.records.end(),
               [](const QueuedRecord& a, const QueuedRecord& b) { return a.id < b.id; });
     result.more_due = result.records.size() > max;
@@ -884,7 +915,8 @@ void PostgresQueue::ready_partitions(std::uint64_t count_up_to, Done<std::vector
             " CROSS JOIN LATERAL ("
             "   SELECT COUNT(*) - leased.ids AS ready, MIN(created_at) AS oldest FROM ("
             "     SELECT created_at FROM records r WHERE r.api_key = part.api_key AND r.type = part.type"
-            "       AND r.lane = part.lane AND r.next_attempt_at <= $1 ORDER BY r.id LIMIT $2 + leased.ids) d) due"
+            "       AND r.lane = part.lane AND r.id >= " + postgres::floor_of("part.api_key", "part.type", "part.lane") +
+            "       AND r.next_attempt_at <= $1 ORDER BY r.id LIMIT $2 + leased.ids) d) due"
             " WHERE due.ready > 0 AND part.api_key NOT IN (SELECT api_key FROM held_keys)"
             " ORDER BY part.lane, due.oldest",  // live first, as delivery wants them
             p, "list ready partitions");
@@ -895,6 +927,29 @@ void PostgresQueue::ready_partitions(std::uint64_t count_up_to, Done<std::vector
           if (!type) return tl::unexpected(type.error());
           ready.push_back(ReadyPartition{rows->text(r, 0), *type, static_cast<std::uint64_t>(rows->integer(r, 3)),
                                          rows->integer(r, 2) == 1 ? Lane::backfill : Lane::live});
+        }
+        // Upkeep only while pushes come and go: an idle queue is left alone.
+        const auto steady_now = std::chrono::steady_clock::now();
+        if (impl->leases_since_vacuum.load() > 0 && impl->vacuum_cadence.claim(steady_now)) {
+          impl->leases_since_vacuum = 0;
+          impl->submit_upkeep("vacuum the lease tables", postgres::vacuum_churning_tables);
+        }
+        if (impl->moved_out_since_floors.load() > 0 && impl->floors.cadence.claim(steady_now)) {
+          // A transaction of its own behind this one on the same worker: a failure there (logged as any failed
+          // transaction) leaves the floors where they were and this scan's answer as it is.
+          std::vector<postgres::FloorPartition> partitions;
+          for (int r = 0; r < rows->rows(); ++r) {
+            partitions.push_back(postgres::FloorPartition{rows->text(r, 0), rows->text(r, 1), rows->integer(r, 2)});
+          }
+          impl->submit_call<bool>("raise partition floors",
+              [impl, partitions = std::move(partitions)](Connection& floor_db, std::int64_t&) -> Expected<bool> {
+                const std::uint64_t moved_before = impl->moved_out_since_floors.load();
+                auto raised = impl->floors.step(floor_db, partitions);
+                if (!raised) return tl::unexpected(raised.error());
+                if (*raised) impl->moved_out_since_floors -= moved_before;  // those moved meanwhile still count
+                return true;
+              },
+              [](Expected<bool>) {}, /*joins_group=*/false, /*writes_records=*/false, /*scans_table=*/true);
         }
         return ready;
       }, std::move(done), /*joins_group=*/false, /*writes_records=*/false, /*scans_table=*/true);
@@ -999,7 +1054,9 @@ void PostgresQueue::replay(const DeadLetterSelection& which, Done<std::size_t> d
     Params p;
     const std::string condition = dead_letter_condition(which, p);
     p.add(impl->now());
-    // Same ids (the sequence never hands them out again), attempts 0, due now, in the live lane (queue.hpp).
+    // Same ids (the sequence never hands them out again), attempts 0, due now, in the live lane (queue.hpp):
+    // below their partitions' floors, which go first.
+    if (auto forgot = postgres::forget_floors(db); !forgot) return tl::unexpected(forgot.error());
     auto moved = db.exec("WITH moved AS (DELETE FROM dead_letters WHERE " + condition +
                              " RETURNING *) INSERT INTO records(id, api_key, type, lane, json, attempts, next_attempt_at,"
                              " created_at) SELECT id, api_key, type, 0, json, 0, $2, created_at FROM moved",

@@ -116,6 +116,11 @@ constexpr const char* kVersion6 =
     "CREATE INDEX record_leases_by_partition ON record_leases(api_key, type, lane);"
     "ALTER TABLE records DROP COLUMN leased_until, DROP COLUMN lease_owner;"
     "ALTER TABLE records SET (fillfactor = 100);";
+// Throughput: a lease and the ready scan start each partition at its floor (partition_floors.hpp), not at the
+// first of its acked records' index entries.
+constexpr const char* kVersion7 =
+    "CREATE TABLE partition_floors(api_key TEXT NOT NULL, type TEXT NOT NULL, lane SMALLINT NOT NULL,"
+    "  floor_id BIGINT NOT NULL, PRIMARY KEY(api_key, type, lane));";
 
 struct Migration {
   int to;
@@ -128,6 +133,7 @@ constexpr Migration kMigrations[] = {
     {4, kVersion4},
     {5, kVersion5},
     {6, kVersion6},
+    {7, kVersion7},
 };
 static_assert(kMigrations[std::size(kMigrations) - 1].to == kSchemaVersion);
 

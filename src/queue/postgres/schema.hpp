@@ -8,7 +8,7 @@
 
 namespace omt::queue::postgres {
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 Expected<void> prepare_schema(Connection& db);
 // The version the database is at (0: no queue tables yet).
