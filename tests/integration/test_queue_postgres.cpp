@@ -426,8 +426,9 @@ class PartitionFloorTest : public PostgresQueueTest {
     o.partition_floor_step = 0ms;
     return o;
   }
-  void step_twice(PostgresQueue& q) {
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE(q.ready_partitions(0));  // the third waits for the second's step
+  // Two steps (a mark, then a raise if it is safe): three scans, as the third waits for the second's step.
+  void step_floors(PostgresQueue& q) {
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(q.ready_partitions(0));
   }
   std::string floor() {
     return sql(url_, "SELECT COALESCE((SELECT floor_id::text FROM partition_floors WHERE api_key = 'k'"
@@ -447,13 +448,13 @@ TEST_F(PartitionFloorTest, AckedRecordsRaiseTheFloorToTheOldestLeftAndTheRestAre
   auto first = q->lease("k", RecordType::contact, 4, 30s);
   ASSERT_TRUE(first);
   ASSERT_EQ(*q->ack(ids_of(*first)), 4u);
-  step_twice(*q);
+  step_floors(*q);
   EXPECT_EQ(floor(), std::to_string(ids[4]));
   auto rest = q->lease("k", RecordType::contact, 10, 30s);
   ASSERT_TRUE(rest);
   EXPECT_EQ(ids_of(*rest), std::vector<RecordId>(ids.begin() + 4, ids.end()));
   ASSERT_EQ(*q->ack(ids_of(*rest)), 6u);
-  step_twice(*q);  // an empty partition: the floor is the sequence's last id, and the next record lies above it
+  step_floors(*q);  // an empty partition: the floor is the sequence's last id, and the next record lies above it
   EXPECT_EQ(floor(), std::to_string(ids.back()));
   auto more = enqueue(*q, contacts("k", 10, 1));
   auto next = q->lease("k", RecordType::contact, 10, 30s);
@@ -482,14 +483,33 @@ TEST_F(PartitionFloorTest, AFloorNeverPassesARecordWhoseTransactionIsStillOpen) 
       " VALUES ('k', 'contact', 0, '{\"id\":\"late\"}', 0, 0) RETURNING id"));
   auto later = enqueue(*q, contacts("k", 3, 2));
   ASSERT_LT(late, later[0]);
-  for (int i = 0; i < 3; ++i) step_twice(*q);
+  for (int i = 0; i < 3; ++i) step_floors(*q);
   EXPECT_EQ(floor(), "none") << "the floor rose while a transaction that started before its mark was open";
   run("COMMIT");
-  step_twice(*q);
+  step_floors(*q);
   EXPECT_EQ(floor(), std::to_string(late));
   auto leased = q->lease("k", RecordType::contact, 10, 30s);
   ASSERT_TRUE(leased);
   EXPECT_EQ(ids_of(*leased), (std::vector<RecordId>{late, later[0], later[1]}));
+}
+
+// A rekey moves a held key's records, with their old ids, under a key whose floor has passed them: the floors go
+// first, and the moved records are leased first.
+TEST_F(PartitionFloorTest, ARekeyedKeysOldRecordsBelowTheNewKeysFloorAreLeased) {
+  auto q = open(stepping());
+  ASSERT_TRUE(q);
+  auto old_ids = enqueue(*q, contacts("old", 0, 2));
+  auto ids = enqueue(*q, contacts("k", 0, 3));
+  ASSERT_EQ(*q->ack({ids[0], ids[1]}), 2u);
+  step_floors(*q);
+  ASSERT_EQ(floor(), std::to_string(ids[2]));
+  auto moved = q->rekey("old", "k");
+  ASSERT_TRUE(moved) << moved.error().message;
+  ASSERT_EQ(*moved, 2u);
+  EXPECT_EQ(floor(), "none");
+  auto leased = q->lease("k", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(leased);
+  EXPECT_EQ(ids_of(*leased), (std::vector<RecordId>{old_ids[0], old_ids[1], ids[2]}));
 }
 
 // A replayed dead letter keeps its id, below the floor its partition reached meanwhile: the floors go first.
@@ -499,7 +519,7 @@ TEST_F(PartitionFloorTest, AReplayedDeadLetterBelowTheFloorIsLeasedAgain) {
   auto ids = enqueue(*q, contacts("k", 0, 4));
   ASSERT_EQ(*q->dead_letter({ids[0]}, "refused"), 1u);
   ASSERT_EQ(*q->ack({ids[1], ids[2]}), 2u);
-  step_twice(*q);
+  step_floors(*q);
   EXPECT_EQ(floor(), std::to_string(ids[3]));
   auto replayed = q->replay(omt::queue::DeadLetterSelection{{ids[0]}, 0});
   ASSERT_TRUE(replayed) << replayed.error().message;

@@ -214,7 +214,7 @@ Expected<MigrateReport> migrate_sqlite_to_postgres(const MigrateOptions& options
       {options.to, options.connect_timeout, options.statement_timeout, "ometria-transformer queue migrate"});
   if (!db) return tl::unexpected(db.error());
   if (auto r = postgres::prepare_schema(*db); !r) return tl::unexpected(r.error());
-  if (auto r = db->run("BEGIN", "begin the migration"); !r) return tl::unexpected(r.error());
+  if (auto r = db->run("BEGIN ISOLATION LEVEL READ COMMITTED", "begin the migration"); !r) return tl::unexpected(r.error());
   auto copied = copy_all(*source, *db, options, source_tables, report);
   if (copied) copied = db->run("COMMIT", "commit the migration");
   if (!copied) {

@@ -5,8 +5,9 @@ namespace omt::queue::postgres {
 namespace {
 
 // The floors' own lock (a two-key advisory lock of a class no other lock uses): raising floors and forgetting them
-// take it, so that a raise computed before a replay committed never lands after it.
+// take it, so that a raise computed before a replay or a rekey committed never lands after it.
 constexpr const char* kLockFloors = "SELECT pg_advisory_xact_lock(73054813, 0)";
+constexpr const char* kTryLockFloors = "SELECT pg_try_advisory_xact_lock(73054813, 0)";
 
 }  // namespace
 
@@ -23,36 +24,39 @@ Expected<void> forget_floors(Connection& db) {
   return {};
 }
 
-Expected<std::optional<FloorRaiser::Mark>> FloorRaiser::mark(Connection& db) {
+Expected<std::optional<std::int64_t>> FloorRaiser::last_id(Connection& db) {
   // With a sequence cache, a session hands out ids from its block long after it took it: no mark is safe then.
   auto seq = db.exec(
       "SELECT s.last_value, p.seqcache FROM records_id_seq s, pg_sequence p"
       " WHERE p.seqrelid = 'records_id_seq'::regclass",
       "read the records' sequence");
   if (!seq) return tl::unexpected(seq.error());
-  if (seq->rows() != 1 || seq->integer(0, 1) != 1) return std::optional<Mark>{};
-  // Read after the sequence: an id up to last_value went to a transaction that started before this time.
-  auto clock = db.exec("SELECT clock_timestamp()", "read the database's clock");
-  if (!clock) return tl::unexpected(clock.error());
+  if (seq->rows() != 1 || seq->integer(0, 1) != 1) return std::optional<std::int64_t>{};
+  return std::optional<std::int64_t>{seq->integer(0, 0)};
+}
+
+Expected<std::optional<FloorRaiser::Mark>> FloorRaiser::mark(Connection& db) {
+  auto last = last_id(db);
+  if (!last) return tl::unexpected(last.error());
+  if (!*last) return std::optional<Mark>{};
+  // Read after the sequence (a statement of its own): an id up to last_value went to a transaction that was open
+  // then, so it is listed here or has ended. Every transaction holds its virtual id's lock from its start to its
+  // end, whatever its role or database, and virtual ids are not reused.
+  auto open = db.exec(
+      "SELECT COALESCE(array_agg(virtualxid), '{}')::text FROM pg_locks WHERE locktype = 'virtualxid'"
+      " AND mode = 'ExclusiveLock' AND granted AND pid <> pg_backend_pid()",
+      "list the open transactions");
+  if (!open) return tl::unexpected(open.error());
   // last_value may not be handed out yet (a sequence never used): the floor stays at it, never above.
-  return std::optional<Mark>{Mark{seq->integer(0, 0), clock->text(0, 0)}};
+  return std::optional<Mark>{Mark{**last, open->text(0, 0)}};
 }
 
 Expected<bool> FloorRaiser::step(Connection& db, const std::vector<FloorPartition>& partitions) {
   bool raised = false;
   if (mark_) {
-    if (auto locked = db.exec(kLockFloors, "lock the partition floors"); !locked) return tl::unexpected(locked.error());
-    // A session whose transaction this role may not see (its state is NULL) might hold an id: wait for it as well.
-    Params since;
-    since.add(mark_->at);
-    auto settled = db.exec(
-        "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
-        " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
-        " AND (xact_start <= $1::timestamptz OR (xact_start IS NULL AND state IS DISTINCT FROM 'idle')))"
-        " AND NOT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE database = current_database())",
-        since, "look for transactions older than the partition floors' mark");
-    if (!settled) return tl::unexpected(settled.error());
-    if (settled->text(0, 0) != "t") return false;  // keep the mark: the next step looks again
+    auto ready = settled(db);
+    if (!ready) return tl::unexpected(ready.error());
+    if (!*ready) return false;  // keep the mark: the next step looks again
     std::vector<std::string> keys, types;
     std::vector<std::int64_t> lanes;
     for (const auto& p : partitions) {
@@ -70,8 +74,8 @@ Expected<bool> FloorRaiser::step(Connection& db, const std::vector<FloorPartitio
         " FROM (SELECT * FROM unnest($2::text[], $3::text[], $4::smallint[])"
         "       UNION SELECT api_key, type, lane FROM partition_floors) AS p(api_key, type, lane)"
         " LEFT JOIN partition_floors f ON f.api_key = p.api_key AND f.type = p.type AND f.lane = p.lane"
-        " ORDER BY 1, 2, 3"  // instances raising the same floors lock them in one order
-        " ON CONFLICT (api_key, type, lane) DO UPDATE SET floor_id = GREATEST(partition_floors.floor_id, EXCLUDED.floor_id)",
+        " ON CONFLICT (api_key, type, lane) DO UPDATE SET floor_id = EXCLUDED.floor_id"
+        " WHERE EXCLUDED.floor_id > partition_floors.floor_id",  // a floor never falls, and one that stays is not rewritten
         p, "raise the partition floors");
     if (!done) return tl::unexpected(done.error());
     raised = true;
@@ -80,6 +84,34 @@ Expected<bool> FloorRaiser::step(Connection& db, const std::vector<FloorPartitio
   if (!marked) return tl::unexpected(marked.error());
   mark_ = *marked;
   return raised;
+}
+
+Expected<bool> FloorRaiser::settled(Connection& db) {
+  // Busy: a replay or a rekey forgets the floors now, and may take long. The next step tries again.
+  auto locked = db.exec(kTryLockFloors, "lock the partition floors");
+  if (!locked) return tl::unexpected(locked.error());
+  if (locked->text(0, 0) != "t") return false;
+  // The sequence set back (a migration into a queue used before, an operator's setval): ids up to the mark come
+  // again, and the mark is worth nothing.
+  auto last = last_id(db);
+  if (!last) return tl::unexpected(last.error());
+  if (!*last || **last < mark_->last_id) {
+    mark_.reset();
+    return false;
+  }
+  Params open;
+  open.add(mark_->open_transactions);
+  auto ended = db.exec(
+      "SELECT NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'virtualxid' AND mode = 'ExclusiveLock'"
+      " AND granted AND virtualxid = ANY($1::text[]))",
+      open, "look for the transactions open at the partition floors' mark");
+  if (!ended) return tl::unexpected(ended.error());
+  if (ended->text(0, 0) != "t") return false;
+  // After the check above (a statement of its own): a transaction open at the mark that prepared (two-phase
+  // commit) gave up its virtual id but is listed here until it commits.
+  auto prepared = db.exec("SELECT NOT EXISTS (SELECT 1 FROM pg_prepared_xacts)", "look for prepared transactions");
+  if (!prepared) return tl::unexpected(prepared.error());
+  return prepared->text(0, 0) == "t";
 }
 
 }  // namespace omt::queue::postgres

@@ -5,10 +5,12 @@
 // at it.
 //
 // A floor must never pass a record that will still appear: a transaction may hold an id from the sequence and
-// commit later. So a floor is raised in two steps at least a second apart: first the sequence's last id S and the
-// time T; then, once every transaction of the database open now started after T (all that could hold an id up to
-// S have ended), the floor becomes the lowest of the partition's records from its old floor on, or S if it has none.
-// Ids below a floor come back only from a dead letter's replay and a migration, which forget the floors first.
+// commit later. So a floor is raised in two steps (partition_floor_step apart, 250 ms by default): first the
+// sequence's last id S and the transactions open then; then, once all of those have ended (every transaction that
+// could hold an id up to S), the floor becomes the lowest of the partition's records from its old floor on, or S if
+// it has none. Ids below a floor come back only from a dead letter's replay, a rekey (a held key's old records under
+// a key that moved on) and a migration, which forget the floors first. A sequence set back drops the mark.
+// Statements run in READ COMMITTED (in_transaction begins so): each reads what committed before it started.
 // Runs on the connection's one thread, inside the caller's transaction.
 #pragma once
 
@@ -43,15 +45,21 @@ class FloorRaiser {
   explicit FloorRaiser(std::chrono::milliseconds step_every) : cadence(step_every) {}
   Cadence cadence;  // how often step() runs
   // One step: raises the floors of `partitions` (the ready scan's) and of those that have one, if the last mark is
-  // safe to use, then takes a new mark. True if it raised them. A mark stays safe however old: a step may wait.
+  // safe to use, then takes a new mark. True if it raised them. A mark stays safe however old, as long as the
+  // sequence only grows (settled() checks): a step may wait.
   Expected<bool> step(Connection& db, const std::vector<FloorPartition>& partitions);
 
  private:
   struct Mark {
-    std::int64_t last_id = 0;  // the sequence's last id when marked
-    std::string at;            // the database's clock after reading it (timestamptz as text)
+    std::int64_t last_id = 0;        // the sequence's last id when marked
+    std::string open_transactions;   // the virtual ids of the transactions open after reading it (text[] literal)
   };
-  Expected<std::optional<Mark>> mark(Connection& db);
+  // The sequence's last id, or none if a mark cannot be trusted (a sequence with a cache).
+  static Expected<std::optional<std::int64_t>> last_id(Connection& db);
+  static Expected<std::optional<Mark>> mark(Connection& db);
+  // Whether the mark may be used now: the floors' lock taken, the sequence not set back, the mark's transactions
+  // ended and none prepared.
+  Expected<bool> settled(Connection& db);
   std::optional<Mark> mark_;
 };
 

@@ -380,7 +380,10 @@ thread_local std::int64_t PostgresQueue::Impl::backfill_delta = 0;
 Expected<void> PostgresQueue::Impl::in_transaction(Worker& w, std::string_view what,
                                                    const std::function<Expected<void>(Connection&)>& body,
                                                    bool flush_on_commit) {
-  const char* begin = flush_on_commit ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit = off";
+  // READ COMMITTED whatever the database's default: each statement reads what committed before it started, which
+  // a lease (the partition's leases) and the partition floors' steps rely on.
+  const char* begin = flush_on_commit ? "BEGIN ISOLATION LEVEL READ COMMITTED"
+                                      : "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = off";
   auto conn = connection(w);
   if (!conn) return tl::unexpected(conn.error());
   if (auto begun = (*conn)->run(begin, what); !begun) {
@@ -859,7 +862,9 @@ void PostgresQueue::rekey(const std::string& from_key, const std::string& to_key
   impl_->submit_call<std::size_t>("rekey", [from_key, to_key](Connection& db, std::int64_t&) -> Expected<std::size_t> {
     Params p;
     p.add(to_key).add(from_key);
-    // Same ids, attempts, due times and leases: only the key changes.
+    // Same ids, attempts, due times and leases: only the key changes. The held key's ids are old, below the
+    // floors the new key's partitions may have reached meanwhile: those go first.
+    if (auto forgot = postgres::forget_floors(db); !forgot) return tl::unexpected(forgot.error());
     auto moved = db.exec("WITH leases AS (UPDATE record_leases SET api_key = $1 WHERE api_key = $2)"
                          " UPDATE records SET api_key = $1 WHERE api_key = $2", p, "rekey records");
     if (!moved) return tl::unexpected(moved.error());

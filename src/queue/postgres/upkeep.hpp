@@ -24,7 +24,7 @@ class Cadence {
   std::chrono::steady_clock::time_point next_{};
 };
 
-// record_leases gets a row per push and loses it at the ack; partition_floors a new version per floor raised.
+// record_leases gets a row per push and loses it at the ack; partition_floors a new row version per floor that rises.
 // Rows deleted on pages that are not full stay until a vacuum, and only a vacuum tells inserts where the free
 // space is: between autovacuum's rounds (a minute apart by default) the lease table grew by a page every ten
 // pushes, and every ack reads all of it (measured: 445 pages for 13 leases after 15 s). Outside a transaction
