@@ -894,8 +894,9 @@ void PostgresQueue::release_key(const std::string& api_key, const std::string& r
   }, std::move(done));
 }
 
-// Partitions one by one off records_by_partition (each the next (api key, type, lane) after the last: a lookup in
-// the index, not a read of the table), each counting its due records in id order up to count_up_to: a scan of a
+// Partitions one by one off records_by_partition (each the (api key, type, lane) before the last: a lookup in the
+// index, not a read of the table; backwards, so that each lands on its partition's newest records, not on the
+// index entries of the oldest, acked and not yet vacuumed), each counting its due records in id order up to count_up_to: a scan of a
 // deep queue reads a few pushes' worth per partition, not every due row (74 ms at 150,000 records, once counted
 // in full; docs/scaling.md, "Benchmark"). The oldest due record is near enough the first in id order: ids grow
 // as records arrive, and a retried record keeps its id.
@@ -909,11 +910,11 @@ void PostgresQueue::ready_partitions(std::uint64_t count_up_to, Done<std::vector
         add_limit(p, count_up_to);
         auto rows = db.exec_prepared("list ready partitions",
             "WITH RECURSIVE part AS ("
-            "  (SELECT api_key, type, lane FROM records ORDER BY api_key, type, lane LIMIT 1)"
+            "  (SELECT api_key, type, lane FROM records ORDER BY api_key DESC, type DESC, lane DESC LIMIT 1)"
             "  UNION ALL"
             "  SELECT nxt.api_key, nxt.type, nxt.lane FROM part, LATERAL ("
-            "    SELECT r.api_key, r.type, r.lane FROM records r WHERE (r.api_key, r.type, r.lane) > (part.api_key, part.type, part.lane)"
-            "    ORDER BY r.api_key, r.type, r.lane LIMIT 1) nxt)"
+            "    SELECT r.api_key, r.type, r.lane FROM records r WHERE (r.api_key, r.type, r.lane) < (part.api_key, part.type, part.lane)"
+            "    ORDER BY r.api_key DESC, r.type DESC, r.lane DESC LIMIT 1) nxt)"
             " SELECT part.api_key, part.type, part.lane, due.ready FROM part"
             " CROSS JOIN LATERAL (SELECT COALESCE(SUM(cardinality(l.record_ids)), 0) AS ids FROM record_leases l"
             "   WHERE l.api_key = part.api_key AND l.type = part.type AND l.lane = part.lane AND l.leased_until > $1) leased"
