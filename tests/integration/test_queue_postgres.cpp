@@ -493,6 +493,48 @@ TEST_F(PartitionFloorTest, AFloorNeverPassesARecordWhoseTransactionIsStillOpen) 
   EXPECT_EQ(ids_of(*leased), (std::vector<RecordId>{late, later[0], later[1]}));
 }
 
+// A replay or a rekey holds the floors' lock while it puts old ids back: a raise meanwhile waits for the next step.
+TEST_F(PartitionFloorTest, NoFloorRisesWhileAReplayOrARekeyHoldsTheFloorsLock) {
+  auto q = open(stepping());
+  ASSERT_TRUE(q);
+  auto ids = enqueue(*q, contacts("k", 0, 3));
+  ASSERT_EQ(*q->ack({ids[0]}), 1u);
+  std::unique_ptr<PGconn, void (*)(PGconn*)> holder(PQconnectdb(url_.c_str()), &PQfinish);
+  ASSERT_EQ(PQstatus(holder.get()), CONNECTION_OK);
+  auto run = [&](const char* statement) {
+    std::unique_ptr<PGresult, void (*)(PGresult*)> r(PQexec(holder.get(), statement), &PQclear);
+    ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(r.get());
+  };
+  run("SELECT pg_advisory_lock(73054813, 0)");  // the lock forget_floors takes, held as a long replay would
+  for (int i = 0; i < 3; ++i) step_floors(*q);
+  EXPECT_EQ(floor(), "none");
+  run("SELECT pg_advisory_unlock(73054813, 0)");
+  step_floors(*q);
+  EXPECT_EQ(floor(), std::to_string(ids[1]));
+}
+
+// The queue vacuums the lease table itself once pushes have come and gone, and leaves an idle queue alone.
+TEST_F(PartitionFloorTest, TheLeaseTableIsVacuumedOnceLeasesHaveComeAndGone) {
+  auto q = open(stepping());
+  ASSERT_TRUE(q);
+  auto vacuums = [&] {
+    return std::stoi(sql(url_, "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'record_leases'"));
+  };
+  auto ids = enqueue(*q, contacts("k", 0, 3));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(q->ready_partitions(0));
+  EXPECT_EQ(vacuums(), 0);  // nothing leased yet
+  auto leased = q->lease("k", RecordType::contact, 10, 30s);
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(*q->ack(ids_of(*leased)), 3u);
+  ASSERT_TRUE(q->ready_partitions(0));
+  int seen = 0;
+  for (int i = 0; i < 100 && (seen = vacuums()) == 0; ++i) {  // the statistics reach other sessions with a delay
+    std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(q->ready_partitions(0));
+  }
+  EXPECT_EQ(seen, 1) << "vacuumed once: the next is due 2 s later";
+}
+
 // A rekey moves a held key's records, with their old ids, under a key whose floor has passed them: the floors go
 // first, and the moved records are leased first.
 TEST_F(PartitionFloorTest, ARekeyedKeysOldRecordsBelowTheNewKeysFloorAreLeased) {

@@ -154,12 +154,9 @@ Expected<void> copy_all(sqlite::QueueExport& source, postgres::Connection& db, c
     if (!dead) return tl::unexpected(dead.error());
     if (auto r = postgres::raise_id_sequence(db, "records", dead->integer(0, 0)); !r) return r;
   }
-  // The records keep their ids, which may lie below floors a queue used before left behind.
-  auto floors = postgres::table_exists(db, "partition_floors");
-  if (!floors) return tl::unexpected(floors.error());
-  if (*floors) {
-    if (auto r = postgres::forget_floors(db); !r) return r;
-  }
+  // The records keep their ids, which may lie below floors a queue used before left behind (prepare_schema made
+  // the table).
+  if (auto r = postgres::forget_floors(db); !r) return r;
   if (auto r = count_target(db, report, &MigratedTable::target_after); !r) return r;
   for (const auto& row : report.tables) {
     if (row.moved && row.target_after != row.source) {

@@ -347,6 +347,8 @@ struct PostgresQueue::Impl {
     return static_cast<std::size_t>(moved.total());
   }
   void flush_request_log();
+  // After a ready scan (its rows: api key, type, lane first): the upkeep that is due.
+  void start_upkeep(const postgres::Result& ready);
   Expected<std::vector<HeldKey>> read_held_keys(Connection& db);
 
   PostgresQueueOptions options;
@@ -407,6 +409,32 @@ Expected<void> PostgresQueue::Impl::in_transaction(Worker& w, std::string_view w
   }
   commits.fetch_add(1, std::memory_order_relaxed);
   return {};
+}
+
+// After a ready scan, on its worker: the upkeep that is due (upkeep.hpp), each a call of its own behind the scan.
+// Only while pushes come and go: an idle queue is left alone.
+void PostgresQueue::Impl::start_upkeep(const postgres::Result& ready) {
+  const auto now = std::chrono::steady_clock::now();
+  if (leases_since_vacuum.load() > 0 && vacuum_cadence.claim(now)) {
+    leases_since_vacuum = 0;
+    submit_upkeep("vacuum the lease tables", postgres::vacuum_churning_tables);
+  }
+  if (moved_out_since_floors.load() == 0 || !floors.cadence.claim(now)) return;
+  // In a transaction of its own: a failure there (logged as any failed transaction) leaves the floors where they
+  // were and the scan's answer as it is.
+  std::vector<postgres::FloorPartition> partitions;
+  for (int r = 0; r < ready.rows(); ++r) {
+    partitions.push_back(postgres::FloorPartition{ready.text(r, 0), ready.text(r, 1), ready.integer(r, 2)});
+  }
+  submit_call<bool>("raise partition floors",
+      [this, partitions = std::move(partitions)](Connection& db, std::int64_t&) -> Expected<bool> {
+        const std::uint64_t moved_before = moved_out_since_floors.load();
+        auto raised = floors.step(db, partitions);
+        if (!raised) return tl::unexpected(raised.error());
+        if (*raised) moved_out_since_floors -= moved_before;  // those moved meanwhile still count
+        return true;
+      },
+      [](Expected<bool>) {}, /*joins_group=*/false, /*writes_records=*/false, /*scans_table=*/true);
 }
 
 void PostgresQueue::Impl::apply_delta(std::int64_t delta) { add_clamped(depth, delta); }
@@ -722,7 +750,7 @@ void PostgresQueue::lease(const std::string& api_key, RecordType type, Lane lane
     p.add(lane_column);
     // One more than asked is read to learn whether more are due. The partition's live leases are a few pushes'
     // ids: NOT IN reads them once into a hash. Its ended leases go on the way.
-    auto rows = db.exec_prepared("lease",
+    static const std::string kLease =
         "WITH gone AS (DELETE FROM record_leases WHERE api_key = $1 AND type = $2 AND lane = $7 AND leased_until <= $3),"
         " due AS (SELECT id, json, lane, attempts, next_attempt_at, created_at FROM records"
         "   WHERE api_key = $1 AND type = $2 AND lane = $7 AND id >= " + postgres::floor_of("$1", "$2", "$7") +
@@ -734,8 +762,8 @@ void PostgresQueue::lease(const std::string& api_key, RecordType type, Lane lane
         " taken AS (SELECT array_agg(id ORDER BY id) AS ids FROM (SELECT id FROM due ORDER BY id LIMIT $4) first),"
         " noted AS (INSERT INTO record_leases(api_key, type, lane, record_ids, first_id, last_id, leased_until, lease_owner)"
         "   SELECT $1, $2, $7, ids, ids[1], ids[cardinality(ids)], $5, $6 FROM taken WHERE cardinality(ids) > 0)"
-        " SELECT id, json, lane, attempts, next_attempt_at, created_at FROM due",
-        p, "lease");
+        " SELECT id, json, lane, attempts, next_attempt_at, created_at FROM due";  // built once: floor_of is SQL text
+    auto rows = db.exec_prepared("lease", kLease, p, "lease");
     if (!rows) return tl::unexpected(rows.error());
     Leased result;
     for (int r = 0; r < rows->rows(); ++r) {
@@ -908,7 +936,7 @@ void PostgresQueue::ready_partitions(std::uint64_t count_up_to, Done<std::vector
         Params p;
         p.add(impl->now());
         add_limit(p, count_up_to);
-        auto rows = db.exec_prepared("list ready partitions",
+        static const std::string kReadyPartitions =
             "WITH RECURSIVE part AS ("
             "  (SELECT api_key, type, lane FROM records ORDER BY api_key DESC, type DESC, lane DESC LIMIT 1)"
             "  UNION ALL"
@@ -924,8 +952,8 @@ void PostgresQueue::ready_partitions(std::uint64_t count_up_to, Done<std::vector
             "       AND r.lane = part.lane AND r.id >= " + postgres::floor_of("part.api_key", "part.type", "part.lane") +
             "       AND r.next_attempt_at <= $1 ORDER BY r.id LIMIT $2 + leased.ids) d) due"
             " WHERE due.ready > 0 AND part.api_key NOT IN (SELECT api_key FROM held_keys)"
-            " ORDER BY part.lane, due.oldest",  // live first, as delivery wants them
-            p, "list ready partitions");
+            " ORDER BY part.lane, due.oldest";  // live first, as delivery wants them
+        auto rows = db.exec_prepared("list ready partitions", kReadyPartitions, p, "list ready partitions");
         if (!rows) return tl::unexpected(rows.error());
         std::vector<ReadyPartition> ready;
         for (int r = 0; r < rows->rows(); ++r) {
@@ -934,29 +962,7 @@ void PostgresQueue::ready_partitions(std::uint64_t count_up_to, Done<std::vector
           ready.push_back(ReadyPartition{rows->text(r, 0), *type, static_cast<std::uint64_t>(rows->integer(r, 3)),
                                          rows->integer(r, 2) == 1 ? Lane::backfill : Lane::live});
         }
-        // Upkeep only while pushes come and go: an idle queue is left alone.
-        const auto steady_now = std::chrono::steady_clock::now();
-        if (impl->leases_since_vacuum.load() > 0 && impl->vacuum_cadence.claim(steady_now)) {
-          impl->leases_since_vacuum = 0;
-          impl->submit_upkeep("vacuum the lease tables", postgres::vacuum_churning_tables);
-        }
-        if (impl->moved_out_since_floors.load() > 0 && impl->floors.cadence.claim(steady_now)) {
-          // A transaction of its own behind this one on the same worker: a failure there (logged as any failed
-          // transaction) leaves the floors where they were and this scan's answer as it is.
-          std::vector<postgres::FloorPartition> partitions;
-          for (int r = 0; r < rows->rows(); ++r) {
-            partitions.push_back(postgres::FloorPartition{rows->text(r, 0), rows->text(r, 1), rows->integer(r, 2)});
-          }
-          impl->submit_call<bool>("raise partition floors",
-              [impl, partitions = std::move(partitions)](Connection& floor_db, std::int64_t&) -> Expected<bool> {
-                const std::uint64_t moved_before = impl->moved_out_since_floors.load();
-                auto raised = impl->floors.step(floor_db, partitions);
-                if (!raised) return tl::unexpected(raised.error());
-                if (*raised) impl->moved_out_since_floors -= moved_before;  // those moved meanwhile still count
-                return true;
-              },
-              [](Expected<bool>) {}, /*joins_group=*/false, /*writes_records=*/false, /*scans_table=*/true);
-        }
+        impl->start_upkeep(*rows);
         return ready;
       }, std::move(done), /*joins_group=*/false, /*writes_records=*/false, /*scans_table=*/true);
 }
