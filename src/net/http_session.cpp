@@ -40,15 +40,13 @@ void clear_or_release(std::string& s) {
 
 HttpSession::HttpSession(std::shared_ptr<Server::Impl> server, ServerSocket socket, std::uint64_t id)
     : server_(std::move(server)), socket_(std::move(socket)), timer_(socket_.get_executor()), id_(id) {
-  server_->events.emit(obs::ConnectionOpened{});
   boost::system::error_code peer_error;  // once a connection: every request on it comes from the same peer
   const auto peer = socket_.remote_endpoint(peer_error);
   if (!peer_error) peer_address_ = peer.address().to_string();
 }
 
 HttpSession::~HttpSession() {
-  server_->events.emit(obs::ConnectionClosed{});
-  server_->unregister_session(id_);
+  server_->unregister_session(id_);  // counted closed there, under the lock shutdown releases the metrics with
 }
 
 const config::ServerConfig& HttpSession::config() const { return server_->config; }

@@ -72,12 +72,14 @@ Server::Impl::Impl(const config::ServerConfig& cfg, Router r, obs::Registry& reg
 void Server::Impl::register_session(const std::shared_ptr<HttpSession>& session) {
   std::lock_guard lock(sessions_mutex);
   sessions.emplace(session->id(), session);
+  events.emit(obs::ConnectionOpened{});
 }
 
 void Server::Impl::unregister_session(std::uint64_t id) {
   {
     std::lock_guard lock(sessions_mutex);
     sessions.erase(id);
+    if (!metrics_released) events.emit(obs::ConnectionClosed{});
   }
   open.fetch_sub(1);
   sessions_drained.notify_all();
@@ -119,6 +121,19 @@ Endpoint Server::local_endpoint() const { return impl_->endpoint; }
 
 std::size_t Server::open_connections() const { return impl_->open.load(); }
 
+namespace {
+
+// A session can outlive shutdown: a handler's thread may still hold its Responder, and the last copy destroys
+// it. The registry may be gone by then, so the sessions left are counted closed now, and none touches a metric
+// afterwards (the flag is read under the same lock).
+void release_metrics(Server::Impl& impl) {
+  std::lock_guard lock(impl.sessions_mutex);
+  for (std::size_t i = 0; i < impl.sessions.size(); ++i) impl.events.emit(obs::ConnectionClosed{});
+  impl.metrics_released = true;
+}
+
+}  // namespace
+
 bool Server::shutdown(std::chrono::milliseconds deadline) {
   Impl& impl = *impl_;
   std::lock_guard once(impl.shutdown_mutex);
@@ -157,6 +172,7 @@ bool Server::shutdown(std::chrono::milliseconds deadline) {
     worker->ioc.poll();
   }
   impl.events.emit(obs::ServerStopped{});
+  release_metrics(impl);
   return drained;
 }
 

@@ -54,6 +54,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::mutex sessions_mutex;
   std::condition_variable sessions_drained;
   std::unordered_map<std::uint64_t, std::weak_ptr<HttpSession>> sessions;
+  bool metrics_released = false;  // under sessions_mutex: set by shutdown, after which no session counts itself
 
   std::mutex shutdown_mutex;  // one shutdown at a time
   bool shut_down = false;

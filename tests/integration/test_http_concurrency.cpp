@@ -232,6 +232,39 @@ TEST(HttpAsyncHandlers, HandlerThatNeverAnswersGets500) {
   EXPECT_EQ(client.get("/later").status, 200);
 }
 
+// A handler's thread may hold a Responder past the server's shutdown, and past the metrics registry the server
+// counted into: dropping it then must touch neither (ASan names the freed gauge otherwise), and shutdown leaves
+// the open-connections gauge at 0, not at the sessions such threads keep alive.
+TEST(HttpAsyncHandlers, AResponderHeldPastShutdownAndTheRegistryTouchesNeither) {
+  auto registry = std::make_unique<obs::Registry>();
+  const obs::Gauge& open = registry->gauge("omt_http_connections_open", "Open client connections");
+  auto parked = std::make_shared<Parked>();
+  auto started = net::Server::start(test_server_config(), async_router(parked), *registry);
+  ASSERT_TRUE(started) << started.error().message;
+  std::unique_ptr<net::Server> server = std::move(*started);
+  const std::uint16_t port = server->local_endpoint().port;
+  auto answer = std::async(std::launch::async, [port] {
+    try {
+      return HttpClient("127.0.0.1", port, 5s).post("/ingest", "payload").status;
+    } catch (const std::exception&) {
+      return 0;  // the connection closed unanswered, as shutdown's deadline passed
+    }
+  });
+  ASSERT_TRUE(parked->wait_for(1));
+  EXPECT_EQ(open.value(), 1);
+
+  server->shutdown(0ms);
+  EXPECT_EQ(open.value(), 0) << "a session kept alive by its Responder still counted open after shutdown";
+  EXPECT_EQ(answer.get(), 0);
+  server.reset();
+  registry.reset();
+
+  net::Response late;
+  late.body = "{}";
+  net::Responder responder = parked->take();
+  responder(std::move(late));  // dropped: the connection is closed
+}  // the last Responder goes here, and with it the session
+
 TEST(HttpAsyncHandlers, OnlyTheFirstAnswerCounts) {
   TestServer server(test_server_config(), async_router(std::make_shared<Parked>()));
   HttpClient client = server.client(5s);
