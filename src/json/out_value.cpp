@@ -260,23 +260,6 @@ void write_string(std::string& out, std::string_view s) {
   *w = '"';
 }
 
-void write_json_array_as_string(std::string& out, std::span<const std::string_view> items) {
-  std::size_t raw = 4 + (items.empty() ? 0 : items.size() - 1), extra = 0;  // "[ ]" and the commas
-  for (const auto item : items) {
-    raw += item.size();
-    extra += escaped_extra(bytes_of(item), item.size());
-  }
-  char* w = grow_for_escaped(out, raw, extra);
-  *w++ = '"';
-  *w++ = '[';
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) *w++ = ',';
-    w = write_escaped_bytes(w, bytes_of(items[i]), items[i].size());
-  }
-  *w++ = ']';
-  *w = '"';
-}
-
 void write_number(std::string& out, double d) {
   if (!std::isfinite(d)) {
     out += "null";  // JSON.stringify(Infinity)
@@ -349,8 +332,43 @@ bool array_index(std::string_view key, std::uint32_t& index) {
   return true;
 }
 
-template <class Member, class KeyOf, class WriteValue>
-void write_members(std::string& out, std::span<Member> members, KeyOf key_of, WriteValue write_value) {
+// Where the writers below put their JSON text. Structure, numbers and literals are the same bytes in both; only
+// quotes and the strings between them differ.
+// PlainText: the text itself.
+struct PlainText {
+  std::string& out;
+  void string(std::string_view s) { write_string(out, s); }
+};
+// StringContent: the text as the content of a JSON string, i.e. what write_string of the text would put between
+// its quotes, written in one pass instead of the text first and its escaping after; `added` counts the bytes
+// the escaping adds, so that the text's own length is known too.
+struct StringContent {
+  std::string& out;
+  std::size_t added = 0;
+  void string(std::string_view s) {
+    if (escaped_extra(bytes_of(s), s.size()) == 0) {  // nearly every key and value: nothing to escape inside
+      out.reserve(out.size() + s.size() + 4);
+      out.append("\\\"", 2);
+      out.append(s);
+      out.append("\\\"", 2);
+      added += 2;
+      return;
+    }
+    std::string once;  // the string literal, escaped once; then escaped again as part of the text
+    write_string(once, s);
+    const std::size_t extra = escaped_extra(bytes_of(once), once.size());
+    write_escaped_bytes(grow_for_escaped(out, once.size(), extra), bytes_of(once), once.size());
+    added += extra;
+  }
+};
+
+template <class Sink>
+void write_element(Sink& sink, dom::element e);
+template <class Sink>
+void write_value(Sink& sink, const OutValue& value);
+
+template <class Sink, class Member, class KeyOf, class WriteValue>
+void write_members(Sink& sink, std::span<Member> members, KeyOf key_of, WriteValue write_member_value) {
   bool any_index = false;
   std::uint32_t ignored;
   for (const auto& m : members)
@@ -366,16 +384,16 @@ void write_members(std::string& out, std::span<Member> members, KeyOf key_of, Wr
       return xa && ia < ib;
     });
   }
-  out.push_back('{');
+  sink.out.push_back('{');
   bool first = true;
   for (const auto& m : members) {
-    if (!first) out.push_back(',');
+    if (!first) sink.out.push_back(',');
     first = false;
-    write_string(out, key_of(m));
-    out.push_back(':');
-    write_value(m);
+    sink.string(key_of(m));
+    sink.out.push_back(':');
+    write_member_value(m);
   }
-  out.push_back('}');
+  sink.out.push_back('}');
 }
 
 struct ElementMember {
@@ -386,7 +404,8 @@ struct ElementMember {
 // Most objects of an event are small: their members are gathered on the stack, larger ones in a vector.
 constexpr std::size_t members_on_stack = 16;  // 512 bytes a level, at simdjson's depth limit of 1024 still well within a stack
 
-void write_object(std::string& out, dom::object obj) {
+template <class Sink>
+void write_object(Sink& sink, dom::object obj) {
   // JSON.parse keeps the last value of a duplicated key, at the position of its first occurrence.
   std::array<ElementMember, members_on_stack> small;
   std::vector<ElementMember> large;
@@ -406,26 +425,27 @@ void write_object(std::string& out, dom::object obj) {
     if (!duplicate) slots[used++] = ElementMember{key, field.value};
   }
   write_members(
-      out, slots.first(used), [](const ElementMember& m) { return m.key; },
-      [&](const ElementMember& m) { write(out, m.value); });
+      sink, slots.first(used), [](const ElementMember& m) { return m.key; },
+      [&](const ElementMember& m) { write_element(sink, m.value); });
 }
-}  // namespace
 
-void write(std::string& out, dom::element e) {
+template <class Sink>
+void write_element(Sink& sink, dom::element e) {
+  std::string& out = sink.out;
   switch (e.type()) {
-    case dom::element_type::OBJECT: write_object(out, e.get_object().value_unsafe()); return;
+    case dom::element_type::OBJECT: write_object(sink, e.get_object().value_unsafe()); return;
     case dom::element_type::ARRAY: {
       out.push_back('[');
       bool first = true;
       for (auto item : json::as_array(e)) {
         if (!first) out.push_back(',');
         first = false;
-        write(out, item);
+        write_element(sink, item);
       }
       out.push_back(']');
       return;
     }
-    case dom::element_type::STRING: write_string(out, e.get_string().value_unsafe()); return;
+    case dom::element_type::STRING: sink.string(e.get_string().value_unsafe()); return;
     case dom::element_type::INT64: {
       const std::int64_t v = e.get_int64().value_unsafe();
       if (v > -max_safe_integer && v < max_safe_integer) out += std::to_string(v);
@@ -444,21 +464,23 @@ void write(std::string& out, dom::element e) {
   }
 }
 
-void write(std::string& out, const OutValue& value) {
+template <class Sink>
+void write_value(Sink& sink, const OutValue& value) {
+  std::string& out = sink.out;
   std::visit(
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, std::monostate>) out += "null";
         else if constexpr (std::is_same_v<T, bool>) out += x ? "true" : "false";
-        else if constexpr (std::is_same_v<T, std::string_view>) write_string(out, x);
-        else if constexpr (std::is_same_v<T, dom::element>) write(out, x);
+        else if constexpr (std::is_same_v<T, std::string_view>) sink.string(x);
+        else if constexpr (std::is_same_v<T, dom::element>) write_element(sink, x);
         else if constexpr (std::is_same_v<T, OutArray>) {
           out.push_back('[');
           bool first = true;
           for (const auto& item : x.items) {
             if (!first) out.push_back(',');
             first = false;
-            write(out, item);
+            write_value(sink, item);
           }
           out.push_back(']');
         } else {
@@ -470,9 +492,9 @@ void write(std::string& out, const OutValue& value) {
             for (const auto& m : x.members) {
               if (!first) out.push_back(',');
               first = false;
-              write_string(out, m.key);
+              sink.string(m.key);
               out.push_back(':');
-              write(out, m.value);
+              write_value(sink, m.value);
             }
             out.push_back('}');
             return;
@@ -481,11 +503,42 @@ void write(std::string& out, const OutValue& value) {
           members.reserve(x.members.size());
           for (const auto& m : x.members) members.push_back(&m);
           write_members(
-              out, std::span<const OutMember*>(members), [](const OutMember* m) { return m->key; },
-              [&](const OutMember* m) { write(out, m->value); });
+              sink, std::span<const OutMember*>(members), [](const OutMember* m) { return m->key; },
+              [&](const OutMember* m) { write_value(sink, m->value); });
         }
       },
       value.v);
+}
+
+}  // namespace
+
+void write(std::string& out, dom::element e) {
+  PlainText sink{out};
+  write_element(sink, e);
+}
+
+void write(std::string& out, const OutValue& value) {
+  PlainText sink{out};
+  write_value(sink, value);
+}
+
+std::size_t write_as_string_content(std::string& out, const OutValue& value) {
+  const std::size_t before = out.size();
+  StringContent sink{out};
+  write_value(sink, value);
+  return out.size() - before - sink.added;
+}
+
+void write_string_of_array(std::string& out, std::span<const std::string_view> escaped_items) {
+  std::size_t size = 4 + (escaped_items.empty() ? 0 : escaped_items.size() - 1);  // "[ ]" and the commas
+  for (const auto item : escaped_items) size += item.size();
+  out.reserve(out.size() + size);
+  out.append("\"[", 2);
+  for (std::size_t i = 0; i < escaped_items.size(); ++i) {
+    if (i) out.push_back(',');
+    out.append(escaped_items[i]);
+  }
+  out.append("]\"", 2);
 }
 
 Error wrong_type(std::string_view where, std::string_view expected, simdjson::dom::element got) {

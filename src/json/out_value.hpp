@@ -105,8 +105,11 @@ void write(std::string& out, simdjson::dom::element e);
 void write_string(std::string& out, std::string_view s);  // quoted and escaped
 void write_number(std::string& out, double d);             // Number.prototype.toString
 
-// The JSON string literal of the array "[item,item,...]" of already-serialised JSON values (the request object's
-// "batch" field): quoted and escaped, without the array being built first.
-void write_json_array_as_string(std::string& out, std::span<const std::string_view> items);
+// The text write(value) would append, appended as the content of a JSON string instead (escaped as write_string
+// of that text would escape it, without its quotes), in one pass. Returns the length of the text itself.
+std::size_t write_as_string_content(std::string& out, const OutValue& value);
+// The JSON string literal of "[item,item,...]", of items already written as string content (above): the request
+// object's "batch" field from records the routes asked for in that form.
+void write_string_of_array(std::string& out, std::span<const std::string_view> escaped_items);
 
 }  // namespace omt::json

@@ -96,8 +96,10 @@ bool is_marketing_optin(std::string_view v) {
 
 class Mapper {
  public:
-  Mapper(const mapping::TableSet& tables, dom::element message, const DestinationConfig& config, const RecordEdit* edit)
-      : t_(tables), message_(message), source_(message, &tables.parent_leaves), config_(config), edit_(edit) {}
+  Mapper(const mapping::TableSet& tables, dom::element message, const DestinationConfig& config, const RecordEdit* edit,
+         RecordText text)
+      : t_(tables), message_(message), source_(message, &tables.parent_leaves), config_(config), edit_(edit),
+        text_(text) {}
 
   Expected<Record> run() {
     if (!message_.is_object()) return tl::unexpected(json::wrong_type("message", "an object", message_));
@@ -122,8 +124,15 @@ class Mapper {
 
     Record record{record_type, {}};
     record.json.reserve(1024);
-    json::write(record.json, OutValue(std::move(*payload)));
-    if (auto fits = check_record_size(record.json.size()); !fits) return tl::unexpected(std::move(fits.error()));
+    const OutValue written(std::move(*payload));
+    std::size_t size = 0;  // of the JSON text, whichever form it is written in
+    if (text_ == RecordText::json) {
+      json::write(record.json, written);
+      size = record.json.size();
+    } else {
+      size = json::write_as_string_content(record.json, written);
+    }
+    if (auto fits = check_record_size(size); !fits) return tl::unexpected(std::move(fits.error()));
     return record;
   }
 
@@ -337,6 +346,7 @@ class Mapper {
   mapping::Source source_;  // the message, with the objects its paths pass through cached
   const DestinationConfig& config_;
   const RecordEdit* edit_;  // may be null
+  RecordText text_;
   json::Arena arena_;
 };
 
@@ -375,8 +385,13 @@ Expected<Transformer> Transformer::load(const std::filesystem::path& mappings_di
   return Transformer(std::make_shared<const mapping::TableSet>(std::move(*tables)));
 }
 
-Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config) const {
-  return transform(message, config, *tables_);
+Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config,
+                                        RecordText text) const {
+  try {
+    return Mapper(*tables_, message, config, nullptr, text).run();
+  } catch (const std::exception& e) {
+    return fail(errc::transformation, std::string("internal error: ") + e.what());  // as below
+  }
 }
 
 Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config,
@@ -387,7 +402,7 @@ Expected<Record> Transformer::transform(const dom::element& message, const Desti
 Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config,
                                         const mapping::TableSet& tables, const RecordEdit& edit) const {
   try {
-    return Mapper(tables, message, config, &edit).run();
+    return Mapper(tables, message, config, &edit, RecordText::json).run();
   } catch (const std::exception& e) {
     // Nothing above is expected to throw; a bad_alloc on a hostile event must still fail only that event.
     return fail(errc::transformation, std::string("internal error: ") + e.what());

@@ -283,7 +283,7 @@ Reply processor_transform(std::string_view body, const ometria::Transformer& tra
     if (event.is_object()) {
       message = json::member(event, "message");
       if (!message) result = fail(errc::instrumentation, "message is required", "message");
-      else result = transformer.transform(*message, config);
+      else result = transformer.transform(*message, config, ometria::RecordText::string_content);
     }
     if (message) tally_event(tally, transformer, *message, result);
     else if (tally) tally->events.push_back({std::nullopt, errc::instrumentation});
@@ -384,7 +384,7 @@ Reply router_transform(std::string_view body, const ometria::Transformer& transf
     Expected<ometria::Record> result = fail(errc::instrumentation, "message is required", "message");
     const ometria::DestinationConfig& config = memo.config();
     if (!event.is_object()) result = fail(errc::instrumentation, "Expected an object {message, destination, metadata}");
-    else if (message) result = transformer.transform(*message, config);
+    else if (message) result = transformer.transform(*message, config, ometria::RecordText::string_content);
     if (message) tally_event(tally, transformer, *message, result);
     else if (tally) tally->events.push_back({std::nullopt, errc::instrumentation});
 

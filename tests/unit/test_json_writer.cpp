@@ -159,17 +159,69 @@ TEST(JsonWriter, EveryByteAtEveryPositionOfABlock) {
   EXPECT_EQ(out, escaped_one_at_a_time(dense));
 }
 
-TEST(JsonWriter, AnArrayOfJsonAsOneStringLiteral) {
-  const std::string a = R"({"id":"a\"b","n":1,"long":"0123456789abcdefghij"})", b = "[\"\\n\"]", c = "{}";
-  const std::vector<std::string_view> items = {a, b, c};
+// A value written as string content is its JSON text escaped as write_string would escape it, minus the quotes,
+// and its length is that of the text itself.
+std::string as_string_content(const OutValue& value, std::size_t* text_size = nullptr) {
+  std::string out = "prefix";
+  const std::size_t size = omt::json::write_as_string_content(out, value);
+  if (text_size) *text_size = size;
+  return out.substr(6);
+}
+std::string plain_text(const OutValue& value) {
+  std::string out;
+  omt::json::write(out, value);
+  return out;
+}
+std::string unquoted(const std::string& literal) { return literal.substr(1, literal.size() - 2); }
+
+TEST(JsonWriter, AValueAsStringContentIsItsTextEscapedOnce) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element e;
+  const std::string text = R"({"id":"a\"b\\c\n\u0001","n":-1.5,"big":12345678901234567890,"t":true,"z":null,)"
+                           R"("list":[1,"x",{}],"2":"index keys first","k\"ey":"\u00e9"})";
+  ASSERT_EQ(parser.parse(text).get(e), simdjson::SUCCESS);
+  OutObject o;
+  o.set("from the source", OutValue(e));
+  o.set("mapped", std::string_view("quote \" backslash \\ tab \t"));
+  o.set("flag", false);
+  o.set("none", OutValue{});
+  const OutValue value(std::move(o));
+  std::size_t size = 0;
+  EXPECT_EQ(as_string_content(value, &size), unquoted(escaped_one_at_a_time(plain_text(value))));
+  EXPECT_EQ(size, plain_text(value).size());
+}
+
+TEST(JsonWriter, EveryByteOfAStringAsStringContent) {
+  for (int c = 0; c < 256; ++c)
+    for (std::size_t at = 0; at < 20; ++at) {
+      std::string input(at + 1 + (at % 7), 'x');
+      input[at] = static_cast<char>(c);
+      const OutValue value{std::string_view(input)};
+      std::size_t size = 0;
+      ASSERT_EQ(as_string_content(value, &size), unquoted(escaped_one_at_a_time(plain_text(value))))
+          << "byte " << c << " at " << at;
+      ASSERT_EQ(size, plain_text(value).size());
+    }
+}
+
+TEST(JsonWriter, AnArrayOfStringContentAsOneStringLiteral) {
+  simdjson::dom::parser parser;
+  std::vector<std::string> texts = {R"({"id":"a\"b","n":1,"long":"0123456789abcdefghij"})", "[\"\\n\"]", "{}"};
+  std::vector<std::string> contents;
+  for (const auto& t : texts) {
+    simdjson::dom::element e;
+    ASSERT_EQ(parser.parse(t).get(e), simdjson::SUCCESS);
+    contents.push_back(as_string_content(OutValue(e)));
+  }
+  const std::vector<std::string_view> items(contents.begin(), contents.end());
   std::string out = "x";
-  omt::json::write_json_array_as_string(out, items);
-  EXPECT_EQ(out, "x" + escaped_one_at_a_time("[" + a + "," + b + "," + c + "]"));
+  omt::json::write_string_of_array(out, items);
+  EXPECT_EQ(out, "x" + escaped_one_at_a_time("[" + texts[0] + "," + texts[1] + "," + texts[2] + "]"));
   out.clear();
-  omt::json::write_json_array_as_string(out, std::span<const std::string_view>(items.data(), 1));
-  EXPECT_EQ(out, escaped_one_at_a_time("[" + a + "]"));
+  omt::json::write_string_of_array(out, std::span<const std::string_view>(items.data(), 1));
+  EXPECT_EQ(out, escaped_one_at_a_time("[" + texts[0] + "]"));
   out.clear();
-  omt::json::write_json_array_as_string(out, {});
+  omt::json::write_string_of_array(out, {});
   EXPECT_EQ(out, "\"[]\"");
 }
 

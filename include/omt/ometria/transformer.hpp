@@ -45,9 +45,14 @@ enum class RecordType : std::uint8_t { contact, order, custom_event, product };
 std::string_view to_string(RecordType type);                     // the Ometria "@type"
 std::optional<RecordType> record_type_from(std::string_view name);  // its inverse
 
+// How a record's text is written: compact JSON, or that JSON as the content of a JSON string (escaped once more,
+// without quotes), which is how rudder-transformer's request objects carry records ("batch" is a string): written
+// so at once, the routes do not escape every record a second time.
+enum class RecordText : std::uint8_t { json, string_content };
+
 struct Record {
   RecordType type = RecordType::contact;
-  std::string json;  // one compact JSON object
+  std::string json;  // one compact JSON object, in the RecordText that transform() was asked for
 };
 
 // A source's own step between the mapping and the one serialisation of a record: it edits the record's output
@@ -62,7 +67,8 @@ class Transformer {
   // (The folder to load is chosen at the edge: src/cli/mappings_location.hpp for the binary.)
 
   // Checks in the contract's order: event type, apiKey, then identify/track mapping.
-  Expected<Record> transform(const simdjson::dom::element& message, const DestinationConfig& config) const;
+  Expected<Record> transform(const simdjson::dom::element& message, const DestinationConfig& config,
+                             RecordText text = RecordText::json) const;
   // The same steps over other tables built from tables() at load (a source's own: omt/sources/).
   Expected<Record> transform(const simdjson::dom::element& message, const DestinationConfig& config,
                              const mapping::TableSet& tables) const;
