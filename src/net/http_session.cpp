@@ -38,8 +38,9 @@ void clear_or_release(std::string& s) {
 
 }  // namespace
 
-HttpSession::HttpSession(std::shared_ptr<Server::Impl> server, ServerSocket socket, std::uint64_t id)
-    : server_(std::move(server)), socket_(std::move(socket)), timer_(socket_.get_executor()), id_(id) {
+HttpSession::HttpSession(std::shared_ptr<Server::Impl> server, ServerSocket socket, std::uint64_t id,
+                         BodyBuffers& bodies)
+    : server_(std::move(server)), bodies_(bodies), socket_(std::move(socket)), timer_(socket_.get_executor()), id_(id) {
   boost::system::error_code peer_error;  // once a connection: every request on it comes from the same peer
   const auto peer = socket_.remote_endpoint(peer_error);
   if (!peer_error) peer_address_ = peer.address().to_string();
@@ -161,6 +162,11 @@ void HttpSession::read_body() {
     // the length announced: a client that announces 32 MiB and sends one byte costs a few KiB, not 32 MiB.
     // Room for every byte already here (read buffer and socket): a body that has arrived is read in one go.
     body_expected_ = static_cast<std::size_t>(*length);
+    body_received_ = 0;
+    // A large body goes into a buffer the worker kept from an earlier one, when one is large enough: allocated,
+    // zeroed and grown already. (Taken only as big as announced: a client that sends less costs nothing more.)
+    if (body_expected_ > first_body_read && body_.capacity() < body_expected_ + body_padding)
+      if (std::string kept = bodies_.take(body_expected_ + body_padding); kept.capacity() > 0) body_.swap(kept);
     const std::size_t from_buffer = std::min(body_expected_, buffer_.size());
     const std::size_t waiting = from_buffer < body_expected_ ? bytes_in_socket() : 0;
     size_body(std::min(body_expected_, std::max(from_buffer + waiting, first_body_read)));
@@ -201,11 +207,13 @@ std::size_t HttpSession::bytes_in_socket() {
 // simdjson's padding stays reserved past the end so that the body can be parsed in place.
 // The larger body is a buffer of exactly that size: std::string::reserve rounds a growth of less than twice up to
 // twice (libstdc++), so the last step to Content-Length (256 KiB -> 370 KiB) held 512 KiB a connection.
+// Only the bytes received are copied, and resize zeroes only past the current size: a kept buffer (BodyBuffers)
+// still has its last body's size, and is overwritten rather than cleared.
 void HttpSession::size_body(std::size_t size) {
   if (size + body_padding > body_.capacity()) {
     std::string grown;
     grown.reserve(size + body_padding);
-    grown.append(body_);
+    grown.append(body_.data(), std::min(body_received_, body_.size()));
     body_.swap(grown);
   }
   body_.resize(size);
@@ -296,7 +304,9 @@ void HttpSession::write_response(Response r) {
   state_ = State::writing;
   response_ = std::move(r);
   // Answered: the request's body is not needed while the answer is written (at -c32, 32 bodies fewer at a peak).
-  clear_or_release(request_.body);
+  // A large one is kept by the worker for its next large body.
+  if (request_.body.capacity() > kept_buffer_bytes) bodies_.give_back(request_.body);
+  else request_.body.clear();
   server_->events.emit(obs::RequestServed{route_, id_, request_line_, response_.status, Clock::now() - request_start_,
                                           response_.body});
   request_line_.clear();

@@ -19,6 +19,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "body_buffers.hpp"
 #include "listener.hpp"
 #include "request_parser.hpp"
 #include "omt/net/router.hpp"
@@ -32,7 +33,8 @@ namespace omt::net {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession>, public ResponseSink {
  public:
-  HttpSession(std::shared_ptr<Server::Impl> server, ServerSocket socket, std::uint64_t id);
+  // bodies: the worker's kept buffers for large bodies (the session lives on that worker).
+  HttpSession(std::shared_ptr<Server::Impl> server, ServerSocket socket, std::uint64_t id, BodyBuffers& bodies);
   ~HttpSession() override;
 
   std::uint64_t id() const { return id_; }
@@ -74,6 +76,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Res
   void on_timer(std::uint64_t generation, boost::beast::error_code ec);
 
   std::shared_ptr<Server::Impl> server_;
+  BodyBuffers& bodies_;
   ServerSocket socket_;
   boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, ServerExecutor> timer_;
   Clock::time_point deadline_ = Clock::time_point::max();  // the current phase's; max: none

@@ -60,7 +60,8 @@ void Listener::close() {
 
 void Listener::do_accept() {
   // Accepted straight onto the worker the connection will live on: its reads and writes never change thread.
-  incoming_.emplace(server_.next_worker().ioc.get_executor());
+  incoming_worker_ = &server_.next_worker();
+  incoming_.emplace(incoming_worker_->ioc.get_executor());
   acceptor_.async_accept(*incoming_, [this, keep = server_.shared_from_this()](beast::error_code ec) { on_accept(ec); });
 }
 
@@ -84,7 +85,8 @@ void Listener::on_accept(beast::error_code ec) {
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);  // small answers on keep-alive: no Nagle delay
   server_.open.fetch_add(1);
-  auto session = std::make_shared<HttpSession>(server_.shared_from_this(), std::move(socket), next_session_id_++);
+  auto session = std::make_shared<HttpSession>(server_.shared_from_this(), std::move(socket), next_session_id_++,
+                                               incoming_worker_->bodies);
   server_.register_session(session);
   session->start();  // on the session's own worker thread
   do_accept();

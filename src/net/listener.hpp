@@ -49,6 +49,7 @@ class Listener {
                                     ServerExecutor>
       retry_timer_;
   std::optional<ServerSocket> incoming_;  // the socket being accepted, on the worker it will live on
+  Worker* incoming_worker_ = nullptr;       // that worker
   std::uint64_t next_session_id_ = 0;     // acceptor thread only
 };
 
