@@ -86,23 +86,39 @@ struct CustomFields {
   bool root = false;
   std::vector<std::string> exclude;  // sorted by sort_exclude(), which every writer of the list calls last
 
-  // Sorts `exclude` and indexes it by first byte and length, so that most keys are let through without a search.
+  // Sorts `exclude` and indexes it by first byte and length, so that most keys are let through without a compare,
+  // and the rest are compared only with the few excluded keys of their first byte.
   void sort_exclude() {
     std::sort(exclude.begin(), exclude.end());
     exclude_lengths = {};
+    excludes_empty_ = false;
     for (const auto& key : exclude)
-      if (!key.empty() && key.size() < 64) exclude_lengths[static_cast<unsigned char>(key[0])] |= std::uint64_t{1} << key.size();
+      if (key.empty()) excludes_empty_ = true;
+      else if (key.size() < 64) exclude_lengths[static_cast<unsigned char>(key[0])] |= std::uint64_t{1} << key.size();
+    // Sorted, the keys of one first byte are contiguous (after any empty one).
+    std::size_t i = 0;
+    while (i < exclude.size() && exclude[i].empty()) ++i;
+    for (std::size_t c = 0; c < 256; ++c) {
+      exclude_from_[c] = i;
+      while (i < exclude.size() && static_cast<unsigned char>(exclude[i][0]) == c) ++i;
+    }
+    exclude_from_[256] = i;
   }
   bool excludes(std::string_view key) const {
-    if (!key.empty() && key.size() < 64 &&
-        !(exclude_lengths[static_cast<unsigned char>(key[0])] & (std::uint64_t{1} << key.size())))
-      return false;
-    return std::binary_search(exclude.begin(), exclude.end(), key, std::less<>{});
+    if (key.empty()) return excludes_empty_;
+    const auto first = static_cast<unsigned char>(key[0]);
+    if (key.size() < 64 && !(exclude_lengths[first] & (std::uint64_t{1} << key.size()))) return false;
+    for (std::size_t i = exclude_from_[first]; i < exclude_from_[first + 1]; ++i)
+      if (exclude[i] == key) return true;  // the sizes first, then the bytes
+    return false;
   }
 
  private:
   // By a key's first byte: bit n set when some excluded key of length n (below 64) starts with that byte.
   std::array<std::uint64_t, 256> exclude_lengths{};
+  // By a first byte c: the excluded keys starting with c are exclude[exclude_from_[c], exclude_from_[c + 1]).
+  std::array<std::size_t, 257> exclude_from_{};
+  bool excludes_empty_ = false;
 };
 
 struct MappingFile {

@@ -129,9 +129,10 @@ std::string group_key_of(std::optional<dom::element> destination) {
 // stringified into its grouping key) once per body rather than once per event.
 class DestinationMemo {
  public:
-  // The next event's destination; config() and group_key() are then its own.
-  void next(std::optional<dom::element> destination) {
-    if (seen_ && (destination ? last_ && json::same_json(*last_, *destination) : !last_)) return;
+  // The next event's destination; config() and group_key() are then its own. same_as_last: known to be the same
+  // destination as the last event's (a compacted body names it by the same id), without comparing its JSON.
+  void next(std::optional<dom::element> destination, bool same_as_last = false) {
+    if (seen_ && (same_as_last || (destination ? last_ && json::same_json(*last_, *destination) : !last_))) return;
     seen_ = true;
     last_ = destination;
     config_ = config_of(destination);
@@ -179,12 +180,20 @@ class Destinations {
 
   std::optional<dom::element> of(dom::element event, std::size_t index) const {
     if (!compacted_) return json::member(event, "destination");
-    return resolved_[index];
+    return resolved_[index].destination;
+  }
+  // Whether input[index] names the same destination as input[index - 1] (known only in a compacted body).
+  bool same_as_previous(std::size_t index) const {
+    return compacted_ && index > 0 && resolved_[index].id == resolved_[index - 1].id;
   }
 
  private:
+  struct Resolved {
+    std::string_view id;  // metadata.destinationId
+    dom::element destination;
+  };
   bool compacted_ = false;
-  std::vector<dom::element> resolved_;  // compacted: by input index
+  std::vector<Resolved> resolved_;  // compacted: by input index
 };
 
 Expected<Destinations> Destinations::compacted(dom::element root, dom::array input) {
@@ -222,7 +231,7 @@ Expected<Destinations> Destinations::compacted(dom::element root, dom::array inp
       write_string(message, id->get_string().value_unsafe());
       return refuse(std::move(message) + " is not a key of destinations");
     }
-    out.resolved_.push_back(*destination);
+    out.resolved_.push_back({id->get_string().value_unsafe(), *destination});
     ++i;
   }
   return out;
@@ -274,11 +283,12 @@ Reply processor_transform(std::string_view body, const ometria::Transformer& tra
   DestinationMemo memo;
   for (dom::element event : events) {
     if (index) out += ',';
+    const bool same_destination = destinations.same_as_previous(index);
     const auto destination = destinations.of(event, index++);
     const auto metadata = json::member(event, "metadata");
     Expected<ometria::Record> result = fail(errc::instrumentation, "Expected an object {message, destination, metadata}");
     std::optional<dom::element> message;
-    memo.next(destination);
+    memo.next(destination, same_destination);
     const ometria::DestinationConfig& config = memo.config();
     if (event.is_object()) {
       message = json::member(event, "message");
@@ -370,9 +380,10 @@ Reply router_transform(std::string_view body, const ometria::Transformer& transf
   std::size_t index = 0;
   DestinationMemo memo;
   for (dom::element event : json::as_array(*input)) {
+    const bool same_destination = destinations.same_as_previous(index);
     const auto destination = destinations.of(event, index++);
     const auto metadata = json::member(event, "metadata");
-    memo.next(destination);
+    memo.next(destination, same_destination);
     const std::string& key = memo.group_key();
     auto group = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.key == key; });
     if (group == groups.end()) {

@@ -144,6 +144,24 @@ TEST(CompactedPayload, AllGoldenCasesInOneBodyEachWithItsOwnDestination) {
   expect_same(router_both(inputs), "router");
 }
 
+// Runs of one destination and changes back and forth (a, a, b, a, b, b): each input's destination is its own
+// whether or not the input before named the same one (the body's ids decide it without comparing the JSON).
+TEST(CompactedPayload, RunsOfOneDestinationAndChangesBackAndForth) {
+  const auto cases = golden_cases();
+  std::vector<Input> inputs;
+  const std::vector<std::string> ids = {"dest-a", "dest-a", "dest-b", "dest-a", "dest-b", "dest-b"};
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    inputs.push_back(input_of(cases[i % cases.size()].message, {{"apiKey", "key-of-" + ids[i]}}, int(i) + 1, ids[i]));
+  expect_same(processor_both(inputs), "processor");
+  expect_same(router_both(inputs), "router");
+  const auto out = nlohmann::json::parse(processor_both(inputs).compacted.body);
+  ASSERT_EQ(out.size(), ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (out[i]["statusCode"] != 200) continue;  // a golden case that fails fails in both forms alike (above)
+    EXPECT_EQ(out[i]["output"]["headers"]["X-Ometria-Auth"], "key-of-" + ids[i]) << i;
+  }
+}
+
 TEST(CompactedPayload, ManyInputsOfOneDestinationAreBatchedAsExpandedAndEchoTheMapsDestination) {
   const auto cases = golden_cases();
   std::vector<Input> inputs;

@@ -181,6 +181,16 @@ TEST_F(MappingApply, CustomFieldsExcludeOnlyTheListedKeys) {
   EXPECT_FALSE(long_keys.excludes(std::string(71, 'k')));
   EXPECT_TRUE(long_keys.excludes("a"));
   EXPECT_FALSE(long_keys.excludes("c"));
+  // Several keys of one first byte, the empty key, and the last first byte there is.
+  omt::mapping::CustomFields edges;
+  edges.exclude = {"\xff" "z", "", "ab", "a", "abc", "\xff", "b"};
+  edges.sort_exclude();
+  for (const char* key : {"", "a", "ab", "abc", "b", "\xff", "\xff" "z"}) EXPECT_TRUE(edges.excludes(key)) << key;
+  for (const char* key : {"abd", "ac", "bb", "\xff" "y", "\xfe", "c"}) EXPECT_FALSE(edges.excludes(key)) << key;
+  omt::mapping::CustomFields no_empty;
+  no_empty.exclude = {"a"};
+  no_empty.sort_exclude();
+  EXPECT_FALSE(no_empty.excludes(""));
 }
 
 TEST_F(MappingApply, PathsThroughArraysAndNonObjects) {
