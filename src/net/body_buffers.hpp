@@ -15,18 +15,25 @@ class BodyBuffers {
  public:
   explicit BodyBuffers(std::size_t limit_bytes) : limit_bytes_(limit_bytes) {}
 
-  // A kept buffer whose capacity holds `bytes`, or an empty string. Its contents are the last body's: the caller
-  // overwrites what it uses and sizes it to what it read.
+  // A kept buffer whose capacity holds `bytes`, else the largest kept one (it grows from there, and the kept ones
+  // cannot pile up while each is too small for the bodies that come), or an empty string when none is kept. Its
+  // contents are the last body's: the caller overwrites what it uses and sizes it to what it read.
   std::string take(std::size_t bytes) {
-    for (std::size_t i = kept_.size(); i-- > 0;) {
-      if (kept_[i].capacity() < bytes) continue;
-      std::string buffer = std::move(kept_[i]);
-      kept_[i] = std::move(kept_.back());
-      kept_.pop_back();
-      kept_bytes_ -= buffer.capacity();
-      return buffer;
-    }
-    return {};
+    if (kept_.empty()) return {};
+    // The smallest that fits, else the largest.
+    const auto better = [bytes](const std::string& a, const std::string& b) {
+      const bool a_fits = a.capacity() >= bytes, b_fits = b.capacity() >= bytes;
+      if (a_fits != b_fits) return a_fits;
+      return a_fits ? a.capacity() < b.capacity() : a.capacity() > b.capacity();
+    };
+    std::size_t chosen = 0;
+    for (std::size_t i = 1; i < kept_.size(); ++i)
+      if (better(kept_[i], kept_[chosen])) chosen = i;
+    std::string buffer = std::move(kept_[chosen]);
+    if (chosen + 1 != kept_.size()) kept_[chosen] = std::move(kept_.back());
+    kept_.pop_back();
+    kept_bytes_ -= buffer.capacity();
+    return buffer;
   }
 
   // Keeps `buffer` while the kept ones stay within the limit; otherwise it is freed. Leaves `buffer` empty.

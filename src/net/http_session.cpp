@@ -163,10 +163,11 @@ void HttpSession::read_body() {
     // Room for every byte already here (read buffer and socket): a body that has arrived is read in one go.
     body_expected_ = static_cast<std::size_t>(*length);
     body_received_ = 0;
-    // A large body goes into a buffer the worker kept from an earlier one, when one is large enough: allocated,
-    // zeroed and grown already. (Taken only as big as announced: a client that sends less costs nothing more.)
+    // A large body goes into a buffer the worker kept from an earlier one: allocated, zeroed and grown already.
+    // (A kept buffer is memory already held: a client that announces more than it sends costs nothing more.)
     if (body_expected_ > first_body_read && body_.capacity() < body_expected_ + body_padding)
-      if (std::string kept = bodies_.take(body_expected_ + body_padding); kept.capacity() > 0) body_.swap(kept);
+      if (std::string kept = bodies_.take(body_expected_ + body_padding); kept.capacity() > body_.capacity())
+        body_.swap(kept);
     const std::size_t from_buffer = std::min(body_expected_, buffer_.size());
     const std::size_t waiting = from_buffer < body_expected_ ? bytes_in_socket() : 0;
     size_body(std::min(body_expected_, std::max(from_buffer + waiting, first_body_read)));

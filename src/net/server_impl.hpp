@@ -29,9 +29,9 @@ class HttpSession;
 // One server thread and the io_context only it runs (concurrency hint 1: Asio skips its cross-thread locking
 // and wake-ups for the thread's own work).
 struct Worker {
-  // Large bodies' buffers between requests: 4 MiB a worker, ten 400 KB bodies. (8 MiB raised the ingest load's
-  // peak RSS from 56 to 62 MiB, bench/load/run.sh.)
-  static constexpr std::size_t kept_body_bytes = 4 * 1024 * 1024;
+  // Large bodies' buffers between requests: 2 MiB a worker, five 400 KB bodies, enough for a request's buffer to
+  // pass to the next while the ingest load's peak RSS stays within a few MiB of what it was (bench/load/run.sh).
+  static constexpr std::size_t kept_body_bytes = 2 * 1024 * 1024;
 
   boost::asio::io_context ioc{1};
   BodyBuffers bodies{kept_body_bytes};
