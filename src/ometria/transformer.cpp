@@ -385,28 +385,32 @@ Expected<Transformer> Transformer::load(const std::filesystem::path& mappings_di
   return Transformer(std::make_shared<const mapping::TableSet>(std::move(*tables)));
 }
 
-Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config,
-                                        RecordText text) const {
+namespace {
+// Every transform() runs here. edit: may be null.
+Expected<Record> run_mapper(const mapping::TableSet& tables, const dom::element& message, const DestinationConfig& config,
+                            const RecordEdit* edit, RecordText text) {
   try {
-    return Mapper(*tables_, message, config, nullptr, text).run();
-  } catch (const std::exception& e) {
-    return fail(errc::transformation, std::string("internal error: ") + e.what());  // as below
-  }
-}
-
-Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config,
-                                        const mapping::TableSet& tables) const {
-  return transform(message, config, tables, RecordEdit{});
-}
-
-Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config,
-                                        const mapping::TableSet& tables, const RecordEdit& edit) const {
-  try {
-    return Mapper(tables, message, config, &edit, RecordText::json).run();
+    return Mapper(tables, message, config, edit, text).run();
   } catch (const std::exception& e) {
     // Nothing above is expected to throw; a bad_alloc on a hostile event must still fail only that event.
     return fail(errc::transformation, std::string("internal error: ") + e.what());
   }
+}
+}  // namespace
+
+Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config,
+                                        RecordText text) const {
+  return run_mapper(*tables_, message, config, nullptr, text);
+}
+
+Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config,
+                                        const mapping::TableSet& tables) const {
+  return run_mapper(tables, message, config, nullptr, RecordText::json);
+}
+
+Expected<Record> Transformer::transform(const dom::element& message, const DestinationConfig& config,
+                                        const mapping::TableSet& tables, const RecordEdit& edit) const {
+  return run_mapper(tables, message, config, &edit, RecordText::json);
 }
 
 std::optional<RecordType> Transformer::record_type_of(const dom::element& message) const {
