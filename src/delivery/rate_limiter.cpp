@@ -15,7 +15,18 @@ RateLimit sanitized(RateLimit limit) {
 }  // namespace
 
 TokenBucket::TokenBucket(RateLimit limit, SteadyTime now)
-    : limit_(sanitized(limit)), tokens_(limit_.burst), updated_(now) {}
+    : limit_(sanitized(limit)), tokens_(limit_.burst), updated_(now) {
+  if (limit_.requests_per_second > 0 && limit_.requests_per_second <= kWindowedRateLimit)
+    window_capacity_ = std::max<std::size_t>(1, static_cast<std::size_t>(limit_.requests_per_second));
+}
+
+std::chrono::nanoseconds TokenBucket::window_wait(SteadyTime now) const {
+  if (window_capacity_ == 0 || recent_.size() < window_capacity_) return std::chrono::nanoseconds{0};
+  // The oldest of the last window_capacity_ requests must be a full second old before another may go.
+  const auto free_at = recent_[oldest_] + std::chrono::seconds{1};
+  return free_at > now ? std::chrono::duration_cast<std::chrono::nanoseconds>(free_at - now)
+                       : std::chrono::nanoseconds{0};
+}
 
 double TokenBucket::refilled(SteadyTime now) const {
   if (limit_.requests_per_second <= 0) return limit_.burst;
@@ -29,17 +40,24 @@ bool TokenBucket::try_acquire(SteadyTime now) {
   if (limit_.requests_per_second <= 0) return true;
   tokens_ = refilled(now);
   updated_ = std::max(updated_, now);
-  if (tokens_ < 1.0) return false;
+  if (tokens_ < 1.0 || window_wait(now) > std::chrono::nanoseconds{0}) return false;
   tokens_ -= 1.0;
+  if (window_capacity_ == 0) return true;
+  if (recent_.size() < window_capacity_) {
+    recent_.push_back(now);
+  } else {
+    recent_[oldest_] = now;
+    oldest_ = (oldest_ + 1) % window_capacity_;
+  }
   return true;
 }
 
 std::chrono::nanoseconds TokenBucket::wait_time(SteadyTime now) const {
   if (limit_.requests_per_second <= 0) return std::chrono::nanoseconds{0};
   const double missing = 1.0 - refilled(now);
-  if (missing <= 0) return std::chrono::nanoseconds{0};
-  return std::chrono::nanoseconds{
-      static_cast<std::int64_t>(std::ceil(missing / limit_.requests_per_second * 1e9))};
+  const std::chrono::nanoseconds bucket_wait{
+      missing <= 0 ? 0 : static_cast<std::int64_t>(std::ceil(missing / limit_.requests_per_second * 1e9))};
+  return std::max(bucket_wait, window_wait(now));
 }
 
 double TokenBucket::tokens(SteadyTime now) const { return refilled(now); }

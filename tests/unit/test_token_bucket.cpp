@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "omt/delivery/rate_limiter.hpp"
@@ -18,12 +19,13 @@ TEST(TokenBucket, StartsFullAndAllowsTheBurst) {
   TokenBucket bucket(RateLimit{8, 8}, kStart);
   for (int i = 0; i < 8; ++i) EXPECT_TRUE(bucket.try_acquire(kStart)) << i;
   EXPECT_FALSE(bucket.try_acquire(kStart));
-  EXPECT_EQ(bucket.wait_time(kStart), 125ms);
+  // The bucket would have a token after 125 ms, but the second already holds its 8 requests.
+  EXPECT_EQ(bucket.wait_time(kStart), 1s);
 }
 
 TEST(TokenBucket, RefillsAtTheRate) {
-  TokenBucket bucket(RateLimit{8, 8}, kStart);
-  for (int i = 0; i < 8; ++i) ASSERT_TRUE(bucket.try_acquire(kStart));
+  TokenBucket bucket(RateLimit{8, 1}, kStart);
+  ASSERT_TRUE(bucket.try_acquire(kStart));
   EXPECT_FALSE(bucket.try_acquire(kStart + 124ms));
   EXPECT_TRUE(bucket.try_acquire(kStart + 125ms));
   EXPECT_FALSE(bucket.try_acquire(kStart + 125ms));
@@ -32,6 +34,40 @@ TEST(TokenBucket, RefillsAtTheRate) {
   int passed = 0;
   for (auto t = kStart + 126ms; t <= kStart + 10'125ms; t += 1ms) passed += bucket.try_acquire(t) ? 1 : 0;
   EXPECT_NEAR(passed, 80, 1);  // +-1: the refill is summed in floating point at 1 ms steps
+}
+
+// Ometria counts requests per second per account: the bucket's burst and its refill together must never put
+// more than the rate into one second, after a quiet spell or in a steady stream, whatever the burst.
+TEST(TokenBucket, NoSecondSeesMoreThanTheRateWhateverTheBurst) {
+  for (const RateLimit limit : {RateLimit{8, 8}, RateLimit{8, 1}, RateLimit{8, 100}, RateLimit{2.5, 4}}) {
+    TokenBucket bucket(limit, kStart);
+    std::vector<SteadyTime> granted;
+    // Polled every millisecond for 20 s, with a quiet spell of 3 s in the middle that refills the bucket.
+    for (auto t = kStart; t <= kStart + 20s; t += 1ms) {
+      if (t > kStart + 8s && t < kStart + 11s) continue;
+      if (bucket.try_acquire(t)) granted.push_back(t);
+    }
+    const auto per_second = static_cast<std::size_t>(limit.requests_per_second);
+    std::size_t most = 0;
+    for (std::size_t first = 0; first < granted.size(); ++first) {
+      std::size_t in_window = 0;
+      for (std::size_t i = first; i < granted.size() && granted[i] < granted[first] + 1s; ++i) ++in_window;
+      most = std::max(most, in_window);
+    }
+    EXPECT_EQ(most, per_second) << "rate " << limit.requests_per_second << ", burst " << limit.burst;
+    // The window costs no throughput at whole rates: 17 s of polling gets 17 seconds' worth (give or take one);
+    // a fractional rate above 1 gets its whole part a second.
+    EXPECT_GE(granted.size() + per_second, 17 * per_second)
+        << "rate " << limit.requests_per_second << ", burst " << limit.burst;
+  }
+}
+
+TEST(TokenBucket, ARateBelowOneStillLetsOneRequestThrough) {
+  TokenBucket bucket(RateLimit{0.5, 1}, kStart);
+  EXPECT_TRUE(bucket.try_acquire(kStart));
+  EXPECT_FALSE(bucket.try_acquire(kStart + 1500ms));
+  EXPECT_EQ(bucket.wait_time(kStart + 1500ms), 500ms);
+  EXPECT_TRUE(bucket.try_acquire(kStart + 2s));
 }
 
 TEST(TokenBucket, NeverHoldsMoreThanTheBurst) {

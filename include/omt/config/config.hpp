@@ -83,7 +83,7 @@ struct OmetriaConfig {
 };
 
 struct DeliveryConfig {
-  delivery::RateLimit rate_limit;            // per API key: 8 requests/s, burst 8
+  delivery::RateLimit rate_limit;            // per API key: 8 requests/s, burst 8, never more than 8 in a second
   std::chrono::milliseconds linger{200};     // how long a partial batch waits for more records
   std::size_t pushes_per_partition = 1;      // pushes of one (API key, type) at once; 1 keeps their order
   delivery::RetryConfig retry;               // backoff, Retry-After cap, 401/403 probe interval, max attempts
