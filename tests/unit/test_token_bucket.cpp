@@ -62,6 +62,13 @@ TEST(TokenBucket, NoSecondSeesMoreThanTheRateWhateverTheBurst) {
   }
 }
 
+TEST(TokenBucket, AboveTheWindowedRateTheBucketAloneLimits) {
+  TokenBucket bucket(RateLimit{omt::delivery::kWindowedRateLimit * 2, 3000}, kStart);
+  for (int i = 0; i < 3000; ++i) ASSERT_TRUE(bucket.try_acquire(kStart)) << i;  // more than the rate at once
+  EXPECT_FALSE(bucket.try_acquire(kStart));
+  EXPECT_EQ(bucket.wait_time(kStart), 500us);  // the bucket's refill, not a second's window
+}
+
 TEST(TokenBucket, ARateBelowOneStillLetsOneRequestThrough) {
   TokenBucket bucket(RateLimit{0.5, 1}, kStart);
   EXPECT_TRUE(bucket.try_acquire(kStart));
