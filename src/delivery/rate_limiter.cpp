@@ -62,6 +62,14 @@ std::chrono::nanoseconds TokenBucket::wait_time(SteadyTime now) const {
 
 double TokenBucket::tokens(SteadyTime now) const { return refilled(now); }
 
+void TokenBucket::spend_second(SteadyTime now) {
+  tokens_ = 0;
+  updated_ = std::max(updated_, now);
+  if (window_capacity_ == 0) return;
+  recent_.assign(window_capacity_, now);
+  oldest_ = 0;
+}
+
 TokenBucket& KeyedRateLimiter::bucket(std::string_view api_key, SteadyTime now) {
   auto it = buckets_.find(std::string(api_key));
   if (it == buckets_.end()) it = buckets_.emplace(std::string(api_key), TokenBucket(default_limit_, now)).first;

@@ -275,7 +275,8 @@ void DeliveryEvents::emit(const HeldRecordsNotReleased& e) {
   EventFields fields;
   fields.text("error", e.error);
   emit_line(level_enum::err, "held_records_not_released", fields,
-            fmt::format("delivery: cannot release records of a held key: {}", e.error));
+            fmt::format("delivery: cannot give leased records back to the queue (due again when their lease ends): {}",
+                        e.error));
 }
 
 void DeliveryEvents::emit(const ProbeNotStarted& e) {

@@ -39,6 +39,8 @@
 //   only while that claim is valid by this instance's clock (renewed every lease_timeout / 3), so the token bucket
 //   of a key is one bucket across instances and a partition's order holds. may_push() says no for a key not owned;
 //   a key given back stops after its in-flight push, and is given back in the database only once that is done.
+//   A key taken over waits a second before its first push here (the old owner's pushes of the last second are
+//   not known here), so the second around a handover holds the rate too.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -152,6 +154,7 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
     bool queued_for_slot = false;
     bool behind_live = false;                  // backfill waiting for its key's live partitions (delivery_lanes.cpp)
     Steady::time_point behind_live_since{};
+    bool busy_until_leased = false;            // a stop waits for this lease's answer, to give its records back
   };
 
   Impl(asio::io_context& io, queue::Queue& queue, delivery::Sender& sender, DeliveryOptions options,
@@ -285,6 +288,9 @@ struct DeliveryService::Impl : std::enable_shared_from_this<Impl> {
   // Keys gained in a round may be held in the queue by the instance that had them: held here too, and probed.
   void adopt_holds(std::vector<std::string> gained);
   void resign_ownership(milliseconds deadline);
+  // On a stop, several instances on one queue: records leased here and not pushed go back to the queue at once.
+  void give_back_unpushed_on_stop();
+  void give_back_on_stop(Partition& p);
 
   // ---- the request log (delivery_request_log.cpp) ----
   void log_push(const Partition& p, const delivery::PushOutcome& outcome, Steady::duration took);

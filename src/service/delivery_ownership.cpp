@@ -119,7 +119,12 @@ void DeliveryService::Impl::on_ownership_round(Steady::time_point started, std::
     else ownership_events_.emit(obs::KeyLost{key});
   }
   const std::set<std::string> expired(round->taken_from_expired.begin(), round->taken_from_expired.end());
-  for (const auto& key : round->taken_over) ownership_events_.emit(obs::KeyTakenOver{key, expired.count(key) != 0});
+  // Whoever pushed a key taken over before (another instance, or this one before its claim lapsed) may have pushed
+  // it within the last second: its first push here waits a second, so no second sees twice the rate.
+  for (const auto& key : round->taken_over) {
+    ownership_events_.emit(obs::KeyTakenOver{key, expired.count(key) != 0});
+    limiter_.taken_over(key, now);
+  }
 
   std::vector<std::string> gained_keys;
   for (const auto& key : round->owned)
@@ -183,6 +188,39 @@ void DeliveryService::Impl::stop_pushing_unowned() {
     if (p->phase != Partition::Phase::collecting && p->phase != Partition::Phase::waiting) continue;
     release(*p);
   }
+}
+
+// On a stop, with several instances on one queue: records leased here and not pushed would stay leased for
+// delivery.lease_for (minutes), and the key's next owner would push the newer records first. They go back now:
+// those in memory at once, those of a lease under way when its answer comes (the stop waits for both, up to its
+// deadline, as it waits for pushes). A push in flight keeps its records until its answer.
+void DeliveryService::Impl::give_back_unpushed_on_stop() {
+  if (ownership_ == nullptr) return;
+  for (auto& [key, p] : partitions_) {
+    if (p->phase == Partition::Phase::leasing) {
+      if (!p->busy_until_leased) {
+        p->busy_until_leased = true;
+        begin_busy();
+      }
+    } else if (p->phase == Partition::Phase::collecting || p->phase == Partition::Phase::waiting) {
+      give_back_on_stop(*p);
+    }
+  }
+}
+
+void DeliveryService::Impl::give_back_on_stop(Partition& p) {
+  if (ownership_ == nullptr || p.batch.empty()) return;
+  std::vector<queue::RecordId> ids;
+  for (const auto& r : p.batch) ids.push_back(r.id);
+  clear_batch(p);
+  begin_busy();
+  on_queue<std::size_t>(
+      // Not a delivery attempt: nothing was pushed.
+      [ids = std::move(ids)](queue::Queue& q, queue::Done<std::size_t> done) { q.give_back(ids, std::move(done)); },
+      [](const Self& self, Expected<std::size_t> done) {
+        if (!done) self->events_.emit(obs::HeldRecordsNotReleased{done.error().message});
+        self->end_busy();
+      });
 }
 
 // On stop: every claim back, so that the others take the keys at their next round rather than after

@@ -61,7 +61,16 @@ void DeliveryService::Impl::on_leased(Partition& p, Expected<queue::Leased> leas
       p.batch.push_back(LeasedRecord{r.id, std::move(r.json), r.lane});
     }
   }
-  if (stopping_.load()) return;  // leased records stay in the queue; their leases end with the process
+  if (stopping_.load()) {
+    // Alone on its queue, the leases end with the process (the next one takes them over); several instances on
+    // one queue: given back now (delivery_ownership.cpp).
+    if (p.busy_until_leased) {
+      p.busy_until_leased = false;
+      give_back_on_stop(p);
+      end_busy();
+    }
+    return;
+  }
   if (!may_push(p)) return release(p);
   if (p.batch.empty()) {
     clear_probe(p);

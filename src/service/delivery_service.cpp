@@ -209,6 +209,7 @@ bool DeliveryService::Impl::stop(milliseconds deadline) {
     std::lock_guard lock(stop_result_mutex_);
     return stop_result_;
   }
+  begin_busy();  // until the strand has started giving back what is leased and not pushed (several instances)
   on_strand([](Impl& self) {
     self.scan_timer_.cancel();
     self.errors_timer_.cancel();
@@ -217,6 +218,8 @@ bool DeliveryService::Impl::stop(milliseconds deadline) {
     for (auto& [key, p] : self.partitions_) p->timer.cancel();
     for (auto& [key, timer] : self.probe_timers_) timer->cancel();
     for (auto& waiting : self.waiting_for_slot_) waiting.clear();
+    self.give_back_unpushed_on_stop();
+    self.end_busy();
   });
   bool drained = false;
   {

@@ -174,7 +174,8 @@ TEST(DeliveryEvents, QueueFailuresNameTheKeyByFingerprint) {
   EXPECT_TRUE(lines[0].ends_with("delivery: cannot list ready partitions: database is locked"));
   EXPECT_TRUE(lines[1].ends_with("delivery: cannot lease records of " + fingerprint + " contact: database is locked"));
   EXPECT_TRUE(lines[2].ends_with("delivery: queue ack failed for " + fingerprint + " order: disk I/O error"));
-  EXPECT_TRUE(lines[3].ends_with("delivery: cannot release records of a held key: disk I/O error"));
+  EXPECT_TRUE(lines[3].ends_with(
+      "delivery: cannot give leased records back to the queue (due again when their lease ends): disk I/O error"));
   EXPECT_TRUE(lines[4].ends_with("delivery: cannot release key " + fingerprint + " for a probe: disk I/O error"));
   EXPECT_TRUE(lines[5].ends_with("delivery: cannot read the held keys: no such table"));
   EXPECT_TRUE(lines[6].ends_with("delivery: key " + fingerprint + " is held (HTTP 403) since a previous run; probing it in 5000 ms"));

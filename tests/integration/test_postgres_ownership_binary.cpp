@@ -1,8 +1,9 @@
 // Three real instances on one PostgreSQL queue (queue.lease_timeout 3 s), six API keys, a backlog in the queue and
 // events posted to the instances round robin while one of them is killed with SIGKILL: the keys spread two per
 // instance, every acknowledged event and every backlog record reaches the fake Ometria, the killed instance's keys
-// are taken over, and the fake never sees more pushes of one key in a second than the rate limit with its burst
-// allows (one token bucket per key across the instances). A real database, no mocks.
+// are taken over, and the fake never sees more pushes of one key in any second than the rate limit (8/s with a
+// burst of 8, the defaults), across the keys' handovers while the instances join: one owner per key at a time, and
+// a new owner waits a second before its first push. A real database, no mocks.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,8 +36,12 @@ using testing::FakeOmetriaOptions;
 
 constexpr int kKeys = 6;
 constexpr int kInstances = 3;
-constexpr int kRequestsPerSecond = 4;
-constexpr int kBurst = 4;
+constexpr int kRequestsPerSecond = 8;
+constexpr int kBurst = 8;
+// Arrival times at the fake jitter by the time between a push's token and its request being read (scheduling on
+// two busy cores); a key owned twice, or a new owner's burst beside the old owner's last second, shows up as
+// rate + 1 pushes within about half a second, far beyond this.
+constexpr auto kArrivalJitter = std::chrono::milliseconds(100);
 
 std::string api_key(int i) { return "owners-key-" + std::to_string(i); }
 std::string write_key(int i) { return "wk-owners-" + std::to_string(i); }
@@ -92,6 +98,31 @@ class PostgresOwnershipBinary : public ::testing::Test {
     }
   }
 
+  // A backlog of `records` contact records for each of the first `keys` keys, written before any instance runs.
+  std::set<std::string> enqueue_backlog(int keys, int records) {
+    queue::PostgresQueueOptions o;
+    o.url = url_;
+    o.lease_owner = "the-test";
+    auto q = queue::PostgresQueue::open(std::move(o));
+    if (!q) throw std::runtime_error("cannot open the queue: " + q.error().message);
+    std::set<std::string> ids;
+    for (int i = 0; i < keys; ++i) {
+      const auto some = enqueue_records(**q, api_key(i), RecordType::contact, records);
+      ids.insert(some.begin(), some.end());
+    }
+    return ids;
+  }
+  // The shortest span in which the fake received rate + 1 pushes of the key (max(): it never received that many).
+  std::chrono::steady_clock::duration shortest_span_of_rate_plus_one(const std::string& key) const {
+    std::vector<std::chrono::steady_clock::time_point> times;
+    for (const auto& r : fake_->requests())
+      if (r.api_key == key && r.method == "POST" && r.target == "/v2/push") times.push_back(r.received);
+    std::sort(times.begin(), times.end());
+    auto shortest = std::chrono::steady_clock::duration::max();
+    for (std::size_t i = kRequestsPerSecond; i < times.size(); ++i)
+      shortest = std::min(shortest, times[i] - times[i - kRequestsPerSecond]);
+    return shortest;
+  }
   // Pushes of the key the fake answered (401s included).
   std::size_t pushes_seen(const std::string& key) const {
     const auto requests = fake_->requests();
@@ -106,19 +137,8 @@ class PostgresOwnershipBinary : public ::testing::Test {
 };
 
 TEST_F(PostgresOwnershipBinary, ThreeInstancesShareTheKeysSurviveASigkillAndHoldTheRateLimitTogether) {
-  std::set<std::string> expected;
-  {
-    queue::PostgresQueueOptions o;
-    o.url = url_;
-    o.lease_owner = "the-test";
-    auto q = queue::PostgresQueue::open(std::move(o));
-    ASSERT_TRUE(q) << q.error().message;
-    // A backlog of 25 pushes a key: at 4 pushes a second it lasts the whole test.
-    for (int i = 0; i < kKeys; ++i) {
-      const auto ids = enqueue_records(**q, api_key(i), RecordType::contact, 2500);
-      expected.insert(ids.begin(), ids.end());
-    }
-  }
+  // A backlog of 80 pushes a key: at 8 pushes a second it flows while the instances join and hand keys over.
+  std::set<std::string> expected = enqueue_backlog(kKeys, 8000);
   const std::string config = write_config();
   std::vector<std::unique_ptr<RunningBinary>> instances;
   for (int n = 0; n < kInstances; ++n) instances.push_back(start(config));
@@ -162,23 +182,64 @@ TEST_F(PostgresOwnershipBinary, ThreeInstancesShareTheKeysSurviveASigkillAndHold
   std::string survivors = instances[0]->child.output() + instances[2]->child.output();
   EXPECT_NE(survivors.find("(its owner's claim expired unrenewed)"), std::string::npos) << survivors;
 
-  // One token bucket per key across the instances: never more than a second's tokens and the burst.
+  // One owner and one rate per key across the instances and their handovers: no second of arrivals holds more
+  // than the rate, give or take the arrival jitter.
   std::size_t most = 0;
-  for (const auto& [key, seconds] : fake_->pushes_per_second()) {
-    for (const auto& [second, pushes] : seconds) {
-      most = std::max(most, pushes);
-      EXPECT_LE(pushes, static_cast<std::size_t>(kRequestsPerSecond + kBurst)) << key << " at " << second;
-    }
-  }
+  for (const auto& [key, seconds] : fake_->pushes_per_second())
+    for (const auto& [second, pushes] : seconds) most = std::max(most, pushes);
   EXPECT_GT(most, 0u);
-  std::cout << "most pushes of one key in one second: " << most << " (limit " << kRequestsPerSecond << "/s, burst "
-            << kBurst << ")\n";
+  for (int i = 0; i < kKeys; ++i) {
+    const auto shortest = shortest_span_of_rate_plus_one(api_key(i));
+    ASSERT_NE(shortest, std::chrono::steady_clock::duration::max()) << api_key(i) << " had few pushes";
+    EXPECT_GE(shortest, 1s - kArrivalJitter) << api_key(i) << ": " << kRequestsPerSecond + 1 << " pushes within "
+                                             << std::chrono::duration_cast<std::chrono::milliseconds>(shortest).count()
+                                             << " ms";
+    std::cout << api_key(i) << ": " << kRequestsPerSecond + 1 << " pushes never within less than "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(shortest).count() << " ms\n";
+  }
+  std::cout << "most pushes of one key in one calendar second: " << most << " (limit " << kRequestsPerSecond
+            << "/s, burst " << kBurst << ")\n";
 
   for (int n = 0; n < kInstances; ++n) {
     if (n == killed) continue;
     instances[n]->child.signal(SIGTERM);
     EXPECT_EQ(instances[n]->child.wait_exit(15s), 0) << instances[n]->child.output();
   }
+}
+
+// A handover on a stop: the owner stops (SIGTERM) in the middle of a backlog and gives its claim back; the other
+// instance takes the key at its next round. The records the owner had leased and not pushed go back to the queue
+// on the stop, so the new owner delivers them at once and first (left leased, they waited delivery.lease_for,
+// 5 minutes, behind the newer records), and the second around the handover holds the rate (the new owner's first
+// push waits a second; here the round's timing alone has kept the gap near a second in every run so far).
+TEST_F(PostgresOwnershipBinary, AKeyHandedOverOnAStopNeverSeesMoreThanTheRateInASecond) {
+  // 60 pushes of 100: over 7 s at 8 a second, so the key is mid-backlog when its owner stops.
+  const std::set<std::string> expected = enqueue_backlog(1, 6000);
+  const std::string config = write_config(1);
+  auto first = start(config);
+  // The first instance owns the key and pushes before the second starts, so the second cannot claim it.
+  for (auto deadline = std::chrono::steady_clock::now() + 15s;
+       pushes_seen(api_key(0)) < 8 && std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(20ms);  // polling the fake's count, not synchronising
+  ASSERT_GE(pushes_seen(api_key(0)), 8u) << first->child.output();
+  auto second = start(config);
+  std::this_thread::sleep_for(1500ms);  // the second registers and sees the key claimed; the first keeps pushing
+  ASSERT_LT(distinct_ids(fake_->records()).size(), expected.size()) << "the backlog ran out before the handover";
+  first->child.signal(SIGTERM);
+  EXPECT_EQ(first->child.wait_exit(15s), 0) << first->child.output();
+
+  ASSERT_TRUE(wait_for_distinct_ids(*fake_, expected.size(), 60s))
+      << distinct_ids(fake_->records()).size() << " of " << expected.size() << "\n"
+      << second->child.output();
+  ASSERT_TRUE(second->child.wait_for_line("delivery: took over key", 1s)) << second->child.output();
+  const auto shortest = shortest_span_of_rate_plus_one(api_key(0));
+  EXPECT_GE(shortest, 1s - kArrivalJitter) << kRequestsPerSecond + 1 << " pushes within "
+                                           << std::chrono::duration_cast<std::chrono::milliseconds>(shortest).count()
+                                           << " ms\n" << second->child.output();
+  std::cout << kRequestsPerSecond + 1 << " pushes never within less than "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(shortest).count() << " ms\n";
+  second->child.signal(SIGTERM);
+  EXPECT_EQ(second->child.wait_exit(15s), 0) << second->child.output();
 }
 
 // A key Ometria refused is held in the queue by the instance that delivered it; when that instance dies, the one

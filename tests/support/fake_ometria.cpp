@@ -268,6 +268,7 @@ struct FakeOmetria::Impl {
   bool errors_with_ids = false;
   std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> recent_pushes;  // by key: the last second
   std::map<std::string, std::map<std::int64_t, std::size_t>> per_second;                 // by key, unix second
+  std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> push_times;  // by key: the last 300 s
   std::size_t rate_limited = 0;
 
   // Under the lock: counts a push of the key, and whether it is over the rate limit.
@@ -278,6 +279,9 @@ struct FakeOmetria::Impl {
     auto& counts = per_second[key];
     ++counts[second];
     while (!counts.empty() && counts.begin()->first < second - 300) counts.erase(counts.begin());
+    auto& times = push_times[key];
+    times.push_back(now);
+    while (now - times.front() > std::chrono::seconds(300)) times.pop_front();
     if (options.rate_limit == 0) return false;
     auto& recent = recent_pushes[key];
     while (!recent.empty() && now - recent.front() >= std::chrono::seconds(1)) recent.pop_front();
@@ -287,6 +291,20 @@ struct FakeOmetria::Impl {
     }
     recent.push_back(now);
     return false;
+  }
+
+  // Under the lock: per key, the most pushes received within any window_ms (a sliding window, not calendar seconds).
+  nlohmann::json most_pushes_in_any_second(long window_ms) const {
+    nlohmann::json most = nlohmann::json::object();
+    for (const auto& [key, times] : push_times) {
+      std::size_t best = 0;
+      for (std::size_t first = 0, last = 0; last < times.size(); ++last) {
+        while (times[last] - times[first] >= std::chrono::milliseconds(window_ms)) ++first;
+        best = std::max(best, last - first + 1);
+      }
+      most[key] = best;
+    }
+    return most;
   }
 
   void start() {
@@ -378,6 +396,7 @@ struct FakeOmetria::Impl {
       seen.server_name = server_name;
       seen.connection = connection;
       seen.body_bytes = request.body().size();
+      seen.received = std::chrono::steady_clock::now();
 
       Plan plan = decide(request, seen.api_key);
       {
@@ -451,7 +470,13 @@ struct FakeOmetria::Impl {
       plan.body = nlohmann::json{{"records", record_total}, {"pushes", push_total}, {"requests", request_total}}.dump();
       return plan;
     }
-    if (request.target() == "/_fake/rates" && request.method() == http::verb::get) {
+    if ((request.target() == "/_fake/rates" || request.target().starts_with("/_fake/rates?window_ms=")) &&
+        request.method() == http::verb::get) {
+      // ?window_ms=N: the sliding window of most_pushes_in_any_second is N ms (default 1000); a client keeping to R
+      // a second with some jitter in its requests' arrival never has more than R within a little less than 1000.
+      const auto query = request.target().substr(std::min<std::size_t>(request.target().size(), 23));
+      long window_ms = 1000;
+      if (!query.empty()) window_ms = std::clamp(std::atol(std::string(query).c_str()), 1L, 60'000L);
       // Pushes per key and second, to check a client keeps to a rate (the fake's test keys, not real ones).
       std::lock_guard lock(mutex);
       nlohmann::json per_key = nlohmann::json::object();
@@ -462,7 +487,10 @@ struct FakeOmetria::Impl {
       }
       plan.status = 200;
       plan.content_type = "application/json";
-      plan.body = nlohmann::json{{"rate_limited", rate_limited}, {"pushes_per_key_second", std::move(per_key)}}.dump();
+      plan.body = nlohmann::json{{"rate_limited", rate_limited},
+                                 {"pushes_per_key_second", std::move(per_key)},
+                                 {"most_pushes_in_any_second", most_pushes_in_any_second(window_ms)}}
+                      .dump();
       return plan;
     }
     if (request.target() == "/v2/push/_errors") return list_errors(request, key);

@@ -93,6 +93,7 @@ struct RequestSeen {
   std::uint64_t connection = 0;
   int status = 0;  // the answer; 0 when the connection was dropped instead
   std::size_t body_bytes = 0;
+  std::chrono::steady_clock::time_point received{};  // when the whole request had been read
 };
 
 struct FakeOmetriaOptions {

@@ -6,8 +6,9 @@
 //   {"api_key":"k1","push":7,"record":{...}}
 // With --tls-dir, serves HTTPS with DIR/cert.pem and DIR/key.pem, made (with DIR/ca.pem to trust) if absent.
 // GET /_fake/stats answers {"records":N,"pushes":N,"requests":N} (records accepted so far); GET /_fake/rates
-// {"rate_limited":N,"pushes_per_key_second":{KEY:{UNIX_SECOND:N}}} (pushes received per key and second, the last
-// 300 s). With --rate-limit N, more than N pushes of one key within a second are answered 429 with Retry-After: 1.
+// {"rate_limited":N,"pushes_per_key_second":{KEY:{UNIX_SECOND:N}},"most_pushes_in_any_second":{KEY:N}} (pushes
+// received per key and wall-clock second, and the most within any sliding second, over the last 300 s;
+// /_fake/rates?window_ms=N slides a window of N ms instead). With --rate-limit N, more than N pushes of one key within a second are answered 429 with Retry-After: 1.
 // GET /v2/push/_errors lists the records of --reject-later accepted and then rejected, as Ometria's later validation does.
 // Runs until SIGINT or SIGTERM, then prints its counts on stderr.
 #include <CLI/CLI.hpp>
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
                "Prints the port it listens on alone on the first line of stdout, then one JSON line per accepted\n"
                "record ({\"api_key\":...,\"push\":N,\"record\":{...}}) unless --out is given.\n"
                "GET /_fake/stats answers {\"records\":N,\"pushes\":N,\"requests\":N}; GET /_fake/rates answers\n"
-               "{\"rate_limited\":N,\"pushes_per_key_second\":{KEY:{UNIX_SECOND:N}}}; GET /v2/push/_errors lists the\n"
+               "{\"rate_limited\":N,\"pushes_per_key_second\":{KEY:{UNIX_SECOND:N}},\n"
+               "\"most_pushes_in_any_second\":{KEY:N}} (a sliding second); GET /v2/push/_errors lists the\n"
                "records of --reject-later, accepted and then rejected.\n"
                "Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start; 2 bad options."};
   app.get_formatter()->column_width(34);

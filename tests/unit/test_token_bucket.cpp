@@ -126,4 +126,42 @@ TEST(KeyedRateLimiter, PerKeyOverride) {
   EXPECT_EQ(slow, 1);
 }
 
+// A key taken over from another instance: what that instance pushed in the last second is unknown here, so the
+// new owner's first push waits a full second, and any second around the handover holds at most the rate: the
+// old owner's pushes all went before the handover, the new owner's start a second after it.
+TEST(KeyedRateLimiter, AKeyTakenOverWaitsASecondBeforeItsFirstPush) {
+  for (const RateLimit limit : {RateLimit{8, 8}, RateLimit{8, 1}, RateLimit{2.5, 10}, RateLimit{0.5, 1}}) {
+    KeyedRateLimiter limiter(limit);
+    const auto taken = kStart + 5s;
+    limiter.taken_over("key", taken);
+    EXPECT_FALSE(limiter.try_acquire("key", taken)) << limit.requests_per_second;
+    EXPECT_FALSE(limiter.try_acquire("key", taken + 999ms)) << limit.requests_per_second;
+    EXPECT_GE(limiter.wait_time("key", taken), 1s) << limit.requests_per_second;
+    // Then the key runs at its rate again: polled every ms for 10 s, never more than floor(rate) (at least 1)
+    // in any second, and the rate over the whole time.
+    std::vector<SteadyTime> passed;
+    for (auto t = taken; t < taken + 11s; t += 1ms)
+      if (limiter.try_acquire("key", t)) passed.push_back(t);
+    ASSERT_FALSE(passed.empty());
+    EXPECT_GE(passed.front(), taken + 1s) << limit.requests_per_second;
+    const auto per_second = std::max<std::size_t>(1, static_cast<std::size_t>(limit.requests_per_second));
+    for (std::size_t i = per_second; i < passed.size(); ++i)
+      EXPECT_GE(passed[i] - passed[i - per_second], 1s) << limit.requests_per_second << " at " << i;
+  }
+  // Another key is not slowed.
+  KeyedRateLimiter limiter(RateLimit{8, 8});
+  limiter.taken_over("taken", kStart);
+  EXPECT_TRUE(limiter.try_acquire("other", kStart));
+}
+
+// A key taken over that this instance already pushed before (it lost the key and won it back) waits as well.
+TEST(KeyedRateLimiter, TakingOverAKeyAlreadyKnownSpendsItsSecondToo) {
+  KeyedRateLimiter limiter(RateLimit{8, 8});
+  ASSERT_TRUE(limiter.try_acquire("key", kStart));
+  limiter.taken_over("key", kStart + 10s);
+  EXPECT_FALSE(limiter.try_acquire("key", kStart + 10s));
+  EXPECT_EQ(limiter.wait_time("key", kStart + 10s), 1s);
+  EXPECT_TRUE(limiter.try_acquire("key", kStart + 11s));
+}
+
 }  // namespace

@@ -37,6 +37,9 @@ class TokenBucket {
   std::chrono::nanoseconds wait_time(SteadyTime now) const;
   double tokens(SteadyTime now) const;
   const RateLimit& limit() const { return limit_; }
+  // Counts the second before now as fully used (no token left, the window full at now), so the next request
+  // waits a second: for a key whose earlier requests were made elsewhere and are not known here.
+  void spend_second(SteadyTime now);
 
  private:
   double refilled(SteadyTime now) const;
@@ -58,6 +61,9 @@ class KeyedRateLimiter {
   bool try_acquire(std::string_view api_key, SteadyTime now);
   std::chrono::nanoseconds wait_time(std::string_view api_key, SteadyTime now);
   void set_limit(std::string_view api_key, RateLimit limit, SteadyTime now);
+  // A key taken over from another instance sharing the queue: its pushes there in the last second are unknown,
+  // so this one waits a second before its first, and the second around a handover never sees twice the rate.
+  void taken_over(std::string_view api_key, SteadyTime now) { bucket(api_key, now).spend_second(now); }
   std::size_t keys() const { return buckets_.size(); }
 
  private:
