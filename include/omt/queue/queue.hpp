@@ -10,8 +10,11 @@
 //   lease hands them out in id order. The operations one caller submits run in the order submitted, so its acks,
 //   reschedules and dead-letters apply in that order.
 // - Leases: a leased record is handed to no other lease until it is acked, rescheduled or dead-lettered, or its
-//   lease_for runs out. Leases do not outlive the process: after a crash or restart every record not acked is
-//   leased again (at-least-once).
+//   lease_for runs out. A queue of one process (SQLite): leases do not outlive the process, since the next one
+//   takes them over at open, so after a crash or restart every record not acked is leased again (at-least-once).
+//   A queue several instances share (PostgreSQL): a dead instance's leases on a key end when another instance takes
+//   the key's expired claim over (KeyOwnership: after queue.lease_timeout), a stopping one gives back what it has
+//   not pushed, and a lease otherwise lasts its lease_for.
 // - Callbacks (Done<T>): each is called exactly once, on the queue's own thread, after the commit for writes; an
 //   operation refused before it is queued (too large, queue closed or too busy) is answered at once, on the
 //   caller's thread. A callback must be quick, and may start further operations (they are only queued), but must
