@@ -1,11 +1,11 @@
 // What only the PostgreSQL queue does, against a real server the tests start (support/postgres_server.hpp): its
 // schema version, clear errors for a bad URL or an unreachable server, a lost connection (the server restarted)
-// replaced and a server that is down retried with backoff (and its health), leases as rows that two queue objects
-// on one database never share, lanes stored with the records, delivery's calls that queue up together committed
-// in one transaction (and each alone when one of them fails), a version 1 database migrated with its records kept,
-// partition floors (raised past acked records, never past a record whose transaction is open, forgotten by a
-// replay), and the run lock an import holds (PostgresRunLock) ending with its process. The contract it shares with SQLite is
-// in test_queue_contract.cpp.
+// replaced and a server that is down retried with backoff (and its health), a server that stops answering failed
+// after the client's own timeout, leases as rows that two queue objects on one database never share, lanes stored
+// with the records, delivery's calls that queue up together committed in one transaction (and each alone when one
+// of them fails), a version 1 database migrated with its records kept, partition floors (raised past acked
+// records, never past a record whose transaction is open, forgotten by a replay), and the run lock an import holds
+// (PostgresRunLock) ending with its process. The contract it shares with SQLite is in test_queue_contract.cpp.
 #include <gtest/gtest.h>
 
 #include <libpq-fe.h>
@@ -66,6 +66,21 @@ class PostgresQueueTest : public ::testing::Test {
   }
   static std::vector<RecordId> enqueue(PostgresQueue& q, std::vector<NewRecord> records) {
     return omt::test::enqueue_acknowledged(q, std::move(records));
+  }
+  // A queue whose statements time out after `timeout`, holding `records` contacts of key "k".
+  std::unique_ptr<PostgresQueue> open_with_timeout(std::chrono::milliseconds timeout, int records) {
+    auto o = options();
+    o.statement_timeout = timeout;
+    auto q = open(o);
+    if (q) enqueue(*q, contacts("k", 0, records));
+    return q;
+  }
+  // Another session holding the records table locked, in a transaction left open until it is rolled back.
+  std::unique_ptr<PGconn, void (*)(PGconn*)> lock_the_records_table() {
+    std::unique_ptr<PGconn, void (*)(PGconn*)> locker(PQconnectdb(url_.c_str()), &PQfinish);
+    EXPECT_EQ(PQstatus(locker.get()), CONNECTION_OK);
+    PQclear(PQexec(locker.get(), "BEGIN; LOCK TABLE records IN ACCESS EXCLUSIVE MODE"));
+    return locker;
   }
 
   std::string url_;
@@ -333,15 +348,10 @@ TEST(PostgresInstanceId, NameThenProcessThenEightHexDigits) {
 }
 
 TEST_F(PostgresQueueTest, AStatementThatWaitsTooLongFailsWithinItsTimeout) {
-  auto o = options();
-  o.statement_timeout = 300ms;
-  auto q = open(o);
+  auto q = open_with_timeout(300ms, 1);
   ASSERT_TRUE(q);
-  enqueue(*q, contacts("k", 0, 1));
   // Another session holds the table locked: the queue's statement gives up instead of waiting for it.
-  std::unique_ptr<PGconn, void (*)(PGconn*)> locker(PQconnectdb(url_.c_str()), &PQfinish);
-  ASSERT_EQ(PQstatus(locker.get()), CONNECTION_OK);
-  PQclear(PQexec(locker.get(), "BEGIN; LOCK TABLE records IN ACCESS EXCLUSIVE MODE"));
+  auto locker = lock_the_records_table();
   const auto started = std::chrono::steady_clock::now();
   auto stats = q->stats();
   const auto took = std::chrono::steady_clock::now() - started;
@@ -350,6 +360,68 @@ TEST_F(PostgresQueueTest, AStatementThatWaitsTooLongFailsWithinItsTimeout) {
   EXPECT_LT(took, 5s);
   PQclear(PQexec(locker.get(), "ROLLBACK"));
   EXPECT_TRUE(q->stats());
+}
+
+// The queue's sessions on the test's database, by their process ids on the server.
+std::vector<pid_t> queue_backends(const std::string& url, const std::string& also_where = "") {
+  const std::string listed = sql(url, "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE datname = "
+                                      "current_database() AND application_name = 'ometria-transformer'" + also_where);
+  std::vector<pid_t> pids;
+  for (std::size_t at = 0; at < listed.size();) {
+    std::size_t end = listed.find(' ', at);
+    if (end == std::string::npos) end = listed.size();
+    pids.push_back(static_cast<pid_t>(std::stol(listed.substr(at, end - at))));
+    at = end + 1;
+  }
+  return pids;
+}
+
+// A server that stops answering altogether (its backend frozen with SIGSTOP: no statement_timeout or lock_timeout
+// can fire, the TCP connection stays open) is the client's own timeout's case: the wait ends after the timeout and
+// a second. A BEGIN that got no answer did nothing, so the operation runs again on a new connection; a statement
+// inside a transaction that got none fails with the client's error, and the next operation connects anew.
+TEST_F(PostgresQueueTest, AServerThatStopsAnsweringFailsTheStatementAfterTheClientsOwnTimeout) {
+  auto q = open_with_timeout(1000ms, 2);
+  ASSERT_TRUE(q);
+
+  // Frozen while idle: the next BEGIN waits out the client's timeout, then the operation runs on a new session.
+  const auto idle = queue_backends(url_);
+  ASSERT_FALSE(idle.empty()) << "the queue's sessions were not found in pg_stat_activity";
+  for (pid_t pid : idle) ASSERT_EQ(::kill(pid, SIGSTOP), 0) << pid;
+  auto started = std::chrono::steady_clock::now();
+  auto stats = q->stats();
+  auto took = std::chrono::steady_clock::now() - started;
+  for (pid_t pid : idle) ::kill(pid, SIGCONT);
+  ASSERT_TRUE(stats) << stats.error().message;
+  EXPECT_EQ(stats->depth, 2u);
+  EXPECT_GE(took, 2000ms);  // the timeout, and the second the client adds for the server's own to fire first
+  EXPECT_LT(took, 6s);
+
+  // Frozen inside a transaction (its statement waiting for a lock another session holds, then stopped before the
+  // lock_timeout fires): the operation fails with the client's own error, within the timeout and a second.
+  auto locker = lock_the_records_table();
+  started = std::chrono::steady_clock::now();
+  auto waiting = std::async(std::launch::async, [&] { return q->stats(); });
+  std::vector<pid_t> blocked;
+  while (blocked.empty() && std::chrono::steady_clock::now() - started < 900ms) {
+    blocked = queue_backends(url_, " AND wait_event_type = 'Lock'");
+    if (blocked.empty()) std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(blocked.size(), 1u) << "the queue's statement never waited for the lock";
+  ASSERT_EQ(::kill(blocked[0], SIGSTOP), 0);
+  stats = waiting.get();
+  took = std::chrono::steady_clock::now() - started;
+  ::kill(blocked[0], SIGCONT);
+  PQclear(PQexec(locker.get(), "ROLLBACK"));
+  ASSERT_FALSE(stats);
+  EXPECT_EQ(stats.error().code, omt::errc::io);
+  EXPECT_NE(stats.error().message.find("no answer within 1000 ms"), std::string::npos) << stats.error().message;
+  EXPECT_GE(took, 2000ms);
+  EXPECT_LT(took, 6s);
+  auto again = q->stats();
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->depth, 2u);
+  EXPECT_EQ(q->health().state, omt::queue::QueueHealth::State::ok);
 }
 
 // A database as version 1 left it, made from a current one by hand: no lane totals, imports, request log, key
