@@ -1,8 +1,8 @@
-// What Ometria rejects after a 2xx (GET /v2/push/_errors): the SQLite store (each entry once across polls, only
-// new occurrences counted, bounded, the match kept), the events (redacted line, counter), the engine polling the
-// fake Ometria (documented shape: kept unmatched, counted once; a held key is not polled), and the real binary
-// end to end: delivered records that the fake then rejects are kept, matched to their record ids, listed by
-// `dead-letter list --ometria-errors` and shown in /health.
+// What Ometria rejects after a 2xx (GET /v2/push/_errors): the store on SQLite and on PostgreSQL (each entry once
+// across polls, only new occurrences counted, bounded, the match kept), the events (redacted line, counter), the
+// engine polling the fake Ometria (documented shape: kept unmatched, counted once; a held key is not polled), and
+// the real binary end to end: delivered records that the fake then rejects are kept, matched to their record ids,
+// listed by `dead-letter list --ometria-errors` and shown in /health.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +19,8 @@
 #include "omt/obs/log.hpp"
 #include "omt/obs/metrics.hpp"
 #include "omt/obs/ometria_errors_events.hpp"
+#include "omt/queue/postgres_queue.hpp"
+#include "postgres_server.hpp"
 
 namespace omt::test {
 namespace {
@@ -46,9 +48,41 @@ std::size_t total(const std::vector<delivery::SeenError>& fresh) {
 
 // ---- the store ----
 
-TEST(OmetriaErrorStore, EachEntryIsKeptOnceAcrossPollsAndOnlyNewOccurrencesCount) {
-  testing::TempDir dir;
-  auto queue = open_queue(dir.file("queue.db"));
+enum class Backend { sqlite, postgres };
+
+// The store on each queue backend: a SQLite file, a database on the PostgreSQL server the tests start.
+class OmetriaErrorStore : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::postgres) url_ = PostgresServer::shared().create_database();
+  }
+  // The test's queue (the same data each time), keeping at most `bound` errors.
+  std::unique_ptr<queue::Queue> open(std::size_t bound = 10'000) {
+    if (GetParam() == Backend::postgres) {
+      queue::PostgresQueueOptions options;
+      options.url = url_;
+      options.max_ometria_errors = bound;
+      auto q = queue::PostgresQueue::open(std::move(options));
+      if (!q) throw std::runtime_error(q.error().message);
+      return std::move(*q);
+    }
+    queue::SqliteQueueOptions options;
+    options.path = dir_.file("queue.db");
+    options.max_ometria_errors = bound;
+    auto q = queue::SqliteQueue::open(options);
+    if (!q) throw std::runtime_error(q.error().message);
+    return std::move(*q);
+  }
+
+  testing::TempDir dir_;
+  std::string url_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, OmetriaErrorStore, ::testing::Values(Backend::sqlite, Backend::postgres),
+                         [](const auto& tested) { return tested.param == Backend::sqlite ? "sqlite" : "postgres"; });
+
+TEST_P(OmetriaErrorStore, EachEntryIsKeptOnceAcrossPollsAndOnlyNewOccurrencesCount) {
+  auto queue = open();
   queue::OmetriaErrorLog& log = *queue->ometria_error_log();
   const auto a = documented("Invalid email", "root > email"), b = documented("Missing id");
 
@@ -89,20 +123,15 @@ TEST(OmetriaErrorStore, EachEntryIsKeptOnceAcrossPollsAndOnlyNewOccurrencesCount
 
   // Another process (the next run) recognises what this one kept.
   queue.reset();
-  auto reopened = open_queue(dir.file("queue.db"));
+  auto reopened = open();
   auto after_restart = reopened->ometria_error_log()->record_ometria_errors(kKey, seen({a, b, a}), 5000);
   ASSERT_TRUE(after_restart);
   EXPECT_TRUE(after_restart->empty());
 }
 
-TEST(OmetriaErrorStore, AMatchIsKeptOnceFoundAndTheLeastRecentlyListedGoBeyondTheBound) {
-  testing::TempDir dir;
-  queue::SqliteQueueOptions options;
-  options.path = dir.file("queue.db");
-  options.max_ometria_errors = 2;
-  auto opened = queue::SqliteQueue::open(options);
-  ASSERT_TRUE(opened);
-  queue::OmetriaErrorLog& log = *(*opened)->ometria_error_log();
+TEST_P(OmetriaErrorStore, AMatchIsKeptOnceFoundAndTheLeastRecentlyListedGoBeyondTheBound) {
+  auto opened = open(2);
+  queue::OmetriaErrorLog& log = *opened->ometria_error_log();
   OmetriaError with_ids{"Bad", "root > lastname", "c-1", "r-1", "contact", "2026-01-01T00:00:00Z"};
 
   auto unmatched = seen({with_ids});
