@@ -32,6 +32,8 @@
 #                db_cpu: the same for PostgreSQL (the postmaster and every backend)
 #   xacts/push   PostgreSQL transactions committed (pg_stat_database.xact_commit: ingest's group commits, the
 #                leases, acks, request log, each a round trip or more) per push the fake received, while wrk ran
+#   trips/push   answers the instances awaited from PostgreSQL (omt_queue_database_round_trips_total, every
+#                instance's /metrics summed: statements, prepares, BEGIN and COMMIT) per push, while wrk ran
 #   recs/push    records per push the fake received while wrk ran (a full push is 100 records)
 # What limits delivery here is the queue, not Ometria: the fake has no rate limit (no --rate-limit) and
 # delivery.requests_per_second is 0, so no push waits for a token; one API key's record types are its partitions,
@@ -211,6 +213,15 @@ statement_report() {
           WHERE d.datname = '$database' ORDER BY s.total_exec_time DESC LIMIT 12" | tr '|' '\t'
 }
 xact_commits() { pg_sql "SELECT xact_commit FROM pg_stat_database WHERE datname = '$database'"; }
+# Round trips to the database so far, every instance together (each instance counts its own).
+round_trips() {
+  local p total=0 n
+  for p in "${ports[@]}"; do
+    n=$(curl -s "http://127.0.0.1:$p/metrics" | awk '/^omt_queue_database_round_trips_total /{print $2}')
+    total=$(( total + ${n:-0} ))
+  done
+  echo "$total"
+}
 pushes() {
   if [[ $tls == 1 ]]; then curl -s --cacert "$work/tls/ca.pem" "https://127.0.0.1:$fake_port/_fake/stats"
   else curl -s "http://127.0.0.1:$fake_port/_fake/stats"; fi | sed -E 's/.*"pushes":([0-9]+).*/\1/'
@@ -279,8 +290,8 @@ servers_cpu() {
 
 [[ $wants_postgres == 1 ]] && start_postgres
 : >"$work/summary"
-printf '%-10s %-4s %9s %10s %12s %10s %10s %8s %8s %8s %10s %8s %8s %10s %9s\n' backend run requests acked/s delivered/s \
-  depth_mid depth_end drain_s p50_ms p99_ms server_cpu fake_cpu db_cpu xacts/push recs/push
+printf '%-10s %-4s %9s %10s %12s %10s %10s %8s %8s %8s %10s %8s %8s %10s %10s %9s\n' backend run requests acked/s delivered/s \
+  depth_mid depth_end drain_s p50_ms p99_ms server_cpu fake_cpu db_cpu xacts/push trips/push recs/push
 run_number=0
 for backend in $backends; do
   instances=1
@@ -302,7 +313,7 @@ for backend in $backends; do
 
     delivered_before=$(delivered)
     pushes_before=$(pushes)
-    [[ $backend != sqlite ]] && xacts_before=$(xact_commits)
+    [[ $backend != sqlite ]] && xacts_before=$(xact_commits) && trips_before=$(round_trips)
     [[ $backend != sqlite && $pg_statements == 1 ]] && pg_sql "SELECT pg_stat_statements_reset()" >/dev/null
     t0=$(now)
     server_cpu0=$(servers_cpu); fake_cpu0=$(cpu_seconds "$fake_pid"); db_cpu0=0
@@ -329,7 +340,7 @@ for backend in $backends; do
     [[ $backend != sqlite ]] && db_cpu1=$(tree_cpu "$pg_pid")
     delivered_after=$(delivered)
     pushes_after=$(pushes)
-    [[ $backend != sqlite ]] && xacts_after=$(xact_commits)
+    [[ $backend != sqlite ]] && xacts_after=$(xact_commits) && trips_after=$(round_trips)
     if [[ $backend != sqlite && $pg_statements == 1 ]]; then
       statement_report >"$work/statements.txt"
       { echo "$backend run $run: the costliest statements while wrk ran"; cat "$work/statements.txt"; } >&2
@@ -375,17 +386,19 @@ for backend in $backends; do
     fake_cores=$(awk -v a="$fake_cpu0" -v b="$fake_cpu1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (b - a) / (t1 - t0)}')
     db_cores="-"
     [[ $backend != sqlite ]] && db_cores=$(awk -v a="$db_cpu0" -v b="$db_cpu1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (b - a) / (t1 - t0)}')
-    xacts_per_push="-"
+    xacts_per_push="-" trips_per_push="-"
     if [[ $backend != sqlite ]]; then
       xacts_per_push=$(awk -v x="$((xacts_after - xacts_before))" -v p="$((pushes_after - pushes_before))" \
+                       'BEGIN {if (p > 0) printf "%.1f", x / p; else print "-"}')
+      trips_per_push=$(awk -v x="$((trips_after - trips_before))" -v p="$((pushes_after - pushes_before))" \
                        'BEGIN {if (p > 0) printf "%.1f", x / p; else print "-"}')
     fi
     records_per_push=$(awk -v n="$((delivered_after - delivered_before))" -v p="$((pushes_after - pushes_before))" \
                        'BEGIN {if (p > 0) printf "%.0f", n / p; else print "-"}')
-    printf '%-10s %-4s %9d %10d %12d %10d %10d %8s %8s %8s %10s %8s %8s %10s %9s\n' "$backend" "$run" "$requests" "$acked_rate" \
+    printf '%-10s %-4s %9d %10d %12d %10d %10d %8s %8s %8s %10s %8s %8s %10s %10s %9s\n' "$backend" "$run" "$requests" "$acked_rate" \
       "$delivered_rate" "$depth_mid" "$depth_end" "$drain_s" "$p50" "$p99" "$server_cores" "$fake_cores" "$db_cores" "$xacts_per_push" \
-      "$records_per_push"
-    echo "$backend $acked_rate $delivered_rate $depth_end $xacts_per_push" >>"$work/summary"
+      "$trips_per_push" "$records_per_push"
+    echo "$backend $acked_rate $delivered_rate $depth_end $xacts_per_push $trips_per_push" >>"$work/summary"
 
     stop_servers
     stop_pid "$fake_pid"; fake_pid=""
@@ -397,18 +410,19 @@ for backend in $backends; do
   done
 done
 echo
-printf '%-10s %12s %12s %10s %10s %12s %14s\n' median acked/s delivered/s depth_end xacts/push "acked/sqlite" "delivered/sqlite"
+printf '%-10s %12s %12s %10s %10s %10s %12s %14s\n' median acked/s delivered/s depth_end xacts/push trips/push "acked/sqlite" \
+  "delivered/sqlite"
 sqlite_acked="" sqlite_delivered=""
 for backend in $backends; do
   rows=$(awk -v b="$backend" '$1 == b' "$work/summary")
   acked=$(cut -d' ' -f2 <<<"$rows" | median)
   delivered_median=$(cut -d' ' -f3 <<<"$rows" | median)
   depth=$(cut -d' ' -f4 <<<"$rows" | median)
-  xacts="-"
-  [[ $backend != sqlite ]] && xacts=$(cut -d' ' -f5 <<<"$rows" | median)
+  xacts="-" trips="-"
+  [[ $backend != sqlite ]] && xacts=$(cut -d' ' -f5 <<<"$rows" | median) && trips=$(cut -d' ' -f6 <<<"$rows" | median)
   if [[ $backend == sqlite ]]; then sqlite_acked=$acked; sqlite_delivered=$delivered_median; fi
   ratio() { [[ -n "$2" ]] && awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}' || echo "-"; }
-  printf '%-10s %12.0f %12.0f %10.0f %10s %12s %14s\n' "$backend" "$acked" "$delivered_median" "$depth" "$xacts" \
+  printf '%-10s %12.0f %12.0f %10.0f %10s %10s %12s %14s\n' "$backend" "$acked" "$delivered_median" "$depth" "$xacts" "$trips" \
     "$(ratio "$acked" "$sqlite_acked")" "$(ratio "$delivered_median" "$sqlite_delivered")"
 done
 echo "(wrk -t$wrk_threads -c$connections -d$duration, POST /v1/batch with 100 events; server --threads $server_threads each," \

@@ -38,10 +38,19 @@ void emit(const QueueDatabaseBack& e) {
 
 DatabaseEvents::DatabaseEvents(Registry& metrics)
     : up_(metrics.gauge("omt_queue_database_up",
-                        "1 while the queue's database answers, 0 while it cannot be reached (as the last operations found it)")) {
+                        "1 while the queue's database answers, 0 while it cannot be reached (as the last operations found it)")),
+      round_trips_(metrics.counter("omt_queue_database_round_trips_total",
+                                   "Answers the queue awaited from its database server (each statement sent; 0 on SQLite)")) {
   up_.set(1);
 }
 
-void DatabaseEvents::emit(const QueueDatabaseSeen& e) { up_.set(e.up ? 1 : 0); }
+void DatabaseEvents::emit(const QueueDatabaseSeen& e) {
+  up_.set(e.up ? 1 : 0);
+  // The queue keeps the total; the counter gains what it grew by since the last reading (readings may race).
+  std::uint64_t seen = round_trips_seen_.load(std::memory_order_relaxed);
+  while (e.round_trips > seen && !round_trips_seen_.compare_exchange_weak(seen, e.round_trips)) {
+  }
+  if (e.round_trips > seen) round_trips_.inc(e.round_trips - seen);
+}
 
 }  // namespace omt::obs

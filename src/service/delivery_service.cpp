@@ -73,7 +73,8 @@ DeliveryService::Impl::Partition& DeliveryService::Impl::partition(const Partiti
 
 void DeliveryService::Impl::queue_depth_changed() {
   events_.emit(obs::QueueDepthSeen{queue_.depth()});
-  database_events_.emit(obs::QueueDatabaseSeen{queue_.health().state == queue::QueueHealth::State::ok});
+  const auto health = queue_.health();
+  database_events_.emit(obs::QueueDatabaseSeen{health.state == queue::QueueHealth::State::ok, health.round_trips});
 }
 
 // ---- scanning for ready partitions ----

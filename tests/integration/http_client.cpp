@@ -68,6 +68,12 @@ std::string HttpResponse::header(std::string_view name) const {
   return {};
 }
 
+long long metric(const std::string& metrics, const std::string& name) {
+  const std::string series = "\n" + name + " ";
+  const auto at = metrics.find(series);
+  return at == std::string::npos ? -1 : std::stoll(metrics.substr(at + series.size()));
+}
+
 HttpResponse parse_response(std::string_view raw) {
   HttpResponse out;
   http::response_parser<http::string_body> parser;

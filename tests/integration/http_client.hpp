@@ -88,4 +88,7 @@ std::string basic_auth(std::string_view user);
 // Parses the first HTTP response in `raw` (status 0 if there is none).
 HttpResponse parse_response(std::string_view raw);
 
+// The value of an unlabelled series in a /metrics answer (Prometheus text); -1 if it is not there.
+long long metric(const std::string& metrics, const std::string& name);
+
 }  // namespace omt::test

@@ -188,6 +188,7 @@ TEST_F(PostgresFailuresBinaryTest, PostgresRestartedUnderLoadEveryRequestIsAnswe
     EXPECT_FALSE(up["checks"]["queue"].contains("error")) << up.dump();
     EXPECT_TRUE(eventually([&] { return client.get("/metrics").body.find("\nomt_queue_database_up 1\n") != std::string::npos; },
                            5s));
+    EXPECT_GT(metric(client.get("/metrics").body, "omt_queue_database_round_trips_total"), 0) << "counted on PostgreSQL";
     // Stores go through again.
     const auto acknowledged = first.acknowledged().size();
     ASSERT_TRUE(eventually([&] { return first.acknowledged().size() > acknowledged + 20; }, 10s)) << serve_->output();

@@ -46,13 +46,6 @@ constexpr auto kArrivalJitter = std::chrono::milliseconds(100);
 std::string api_key(int i) { return "owners-key-" + std::to_string(i); }
 std::string write_key(int i) { return "wk-owners-" + std::to_string(i); }
 
-// The value of an unlabelled series in a /metrics answer (-1: not there).
-long long metric(const std::string& metrics, const std::string& name) {
-  const std::string series = "\n" + name + " ";
-  const auto at = metrics.find(series);
-  return at == std::string::npos ? -1 : std::stoll(metrics.substr(at + series.size()));
-}
-
 class PostgresOwnershipBinary : public ::testing::Test {
  protected:
   void SetUp() override {

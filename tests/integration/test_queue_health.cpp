@@ -63,6 +63,23 @@ TEST(DatabaseEvents, TheGaugeFollowsTheStateSeen) {
   EXPECT_NE(registry.render_prometheus().find("\nomt_queue_database_up 1\n"), std::string::npos);
 }
 
+// The queue keeps the total of its round trips; the counter follows it, and a reading older than the last one
+// (two threads reporting) never takes it back.
+TEST(DatabaseEvents, TheRoundTripCounterFollowsTheQueuesTotal) {
+  obs::Registry registry;
+  obs::DatabaseEvents events(registry);
+  const auto shows = [&](const std::string& n) {
+    return registry.render_prometheus().find("\nomt_queue_database_round_trips_total " + n + "\n") != std::string::npos;
+  };
+  EXPECT_TRUE(shows("0")) << registry.render_prometheus();
+  events.emit(obs::QueueDatabaseSeen{true, 40});
+  EXPECT_TRUE(shows("40"));
+  events.emit(obs::QueueDatabaseSeen{true, 25});
+  EXPECT_TRUE(shows("40")) << "an older reading";
+  events.emit(obs::QueueDatabaseSeen{false, 57});
+  EXPECT_TRUE(shows("57"));
+}
+
 struct RecordingSink : net::ResponseSink {
   std::vector<net::Response> got;
   void deliver(net::Response r) override { got.push_back(std::move(r)); }

@@ -287,6 +287,41 @@ TEST_F(PostgresQueueTest, DeliveryCallsThatQueueUpTogetherCommitInOneTransaction
   EXPECT_EQ(sql(url_, "SELECT delivered FROM lane_totals WHERE api_key = 'k'"), "3");
 }
 
+// Enqueues that arrive while ingest's connection is busy (here: its first INSERT waits on a lock another session
+// holds) share one transaction: 60 acknowledged events cost a few commits and a few round trips, not 60 of each.
+// Every answer awaited from the server is counted in health().round_trips, the figure /metrics shows.
+TEST_F(PostgresQueueTest, EnqueuesThatWaitTogetherCommitInOneTransactionAndTheRoundTripsAreCounted) {
+  auto o = options();
+  o.statement_timeout = 5000ms;
+  auto q = open(o);
+  ASSERT_TRUE(q);
+  enqueue(*q, contacts("k", 0, 1));  // statements prepared, connections open
+  const auto trips_before = q->health().round_trips;
+  const auto commits_before = q->commits();
+  EXPECT_GT(trips_before, 0u);
+  auto locker = lock_the_records_table();
+  constexpr int kEnqueues = 60;
+  std::atomic<int> done{0}, failed{0};
+  std::promise<void> all_done;
+  for (int i = 0; i < kEnqueues; ++i) {
+    q->enqueue(contacts("k", 1 + i, 1), [&](omt::Expected<std::vector<RecordId>> got) {
+      if (!got || got->size() != 1) failed.fetch_add(1);
+      if (done.fetch_add(1) + 1 == kEnqueues) all_done.set_value();
+    });
+  }
+  std::this_thread::sleep_for(300ms);  // the first waits on the lock; the others gather behind it
+  EXPECT_EQ(done.load(), 0) << "nothing commits while the table is locked";
+  PQclear(PQexec(locker.get(), "ROLLBACK"));
+  ASSERT_EQ(all_done.get_future().wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(failed.load(), 0);
+  const auto commits = q->commits() - commits_before;
+  const auto trips = q->health().round_trips - trips_before;
+  EXPECT_LE(commits, 2u) << "the first enqueue alone, then the rest together";
+  EXPECT_LE(trips, 8u) << "a few statements a transaction, not a transaction an event";
+  EXPECT_EQ(q->depth(), 1u + kEnqueues);
+  EXPECT_EQ(sql(url_, "SELECT COUNT(*) FROM records"), std::to_string(1 + kEnqueues));
+}
+
 // A call the server refuses (a reason that is not UTF-8) fails alone: the others gathered with it are done.
 TEST_F(PostgresQueueTest, ACallThatFailsInAGroupFailsAloneAndTheOthersAreDone) {
   auto q = open(options());

@@ -3,6 +3,7 @@
 // as a gauge (omt_queue_database_up). One struct per outcome, one emit overload each (obs/event.hpp).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string_view>
@@ -25,15 +26,17 @@ struct QueueDatabaseBack {
   std::chrono::milliseconds down_for{0};
   std::uint64_t attempts = 0;  // connects that failed meanwhile (a server; 0 for SQLite)
 };
-// The state the service saw (after each scan and queue update): the gauge omt_queue_database_up.
+// The state the service saw (after each scan and queue update): the gauge omt_queue_database_up, and the
+// counter omt_queue_database_round_trips_total raised to the queue's count.
 struct QueueDatabaseSeen {
   bool up = true;
+  std::uint64_t round_trips = 0;  // the queue's total so far (QueueHealth::round_trips)
 };
 
 void emit(const QueueDatabaseUnavailable& event);
 void emit(const QueueDatabaseBack& event);
 
-// The gauge of the database's state, registered once.
+// The gauge of the database's state and the counter of its round trips, registered once.
 class DatabaseEvents {
  public:
   explicit DatabaseEvents(Registry& metrics);
@@ -41,6 +44,8 @@ class DatabaseEvents {
 
  private:
   Gauge& up_;
+  Counter& round_trips_;
+  std::atomic<std::uint64_t> round_trips_seen_{0};
 };
 
 }  // namespace omt::obs

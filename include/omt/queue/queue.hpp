@@ -273,6 +273,7 @@ struct QueueHealth {
   State state = State::ok;
   UnixMillis since = 0;  // when this state began (0: not known)
   std::string error;     // unavailable: what the last attempt met (the queue's own words)
+  std::uint64_t round_trips = 0;  // answers awaited from a database server since the queue opened (0: SQLite)
 };
 constexpr std::string_view to_string(QueueHealth::State state) {
   return state == QueueHealth::State::ok ? "ok" : "unavailable";

@@ -100,8 +100,9 @@ void Connection::finish(pg_conn* conn) {
   if (conn != nullptr) PQfinish(conn);
 }
 
-Connection::Connection(pg_conn* conn, std::chrono::milliseconds statement_timeout, std::string where)
-    : conn_(conn, &finish), statement_timeout_(statement_timeout), where_(std::move(where)) {}
+Connection::Connection(pg_conn* conn, std::chrono::milliseconds statement_timeout, std::string where,
+                       std::atomic<std::uint64_t>* round_trips)
+    : conn_(conn, &finish), statement_timeout_(statement_timeout), where_(std::move(where)), round_trips_(round_trips) {}
 
 Expected<Connection> Connection::open(const ConnectOptions& options) {
   // Parsed first, for an error that says the URL is wrong rather than that the server could not be reached.
@@ -131,7 +132,7 @@ Expected<Connection> Connection::open(const ConnectOptions& options) {
   }
   // Notices (a table that already exists, skipped) are the server being chatty, not news for the log.
   PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
-  Connection c(conn, options.statement_timeout, describe(conn));
+  Connection c(conn, options.statement_timeout, describe(conn), options.round_trips);
   const std::string set = "SET statement_timeout = " + std::to_string(options.statement_timeout.count()) +
                           "; SET lock_timeout = " + std::to_string(options.statement_timeout.count());
   if (auto r = c.run(set, "set the statement timeout"); !r) return tl::unexpected(r.error());
@@ -146,6 +147,7 @@ Error Connection::error_of(std::string_view what, std::string detail) {
 
 Expected<Result> Connection::wait_for_result(std::string_view what) {
   const auto deadline = std::chrono::steady_clock::now() + statement_timeout_ + std::chrono::seconds(1);
+  if (round_trips_ != nullptr) round_trips_->fetch_add(1, std::memory_order_relaxed);
   pg_conn* conn = conn_.get();
   while (PQisBusy(conn)) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());

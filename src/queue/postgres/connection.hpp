@@ -4,6 +4,7 @@
 // errc::io error that names the step; the connection then reports broken() and the caller opens a new one.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -25,6 +26,9 @@ struct ConnectOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds statement_timeout{10000};  // each statement, on the server and while waiting here
   std::string application_name = "ometria-transformer";
+  // Counts each answer awaited from the server (a statement, a prepare, several statements sent as one): the
+  // round trips the queue costs, shown as omt_queue_database_round_trips_total. Not owned; may be null.
+  std::atomic<std::uint64_t>* round_trips = nullptr;
 };
 
 // Parameters of one statement, as text (NULL when absent); PostgreSQL casts them to the column types.
@@ -89,7 +93,8 @@ class Connection {
   const std::string& where() const { return where_; }
 
  private:
-  Connection(pg_conn* conn, std::chrono::milliseconds statement_timeout, std::string where);
+  Connection(pg_conn* conn, std::chrono::milliseconds statement_timeout, std::string where,
+             std::atomic<std::uint64_t>* round_trips);
   Expected<Result> wait_for_result(std::string_view what);
   Error error_of(std::string_view what, std::string detail);
   static void finish(pg_conn* conn);
@@ -97,6 +102,7 @@ class Connection {
   std::unique_ptr<pg_conn, void (*)(pg_conn*)> conn_;
   std::chrono::milliseconds statement_timeout_;
   std::string where_;
+  std::atomic<std::uint64_t>* round_trips_ = nullptr;
   bool timed_out_ = false;
   std::unordered_set<std::string> prepared_;  // statement names prepared on this connection
 };

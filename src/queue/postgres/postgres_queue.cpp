@@ -192,7 +192,8 @@ struct PostgresQueue::Impl {
         .count();
   }
   postgres::ConnectOptions connect_options() const {
-    return {options.url, options.connect_timeout, options.statement_timeout, "ometria-transformer"};
+    return {options.url, options.connect_timeout, options.statement_timeout, "ometria-transformer",
+            &round_trips};
   }
   Expected<RecordType> record_type(const std::string& name, const char* whose) const {
     auto type = ometria::record_type_from(name);
@@ -361,6 +362,7 @@ struct PostgresQueue::Impl {
   static thread_local std::int64_t backfill_delta;
   postgres::PendingRequestLog log_pending{options.max_pending_request_log};
   std::atomic<std::uint64_t> commits{0};
+  mutable std::atomic<std::uint64_t> round_trips{0};  // answers awaited on any of the queue's connections
   // Reconnecting, guarded by connect_mutex: failed attempts in a row, when the next may come, what the last met.
   std::mutex connect_mutex;
   unsigned connect_failures = 0;
@@ -1011,7 +1013,9 @@ void PostgresQueue::stats(Done<QueueStats> done) {
 
 QueueHealth PostgresQueue::health() const {
   std::lock_guard lock(impl_->health_mutex);
-  return impl_->health;
+  QueueHealth health = impl_->health;
+  health.round_trips = impl_->round_trips.load(std::memory_order_relaxed);
+  return health;
 }
 
 std::uint64_t PostgresQueue::depth() const { return impl_->depth.load(std::memory_order_relaxed); }
