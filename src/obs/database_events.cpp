@@ -46,11 +46,7 @@ DatabaseEvents::DatabaseEvents(Registry& metrics)
 
 void DatabaseEvents::emit(const QueueDatabaseSeen& e) {
   up_.set(e.up ? 1 : 0);
-  // The queue keeps the total; the counter gains what it grew by since the last reading (readings may race).
-  std::uint64_t seen = round_trips_seen_.load(std::memory_order_relaxed);
-  while (e.round_trips > seen && !round_trips_seen_.compare_exchange_weak(seen, e.round_trips)) {
-  }
-  if (e.round_trips > seen) round_trips_.inc(e.round_trips - seen);
+  round_trips_.raise_to(e.round_trips);  // the queue keeps the total
 }
 
 }  // namespace omt::obs

@@ -3,7 +3,6 @@
 // as a gauge (omt_queue_database_up). One struct per outcome, one emit overload each (obs/event.hpp).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string_view>
@@ -45,7 +44,6 @@ class DatabaseEvents {
  private:
   Gauge& up_;
   Counter& round_trips_;
-  std::atomic<std::uint64_t> round_trips_seen_{0};
 };
 
 }  // namespace omt::obs

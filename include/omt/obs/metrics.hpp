@@ -21,6 +21,13 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 class Counter {
  public:
   void inc(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+  // For a total kept elsewhere (a queue's round trips): the counter becomes `total` unless it is already past it,
+  // so that an older reading, reported late by another thread, never takes it back.
+  void raise_to(std::uint64_t total) noexcept {
+    std::uint64_t now = value_.load(std::memory_order_relaxed);
+    while (total > now && !value_.compare_exchange_weak(now, total, std::memory_order_relaxed)) {
+    }
+  }
   std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
 
  private:
