@@ -39,6 +39,8 @@ void OutObject::set(std::string_view key, OutValue value) {
     *existing = std::move(value);
     return;
   }
+  // One allocation for a typical mapped object rather than growing through 1, 2, 4 and 8 members.
+  if (members.capacity() == 0) members.reserve(8);
   members.push_back(OutMember{key, std::move(value)});
 }
 void OutObject::erase(std::string_view key) {
