@@ -1,6 +1,7 @@
 // The metrics registry (Prometheus text) and the route table, without sockets (they live in omt_net).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "omt/net/router.hpp"
@@ -64,6 +65,39 @@ TEST(Metrics, ConcurrentUpdatesAreAllCounted) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(c.value(), 40000u);
   EXPECT_EQ(h.snapshot().count, 40000u);
+}
+
+// A total kept elsewhere, reported by several threads with readings that arrive out of order: the counter ends at
+// the largest and is never seen to go back (a plain store would let a late, older reading win).
+TEST(Metrics, ACounterRaisedToTotalsFromSeveralThreadsNeverGoesBack) {
+  obs::Registry r;
+  obs::Counter& c = r.counter("total", "t");
+  std::atomic<bool> done{false};
+  std::atomic<bool> went_back{false};
+  std::thread watcher([&] {
+    std::uint64_t last = 0;
+    while (!done.load()) {
+      const std::uint64_t now = c.value();
+      if (now < last) went_back = true;
+      last = now;
+    }
+  });
+  std::vector<std::thread> threads;
+  for (std::uint64_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&c, t] {
+      for (std::uint64_t i = 1; i <= 20000; ++i) {
+        c.raise_to(i * 4 + t);
+        c.raise_to(i * 4 + t - 3);  // an older reading, reported late
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  done = true;
+  watcher.join();
+  EXPECT_EQ(c.value(), 20000u * 4 + 3);
+  EXPECT_FALSE(went_back.load());
+  c.raise_to(5);
+  EXPECT_EQ(c.value(), 20000u * 4 + 3);
 }
 
 net::Handler answer(int status) {
