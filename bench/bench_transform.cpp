@@ -58,6 +58,18 @@ void BM_ProcessorBody100(benchmark::State& state) {
   run_body(state, &omt::protocol::processor_transform, omt::bench::processor_body(100),
            omt::protocol::BodyForm::expanded);
 }
+// One identify as a processor body: the load benchmark's one-identify request (bench/load), without the server.
+void BM_ProcessorBody1Identify(benchmark::State& state) {
+  const std::string body = R"([{"message":)" + omt::bench::identify_event(1) + R"(,"metadata":)" +
+                           omt::bench::metadata_json(1) + R"(,"destination":)" + omt::bench::destination_json() + "}]";
+  for (auto _ : state) {
+    auto reply = omt::protocol::processor_transform(body, transformer(), nullptr, 0, omt::protocol::BodyForm::expanded);
+    if (reply.status != 200) state.SkipWithError("status");
+    benchmark::DoNotOptimize(reply);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
 // The same 100 events as a router body.
 void BM_RouterBody100(benchmark::State& state) {
   run_body(state, &omt::protocol::router_transform,
@@ -79,6 +91,7 @@ void BM_RouterBody100Compacted(benchmark::State& state) {
 BENCHMARK(BM_Identify);
 BENCHMARK(BM_CustomEvent);
 BENCHMARK(BM_Order3LineItems);
+BENCHMARK(BM_ProcessorBody1Identify);
 BENCHMARK(BM_ProcessorBody100);
 BENCHMARK(BM_ProcessorBody100Compacted);
 BENCHMARK(BM_RouterBody100);
