@@ -122,13 +122,53 @@ std::string_view type_name(dom::element e) {
   }
 }
 
+// ---- the cursor every writer below stores through ---------------------------------------------------------------
+namespace {
+
+// Appends to a string through a raw pointer: room(n) makes n bytes of space past what was written (growing the
+// string, whose new bytes are zeroed once, by at least an eighth so that growth stays amortised), the writers
+// store into it and commit the end. The string is cut back to what was written when the Writer goes. A byte at a
+// time through std::string (push_back and append, each a call with its own capacity check) was a tenth of a
+// one-identify request. While a Writer lives, nothing else may write to its string.
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out), length_(out.size()) {}
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+  ~Writer() { out_.resize(length_); }
+
+  char* room(std::size_t n) {
+    if (out_.size() - length_ < n) [[unlikely]] grow(n);
+    return out_.data() + length_;
+  }
+  void commit(const char* end) { length_ = static_cast<std::size_t>(end - out_.data()); }
+  void put(char c) {
+    *room(1) = c;
+    ++length_;
+  }
+  void put(std::string_view s) {
+    std::memcpy(room(s.size()), s.data(), s.size());
+    length_ += s.size();
+  }
+  std::size_t length() const { return length_; }
+
+ private:
+  // Out of line: room() and put() are a compare and a store wherever they are inlined.
+  [[gnu::noinline]] void grow(std::size_t n) { out_.resize(length_ + std::max(n, 256 + length_ / 8)); }
+
+  std::string& out_;
+  std::size_t length_;
+};
+
+}  // namespace
+
 // ---- strings and numbers -----------------------------------------------------------------------------------
 namespace {
-// The bytes JSON.stringify escapes (control characters, '"' and '\\'), by how many bytes the escape adds.
-constexpr std::array<std::uint8_t, 256> escape_extra = [] {
-  std::array<std::uint8_t, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = 5;  // \u00XX
-  for (unsigned char c : {'\b', '\f', '\n', '\r', '\t', '"', '\\'}) t[c] = 1;
+// The bytes JSON.stringify escapes (control characters, '"' and '\\').
+constexpr std::array<bool, 256> escaped_byte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = true;
+  t['"'] = t['\\'] = true;
   return t;
 }();
 // The letter after the backslash of a two-byte escape; 0 for the \u00XX ones.
@@ -143,79 +183,110 @@ constexpr std::array<char, 256> escape_letter = [] {
   t['\t'] = 't';
   return t;
 }();
+constexpr char hex_digits[] = "0123456789abcdef";
 
-char* write_escape(char* w, unsigned char c) {
-  static constexpr char hex[] = "0123456789abcdef";
-  *w++ = '\\';
-  if (const char letter = escape_letter[c]) {
-    *w++ = letter;
+// Room a string needs at most, escaped once (\u00XX: 6 bytes a byte) with its quotes, and escaped once more as
+// string content (\\u00XX: 7 bytes a byte) with its escaped quotes.
+constexpr std::size_t once_room(std::size_t n) { return 6 * n + 2; }
+constexpr std::size_t content_room(std::size_t n) { return 7 * n + 4; }
+
+// JSON.stringify's escape of byte c.
+struct EscapeOnce {
+  char* operator()(char* w, unsigned char c) const {
+    *w++ = '\\';
+    if (const char letter = escape_letter[c]) {
+      *w++ = letter;
+      return w;
+    }
+    *w++ = 'u';
+    *w++ = '0';
+    *w++ = '0';
+    *w++ = hex_digits[c >> 4];
+    *w++ = hex_digits[c & 0xF];
     return w;
   }
-  *w++ = 'u';
-  *w++ = '0';
-  *w++ = '0';
-  *w++ = hex[c >> 4];
-  *w++ = hex[c & 0xF];
-  return w;
-}
-
-#if defined(__SSE2__)
-// 16 bytes at a time (SSE2 is part of x86-64): the records escaped into the answers have a '"' every few bytes,
-// and a byte at a time was a fifth of a 100-event request.
-struct EscapeMasks {
-  __m128i quote_or_backslash;  // 0xFF where the byte is '"' or '\\'
-  __m128i control;             // 0xFF where the byte is below 0x20
 };
-inline EscapeMasks escape_masks(__m128i v) {
-  const __m128i is_control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
-  const __m128i is_quote = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-  return {is_quote, is_control};
-}
-inline std::uint64_t sum_bytes(__m128i counts) {
-  const __m128i sums = _mm_sad_epu8(counts, _mm_setzero_si128());
-  return static_cast<std::uint64_t>(_mm_cvtsi128_si64(sums)) +
-         static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums)));
-}
-#endif
 
-// How many bytes escaping `s` adds.
-std::size_t escaped_extra_one_at_a_time(const unsigned char* p, std::size_t n) {
-  std::size_t extra = 0;
-  for (; n > 0; ++p, --n) extra += escape_extra[*p];
-  return extra;
-}
-
-std::size_t escaped_extra(const unsigned char* const begin, const std::size_t size) {
-#if defined(__SSE2__)
-  const unsigned char* p = begin;
-  std::size_t n = size, extra = 0;
-  while (n >= 16) {
-    // Per-byte counters (a matching byte subtracts 0xFF, i.e. adds 1), summed before they can wrap.
-    __m128i quotes = _mm_setzero_si128(), controls = _mm_setzero_si128();
-    for (int round = 0; round < 255 && n >= 16; ++round, p += 16, n -= 16) {
-      const EscapeMasks m = escape_masks(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-      quotes = _mm_sub_epi8(quotes, m.quote_or_backslash);
-      controls = _mm_sub_epi8(controls, m.control);
+// The same escape escaped again, as the content of a JSON string: \" becomes \\\", \n becomes \\n, \u0001
+// becomes \\u0001. `added` counts the bytes the second escaping adds.
+struct EscapeTwice {
+  std::size_t& added;
+  char* operator()(char* w, unsigned char c) const {
+    *w++ = '\\';
+    *w++ = '\\';
+    if (const char letter = escape_letter[c]) {
+      if (letter == '"' || letter == '\\') {
+        *w++ = '\\';
+        added += 2;
+      } else {
+        added += 1;
+      }
+      *w++ = letter;
+      return w;
     }
-    // Control characters escape to 2 bytes (\n) or 6 (\u0001): rare enough to count those strings a byte at a time.
-    if (sum_bytes(controls) != 0) return escaped_extra_one_at_a_time(begin, size);
-    extra += sum_bytes(quotes);
+    added += 1;
+    *w++ = 'u';
+    *w++ = '0';
+    *w++ = '0';
+    *w++ = hex_digits[c >> 4];
+    *w++ = hex_digits[c & 0xF];
+    return w;
   }
-  return extra + escaped_extra_one_at_a_time(p, n);
-#else
-  return escaped_extra_one_at_a_time(begin, size);
-#endif
+};
+
+// Copies [p, p + n) to w, escaping what JSON.stringify escapes, in one pass. The destination holds the
+// escaped bytes at most (once_room, content_room): a block of 16 is stored whole and the pointer then moves
+// only past its plain prefix, which never reaches past that room.
+// Whether any of the 8 bytes of x is one JSON.stringify escapes (below 0x20, '"' or '\\'): the classic tests
+// for a byte below n and for a zero byte, which are exact about whether there is one.
+constexpr bool any_escaped_byte(std::uint64_t x) {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  const std::uint64_t below_space = (x - ones * 0x20) & ~x & highs;
+  const std::uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+  const std::uint64_t quote = (q - ones) & ~q & highs, backslash = (b - ones) & ~b & highs;
+  return (below_space | quote | backslash) != 0;
+}
+template <std::size_t N>
+std::uint64_t load_bytes(const unsigned char* p) {
+  if constexpr (N == 8) {
+    std::uint64_t x;
+    std::memcpy(&x, p, 8);
+    return x;
+  } else {
+    std::uint32_t x;
+    std::memcpy(&x, p, 4);
+    return x;
+  }
 }
 
-// Writes the escaped bytes of [p, p + n) at w; the destination holds at least n + extra bytes and one more.
-char* write_escaped_bytes(char* w, const unsigned char* p, std::size_t n) {
+// The bytes of a short string (4 to 16) with nothing to escape, the usual key or value: checked and copied as two
+// overlapping words, without a loop. False when there is something to escape (nothing is written then).
+bool copy_plain_short(char* w, const unsigned char* p, std::size_t n) {
+  if (n >= 8) {
+    const std::uint64_t head = load_bytes<8>(p), tail = load_bytes<8>(p + n - 8);
+    if (any_escaped_byte(head) || any_escaped_byte(tail)) return false;
+    std::memcpy(w, &head, 8);
+    std::memcpy(w + n - 8, &tail, 8);
+    return true;
+  }
+  const std::uint64_t head = load_bytes<4>(p), tail = load_bytes<4>(p + n - 4);
+  if (any_escaped_byte(head | (tail << 32))) return false;
+  const auto head4 = static_cast<std::uint32_t>(head), tail4 = static_cast<std::uint32_t>(tail);
+  std::memcpy(w, &head4, 4);
+  std::memcpy(w + n - 4, &tail4, 4);
+  return true;
+}
+
+template <class Escape>
+char* copy_escaping(char* w, const unsigned char* p, std::size_t n, Escape escape) {
+  if (n >= 4 && n < 16 && copy_plain_short(w, p, n)) return w + n;
 #if defined(__SSE2__)
-  // A block is stored whole, then the pointer moves only past its plain prefix: the stores stay within the
-  // destination, whose remaining size is never below the remaining source plus the closing quote.
+  // 16 bytes at a time (SSE2 is part of x86-64): the records escaped into the answers have a '"' every few bytes.
   while (n >= 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const EscapeMasks m = escape_masks(v);
-    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(m.quote_or_backslash, m.control)));
+    const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+    const __m128i quote = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(quote, control)));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(w), v);
     if (mask == 0) {
       p += 16;
@@ -224,98 +295,135 @@ char* write_escaped_bytes(char* w, const unsigned char* p, std::size_t n) {
       continue;
     }
     const auto plain = static_cast<std::size_t>(__builtin_ctz(mask));
-    w = write_escape(w + plain, p[plain]);
+    w = escape(w + plain, p[plain]);
     p += plain + 1;
     n -= plain + 1;
   }
 #endif
   for (; n > 0; ++p, --n) {
-    if (escape_extra[*p] == 0) *w++ = static_cast<char>(*p);
-    else w = write_escape(w, *p);
+    if (!escaped_byte[*p]) *w++ = static_cast<char>(*p);
+    else w = escape(w, *p);
   }
   return w;
 }
 
-// Appends the escaped text of each piece, in order, with one resize: the escaped length is counted first.
-char* grow_for_escaped(std::string& out, std::size_t raw_bytes, std::size_t extra) {
-  const std::size_t at = out.size();
-  out.resize(at + raw_bytes + extra);
-  return out.data() + at;
+const unsigned char* bytes_of(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+
+// A long string goes in pieces, so that the room asked for stays a few KiB above what it takes (a 10 MB value
+// would otherwise zero 70 MB); escaping is byte by byte, so a piece may end anywhere.
+constexpr std::size_t escape_piece = 1024;
+template <class Escape>
+void put_escaped_pieces(Writer& w, std::string_view s, std::size_t room_per_byte, Escape escape) {
+  for (std::size_t at = 0; at < s.size(); at += escape_piece) {
+    const std::size_t take = std::min(escape_piece, s.size() - at);
+    w.commit(copy_escaping(w.room(room_per_byte * take), bytes_of(s) + at, take, escape));
+  }
 }
 
-const unsigned char* bytes_of(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+void put_string(Writer& w, std::string_view s) {
+  if (s.size() > escape_piece) {
+    w.put('"');
+    put_escaped_pieces(w, s, once_room(1), EscapeOnce{});
+    w.put('"');
+    return;
+  }
+  char* p = w.room(once_room(s.size()));
+  *p++ = '"';
+  p = copy_escaping(p, bytes_of(s), s.size(), EscapeOnce{});
+  *p++ = '"';
+  w.commit(p);
+}
+
+// Number.prototype.toString of d into buf; returns its length.
+constexpr std::size_t number_buffer = 64;
+std::size_t number_text(char (&buf)[number_buffer], double d) {
+  if (!std::isfinite(d)) {
+    std::memcpy(buf, "null", 4);  // JSON.stringify(Infinity)
+    return 4;
+  }
+  if (d == 0) {
+    buf[0] = '0';  // also -0
+    return 1;
+  }
+  char* w = buf;
+  if (d < 0) {
+    *w++ = '-';
+    d = -d;
+  }
+  char* const end = buf + number_buffer;
+  // Prices and quantities: between 1e-6 and 2^53 JavaScript writes the shortest round-trip digits without an
+  // exponent, and every such double has an exact integer part, so the shortest fixed notation is the same text.
+  if (d >= 1e-6 && d < 9007199254740992.0) {
+    const auto res = d == std::floor(d) ? std::to_chars(w, end, static_cast<std::int64_t>(d))
+                                        : std::to_chars(w, end, d, std::chars_format::fixed);
+    return static_cast<std::size_t>(res.ptr - buf);
+  }
+  // Shortest round-trip digits, then ECMAScript's Number::toString layout (at most 17 digits and an exponent of
+  // three: well within the buffer).
+  char sci_buf[32];
+  const auto res = std::to_chars(sci_buf, sci_buf + sizeof sci_buf, d, std::chars_format::scientific);
+  const std::string_view sci(sci_buf, static_cast<std::size_t>(res.ptr - sci_buf));
+  const auto e_pos = sci.find('e');
+  char digits[24];
+  int k = 0;
+  for (char c : sci.substr(0, e_pos))
+    if (c != '.') digits[k++] = c;
+  int exponent = 0;
+  std::from_chars(sci.data() + e_pos + (sci[e_pos + 1] == '+' ? 2 : 1), sci.data() + sci.size(), exponent);
+  const int n = exponent + 1;
+  auto put = [&](const char* from, int count) {
+    std::memcpy(w, from, static_cast<std::size_t>(count));
+    w += count;
+  };
+  auto zeros = [&](int count) {
+    std::memset(w, '0', static_cast<std::size_t>(count));
+    w += count;
+  };
+  if (k <= n && n <= 21) {
+    put(digits, k);
+    zeros(n - k);
+  } else if (0 < n && n <= 21) {
+    put(digits, n);
+    *w++ = '.';
+    put(digits + n, k - n);
+  } else if (-6 < n && n <= 0) {
+    put("0.", 2);
+    zeros(-n);
+    put(digits, k);
+  } else {
+    *w++ = digits[0];
+    if (k > 1) {
+      *w++ = '.';
+      put(digits + 1, k - 1);
+    }
+    *w++ = 'e';
+    *w++ = n - 1 >= 0 ? '+' : '-';
+    w = std::to_chars(w, end, std::abs(n - 1)).ptr;
+  }
+  return static_cast<std::size_t>(w - buf);
+}
+
+void put_number(Writer& w, double d) {
+  char buf[number_buffer];
+  w.put(std::string_view(buf, number_text(buf, d)));
+}
+
+template <class Integer>
+void put_integer(Writer& w, Integer v) {
+  char* p = w.room(24);
+  w.commit(std::to_chars(p, p + 24, v).ptr);
+}
 
 }  // namespace
 
 void write_string(std::string& out, std::string_view s) {
-  const std::size_t extra = escaped_extra(bytes_of(s), s.size());
-  if (extra == 0) {
-    // Most keys and values: appended, since a resize would first zero the bytes (a memset call per string).
-    out.reserve(out.size() + s.size() + 2);
-    out.push_back('"');
-    out.append(s);
-    out.push_back('"');
-    return;
-  }
-  char* w = grow_for_escaped(out, s.size() + 2, extra);
-  *w++ = '"';
-  w = write_escaped_bytes(w, bytes_of(s), s.size());
-  *w = '"';
+  Writer w(out);
+  put_string(w, s);
 }
 
 void write_number(std::string& out, double d) {
-  if (!std::isfinite(d)) {
-    out += "null";  // JSON.stringify(Infinity)
-    return;
-  }
-  if (d == 0) {
-    out.push_back('0');  // also -0
-    return;
-  }
-  if (d < 0) {
-    out.push_back('-');
-    d = -d;
-  }
-  char buf[64];
-  // Prices and quantities: between 1e-6 and 2^53 JavaScript writes the shortest round-trip digits without an
-  // exponent, and every such double has an exact integer part, so the shortest fixed notation is the same text.
-  if (d >= 1e-6 && d < 9007199254740992.0) {
-    const auto res = d == std::floor(d) ? std::to_chars(buf, buf + sizeof buf, static_cast<std::int64_t>(d))
-                                        : std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
-    out.append(buf, static_cast<std::size_t>(res.ptr - buf));
-    return;
-  }
-  // Shortest round-trip digits, then ECMAScript's Number::toString layout.
-  auto res = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
-  std::string_view sci(buf, static_cast<std::size_t>(res.ptr - buf));
-  const auto e_pos = sci.find('e');
-  std::string digits;
-  for (char c : sci.substr(0, e_pos))
-    if (c != '.') digits.push_back(c);
-  const int exponent = std::atoi(std::string(sci.substr(e_pos + 1)).c_str());
-  const int k = static_cast<int>(digits.size());
-  const int n = exponent + 1;
-  if (k <= n && n <= 21) {
-    out += digits;
-    out.append(static_cast<std::size_t>(n - k), '0');
-  } else if (0 < n && n <= 21) {
-    out.append(digits, 0, static_cast<std::size_t>(n));
-    out.push_back('.');
-    out.append(digits, static_cast<std::size_t>(n));
-  } else if (-6 < n && n <= 0) {
-    out += "0.";
-    out.append(static_cast<std::size_t>(-n), '0');
-    out += digits;
-  } else {
-    out.push_back(digits[0]);
-    if (k > 1) {
-      out.push_back('.');
-      out.append(digits, 1);
-    }
-    out.push_back('e');
-    out.push_back(n - 1 >= 0 ? '+' : '-');
-    out += std::to_string(std::abs(n - 1));
-  }
+  char buf[number_buffer];
+  out.append(buf, number_text(buf, d));
 }
 
 namespace {
@@ -339,29 +447,30 @@ bool array_index(std::string_view key, std::uint32_t& index) {
 // quotes and the strings between them differ.
 // PlainText: the text itself.
 struct PlainText {
-  std::string& out;
-  void string(std::string_view s) { write_string(out, s); }
+  Writer& w;
+  void string(std::string_view s) { put_string(w, s); }
 };
 // StringContent: the text as the content of a JSON string, i.e. what write_string of the text would put between
 // its quotes, written in one pass instead of the text first and its escaping after; `added` counts the bytes
 // the escaping adds, so that the text's own length is known too.
 struct StringContent {
-  std::string& out;
+  Writer& w;
   std::size_t added = 0;
   void string(std::string_view s) {
-    if (escaped_extra(bytes_of(s), s.size()) == 0) {  // nearly every key and value: nothing to escape inside
-      out.reserve(out.size() + s.size() + 4);
-      out.append("\\\"", 2);
-      out.append(s);
-      out.append("\\\"", 2);
-      added += 2;
+    added += 2;  // its quotes, \" each
+    if (s.size() > escape_piece) {
+      w.put(std::string_view("\\\"", 2));
+      put_escaped_pieces(w, s, content_room(1), EscapeTwice{added});
+      w.put(std::string_view("\\\"", 2));
       return;
     }
-    std::string once;  // the string literal, escaped once; then escaped again as part of the text
-    write_string(once, s);
-    const std::size_t extra = escaped_extra(bytes_of(once), once.size());
-    write_escaped_bytes(grow_for_escaped(out, once.size(), extra), bytes_of(once), once.size());
-    added += extra;
+    char* p = w.room(content_room(s.size()));
+    *p++ = '\\';
+    *p++ = '"';
+    p = copy_escaping(p, bytes_of(s), s.size(), EscapeTwice{added});
+    *p++ = '\\';
+    *p++ = '"';
+    w.commit(p);
   }
 };
 
@@ -387,16 +496,16 @@ void write_members(Sink& sink, std::span<Member> members, KeyOf key_of, WriteVal
       return xa && ia < ib;
     });
   }
-  sink.out.push_back('{');
+  sink.w.put('{');
   bool first = true;
   for (const auto& m : members) {
-    if (!first) sink.out.push_back(',');
+    if (!first) sink.w.put(',');
     first = false;
     sink.string(key_of(m));
-    sink.out.push_back(':');
+    sink.w.put(':');
     write_member_value(m);
   }
-  sink.out.push_back('}');
+  sink.w.put('}');
 }
 
 struct ElementMember {
@@ -434,72 +543,72 @@ void write_object(Sink& sink, dom::object obj) {
 
 template <class Sink>
 void write_element(Sink& sink, dom::element e) {
-  std::string& out = sink.out;
+  Writer& w = sink.w;
   switch (e.type()) {
     case dom::element_type::OBJECT: write_object(sink, e.get_object().value_unsafe()); return;
     case dom::element_type::ARRAY: {
-      out.push_back('[');
+      w.put('[');
       bool first = true;
       for (auto item : json::as_array(e)) {
-        if (!first) out.push_back(',');
+        if (!first) w.put(',');
         first = false;
         write_element(sink, item);
       }
-      out.push_back(']');
+      w.put(']');
       return;
     }
     case dom::element_type::STRING: sink.string(e.get_string().value_unsafe()); return;
     case dom::element_type::INT64: {
       const std::int64_t v = e.get_int64().value_unsafe();
-      if (v > -max_safe_integer && v < max_safe_integer) out += std::to_string(v);
-      else write_number(out, static_cast<double>(v));  // JSON.parse reads it as a double
+      if (v > -max_safe_integer && v < max_safe_integer) put_integer(w, v);
+      else put_number(w, static_cast<double>(v));  // JSON.parse reads it as a double
       return;
     }
     case dom::element_type::UINT64: {
       const std::uint64_t v = e.get_uint64().value_unsafe();
-      if (v < static_cast<std::uint64_t>(max_safe_integer)) out += std::to_string(v);
-      else write_number(out, static_cast<double>(v));
+      if (v < static_cast<std::uint64_t>(max_safe_integer)) put_integer(w, v);
+      else put_number(w, static_cast<double>(v));
       return;
     }
-    case dom::element_type::DOUBLE: write_number(out, e.get_double().value_unsafe()); return;
-    case dom::element_type::BOOL: out += e.get_bool().value_unsafe() ? "true" : "false"; return;
-    case dom::element_type::NULL_VALUE: out += "null"; return;
+    case dom::element_type::DOUBLE: put_number(w, e.get_double().value_unsafe()); return;
+    case dom::element_type::BOOL: w.put(e.get_bool().value_unsafe() ? std::string_view("true") : std::string_view("false")); return;
+    case dom::element_type::NULL_VALUE: w.put(std::string_view("null")); return;
   }
 }
 
 template <class Sink>
 void write_value(Sink& sink, const OutValue& value) {
-  std::string& out = sink.out;
+  Writer& w = sink.w;
   std::visit(
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::monostate>) out += "null";
-        else if constexpr (std::is_same_v<T, bool>) out += x ? "true" : "false";
+        if constexpr (std::is_same_v<T, std::monostate>) w.put(std::string_view("null"));
+        else if constexpr (std::is_same_v<T, bool>) w.put(x ? std::string_view("true") : std::string_view("false"));
         else if constexpr (std::is_same_v<T, std::string_view>) sink.string(x);
         else if constexpr (std::is_same_v<T, dom::element>) write_element(sink, x);
         else if constexpr (std::is_same_v<T, OutArray>) {
-          out.push_back('[');
+          w.put('[');
           bool first = true;
           for (const auto& item : x.items) {
-            if (!first) out.push_back(',');
+            if (!first) w.put(',');
             first = false;
             write_value(sink, item);
           }
-          out.push_back(']');
+          w.put(']');
         } else {
           // Sorting index keys must not reorder the caller's object: sort a view of it, when it has such keys.
           std::uint32_t ignored;
           if (std::none_of(x.members.begin(), x.members.end(), [&](const OutMember& m) { return array_index(m.key, ignored); })) {
-            out.push_back('{');
+            w.put('{');
             bool first = true;
             for (const auto& m : x.members) {
-              if (!first) out.push_back(',');
+              if (!first) w.put(',');
               first = false;
               sink.string(m.key);
-              out.push_back(':');
+              w.put(':');
               write_value(sink, m.value);
             }
-            out.push_back('}');
+            w.put('}');
             return;
           }
           std::vector<const OutMember*> members;
@@ -516,20 +625,23 @@ void write_value(Sink& sink, const OutValue& value) {
 }  // namespace
 
 void write(std::string& out, dom::element e) {
-  PlainText sink{out};
+  Writer w(out);
+  PlainText sink{w};
   write_element(sink, e);
 }
 
 void write(std::string& out, const OutValue& value) {
-  PlainText sink{out};
+  Writer w(out);
+  PlainText sink{w};
   write_value(sink, value);
 }
 
 std::size_t write_as_string_content(std::string& out, const OutValue& value) {
-  const std::size_t before = out.size();
-  StringContent sink{out};
+  Writer w(out);
+  const std::size_t before = w.length();
+  StringContent sink{w};
   write_value(sink, value);
-  return out.size() - before - sink.added;
+  return w.length() - before - sink.added;
 }
 
 void write_string_of_array(std::string& out, std::span<const std::string_view> escaped_items) {

@@ -204,6 +204,39 @@ TEST(JsonWriter, EveryByteOfAStringAsStringContent) {
     }
 }
 
+// Every length up to past two blocks (the short ones are checked as overlapping words, the long ones in blocks of
+// 16), every position, every byte, written once and as string content.
+TEST(JsonWriter, EveryByteAtEveryPositionOfEveryShortLength) {
+  for (std::size_t length = 1; length <= 40; ++length)
+    for (std::size_t at = 0; at < length; ++at)
+      for (int c = 0; c < 256; ++c) {
+        std::string input(length, 'x');
+        input[at] = static_cast<char>(c);
+        std::string out;
+        omt::json::write_string(out, input);
+        ASSERT_EQ(out, escaped_one_at_a_time(input)) << "byte " << c << " at " << at << " of " << length;
+        const OutValue value{std::string_view(input)};
+        std::size_t size = 0;
+        ASSERT_EQ(as_string_content(value, &size), unquoted(escaped_one_at_a_time(out)))
+            << "byte " << c << " at " << at << " of " << length;
+        ASSERT_EQ(size, out.size());
+      }
+}
+
+// A string longer than the piece the writer escapes at a time, with escapes on both sides of each piece's end.
+TEST(JsonWriter, ALongStringWithEscapesWhereItsPiecesMeet) {
+  std::string input(5000, 'y');
+  for (std::size_t at : {0, 1023, 1024, 1025, 2047, 2048, 3071, 4095, 4096, 4999}) input[at] = at % 2 ? '"' : '\x01';
+  for (std::size_t at = 4100; at < 4200; ++at) input[at] = '\\';
+  std::string out = "prefix";
+  omt::json::write_string(out, input);
+  EXPECT_EQ(out, "prefix" + escaped_one_at_a_time(input));
+  const OutValue value{std::string_view(input)};
+  std::size_t size = 0;
+  EXPECT_EQ(as_string_content(value, &size), unquoted(escaped_one_at_a_time(out.substr(6))));
+  EXPECT_EQ(size, out.size() - 6);
+}
+
 TEST(JsonWriter, AnArrayOfStringContentAsOneStringLiteral) {
   simdjson::dom::parser parser;
   std::vector<std::string> texts = {R"({"id":"a\"b","n":1,"long":"0123456789abcdefghij"})", "[\"\\n\"]", "{}"};
