@@ -133,6 +133,11 @@ Expected<json::OutObject> apply(const RuleList& rules, Source& source, json::Are
   std::vector<const SourcePath*> origin(rules.rules.size(), nullptr);
 
   // Pass 1: constructPayload. Values are set only when they qualify; a required value that doesn't is an error.
+  // The loaders refuse a key mapped twice (only an ifEmpty fallback may follow the rule of its key), so the key of
+  // a rule that is not a fallback is not in the payload yet: appended, without a search of what is there.
+  const auto add = [&payload](const Rule& rule, json::OutValue value) {
+    payload.members.push_back(json::OutMember{rule.to, std::move(value)});
+  };
   for (std::size_t i = 0; i < rules.rules.size(); ++i) {
     const Rule& rule = rules.rules[i];
     std::optional<dom::element> value;
@@ -150,7 +155,7 @@ Expected<json::OutObject> apply(const RuleList& rules, Source& source, json::Are
     if (rule.keep_empty) {
       value = source.get(rule.from.front());
       if (value) {
-        payload.set(rule.to, *value);
+        add(rule, *value);
         origin[i] = &rule.from.front();
         continue;
       }
@@ -171,12 +176,12 @@ Expected<json::OutObject> apply(const RuleList& rules, Source& source, json::Are
             if (from == s) mapped = entry.to;
       }
       if (mapped) {
-        payload.set(rule.to, *mapped);
+        add(rule, *mapped);
         continue;
       }
       value.reset();  // not listed: dropped, as multikeyMap does
     }
-    if (value) payload.set(rule.to, *value);
+    if (value) add(rule, *value);
     else if (rule.required)
       return fail(errc::instrumentation, "Missing required value from " + rule.sources_json,
                   rule.from.empty() ? std::string() : rule.from.front().text);
