@@ -3,8 +3,12 @@
 # floor: a bare Beast server (bench/load/floor.cpp, built as build/bench/omt_load_floor) that reads the same
 # requests and answers a body of the same size as the service's answer, with no parsing and no mapping.
 #
-#   bench/load/run.sh [--binary PATH] [--floor PATH] [--runs N] [--duration 10s] [--connections 32]
-#                     [--wrk-threads 2] [--server-threads N] [--bodies identify,processor100,...,ingest]
+#   bench/load/run.sh [--binary PATH] [--mappings DIR] [--floor PATH] [--runs N] [--duration 10s]
+#                     [--connections 32] [--wrk-threads 2] [--server-threads N]
+#                     [--bodies identify,processor100,...,ingest]
+#
+# --mappings: the mapping files for a --binary copied out of its build tree (one in a build tree finds its
+# source's, one installed finds those beside it); give those of the commit it was built from (OMT_MAPPINGS_DIR).
 #
 # Writes the bodies (1 identify event; 100 mixed events as a processor body; the same 100 as a router body;
 # events of 3-4 KB with the full RudderStack context; the 100-event bodies also in rudder-server's compacted form,
@@ -34,9 +38,11 @@ connections=32
 wrk_threads=2
 server_threads=$(nproc)
 bodies=identify,processor100,processor100c,router100,router100c,ingest
+mappings=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --binary) binary=$2; shift 2 ;;
+    --mappings) mappings=$2; shift 2 ;;
     --floor) floor=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
@@ -45,7 +51,7 @@ while [[ $# -gt 0 ]]; do
     --server-threads) server_threads=$2; shift 2 ;;
     --no-ingest) bodies=${bodies//,ingest/}; shift ;;
     --bodies) bodies=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -59,6 +65,11 @@ done
 wanted() { [[ ",$bodies," == *",$1,"* ]]; }
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 [[ -x "$binary" ]] || { echo "no server binary at $binary (build first: scripts/build.sh)" >&2; exit 2; }
+if [[ -n "$mappings" ]]; then
+  [[ -d "$mappings" ]] || { echo "--mappings: no folder at $mappings" >&2; exit 2; }
+  OMT_MAPPINGS_DIR=$(cd "$mappings" && pwd)
+  export OMT_MAPPINGS_DIR
+fi
 [[ -x "$floor" ]] || { echo "no floor server at $floor (build the benchmarks: scripts/build.sh)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/omt-load.XXXXXX)
